@@ -1,0 +1,1 @@
+"""Flowscope compute engine: torch + numpy only, no Qt (usable from notebooks)."""
