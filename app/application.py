@@ -1,0 +1,37 @@
+"""QApplication creation and the one-time pyqtgraph/vispy configuration."""
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QApplication
+
+
+def headless_platform() -> None:
+    """Use Qt's offscreen platform when there is no display (CLI screenshot/export)."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
+            and sys.platform.startswith("linux"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def create_application(argv=None) -> QApplication:
+    """The one QApplication (reused when it exists, e.g. under pytest-qt)."""
+    app = QApplication.instance()
+    if app is not None:
+        configure_plotting()
+        return app
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setApplicationName("Flowscope")
+    app.setOrganizationName("Flowscope")
+    configure_plotting()
+    return app
+
+
+def configure_plotting() -> None:
+    """White-background, antialiased pyqtgraph plots (readable on projectors)."""
+    import pyqtgraph as pg
+    pg.setConfigOptions(antialias=True, background="w", foreground="k")

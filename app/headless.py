@@ -1,0 +1,68 @@
+"""Headless rendering for the CLI: ``screenshot`` (PNG) and ``export`` (MP4/GIF)."""
+from __future__ import annotations
+
+import sys
+
+from app.application import create_application, headless_platform
+
+
+def build_window(lab: str, preset, device, size: str):
+    """A window with the lab shown, its preset applied, its run finished (synchronously)."""
+    from app.main_window import MainWindow
+    from app.runner import run_sync
+    from app.gui import device_choices
+    win = MainWindow(session=None, autosave_path=None, devices=device_choices(), auto_run=False)
+    width, height = (int(v) for v in size.lower().split("x"))
+    win.resize(width, height)
+    win.switch_lab(lab)
+    if device:
+        idx = win.device_box.findData(device)
+        if idx < 0:
+            raise ValueError(f"device {device!r} is not available")
+        win.device_box.setCurrentIndex(idx)
+    if preset:
+        win.apply_preset(preset, run=False)
+    presenter = win.slot.presenter
+    result = run_sync(presenter.make_run(win.slot.panel.config(), win.device))
+    presenter.show_result(result)
+    win._sync_playback()
+    win.show_message(presenter.result_summary(result))
+    win.show()
+    _settle()
+    return win
+
+
+def _settle() -> None:
+    from PySide6.QtWidgets import QApplication
+    import time
+    for _ in range(5):
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
+def render(command: str, args) -> int:
+    headless_platform()
+    app = create_application()
+    from app import export, menus
+    try:
+        win = build_window(args.lab, args.preset, args.device, args.size)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        if command == "screenshot":
+            export.save_widget_png(win, args.out)
+        else:
+            win.slot.presenter.set_presentation(False)
+            if not menus.write_movie(win.slot.presenter, args.out, fps=args.fps):
+                print("error: export failed", file=sys.stderr)
+                return 1
+        print(f"wrote {args.out}")
+        return 0
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        win.shutdown()
+        win.close()
+        app.processEvents()

@@ -1,0 +1,64 @@
+"""What every lab presenter offers the shell (the main window knows nothing lab-specific)."""
+from __future__ import annotations
+
+from typing import Callable, Generator, Optional
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+
+class LabPresenter(QObject):
+    """Turns engine results into widget calls and panel edits into runs.
+
+    Subclasses build ``self.view`` (the lab's central widget) in ``__init__`` and implement
+    :meth:`make_run` and :meth:`show_result`.
+    """
+
+    sigMessage = Signal(str)
+
+    def __init__(self, spec, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.spec = spec
+        self.view: QWidget = QWidget()
+
+    # -- runs -------------------------------------------------------------------------------
+    def make_run(self, config, device: str) -> Callable[[], Generator]:
+        """A zero-argument callable building the engine generator (called in the worker)."""
+        raise NotImplementedError
+
+    def show_result(self, result) -> None:
+        """Hand a finished result (CPU NumPy copies) to the widgets."""
+        raise NotImplementedError
+
+    def result_summary(self, result) -> str:
+        """One line for the status bar."""
+        return ""
+
+    # -- playback ---------------------------------------------------------------------------
+    def frame_count(self) -> int:
+        return 0
+
+    def frame_times(self) -> Optional[np.ndarray]:
+        return None
+
+    def set_frame(self, index: int) -> None:
+        """Show recorded frame ``index`` in every view."""
+
+    # -- presets, export, presentation --------------------------------------------------------
+    def show_view(self, name: Optional[str]) -> None:
+        """Bring a named sub-view to front (presets name the view that tells their story)."""
+
+    def svg_plots(self) -> dict:
+        """Title → pyqtgraph PlotItem for every 2-D plot that can be exported as SVG."""
+        return {}
+
+    def animation_widget(self) -> QWidget:
+        """The widget recorded frame by frame for movie export."""
+        return self.view
+
+    def set_presentation(self, on: bool) -> None:
+        """Larger fonts and thicker lines for lectures."""
+
+    def shutdown(self) -> None:
+        """Release GL/threads before the window closes."""

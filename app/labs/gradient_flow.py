@@ -1,0 +1,224 @@
+"""Gradient-flow lab presenter: FlowResult → trajectory, curve and phase-portrait widgets."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from PySide6.QtWidgets import QGridLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+
+from app.labs.base import LabPresenter
+from app.labs.gradient_flow_run import DEPTHS, FlowResult, run_lab
+from widgets.curve_plot import CurvePlot
+from widgets.gl import opengl_available
+from widgets.phase_portrait import PhasePortrait
+from widgets.trajectory_canvas import TrajectoryCanvas
+
+DEPTH_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
+STUDY_COLORS = [(0, 0, 0), (31, 119, 180), (44, 160, 44), (255, 127, 14), (214, 39, 40)]
+LINE_COLOR = (40, 90, 200)
+HIGHLIGHT = 0  # the initialisation whose bounds, active set and support vectors are drawn
+
+
+class GradientFlowLab(LabPresenter):
+    """Presenter of the gradient-flow lab (SCIENCE.md §1)."""
+
+    def __init__(self, spec, parent=None):
+        super().__init__(spec, parent)
+        self.result: Optional[FlowResult] = None
+        self._frame = 0
+        self._build_views()
+
+    # -- layout ----------------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.info = QLabel("Run the lab to see trajectories.")
+        self.info.setWordWrap(True)
+        self.plane = TrajectoryCanvas()
+        self.view3d = None
+        self.magnitude = CurvePlot("Magnitude ‖w‖(t)", "t", "‖w‖")
+        self.phi = CurvePlot("Angle φ(t) = π − θ(t)", "t", "φ [rad]")
+        self.loss = CurvePlot("Loss", "t", "L(w)", log_y=True)
+        self.phase = PhasePortrait()
+        self.depth_plot = CurvePlot("Time to L < 1e-3 vs initial scale (balanced, θ₀ = π/2)",
+                                    "initial ‖u(0)‖", "time", log_x=True, log_y=True)
+        self.step_plot = CurvePlot("GD vs GF: median loss", "t = kη", "loss", log_y=True)
+        self.cons_plot = CurvePlot("Conservation residual |Q(t) − Q(0)|", "t", "residual",
+                                   log_y=True)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.depth_plot, "Depth vs init scale")
+        self.tabs.addTab(self.step_plot, "GD vs GF (η)")
+        self.tabs.addTab(self.cons_plot, "Conservation")
+        self.plane_box = QVBoxLayout()
+        self.plane_box.setContentsMargins(0, 0, 0, 0)
+        self.plane_box.addWidget(self.plane)
+        plane_holder = QWidget()
+        plane_holder.setLayout(self.plane_box)
+        grid = QGridLayout()
+        grid.addWidget(plane_holder, 0, 0)
+        grid.addWidget(self.magnitude, 0, 1)
+        grid.addWidget(self.phi, 0, 2)
+        grid.addWidget(self.phase, 1, 0)
+        grid.addWidget(self.loss, 1, 1)
+        grid.addWidget(self.tabs, 1, 2)
+        for i in range(3):
+            grid.setColumnStretch(i, 1)
+        outer = QVBoxLayout(self.view)
+        outer.addWidget(self.info)
+        outer.addLayout(grid, 1)
+
+    def _weight_view(self, dim: int):
+        """2-D canvas, or the vispy 3-D view for d = 3 when OpenGL is available."""
+        if dim == 3 and opengl_available():
+            if self.view3d is None:
+                from widgets.trajectory_view3d import TrajectoryView3D
+                self.view3d = TrajectoryView3D()
+                self.plane_box.addWidget(self.view3d)
+            self.plane.hide()
+            self.view3d.show()
+            return self.view3d
+        if self.view3d is not None:
+            self.view3d.hide()
+        self.plane.show()
+        return self.plane
+
+    # -- runs ------------------------------------------------------------------------------
+    def make_run(self, config, device):
+        return lambda: run_lab(config, device)
+
+    def result_summary(self, result: FlowResult) -> str:
+        cfg = result.config
+        n, d = result.w.shape[1], result.w.shape[2]
+        how = f"GD η={cfg.lr:g}" if cfg.method == "gd" else f"GF {cfg.integrator}"
+        return (f"{n} initialisations, d={d}, L={cfg.depth}, {how}, {cfg.data} data: "
+                f"{result.status} in {result.seconds:.2f} s")
+
+    def show_result(self, result: FlowResult) -> None:
+        self.result = result
+        self._show_weights(result)
+        self._show_curves(result)
+        self._show_phase(result)
+        self._show_depth_study(result)
+        self._show_step_study(result)
+        self._show_conservation(result)
+        self.info.setText(self._info_text(result))
+        self.set_frame(self.frame_count() - 1)
+
+    def _info_text(self, r: FlowResult) -> str:
+        text = self.result_summary(r)
+        if r.support is not None:
+            k = int(r.support[HIGHLIGHT].sum())
+            text += (f". Init #{HIGHLIGHT}: {k} of {r.support.shape[1]} samples stay active at the "
+                     "end — its support vectors (operational definition: active at the limit).")
+        if r.diverged_step is not None:
+            text += " The recorded part before divergence is kept."
+        return text
+
+    def _show_weights(self, r: FlowResult) -> None:
+        d = r.w.shape[2]
+        view = self._weight_view(d)
+        if view is self.view3d or d == 2:
+            w, teacher = r.w, r.teacher
+            if d == 2:
+                self.plane.set_axis_labels("w₁", "w₂")
+        else:
+            # Any other d: the half-plane spanned by v̂ and w's orthogonal part (exact for GF, §1.4).
+            w = np.stack([r.magnitude * np.cos(r.angle), r.magnitude * np.sin(r.angle)], axis=-1)
+            teacher = np.array([np.linalg.norm(r.teacher), 0.0])
+            self.plane.set_axis_labels("w·v̂", "‖w − (w·v̂)v̂‖")
+        view.set_trajectories(w, teacher)
+        view.set_colors(r.angle[0])
+        view.set_highlight(HIGHLIGHT)
+        has_samples = r.X is not None and r.X.shape[1] == w.shape[2] and d == w.shape[2]
+        view.set_samples(r.X if has_samples else None)
+
+    def _show_curves(self, r: FlowResult) -> None:
+        self.magnitude.set_lines("all", r.t, r.magnitude, color=LINE_COLOR)
+        self.magnitude.set_curve("init", r.t, r.magnitude[:, HIGHLIGHT], color=(200, 30, 30),
+                                 width=2, name=f"init #{HIGHLIGHT}")
+        if r.bound_lower is not None:
+            self.magnitude.set_band("bounds", r.t, r.bound_lower[:, HIGHLIGHT],
+                                    r.bound_upper[:, HIGHLIGHT], color=(200, 30, 30), alpha=40)
+            self.magnitude.set_curve("bound_note", r.t, r.bound_upper[:, HIGHLIGHT],
+                                     color=(200, 30, 30), width=1, style="dash",
+                                     name="r₀e^(−t/2) ≤ ‖w‖ ≤ ν+(r₀−ν)e^(−t/2)")
+        else:
+            self.magnitude.remove("bounds")
+            self.magnitude.remove("bound_note")
+        self.magnitude.set_hline("nu", float(np.linalg.norm(r.teacher)), color=(90, 90, 90),
+                                 label="ν = ‖v‖")
+        self.phi.set_lines("all", r.t, np.pi - r.angle, color=LINE_COLOR)
+        self.phi.set_hline("pi", float(np.pi), color=(90, 90, 90), label="π (aligned)")
+        self.loss.set_lines("all", r.t, np.maximum(r.loss, 1e-300), color=LINE_COLOR)
+
+    def _show_phase(self, r: FlowResult) -> None:
+        from engine.gradient_flow import reduced_rhs
+        cfg = r.config
+        nu = float(np.linalg.norm(r.teacher))
+        rmax = 1.15 * max(nu, float(np.nanmax(r.magnitude[np.isfinite(r.magnitude)], initial=nu)))
+        R, TH = np.meshgrid(np.linspace(rmax / 25, rmax, 18), np.linspace(0.05, np.pi - 0.05, 14))
+        dR, dTH = reduced_rhs(R, TH, depth=cfg.depth, nu=nu)
+        self.phase.set_field(R, TH, np.asarray(dR), np.asarray(dTH))
+        self.phase.set_trajectories(r.magnitude, r.angle)
+        self.phase.set_fixed_point(nu, 0.0)
+
+    def _show_depth_study(self, r: FlowResult) -> None:
+        for i, depth in enumerate(DEPTHS):
+            self.depth_plot.set_curve(f"L{depth}", r.conv_scales, r.conv_times[i],
+                                      color=DEPTH_COLORS[i], symbol="o", name=f"L = {depth}")
+        self.depth_plot.set_vline("init", float(r.config.init_scale), color=(120, 120, 120),
+                                  label="this run's ‖u(0)‖")
+
+    def _show_step_study(self, r: FlowResult) -> None:
+        for key in list(self.step_plot.keys()):
+            self.step_plot.remove(key)
+        for i, (label, (t, loss, div)) in enumerate(r.step_study.items()):
+            name = label if div is None else f"{label} (diverged at step {div})"
+            style = "solid" if label == "GF" else "dash"
+            self.step_plot.set_curve(label, t, np.maximum(loss, 1e-300), name=name, style=style,
+                                     color=STUDY_COLORS[i % len(STUDY_COLORS)], width=2)
+
+    def _show_conservation(self, r: FlowResult) -> None:
+        deep = r.config.depth > 1
+        self.tabs.setTabVisible(2, deep)
+        if deep:
+            self.cons_plot.set_lines("all", r.t, np.maximum(r.conservation, 1e-18),
+                                     color=LINE_COLOR)
+
+    # -- playback --------------------------------------------------------------------------
+    def frame_count(self) -> int:
+        return 0 if self.result is None else len(self.result.t)
+
+    def frame_times(self):
+        return None if self.result is None else self.result.t
+
+    def set_frame(self, index: int) -> None:
+        r = self.result
+        if r is None:
+            return
+        index = int(np.clip(index, 0, len(r.t) - 1))
+        self._frame = index
+        view = self.view3d if (self.view3d is not None and self.view3d.isVisible()) else self.plane
+        view.set_frame(index)
+        self.phase.set_frame(index)
+        t = float(r.t[index])
+        for plot in (self.magnitude, self.phi, self.loss, self.cons_plot):
+            plot.set_cursor(t)
+        self.step_plot.set_cursor(t)
+        self._show_sample_state(view, index)
+
+    def _show_sample_state(self, view, index: int) -> None:
+        r = self.result
+        if r.X is None or r.active is None or r.X.shape[1] != r.w.shape[2]:
+            return
+        row = 0 if r.active_index is None else int(np.flatnonzero(r.active_index == HIGHLIGHT)[0])
+        view.set_sample_state(r.active[index, row], r.support[HIGHLIGHT])
+
+    def show_view(self, name: Optional[str]) -> None:
+        tabs = {"depth": 0, "stepsize": 1, "conservation": 2}
+        if name in tabs:
+            self.tabs.setCurrentIndex(tabs[name])
+
+    def svg_plots(self) -> dict:
+        return {"Magnitude": self.magnitude.plot_item, "Angle φ": self.phi.plot_item,
+                "Loss": self.loss.plot_item, "Depth vs init scale": self.depth_plot.plot_item,
+                "GD vs GF": self.step_plot.plot_item, "Conservation": self.cons_plot.plot_item,
+                "Weight plane": self.plane.plot_item, "Phase portrait": self.phase.plot_item}

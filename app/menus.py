@@ -1,0 +1,200 @@
+"""Menus of the main window: sessions, export, presentation mode, help."""
+from __future__ import annotations
+
+import html
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QApplication
+
+from app import export
+from app.presentation import scale_plot_fonts, set_app_font_scale
+from app.registry import LABS
+from app.session import Session, SessionError
+
+
+def build_menus(win) -> None:
+    """Create File, View, Help menus on ``win`` (a MainWindow)."""
+    bar = win.menuBar()
+    file_menu = bar.addMenu("&File")
+    _action(win, file_menu, "&Open session…", lambda: open_session(win), QKeySequence.Open)
+    _action(win, file_menu, "&Save session", lambda: save_session(win), QKeySequence.Save)
+    _action(win, file_menu, "Save session &as…", lambda: save_session(win, ask=True),
+            QKeySequence.SaveAs)
+    file_menu.addSeparator()
+    _action(win, file_menu, "Export view as &PNG…", lambda: export_png(win), "Ctrl+E")
+    win.svg_menu = file_menu.addMenu("Export plot as S&VG")
+    win.svg_menu.aboutToShow.connect(lambda: _fill_svg_menu(win))
+    _action(win, file_menu, "Export &animation (MP4/GIF)…", lambda: export_movie(win),
+            "Ctrl+Shift+E")
+    file_menu.addSeparator()
+    _action(win, file_menu, "&Quit", win.close, QKeySequence.Quit)
+    run_menu = bar.addMenu("&Run")
+    _action(win, run_menu, "&Run", win.run, "F5")
+    _action(win, run_menu, "&Cancel", win.runner.cancel, "Esc")
+    view_menu = bar.addMenu("&View")
+    win.presentation_action = _action(win, view_menu, "&Presentation mode",
+                                      lambda: toggle_presentation(win), "F11")
+    win.presentation_action.setCheckable(True)
+    help_menu = bar.addMenu("&Help")
+    for spec in LABS.values():
+        _action(win, help_menu, f"Papers behind “{spec.title}”…",
+                lambda s=spec: show_papers(win, s))
+    _action(win, help_menu, "&About Flowscope", lambda: show_about(win))
+
+
+def _action(win, menu, text, slot, shortcut=None) -> QAction:
+    action = QAction(text, win)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+    action.triggered.connect(lambda _checked=False: slot())
+    menu.addAction(action)
+    return action
+
+
+# -- sessions --------------------------------------------------------------------------------
+def open_session(win, path: str | None = None) -> bool:
+    """Open a session file; a corrupt or foreign file is reported and left untouched."""
+    if path is None:
+        path, _ = QFileDialog.getOpenFileName(win, "Open session", "", "Flowscope session (*.json)")
+        if not path:
+            return False
+    try:
+        session = Session.load(path)
+    except SessionError as err:
+        QMessageBox.warning(win, "Cannot open session", str(err))
+        win.show_message(f"Session not opened: {err}")
+        return False
+    win.session_path = path
+    win.load_session(session)
+    win.show_message(f"Opened session {path}")
+    return True
+
+
+def save_session(win, ask: bool = False, path: str | None = None) -> bool:
+    """Save to the session's file (asks for a name the first time or with ``ask``)."""
+    path = path or (None if ask else win.session_path)
+    if path is None:
+        path, _ = QFileDialog.getSaveFileName(win, "Save session", "session.json",
+                                              "Flowscope session (*.json)")
+        if not path:
+            return False
+    try:
+        win.session().save(path)
+    except OSError as err:
+        QMessageBox.warning(win, "Cannot save session", f"{path}: {err}")
+        return False
+    win.session_path = path
+    win.show_message(f"Saved session {path}")
+    return True
+
+
+# -- export ----------------------------------------------------------------------------------
+def export_png(win, path: str | None = None) -> bool:
+    if path is None:
+        path, _ = QFileDialog.getSaveFileName(win, "Export view", f"{win.current}.png",
+                                              "PNG image (*.png)")
+        if not path:
+            return False
+    export.save_widget_png(win.slot.presenter.view, path)
+    win.show_message(f"Saved {path}")
+    return True
+
+
+def _fill_svg_menu(win) -> None:
+    win.svg_menu.clear()
+    for title, item in win.slot.presenter.svg_plots().items():
+        action = win.svg_menu.addAction(f"{title}…")
+        action.triggered.connect(lambda _c=False, t=title, i=item: export_svg(win, t, i))
+
+
+def export_svg(win, title: str, item, path: str | None = None) -> bool:
+    if path is None:
+        safe = "".join(c if c.isalnum() else "_" for c in title).strip("_").lower()
+        path, _ = QFileDialog.getSaveFileName(win, f"Export {title}", f"{safe}.svg",
+                                              "SVG image (*.svg)")
+        if not path:
+            return False
+    try:
+        export.save_plot_svg(item, path)
+    except ValueError as err:
+        QMessageBox.warning(win, "SVG export", str(err))
+        return False
+    win.show_message(f"Saved {path}")
+    return True
+
+
+def export_movie(win, path: str | None = None, fps: int = 30) -> bool:
+    """Record the lab's animation frame by frame to MP4 or GIF (progress + cancel)."""
+    presenter = win.slot.presenter
+    n = presenter.frame_count()
+    if n == 0:
+        win.show_message("Nothing to export yet: run the lab first.")
+        return False
+    if path is None:
+        path, _ = QFileDialog.getSaveFileName(win, "Export animation", f"{win.current}.mp4",
+                                              "Movie (*.mp4 *.gif)")
+        if not path:
+            return False
+    dialog = QProgressDialog("Writing animation…", "Cancel", 0, 1000, win)
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(300)
+    ok = write_movie(presenter, path, fps, dialog)
+    dialog.close()
+    win.playback.set_frame(n - 1)
+    presenter.set_frame(n - 1)
+    win.show_message(f"Saved {path}" if ok else "Animation export cancelled")
+    return ok
+
+
+def write_movie(presenter, path: str, fps: int = 30, dialog=None) -> bool:
+    """Grab every recorded frame of ``presenter`` into a movie (used by the GUI and CLI)."""
+    widget = presenter.animation_widget()
+
+    def render(i: int):
+        presenter.set_frame(i)
+        QApplication.processEvents()
+        return export.qimage_to_array(widget.grab().toImage())
+
+    def progress(fraction: float) -> bool:
+        if dialog is None:
+            return True
+        dialog.setValue(int(1000 * fraction))
+        QApplication.processEvents()
+        return not dialog.wasCanceled()
+
+    return bool(export.export_animation(render, presenter.frame_count(), path, fps=fps,
+                                        progress=progress))
+
+
+# -- view and help ---------------------------------------------------------------------------
+def toggle_presentation(win) -> None:
+    on = not win.isFullScreen()
+    set_app_font_scale(on)
+    for slot in win.slots.values():
+        scale_plot_fonts(slot.presenter.svg_plots().values(), on)
+        slot.presenter.set_presentation(on)
+    win.showFullScreen() if on else win.showNormal()
+    win.presentation_action.setChecked(on)
+
+
+def show_papers(win, spec) -> None:
+    rows = "".join(f"<li>{html.escape(p.citation)}<br><a href='{p.url}'>{p.url}</a>"
+                   f"<br><i>{html.escape(p.note)}</i></li>" for p in spec.papers)
+    box = QMessageBox(win)
+    box.setWindowTitle(f"Papers behind {spec.title}")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(f"<b>{html.escape(spec.title)}</b>: {html.escape(spec.summary)}<ul>{rows}</ul>")
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+    box.open()
+
+
+def show_about(win) -> None:
+    QMessageBox.about(win, "About Flowscope",
+                      "Flowscope — a desktop lab for the dynamics of ReLU networks, diffusion "
+                      "paths and CT/MRI reconstruction.\nEngine: torch; GUI: PySide6, pyqtgraph, "
+                      "vispy.")
+
+
+def open_url(url: str) -> None:
+    QDesktopServices.openUrl(QUrl(url))

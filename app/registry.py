@@ -1,0 +1,84 @@
+"""The labs that exist: name → LabSpec. The shell lists exactly these.
+
+Lab names are fixed for all labs to come: ``gradient-flow``, ``regions``, ``diffusion``,
+``recon``. A lab appears here only once it is built (no placeholders).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper behind a lab, shown in Help."""
+    citation: str
+    url: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    """Everything the shell needs to know about one lab.
+
+    ``presenter`` and ``config`` are "module:attribute" paths, imported lazily so that the
+    window can show before torch is imported by a lab.
+    """
+    name: str
+    title: str
+    presenter: str
+    config: str
+    summary: str
+    papers: tuple[Paper, ...] = field(default_factory=tuple)
+
+    def load_presenter(self) -> Callable:
+        return _resolve(self.presenter)
+
+    def config_class(self) -> type:
+        return _resolve(self.config)
+
+    def presets(self) -> dict[str, dict]:
+        """Preset name → {"title", "description", "config": {...}, "view": str|None}."""
+        path = PRESET_DIR / f"{self.name}.json"
+        if not path.exists():
+            return {}
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _resolve(path: str):
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+LABS: dict[str, LabSpec] = {
+    "gradient-flow": LabSpec(
+        name="gradient-flow",
+        title="Gradient flow",
+        presenter="app.labs.gradient_flow:GradientFlowLab",
+        config="engine.gradient_flow:FlowConfig",
+        summary="Magnitude and angle dynamics of single and deep ReLU neurons "
+                "(teacher–student, Gaussian inputs) under gradient flow and gradient descent.",
+        papers=(
+            Paper("H. Lee, B. Sim, J. C. Ye, \"Magnitude and angle dynamics in training single "
+                  "ReLU neurons\", Neural Networks 178 (2024) 106435; arXiv:2209.13394",
+                  "https://arxiv.org/abs/2209.13394",
+                  "‖w‖ and φ = π − θ dynamics, bounds, small initialisation slows deep neurons."),
+            Paper("H. Lee, B. Sim, J. C. Ye, \"Support vectors and gradient dynamics of "
+                  "single-neuron ReLU networks\", arXiv:2202.05510",
+                  "https://arxiv.org/abs/2202.05510",
+                  "Finite data: active sets, samples that stay active ('support vectors')."),
+            Paper("Y. Cho, L. K. Saul, \"Kernel methods for deep learning\", NeurIPS 2009",
+                  "https://papers.nips.cc/paper/3628-kernel-methods-for-deep-learning",
+                  "The arc-cosine kernel behind the closed-form population loss."),
+        ),
+    ),
+}
+
+
+def lab_names() -> list[str]:
+    return list(LABS)

@@ -1,0 +1,248 @@
+"""Run one engine progress generator off the GUI thread.
+
+Engine contract (docs/CONTRACTS.md): a long run is a generator that yields
+:class:`engine.core.Progress` between steps and ``return``\\ s its result; stopping the
+iteration cancels it.
+
+Design
+------
+Each run gets a plain :class:`threading.Thread` (daemon, so a forgotten run can never abort
+or hang the interpreter) and a :class:`_Run` record. The worker touches no Qt object: it
+writes the *newest* progress into a lock-protected slot and, at the end, its outcome. The
+GUI side polls the current record with a ~30 Hz :class:`QTimer` and emits every public
+signal from the GUI thread, so a fast generator cannot flood the event loop and stale
+results of superseded or cancelled runs are simply never emitted.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any, Callable, Generator, Optional
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from engine.core import Progress
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 33
+
+GeneratorFactory = Callable[[], Generator]
+
+
+class _Run:
+    """State shared between one worker thread and the GUI side (all fields lock-free
+    except the progress slot, which is guarded by ``lock``)."""
+
+    def __init__(self, make_generator: GeneratorFactory, tag: Any):
+        self.make_generator = make_generator
+        self.tag = tag
+        self.cancel = threading.Event()
+        self.lock = threading.Lock()
+        self.progress: Optional[tuple[float, str]] = None
+        self.partial: Optional[tuple[Any]] = None  # 1-tuple so that None is a valid partial
+        self.outcome: Optional[tuple[str, Any]] = None  # ("finished"|"failed"|"cancelled", x)
+        self.thread = threading.Thread(target=self._work, name="flowscope-run", daemon=True)
+
+    # -- worker thread ----------------------------------------------------------------------
+    def _work(self) -> None:
+        try:
+            self.outcome = self._iterate()
+        except BaseException as exc:  # noqa: BLE001 - every failure must be reported
+            log.error("Run %r failed", self.tag, exc_info=True)
+            self.outcome = ("failed", f"{type(exc).__name__}: {exc}")
+
+    def _iterate(self) -> tuple[str, Any]:
+        gen = self.make_generator()
+        self.make_generator = None  # drop closures early
+        while True:
+            if self.cancel.is_set():
+                _close(gen)
+                return ("cancelled", None)
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                return ("finished", stop.value)
+            if isinstance(item, Progress):
+                self._store(item)
+
+    def _store(self, item: Progress) -> None:
+        with self.lock:
+            self.progress = (float(item.fraction), str(item.message))
+            if item.partial is not None:
+                self.partial = (item.partial,)
+
+    # -- GUI thread -------------------------------------------------------------------------
+    def take_progress(self) -> tuple[Optional[tuple[float, str]], Optional[tuple[Any]]]:
+        """The newest (fraction, message) and (partial,) since the last call, then clear."""
+        with self.lock:
+            progress, partial = self.progress, self.partial
+            self.progress = self.partial = None
+        return progress, partial
+
+
+def _close(gen: Generator) -> None:
+    """Close a cancelled generator (runs its ``finally`` blocks); never raises."""
+    try:
+        gen.close()
+    except Exception:  # noqa: BLE001
+        log.warning("Generator raised while being closed", exc_info=True)
+
+
+class Runner(QObject):
+    """Runs one engine generator at a time in a worker thread.
+
+    Signals are emitted on the thread that owns the runner (the GUI thread). Exactly one of
+    ``sigFinished``, ``sigFailed`` or ``sigCancelled`` follows each ``sigStarted``; a run
+    superseded by :meth:`start` is reported as cancelled and its result is dropped.
+
+    Call :meth:`shutdown` from ``closeEvent`` and from test fixtures: it cancels the run and
+    waits for every worker thread (pending signals are then dropped).
+    """
+
+    sigStarted = Signal(object)            # tag
+    sigProgress = Signal(float, str)       # fraction, message (newest only)
+    sigPartial = Signal(object)            # partial result (newest only)
+    sigFinished = Signal(object, object)   # result, tag
+    sigFailed = Signal(str, object)        # "ExcType: message", tag
+    sigCancelled = Signal(object)          # tag
+
+    def __init__(self, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self._current: Optional[_Run] = None
+        self._stopping: list[_Run] = []     # cancelled runs whose threads may still live
+        self._pending: collections.deque = collections.deque()  # (signal, args) to emit
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._tick)
+
+    # -- public API -------------------------------------------------------------------------
+    def start(self, make_generator: GeneratorFactory, tag: Any = None) -> None:
+        """Start a run; ``make_generator()`` is called in the worker thread.
+
+        Parameters
+        ----------
+        make_generator : callable
+            Zero-argument callable returning the engine progress generator.
+        tag : object, optional
+            Passed back with every lifecycle signal of this run.
+        """
+        self._cancel_current()
+        run = _Run(make_generator, tag)
+        self._current = run
+        self._pending.append((self.sigStarted, (tag,)))
+        run.thread.start()
+        self._wake()
+
+    def cancel(self) -> None:
+        """Cancel the current run (no-op when idle); ``sigCancelled`` follows promptly."""
+        if self._cancel_current():
+            self._wake()
+
+    def is_running(self) -> bool:
+        """Whether a started run has not yet been finished, failed or cancelled."""
+        return self._current is not None
+
+    def wait(self, timeout_ms: int = 5000) -> bool:
+        """Block until every worker thread has ended; ``True`` if they all did in time.
+
+        Does not process events: signals of a run that ended are emitted later by the
+        event loop.
+        """
+        deadline = time.monotonic() + max(0, timeout_ms) / 1000.0
+        for run in self._runs():
+            run.thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(run.thread.is_alive() for run in self._runs())
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel, wait for every worker thread and stop polling; returns :meth:`wait`'s
+        verdict. Signals not yet emitted are dropped."""
+        self._cancel_current()
+        ok = self.wait(timeout_ms)
+        if not ok:
+            log.warning("Runner.shutdown: a worker did not stop within %d ms", timeout_ms)
+        self._timer.stop()
+        self._pending.clear()
+        self._stopping = [r for r in self._stopping if r.thread.is_alive()]
+        return ok
+
+    # -- internals --------------------------------------------------------------------------
+    def _runs(self) -> list[_Run]:
+        return self._stopping + ([self._current] if self._current is not None else [])
+
+    def _cancel_current(self) -> bool:
+        """Flag the current run, queue its ``sigCancelled`` and forget it."""
+        run = self._current
+        if run is None:
+            return False
+        run.cancel.set()
+        self._current = None
+        self._stopping.append(run)
+        self._pending.append((self.sigCancelled, (run.tag,)))
+        return True
+
+    def _wake(self) -> None:
+        """Make sure pending signals go out soon and polling runs."""
+        if not self._timer.isActive():
+            self._timer.start()
+        QTimer.singleShot(0, self, self._tick)
+
+    def _tick(self) -> None:
+        """GUI-thread poll: emit queued lifecycle signals, progress, and a finished outcome."""
+        while self._pending:
+            signal, args = self._pending.popleft()
+            signal.emit(*args)  # a slot may call start()/cancel(): re-read state below
+        run = self._current
+        if run is not None:
+            done = run.outcome is not None  # read first: all progress is stored before it
+            self._emit_progress(run)
+            if done and run is self._current:
+                self._current = None
+                self._emit_outcome(run)
+        self._stopping = [r for r in self._stopping if r.thread.is_alive()]
+        if self._current is None and not self._pending:
+            self._timer.stop()
+
+    def _emit_progress(self, run: _Run) -> None:
+        progress, partial = run.take_progress()
+        if progress is not None:
+            self.sigProgress.emit(*progress)
+        if partial is not None and run is self._current:
+            self.sigPartial.emit(partial[0])
+
+    def _emit_outcome(self, run: _Run) -> None:
+        kind, value = run.outcome
+        if kind == "finished":
+            self.sigFinished.emit(value, run.tag)
+        elif kind == "failed":
+            self.sigFailed.emit(value, run.tag)
+        else:
+            self.sigCancelled.emit(run.tag)
+
+
+def run_sync(make_generator: GeneratorFactory,
+             on_progress: Optional[Callable[[Progress], None]] = None) -> Any:
+    """Drain a progress generator in the calling thread and return its result.
+
+    Parameters
+    ----------
+    make_generator : callable
+        Zero-argument callable returning the engine progress generator.
+    on_progress : callable, optional
+        Called with every :class:`~engine.core.Progress` the generator yields.
+
+    Returns
+    -------
+    object
+        The generator's return value.
+    """
+    gen = make_generator()
+    while True:
+        try:
+            item = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if on_progress is not None and isinstance(item, Progress):
+            on_progress(item)

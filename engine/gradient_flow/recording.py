@@ -1,0 +1,150 @@
+"""The result of a gradient-flow run and its assembly from recorded states (SCIENCE.md §1.7)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from engine.gradient_flow.closed_form import angle_to
+from engine.gradient_flow.config import FlowConfig
+from engine.gradient_flow.model import Problem, conservation, effective_weight, split
+from engine.gradient_flow.reduced import magnitude_bounds
+
+__all__ = ["FlowRecording", "build_recording", "ACTIVE_BUDGET", "ACTIVE_MAX_INITS"]
+
+ACTIVE_BUDGET = 50_000_000   # booleans: above this only a few initialisations keep `active`
+ACTIVE_MAX_INITS = 64
+
+
+@dataclass
+class FlowRecording:
+    """Recorded frames of a run; every tensor on the CPU in the run's dtype (SCIENCE.md §1.7).
+
+    Attributes
+    ----------
+    config : FlowConfig
+    teacher : Tensor (d,)
+        Teacher weight ``v``.
+    t : Tensor (T,)
+        Frame times (GD: ``t = kη``).
+    w : Tensor (T, N, d)
+        Effective weight ``u = a_2…a_L w`` (the weight itself for depth 1).
+    magnitude : Tensor (T, N)
+        ``‖u‖``.
+    angle : Tensor (T, N)
+        ``θ = angle(u, v) ∈ [0, π]`` (``φ = π - θ`` is :attr:`phi`).
+    loss : Tensor (T, N)
+        Population loss (§1.2) or empirical loss ``L_n`` (§1.6).
+    layers : Tensor (T, N, L-1)
+        The scalars ``a_2..a_L``.
+    conservation : Tensor (T, N)
+        ``max_l |Q_l(t) - Q_l(0)|`` over ``‖w‖² - a_2², a_l² - a_{l+1}²`` (§1.5; zeros, L = 1).
+    bound_lower, bound_upper : Tensor (T, N) or None
+        §1.4 comparison bounds ``r0 e^(-t/2) ≤ r ≤ ν + (r0 - ν) e^(-t/2)`` (depth 1,
+        population data; for GD they are the GF bounds at ``t = kη``), else None.
+    X, y : Tensor (n, d), (n,) or None
+        Training set (finite data).
+    active : Tensor (T, M, n) bool or None
+        Active sets ``u·x_i > 0`` of the initialisations :attr:`active_index`.
+    active_index : Tensor (M,) or None
+        Which initialisations ``active`` holds: all N when ``T·N·n`` is small, otherwise the
+        first ``min(N, 64)`` (fewer when even that would exceed the memory budget).
+    support : Tensor (N, n) bool or None
+        Active set at the final frame: the operational "support vectors" of SV (§1.6).
+    diverged_step : int or None
+        First step with a non-finite value or ``‖u‖ > 1e6 max(1, ν, ρ0)``.
+    status : str
+        ``"completed"`` or ``"diverged at step k"``.
+    n_steps : int
+        Steps taken (accepted steps for the adaptive integrator).
+    """
+    config: FlowConfig
+    teacher: torch.Tensor
+    t: torch.Tensor
+    w: torch.Tensor
+    magnitude: torch.Tensor
+    angle: torch.Tensor
+    loss: torch.Tensor
+    layers: torch.Tensor
+    conservation: torch.Tensor
+    bound_lower: Optional[torch.Tensor]
+    bound_upper: Optional[torch.Tensor]
+    X: Optional[torch.Tensor]
+    y: Optional[torch.Tensor]
+    active: Optional[torch.Tensor]
+    active_index: Optional[torch.Tensor]
+    support: Optional[torch.Tensor]
+    diverged_step: Optional[int]
+    status: str
+    n_steps: int
+
+    @property
+    def phi(self) -> torch.Tensor:
+        """MAD's angle ``φ = π - θ`` (non-decreasing along one-layer GF, §1.4)."""
+        return math.pi - self.angle
+
+
+def _cpu(x: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    return None if x is None else x.detach().cpu().contiguous()
+
+
+def _frame_loss(prob: Problem, u: torch.Tensor) -> torch.Tensor:
+    """Loss per frame; finite data goes frame by frame (bounded ``(N, n)`` memory)."""
+    if prob.X is None:
+        return prob.loss_u(u)
+    return torch.stack([prob.loss_u(frame) for frame in u])
+
+
+def _active_index(T: int, N: int, n: int) -> torch.Tensor:
+    """Initialisations whose active sets are stored (all, or the first few)."""
+    if T * N * n <= ACTIVE_BUDGET:
+        return torch.arange(N)
+    return torch.arange(max(1, min(N, ACTIVE_MAX_INITS, ACTIVE_BUDGET // (T * n))))
+
+
+def _data_fields(prob: Problem, u: torch.Tensor) -> dict:
+    """Active sets, support vectors and the data itself (finite mode; §1.6)."""
+    if prob.X is None:
+        return dict(X=None, y=None, active=None, active_index=None, support=None)
+    T, N = u.shape[:2]
+    idx = _active_index(T, N, prob.X.shape[0])
+    sub = u[:, idx.to(u.device)]
+    active = torch.stack([(frame @ prob.X.T) > 0 for frame in sub])
+    support = (u[-1] @ prob.X.T) > 0
+    return dict(X=_cpu(prob.X), y=_cpu(prob.y), active=_cpu(active), active_index=idx,
+                support=_cpu(support))
+
+
+def build_recording(cfg: FlowConfig, prob: Problem, t: torch.Tensor, states: torch.Tensor,
+                    n_steps: int, diverged_step: Optional[int]) -> FlowRecording:
+    """Derived per-frame quantities from the recorded states ``(T, N, d + L - 1)``.
+
+    Parameters
+    ----------
+    cfg : FlowConfig
+    prob : Problem
+    t : Tensor (T,)
+    states : Tensor (T, N, d + L - 1), on the run's device
+    n_steps : int
+    diverged_step : int or None
+    """
+    u = effective_weight(states, cfg.dim)
+    magnitude = torch.linalg.vector_norm(u, dim=-1)
+    _, a = split(states, cfg.dim)
+    if cfg.depth > 1:
+        q = conservation(states, cfg.dim)
+        cons = (q - q[:1]).abs().amax(dim=-1)
+    else:
+        cons = torch.zeros_like(magnitude)
+    lower = upper = None
+    if cfg.depth == 1 and prob.X is None:
+        lower, upper = magnitude_bounds(t.to(magnitude), magnitude[0], cfg.teacher_norm)
+    status = "completed" if diverged_step is None else f"diverged at step {diverged_step}"
+    return FlowRecording(
+        config=cfg, teacher=_cpu(prob.v), t=_cpu(t), w=_cpu(u), magnitude=_cpu(magnitude),
+        angle=_cpu(angle_to(u, prob.v)), loss=_cpu(_frame_loss(prob, u)), layers=_cpu(a),
+        conservation=_cpu(cons), bound_lower=_cpu(lower), bound_upper=_cpu(upper),
+        diverged_step=diverged_step, status=status, n_steps=int(n_steps),
+        **_data_fields(prob, u))

@@ -1,0 +1,7 @@
+"""Flowscope: ``python main.py --help``."""
+import sys
+
+from app.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

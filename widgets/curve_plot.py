@@ -1,0 +1,419 @@
+"""A keyed 2-D line plot: trajectory bundles, named curves, bands, reference lines, a cursor.
+
+Every item is addressed by a string key. Setting a key again updates the existing pyqtgraph
+item in place (``setData``), so the plot can be refreshed at frame rate. Data are kept raw;
+log axes are applied here (non-positive values are dropped) so toggling ``set_log`` is safe.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+__all__ = ["CurvePlot", "subsample_columns", "pack_lines"]
+
+_STYLES = {"solid": QtCore.Qt.PenStyle.SolidLine, "dash": QtCore.Qt.PenStyle.DashLine,
+           "dot": QtCore.Qt.PenStyle.DotLine}
+
+
+def _color(color, alpha: Optional[int] = None):
+    """A QColor from an (r, g, b[, a]) tuple or a colour string, with optional alpha."""
+    c = pg.mkColor(color)
+    if alpha is not None:
+        c.setAlpha(int(np.clip(alpha, 0, 255)))
+    return c
+
+
+def subsample_columns(n: int, max_lines: int) -> np.ndarray:
+    """Evenly spaced, deterministic column indices: at most ``max_lines`` of ``n``."""
+    if n <= max_lines:
+        return np.arange(n)
+    return np.unique(np.round(np.linspace(0, n - 1, max(int(max_lines), 1))).astype(int))
+
+
+def pack_lines(x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate the columns of ``Y`` into one NaN-separated polyline.
+
+    Parameters
+    ----------
+    x : ndarray of shape (T,)
+        Shared abscissa.
+    Y : ndarray of shape (T, N)
+        One trajectory per column.
+
+    Returns
+    -------
+    xs, ys : ndarray of shape (N * (T + 1),)
+        Flat arrays with a NaN after every trajectory (draw with ``connect="finite"``).
+    """
+    T, N = Y.shape
+    xs, ys = np.full((N, T + 1), np.nan), np.full((N, T + 1), np.nan)
+    xs[:, :T], ys[:, :T] = x[None, :], Y.T
+    return xs.ravel(), ys.ravel()
+
+
+class _BandLegendProxy(pg.PlotDataItem):
+    """Legend sample for a band; toggling it in the legend shows/hides the band."""
+
+    def __init__(self, parts, **kwargs):
+        super().__init__(**kwargs)
+        self._parts = parts
+
+    def setVisible(self, visible):  # noqa: N802 (Qt naming)
+        super().setVisible(visible)
+        for item in getattr(self, "_parts", ()):
+            item.setVisible(visible)
+
+
+class CurvePlot(QtWidgets.QWidget):
+    """One pyqtgraph plot whose items are created once per key and updated in place.
+
+    Parameters
+    ----------
+    title, x_label, y_label : str
+        Plot title and axis labels.
+    log_x, log_y : bool
+        Logarithmic axes.
+    parent : QWidget, optional
+        Qt parent.
+
+    Attributes
+    ----------
+    plot_widget, plot_item : pyqtgraph.PlotWidget, pyqtgraph.PlotItem
+
+    Signals
+    -------
+    sigClicked(float, float)
+        Left click inside the plot, in data coordinates.
+    """
+
+    sigClicked = QtCore.Signal(float, float)
+
+    def __init__(self, title: str = "", x_label: str = "", y_label: str = "",
+                 log_x: bool = False, log_y: bool = False,
+                 parent: Optional[QtWidgets.QWidget] = None):
+        super().__init__(parent)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.plot_widget = pg.PlotWidget(self)
+        self.plot_item = self.plot_widget.getPlotItem()
+        lay.addWidget(self.plot_widget)
+        self.plot_item.showGrid(x=True, y=True, alpha=0.2)
+        self._legend = self.plot_item.addLegend(offset=(10, 10), brush=(0, 0, 0, 110))
+        self._legend.setZValue(2000)  # above the data
+        self._legend.setVisible(False)
+        self._items: dict[str, dict] = {}
+        self._log = (bool(log_x), bool(log_y))
+        self._cursor_x: Optional[float] = None
+        self._cursor = pg.InfiniteLine(angle=90, movable=False,
+                                       pen=pg.mkPen((255, 200, 0), width=1.5))
+        self._cursor.setZValue(1000)
+        self._cursor.setVisible(False)
+        self.plot_item.addItem(self._cursor, ignoreBounds=True)
+        self.set_labels(title, x_label, y_label)
+        self.set_log(*self._log)
+        self.plot_widget.scene().sigMouseClicked.connect(self._on_scene_click)
+
+    # ------------------------------------------------------------------ axes
+    def set_labels(self, title: str = "", x_label: str = "", y_label: str = "") -> None:
+        """Set the title and axis labels."""
+        self.plot_item.setTitle(title or None)
+        self.plot_item.setLabel("bottom", x_label)
+        self.plot_item.setLabel("left", y_label)
+
+    def set_log(self, x: bool, y: bool) -> None:
+        """Switch the axes between linear and log scale; every item is redrawn."""
+        self._log = (bool(x), bool(y))
+        self.plot_item.setLogMode(x=self._log[0], y=self._log[1])
+        for entry in self._items.values():
+            entry["apply"]()
+        self.set_cursor(self._cursor_x)
+
+    def _clean(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Float copies with non-finite (and, on log axes, non-positive) values as NaN."""
+        x = np.array(x, dtype=float, copy=True)
+        y = np.array(y, dtype=float, copy=True)
+        for arr, log in ((x, self._log[0]), (y, self._log[1])):
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isfinite(arr) | ((arr <= 0) if log else False)
+            arr[bad] = np.nan
+        return x, y
+
+    def _to_view(self, value: float, axis: int) -> Optional[float]:
+        """Data coordinate -> view coordinate (log10 on log axes; None if not drawable)."""
+        value = float(value)
+        if not np.isfinite(value) or (self._log[axis] and value <= 0):
+            return None
+        return float(np.log10(value)) if self._log[axis] else value
+
+    # ------------------------------------------------------------------ key bookkeeping
+    def _entry(self, key: str, kind: str, make) -> dict:
+        """The entry of ``key``; created with ``make()`` when missing or of another kind."""
+        entry = self._items.get(key)
+        if entry is not None and entry["kind"] != kind:
+            self.remove(key)
+            entry = None
+        if entry is None:
+            entry = {"kind": kind, "name": None, **make()}
+            self._items[key] = entry
+        return entry
+
+    def _set_legend(self, entry: dict, name: Optional[str]) -> None:
+        """Add, rename or drop the legend entry of an item (never duplicated)."""
+        sample = entry.get("legend_item", entry["item"])
+        if entry["name"] == name:
+            return
+        if entry["name"] is not None:
+            self._legend.removeItem(sample)
+        if name is not None:
+            self._legend.addItem(sample, name)
+        entry["name"] = name
+        self._legend.setVisible(len(self._legend.items) > 0)
+
+    def keys(self) -> list[str]:
+        """Keys of the items currently in the plot (the cursor is not one)."""
+        return list(self._items)
+
+    def item(self, key: str):
+        """The main pyqtgraph item of ``key`` (PlotDataItem, FillBetweenItem or line)."""
+        return self._items[key]["item"]
+
+    def remove(self, key: str) -> None:
+        """Remove the item(s) of ``key``; unknown keys are ignored."""
+        entry = self._items.pop(key, None)
+        if entry is None:
+            return
+        if entry["name"] is not None:
+            self._legend.removeItem(entry.get("legend_item", entry["item"]))
+            self._legend.setVisible(len(self._legend.items) > 0)
+        for part in entry["parts"]:
+            self.plot_item.removeItem(part)
+
+    def clear_items(self) -> None:
+        """Remove every keyed item (the cursor stays)."""
+        for key in list(self._items):
+            self.remove(key)
+
+    # ------------------------------------------------------------------ data items
+    def _make_curve(self) -> dict:
+        item = pg.PlotDataItem()
+        self.plot_item.addItem(item)
+        return {"item": item, "parts": [item]}
+
+    def set_lines(self, key: str, x, Y, color=(100, 160, 255), alpha: int = 80,
+                  max_lines: int = 300, width: float = 1) -> None:
+        """Draw many trajectories as one item.
+
+        Parameters
+        ----------
+        key : str
+            Item key.
+        x : array_like of shape (T,)
+            Shared abscissa.
+        Y : array_like of shape (T, N) or (T,)
+            One trajectory per column; non-finite values break the line.
+        color : tuple or str
+            Line colour; ``alpha`` (0-255) is applied on top.
+        max_lines : int
+            At most this many evenly spaced columns are drawn (deterministic).
+        width : float
+            Line width in pixels.
+        """
+        x = np.asarray(x, dtype=float).ravel()
+        Y = np.asarray(Y, dtype=float)
+        Y = Y[:, None] if Y.ndim == 1 else Y
+        if Y.ndim != 2 or Y.shape[0] != x.size:
+            raise ValueError(f"set_lines: x has shape {x.shape}, Y has shape {Y.shape}")
+        Y = Y[:, subsample_columns(Y.shape[1], max_lines)]
+        entry = self._entry(key, "lines", self._make_curve)
+        pen = pg.mkPen(_color(color, alpha), width=width)
+
+        def apply():
+            xs, ys = self._clean(*pack_lines(x, Y))
+            entry["item"].setData(xs, ys, pen=pen, connect="finite")
+
+        entry["apply"] = apply
+        apply()
+
+    def set_curve(self, key: str, x, y, color=(255, 255, 255), width: float = 2,
+                  style: str = "solid", symbol: Optional[str] = None,
+                  name: Optional[str] = None) -> None:
+        """Draw one curve; ``name`` (if given) appears once in the legend.
+
+        Parameters
+        ----------
+        key : str
+            Item key.
+        x, y : array_like of shape (T,)
+            Curve data; non-finite values break the line.
+        color : tuple or str
+            Line (and symbol) colour.
+        width : float
+            Line width in pixels.
+        style : {"solid", "dash", "dot"}
+            Line style.
+        symbol : str, optional
+            pyqtgraph symbol (``"o"``, ``"s"``, ``"t"``, ``"x"``, ...) drawn at each point.
+        name : str, optional
+            Legend text.
+        """
+        if style not in _STYLES:
+            raise ValueError(f"style must be one of {', '.join(_STYLES)}, got {style!r}")
+        x = np.asarray(x, dtype=float).ravel()
+        y = np.asarray(y, dtype=float).ravel()
+        if x.shape != y.shape:
+            raise ValueError(f"set_curve: x has shape {x.shape}, y has shape {y.shape}")
+        entry = self._entry(key, "curve", self._make_curve)
+        pen = pg.mkPen(_color(color), width=width, style=_STYLES[style])
+        sym = dict(symbol=symbol, symbolSize=6, symbolPen=None,
+                   symbolBrush=_color(color)) if symbol else dict(symbol=None)
+
+        def apply():
+            xs, ys = self._clean(x, y)
+            entry["item"].setData(xs, ys, pen=pen, connect="finite", **sym)
+
+        entry["apply"] = apply
+        apply()
+        self._set_legend(entry, name)
+
+    def _make_band(self) -> dict:
+        lo, hi = pg.PlotDataItem(), pg.PlotDataItem()
+        fill = pg.FillBetweenItem(lo, hi)
+        for part in (fill, lo, hi):
+            self.plot_item.addItem(part)
+        proxy = _BandLegendProxy([fill, lo, hi])
+        return {"item": fill, "lo": lo, "hi": hi, "parts": [fill, lo, hi],
+                "legend_item": proxy}
+
+    def set_band(self, key: str, x, lo, hi, color=(100, 160, 255), alpha: int = 50,
+                 name: Optional[str] = None) -> None:
+        """Shade the region between ``lo`` and ``hi`` (e.g. a bound envelope).
+
+        Parameters
+        ----------
+        key : str
+            Item key.
+        x, lo, hi : array_like of shape (T,)
+            Abscissa, lower and upper edge; samples with non-drawable values are dropped.
+        color : tuple or str
+            Fill colour (edges are drawn in the same colour, faintly).
+        alpha : int
+            Fill opacity, 0-255.
+        name : str, optional
+            Legend text.
+        """
+        x, lo, hi = (np.asarray(a, dtype=float).ravel() for a in (x, lo, hi))
+        if not x.shape == lo.shape == hi.shape:
+            raise ValueError(f"set_band: shapes {x.shape}, {lo.shape}, {hi.shape} differ")
+        entry = self._entry(key, "band", self._make_band)
+        brush = pg.mkBrush(_color(color, alpha))
+        edge = pg.mkPen(_color(color, min(255, 2 * alpha + 60)), width=1)
+        entry["item"].setBrush(brush)
+        entry["legend_item"].setData([], [], pen=edge, fillLevel=0, fillBrush=brush)
+
+        def apply():
+            xs, ylo = self._clean(x, lo)
+            _, yhi = self._clean(x, hi)
+            keep = np.isfinite(xs) & np.isfinite(ylo) & np.isfinite(yhi)
+            entry["lo"].setData(xs[keep], ylo[keep], pen=edge)
+            entry["hi"].setData(xs[keep], yhi[keep], pen=edge)
+            entry["item"].updatePath()
+
+        entry["apply"] = apply
+        apply()
+        self._set_legend(entry, name)
+
+    # ------------------------------------------------------------------ reference lines
+    def _set_line(self, key: str, kind: str, angle: int, value: float, color,
+                  label: Optional[str]) -> None:
+        def make():
+            line = pg.InfiniteLine(angle=angle, movable=False, label="",
+                                   labelOpts={"position": 0.92, "fill": (0, 0, 0, 170)})
+            line.setZValue(500)
+            self.plot_item.addItem(line)
+            return {"item": line, "parts": [line]}
+
+        entry = self._entry(key, kind, make)
+        line = entry["item"]
+        line.setPen(pg.mkPen(_color(color), width=1, style=QtCore.Qt.PenStyle.DashLine))
+        text = (label or "").replace("{", "{{").replace("}", "}}")
+        line.label.setFormat(text)
+        line.label.setColor(_color(color))
+        axis = 1 if angle == 0 else 0
+
+        def apply():
+            pos = self._to_view(value, axis)
+            line.setVisible(pos is not None)
+            if pos is not None:
+                line.setValue(pos)
+                line.label.valueChanged()
+
+        entry["apply"] = apply
+        apply()
+
+    def set_hline(self, key: str, y: float, color=(200, 200, 200),
+                  label: Optional[str] = None) -> None:
+        """A horizontal reference line at ``y`` (optional text label)."""
+        self._set_line(key, "hline", 0, y, color, label)
+
+    def set_vline(self, key: str, x: float, color=(200, 200, 200),
+                  label: Optional[str] = None) -> None:
+        """A vertical reference line at ``x`` (optional text label)."""
+        self._set_line(key, "vline", 90, x, color, label)
+
+    def set_cursor(self, x: Optional[float]) -> None:
+        """Move the time cursor to ``x`` (data coordinates); ``None`` hides it."""
+        self._cursor_x = None if x is None else float(x)
+        pos = None if x is None else self._to_view(x, 0)
+        self._cursor.setVisible(pos is not None)
+        if pos is not None:
+            self._cursor.setValue(pos)
+
+    def cursor_item(self) -> pg.InfiniteLine:
+        """The cursor line (created once)."""
+        return self._cursor
+
+    # ------------------------------------------------------------------ mouse
+    def _on_scene_click(self, event) -> None:
+        """Emit ``sigClicked`` for left clicks inside the view box."""
+        if event.button() == QtCore.Qt.MouseButton.LeftButton:
+            self.handle_scene_click(event.scenePos())
+
+    def handle_scene_click(self, scene_pos: QtCore.QPointF) -> None:
+        """Map a scene position to data coordinates and emit ``sigClicked``."""
+        vb = self.plot_item.vb
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return
+        p = vb.mapSceneToView(scene_pos)
+        x = 10.0 ** p.x() if self._log[0] else p.x()
+        y = 10.0 ** p.y() if self._log[1] else p.y()
+        self.sigClicked.emit(float(x), float(y))
+
+
+def _demo() -> None:  # pragma: no cover - manual demo
+    import sys
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv)
+    rng = np.random.default_rng(0)
+    t = np.linspace(0.0, 10.0, 400)
+    Y = np.exp(-0.3 * t)[:, None] + np.cumsum(rng.normal(0, 0.02, (400, 1000)), axis=0)
+    plot = CurvePlot("Loss trajectories", "t (s)", "loss")
+    plot.setWindowTitle("CurvePlot demo")
+    plot.set_lines("runs", t, Y, color=(100, 160, 255), alpha=60, max_lines=200)
+    lo, hi = np.percentile(Y, [10, 90], axis=1)
+    plot.set_band("bound", t, lo, hi, color=(255, 140, 0), name="10-90 % band")
+    plot.set_curve("mean", t, Y.mean(axis=1), color="w", name="mean")
+    plot.set_curve("theory", t, np.exp(-0.3 * t), (255, 80, 80), style="dash", name="theory")
+    plot.set_hline("zero", 0.0, (150, 150, 150), label="y = 0")
+    plot.set_vline("switch", 5.0, (120, 220, 120), label="switch")
+    plot.set_cursor(2.5)
+    plot.sigClicked.connect(lambda x, y: plot.set_cursor(x))
+    plot.resize(800, 500)
+    plot.show()
+    app.exec()
+
+
+if __name__ == "__main__":
+    _demo()

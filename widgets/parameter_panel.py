@@ -1,0 +1,385 @@
+"""A form generated from a frozen dataclass config.
+
+Each dataclass field becomes one editor; its ``field.metadata`` (keys ``label``, ``help``,
+``unit``, ``min``, ``max``, ``choices``, ``log``, ``hidden``; see docs/CONTRACTS.md) gives the
+label, tooltip, unit suffix and the valid range. Invalid values are refused, never clamped.
+
+Only the stdlib :mod:`dataclasses` module is used to read configs: this module must not
+import ``engine`` or ``app``.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import math
+from typing import Any, Optional
+
+from PySide6 import QtCore, QtWidgets
+
+__all__ = ["ParameterPanel", "format_number"]
+
+_ERROR_STYLE = "border: 1px solid #e03030;"
+_SCALAR_NAMES = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+def format_number(value: Any) -> str:
+    """Compact, round-trippable text for a number.
+
+    Parameters
+    ----------
+    value : int or float
+        The number to format.
+
+    Returns
+    -------
+    str
+        ``repr``-like text without a trailing ``.0`` (``1e-05`` stays ``1e-05``).
+    """
+    if isinstance(value, float):
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)
+
+
+def _humanise(name: str) -> str:
+    """``learning_rate`` -> ``Learning rate``."""
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _field_kind(f: dataclasses.Field, value: Any) -> str:
+    """One of ``bool, choice, int, float, str, literal`` for field ``f``."""
+    if f.metadata.get("choices") is not None:
+        return "choice"
+    ann = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    kind = _SCALAR_NAMES.get(ann)
+    if kind is None:
+        kind = type(value) if type(value) in (bool, int, float, str) else None
+    return kind.__name__ if kind is not None else "literal"
+
+
+def _range_text(meta) -> str:
+    lo, hi = meta.get("min"), meta.get("max")
+    lo_t = "-inf" if lo is None else format_number(lo)
+    hi_t = "inf" if hi is None else format_number(hi)
+    return f"[{lo_t}, {hi_t}]"
+
+
+def _tooltip(f: dataclasses.Field) -> str:
+    """Help, unit, valid range and choices of a field, one per line."""
+    meta = f.metadata
+    lines = [meta.get("help", "") or f.name]
+    if meta.get("unit"):
+        lines.append(f"unit: {meta['unit']}")
+    if meta.get("min") is not None or meta.get("max") is not None:
+        lines.append(f"valid range {_range_text(meta)}")
+    if meta.get("choices") is not None:
+        lines.append("choices: " + ", ".join(meta["choices"]))
+    if meta.get("log"):
+        lines.append("log scale")
+    return "\n".join(lines)
+
+
+def parse_value(f: dataclasses.Field, kind: str, text: str):
+    """Parse and validate the text of a field editor.
+
+    Parameters
+    ----------
+    f : dataclasses.Field
+        The field; its metadata gives ``min``, ``max`` and ``choices``.
+    kind : str
+        Editor kind from ``_field_kind``.
+    text : str
+        What the user typed (or the chosen item).
+
+    Returns
+    -------
+    value : object
+        The parsed value (None when invalid).
+    error : str or None
+        Why the text was refused, naming the field and its valid range.
+    """
+    name, meta, text = f.name, f.metadata, text.strip()
+    if kind == "str":
+        return text, None
+    if kind == "choice":
+        choices = meta["choices"]
+        ok = text in choices
+        return (text, None) if ok else (None, f"{name} must be one of {', '.join(choices)}")
+    if kind == "literal":
+        try:
+            return ast.literal_eval(text), None
+        except (ValueError, SyntaxError):
+            return None, f"{name}: {text!r} is not a valid value"
+    try:
+        value = float(text)
+    except ValueError:
+        return None, f"{name}: {text!r} is not a number"
+    if math.isnan(value):
+        return None, f"{name} must be a number, not NaN"
+    if kind == "int":
+        if not value.is_integer():
+            return None, f"{name}: {text!r} is not an integer"
+        value = int(value)
+    if math.isinf(value):
+        return None, f"{name} must be a finite number, not {text}"
+    lo, hi = meta.get("min"), meta.get("max")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        return None, (f"{name} = {format_number(value)} is outside the valid range "
+                      f"{_range_text(meta)}")
+    return value, None
+
+
+class ParameterPanel(QtWidgets.QWidget):
+    """Editors for every non-hidden field of a frozen dataclass instance.
+
+    Parameters
+    ----------
+    config : dataclass instance
+        The initial configuration; its class fixes the set of editors.
+    parent : QWidget, optional
+        Qt parent.
+
+    Signals
+    -------
+    sigConfigChanged(object)
+        A valid edit (or Defaults) produced a new config instance.
+    sigInvalid(str)
+        An edit was refused; the message names the field and its valid range.
+    sigResetRequested()
+        The Defaults button was pressed (emitted before ``sigConfigChanged``).
+    """
+
+    sigConfigChanged = QtCore.Signal(object)
+    sigInvalid = QtCore.Signal(str)
+    sigResetRequested = QtCore.Signal()
+
+    def __init__(self, config, parent: Optional[QtWidgets.QWidget] = None):
+        super().__init__(parent)
+        if not dataclasses.is_dataclass(config) or isinstance(config, type):
+            raise TypeError("ParameterPanel needs a dataclass instance")
+        self._config = config
+        self._cls = type(config)
+        self._fields: dict[str, dataclasses.Field] = {}
+        self._kinds: dict[str, str] = {}
+        self._editors: dict[str, QtWidgets.QWidget] = {}
+        self._errors: dict[str, str] = {}
+        self._read_only = False
+        self._build_ui()
+        self._load_editors()
+
+    # ------------------------------------------------------------------ public API
+    def config(self):
+        """The current (always valid) dataclass instance."""
+        return self._config
+
+    def set_config(self, cfg) -> None:
+        """Show ``cfg`` in the editors without emitting ``sigConfigChanged``.
+
+        Parameters
+        ----------
+        cfg : dataclass instance
+            A config of the same class as the one the panel was built from.
+        """
+        if type(cfg) is not self._cls:
+            raise TypeError(f"expected {self._cls.__name__}, got {type(cfg).__name__}")
+        self._config = cfg
+        self._errors.clear()
+        self._load_editors()
+
+    def error_text(self) -> str:
+        """The current validation message ('' when every editor is valid)."""
+        return "\n".join(self._errors.values())
+
+    def set_read_only(self, read_only: bool) -> None:
+        """Forbid (True) or allow (False) edits."""
+        self._read_only = bool(read_only)
+        for editor in self._editors.values():
+            if isinstance(editor, QtWidgets.QLineEdit):
+                editor.setReadOnly(self._read_only)
+            else:
+                editor.setEnabled(not self._read_only)
+        self._defaults_btn.setEnabled(not self._read_only and self._defaults() is not None)
+
+    def editor(self, name: str) -> QtWidgets.QWidget:
+        """The editor widget of field ``name`` (for tests and focus handling)."""
+        return self._editors[name]
+
+    # ------------------------------------------------------------------ UI construction
+    def _build_ui(self) -> None:
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        scroll = QtWidgets.QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        inner = QtWidgets.QWidget(scroll)
+        self._form = QtWidgets.QFormLayout(inner)
+        self._form.setFieldGrowthPolicy(
+            QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for f in dataclasses.fields(self._cls):
+            if f.metadata.get("hidden"):
+                continue
+            self._add_row(f)
+        scroll.setWidget(inner)
+        outer.addWidget(scroll, 1)
+        self._message = QtWidgets.QLabel(self)
+        self._message.setWordWrap(True)
+        self._message.setStyleSheet("color: #e03030;")
+        self._message.setVisible(False)
+        outer.addWidget(self._message)
+        self._defaults_btn = QtWidgets.QPushButton("Defaults", self)
+        self._defaults_btn.setToolTip("Reset every parameter to its default value")
+        self._defaults_btn.clicked.connect(self._on_defaults)
+        self._defaults_btn.setEnabled(self._defaults() is not None)
+        row = QtWidgets.QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self._defaults_btn)
+        outer.addLayout(row)
+
+    def _add_row(self, f: dataclasses.Field) -> None:
+        """Create the editor for field ``f`` and add it (with label and unit) to the form."""
+        kind = _field_kind(f, getattr(self._config, f.name))
+        tip = _tooltip(f)
+        if kind == "bool":
+            editor = QtWidgets.QCheckBox()
+            editor.toggled.connect(lambda _=None, n=f.name: self._commit(n))
+        elif kind == "choice":
+            editor = QtWidgets.QComboBox()
+            editor.addItems(list(f.metadata["choices"]))
+            editor.currentIndexChanged.connect(lambda _=None, n=f.name: self._commit(n))
+        else:
+            editor = QtWidgets.QLineEdit()
+            editor.editingFinished.connect(lambda n=f.name: self._commit(n))
+        editor.setObjectName(f"editor_{f.name}")
+        editor.setToolTip(tip)
+        self._fields[f.name], self._kinds[f.name], self._editors[f.name] = f, kind, editor
+        label = QtWidgets.QLabel(f.metadata.get("label") or _humanise(f.name))
+        label.setToolTip(tip)
+        unit = f.metadata.get("unit")
+        if unit and kind in ("int", "float"):
+            box = QtWidgets.QWidget()
+            lay = QtWidgets.QHBoxLayout(box)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.addWidget(editor, 1)
+            lay.addWidget(QtWidgets.QLabel(unit))
+            self._form.addRow(label, box)
+        else:
+            self._form.addRow(label, editor)
+
+    # ------------------------------------------------------------------ editor <-> config
+    def _load_editors(self) -> None:
+        """Write the current config into every editor, without triggering commits."""
+        for name, editor in self._editors.items():
+            value = getattr(self._config, name)
+            blocked = editor.blockSignals(True)
+            try:
+                self._set_editor_value(name, editor, value)
+            finally:
+                editor.blockSignals(blocked)
+            editor.setStyleSheet("")
+        self._show_errors()
+
+    def _set_editor_value(self, name: str, editor, value) -> None:
+        kind = self._kinds[name]
+        if kind == "bool":
+            editor.setChecked(bool(value))
+        elif kind == "choice":
+            idx = editor.findText(str(value))
+            if idx < 0:
+                editor.addItem(str(value))
+                idx = editor.count() - 1
+            editor.setCurrentIndex(idx)
+        elif kind in ("int", "float"):
+            editor.setText(format_number(value))
+        elif kind == "str":
+            editor.setText(str(value))
+        else:
+            editor.setText(repr(value))
+        if isinstance(editor, QtWidgets.QLineEdit):
+            editor.setCursorPosition(0)
+
+    def _editor_text(self, name: str) -> Any:
+        editor, kind = self._editors[name], self._kinds[name]
+        if kind == "bool":
+            return editor.isChecked()
+        if kind == "choice":
+            return editor.currentText()
+        return editor.text()
+
+    def _commit(self, name: str) -> None:
+        """Parse the editor of ``name``; accept (emit the new config) or refuse it."""
+        if self._read_only:
+            return
+        raw = self._editor_text(name)
+        if self._kinds[name] == "bool":
+            value, err = raw, None
+        else:
+            value, err = parse_value(self._fields[name], self._kinds[name], raw)
+        editor = self._editors[name]
+        if err is not None:
+            self._errors[name] = err
+            editor.setStyleSheet(_ERROR_STYLE)
+            self._show_errors()
+            self.sigInvalid.emit(err)
+            return
+        self._errors.pop(name, None)
+        editor.setStyleSheet("")
+        self._show_errors()
+        if value == getattr(self._config, name) and type(value) is type(getattr(self._config, name)):
+            return
+        self._config = dataclasses.replace(self._config, **{name: value})
+        self.sigConfigChanged.emit(self._config)
+
+    def _show_errors(self) -> None:
+        text = self.error_text()
+        self._message.setText(text)
+        self._message.setVisible(bool(text))
+
+    # ------------------------------------------------------------------ defaults
+    def _defaults(self):
+        """A default instance of the config class, or None if it needs arguments."""
+        try:
+            return self._cls()
+        except TypeError:
+            return None
+
+    def _on_defaults(self) -> None:
+        cfg = self._defaults()
+        if cfg is None or self._read_only:
+            return
+        self.sigResetRequested.emit()
+        self.set_config(cfg)
+        self.sigConfigChanged.emit(cfg)
+
+
+def _demo() -> None:  # pragma: no cover - manual demo
+    import sys
+
+    @dataclasses.dataclass(frozen=True)
+    class DemoConfig:
+        width: int = dataclasses.field(default=64, metadata={
+            "help": "Hidden width of the ReLU network", "unit": "neurons",
+            "min": 1, "max": 4096})
+        lr: float = dataclasses.field(default=1e-5, metadata={
+            "label": "Learning rate", "help": "Gradient-descent step size",
+            "min": 1e-8, "max": 10.0, "log": True})
+        init: str = dataclasses.field(default="he", metadata={
+            "help": "Weight initialisation", "choices": ("he", "xavier", "small")})
+        bias: bool = dataclasses.field(default=True, metadata={"help": "Use biases"})
+        t_max: float = dataclasses.field(default=2.5, metadata={
+            "help": "Integration horizon", "unit": "s", "min": 0.0, "max": 100.0})
+        name: str = dataclasses.field(default="run-1", metadata={"help": "Run name"})
+        seed: int = dataclasses.field(default=0, metadata={"help": "hidden", "hidden": True})
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv)
+    panel = ParameterPanel(DemoConfig())
+    panel.setWindowTitle("ParameterPanel demo")
+    panel.sigConfigChanged.connect(lambda c: print("config:", c))
+    panel.sigInvalid.connect(lambda m: print("invalid:", m))
+    panel.resize(380, 320)
+    panel.show()
+    app.exec()
+
+
+if __name__ == "__main__":
+    _demo()
