@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from widgets.trajectory_canvas import (
+from widgets.trail_plot import (
     TEACHER_COLOR, TrailPlot, brushes_for, finite_bounds, run_demo,
 )
 

@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from widgets.gl import opengl_available
-from widgets.trajectory_canvas import (
+from widgets.trail_plot import (
     ACTIVE_COLOR, HIGHLIGHT_COLOR, INACTIVE_COLOR, SUPPORT_COLOR, TEACHER_COLOR, finite_bounds,
     run_demo, synthetic_trajectories,
 )
@@ -152,6 +152,7 @@ class TrajectoryView3D(QWidget):
                               face_color=rgba(TEACHER_COLOR), edge_color="white")
         self.teacher_label.pos = teacher
         self.view.camera.set_range(x=(lo[0], hi[0]), y=(lo[1], hi[1]), z=(lo[2], hi[2]))
+        self.view.camera.scale_factor *= 0.75   # set_range fits a loose bounding sphere
         self.set_frame(0)
 
     def set_colors(self, values, cmap="viridis", limits=None):
@@ -342,7 +343,4 @@ def _demo_view():
 
 
 if __name__ == "__main__":  # pragma: no cover - manual demo
-    from PySide6.QtWidgets import QApplication
-
-    _app = QApplication.instance() or QApplication([])
     run_demo(_demo_view, "TrajectoryView3D demo")

@@ -9,7 +9,7 @@ import pytest
 
 import widgets.trajectory_view3d as view3d_module
 from widgets.gl import opengl_available
-from widgets.trajectory_canvas import synthetic_trajectories
+from widgets.trail_plot import synthetic_trajectories
 from widgets.trajectory_view3d import TrajectoryView3D
 
 T, N = 30, 6
@@ -26,6 +26,15 @@ def view(qtbot):
     w, v = synthetic_trajectories(T, N, 3, seed=2)
     widget.set_trajectories(w, v)
     return widget
+
+
+def test_opengl_available_follows_platform_and_is_cached(qtbot):
+    from PySide6.QtGui import QGuiApplication
+
+    first = opengl_available()
+    assert isinstance(first, bool) and opengl_available() is first
+    if QGuiApplication.platformName() == "offscreen":
+        assert first is False
 
 
 def test_without_gl_the_widget_is_inert(qtbot, monkeypatch):
