@@ -3,6 +3,9 @@
     python main.py [--lab NAME] [--session FILE] [--preset NAME]
     python main.py screenshot --lab NAME [--preset NAME] --out FILE.png
     python main.py export --lab NAME [--preset NAME] --out FILE.mp4|.gif
+
+``screenshot`` and ``export`` also take ``--set FIELD=VALUE`` (repeatable) to override
+config fields after the preset.
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ def _render_parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output file")
     p.add_argument("--device", help="compute device, e.g. cpu or cuda:0")
     p.add_argument("--size", default="1600x1000", help="window size WxH (default 1600x1000)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a config field after the preset, e.g. --set dim=3")
     if command == "export":
         p.add_argument("--fps", type=int, default=30)
     return p

@@ -6,7 +6,35 @@ import sys
 from app.application import create_application, headless_platform
 
 
-def build_window(lab: str, preset, device, size: str):
+def parse_overrides(pairs) -> dict:
+    """``["dim=3", "method=gd"]`` → ``{"dim": 3, "method": "gd"}`` (JSON values, else str)."""
+    import json
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects FIELD=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def apply_overrides(win, overrides: dict) -> None:
+    """Set config fields on the current lab's panel (ValueError names a bad field/range)."""
+    from engine.core import config_from_dict, config_to_dict
+    if not overrides:
+        return
+    panel = win.slot.panel
+    cls = type(panel.config())
+    unknown = set(overrides) - set(config_to_dict(panel.config()))
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))} for {cls.__name__}")
+    panel.set_config(config_from_dict(cls, {**config_to_dict(panel.config()), **overrides}))
+
+
+def build_window(lab: str, preset, device, size: str, overrides=None):
     """A window with the lab shown, its preset applied, its run finished (synchronously)."""
     from app.main_window import MainWindow
     from app.runner import run_sync
@@ -22,11 +50,14 @@ def build_window(lab: str, preset, device, size: str):
         win.device_box.setCurrentIndex(idx)
     if preset:
         win.apply_preset(preset, run=False)
+    apply_overrides(win, overrides)
     presenter = win.slot.presenter
     result = run_sync(presenter.make_run(win.slot.panel.config(), win.device))
     presenter.show_result(result)
     win._sync_playback()
     win.show_message(presenter.result_summary(result))
+    win.progress.setValue(win.progress.maximum())
+    win.progress.setFormat("done")
     win.show()
     _settle()
     return win
@@ -45,7 +76,8 @@ def render(command: str, args) -> int:
     app = create_application()
     from app import export, menus
     try:
-        win = build_window(args.lab, args.preset, args.device, args.size)
+        win = build_window(args.lab, args.preset, args.device, args.size,
+                           parse_overrides(args.set))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

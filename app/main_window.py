@@ -47,7 +47,7 @@ class MainWindow(QMainWindow):
         self.slots: dict[str, LabSlot] = {}
         self.current: Optional[str] = None
         self._warnings: list[str] = []
-        self._build(devices or ["cpu"])
+        self._build(devices or [("cpu", "CPU")])
         self._restore(session)
         self.auto_run.setChecked(auto_run)
         self.autosaver = Autosaver(self.session, autosave_path) if autosave_path else None

@@ -171,6 +171,7 @@ def write_movie(presenter, path: str, fps: int = 30, dialog=None) -> bool:
 def toggle_presentation(win) -> None:
     on = not win.isFullScreen()
     set_app_font_scale(on)
+    win.setFont(QApplication.font())
     for slot in win.slots.values():
         scale_plot_fonts(slot.presenter.svg_plots().values(), on)
         slot.presenter.set_presentation(on)

@@ -101,7 +101,10 @@ class CurvePlot(QtWidgets.QWidget):
         self.plot_item = self.plot_widget.getPlotItem()
         lay.addWidget(self.plot_widget)
         self.plot_item.showGrid(x=True, y=True, alpha=0.2)
-        self._legend = self.plot_item.addLegend(offset=(10, 10), brush=(0, 0, 0, 110))
+        for side in ("left", "bottom"):
+            self.plot_item.getAxis(side).enableAutoSIPrefix(False)
+        self._legend = self.plot_item.addLegend(offset=(10, 10), brush=(255, 255, 255, 215),
+                                                pen=(160, 160, 160))
         self._legend.setZValue(2000)  # above the data
         self._legend.setVisible(False)
         self._items: dict[str, dict] = {}
@@ -122,6 +125,14 @@ class CurvePlot(QtWidgets.QWidget):
         self.plot_item.setTitle(title or None)
         self.plot_item.setLabel("bottom", x_label)
         self.plot_item.setLabel("left", y_label)
+
+    def set_legend_corner(self, corner: str) -> None:
+        """Move the legend to ``"top-left"``, ``"top-right"``, ``"bottom-left"`` or
+        ``"bottom-right"`` of the plot."""
+        fx = 1 if corner.endswith("right") else 0
+        fy = 1 if corner.startswith("bottom") else 0
+        offset = (-10 if fx else 10, -10 if fy else 10)
+        self._legend.anchor(itemPos=(fx, fy), parentPos=(fx, fy), offset=offset)
 
     def set_log(self, x: bool, y: bool) -> None:
         """Switch the axes between linear and log scale; every item is redrawn."""
@@ -330,7 +341,7 @@ class CurvePlot(QtWidgets.QWidget):
                   label: Optional[str]) -> None:
         def make():
             line = pg.InfiniteLine(angle=angle, movable=False, label="",
-                                   labelOpts={"position": 0.92, "fill": (0, 0, 0, 170)})
+                                   labelOpts={"position": 0.92, "fill": (255, 255, 255, 220)})
             line.setZValue(500)
             self.plot_item.addItem(line)
             return {"item": line, "parts": [line]}
@@ -340,7 +351,7 @@ class CurvePlot(QtWidgets.QWidget):
         line.setPen(pg.mkPen(_color(color), width=1, style=QtCore.Qt.PenStyle.DashLine))
         text = (label or "").replace("{", "{{").replace("}", "}}")
         line.label.setFormat(text)
-        line.label.setColor(_color(color))
+        line.label.setColor((40, 40, 40))
         axis = 1 if angle == 0 else 0
 
         def apply():

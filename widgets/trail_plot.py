@@ -252,11 +252,14 @@ class TrailPlot(QWidget):
         self.plot_item = pi = self.plot_widget.getPlotItem()
         pi.setMenuEnabled(False)
         pi.showGrid(x=True, y=True, alpha=0.12)
+        for side in ("left", "bottom"):
+            pi.getAxis(side).enableAutoSIPrefix(False)
         cache_axes(pi)
         self.layer = TrailLayer(pi, max_drawn=max_drawn)
         self.layer.trail_length = int(trail_length)
         self.layer.heads.sigClicked.connect(self._on_heads_clicked)
-        self.legend = pg.LegendItem(offset=(8, 8), labelTextSize="8pt", brush=(0, 0, 0, 120))
+        self.legend = pg.LegendItem(offset=(8, 8), labelTextSize="8pt",
+                                     brush=(255, 255, 255, 215), pen=(160, 160, 160))
         self.legend.setParentItem(pi.getViewBox())
         self.legend.setZValue(100)
         self.color_bar = None

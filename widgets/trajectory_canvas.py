@@ -97,6 +97,13 @@ class TrajectoryCanvas(TrailPlot):
             self.set_highlight(None)
         self.set_frame(0)
 
+    def _include_in_view(self, points):
+        """Grow the view so that ``points`` (M, 2) are visible too."""
+        (x0, x1), (y0, y1) = self.plot_item.getViewBox().viewRange()
+        lo, hi = finite_bounds(points, np.array([[x0, y0], [x1, y1]]))
+        self.plot_item.getViewBox().setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]),
+                                             padding=0.0)
+
     def set_highlight(self, index):
         """Draw run ``index`` in full (past thick, future dotted) with its boundary (None: off)."""
         n = self._w.shape[1]
@@ -113,6 +120,8 @@ class TrajectoryCanvas(TrailPlot):
         self._active = self._support = None
         self.samples_item.setData(pos=np.zeros((0, 2)) if X is None else self._samples)
         self.support_item.setVisible(False)
+        if self._samples is not None:
+            self._include_in_view(self._samples)
         self._update_legend()
         self.set_frame(self._frame)
 

@@ -151,8 +151,9 @@ class TrajectoryView3D(QWidget):
         self.teacher.set_data(pos=teacher[None].astype(np.float32), symbol="star", size=22,
                               face_color=rgba(TEACHER_COLOR), edge_color="white")
         self.teacher_label.pos = teacher
-        self.view.camera.set_range(x=(lo[0], hi[0]), y=(lo[1], hi[1]), z=(lo[2], hi[2]))
-        self.view.camera.scale_factor *= 0.75   # set_range fits a loose bounding sphere
+        # Explicit framing: set_range depends on the canvas size, unknown before it is shown.
+        self.view.camera.center = tuple(float(c) for c in (lo + hi) / 2)
+        self.view.camera.scale_factor = 1.4 * max(self._extent, 1e-9)
         self.set_frame(0)
 
     def set_colors(self, values, cmap="viridis", limits=None):

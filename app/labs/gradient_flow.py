@@ -16,6 +16,8 @@ from widgets.trajectory_canvas import TrajectoryCanvas
 DEPTH_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
 STUDY_COLORS = [(0, 0, 0), (31, 119, 180), (44, 160, 44), (255, 127, 14), (214, 39, 40)]
 LINE_COLOR = (40, 90, 200)
+FULL_TRAILS = 200_000  # up to this many points, trails show the whole history
+LOSS_FLOOR = 1e-16  # float64 cancellation floor of the closed-form loss
 HIGHLIGHT = 0  # the initialisation whose bounds, active set and support vectors are drawn
 
 
@@ -34,12 +36,17 @@ class GradientFlowLab(LabPresenter):
         self.info.setWordWrap(True)
         self.plane = TrajectoryCanvas()
         self.view3d = None
+        self.weights_view = self.plane
         self.magnitude = CurvePlot("Magnitude ‖w‖(t)", "t", "‖w‖")
+        self.magnitude.set_legend_corner("bottom-right")
         self.phi = CurvePlot("Angle φ(t) = π − θ(t)", "t", "φ [rad]")
         self.loss = CurvePlot("Loss", "t", "L(w)", log_y=True)
         self.phase = PhasePortrait()
-        self.depth_plot = CurvePlot("Time to L < 1e-3 vs initial scale (balanced, θ₀ = π/2)",
-                                    "initial ‖u(0)‖", "time", log_x=True, log_y=True)
+        self.depth_plot = CurvePlot("Time until loss ≤ 10⁻³ (balanced, θ₀ = π/2)",
+                                    "initial scale ‖u(0)‖", "time", log_x=True, log_y=True)
+        self.depth_plot.set_legend_corner("top-right")
+        self.depth_plot.plot_item.getAxis("bottom").setTicks(
+            [[(np.log10(v), f"{v:g}") for v in (0.01, 0.03, 0.1, 0.3, 1.0)], []])
         self.step_plot = CurvePlot("GD vs GF: median loss", "t = kη", "loss", log_y=True)
         self.cons_plot = CurvePlot("Conservation residual |Q(t) − Q(0)|", "t", "residual",
                                    log_y=True)
@@ -74,10 +81,12 @@ class GradientFlowLab(LabPresenter):
                 self.plane_box.addWidget(self.view3d)
             self.plane.hide()
             self.view3d.show()
+            self.weights_view = self.view3d
             return self.view3d
         if self.view3d is not None:
             self.view3d.hide()
         self.plane.show()
+        self.weights_view = self.plane
         return self.plane
 
     # -- runs ------------------------------------------------------------------------------
@@ -125,7 +134,11 @@ class GradientFlowLab(LabPresenter):
             teacher = np.array([np.linalg.norm(r.teacher), 0.0])
             self.plane.set_axis_labels("w·v̂", "‖w − (w·v̂)v̂‖")
         view.set_trajectories(w, teacher)
-        view.set_colors(r.angle[0])
+        view.set_trail_length(0 if w.shape[0] * w.shape[1] <= FULL_TRAILS else 50)
+        if view is self.plane:
+            view.set_colors(r.angle[0], limits=(0.0, np.pi), label="θ(0)")
+        else:
+            view.set_colors(r.angle[0], limits=(0.0, np.pi))
         view.set_highlight(HIGHLIGHT)
         has_samples = r.X is not None and r.X.shape[1] == w.shape[2] and d == w.shape[2]
         view.set_samples(r.X if has_samples else None)
@@ -134,9 +147,9 @@ class GradientFlowLab(LabPresenter):
         self.magnitude.set_lines("all", r.t, r.magnitude, color=LINE_COLOR)
         self.magnitude.set_curve("init", r.t, r.magnitude[:, HIGHLIGHT], color=(200, 30, 30),
                                  width=2, name=f"init #{HIGHLIGHT}")
-        if r.bound_lower is not None:
+        if r.bound_lower is not None and r.config.method == "gf":
             self.magnitude.set_band("bounds", r.t, r.bound_lower[:, HIGHLIGHT],
-                                    r.bound_upper[:, HIGHLIGHT], color=(200, 30, 30), alpha=40)
+                                    r.bound_upper[:, HIGHLIGHT], color=(200, 30, 30), alpha=22)
             self.magnitude.set_curve("bound_note", r.t, r.bound_upper[:, HIGHLIGHT],
                                      color=(200, 30, 30), width=1, style="dash",
                                      name="r₀e^(−t/2) ≤ ‖w‖ ≤ ν+(r₀−ν)e^(−t/2)")
@@ -147,7 +160,7 @@ class GradientFlowLab(LabPresenter):
                                  label="ν = ‖v‖")
         self.phi.set_lines("all", r.t, np.pi - r.angle, color=LINE_COLOR)
         self.phi.set_hline("pi", float(np.pi), color=(90, 90, 90), label="π (aligned)")
-        self.loss.set_lines("all", r.t, np.maximum(r.loss, 1e-300), color=LINE_COLOR)
+        self.loss.set_lines("all", r.t, np.maximum(r.loss, LOSS_FLOOR), color=LINE_COLOR)
 
     def _show_phase(self, r: FlowResult) -> None:
         from engine.gradient_flow import reduced_rhs
@@ -156,8 +169,12 @@ class GradientFlowLab(LabPresenter):
         rmax = 1.15 * max(nu, float(np.nanmax(r.magnitude[np.isfinite(r.magnitude)], initial=nu)))
         R, TH = np.meshgrid(np.linspace(rmax / 25, rmax, 18), np.linspace(0.05, np.pi - 0.05, 14))
         dR, dTH = reduced_rhs(R, TH, depth=cfg.depth, nu=nu)
+        if cfg.data != "population" or (cfg.depth > 1 and not cfg.balanced):
+            # The (‖w‖, θ) field is exact only for population data and balanced chains (§1.4-1.5).
+            dR = np.full_like(R, np.nan)
         self.phase.set_field(R, TH, np.asarray(dR), np.asarray(dTH))
         self.phase.set_trajectories(r.magnitude, r.angle)
+        self.phase.set_trail_length(0 if r.magnitude.size <= FULL_TRAILS else 50)
         self.phase.set_fixed_point(nu, 0.0)
 
     def _show_depth_study(self, r: FlowResult) -> None:
@@ -170,11 +187,16 @@ class GradientFlowLab(LabPresenter):
     def _show_step_study(self, r: FlowResult) -> None:
         for key in list(self.step_plot.keys()):
             self.step_plot.remove(key)
+        x_max = float(r.config.t_max)
         for i, (label, (t, loss, div)) in enumerate(r.step_study.items()):
             name = label if div is None else f"{label} (diverged at step {div})"
             style = "solid" if label == "GF" else "dash"
-            self.step_plot.set_curve(label, t, np.maximum(loss, 1e-300), name=name, style=style,
-                                     color=STUDY_COLORS[i % len(STUDY_COLORS)], width=2)
+            self.step_plot.set_curve(label, t, np.maximum(loss, LOSS_FLOOR), name=name,
+                                     style=style, color=STUDY_COLORS[i % len(STUDY_COLORS)],
+                                     width=2)
+            if div is not None and len(t):
+                x_max = max(x_max, float(t[-1]) * 1.1)
+        self.step_plot.plot_item.setXRange(0.0, x_max, padding=0.02)
 
     def _show_conservation(self, r: FlowResult) -> None:
         deep = r.config.depth > 1
@@ -196,7 +218,7 @@ class GradientFlowLab(LabPresenter):
             return
         index = int(np.clip(index, 0, len(r.t) - 1))
         self._frame = index
-        view = self.view3d if (self.view3d is not None and self.view3d.isVisible()) else self.plane
+        view = self.weights_view
         view.set_frame(index)
         self.phase.set_frame(index)
         t = float(r.t[index])

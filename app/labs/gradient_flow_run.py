@@ -10,7 +10,7 @@ from engine.core import Progress
 
 DEPTHS = (1, 2, 3, 4)
 SCALES = np.logspace(-2, 0, 9)
-STUDY_LRS = (0.5, 2.5, 3.5, 4.5)
+STUDY_LRS = (0.5, 1.5, 3.5, 6.0)  # tracks GF, tracks, oscillates, diverges
 
 
 @dataclass(frozen=True)

@@ -61,9 +61,10 @@ def test_panel_refuses_out_of_range_value(window, qtbot):
 
 
 def test_cancel_answers_quickly(window, qtbot):
-    _set(window, n_init=200000, t_max=1000.0, dt=0.001, frames=50)
-    window.run()
-    qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=20_000)
+    _set(window, n_init=20000, t_max=1000.0, dt=0.001, frames=50)
+    with qtbot.waitSignal(window.runner.sigProgress, timeout=20_000):
+        window.run()
+    qtbot.wait(300)
     start = time.perf_counter()
     with qtbot.waitSignal(window.runner.sigCancelled, timeout=2000):
         window.runner.cancel()
@@ -72,7 +73,7 @@ def test_cancel_answers_quickly(window, qtbot):
 
 
 def test_diverging_step_size_keeps_recorded_part(window, qtbot):
-    _set(window, method="gd", lr=10.0, t_max=50.0)
+    _set(window, method="gd", lr=10.0, t_max=400.0)
     _run(window, qtbot)
     result = window.slot.presenter.result
     assert result.diverged_step is not None
