@@ -33,8 +33,8 @@ def test_screenshot_writes_non_blank_png(tmp_path):
 
 def test_export_writes_gif(tmp_path):
     out = tmp_path / "movie.gif"
-    res = _run(["export", "--lab", "gradient-flow", "--out", str(out), "--size", "800x560"],
-               tmp_path)
+    res = _run(["export", "--lab", "gradient-flow", "--out", str(out), "--size", "800x560",
+                "--set", "frames=30", "--set", "n_init=50"], tmp_path)
     assert res.returncode == 0, res.stderr
     import imageio.v3 as iio
     frames = iio.imread(out, index=None)
