@@ -1,0 +1,136 @@
+"""Lab entry point: a :class:`DiffusionConfig` → prior, measurement, one or two solver runs.
+
+``run_config`` is what the app's runner executes off the GUI thread (SCIENCE.md §3.5).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Generator, Optional
+
+import torch
+
+from engine.core import Progress, drain, validate
+from engine.diffusion.config import DiffusionConfig, solver_params
+from engine.diffusion.gmm import GaussianMixture
+from engine.diffusion.priors import BUILTIN_PRIORS
+from engine.diffusion.recording import DiffusionRecording
+from engine.diffusion.run import solve_iter
+
+__all__ = ["DiffusionResult", "run_config", "run_config_blocking", "build_measurement",
+           "build_prior"]
+
+
+@dataclass
+class DiffusionResult:
+    """Everything the diffusion views draw (CPU tensors).
+
+    Attributes
+    ----------
+    config : DiffusionConfig
+    prior : GaussianMixture
+        float64, CPU; draw ``prior.noised(rec.alpha_bar[f])`` for frame ``f``.
+    posterior : GaussianMixture or None
+        Exact posterior (float64, CPU) when there is a measurement.
+    A, y : Tensor (m, d), (m,) or None
+        The measurement (float64).
+    recording : DiffusionRecording
+        Run of ``config.solver``.
+    compare : DiffusionRecording or None
+        Run of ``config.compare_solver`` (same seed and step budget).
+    """
+    config: DiffusionConfig
+    prior: GaussianMixture
+    posterior: Optional[GaussianMixture]
+    A: Optional[torch.Tensor]
+    y: Optional[torch.Tensor]
+    recording: DiffusionRecording
+    compare: Optional[DiffusionRecording]
+
+    @property
+    def recordings(self) -> list:
+        """The main recording, then the comparison if any."""
+        return [self.recording] + ([self.compare] if self.compare is not None else [])
+
+
+def build_measurement(cfg: DiffusionConfig):
+    """``(A, y)`` float64 for ``cfg.measurement`` (``(None, None)`` for ``"none"``).
+
+    ``line``: ``A = [cos a, sin a(, 0)]``, ``y = [value]``; ``coordinate``: ``A = e₁ᵀ``;
+    ``full``: ``A = I``, ``y = value·(cos a, sin a(, 0))``.
+    """
+    d, a = cfg.dim, math.radians(cfg.meas_angle)
+    direction = torch.zeros(d, dtype=torch.float64)
+    direction[0], direction[1] = math.cos(a), math.sin(a)
+    if cfg.measurement == "none":
+        return None, None
+    if cfg.measurement == "line":
+        return direction[None, :], torch.tensor([cfg.meas_value], dtype=torch.float64)
+    if cfg.measurement == "coordinate":
+        A = torch.zeros(1, d, dtype=torch.float64)
+        A[0, 0] = 1.0
+        return A, torch.tensor([cfg.meas_value], dtype=torch.float64)
+    if cfg.measurement == "full":
+        return torch.eye(d, dtype=torch.float64), cfg.meas_value * direction
+    raise ValueError(f"unknown measurement {cfg.measurement!r}")
+
+
+def build_prior(cfg: DiffusionConfig, prior: Optional[GaussianMixture] = None) -> GaussianMixture:
+    """The built-in prior of ``cfg`` (float64), or the given one (required for ``"custom"``)."""
+    if prior is not None:
+        if not isinstance(prior, GaussianMixture):
+            raise ValueError(f"prior must be a GaussianMixture, got {type(prior).__name__}")
+        if prior.dim != cfg.dim:
+            raise ValueError(f"the given prior has dimension {prior.dim}, config dim is "
+                             f"{cfg.dim}")
+        return prior.to("cpu", torch.float64)
+    if cfg.prior == "custom":
+        raise ValueError("prior 'custom' needs a fitted mixture: pass prior=fit_gmm(points, k)")
+    return BUILTIN_PRIORS[cfg.prior](cfg.dim)
+
+
+def run_config(cfg: DiffusionConfig, device: str = "cpu",
+               prior: Optional[GaussianMixture] = None
+               ) -> Generator[Progress, None, DiffusionResult]:
+    """Build prior, measurement and posterior from ``cfg`` and run the solver(s).
+
+    Validation and the first state of each run happen before this returns (bad input raises
+    ``ValueError`` here); iterating yields :class:`engine.core.Progress` (first run 0 → ½,
+    comparison ½ → 1) and returns a :class:`DiffusionResult`.
+
+    Parameters
+    ----------
+    cfg : DiffusionConfig
+    device : str
+    prior : GaussianMixture, optional
+        Overrides ``cfg.prior`` (e.g. ``fit_gmm`` of drawn points for ``"custom"``).
+    """
+    validate(cfg)
+    gmm = build_prior(cfg, prior)
+    A, y = build_measurement(cfg)
+    post = gmm.posterior(A, y, cfg.sigma_y) if A is not None else None
+    names = [cfg.solver] + ([cfg.compare_solver] if cfg.compare_solver != "none" else [])
+    runs = [solve_iter(name, gmm, A, y, cfg.sigma_y, cfg.n_particles, cfg.n_steps, cfg.seed,
+                       device, dtype=cfg.dtype, record_every=cfg.record_every,
+                       n_trails=cfg.n_trails, **solver_params(cfg, name)) for name in names]
+    return _run_all(cfg, gmm, post, A, y, runs)
+
+
+def _run_all(cfg, gmm, post, A, y, runs) -> Generator:
+    recs = []
+    for k, gen in enumerate(runs):
+        lo, span = k / len(runs), 1.0 / len(runs)
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                recs.append(stop.value)
+                break
+            yield Progress(lo + span * p.fraction, p.message)
+    return DiffusionResult(cfg, gmm, post, A, y, recs[0], recs[1] if len(recs) > 1 else None)
+
+
+def run_config_blocking(cfg: DiffusionConfig, device: str = "cpu",
+                        prior: Optional[GaussianMixture] = None) -> DiffusionResult:
+    """Blocking :func:`run_config` (``engine.core.drain``)."""
+    return drain(run_config(cfg, device, prior))

@@ -1,0 +1,205 @@
+"""Run one sampler / solver on a Gaussian-mixture prior: ``solve_iter`` and ``solve``.
+
+The driver (SigPy's Alg/App split): it validates the inputs, builds the
+:class:`~engine.diffusion.context.Context`, pulls :class:`Step` objects from the solver
+function of :data:`~engine.diffusion.table.SOLVERS`, checks each new state for divergence,
+records frames/metrics (:class:`~engine.diffusion.recording.Recorder`) and yields
+:class:`engine.core.Progress` at least every ~40 ms.
+"""
+from __future__ import annotations
+
+import time
+from typing import Generator, Optional, Union
+
+import torch
+
+from engine.core import Progress, drain, make_generator
+from engine.diffusion.context import Context, ExactScore
+from engine.diffusion.gmm import GaussianMixture
+from engine.diffusion.linalg import Measurement
+from engine.diffusion.metrics import FrameMetrics, energy_distance, sliced_w2
+from engine.diffusion.recording import DiffusionRecording, Recorder
+from engine.diffusion.schedule import Schedule
+from engine.diffusion.table import CONDITIONAL, check_params, resolve_solver
+
+__all__ = ["solve_iter", "solve", "MAX_PARTICLES"]
+
+MAX_PARTICLES = 10_000_000
+_REPORT_SECONDS = 0.04
+_FINAL_POINTS = 1000
+_AUX_SEED, _METRIC_SEED = 0x5EED_0001, 0x5EED_0002
+
+
+def _dtype(dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype) and dtype in (torch.float32, torch.float64):
+        return dtype
+    if dtype in ("float32", "float64"):
+        return getattr(torch, dtype)
+    raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+
+
+def _int(name: str, value, lo: int, hi: Optional[int] = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (
+            hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+    return value
+
+
+def _build_context(solver: str, prior, A, y, sigma_y, n_particles, n_steps, seed, device,
+                   dtype) -> Context:
+    """Validated :class:`Context` on ``device`` (ValueError with a clear message otherwise)."""
+    if not isinstance(prior, GaussianMixture):
+        raise ValueError(f"prior must be a GaussianMixture, got {type(prior).__name__}")
+    _int("n_particles", n_particles, 1, MAX_PARTICLES)
+    _int("seed", seed, 0)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unknown device {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} is not available (no CUDA); use 'cpu'")
+    dt = _dtype(dtype)
+    sched = Schedule.linear()
+    grid = sched.grid(_int("n_steps", n_steps, 1, sched.T))
+    if not float(sigma_y) >= 0.0:
+        raise ValueError(f"sigma_y must be >= 0, got {sigma_y}")
+    if (A is None) != (y is None):
+        raise ValueError("pass both A and y (or neither, for an unconditional run)")
+    if A is None and solver in CONDITIONAL:
+        raise ValueError(f"solver {solver!r} needs a measurement: pass A (m, d) and y (m,)")
+    pr = prior.to(dev, dt)
+    meas = post = None
+    if A is not None:
+        meas = Measurement(A, y, float(sigma_y), prior.dim, dev, dt)
+        post = prior.posterior(A, y, float(sigma_y)).to(dev, dt)
+    return Context(prior=pr, model=ExactScore(pr, sched), schedule=sched, grid=grid, meas=meas,
+                   posterior=post, n=int(n_particles), gen=make_generator(seed, str(dev)),
+                   aux=make_generator(seed + _AUX_SEED, str(dev)))
+
+
+def _scale(prior: GaussianMixture) -> float:
+    """Divergence threshold: ``1e6 (1 + max|μ| + max √Σ_ii)``."""
+    spread = torch.diagonal(prior.covs, dim1=-2, dim2=-1).amax().sqrt()
+    return 1e6 * (1.0 + float(prior.means.abs().amax()) + float(spread))
+
+
+def _summary(ctx: Context, x: torch.Tensor, seed: int) -> dict:
+    """End-of-run distances to exact target samples, with same-size exact baselines."""
+    target = ctx.posterior if ctx.posterior is not None else ctx.prior
+    out = {"nfe": float(ctx.nfe)}
+    n = min(_FINAL_POINTS, x.shape[0])
+    finite = bool(torch.isfinite(x).all())
+    gen = make_generator(seed + _METRIC_SEED + 1, str(x.device))
+    if n >= 2 and finite:
+        r1, r2 = target.sample(n, gen), target.sample(n, gen)
+        g = torch.Generator().manual_seed(seed)
+        out["posterior_distance"] = energy_distance(x[:n], r1)
+        out["posterior_distance_baseline"] = energy_distance(r2, r1)
+        out["sliced_w2"] = sliced_w2(x[:n], r1, 128, g)
+        out["sliced_w2_baseline"] = sliced_w2(r2, r1, 128, torch.Generator().manual_seed(seed))
+    if ctx.meas is not None:
+        out["residual"] = float(ctx.meas.residual(x).norm(dim=-1).mean())
+    out["off_manifold"] = float(ctx.prior.mahalanobis_min(x).mean())
+    return out
+
+
+def solve_iter(solver: str, prior: GaussianMixture, A: Optional[torch.Tensor] = None,
+               y: Optional[torch.Tensor] = None, sigma_y: float = 0.0,
+               n_particles: int = 2000, n_steps: int = 100, seed: int = 0,
+               device: str = "cpu", *, dtype: Union[str, torch.dtype] = "float32",
+               record_every: int = 1, record_particles: Optional[int] = None,
+               n_trails: int = 8, metrics: bool = True,
+               **solver_params) -> Generator[Progress, None, DiffusionRecording]:
+    """Run ``solver`` on ``prior`` (optionally conditioned on ``y = A x_0 + n``) as a generator.
+
+    Inputs are validated and the first state computed *before* this returns, so bad input
+    raises here; iterating yields :class:`engine.core.Progress` at least every ~40 ms of
+    compute (stop iterating to cancel) and returns a
+    :class:`~engine.diffusion.recording.DiffusionRecording`.
+
+    Parameters
+    ----------
+    solver : str
+        A name of :data:`~engine.diffusion.table.SOLVERS`.
+    prior : GaussianMixture
+    A, y : Tensor (m, d), (m,) or None
+        Linear measurement (full row rank); required by the conditional solvers.
+    sigma_y : float
+        Measurement noise std (>= 0).
+    n_particles, n_steps, seed : int
+        Particles, respaced steps out of ``T = 1000``, seed of the path generator.
+    device, dtype : str
+        Where and in which precision the particles live.
+    record_every, record_particles, n_trails : int
+        Frame stride, particles per frame (None = all), fully traced particles.
+    metrics : bool
+        Compute the per-frame metrics (``nfe`` is always recorded).
+    **solver_params
+        The solver's step sizes (:func:`~engine.diffusion.table.solver_defaults`).
+
+    Raises
+    ------
+    ValueError
+        Unknown solver (lists the valid names) or parameter, bad shapes of ``A``/``y``,
+        ``σ_y < 0``, invalid sizes, a conditional solver without a measurement.
+    """
+    fn = resolve_solver(solver)
+    params = check_params(solver, solver_params)
+    _int("record_every", record_every, 1)
+    _int("n_trails", n_trails, 0)
+    if record_particles is not None:
+        _int("record_particles", record_particles, 1)
+    ctx = _build_context(solver, prior, A, y, sigma_y, n_particles, n_steps, seed, device,
+                         dtype)
+    target = ctx.posterior if ctx.posterior is not None else ctx.prior
+    fm = FrameMetrics(ctx.prior, target, ctx.meas,
+                      make_generator(seed + _METRIC_SEED, str(ctx.prior.device))) \
+        if metrics else None
+    steps = fn(ctx, **params)
+    first = next(steps)                       # runs the solver's own checks now
+    rec = Recorder(fm, record_every, record_particles, n_trails)
+    return _drive(solver, params, ctx, steps, first, rec, seed, metrics)
+
+
+def _drive(solver, params, ctx, steps, first, rec: Recorder, seed, metrics) -> Generator:
+    """Pull steps, check divergence, record; return the recording."""
+    limit, st, diverged = _scale(ctx.prior), first, None
+    last_report = time.perf_counter()
+    yield Progress(0.0, f"{solver}: starting")
+    while True:
+        rec.add(st, ctx.nfe)
+        now = time.perf_counter()
+        if now - last_report >= _REPORT_SECONDS:
+            last_report = now
+            yield Progress(st.i / max(st.n, 1), f"{solver}: step {st.i}/{st.n}, t = {st.t}")
+        st = next(steps, None)
+        if st is None:
+            break
+        if not float(st.x.abs().amax()) <= limit:
+            diverged = st.i
+            rec.close_diverged()
+            break
+    yield Progress(1.0, f"{solver}: summarising")
+    final = rec.last.x
+    summary = _summary(ctx, final, seed) if metrics else {"nfe": float(ctx.nfe)}
+    status = "completed" if diverged is None else f"diverged at step {diverged}"
+    return DiffusionRecording(
+        solver=solver, params=params, summary=summary, final=final.detach().cpu(),
+        n_particles=ctx.n, n_steps=rec.last.n, nfe=ctx.nfe, seed=seed,
+        device=str(ctx.prior.device), diverged_step=diverged, status=status,
+        notes=rec.notes, **_with_alpha(rec.tensors(), ctx))
+
+
+def _with_alpha(fields: dict, ctx: Context) -> dict:
+    fields["alpha_bar"] = torch.tensor([ctx.ab(t) for t in fields["t"].tolist()],
+                                       dtype=torch.float64)
+    return fields
+
+
+def solve(solver: str, prior: GaussianMixture, A=None, y=None, sigma_y: float = 0.0,
+          n_particles: int = 2000, n_steps: int = 100, seed: int = 0, device: str = "cpu",
+          **kwargs) -> DiffusionRecording:
+    """Blocking :func:`solve_iter` (same arguments; ``engine.core.drain``)."""
+    return drain(solve_iter(solver, prior, A, y, sigma_y, n_particles, n_steps, seed, device,
+                            **kwargs))
