@@ -35,3 +35,13 @@ def configure_plotting() -> None:
     """White-background, antialiased pyqtgraph plots (readable on projectors)."""
     import pyqtgraph as pg
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
+
+
+def configure_torch() -> None:
+    """Leave one core to the GUI: torch intra-op threads = cores − 1 (at least 1).
+
+    On a 2-core machine two torch threads that wait on each other stall whenever the GUI
+    (or anything else) holds a core; one thread is both steadier and faster there.
+    """
+    import torch
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))

@@ -5,7 +5,7 @@ import logging
 
 from PySide6.QtWidgets import QMessageBox
 
-from app.application import create_application
+from app.application import configure_torch, create_application
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ def initial_session(session_file):
 
 def run_gui(args) -> int:
     app = create_application()
+    configure_torch()
     from app.main_window import MainWindow
     session, session_path, auto, warnings = initial_session(args.session)
     win = MainWindow(session=session, autosave_path=auto, session_path=session_path,

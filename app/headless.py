@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from app.application import create_application, headless_platform
+from app.application import configure_torch, create_application, headless_platform
 
 
 def parse_overrides(pairs) -> dict:
@@ -74,6 +74,7 @@ def _settle() -> None:
 def render(command: str, args) -> int:
     headless_platform()
     app = create_application()
+    configure_torch()
     from app import export, menus
     try:
         win = build_window(args.lab, args.preset, args.device, args.size,

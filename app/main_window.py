@@ -16,7 +16,7 @@ from app import menus
 from app.registry import LABS
 from app.runner import Runner
 from app.session import Autosaver, Session, restore_config
-from engine.core.config import config_to_dict
+from engine.core.config import config_from_dict, config_to_dict
 from widgets.parameter_panel import ParameterPanel
 from widgets.playback_bar import PlaybackBar
 
@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
             slot.panel.sigConfigChanged.connect(self._config_changed)
             slot.panel.sigInvalid.connect(self.show_message)
             slot.presenter.sigMessage.connect(self.show_message)
+            slot.presenter.sigConfigEdit.connect(self.edit_config)
         self.playback.sigFrameChanged.connect(self._frame_changed)
         self.runner.sigStarted.connect(self._run_started)
         self.runner.sigProgress.connect(self._run_progress)
@@ -242,6 +243,18 @@ class MainWindow(QMainWindow):
         slot = self.slot
         config = slot.panel.config()
         self.runner.start(slot.presenter.make_run(config, self.device), tag=self.current)
+
+    def edit_config(self, changes: dict) -> None:
+        """Apply field edits coming from a view; refused edits are reported, nothing changes."""
+        panel = self.slot.panel
+        data = {**config_to_dict(panel.config()), **changes}
+        try:
+            config = config_from_dict(type(panel.config()), data)
+        except ValueError as err:
+            self.show_message(str(err))
+            return
+        panel.set_config(config)
+        self._config_changed(config)
 
     def _config_changed(self, _config) -> None:
         self.slot.preset = None

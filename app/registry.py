@@ -77,6 +77,37 @@ LABS: dict[str, LabSpec] = {
                   "The arc-cosine kernel behind the closed-form population loss."),
         ),
     ),
+    "diffusion": LabSpec(
+        name="diffusion",
+        title="Diffusion paths",
+        presenter="app.labs.diffusion:DiffusionLab",
+        config="engine.diffusion:DiffusionConfig",
+        summary="Diffusion sampler and inverse-solver paths on Gaussian-mixture priors whose "
+                "noised densities, scores and posteriors are exact.",
+        papers=(
+            Paper("J. Ho, A. Jain, P. Abbeel, \"Denoising diffusion probabilistic models\", "
+                  "NeurIPS 2020; arXiv:2006.11239", "https://arxiv.org/abs/2006.11239", "DDPM."),
+            Paper("J. Song, C. Meng, S. Ermon, \"Denoising diffusion implicit models\", ICLR "
+                  "2021; arXiv:2010.02502", "https://arxiv.org/abs/2010.02502", "DDIM(η)."),
+            Paper("H. Chung, B. Sim, D. Ryu, J. C. Ye, \"Improving diffusion models for inverse "
+                  "problems using manifold constraints\", NeurIPS 2022; arXiv:2206.00941",
+                  "https://arxiv.org/abs/2206.00941", "MCG vs projection."),
+            Paper("H. Chung, B. Sim, J. C. Ye, \"Come-closer-diffuse-faster\", CVPR 2022; "
+                  "arXiv:2112.05146", "https://arxiv.org/abs/2112.05146", "CCDF."),
+            Paper("H. Chung, J. Kim, M. T. Mccann, M. L. Klasky, J. C. Ye, \"Diffusion posterior "
+                  "sampling for general noisy inverse problems\", ICLR 2023; arXiv:2209.14687",
+                  "https://arxiv.org/abs/2209.14687", "DPS."),
+            Paper("H. Chung, S. Lee, J. C. Ye, \"Decomposed diffusion sampler for accelerating "
+                  "large-scale inverse problems\", ICLR 2024; arXiv:2303.05754",
+                  "https://arxiv.org/abs/2303.05754", "DDS (CG data consistency on x̂₀)."),
+            Paper("M. Mardani, J. Song, J. Kautz, A. Vahdat, \"A variational perspective on "
+                  "solving inverse problems with diffusion models\", ICLR 2024; "
+                  "arXiv:2305.04391", "https://arxiv.org/abs/2305.04391", "RED-diff."),
+            Paper("S. Wizadwongsa et al., \"Diffusion sampling with momentum for mitigating "
+                  "divergence artifacts\", ICCV 2023; arXiv:2307.11118",
+                  "https://arxiv.org/abs/2307.11118", "HB and GHVB momentum samplers."),
+        ),
+    ),
 }
 
 

@@ -16,6 +16,7 @@ class LabPresenter(QObject):
     """
 
     sigMessage = Signal(str)
+    sigConfigEdit = Signal(dict)   # field → value edits made in the views (e.g. a dragged line)
 
     def __init__(self, spec, parent: Optional[QObject] = None):
         super().__init__(parent)

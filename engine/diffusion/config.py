@@ -84,6 +84,11 @@ class DiffusionConfig:
                               help="Frame stride (memory bound for long runs)")
     dtype: str = param("float32", label="Precision", choices=("float32", "float64"),
                        help="Floating-point precision of the particles")
+    budget_study: bool = param(False, label="Step-budget study",
+                               help="Also run both solvers at 5…200 steps (500 particles) and "
+                                    "plot the final distance to the exact posterior")
+    custom_points: tuple = param((), hidden=True, label="Drawn points",
+                                 help="Points (x, y[, z]) the 'custom' prior is fitted to")
     seed: int = param(0, label="Seed", min=0, max=2**31 - 1,
                       help="Seed of the start, the noise and the measurement injection")
 

@@ -1,0 +1,214 @@
+"""Diffusion-paths lab presenter: solver recordings → particle canvases and metric curves."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from app.labs.base import LabPresenter
+from app.labs.diffusion_run import BUDGETS, DiffusionLabResult, run_lab
+from widgets.curve_plot import CurvePlot
+from widgets.particle_canvas import ParticleCanvas
+
+RUN_COLORS = [(31, 119, 180), (214, 39, 40)]
+POSTERIOR_RGBA = (1.0, 0.6, 0.0, 0.95)
+METRICS = (("off_manifold", "Distance off the data manifold", "Mahalanobis to nearest component"),
+           ("residual", "Measurement residual ‖y − A x̂₀‖", "residual"),
+           ("posterior_distance", "Distance to the exact posterior", "energy distance"))
+
+
+class DiffusionLab(LabPresenter):
+    """Presenter of the diffusion-paths lab (SCIENCE.md §3)."""
+
+    def __init__(self, spec, parent=None):
+        super().__init__(spec, parent)
+        self.result: Optional[DiffusionLabResult] = None
+        self._frame = 0
+        self._pending_y: Optional[float] = None
+        self._drag_timer = QTimer(self, singleShot=True, interval=150,
+                                  timeout=self._emit_constraint)
+        self._build_views()
+
+    # -- layout ----------------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.info = QLabel("Run the lab to see sample paths.")
+        self.info.setWordWrap(True)
+        self.canvases = [ParticleCanvas(dim=2), ParticleCanvas(dim=2)]
+        self.canvases[0].link_view(self.canvases[1])
+        for canvas in self.canvases:
+            canvas.sigPointsDrawn.connect(self._points_drawn)
+            canvas.sigConstraintMoved.connect(self._constraint_moved)
+        self.draw_box = QCheckBox("Draw prior points (drag on the left canvas)")
+        self.draw_box.toggled.connect(self._toggle_draw)
+        self.x0_box = QCheckBox("Show Tweedie estimates x̂₀")
+        self.x0_box.toggled.connect(self._show_x0)
+        self.clear_button = QPushButton("Clear drawn points")
+        self.clear_button.clicked.connect(
+            lambda: self.sigConfigEdit.emit({"custom_points": (), "prior": "ring"}))
+        tools = QHBoxLayout()
+        for w in (self.draw_box, self.x0_box, self.clear_button):
+            tools.addWidget(w)
+        tools.addStretch(1)
+        self.plots = {key: CurvePlot(title, "diffusion time t", ylabel)
+                      for key, title, ylabel in METRICS}
+        for plot in self.plots.values():
+            plot.plot_item.invertX(True)
+        self.budget_plot = CurvePlot("Final distance vs step budget", "steps", "energy distance",
+                                     log_x=True)
+        self.budget_plot.plot_item.getAxis("bottom").setTicks(
+            [[(np.log10(b), str(b)) for b in BUDGETS], []])
+        canv = QHBoxLayout()
+        for canvas in self.canvases:
+            canv.addWidget(canvas, 1)
+        grid = QGridLayout()
+        for i, plot in enumerate([*self.plots.values(), self.budget_plot]):
+            grid.addWidget(plot, 0, i)
+        outer = QVBoxLayout(self.view)
+        outer.addWidget(self.info)
+        outer.addLayout(tools)
+        outer.addLayout(canv, 3)
+        outer.addLayout(grid, 2)
+
+    # -- interaction -----------------------------------------------------------------------
+    def _toggle_draw(self, on: bool) -> None:
+        self.canvases[0].set_draw_mode(on)
+        if on:
+            self.sigMessage.emit("Drag on the left canvas to draw points; the prior is fitted "
+                                 "to them (EM) when you release the mouse.")
+
+    def _show_x0(self, on: bool) -> None:
+        if self.result is None:
+            return
+        for canvas, run in zip(self.canvases, self.result.runs):
+            canvas.set_secondary(run.x0_hat, on)
+        self.set_frame(self._frame)
+
+    def _points_drawn(self, pts: np.ndarray) -> None:
+        cfg = self.result.config if self.result is not None else None
+        old = np.asarray(cfg.custom_points if cfg else (), dtype=float).reshape(-1, 2) \
+            if cfg is not None and cfg.prior == "custom" else np.zeros((0, 2))
+        pts = np.vstack([old, np.asarray(pts, dtype=float)[:, :2]])
+        points = tuple((round(float(x), 4), round(float(y), 4)) for x, y in pts)
+        self.sigConfigEdit.emit({"prior": "custom", "custom_points": points})
+
+    def _constraint_moved(self, y: float) -> None:
+        self._pending_y = float(y)
+        self._drag_timer.start()
+
+    def _emit_constraint(self) -> None:
+        if self._pending_y is not None:
+            self.sigConfigEdit.emit({"meas_value": round(self._pending_y, 3)})
+            self._pending_y = None
+
+    # -- runs ------------------------------------------------------------------------------
+    def make_run(self, config, device):
+        return lambda: run_lab(config, device)
+
+    def result_summary(self, r: DiffusionLabResult) -> str:
+        parts = []
+        for run in r.runs:
+            d = run.summary.get("posterior_distance", float("nan"))
+            parts.append(f"{run.solver}: {run.status}, distance to exact "
+                         f"{'posterior' if r.posterior is not None else 'prior'} {d:.4f}, "
+                         f"{int(run.summary.get('nfe', 0))} NFE")
+        base = r.runs[0].summary.get("posterior_distance_baseline", float("nan"))
+        cfg = r.config
+        return (f"{cfg.n_particles} particles, {cfg.n_steps} steps — " + "; ".join(parts) +
+                f" (exact-vs-exact baseline {base:.4f}); {r.seconds:.2f} s")
+
+    def show_result(self, r: DiffusionLabResult) -> None:
+        self.result = r
+        self.info.setText(self.result_summary(r))
+        for i, canvas in enumerate(self.canvases):
+            canvas.setVisible(i < len(r.runs))
+            if i < len(r.runs):
+                self._fill_canvas(canvas, r, r.runs[i])
+        self._show_metrics(r)
+        self._show_budgets(r)
+        self.set_frame(self.frame_count() - 1)
+
+    def _fill_canvas(self, canvas: ParticleCanvas, r: DiffusionLabResult, run) -> None:
+        d = run.x.shape[2]
+        canvas.set_dim(d)
+        canvas.set_range(r.xlim, r.ylim, r.zlim if d == 3 else None)
+        canvas.set_title(f"{run.solver} — {run.status}")
+        canvas.set_particles(run.x, highlight=np.arange(min(run.n_trails, run.x.shape[1])))
+        canvas.set_secondary(run.x0_hat, self.x0_box.isChecked())
+        canvas.set_contours("posterior", r.posterior, r.xlim, r.ylim,
+                            _contour_levels(r.posterior), POSTERIOR_RGBA)
+        canvas.set_points("posterior", r.posterior_points, (1.0, 0.6, 0.0, 0.8), 4)
+        if r.A is not None and r.A.shape[0] == 1 and d == 2:
+            canvas.set_constraint(r.A[0], float(r.y[0]))
+        else:
+            canvas.set_constraint(None, 0.0)
+        if r.config.prior == "custom" and r.config.custom_points:
+            drawn = np.asarray(r.config.custom_points, dtype=float).reshape(-1, 2)
+            canvas.set_points("drawn", np.pad(drawn, ((0, 0), (0, d - 2))), (1, 1, 1, 0.8), 4)
+        else:
+            canvas.set_points("drawn", None, (1, 1, 1, 1), 4)
+
+    def _show_metrics(self, r: DiffusionLabResult) -> None:
+        self.plots["residual"].setVisible(r.A is not None)
+        target = "posterior" if r.posterior is not None else "prior"
+        self.plots["posterior_distance"].set_labels(f"Distance to the exact {target}",
+                                                    "diffusion time t", "energy distance")
+        for key, plot in self.plots.items():
+            for name in list(plot.keys()):
+                plot.remove(name)
+            for i, run in enumerate(r.runs):
+                values = run.metrics.get(key)
+                if values is None or not np.isfinite(values).any():
+                    continue
+                plot.set_curve(run.solver + str(i), run.t.astype(float), values,
+                               color=RUN_COLORS[i], width=2, name=run.solver)
+
+    def _show_budgets(self, r: DiffusionLabResult) -> None:
+        self.budget_plot.setVisible(bool(r.budgets))
+        for name in list(self.budget_plot.keys()):
+            self.budget_plot.remove(name)
+        for i, (solver, (steps, dist, base)) in enumerate(r.budgets.items()):
+            self.budget_plot.set_curve(solver, steps.astype(float), dist,
+                                       color=RUN_COLORS[i % 2], symbol="o", name=solver)
+            self.budget_plot.set_hline("baseline", float(np.nanmean(base)), (120, 120, 120),
+                                       label="exact vs exact")
+
+    # -- playback --------------------------------------------------------------------------
+    def frame_count(self) -> int:
+        return 0 if self.result is None else len(self.result.runs[0].t)
+
+    def frame_times(self):
+        return None if self.result is None else self.result.runs[0].t.astype(float)
+
+    def set_frame(self, index: int) -> None:
+        r = self.result
+        if r is None:
+            return
+        main = r.runs[0]
+        index = int(np.clip(index, 0, len(main.t) - 1))
+        self._frame = index
+        t = float(main.t[index])
+        density = r.density[int(np.argmin(np.abs(r.density_t - t)))]
+        top = float(np.nanmax(density))
+        clim = (top - 12.0, top)  # log-density: 12 nats of dynamic range
+        for canvas, run in zip(self.canvases, r.runs):
+            f = index if run is main else int(np.argmin(np.abs(run.t - t)))
+            canvas.set_density(density, r.xlim, r.ylim, log=False, clim=clim)
+            canvas.set_frame(f)
+        for plot in self.plots.values():
+            plot.set_cursor(t)
+
+    def svg_plots(self) -> dict:
+        out = {title: self.plots[key].plot_item for key, title, _ in METRICS}
+        out["Final distance vs step budget"] = self.budget_plot.plot_item
+        return out
+
+
+def _contour_levels(logp: Optional[np.ndarray]) -> list:
+    """Log-density levels at 1, 2 and 3 'sigmas' below the maximum (Δ log p = k²/2)."""
+    if logp is None or not np.isfinite(logp).any():
+        return []
+    top = float(np.nanmax(logp))
+    return [top - k * k / 2 for k in (3, 2, 1)]

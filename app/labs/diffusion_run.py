@@ -1,0 +1,155 @@
+"""The diffusion lab's worker job: engine runs → one immutable CPU NumPy result."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Generator, Optional
+
+import numpy as np
+
+from engine.core import Progress
+
+GRID = 128            # density grid resolution
+MAX_DENSITY_FRAMES = 120
+BUDGETS = (5, 10, 20, 50, 100, 200)
+STUDY_PARTICLES = 500
+POSTERIOR_POINTS = 400
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One solver's recording as NumPy arrays."""
+    solver: str
+    x: np.ndarray           # (F, M, d)
+    x0_hat: np.ndarray      # (F, M, d)
+    t: np.ndarray           # (F,) diffusion time index
+    step: np.ndarray        # (F,) solver step
+    metrics: dict           # key → (F,)
+    summary: dict
+    status: str
+    diverged_step: Optional[int]
+    n_trails: int
+
+
+@dataclass(frozen=True)
+class DiffusionLabResult:
+    config: object
+    runs: tuple                   # (RunView, [RunView])
+    xlim: tuple
+    ylim: tuple
+    zlim: tuple
+    density: np.ndarray           # (D, GRID, GRID) log-density of the noised prior
+    density_t: np.ndarray         # (D,) time index of each density frame
+    posterior: Optional[np.ndarray]   # (GRID, GRID) log-density of the exact posterior
+    posterior_points: np.ndarray  # (P, d) exact posterior (or prior) samples
+    A: Optional[np.ndarray]
+    y: Optional[np.ndarray]
+    budgets: dict                 # solver → (budgets, final distance, baseline)
+    seconds: float
+
+
+def run_lab(config, device: str, prior=None) -> Generator[Progress, None, DiffusionLabResult]:
+    """Run the solver(s), then the density frames and the optional step-budget study."""
+    import time
+
+    import torch
+
+    from engine.diffusion import fit_gmm, run_config
+    start = time.perf_counter()
+    if config.prior == "custom" and prior is None:
+        prior = _fit_custom(config, fit_gmm)
+    gen = run_config(config, device=device, prior=prior)
+    result = yield from _forward(gen, 0.0, 0.6)
+    yield Progress(0.62, "noised densities")
+    lims = _limits(result)
+    density, density_t = _densities(result, lims)
+    post = None if result.posterior is None else _grid(result.posterior, lims)
+    gen_pts = torch.Generator().manual_seed(config.seed)
+    target = result.posterior if result.posterior is not None else result.prior
+    points = target.sample(POSTERIOR_POINTS, gen_pts).numpy()
+    budgets = {}
+    if config.budget_study:
+        budgets = yield from _budget_study(config, device, result.prior)
+    runs = tuple(_run_view(rec) for rec in result.recordings)
+    return DiffusionLabResult(
+        config=config, runs=runs, xlim=lims[0], ylim=lims[1], zlim=lims[2], density=density,
+        density_t=density_t, posterior=post, posterior_points=points,
+        A=None if result.A is None else result.A.numpy(),
+        y=None if result.y is None else result.y.numpy(), budgets=budgets,
+        seconds=time.perf_counter() - start)
+
+
+def _fit_custom(config, fit_gmm):
+    pts = np.asarray(config.custom_points, dtype=float)
+    if pts.size == 0:
+        raise ValueError("the 'custom' prior needs points: switch on drawing and drag on the "
+                         "canvas to draw them")
+    pts = pts.reshape(len(pts), -1)
+    if pts.shape[1] != config.dim:
+        pts = np.pad(pts, ((0, 0), (0, max(0, config.dim - pts.shape[1]))))[:, :config.dim]
+    return fit_gmm(pts, min(config.fit_components, len(pts) // 2 or 1), seed=config.seed)
+
+
+def _forward(gen, lo: float, span: float):
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress(lo + span * p.fraction, p.message)
+
+
+def _limits(result) -> tuple:
+    """A square view around the prior (±3σ of every component) and the N(0, I) start."""
+    means = result.prior.means.numpy()
+    spread = np.sqrt(np.linalg.eigvalsh(result.prior.covs.numpy()).max(axis=1))
+    lo = np.minimum((means - 3 * spread[:, None]).min(0), -3.0)
+    hi = np.maximum((means + 3 * spread[:, None]).max(0), 3.0)
+    half = float(np.max(hi - lo)) / 2
+    center = (hi + lo) / 2
+    lims = [(float(c - half), float(c + half)) for c in center]
+    return lims[0], lims[1], lims[2] if len(lims) > 2 else (-half, half)
+
+
+def _grid(gmm, lims) -> np.ndarray:
+    from engine.diffusion import density_grid
+    return density_grid(gmm, lims[0], lims[1], res=GRID)
+
+
+def _densities(result, lims) -> tuple:
+    """Log-density of the prior noised to each recorded frame's level (subsampled in time)."""
+    rec = result.recording
+    levels = rec.level.numpy()
+    pick = np.unique(np.linspace(0, len(levels) - 1, min(len(levels), MAX_DENSITY_FRAMES))
+                     .round().astype(int))
+    density = np.stack([_grid(result.prior.noised(float(levels[i])), lims) for i in pick])
+    return density, rec.t.numpy()[pick]
+
+
+def _budget_study(config, device, prior) -> Generator:
+    """Final energy distance to the exact posterior vs step budget for both solvers."""
+    from engine.diffusion import run_config
+    names = [config.solver] + ([config.compare_solver] if config.compare_solver != "none" else [])
+    out, total, done = {}, len(names) * len(BUDGETS), 0
+    for name in dict.fromkeys(names):
+        dist, base = [], []
+        for budget in BUDGETS:
+            cfg = dataclasses.replace(config, solver=name, compare_solver="none",
+                                      n_steps=budget, n_particles=STUDY_PARTICLES, n_trails=0,
+                                      budget_study=False)
+            res = yield from _forward(run_config(cfg, device=device, prior=prior),
+                                      0.65 + 0.35 * done / total, 0.35 / total)
+            dist.append(res.recording.summary.get("posterior_distance", np.nan))
+            base.append(res.recording.summary.get("posterior_distance_baseline", np.nan))
+            done += 1
+        out[name] = (np.array(BUDGETS), np.array(dist), np.array(base))
+    return out
+
+
+def _run_view(rec) -> RunView:
+    return RunView(
+        solver=rec.solver, x=rec.x.numpy(), x0_hat=rec.x0_hat.numpy(), t=rec.t.numpy(),
+        step=rec.step_index.numpy(),
+        metrics={k: v.numpy() for k, v in rec.metrics.items()}, summary=dict(rec.summary),
+        status=rec.status, diverged_step=rec.diverged_step,
+        n_trails=int(rec.trails.shape[1]) if rec.trails is not None else 0)
