@@ -49,3 +49,12 @@ def test_export_writes_gif(tmp_path):
 def test_bad_cli_arguments_give_clear_errors(tmp_path, args, text):
     res = _run(args, tmp_path)
     assert res.returncode != 0 and text in res.stderr
+
+
+def test_diffusion_screenshot_is_not_blank(tmp_path):
+    out = tmp_path / "diffusion.png"
+    res = _run(["screenshot", "--lab", "diffusion", "--preset", "projection-vs-mcg",
+                "--set", "n_particles=300", "--set", "n_steps=20", "--out", str(out),
+                "--size", "1200x800"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert _read(out)[..., :3].std() > 10

@@ -1,0 +1,89 @@
+"""The diffusion-paths lab in the shell: runs, time-locked comparison, view interaction."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from app.main_window import MainWindow
+
+SMALL = {"n_particles": 200, "n_steps": 20, "n_trails": 4}
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = MainWindow(session=None, autosave_path=tmp_path / "autosave.json",
+                     devices=[("cpu", "CPU")], auto_run=False)
+    qtbot.addWidget(win)
+    win.switch_lab("diffusion")
+    _set(win, **SMALL)
+    yield win
+    win.shutdown()
+
+
+def _set(win, **changes):
+    panel = win.slot.panel
+    panel.set_config(dataclasses.replace(panel.config(), **changes))
+
+
+def _run(win, qtbot):
+    with qtbot.waitSignal(win.runner.sigFinished, timeout=60_000):
+        win.run()
+
+
+def test_run_shows_both_solvers_time_locked(window, qtbot):
+    _run(window, qtbot)
+    presenter = window.slot.presenter
+    result = presenter.result
+    assert [r.solver for r in result.runs] == ["mcg", "projection"]
+    assert window.playback.frame_count() == len(result.runs[0].t) == 21
+    assert result.density.shape[1:] == (128, 128) and np.isfinite(result.posterior).any()
+    window.playback.sigFrameChanged.emit(5)
+    assert presenter._frame == 5
+    assert "mcg: completed" in window.status_label.text()
+
+
+def test_single_solver_hides_second_canvas(window, qtbot):
+    _set(window, compare_solver="none", measurement="none", solver="ddim")
+    _run(window, qtbot)
+    presenter = window.slot.presenter
+    assert len(presenter.result.runs) == 1
+    assert not presenter.canvases[1].isVisibleTo(presenter.view)
+    assert not presenter.plots["residual"].isVisibleTo(presenter.view)
+
+
+def test_dragging_the_constraint_edits_the_measurement(window, qtbot):
+    presenter = window.slot.presenter
+    with qtbot.waitSignal(presenter.sigConfigEdit, timeout=2000):
+        presenter._constraint_moved(0.75)
+    assert window.slot.panel.config().meas_value == pytest.approx(0.75)
+
+
+def test_drawn_points_fit_a_custom_prior(window, qtbot):
+    presenter = window.slot.presenter
+    angle = np.linspace(0, 2 * np.pi, 60)
+    presenter._points_drawn(np.stack([2 * np.cos(angle), np.sin(angle)], axis=1))
+    cfg = window.slot.panel.config()
+    assert cfg.prior == "custom" and len(cfg.custom_points) == 60
+    _run(window, qtbot)
+    assert presenter.result.runs[0].status == "completed"
+
+
+def test_custom_prior_without_points_fails_clearly(window, qtbot):
+    _set(window, prior="custom", custom_points=())
+    with qtbot.waitSignal(window.runner.sigFailed, timeout=60_000):
+        window.run()
+    assert "draw" in window.status_label.text()
+
+
+def test_bad_measurement_value_is_refused(window):
+    before = window.slot.panel.config()
+    window.edit_config({"sigma_y": -1.0})
+    assert window.slot.panel.config() == before
+    assert "valid range" in window.status_label.text()
+
+
+def test_presets_exist_and_apply(window, qtbot):
+    assert set(window.slot.presets) >= {"projection-vs-mcg", "ccdf-fewer-steps",
+                                        "dps-vs-posterior", "momentum-10-steps"}
+    window.apply_preset("momentum-10-steps", run=False)
+    assert window.slot.panel.config().solver == "ghvb"
