@@ -14,15 +14,12 @@ import math
 
 import torch
 
+from engine.gradient_flow.kernels import emp_grad_fm, norm_floor, pop_grad_fm
+
 __all__ = ["population_loss", "population_grad", "empirical_loss", "empirical_grad",
            "polar", "angle_to", "TWO_PI"]
 
 TWO_PI = 2.0 * math.pi
-
-
-def _floor(dtype: torch.dtype) -> float:
-    """Smallest norm treated as non-zero (``sqrt(tiny)``: its reciprocal stays finite)."""
-    return torch.finfo(dtype).tiny ** 0.5
 
 
 def polar(w: torch.Tensor, v: torch.Tensor):
@@ -42,7 +39,7 @@ def polar(w: torch.Tensor, v: torch.Tensor):
     r = torch.linalg.vector_norm(w, dim=-1)
     nu = torch.linalg.vector_norm(v)
     p = w @ v
-    cos = (p / (r * nu).clamp_min(_floor(w.dtype))).clamp(-1.0, 1.0)
+    cos = (p / (r * nu).clamp_min(norm_floor(w.dtype))).clamp(-1.0, 1.0)
     sin = torch.sqrt((1.0 - cos) * (1.0 + cos))
     return r, nu, cos, sin, torch.acos(cos)
 
@@ -69,13 +66,18 @@ def population_loss(w: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return 0.25 * r * r + 0.25 * nu * nu - r * nu * g / TWO_PI
 
 
+def _columns(w: torch.Tensor) -> torch.Tensor:
+    """``(..., d)`` batch as a feature-major ``(d, M)`` view for the kernels."""
+    return w.reshape(-1, w.shape[-1]).T
+
+
 def population_grad(w: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Gradient of :func:`population_loss` (SCIENCE.md §1.3).
 
     ``∇L(w) = w/2 - (1/(2π)) [(π - θ) v + ν sin θ · w/‖w‖]``, written as
     ``α w + β v`` with ``α = ½ - ν sin θ/(2π‖w‖)``, ``β = -(π - θ)/(2π)`` (a handful of
-    fused ops per step). At ``w = 0`` the ``ŵ`` term is dropped and ``θ = π/2``, giving the
-    finite value ``-v/4``.
+    fused ops per step, :func:`engine.gradient_flow.kernels.pop_grad_fm`). At ``w = 0`` the
+    ``ŵ`` term is dropped and ``θ = π/2``, giving the finite value ``-v/4``.
 
     Parameters
     ----------
@@ -86,10 +88,7 @@ def population_grad(w: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     -------
     Tensor, shape (..., d)
     """
-    r, nu, cos, sin, theta = polar(w, v)
-    alpha = 0.5 - nu * sin / (TWO_PI * r.clamp_min(_floor(w.dtype)))
-    beta = (theta - math.pi) / TWO_PI
-    return torch.addcmul(w * alpha.unsqueeze(-1), beta.unsqueeze(-1), v)
+    return pop_grad_fm(_columns(w), v).T.reshape(w.shape)
 
 
 def empirical_loss(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -121,9 +120,7 @@ def empirical_grad(w: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.T
     -------
     Tensor, shape (..., d)
     """
-    z = w @ X.T
-    res = torch.where(z > 0, z - y, torch.zeros((), dtype=z.dtype, device=z.device))
-    return (res @ X) / X.shape[0]
+    return emp_grad_fm(_columns(w), X, y).T.reshape(w.shape)
 
 
 def angle_to(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

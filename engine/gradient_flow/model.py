@@ -1,7 +1,8 @@
-"""The teacher, the initial parameters, the data and the chain-rule gradient (SCIENCE.md §1).
+"""The teacher, the initial parameters, the data and the problem to integrate (SCIENCE.md §1).
 
-State layout: one tensor ``S`` of shape ``(N, d + L - 1)`` per batch: ``S[:, :d] = w`` (first
-layer) and ``S[:, d:] = (a_2, ..., a_L)`` (scalar layers). The effective weight is
+State layout (recorded frames): ``S`` of shape ``(..., N, d + L - 1)`` with
+``S[..., :d] = w`` (first layer) and ``S[..., d:] = (a_2, ..., a_L)`` (scalar layers); during
+a run the same numbers are held feature-major, ``(d + L - 1, N)`` (see ``kernels``). The effective weight is
 ``u = A w`` with ``A = a_2 ... a_L`` (positive chain, §1.5: the relu between scalar layers
 is the identity on the positive basin the engine initialises in).
 """
@@ -14,18 +15,23 @@ from typing import Optional
 import torch
 
 from engine.core import make_generator
-from engine.gradient_flow.closed_form import (empirical_grad, empirical_loss, population_grad,
-                                              population_loss)
+from engine.gradient_flow.closed_form import empirical_loss, population_loss
 from engine.gradient_flow.config import FlowConfig
+from engine.gradient_flow.kernels import chain_grad_fm, emp_grad_fm, pop_euler_fm, pop_grad_fm
 
 __all__ = ["Problem", "make_problem", "initial_state", "split", "chain_product",
-           "effective_weight", "chain_grad", "conservation"]
+           "effective_weight", "conservation", "teacher", "make_data"]
 
 
 @dataclass
 class Problem:
-    """What a run integrates, on the device: teacher ``v``, optional data ``(X, y)``, depth."""
+    """What a run integrates, on the device: teacher ``v``, optional data ``(X, y)``, depth.
+
+    :meth:`grad` and :meth:`rhs` take *feature-major* states ``(d + L - 1, N)``
+    (:mod:`engine.gradient_flow.kernels`); :meth:`loss_u` takes ``(..., d)`` weights.
+    """
     v: torch.Tensor
+    nu: float
     dim: int
     depth: int
     X: Optional[torch.Tensor] = None
@@ -35,13 +41,25 @@ class Problem:
         """Loss of the effective weight: population (§1.2) or empirical ``L_n`` (§1.6)."""
         return population_loss(u, self.v) if self.X is None else empirical_loss(u, self.X, self.y)
 
-    def grad_u(self, u: torch.Tensor) -> torch.Tensor:
-        """Gradient of :meth:`loss_u` (§1.3 closed form or the active-set sum of §1.6)."""
-        return population_grad(u, self.v) if self.X is None else empirical_grad(u, self.X, self.y)
+    def grad_u(self, U: torch.Tensor) -> torch.Tensor:
+        """Feature-major gradient of :meth:`loss_u` (§1.3 closed form or §1.6 active sets)."""
+        if self.X is None:
+            return pop_grad_fm(U, self.v, self.nu)
+        return emp_grad_fm(U, self.X, self.y)
+
+    def grad(self, S: torch.Tensor) -> torch.Tensor:
+        """Parameter gradient ``∇_S L`` of a feature-major state (chain rule, §1.5)."""
+        return chain_grad_fm(S, self.dim, self.grad_u)
 
     def rhs(self, S: torch.Tensor) -> torch.Tensor:
-        """Gradient-flow velocity ``dS/dt = -∇_S L`` (chain rule, :func:`chain_grad`)."""
-        return -chain_grad(S, self.dim, self.grad_u)
+        """Gradient-flow velocity ``dS/dt = -∇_S L``."""
+        return self.grad(S).neg_()
+
+    def euler(self, S: torch.Tensor, h: float) -> torch.Tensor:
+        """Euler / GD step ``S - h ∇L(S)``; one-layer population runs use the fused kernel."""
+        if self.X is None and S.shape[0] == self.dim:
+            return pop_euler_fm(S, self.v, self.nu, h)
+        return torch.add(S, self.grad(S), alpha=-h)
 
 
 def _sub_seeds(seed: int) -> list[int]:
@@ -114,7 +132,8 @@ def make_problem(cfg: FlowConfig, device: str, dtype: torch.dtype) -> Problem:
     X = y = None
     if cfg.data == "finite":
         X, y = (a.to(device=device, dtype=dtype) for a in make_data(cfg, v))
-    return Problem(v=v.to(device=device, dtype=dtype), dim=cfg.dim, depth=cfg.depth, X=X, y=y)
+    return Problem(v=v.to(device=device, dtype=dtype), nu=float(cfg.teacher_norm), dim=cfg.dim,
+                   depth=cfg.depth, X=X, y=y)
 
 
 def split(S: torch.Tensor, dim: int):
@@ -131,40 +150,6 @@ def effective_weight(S: torch.Tensor, dim: int) -> torch.Tensor:
     """Effective weight ``u = A w`` of the chain (SCIENCE.md §1.5), shape ``(..., d)``."""
     w, a = split(S, dim)
     return w if a.shape[-1] == 0 else w * chain_product(a).unsqueeze(-1)
-
-
-def _products_of_others(a: torch.Tensor) -> torch.Tensor:
-    """``A / a_l`` for every ``l`` without dividing (prefix and suffix products)."""
-    ones = torch.ones_like(a[..., :1])
-    prefix = torch.cumprod(torch.cat([ones, a[..., :-1]], dim=-1), dim=-1)
-    suffix = torch.cumprod(torch.cat([ones, a.flip(-1)[..., :-1]], dim=-1), dim=-1).flip(-1)
-    return prefix * suffix
-
-
-def chain_grad(S: torch.Tensor, dim: int, grad_u) -> torch.Tensor:
-    """Parameter gradient of ``L(u)``, ``u = A w`` (chain rule, SCIENCE.md §1.5).
-
-    ``∂L/∂w = A ∇L(u)`` and ``∂L/∂a_l = (A/a_l) ∇L(u)·w``. Both give
-    ``d/dt ‖w‖² = d/dt a_l² = -2A ∇L(u)·w``, hence the conservation laws.
-
-    Parameters
-    ----------
-    S : Tensor, shape (..., d + L - 1)
-    dim : int
-    grad_u : callable
-        ``∇L`` of the effective weight, ``(..., d) -> (..., d)``.
-
-    Returns
-    -------
-    Tensor, same shape as ``S``
-    """
-    w, a = split(S, dim)
-    if a.shape[-1] == 0:
-        return grad_u(w)
-    A = chain_product(a).unsqueeze(-1)
-    g = grad_u(w * A)
-    ga = _products_of_others(a) * (g * w).sum(dim=-1, keepdim=True)
-    return torch.cat([g * A, ga], dim=-1)
 
 
 def conservation(S: torch.Tensor, dim: int) -> torch.Tensor:

@@ -1,6 +1,6 @@
-"""Explicit ODE steppers shared by the full and reduced gradient flows (SCIENCE.md §1.4-1.5).
+"""Adaptive Dormand-Prince RK45 shared by the full and reduced flows (SCIENCE.md §1.4-1.5).
 
-The steppers use arithmetic only, so they work on torch tensors *and* NumPy arrays. A step
+The step uses arithmetic only, so it works on torch tensors *and* NumPy arrays. A step
 size may be a scalar or an array broadcasting against the state (per-element steps, used
 to locate events by bisection).
 """
@@ -10,8 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["euler_step", "rk4_step", "dopri5_step", "error_norm", "next_step_size",
-           "integrate_adaptive"]
+__all__ = ["dopri5_step", "error_norm", "next_step_size", "integrate_adaptive"]
 
 # Dormand-Prince 5(4) tableau (Hairer, Nørsett, Wanner, Table II.5.2).
 _C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
@@ -25,20 +24,6 @@ _A = ((),
 _B = _A[6] + (0.0,)
 _B4 = (5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40)
 _E = tuple(b - b4 for b, b4 in zip(_B, _B4))
-
-
-def euler_step(f: Callable, y, h):
-    """Explicit Euler ``y + h f(y)`` (= gradient descent with step ``h`` when ``f = -∇L``)."""
-    return y + h * f(y)
-
-
-def rk4_step(f: Callable, y, h):
-    """Classical fourth-order Runge-Kutta step."""
-    k1 = f(y)
-    k2 = f(y + (0.5 * h) * k1)
-    k3 = f(y + (0.5 * h) * k2)
-    k4 = f(y + h * k3)
-    return y + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
 def dopri5_step(f: Callable, y, h, k1=None):

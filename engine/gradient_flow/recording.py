@@ -87,6 +87,7 @@ class FlowRecording:
 
 
 def _cpu(x: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """Contiguous CPU copy (or view, already on the CPU) of ``x``; None stays None."""
     return None if x is None else x.detach().cpu().contiguous()
 
 

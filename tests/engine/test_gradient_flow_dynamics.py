@@ -23,7 +23,7 @@ def _reduced_from(rec, depth, nu):
 
 def test_reduced_ode_matches_full_flow_in_rd():
     cfg = FlowConfig(dim=5, n_init=12, init_scale=0.4, teacher_norm=1.3, teacher_angle=30.0,
-                     integrator="rk4", dt=1e-3, t_max=6.0, frames=25, seed=3)
+                     integrator="rk4", dt=4e-3, t_max=6.0, frames=25, seed=3)
     rec = simulate(cfg)
     rho, theta = _reduced_from(rec, 1, 1.3)
     assert np.abs(rec.magnitude.numpy() - rho).max() < 1e-6
@@ -46,7 +46,7 @@ def test_euler_full_flow_converges_first_order_to_reduced_ode():
 @pytest.mark.parametrize("depth", [2, 3])
 def test_deep_chain_matches_reduced_balanced_ode(depth):
     cfg = FlowConfig(dim=3, depth=depth, n_init=8, init_scale=0.3, integrator="rk4",
-                     dt=2e-3, t_max=8.0, frames=17, seed=depth)
+                     dt=4e-3, t_max=8.0, frames=17, seed=depth)
     rec = simulate(cfg)
     rho, theta = _reduced_from(rec, depth, 1.0)
     assert np.abs(rec.magnitude.numpy() - rho).max() < 1e-6
@@ -57,7 +57,7 @@ def test_deep_chain_matches_reduced_balanced_ode(depth):
 
 def test_conservation_holds_for_unbalanced_init():
     cfg = FlowConfig(dim=4, depth=3, n_init=10, init_scale=0.5, balanced=False, imbalance=0.7,
-                     integrator="rk4", dt=2e-3, t_max=6.0, frames=13, seed=1)
+                     integrator="rk4", dt=4e-3, t_max=6.0, frames=13, seed=1)
     rec = simulate(cfg)
     A = rec.layers.prod(-1)
     q0 = (rec.magnitude[0] / A[0]) ** 2 - rec.layers[0, :, 0] ** 2

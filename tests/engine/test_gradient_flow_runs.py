@@ -1,7 +1,6 @@
 """Finite data (§1.6), gradient descent (§1.1), the run contract and the recording."""
 import dataclasses
 import math
-import time
 
 import numpy as np
 import pytest
@@ -46,8 +45,8 @@ def test_active_sets_are_recorded_per_frame():
 
 
 def test_active_sets_of_big_runs_are_kept_for_a_few_inits_only():
-    cfg = FlowConfig(dim=2, n_init=300, data="finite", n_samples=2000, t_max=0.5, dt=0.05,
-                     frames=100)
+    cfg = FlowConfig(dim=2, n_init=300, data="finite", n_samples=2000, method="gd", lr=0.1,
+                     t_max=1.0, frames=100)
     rec = simulate(cfg)
     assert rec.active.shape == (11, 300, 2000)      # 11 frames: small enough to keep all
     cfg = dataclasses.replace(cfg, t_max=10.0)
@@ -82,10 +81,9 @@ def test_gd_step_size_regimes_near_the_optimum():
     dev = _gd_1d(3.0).magnitude[:12, 0] - 1.0
     assert (dev[1:] * dev[:-1] < 0).all()           # oscillates around the optimum
     assert (dev.abs().diff() < 0).all()             # ... while converging
-    dev = _gd_1d(4.5).magnitude[:6, 0] - 1.0
+    dev = _gd_1d(4.5).magnitude[:4, 0] - 1.0
     assert (dev.abs().diff() > 0).all()             # the optimum repels
-    rec = _gd_1d(6.0)
-    assert rec.diverged_step is not None
+    assert _gd_1d(8.0).diverged_step is not None
 
 
 def test_divergence_stops_the_run_and_keeps_the_finite_part():
@@ -179,23 +177,38 @@ def test_recording_fields_population_depth_one():
     assert rec.bound_lower.shape == (5, 7)
 
 
-def test_gd_frames_and_time_axis():
+def test_frames_and_time_axis():
     rec = simulate(FlowConfig(method="gd", lr=0.3, t_max=3.0, frames=400, n_init=3))
     assert rec.n_steps == 10 and len(rec.t) == 11
     assert rec.t.tolist() == pytest.approx([0.3 * k for k in range(11)])
+    rec = simulate(FlowConfig(dt=0.03, t_max=1.0, frames=7, n_init=3))
+    assert rec.n_steps == 33 and len(rec.t) == 7
+    assert rec.t[-1] == pytest.approx(1.0)
+    rec = simulate(FlowConfig(integrator="adaptive", t_max=2.0, frames=5, n_init=3))
+    assert rec.t.tolist() == pytest.approx([0, 0.5, 1.0, 1.5, 2.0])
 
 
 def test_progress_generator_reports_often_and_cancels():
-    cfg = FlowConfig(dim=3, n_init=20000, integrator="rk4", dt=0.01, t_max=30.0, frames=50)
+    cfg = FlowConfig(dim=3, n_init=2000, integrator="rk4", dt=0.01, t_max=10.0, frames=50)
+    reports = [p for p in simulate_iter(cfg)]
+    assert all(isinstance(p, Progress) and p.message for p in reports)
+    fractions = [p.fraction for p in reports]
+    assert len(fractions) >= 50 and fractions == sorted(fractions)      # every ≤ 2 % of steps
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
     gen = simulate_iter(cfg)
-    reports, stamps = [], []
-    for p in gen:
-        assert isinstance(p, Progress)
-        reports.append(p.fraction)
-        stamps.append(time.perf_counter())
-        if p.fraction > 0.3:
-            gen.close()                              # cancel
-            break
-    assert len(reports) >= 10 and reports == sorted(reports)
-    assert 0.0 <= min(reports) and max(reports) <= 1.0
-    assert np.median(np.diff(stamps)) < 0.2
+    for _, p in zip(range(3), gen):
+        pass
+    gen.close()                                                          # cancel
+    with pytest.raises(StopIteration):
+        next(gen)
+
+
+def test_progress_time_rule_reports_after_slow_steps(monkeypatch):
+    """With a 0 s report interval every step reports (the ~40 ms rule, machine-independent)."""
+    from engine.gradient_flow import runner
+    monkeypatch.setattr(runner, "_REPORT_SECONDS", 0.0)
+    reports = list(simulate_iter(FlowConfig(n_init=3, dt=0.1, t_max=3.0, frames=5)))
+    assert len(reports) == 30 + 2                     # start, 30 steps, recording
+    monkeypatch.setattr(runner, "_REPORT_SECONDS", 0.0)
+    reports = list(simulate_iter(FlowConfig(n_init=3, integrator="adaptive", t_max=3.0)))
+    assert len(reports) > 10
