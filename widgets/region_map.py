@@ -1,0 +1,484 @@
+"""Input-plane view of a ReLU network on 2-D input: activation regions, output, lines, data.
+
+A ReLU net is affine on each cell where its activation pattern is constant. The app hands
+this widget per-pixel pattern ids ``(ny, nx)`` on the grid ``x = linspace(*xlim, nx)``,
+``y = linspace(*ylim, ny)`` (pixel ``[j, i]`` is centred on the node ``(x[i], y[j])``) and,
+optionally, the network output on the same grid. Regions are coloured by a hash of their id
+into a 256-colour pastel LUT, so a pattern keeps its colour across updates. Everything is drawn
+by a fixed set of pyqtgraph items updated in place. Run ``python -m widgets.region_map``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from widgets.isolines import clip_line
+
+__all__ = ["RegionMap", "boundary_mask", "clip_lines", "hash_index", "region_palette"]
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)   # 2⁶⁴/φ: no single-bit id flip keeps the top byte
+_POS, _NEG = (215, 48, 39), (49, 104, 198)  # class colours (match the CET-D1 output map)
+_MODES = ("regions", "output", "both")
+_PANEL = {"color": (30, 30, 30), "fill": (255, 255, 255, 215), "border": (160, 160, 160)}
+
+
+def region_palette(n: int = 256) -> np.ndarray:
+    """``n`` distinct pastel colours (uint8 ``(n, 3)``): golden-ratio hues, varied S and V."""
+    k = np.arange(n)
+    h = (k * 0.6180339887) % 1.0
+    s = 0.14 + 0.20 * ((k * 0.7548776662) % 1.0)
+    v = 0.93 + 0.07 * ((k * 0.5698402910) % 1.0)
+    i = np.floor(h * 6).astype(int) % 6
+    f = h * 6 - np.floor(h * 6)
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    table = np.stack([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)])
+    rgb = table[i, :, k]                                  # (n, 3)
+    return np.round(255 * rgb).astype(np.uint8)
+
+
+def hash_index(ids, out: np.ndarray | None = None) -> np.ndarray:
+    """LUT index (uint8) of integer ids: the top byte of the Fibonacci hash ``id·2⁶⁴/φ``.
+
+    Stable per id, and ids that differ in one bit (neighbouring cells of one layer's lines,
+    for bit-packed patterns) always get different indices. int64/uint64 ids are not copied;
+    ``out`` (uint8, same shape) is reused between frames when given.
+    """
+    ids = np.asarray(ids)
+    u = ids.view(np.uint64) if ids.dtype in (np.int64, np.uint64) else ids.astype(np.uint64)
+    h = np.multiply(u, _GOLDEN)
+    np.right_shift(h, np.uint64(56), out=h)
+    if out is None:
+        return h.astype(np.uint8)
+    np.copyto(out, h, casting="unsafe")
+    return out
+
+
+def boundary_mask(ids: np.ndarray, width: int = 1) -> np.ndarray:
+    """Pixels where the id differs from a 4-neighbour (``width`` 2 marks both sides)."""
+    mask = np.zeros(ids.shape, dtype=bool)
+    dx = ids[:, 1:] != ids[:, :-1]
+    dy = ids[1:, :] != ids[:-1, :]
+    mask[:, 1:] |= dx
+    mask[1:, :] |= dy
+    if width > 1:
+        mask[:, :-1] |= dx
+        mask[:-1, :] |= dy
+    return mask
+
+
+def clip_lines(W, b, xlim, ylim):
+    """The lines ``{x : W[j]·x + b[j] = 0}`` clipped to a rectangle.
+
+    Returns
+    -------
+    seg : ndarray, shape (k, 2, 2)
+        Endpoints of the lines that cross the rectangle.
+    keep : ndarray of int, shape (k,)
+        Their rows in ``W`` (zero or non-finite rows and lines missing the box are dropped).
+    """
+    W = np.asarray(W, dtype=float).reshape(-1, 2)
+    b = np.asarray(b, dtype=float).reshape(-1)
+    clipped = [(j, clip_line(W[j], -b[j], xlim, ylim)) for j in range(len(W))]
+    keep = np.array([j for j, seg in clipped if seg is not None], dtype=int)
+    seg = [seg for _, seg in clipped if seg is not None]
+    return (np.stack(seg) if seg else np.zeros((0, 2, 2))), keep
+
+
+def _node_rect(x0, x1, y0, y1, shape, stride=1) -> QtCore.QRectF:
+    """Rect of an image of ``shape[::-1]`` (every ``stride``-th node) centred on the nodes."""
+    dx = stride * (x1 - x0) / max(shape[1] - 1, 1)
+    dy = stride * (y1 - y0) / max(shape[0] - 1, 1)
+    nx, ny = -(-shape[1] // stride), -(-shape[0] // stride)
+    return QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, nx * dx, ny * dy)
+
+
+class RegionMap(QtWidgets.QWidget):
+    """Activation regions of a ReLU net on 2-D input, with output, neuron lines and data.
+
+    Attributes
+    ----------
+    plot_widget, plot_item : pyqtgraph.PlotWidget, pyqtgraph.PlotItem
+    region_image, boundary_image, output_image : pyqtgraph.ImageItem
+    lines_item : pyqtgraph.PlotDataItem
+        All neuron lines (and their positive-side ticks) as vertex pairs.
+    line_marks, data_item : pyqtgraph.ScatterPlotItem
+    isocurves : list of pyqtgraph.IsocurveItem
+    info_item, hover_item : pyqtgraph.TextItem
+
+    Signals
+    -------
+    sigHover(float, float)
+        Mouse position over the plot in data coordinates (at most ~30 Hz).
+    sigClicked(float, float)
+        Left click inside the plot, in data coordinates.
+    """
+
+    sigHover = QtCore.Signal(float, float)
+    sigClicked = QtCore.Signal(float, float)
+    iso_max_samples = 160   # the isocurves trace a strided copy of the output (pure-Python path)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.plot_widget = pg.PlotWidget(self)
+        self.plot_item = self.plot_widget.getPlotItem()
+        lay.addWidget(self.plot_widget)
+        self.plot_item.setAspectLocked(True)
+        self.plot_item.layout.setContentsMargins(2, 8, 12, 2)   # room for the end tick labels
+        self.plot_item.setLabel("bottom", "x₁")
+        self.plot_item.setLabel("left", "x₂")
+        self._lut = region_palette(256)
+        self._rect: tuple | None = None
+        self._ids = self._index = self._output = self._lines = None
+        self._mode, self._show_boundaries = "regions", False
+        self._hover_pos = QtCore.QPointF(0, 0)
+        self._make_items()
+        vb = self.plot_item.vb
+        vb.setRange(xRange=(-1, 1), yRange=(-1, 1), padding=0.0)   # also ends auto-range
+        vb.sigRangeChanged.connect(self._update_lines)
+        vb.sigResized.connect(self._place_hover)
+        scene = self.plot_widget.scene()
+        scene.sigMouseClicked.connect(self._on_scene_click)
+        self._hover_proxy = pg.SignalProxy(scene.sigMouseMoved, rateLimit=30,
+                                           slot=lambda args: self.handle_scene_move(args[0]))
+
+    def _make_items(self) -> None:
+        """Create every item once (z: output 0, regions 1, boundaries 2, isolines 3, ...)."""
+        self.output_image = pg.ImageItem(axisOrder="row-major")
+        self.output_image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256))
+        self.region_image = pg.ImageItem(axisOrder="row-major")
+        self.boundary_image = pg.ImageItem(axisOrder="row-major")
+        self.boundary_image.setLookupTable(np.array([[0, 0, 0, 0], [40, 40, 40, 150]], np.uint8))
+        self.isocurves: list[pg.IsocurveItem] = []
+        self.lines_item = pg.PlotDataItem(pen=pg.mkPen((35, 35, 35, 210), width=1.5))
+        self.line_marks = pg.ScatterPlotItem(size=6, pen=pg.mkPen((30, 30, 30), width=0.8))
+        self.data_item = pg.ScatterPlotItem(size=8, pen=pg.mkPen((25, 25, 25), width=1))
+        items = (self.output_image, self.region_image, self.boundary_image, self.lines_item,
+                 self.line_marks, self.data_item)
+        for z, item in zip((0, 1, 2, 4, 4.5, 5), items):
+            item.setZValue(z)
+            item.setVisible(False)
+            self.plot_item.addItem(item, ignoreBounds=z in (4, 4.5))  # lines follow the view
+        self.info_item, self.hover_item = pg.TextItem(**_PANEL), pg.TextItem(**_PANEL)
+        for item in (self.info_item, self.hover_item):
+            item.setParentItem(self.plot_item.vb)  # view-box pixels: fixed while panning
+            item.setZValue(1000)
+            item.setVisible(False)
+        self.info_item.setPos(6, 4)
+
+    # ------------------------------------------------------------------ regions
+    def set_pattern_ids(self, ids, xlim, ylim, keys=None) -> None:
+        """Colour the regions of a per-pixel pattern-id map (updated in place).
+
+        Parameters
+        ----------
+        ids : array_like of int, shape (ny, nx)
+            Pattern id of each grid node; equal ids = same region.
+        xlim, ylim : (float, float)
+            Grid extent: node ``[j, i]`` is ``(linspace(*xlim, nx)[i], linspace(*ylim, ny)[j])``.
+            A new extent also resets the view to it.
+        keys : array_like of int, shape (K,), optional
+            Stable key of each id when ids are renumbered every frame (``ids`` in ``0..K−1``,
+            e.g. the engine's pattern hashes); colours then follow the keys.
+        """
+        ids = np.asarray(ids)
+        if ids.ndim != 2 or ids.dtype.kind not in "iu":
+            raise ValueError(f"ids must be a 2-D integer array, got {ids.dtype} {ids.shape}")
+        reuse = self._index is not None and self._index.shape == ids.shape and keys is None
+        self._ids = ids
+        self._index = hash_index(keys)[ids] if keys is not None else \
+            hash_index(ids, out=self._index if reuse else None)
+        self.region_image.setImage(self._index, autoLevels=False, levels=(0, 255), lut=self._lut)
+        rect = (float(xlim[0]), float(xlim[1]), float(ylim[0]), float(ylim[1]), ids.shape)
+        if rect != self._rect:
+            self._rect = rect
+            for item in (self.region_image, self.boundary_image, self.output_image):
+                if item.image is not None:    # setRect needs the image size
+                    item.setRect(_node_rect(*rect))
+            self.plot_item.vb.setRange(xRange=xlim, yRange=ylim, padding=0.0)
+        self._update_boundaries()
+        self._apply_mode()
+
+    def set_boundaries(self, show: bool) -> None:
+        """Draw region boundaries (pixels where the id changes) as a dark overlay."""
+        self._show_boundaries = bool(show)
+        self._update_boundaries()
+        self._apply_mode()
+
+    def _update_boundaries(self) -> None:
+        if not self._show_boundaries or self._ids is None:
+            return
+        width = 2 if self._ids.shape[1] > 1.2 * self.plot_item.vb.width() else 1
+        mask = boundary_mask(self._ids, width).view(np.uint8)
+        self.boundary_image.setImage(mask, autoLevels=False, levels=(0, 255))
+        self.boundary_image.setRect(_node_rect(*self._rect))
+
+    # ------------------------------------------------------------------ output
+    def set_output(self, values, levels=None) -> None:
+        """Network output on the same grid: heat map (CET-D1, centred at 0) and isolines.
+
+        Parameters
+        ----------
+        values : array_like of float, shape (ny, nx), or None
+            Output at the grid nodes (same grid as the last ``set_pattern_ids``); None hides.
+        levels : sequence of float, optional
+            Isoline levels; default ``0`` (decision boundary, bold) and ``±max|f|/2``.
+        """
+        if values is None:
+            self._output = None
+            return self._apply_mode()
+        v = np.asarray(values, dtype=float)
+        if v.ndim != 2 or (self._ids is not None and v.shape != self._ids.shape):
+            raise ValueError(f"values must match the pattern-id grid, got shape {v.shape}")
+        finite = v[np.isfinite(v)]
+        vmax = float(np.abs(finite).max()) if finite.size else 0.0
+        vmax, self._output = (vmax if vmax > 0 else 1.0), v
+        self.output_image.setImage(v, autoLevels=False, levels=(-vmax, vmax))
+        if self._rect is not None:
+            self.output_image.setRect(_node_rect(*self._rect))
+        levels = (0.0, -vmax / 2, vmax / 2) if levels is None else tuple(map(float, levels))
+        self._set_isocurves(v, levels)
+        self._apply_mode()
+
+    def _set_isocurves(self, v: np.ndarray, levels) -> None:
+        """One IsocurveItem per level on a strided copy of ``v`` (items reused)."""
+        s = max(1, int(np.ceil(max(v.shape) / self.iso_max_samples)))
+        sub = np.ascontiguousarray(v[::s, ::s])
+        while len(self.isocurves) < len(levels):
+            iso = pg.IsocurveItem(axisOrder="row-major")
+            iso.setZValue(3)
+            self.plot_item.addItem(iso)
+            self.isocurves.append(iso)
+        r = _node_rect(*(self._rect or (0, v.shape[1] - 1, 0, v.shape[0] - 1, v.shape))[:4],
+                       v.shape, s)                        # sample i sits at pixel i + ½
+        tr = QtGui.QTransform.fromTranslate(r.left(), r.top())
+        tr.scale(r.width() / sub.shape[1], r.height() / sub.shape[0])
+        for k, iso in enumerate(self.isocurves):
+            if k < len(levels):
+                zero = levels[k] == 0
+                iso.setPen(pg.mkPen((20, 20, 20), width=2.5) if zero else
+                           pg.mkPen((70, 70, 70, 200), width=1, style=QtCore.Qt.PenStyle.DashLine))
+                iso.setData(sub, levels[k])
+                iso.setTransform(tr)
+            else:
+                iso.setData(None)
+
+    def set_mode(self, mode: str) -> None:
+        """``"regions"``, ``"output"`` (heat map) or ``"both"`` (translucent regions on it)."""
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
+        self._mode = mode
+        self._apply_mode()
+
+    def _apply_mode(self) -> None:
+        """Show the items the mode asks for (isolines whenever an output is set)."""
+        has_ids, has_out = self._ids is not None, self._output is not None
+        show_out = has_out and self._mode in ("output", "both")
+        show_regions = has_ids and (self._mode != "output" or not has_out)
+        self.output_image.setVisible(show_out)
+        self.region_image.setVisible(show_regions)
+        self.region_image.setOpacity(0.45 if show_out else 1.0)
+        self.boundary_image.setVisible(show_regions and self._show_boundaries)
+        for iso in self.isocurves:
+            iso.setVisible(has_out and iso.data is not None)
+
+    # ------------------------------------------------------------------ lines and data
+    def set_lines(self, W, b, colors=None, ticks: bool = True) -> None:
+        """First-layer neuron lines ``{x : W[j]·x + b[j] = 0}``, clipped to the view.
+
+        Parameters
+        ----------
+        W : array_like, shape (m, 2), or None
+            Normals; ``set_lines(None, None)`` hides the lines.
+        b : array_like, shape (m,), or None
+            Offsets.
+        colors : sequence of colours, optional
+            One per neuron: the dot at the tip of its positive-side tick.
+        ticks : bool
+            Draw a short tick from each line's midpoint towards ``W[j]·x + b[j] > 0``.
+        """
+        if W is None:
+            self._lines = None
+        else:
+            W = np.asarray(W, dtype=float).reshape(-1, 2)
+            b = np.asarray(b, dtype=float).reshape(-1)
+            if len(b) != len(W):
+                raise ValueError(f"W has {len(W)} rows but b has {len(b)} entries")
+            cols = None if colors is None else [pg.mkBrush(c) for c in colors]
+            self._lines = (W, b, cols, bool(ticks))
+        self._update_lines()
+
+    def _update_lines(self, *_) -> None:
+        """Re-clip the lines to the current view (also called on every range change)."""
+        show = self._lines is not None
+        self.lines_item.setVisible(show)
+        self.line_marks.setVisible(show)
+        if not show:
+            return
+        W, b, cols, ticks = self._lines
+        (x0, x1), (y0, y1) = self.plot_item.vb.viewRange()
+        seg, keep = clip_lines(W, b, (x0, x1), (y0, y1))
+        pts = seg.reshape(-1, 2)
+        if ticks and len(keep):
+            mid = seg.mean(axis=1)
+            unit = W[keep] / np.linalg.norm(W[keep], axis=1, keepdims=True)
+            tip = mid + 0.035 * min(x1 - x0, y1 - y0) * unit
+            pts = np.concatenate([pts, np.stack([mid, tip], 1).reshape(-1, 2)])
+            brush = [cols[j] for j in keep] if cols is not None and len(cols) == len(W) \
+                else pg.mkBrush(255, 255, 255)
+            self.line_marks.setData(pos=tip, brush=brush)
+        else:
+            self.line_marks.setData(pos=np.zeros((0, 2)))
+        self.lines_item.setData(pts[:, 0], pts[:, 1], connect="pairs")
+
+    def set_data(self, X, y=None, kind: str = "class") -> None:
+        """Data scatter with dark edges (``X=None`` hides it).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, 2), or None
+            Inputs; rows with non-finite entries are skipped.
+        y : array_like, shape (n,), optional
+            Labels (``"class"``: ±1 or 0/1, positive red, negative blue) or targets
+            (``"regression"``: viridis over their range).
+        kind : {"class", "regression"}
+        """
+        if kind not in ("class", "regression"):
+            raise ValueError(f"kind must be 'class' or 'regression', got {kind!r}")
+        if X is None:
+            self.data_item.setData(pos=np.zeros((0, 2)))
+            self.data_item.setVisible(False)
+            return
+        X = np.asarray(X, dtype=float).reshape(-1, 2)
+        y = np.ones(len(X)) if y is None else np.asarray(y, dtype=float).reshape(-1)
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)} entries")
+        ok = np.isfinite(X).all(axis=1) & np.isfinite(y)
+        X, y = X[ok], y[ok]
+        if kind == "class":
+            pos = y > (0.5 if y.size and y.min() >= 0 else 0.0)
+            brush = np.where(pos, pg.mkBrush(_POS), pg.mkBrush(_NEG))
+        else:
+            lo, hi = (float(y.min()), float(y.max())) if y.size else (0.0, 1.0)
+            t = (y - lo) / (hi - lo) if hi > lo else np.full(len(y), 0.5)
+            brush = [pg.mkBrush(c) for c in pg.colormap.get("viridis").map(t, mode="qcolor")]
+        self.data_item.setData(pos=X, brush=brush)
+        self.data_item.setVisible(True)
+
+    # ------------------------------------------------------------------ text
+    def set_info(self, text: str | None) -> None:
+        """Text in the top-left corner of the view (e.g. the exact region count); ''/None hides."""
+        self.info_item.setText(text or "")
+        self.info_item.setVisible(bool(text))
+
+    def set_hover_text(self, text: str | None) -> None:
+        """Show the app's answer to the last ``sigHover`` next to the cursor; ''/None hides."""
+        self.hover_item.setText(text or "")
+        self.hover_item.setVisible(bool(text))
+        self._place_hover()
+
+    def _place_hover(self, *_) -> None:
+        """Put the hover text beside the cursor, flipped so that it stays inside the view."""
+        vb, p = self.plot_item.vb, self._hover_pos
+        fx = 1.0 if p.x() > vb.width() / 2 else 0.0
+        fy = 1.0 if p.y() > vb.height() / 2 else 0.0
+        self.hover_item.setAnchor((fx, fy))
+        self.hover_item.setPos(p.x() + (-12 if fx else 14), p.y() + (-10 if fy else 14))
+
+    # ------------------------------------------------------------------ mouse
+    def handle_scene_move(self, scene_pos: QtCore.QPointF) -> None:
+        """Emit ``sigHover`` for a scene position inside the view box (else hide the text)."""
+        vb = self.plot_item.vb
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            self.hover_item.setVisible(False)
+            return
+        self._hover_pos = vb.mapFromScene(scene_pos)
+        p = vb.mapSceneToView(scene_pos)
+        self.sigHover.emit(float(p.x()), float(p.y()))
+
+    def _on_scene_click(self, event) -> None:
+        if event.button() == QtCore.Qt.MouseButton.LeftButton:
+            self.handle_scene_click(event.scenePos())
+
+    def handle_scene_click(self, scene_pos: QtCore.QPointF) -> None:
+        """Emit ``sigClicked`` for a scene position inside the view box."""
+        vb = self.plot_item.vb
+        if vb.sceneBoundingRect().contains(scene_pos):
+            p = vb.mapSceneToView(scene_pos)
+            self.sigClicked.emit(float(p.x()), float(p.y()))
+
+
+# ---------------------------------------------------------------------- demo
+def _demo_frame(W1, b1, w2, n=400):
+    """Bit-packed pattern ids (stable keys) and output of ``w2·relu(W1 x + b1)`` on [-2, 2]²."""
+    g = np.linspace(-2, 2, n)
+    pre = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2) @ W1.T + b1
+    ids = (pre > 0) @ (np.int64(1) << np.arange(len(b1), dtype=np.int64))
+    return ids.reshape(n, n), (np.maximum(pre, 0) @ w2).reshape(n, n)
+
+
+def _demo_hover(W1, b1, w2, x, y) -> str:
+    """Pattern bits and the local affine map of the demo net at ``(x, y)``."""
+    on = W1 @ (x, y) + b1 > 0
+    a, c = (w2 * on) @ W1, float((w2 * on) @ b1)
+    return (f"pattern {''.join('01'[int(v)] for v in on)}\n"
+            f"f(x) = {a[0]:+.3f}·x₁ {a[1]:+.3f}·x₂ {c:+.3f}")
+
+
+def _demo(argv=None) -> None:  # pragma: no cover - manual demo
+    """``python -m widgets.region_map [--mode M] [--boundaries] [--screenshot PATH]``."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description="RegionMap demo: a random width-12 ReLU net")
+    ap.add_argument("--mode", choices=_MODES, default="regions")
+    ap.add_argument("--boundaries", action="store_true")
+    ap.add_argument("--screenshot", metavar="PATH", help="save a PNG and quit")
+    args = ap.parse_args(argv)
+    pg.setConfigOptions(background="w", foreground="k", antialias=True)
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    rng = np.random.default_rng(3)
+    W1 = rng.normal(size=(12, 2))
+    b1, w2 = rng.uniform(-1.2, 1.2, 12) * np.linalg.norm(W1, axis=1), rng.normal(size=12) / 3
+    t = np.sqrt(rng.uniform(0.05, 1.0, 120)) * 3 * np.pi        # two spirals, labels ±1
+    y = np.where(np.arange(120) % 2 == 0, 1.0, -1.0)
+    X = 0.55 / np.pi * np.stack([t * np.cos(t), t * np.sin(t)], axis=1) * y[:, None]
+    view = RegionMap()
+    view.setWindowTitle("RegionMap demo (hover: pattern and local map; regions rotate)")
+    view.resize(820, 760)
+    view.set_mode(args.mode)
+    view.set_boundaries(args.boundaries)
+    view.set_data(X + rng.normal(scale=0.04, size=X.shape), y)
+    state = {"t": 0.0, "W": W1}
+
+    def tick():
+        c, s = np.cos(0.2 * np.sin(state["t"])), np.sin(0.2 * np.sin(state["t"]))
+        state["W"] = W = W1 @ np.array([[c, -s], [s, c]])
+        ids, out = _demo_frame(W, b1, w2)
+        view.set_pattern_ids(ids, (-2, 2), (-2, 2))
+        view.set_output(out)
+        view.set_lines(W, b1, colors=[pg.intColor(j, 12) for j in range(12)])
+        view.set_info(f"patterns on the grid: {len(np.unique(ids))}")
+        state["t"] += 0.05
+
+    view.sigHover.connect(lambda x, y: view.set_hover_text(_demo_hover(state["W"], b1, w2, x, y)))
+    view.sigClicked.connect(lambda x, y: print(f"clicked ({x:.3f}, {y:.3f})"))
+    tick()
+    view.show()
+    timer = QtCore.QTimer(view, interval=60, timeout=tick)
+    if args.screenshot:
+        def shoot():
+            view.handle_scene_move(view.plot_item.vb.sceneBoundingRect().center())
+            view.grab().save(args.screenshot)
+            app.quit()
+        QtCore.QTimer.singleShot(800, shoot)
+    else:
+        timer.start()
+    app.exec()
+
+
+if __name__ == "__main__":  # pragma: no cover - manual demo
+    _demo()
