@@ -30,6 +30,7 @@ class LabSlot:
         self.spec = spec
         self.presenter = spec.load_presenter()(spec)
         self.panel = ParameterPanel(config)
+        self.presenter.current_config = self.panel.config
         self.presets = spec.presets()
         self.preset: Optional[str] = None
 

@@ -77,6 +77,28 @@ LABS: dict[str, LabSpec] = {
                   "The arc-cosine kernel behind the closed-form population loss."),
         ),
     ),
+    "regions": LabSpec(
+        name="regions",
+        title="Activation regions",
+        presenter="app.labs.regions:RegionsLab",
+        config="engine.regions:RegionsConfig",
+        summary="Exact activation regions of ReLU networks on 2-D input, and the convex "
+                "reformulation of two-layer ReLU training with its certified global optimum.",
+        papers=(
+            Paper("M. Pilanci, T. Ergen, \"Neural networks are convex regularizers: exact "
+                  "polynomial-time convex optimization formulations for two-layer networks\", "
+                  "ICML 2020; arXiv:2002.10553", "https://arxiv.org/abs/2002.10553",
+                  "The convex program over activation patterns and m ≥ m*."),
+            Paper("A. Mishkin, A. Sahiner, M. Pilanci, \"Fast convex optimization for "
+                  "two-layer ReLU networks\", ICML 2022; arXiv:2202.01331",
+                  "https://arxiv.org/abs/2202.01331",
+                  "Gated ReLU, FISTA and augmented-Lagrangian solvers (scnn)."),
+            Paper("A. I. Humayun, R. Balestriero, G. Balakrishnan, R. Baraniuk, \"SplineCam: "
+                  "exact visualization and characterization of deep network geometry and "
+                  "decision boundaries\", CVPR 2023; arXiv:2302.12828",
+                  "https://arxiv.org/abs/2302.12828", "Exact linear regions of ReLU nets."),
+        ),
+    ),
     "diffusion": LabSpec(
         name="diffusion",
         title="Diffusion paths",

@@ -22,6 +22,8 @@ class LabPresenter(QObject):
         super().__init__(parent)
         self.spec = spec
         self.view: QWidget = QWidget()
+        # The shell replaces this with the panel's getter: the config the user sees now.
+        self.current_config: Callable[[], object] = lambda: None
 
     # -- runs -------------------------------------------------------------------------------
     def make_run(self, config, device: str) -> Callable[[], Generator]:

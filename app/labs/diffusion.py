@@ -87,8 +87,8 @@ class DiffusionLab(LabPresenter):
         self.set_frame(self._frame)
 
     def _points_drawn(self, pts: np.ndarray) -> None:
-        cfg = self.result.config if self.result is not None else None
-        old = np.asarray(cfg.custom_points if cfg else (), dtype=float).reshape(-1, 2) \
+        cfg = self.current_config()
+        old = np.asarray(cfg.custom_points, dtype=float).reshape(-1, 2) \
             if cfg is not None and cfg.prior == "custom" else np.zeros((0, 2))
         pts = np.vstack([old, np.asarray(pts, dtype=float)[:, :2]])
         points = tuple((round(float(x), 4), round(float(y), 4)) for x, y in pts)

@@ -58,3 +58,12 @@ def test_diffusion_screenshot_is_not_blank(tmp_path):
                 "--size", "1200x800"], tmp_path)
     assert res.returncode == 0, res.stderr
     assert _read(out)[..., :3].std() > 10
+
+
+def test_regions_screenshot_is_not_blank(tmp_path):
+    out = tmp_path / "regions.png"
+    res = _run(["screenshot", "--lab", "regions", "--set", "n_points=12", "--set", "steps=200",
+                "--set", "grid=64", "--set", "snapshots=5", "--out", str(out),
+                "--size", "1200x800"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert _read(out)[..., :3].std() > 10

@@ -1,0 +1,271 @@
+"""Activation-regions lab presenter: exact regions, SGD vs the certified convex optimum."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
+                               QLabel, QPushButton, QTabWidget, QVBoxLayout)
+
+from app.labs.base import LabPresenter
+from widgets.curve_plot import CurvePlot
+from widgets.region_map import RegionMap
+
+SEED_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189),
+               (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34)]
+
+
+def run_lab(config, device, data):
+    """Worker job (engine generator); ``data`` = clicked/CSV points or None."""
+    from engine.regions import run_config
+    return run_config(config, device=device, data=data)
+
+
+class RegionsLab(LabPresenter):
+    """Presenter of the activation-regions lab (SCIENCE.md §2)."""
+
+    def __init__(self, spec, parent=None):
+        super().__init__(spec, parent)
+        self.result = None
+        self._frame = 0
+        self._build_views()
+
+    # -- layout ----------------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.info = QLabel("Run the lab to see regions.")
+        self.info.setWordWrap(True)
+        self.seed_box = QComboBox()
+        self.seed_box.currentIndexChanged.connect(lambda _i: self.set_frame(self._frame))
+        self.mode_box = QComboBox()
+        self.mode_box.addItems(["regions", "both", "output"])
+        self.mode_box.currentTextChanged.connect(self._set_mode)
+        self.csv_button = QPushButton("Load CSV…")
+        self.csv_button.clicked.connect(lambda: self.load_csv())
+        self.clear_button = QPushButton("Clear clicked points")
+        self.clear_button.clicked.connect(lambda: self.sigConfigEdit.emit(
+            {"custom_points": (), "dataset": "spiral"}))
+        tools = QHBoxLayout()
+        for label, w in (("Non-convex run:", self.seed_box), ("Show:", self.mode_box)):
+            tools.addWidget(QLabel(label))
+            tools.addWidget(w)
+        tools.addWidget(self.csv_button)
+        tools.addWidget(self.clear_button)
+        tools.addWidget(QLabel("Click a map to add a point (Shift+click: class −1)."))
+        tools.addStretch(1)
+        self.map = RegionMap()
+        self.convex_map = RegionMap()
+        self.deep_map = RegionMap()
+        for m in (self.map, self.convex_map, self.deep_map):
+            m.sigClicked.connect(self._clicked)
+        self.map.sigHover.connect(lambda x, y: self._hover(self.map, x, y, self._net()))
+        self.convex_map.sigHover.connect(
+            lambda x, y: self._hover(self.convex_map, x, y, self._convex_net()))
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.convex_map, "Convex optimum (global)")
+        self.tabs.addTab(self.deep_map, "Deep net")
+        self.gate_map = RegionMap()
+        self.tabs.addTab(self.gate_map, "Gate space")
+        self.objective = CurvePlot("Training objective vs the convex optimum", "step",
+                                   "objective", log_y=True)
+        self.counts = CurvePlot("Exact linear regions in view", "step", "regions")
+        grid = QGridLayout()
+        grid.addWidget(self.map, 0, 0)
+        grid.addWidget(self.tabs, 0, 1)
+        grid.addWidget(self.objective, 1, 0)
+        grid.addWidget(self.counts, 1, 1)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+        outer = QVBoxLayout(self.view)
+        outer.addWidget(self.info)
+        outer.addLayout(tools)
+        outer.addLayout(grid, 1)
+
+    def _set_mode(self, mode: str) -> None:
+        for m in (self.map, self.convex_map, self.deep_map):
+            m.set_mode(mode)
+
+    # -- data entry ------------------------------------------------------------------------
+    def _clicked(self, x: float, y: float) -> None:
+        label = -1.0 if QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier \
+            else 1.0
+        cfg = self.current_config()
+        old = tuple(cfg.custom_points) if cfg is not None and cfg.dataset == "custom" else ()
+        points = old + ((round(x, 4), round(y, 4), label),)
+        self.sigConfigEdit.emit({"dataset": "custom", "custom_points": points})
+
+    def load_csv(self, path: Optional[str] = None) -> bool:
+        """Load (x₁, x₂, target) rows from a CSV file as the custom data set."""
+        from engine.regions import load_csv
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self.view, "Load data", "", "CSV (*.csv)")
+            if not path:
+                return False
+        try:
+            X, y = load_csv(path)
+        except (ValueError, OSError) as err:
+            self.sigMessage.emit(f"CSV not loaded: {err}")
+            return False
+        if X.shape[1] != 2:
+            self.sigMessage.emit(f"CSV not loaded: {path} has {X.shape[1]} input columns; "
+                                 "this lab needs 2 (x₁, x₂) plus the target")
+            return False
+        points = tuple((float(a), float(b), float(t)) for (a, b), t in zip(X, y))
+        self.sigConfigEdit.emit({"dataset": "custom", "custom_points": points})
+        return True
+
+    # -- runs ------------------------------------------------------------------------------
+    def make_run(self, config, device):
+        pts = np.asarray(getattr(config, "custom_points", ()), dtype=float).reshape(-1, 3)
+        data = (pts[:, :2], pts[:, 2]) if config.dataset == "custom" else None
+        if config.dataset == "custom" and len(pts) < 2:
+            def fail():
+                raise ValueError("the 'custom' data set needs at least 2 points: click the map "
+                                 "(Shift+click for class −1) or load a CSV file")
+            return fail
+        return lambda: run_lab(config, device, data)
+
+    def result_summary(self, r) -> str:
+        sol = r.convex
+        eps = sol.max_dual_constraint / sol.lam - 1.0
+        cert = (f"certified global optimum (max dual constraint = λ(1{eps:+.1e}), dual gap "
+                f"{sol.dual_gap:.1e})" if sol.exact_patterns else
+                "optimum over sampled patterns (an upper bound)")
+        reached = int(np.sum(r.gaps < 1e-3 * max(sol.objective, 1e-12)))
+        return (f"Convex {sol.formulation} program: p* = {sol.objective:.6g}, m* = "
+                f"{len(sol.w2)} neurons, {cert}. Non-convex: {reached} of {len(r.runs)} seeds "
+                f"reach p* (relative gap < 1e-3); best gap {np.min(r.gaps):.2e}.")
+
+    def show_result(self, r) -> None:
+        self.result = r
+        self.info.setText(self.result_summary(r))
+        self.seed_box.blockSignals(True)
+        self.seed_box.clear()
+        for run in r.runs:
+            self.seed_box.addItem(f"seed {run.seed}")
+        self.seed_box.blockSignals(False)
+        self._show_convex(r)
+        self._show_curves(r)
+        deep = r.deep_region_ids is not None
+        self.tabs.setTabVisible(1, deep)
+        self.set_frame(self.frame_count() - 1)
+
+    def _show_convex(self, r) -> None:
+        xl, yl = (r.box[0], r.box[1]), (r.box[2], r.box[3])
+        sol = r.convex
+        self.convex_map.set_pattern_ids(r.convex_region_ids, xl, yl, keys=r.convex_region_keys)
+        self.convex_map.set_lines(sol.W1[:, :2], sol.W1[:, 2])
+        self.convex_map.set_data(r.X, r.y, kind=_kind(r.y))
+        W, w2 = self._convex_net()
+        from engine.regions import network_output
+        self.convex_map.set_output(network_output([(W[:, :2], W[:, 2])], w2, r.grid_x, r.grid_y))
+        self.convex_map.set_info(f"exact regions in view: {r.convex_region_count} "
+                                 f"(plane: {r.convex_region_count_plane})")
+        self._show_gate_space(r)
+
+    def _show_gate_space(self, r) -> None:
+        """Gates g = (g₁, g₂, 1): data point i is the line g·x̃ᵢ = 0; cells = patterns (§2.2)."""
+        from engine.regions import pattern_ids
+        W1 = r.convex.W1
+        up = W1[:, 2] > 0
+        gates = W1[up, :2] / W1[up, 2:3]
+        half = float(np.clip(np.percentile(np.abs(gates), 90) * 1.3, 3.0, 50.0)) \
+            if len(gates) else 3.0
+        g = np.linspace(-half, half, 384)
+        ids, keys = pattern_ids([(r.X, np.ones(len(r.X)))], g, g, return_hashes=True)
+        self.gate_map.set_pattern_ids(ids, (-half, half), (-half, half), keys=keys)
+        self.gate_map.set_lines(r.X, np.ones(len(r.X)), ticks=False)
+        self.gate_map.set_data(gates, np.where(r.convex.w2[up] > 0, 1.0, -1.0), kind="class")
+        self.gate_map.plot_item.setLabel("bottom", "g₁ (gate with bias g₃ = 1)")
+        self.gate_map.plot_item.setLabel("left", "g₂")
+        n = len(r.X)
+        self.gate_map.set_info(f"cells: patterns of the {n} points (chart bias > 0)\n"
+                               f"dots: {int(up.sum())} of the optimum's {len(up)} neurons, "
+                               "colour = sign of w₂")
+
+    def _show_curves(self, r) -> None:
+        for plot in (self.objective, self.counts):
+            for key in list(plot.keys()):
+                plot.remove(key)
+        for i, run in enumerate(r.runs):
+            color = SEED_COLORS[i % len(SEED_COLORS)]
+            self.objective.set_curve(f"s{i}", np.arange(len(run.objective)), run.objective,
+                                     color=color, width=2, name=f"seed {run.seed}")
+            self.counts.set_curve(f"s{i}", r.snapshot_steps.astype(float),
+                                  r.region_counts[:, i].astype(float), color=color, width=2,
+                                  name=f"seed {run.seed}")
+        self.objective.set_hline("convex", float(r.convex.objective), (0, 0, 0),
+                                 label="convex optimum p*")
+        self.counts.set_hline("convex", float(r.convex_region_count), (0, 0, 0),
+                              label="convex optimum's net")
+
+    # -- playback and frames ---------------------------------------------------------------
+    def frame_count(self) -> int:
+        return 0 if self.result is None else len(self.result.snapshot_steps)
+
+    def frame_times(self):
+        return None if self.result is None else self.result.snapshot_steps.astype(float)
+
+    def set_frame(self, index: int) -> None:
+        r = self.result
+        if r is None:
+            return
+        index = int(np.clip(index, 0, self.frame_count() - 1))
+        self._frame = index
+        s = max(0, self.seed_box.currentIndex())
+        xl, yl = (r.box[0], r.box[1]), (r.box[2], r.box[3])
+        self.map.set_pattern_ids(r.region_ids[index, s], xl, yl, keys=r.region_keys[index][s])
+        W, w2 = self._net()
+        self.map.set_lines(W[:, :2], W[:, 2])
+        self.map.set_data(r.X, r.y, kind=_kind(r.y))
+        from engine.regions import network_output
+        self.map.set_output(network_output([(W[:, :2], W[:, 2])], w2, r.grid_x, r.grid_y))
+        run = r.runs[s]
+        step = int(r.snapshot_steps[index])
+        self.map.set_info(f"seed {run.seed}, step {step}: {r.region_counts[index, s]} exact "
+                          f"regions in view, objective {run.objective[step]:.4g}")
+        if r.deep_region_ids is not None:
+            self.deep_map.set_pattern_ids(r.deep_region_ids[index], xl, yl)
+            self.deep_map.set_data(r.X, r.y, kind=_kind(r.y))
+            self.deep_map.set_info(f"depth {r.deep_run.depth}: ≥ "
+                                   f"{r.deep_region_counts_lower[index]} regions "
+                                   "(distinct patterns on the grid: a lower bound)")
+        for plot in (self.objective, self.counts):
+            plot.set_cursor(float(step))
+
+    def _net(self):
+        r = self.result
+        s = max(0, self.seed_box.currentIndex())
+        run = r.runs[s]
+        return run.layers[0][self._frame], run.w_out[self._frame]
+
+    def _convex_net(self):
+        return self.result.convex.W1, self.result.convex.w2
+
+    def _hover(self, widget, x: float, y: float, net) -> None:
+        if self.result is None:
+            return
+        W, w2 = net
+        pre = W[:, :2] @ np.array([x, y]) + W[:, 2]
+        on = pre > 0
+        a = (w2[on, None] * W[on, :2]).sum(axis=0)
+        c = float((w2[on] * W[on, 2]).sum())
+        bits = "".join("1" if b else "0" for b in on[:48]) + ("…" if len(on) > 48 else "")
+        widget.set_hover_text(f"pattern {bits}\nf(x) = {a[0]:+.3f}·x₁ {a[1]:+.3f}·x₂ {c:+.3f}")
+
+    def show_view(self, name) -> None:
+        if name == "deep":
+            self.tabs.setCurrentIndex(1)
+        elif name == "convex":
+            self.tabs.setCurrentIndex(0)
+        elif name == "gates":
+            self.tabs.setCurrentIndex(2)
+
+    def svg_plots(self) -> dict:
+        return {"Objective": self.objective.plot_item, "Region counts": self.counts.plot_item,
+                "Region map": self.map.plot_item, "Convex optimum map": self.convex_map.plot_item}
+
+
+def _kind(y: np.ndarray) -> str:
+    values = np.unique(y)
+    return "class" if len(values) <= 2 and set(values) <= {-1.0, 0.0, 1.0} else "regression"

@@ -1,0 +1,132 @@
+"""Projections onto the pattern cones ``K_i = {u : (2D_i − I) X̃ u ≥ 0}`` and dual values.
+
+The dual constraint of pattern ``i`` (SCIENCE.md §2.3; PE eq. (8)) is
+``max_{u ∈ K_i, ‖u‖ ≤ 1} ρᵀ D_i X̃ u = ‖Π_{K_i}(c_i)‖`` with ``c_i = X̃ᵀ D_i ρ`` (Moreau:
+``c = Π_K(c) + Π_{K°}(c)`` and ``max_{u∈K,‖u‖≤1} cᵀu = ‖Π_K(c)‖``). With ``K = {u : Au ≥ 0}``,
+``K° = {−Aᵀμ : μ ≥ 0}``, so ``Π_K(c) = c + Aᵀμ*`` with ``μ* = argmin_{μ≥0} ‖c + Aᵀμ‖``: a
+non-negative least-squares problem with ``d + 1`` rows (Lawson–Hanson). Every ``μ ≥ 0`` gives
+an upper bound ``‖c + Aᵀμ‖ ≥ ‖Π_K(c)‖``; the bounds below are rigorous (used for certificates).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["nnls", "project_cone", "cone_values", "cone_violation"]
+
+_CHUNK = 4096
+
+
+def nnls(B: np.ndarray, t: np.ndarray, max_iter: int = 200):
+    """Lawson–Hanson ``min_{μ ≥ 0} ‖Bμ − t‖`` for a short, wide ``B`` (p, n).
+
+    Returns ``(μ, r)`` with ``r = t − Bμ``. Columns that would enter with zero weight
+    (degenerate ties) are barred for the rest of the call, so it cannot cycle.
+    """
+    n = B.shape[1]
+    mu, passive, barred = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    r = t.astype(np.float64).copy()
+    tol = 1e-13 * max(1.0, np.abs(B).max(initial=0.0)) * max(1.0, np.abs(t).max(initial=0.0))
+    for _ in range(max_iter):
+        w = B.T @ r
+        w[passive | barred] = -np.inf
+        j = int(np.argmax(w))
+        if w[j] <= tol:
+            break
+        passive[j] = True
+        mu = _lh_inner(B, t, mu, passive)
+        if mu[j] <= 0.0:
+            barred[j] = True
+        passive &= mu > 0.0
+        r = t - B @ mu
+    return mu, r
+
+
+def _lh_inner(B, t, mu, passive):
+    """Inner loop of Lawson–Hanson: least squares on the passive set, kept non-negative."""
+    for _ in range(B.shape[1] + 1):
+        idx = np.flatnonzero(passive)
+        z = np.linalg.lstsq(B[:, idx], t, rcond=None)[0]
+        if (z > 0).all():
+            out = np.zeros_like(mu)
+            out[idx] = z
+            return out
+        cur = mu[idx]
+        neg = z <= 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = np.min(np.where(neg, cur / (cur - z), np.inf))
+        mu = mu.copy()
+        mu[idx] = cur + alpha * (z - cur)
+        mu[mu < 1e-300] = 0.0
+        passive = passive & (mu > 0.0)
+        if not passive.any():
+            return mu
+    return mu
+
+
+def project_cone(A: np.ndarray, d: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``Π_K(c)`` for ``K = {u : (2d − 1) ∘ (A u) ≥ 0}`` (one pattern ``d``)."""
+    Ak = np.where(d, 1.0, -1.0)[:, None] * A
+    if (Ak @ c >= 0).all():
+        return c.copy()
+    _, r = nnls(Ak.T, -c)
+    return -r
+
+
+def _single_constraint(M, norms2, c_norm2):
+    """Upper bound of ``‖Π_K c‖`` using the most violated constraint only, and its point.
+
+    ``M`` (k, n) are ``(2d − 1)∘(A c)``; returns ``(bound, j, coef)`` where the candidate
+    point is ``c − coef a_j``.
+    """
+    gain = np.where(M < 0, M * M / norms2[None, :], 0.0)
+    j = np.argmax(gain, axis=1)
+    best = gain[np.arange(len(M)), j]
+    bound = np.sqrt(np.maximum(c_norm2 - best, 0.0))
+    coef = M[np.arange(len(M)), j] / norms2[j]
+    return bound, j, coef
+
+
+def cone_values(A: np.ndarray, D: np.ndarray, C: np.ndarray, threshold: float,
+                feas_tol: float = 1e-12):
+    """``‖Π_{K_k}(C_k)‖`` for every pattern ``D_k``: exact above ``threshold``, else a bound.
+
+    Parameters
+    ----------
+    A : (n, p) data with bias column. D : bool (P, n) patterns. C : (P, p) vectors.
+    threshold : float
+        Values certainly below it may be returned as upper bounds (never underestimates).
+
+    Returns
+    -------
+    values : (P,) ``≥ ‖Π_K C_k‖``, exact wherever the result is ``≥ threshold``.
+    """
+    values = np.linalg.norm(C, axis=1)
+    cand = np.flatnonzero(values >= threshold)
+    norms2 = np.maximum(np.einsum("ip,ip->i", A, A), 1e-300)
+    gram = A @ A.T
+    hard = []
+    for s in range(0, len(cand), _CHUNK):
+        k = cand[s:s + _CHUNK]
+        sign = np.where(D[k], 1.0, -1.0)
+        M = sign * (C[k] @ A.T)
+        scale = feas_tol * np.maximum(values[k], 1e-300)[:, None] * np.sqrt(norms2)[None, :]
+        inside = (M >= -scale).all(axis=1)
+        bound, j, coef = _single_constraint(M, norms2, values[k] ** 2)
+        M1 = M - coef[:, None] * sign * sign[np.arange(len(k)), j][:, None] * gram[:, j].T
+        exact1 = (M1 >= -scale).all(axis=1)
+        values[k] = np.where(inside, values[k], bound)
+        hard.append(k[~inside & ~exact1 & (bound >= threshold)])
+    for k in np.concatenate(hard) if hard else []:
+        values[k] = np.linalg.norm(project_cone(A, D[k], C[k]))
+    return values
+
+
+def cone_violation(A: np.ndarray, D: np.ndarray, U: np.ndarray) -> float:
+    """``max_k max_i relu(−(2D_k − 1)_i (A u_k)_i)``: the largest cone-constraint violation."""
+    if len(U) == 0:
+        return 0.0
+    worst = 0.0
+    for s in range(0, len(U), _CHUNK):
+        M = np.where(D[s:s + _CHUNK], 1.0, -1.0) * (U[s:s + _CHUNK] @ A.T)
+        worst = max(worst, float(np.maximum(-M, 0.0).max()))
+    return worst

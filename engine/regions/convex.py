@@ -1,0 +1,277 @@
+"""Convex training of two-layer ReLU networks with a dual certificate (SCIENCE.md §2.3-2.6).
+
+:func:`fit_convex` solves PE's constrained program (``formulation="relu"``) or the gated-ReLU
+group lasso (``"gated"``, R-FISTA with group soft-thresholding, :mod:`engine.regions.gated`)
+over a set of patterns — in 2-D all of them (exact enumeration), so the optimum is the global
+optimum of the non-convex problem for any width ``m ≥ m*`` (PE Theorem 1).
+
+ReLU solvers: when the cones' corner rays are known (2-D data, :mod:`engine.regions.cells`)
+R-FISTA runs on the constrained problem directly, its prox ``shrink_λ(Π_K(z))`` using exact
+cone projections (``solver="projected"``); otherwise scnn's augmented Lagrangian with R-FISTA
+inner solves (``solver="al"``, :mod:`engine.regions.al`). R-FISTA chunks alternate with a
+Newton polish on the identified faces (:mod:`engine.regions.polish`).
+
+Both programs are solved on a *working set* of groups: the restricted problem is solved, the
+residual ``q = y − ŷ`` gives ``ρ = q/n`` and every group's dual constraint value
+``‖Π_{K_g}(X̃ᵀD_gρ)‖`` (``‖X̃ᵀD_gρ‖`` for gated), groups violating ``≤ λ(1 + tol)`` are added,
+until none does. A group outside the working set at zero is then optimal (KKT), and the scaled
+dual point ``s ρ`` with ``s = min(1, λ/max_g value)`` is dual feasible, so
+``D(sρ) = sρᵀy − (n/2)s²‖ρ‖²`` is a rigorous lower bound (§2.3 dual in scnn scaling) and
+``dual_gap = objective − D(sρ)``. Finally the support is reduced to at most ``n + 1``
+neurons without changing the objective (Carathéodory, :func:`polish.reduce_support`).
+"""
+from __future__ import annotations
+
+import time
+from typing import Generator
+
+import numpy as np
+
+from engine.core import Progress, drain
+from engine.regions.al import initial_state, project_groups, solve_relu_al
+from engine.regions.cells import cell_cones_iter, project_cells
+from engine.regions.cones import cone_values, cone_violation
+from engine.regions.dual import Certificate, correlations, dual_values, relay
+from engine.regions.fista import Clock, fista, group_soft_threshold
+from engine.regions.gated import least_squares_gated
+from engine.regions.objective import recover_network
+from engine.regions.polish import polish, reduce_support
+from engine.regions.patterns import augment, enumerate_patterns_iter, sample_patterns
+from engine.regions.programs import GroupData, fit_value, predict
+from engine.regions.solution import ConvexSolution, check_data
+
+__all__ = ["fit_convex", "fit_convex_iter", "DEFAULT_GATES"]
+
+DEFAULT_GATES = 2000     # sampled gates when exact enumeration is impossible (d + bias > 3)
+CHUNK = 50              # first R-FISTA chunk between Newton polishes (doubles up to 2000)
+
+
+def _get_patterns(X, bias, patterns, gates, n_gates, seed) -> Generator:
+    """Patterns (P, n), their gates (or None) and whether the set is exhaustive."""
+    if patterns is not None:
+        D = np.asarray(patterns, dtype=bool)
+        if D.ndim != 2 or D.shape[1] != len(X):
+            raise ValueError(f"patterns must be (P, n = {len(X)}) booleans, got {D.shape}")
+        return D, (None if gates is None else np.asarray(gates, dtype=np.float64)), False
+    if X.shape[1] + bias <= 3:
+        D, G = yield from enumerate_patterns_iter(X, bias)
+        return D, G, True
+    D, G = sample_patterns(X, n_gates or DEFAULT_GATES, seed, bias, return_gates=True)
+    return D, G, False
+
+
+def _initial_ws(values: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` groups with the largest dual values (sorted indices)."""
+    k = min(k, len(values))
+    return np.sort(np.argsort(-values, kind="stable")[:k])
+
+
+class _Problem:
+    """Patterns, groups (pattern index, sign), cones and the working-set bookkeeping."""
+
+    def __init__(self, A, y, D, lam, relu, cones=None):
+        self.A, self.y, self.lam, self.relu = A, y, lam, relu
+        self.keep = np.flatnonzero(D.any(axis=1))           # the zero pattern is useless
+        self.D = D[self.keep]
+        self.cones = cones.subset(self.keep) if cones is not None else None
+        P = len(self.D)
+        self.pat = np.concatenate([np.arange(P), np.arange(P)]) if relu else np.arange(P)
+        self.sigma = np.concatenate([np.ones(P), -np.ones(P)]) if relu else np.ones(P)
+
+    def group_data(self, ws) -> GroupData:
+        return GroupData.build(self.A, self.y, self.D[self.pat[ws]], self.sigma[ws], self.relu)
+
+    def values(self, rho: np.ndarray) -> np.ndarray:
+        return dual_values(self.A, self.D, rho, self.lam, self.relu, self.cones)
+
+    def values_ws(self, rho: np.ndarray, ws: np.ndarray) -> np.ndarray:
+        """Dual constraint values of the working-set groups only."""
+        D = self.D[self.pat[ws]]
+        C = correlations(self.A, D, rho) * self.sigma[ws][:, None]
+        if not self.relu:
+            return np.linalg.norm(C, axis=1)
+        if self.cones is not None:
+            return np.linalg.norm(project_cells(self.cones.subset(self.pat[ws]), C), axis=1)
+        return cone_values(self.A, D, C, self.lam * (1 - 1e-3))
+
+    def prox(self, ws):
+        """Prox of ``λ‖u‖ + I_K(u)`` on the working set: shrink(Π_K(z)) (exact cones)."""
+        cones = self.cones.subset(self.pat[ws])
+        stacked = cones.stacked()
+        return lambda Z, t: group_soft_threshold(project_cells(cones, Z, stacked), t)
+
+
+def _solver(formulation: str, solver: str, cones) -> str:
+    """``"fista"`` (gated), ``"projected"`` (exact cones known) or ``"al"``."""
+    if formulation == "gated":
+        return "fista"
+    if solver not in ("auto", "al", "projected"):
+        raise ValueError(f"solver must be 'auto', 'al' or 'projected', got {solver!r}")
+    if solver == "projected" and cones is None:
+        raise ValueError("the projected solver needs pattern cones with known corner rays "
+                         "(2-D data, cells of the arrangement)")
+    return "al" if solver == "al" or cones is None else "projected"
+
+
+def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e-6, *,
+                    patterns=None, gates=None, bias: bool = True, n_gates: int | None = None,
+                    seed: int = 0, max_iter: int = 50_000, solver: str = "auto") -> Generator:
+    """Progress generator of :func:`fit_convex` (yields at least every ~40 ms)."""
+    t0 = time.perf_counter()
+    X, y = check_data(X, y)
+    lam = _check_lam(lam, formulation)
+    yield Progress(0.0, "patterns")
+    D, G, exact = yield from relay(_get_patterns(X, bias, patterns, gates, n_gates, seed),
+                                   0.0, 0.1)
+    cones = None
+    if formulation == "relu" and solver != "al":
+        cones = yield from relay(cell_cones_iter(X, D, bias), 0.1, 0.15)
+    method = _solver(formulation, solver, cones)
+    prob = _Problem(augment(X, bias), y, D, lam, formulation == "relu", cones)
+    if formulation == "gated" and lam == 0.0:
+        U, ws = least_squares_gated(prob.A, prob.D, y), np.arange(len(prob.D))
+        info = (0, 1, True)
+        history = [fit_value(prob.A, prob.D, prob.sigma, U, y, 0.0)]
+    else:
+        U, ws, info, history = yield from _working_set(prob, method, tol, max_iter)
+    return _finish(prob, D, G, exact, ws, U, info, history, time.perf_counter() - t0, tol,
+                   method)
+
+
+def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> Generator:
+    """Solve the working-set problem; returns ``(U_feasible, U_warm, iterations)``.
+
+    R-FISTA runs in chunks of growing length; after each chunk the iterate is Newton-polished
+    on its identified faces (:func:`_polished`), and the round ends once the restricted
+    program's duality gap is below ``tol`` or FISTA reaches the inner tolerance.
+    """
+    lam = prob.lam
+    if method == "al":
+        it0 = state.n_iter
+        U, _ = yield from solve_relu_al(gd, U, lam, state, tol=inner * lam,
+                                        constraint_tol=inner, max_iter=max_iter, clock=clock)
+        return project_groups(prob.A, prob.D[prob.pat[ws]], U), U, state.n_iter - it0
+    prox = prob.prox(ws) if method == "projected" else None
+    used, chunk = 0, CHUNK
+    while used < max_iter:
+        res = yield from fista(U, gd.fit_smooth, lam, step=state.step, tol=inner * lam,
+                               max_iter=min(chunk, max_iter - used), clock=clock, prox=prox,
+                               label="ReLU projected FISTA" if prox else "gated ReLU FISTA")
+        state.step, used, chunk = res.step, used + res.n_iter, min(2 * chunk, 2000)
+        U, _, cert = _polished(prob, method, ws, res.U, res.U, restricted=True)
+        if res.converged or cert.relative_gap <= tol:
+            break
+    return U, U, used
+
+
+def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Generator:
+    """Working-set rounds (module docstring); returns ``(U, ws, (iters, rounds, ok), hist)``."""
+    n, clock = len(prob.y), Clock()
+    batch = max(8, n // 4)
+    ws = _initial_ws(prob.values(prob.y / n), batch)
+    U = np.zeros((len(ws), prob.A.shape[1]))
+    state = initial_state(len(ws), n, prob.A, method)
+    inner, n_iter, history, ok = 1e-2, 0, [], False
+    for rounds in range(1, 201):
+        frac = 0.15 + 0.8 * min(1.0, rounds / 20)
+        Uf, U, its = yield from relay(_restricted(prob, method, prob.group_data(ws), ws, U,
+                                                  state, inner, max_iter - n_iter, clock, tol),
+                                      frac, frac)
+        n_iter += its
+        Uf, U, cert = _polished(prob, method, ws, Uf, U)
+        history.append(cert.primal)
+        new = cert.violators(ws, tol, batch)
+        yield Progress(frac, f"round {rounds}: {len(ws)} groups, gap {cert.relative_gap:.2e}")
+        if len(new) == 0 and cert.relative_gap <= tol:
+            ok = True
+            break
+        if n_iter >= max_iter:
+            break
+        if len(new) == 0:
+            inner = max(inner * 0.1, 1e-3 * tol)
+        ws, U = _extend(ws, U, new)
+        if method == "al":
+            state.grow(len(new), n)
+    return Uf, ws, (n_iter, rounds, ok), history
+
+
+def _polished(prob, method, ws, Uf, U, restricted=False):
+    """Newton polish (:mod:`engine.regions.polish`), kept only if the certificate improves."""
+    cert = Certificate.of(prob, ws, Uf, restricted)
+    if prob.lam <= 0:
+        return Uf, U, cert
+    gd = prob.group_data(ws)
+    Up = polish(prob.A, prob.y, gd.DS, gd.S, Uf, prob.lam)
+    if method == "projected":
+        Up = project_cells(prob.cones.subset(prob.pat[ws]), Up)
+    elif method == "al":
+        Up = project_groups(prob.A, prob.D[prob.pat[ws]], Up)
+    cert_p = Certificate.of(prob, ws, Up, restricted)
+    if cert_p.gap < cert.gap:
+        return Up, Up, cert_p
+    return Uf, U, cert
+
+
+def _extend(ws, U, new):
+    """Append groups ``new`` to the working set with zero variables."""
+    return np.concatenate([ws, new]), np.vstack([U, np.zeros((len(new), U.shape[1]))])
+
+
+def _check_lam(lam, formulation) -> float:
+    if formulation not in ("relu", "gated"):
+        raise ValueError(f"formulation must be 'relu' or 'gated', got {formulation!r}")
+    lam = float(lam)
+    if not np.isfinite(lam) or lam < 0 or (formulation == "relu" and lam == 0):
+        need = "> 0" if formulation == "relu" else "≥ 0"
+        raise ValueError(f"λ (lam) must be {need} for the {formulation} program, got {lam}")
+    return lam
+
+
+def _finish(prob, D_all, G_all, exact, ws, U, info, history, wall, tol,
+            method) -> ConvexSolution:
+    """Recovery (§2.4), certificate and bookkeeping."""
+    pat_ws, sig_ws = prob.pat[ws], prob.sigma[ws]
+    if prob.lam > 0:
+        U = reduce_support(prob.A, prob.group_data(ws).DS, U)
+    W1, w2, used = recover_network(U, sig_ws)
+    pat_used = prob.keep[pat_ws[used]]
+    cert = Certificate.of(prob, ws, U)
+    fitted = predict(prob.A, prob.D[pat_ws], sig_ws, U)
+    viol = cone_violation(prob.A, prob.D[pat_ws], U) if prob.relu else 0.0
+    gates = None
+    if not prob.relu:
+        gates = G_all[pat_used] if G_all is not None else None
+    return ConvexSolution(
+        formulation="relu" if prob.relu else "gated", lam=prob.lam, objective=cert.primal,
+        W1=W1, w2=w2, gates=gates, neuron_pattern=pat_used, neuron_sign=sig_ws[used],
+        group_vectors=U[used], patterns=D_all, pattern_gates=G_all, exact_patterns=exact,
+        fitted=fitted, dual=prob.y - fitted, max_dual_constraint=cert.max_value,
+        dual_value=cert.dual, dual_gap=cert.gap, certified=cert.relative_gap <= tol,
+        cone_violation=viol, history=np.asarray(history, dtype=np.float64),
+        n_iter=info[0], rounds=info[1], converged=info[2], wall_time=wall, solver=method)
+
+
+def fit_convex(X, y, lam: float, formulation: str = "relu", tol: float = 1e-6,
+               **kwargs) -> ConvexSolution:
+    """Global optimum of the weight-decay two-layer ReLU problem via its convex program.
+
+    Parameters
+    ----------
+    X : (n, d) data. y : (n,) targets. lam : λ (> 0 for ``"relu"``, ≥ 0 for ``"gated"``).
+    formulation : ``"relu"`` (PE's constrained program, §2.3) or ``"gated"`` (§2.5).
+    tol : relative duality gap at which the solve stops (also the ``ε`` of the certificate
+        ``max_dual_constraint ≤ λ(1 + ε)``).
+    patterns, gates : optional fixed patterns (P, n) and their gates; default all patterns
+        (exact, ``d + bias ≤ 3``) or ``n_gates`` sampled gates (``seed``).
+    bias : append a column of ones. max_iter : total R-FISTA iterations.
+    solver : ``"auto"`` (ReLU: projected R-FISTA with exact cone projections when the cones'
+        corner rays are known — 2-D data —, else the augmented Lagrangian), ``"al"`` or
+        ``"projected"``.
+
+    Returns
+    -------
+    ConvexSolution
+        ``objective`` equals :func:`two_layer_objective` of the recovered ``(W1, w2)``
+        (``relu``); see the class for the certificate fields.
+    """
+    return drain(fit_convex_iter(X, y, lam, formulation, tol, **kwargs))

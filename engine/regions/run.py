@@ -1,0 +1,171 @@
+"""One lab run: data, convex optimum, non-convex runs, region maps and counts (SCIENCE.md §2).
+
+:func:`run_config` is a progress generator (``engine.core`` contract): it yields
+:class:`~engine.core.Progress` at least every ~40 ms of compute (stop iterating to cancel) and
+returns a :class:`RegionsResult`. Stage results travel as ``Progress.partial`` dicts
+(``{"stage": "convex", "convex": sol}``, ``{"stage": "training", "runs": [...]}``) so the
+app can draw them before the run ends.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generator, Optional
+
+import numpy as np
+
+from engine.core import Progress, drain, validate
+from engine.regions.arrangement import count_regions
+from engine.regions.config import RegionsConfig
+from engine.regions.convex import fit_convex_iter
+from engine.regions.datasets import custom_dataset, data_box, make_dataset
+from engine.regions.dual import relay
+from engine.regions.nonconvex import NonconvexRun, fit_nonconvex_iter
+from engine.regions.pattern_map import pattern_ids_iter
+from engine.regions.solution import ConvexSolution
+
+__all__ = ["RegionsResult", "run_config", "run", "MAX_MAP_BYTES"]
+
+MAX_MAP_BYTES = 2 * 2**30      # region-map snapshots kept in memory
+
+
+@dataclass
+class RegionsResult:
+    """Everything a lab run computed (CPU numpy).
+
+    Attributes
+    ----------
+    config : RegionsConfig. X : (n, 2). y : (n,).
+    box : (xmin, xmax, ymin, ymax) of the grid; grid_x : (nx,), grid_y : (ny,).
+    convex : ConvexSolution  (global optimum over all exact patterns, with certificate).
+    convex_region_ids : int32 (ny, nx); convex_region_keys : uint64 (K,) colour keys.
+    convex_region_count, convex_region_count_plane : int
+        Exact cell counts of the recovered net's arrangement inside ``box`` / in the plane.
+    runs : list of NonconvexRun, one per seed (``seed, seed+1, …``).
+    snapshot_steps : (T,) steps of the snapshots.
+    region_ids : int32 (T, S, ny, nx)
+        Activation-pattern ids on the grid per snapshot and seed.
+    region_keys : list (T) of lists (S) of uint64 (K,)
+        64-bit pattern hash of each id (stable colour key across snapshots).
+    region_counts, region_counts_plane : int (T, S)
+        Exact cell counts of each snapshot's arrangement inside ``box`` / in the plane.
+    gaps : (S,) final non-convex objective minus the convex optimum.
+    deep_run : NonconvexRun or None (``depth > 1``).
+    deep_region_ids : int32 (T, ny, nx) or None.
+    deep_region_counts_lower : int (T,) or None
+        Distinct patterns on the grid: a LOWER BOUND on the deep net's linear regions.
+    """
+    config: RegionsConfig
+    X: np.ndarray
+    y: np.ndarray
+    box: tuple
+    grid_x: np.ndarray
+    grid_y: np.ndarray
+    convex: ConvexSolution
+    convex_region_ids: np.ndarray
+    convex_region_keys: np.ndarray
+    convex_region_count: int
+    convex_region_count_plane: int
+    runs: list
+    snapshot_steps: np.ndarray
+    region_ids: np.ndarray
+    region_keys: list
+    region_counts: np.ndarray
+    region_counts_plane: np.ndarray
+    gaps: np.ndarray
+    deep_run: Optional[NonconvexRun] = None
+    deep_region_ids: Optional[np.ndarray] = None
+    deep_region_counts_lower: Optional[np.ndarray] = None
+
+
+def _check_size(cfg: RegionsConfig) -> None:
+    """``ValueError`` when the region-map snapshots would not fit :data:`MAX_MAP_BYTES`."""
+    frames = min(cfg.snapshots, cfg.steps + 1) * (cfg.n_seeds + (cfg.depth > 1))
+    need = 4 * frames * cfg.grid ** 2
+    if need > MAX_MAP_BYTES:
+        raise ValueError(f"region maps would need {need / 2**30:.1f} GiB (limit "
+                         f"{MAX_MAP_BYTES / 2**30:.0f} GiB): reduce grid, snapshots or seeds")
+
+
+def _data(cfg: RegionsConfig, data):
+    if data is not None:
+        return custom_dataset(*data)
+    if cfg.dataset == "custom":
+        raise ValueError("dataset 'custom' needs the points: pass data=(X, y)")
+    return make_dataset(cfg.dataset, cfg.n_points, cfg.noise, cfg.seed)
+
+
+def _maps(runs, grid_x, grid_y, box, device, lo, hi) -> Generator:
+    """Pattern-id maps and exact counts of every snapshot of every run."""
+    T, S = len(runs[0].steps), len(runs)
+    ids = np.empty((T, S, len(grid_y), len(grid_x)), dtype=np.int32)
+    keys = [[None] * S for _ in range(T)]
+    counts, plane = np.zeros((T, S), dtype=np.int64), np.zeros((T, S), dtype=np.int64)
+    for t in range(T):
+        for s, run in enumerate(runs):
+            hidden = run.hidden_at(t)
+            m, k = yield from relay(pattern_ids_iter(hidden, grid_x, grid_y, device), lo, lo)
+            ids[t, s], keys[t][s] = m, k
+            if run.depth == 1:
+                counts[t, s] = count_regions(*hidden[0], box=box)
+                plane[t, s] = count_regions(*hidden[0])
+            else:
+                counts[t, s] = plane[t, s] = len(k)
+            yield Progress(lo + (hi - lo) * (t * S + s + 1) / (T * S),
+                           f"region maps: snapshot {t + 1}/{T}, run {s + 1}/{S}")
+    return ids, keys, counts, plane
+
+
+def _train(cfg, X, y, device, depth, width, seeds, lo, hi) -> Generator:
+    return (yield from relay(fit_nonconvex_iter(
+        X, y, width, cfg.lam, cfg.steps, cfg.lr, seeds, optimizer=cfg.optimizer, depth=depth,
+        n_snapshots=cfg.snapshots, init_scale=cfg.init_scale, device=device), lo, hi))
+
+
+def run_config(cfg: RegionsConfig, device: str = "cpu", data=None) -> Generator:
+    """Run the lab for ``cfg`` on ``device``; yields Progress, returns :class:`RegionsResult`.
+
+    Parameters
+    ----------
+    cfg : RegionsConfig (validated; ``ValueError`` names a bad field).
+    device : torch device of the non-convex training and deep pattern maps.
+    data : optional ``(X, y)`` (clicked points / CSV) replacing the generated data set.
+    """
+    validate(cfg)
+    _check_size(cfg)
+    X, y = _data(cfg, data)
+    box = data_box(X)
+    gx = np.linspace(box[0], box[1], cfg.grid)
+    gy = np.linspace(box[2], box[3], cfg.grid)
+    yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y, "box": box})
+    sol = yield from relay(fit_convex_iter(X, y, cfg.lam, cfg.formulation, cfg.tol), 0.0, 0.3)
+    yield Progress(0.3, "convex optimum found", {"stage": "convex", "convex": sol})
+    seeds = [cfg.seed + i for i in range(cfg.n_seeds)]
+    runs = yield from _train(cfg, X, y, device, 1, cfg.width, seeds, 0.3, 0.65)
+    yield Progress(0.65, "training done", {"stage": "training", "runs": runs})
+    ids, keys, counts, plane = yield from _maps(runs, gx, gy, box, device, 0.65, 0.85)
+    cids, ckeys = yield from pattern_ids_iter(_convex_hidden(sol), gx, gy, device)
+    deep = deep_ids = deep_counts = None
+    if cfg.depth > 1:
+        deep = (yield from _train(cfg, X, y, device, cfg.depth, max(1, cfg.width // cfg.depth),
+                                  [cfg.seed], 0.85, 0.95))[0]
+        d_ids, _, d_counts, _ = yield from _maps([deep], gx, gy, box, device, 0.95, 1.0)
+        deep_ids, deep_counts = d_ids[:, 0], d_counts[:, 0]
+    W, b = _convex_hidden(sol)[0]
+    return RegionsResult(
+        cfg, X, y, box, gx, gy, sol, cids.astype(np.int32), ckeys, count_regions(W, b, box),
+        count_regions(W, b), runs, runs[0].steps.copy(), ids, keys, counts, plane,
+        np.array([r.final_objective - sol.objective for r in runs]), deep, deep_ids,
+        deep_counts)
+
+
+def _convex_hidden(sol: ConvexSolution):
+    """Hidden layer ``[(W, b)]`` of the recovered convex net (gated: its gates)."""
+    W1 = sol.gates if sol.formulation == "gated" and sol.gates is not None else sol.W1
+    if len(W1) == 0:
+        return [(np.zeros((1, 2)), np.zeros(1))]
+    return [(W1[:, :-1], W1[:, -1])]
+
+
+def run(cfg: RegionsConfig, device: str = "cpu", data=None) -> RegionsResult:
+    """Blocking :func:`run_config`."""
+    return drain(run_config(cfg, device, data))

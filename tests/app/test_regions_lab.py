@@ -1,0 +1,82 @@
+"""The activation-regions lab in the shell: runs, certified optimum, data entry, hover."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from app.main_window import MainWindow
+
+SMALL = {"n_points": 12, "width": 8, "steps": 200, "n_seeds": 2, "grid": 64, "snapshots": 5,
+         "dataset": "xor"}
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = MainWindow(session=None, autosave_path=tmp_path / "autosave.json",
+                     devices=[("cpu", "CPU")], auto_run=False)
+    qtbot.addWidget(win)
+    win.switch_lab("regions")
+    _set(win, **SMALL)
+    yield win
+    win.shutdown()
+
+
+def _set(win, **changes):
+    panel = win.slot.panel
+    panel.set_config(dataclasses.replace(panel.config(), **changes))
+
+
+def _run(win, qtbot):
+    with qtbot.waitSignal(win.runner.sigFinished, timeout=120_000):
+        win.run()
+
+
+def test_run_shows_regions_and_certified_optimum(window, qtbot):
+    _run(window, qtbot)
+    presenter = window.slot.presenter
+    r = presenter.result
+    assert window.playback.frame_count() == 5
+    assert r.convex.objective <= min(run.objective[-1] for run in r.runs) + 1e-9
+    assert "certified global optimum" in window.status_label.text()
+    window.playback.sigFrameChanged.emit(2)
+    assert presenter._frame == 2
+    presenter._hover(presenter.map, 0.1, 0.2, presenter._net())
+
+
+def test_clicked_points_become_the_data_set(window, qtbot):
+    presenter = window.slot.presenter
+    for x, y in [(0.5, 0.5), (-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5)]:
+        presenter._clicked(x, y)
+    cfg = window.slot.panel.config()
+    assert cfg.dataset == "custom" and len(cfg.custom_points) == 4
+    assert cfg.custom_points[0] == (0.5, 0.5, 1.0)
+    _run(window, qtbot)
+    assert presenter.result.X.shape == (4, 2)
+
+
+def test_csv_with_nan_is_refused_and_keeps_data(window, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x1,x2,y\n0,0,1\n1,nan,0\n")
+    before = window.slot.panel.config()
+    assert not window.slot.presenter.load_csv(str(bad))
+    assert window.slot.panel.config() == before
+    assert "CSV not loaded" in window.status_label.text()
+
+
+def test_csv_loads_points(window, qtbot, tmp_path):
+    good = tmp_path / "good.csv"
+    rng = np.random.default_rng(0)
+    rows = [f"{a:.3f},{b:.3f},{1 if a * b > 0 else -1}" for a, b in rng.normal(size=(10, 2))]
+    good.write_text("x1,x2,y\n" + "\n".join(rows) + "\n")
+    assert window.slot.presenter.load_csv(str(good))
+    cfg = window.slot.panel.config()
+    assert cfg.dataset == "custom" and len(cfg.custom_points) == 10
+    _run(window, qtbot)
+    assert window.slot.presenter.result.X.shape == (10, 2)
+
+
+def test_non_positive_lambda_is_refused(window):
+    before = window.slot.panel.config()
+    window.edit_config({"lam": 0.0})
+    assert window.slot.panel.config() == before
+    assert "valid range" in window.status_label.text()

@@ -1,0 +1,179 @@
+"""Non-convex runs, data sets, CSV loading, the config and the lab run contract (§2)."""
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from engine.core import Progress, config_from_dict, validate
+from engine.regions import (DATASETS, RegionsConfig, count_regions, custom_dataset,
+                            fit_nonconvex, fit_nonconvex_batch, load_csv, make_dataset,
+                            pattern_ids, run, run_config, two_layer_objective)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _xy(n=20, seed=0):
+    return make_dataset("spiral", n, 0.05, seed)
+
+
+@pytest.mark.parametrize("optimizer, lr", [("gd", 0.1), ("adam", 0.01)])
+def test_nonconvex_objective_is_two_layer_objective(optimizer, lr):
+    X, y = _xy()
+    r = fit_nonconvex(X, y, 16, 0.01, 200, lr, seed=3, optimizer=optimizer, n_snapshots=5)
+    assert r.objective.shape == (201,) and np.isfinite(r.objective).all()
+    assert list(r.steps) == [0, 50, 100, 150, 200]
+    assert r.W1.shape == (5, 16, 3) and r.w2.shape == (5, 16)
+    for k, step in enumerate(r.steps):
+        assert r.objective[step] == pytest.approx(
+            two_layer_objective(r.W1[k], r.w2[k], X, y, 0.01), rel=1e-12)
+    assert r.objective[-1] < r.objective[0]
+    assert r.diverged_step is None
+
+
+def test_runs_are_seeded_and_batched_runs_match_single_ones():
+    X, y = _xy()
+    a = fit_nonconvex(X, y, 8, 0.01, 100, 0.1, seed=5)
+    b = fit_nonconvex(X, y, 8, 0.01, 100, 0.1, seed=5)
+    batch = fit_nonconvex_batch(X, y, 8, 0.01, 100, 0.1, [4, 5, 6])
+    assert np.array_equal(a.objective, b.objective)
+    assert np.allclose(batch[1].objective, a.objective, rtol=1e-9)
+    assert batch[0].objective[0] != batch[1].objective[0]
+
+
+def test_gd_on_a_two_layer_net_decreases_with_small_steps():
+    X, y = _xy()
+    r = fit_nonconvex(X, y, 32, 0.01, 300, 0.05, seed=0)
+    assert (np.diff(r.objective) <= 1e-12).all()
+
+
+def test_divergence_is_recorded():
+    X, y = _xy()
+    r = fit_nonconvex(X, y, 16, 0.01, 50, 1e3, seed=1)
+    assert r.diverged_step is not None and r.diverged_step <= 50
+    assert np.isnan(r.objective[r.diverged_step:]).all()
+
+
+def test_deep_runs_and_bad_arguments():
+    X, y = _xy()
+    r = fit_nonconvex(X, y, 6, 0.01, 30, 0.05, seed=0, depth=3, n_snapshots=3)
+    assert r.depth == 3 and len(r.hidden_at(-1)) == 3
+    assert pattern_ids(r.hidden_at(-1), np.linspace(-1, 1, 50), np.linspace(-1, 1, 50)).min() == 0
+    with pytest.raises(ValueError, match="w_out"):
+        r.w2
+    with pytest.raises(ValueError, match="GiB"):
+        fit_nonconvex(X, y, 10**7, 0.01, 10, 0.1, seed=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        fit_nonconvex(X, y, 4, 0.01, 10, 0.1, seed=0, optimizer="sgd")
+    with pytest.raises(ValueError, match="lam"):
+        fit_nonconvex(X, y, 4, -1.0, 10, 0.1, seed=0)
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_datasets(name):
+    X, y = make_dataset(name, 30, 0.1, seed=2)
+    X2, y2 = make_dataset(name, 30, 0.1, seed=2)
+    assert X.shape == (30, 2) and y.shape == (30,)
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+    assert np.abs(X).max() < 3 and np.isfinite(y).all()
+    if DATASETS[name][1] == "classification":
+        assert set(np.unique(y)) == {-1.0, 1.0}
+
+
+def test_dataset_errors_and_custom_points():
+    with pytest.raises(ValueError, match="unknown"):
+        make_dataset("mnist", 10)
+    with pytest.raises(ValueError, match="at least 2"):
+        make_dataset("xor", 1)
+    X, y = custom_dataset([[0, 0], [0, 0], [1, 1]], [1, 1, -1])      # duplicates are fine
+    assert X.shape == (3, 2)
+    with pytest.raises(ValueError, match="NaN"):
+        custom_dataset([[0, np.nan], [1, 1]], [1, 2])
+    with pytest.raises(ValueError, match="targets"):
+        custom_dataset([[0, 0], [1, 1]], [1])
+
+
+def test_load_csv(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("x1,x2,y\n0,0,1\n1,0.5,-1\n\n2,1,1\n")
+    X, y = load_csv(good)
+    assert X.shape == (3, 2) and list(y) == [1, -1, 1]
+    cases = {"nan.csv": ("0,0,1\n1,nan,2\n", "NaN"),
+             "ragged.csv": ("0,0,1\n1,2\n", "line 2: 2 values, expected 3"),
+             "text.csv": ("0,0,1\n1,abc,2\n", "'abc' is not a number"),
+             "short.csv": ("x,y,t\n0,0,1\n", "at least 2"),
+             "one_col.csv": ("1\n2\n3\n", "2 columns")}
+    for name, (text, msg) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(ValueError, match=msg):
+            load_csv(path)
+
+
+def test_config_fields_and_validation():
+    names = {f.name for f in dataclasses.fields(RegionsConfig)}
+    assert {"dataset", "n_points", "noise", "width", "lam", "steps", "lr", "optimizer",
+            "formulation", "n_seeds", "depth", "grid", "seed"} <= names
+    for f in dataclasses.fields(RegionsConfig):
+        assert f.metadata["help"]
+    with pytest.raises(ValueError, match="lam"):
+        validate(RegionsConfig(lam=0.0))
+    with pytest.raises(ValueError, match="width"):
+        config_from_dict(RegionsConfig, {"width": 10**6})
+    with pytest.raises(ValueError, match="custom"):
+        run(RegionsConfig(dataset="custom"))
+    with pytest.raises(ValueError, match="GiB"):
+        run(RegionsConfig(grid=1024, snapshots=400, n_seeds=64))
+
+
+SMALL = RegionsConfig(dataset="xor", n_points=12, width=12, lam=0.01, steps=300, lr=0.02,
+                      n_seeds=2, grid=64, snapshots=4, depth=2, seed=1)
+
+
+def test_run_config_contract_and_result():
+    gen = run_config(SMALL)
+    gaps, last, partial = [], time.perf_counter(), set()
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            res = stop.value
+            break
+        assert isinstance(p, Progress) and 0.0 <= p.fraction <= 1.0
+        if p.partial:
+            partial.add(p.partial["stage"])
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+    assert {"data", "convex", "training"} <= partial
+    assert max(gaps) < 1.0
+    assert res.convex.certified and len(res.runs) == 2
+    assert res.region_ids.shape == (4, 2, 64, 64) and res.region_counts.shape == (4, 2)
+    for t in range(4):
+        for s in range(2):
+            W, b = res.runs[s].hidden_at(t)[0]
+            assert res.region_counts[t, s] == count_regions(W, b, res.box)
+            assert res.region_ids[t, s].max() + 1 <= res.region_counts[t, s]
+            assert len(res.region_keys[t][s]) == res.region_ids[t, s].max() + 1
+    assert (res.gaps >= -1e-6 * res.convex.objective).all()
+    assert res.deep_run.depth == 2 and res.deep_region_ids.shape == (4, 64, 64)
+    assert res.convex_region_count == count_regions(res.convex.W1[:, :2], res.convex.W1[:, 2],
+                                                    res.box)
+
+
+def test_run_config_can_be_cancelled_and_takes_custom_data():
+    gen = run_config(dataclasses.replace(SMALL, depth=1, steps=10**5))
+    for _ in range(3):
+        next(gen)
+    gen.close()
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 1.0], [1.0, 0.0]])
+    res = run(dataclasses.replace(SMALL, dataset="custom", depth=1, steps=50),
+              data=(X, np.array([1.0, -1, 1, -1, 0.5])))
+    assert res.X.shape == (5, 2) and res.convex.certified
