@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QVBoxLayout, QWidget)
 
 from app.labs.base import LabPresenter
@@ -48,8 +48,12 @@ class DiffusionLab(LabPresenter):
         self.clear_button = QPushButton("Clear drawn points")
         self.clear_button.clicked.connect(
             lambda: self.sigConfigEdit.emit({"custom_points": (), "prior": "ring"}))
+        self.load_button = QPushButton("Load points…")
+        self.load_button.setToolTip("Fit the 'custom' prior to points from a .csv or .npy file "
+                                    "(one point per row: x, y[, z])")
+        self.load_button.clicked.connect(lambda: self.load_points())
         tools = QHBoxLayout()
-        for w in (self.draw_box, self.x0_box, self.clear_button):
+        for w in (self.draw_box, self.load_button, self.x0_box, self.clear_button):
             tools.addWidget(w)
         tools.addStretch(1)
         self.plots = {key: CurvePlot(title, "diffusion time t", ylabel)
@@ -88,11 +92,28 @@ class DiffusionLab(LabPresenter):
 
     def _points_drawn(self, pts: np.ndarray) -> None:
         cfg = self.current_config()
-        old = np.asarray(cfg.custom_points, dtype=float).reshape(-1, 2) \
-            if cfg is not None and cfg.prior == "custom" else np.zeros((0, 2))
+        old = _as_points(cfg.custom_points)[:, :2] \
+            if cfg is not None and cfg.prior == "custom" and cfg.custom_points else np.zeros((0, 2))
         pts = np.vstack([old, np.asarray(pts, dtype=float)[:, :2]])
         points = tuple((round(float(x), 4), round(float(y), 4)) for x, y in pts)
         self.sigConfigEdit.emit({"prior": "custom", "custom_points": points})
+
+    def load_points(self, path: Optional[str] = None) -> bool:
+        """Points for the 'custom' prior from a CSV (x, y[, z] per row) or .npy file."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self.view, "Load prior points", "",
+                                                  "Points (*.csv *.txt *.npy)")
+            if not path:
+                return False
+        try:
+            pts = read_points(path)
+        except (ValueError, OSError) as err:
+            self.sigMessage.emit(f"Points not loaded: {err}")
+            return False
+        dim = pts.shape[1]
+        points = tuple(tuple(round(float(v), 5) for v in row) for row in pts)
+        self.sigConfigEdit.emit({"prior": "custom", "dim": dim, "custom_points": points})
+        return True
 
     def _constraint_moved(self, y: float) -> None:
         self._pending_y = float(y)
@@ -145,8 +166,9 @@ class DiffusionLab(LabPresenter):
         else:
             canvas.set_constraint(None, 0.0)
         if r.config.prior == "custom" and r.config.custom_points:
-            drawn = np.asarray(r.config.custom_points, dtype=float).reshape(-1, 2)
-            canvas.set_points("drawn", np.pad(drawn, ((0, 0), (0, d - 2))), (1, 1, 1, 0.8), 4)
+            drawn = _as_points(r.config.custom_points)
+            drawn = np.pad(drawn, ((0, 0), (0, max(0, d - drawn.shape[1]))))[:, :d]
+            canvas.set_points("drawn", drawn, (1, 1, 1, 0.8), 4)
         else:
             canvas.set_points("drawn", None, (1, 1, 1, 1), 4)
 
@@ -204,6 +226,43 @@ class DiffusionLab(LabPresenter):
         out = {title: self.plots[key].plot_item for key, title, _ in METRICS}
         out["Final distance vs step budget"] = self.budget_plot.plot_item
         return out
+
+
+def read_points(path: str) -> np.ndarray:
+    """(n, 2|3) finite points from ``.npy`` or comma/space-separated text (header allowed)."""
+    if str(path).endswith(".npy"):
+        pts = np.load(path, allow_pickle=False)
+    else:
+        text = open(path, encoding="utf-8-sig").read().replace(",", " ").splitlines()
+        rows = [line.split() for line in text if line.strip()]
+        if rows and not _is_number(rows[0][0]):
+            rows = rows[1:]
+        try:
+            pts = np.array([[float(v) for v in row] for row in rows])
+        except ValueError:
+            raise ValueError(f"{path}: non-numeric or ragged rows") from None
+    pts = np.asarray(pts, dtype=float)
+    if pts.ndim != 2 or pts.shape[1] not in (2, 3):
+        raise ValueError(f"{path}: expected rows of 2 or 3 coordinates, got shape {pts.shape}")
+    if not np.isfinite(pts).all():
+        raise ValueError(f"{path}: contains NaN or infinite values")
+    if len(pts) < 4:
+        raise ValueError(f"{path}: need at least 4 points, got {len(pts)}")
+    return pts
+
+
+def _as_points(rows) -> np.ndarray:
+    """Config tuple of points → (n, k) float array."""
+    pts = np.asarray(rows, dtype=float)
+    return pts.reshape(len(pts), -1)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _contour_levels(logp: Optional[np.ndarray]) -> list:

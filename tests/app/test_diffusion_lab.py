@@ -87,3 +87,20 @@ def test_presets_exist_and_apply(window, qtbot):
                                         "dps-vs-posterior", "momentum-10-steps"}
     window.apply_preset("momentum-10-steps", run=False)
     assert window.slot.panel.config().solver == "ghvb"
+
+
+def test_points_load_from_csv_and_bad_files_are_refused(window, qtbot, tmp_path):
+    presenter = window.slot.presenter
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n0,1\n1,nan\n2,2\n3,3\n")
+    before = window.slot.panel.config()
+    assert not presenter.load_points(str(bad))
+    assert window.slot.panel.config() == before and "NaN" in window.status_label.text()
+    good = tmp_path / "pts.csv"
+    angle = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    good.write_text("x,y\n" + "\n".join(f"{np.cos(a):.4f},{np.sin(a):.4f}" for a in angle))
+    assert presenter.load_points(str(good))
+    cfg = window.slot.panel.config()
+    assert cfg.prior == "custom" and len(cfg.custom_points) == 40
+    _run(window, qtbot)
+    assert presenter.result.runs[0].status == "completed"
