@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
-__all__ = ["TrailPlot", "TrailLayer", "brushes_for", "cache_axes",
+__all__ = ["TrailPlot", "TrailLayer", "brushes_for", "cache_axes", "sample_activity",
            "finite_bounds", "run_demo", "synthetic_trajectories"]
 
 HEAD_COLOR = "#4c9be8"
@@ -115,6 +115,16 @@ def brushes_for(values, cmap="viridis", limits=None):
     idx = np.clip((scaled * (_LUT_SIZE - 1)).round(), 0, _LUT_SIZE - 1).astype(int)
     idx[~finite] = _LUT_SIZE
     return palette[idx], (lo, hi), cmap
+
+
+def sample_activity(samples, active, w):
+    """Active flags of the samples: the explicit ``active`` state, else ``samples @ w > 0``
+    for the highlighted run's weight ``w`` (all False when neither is known)."""
+    if active is None and w is not None:
+        active = samples @ w > 0
+    if active is None or len(active) != len(samples):
+        active = np.zeros(len(samples), dtype=bool)
+    return np.asarray(active, dtype=bool)
 
 
 def cache_axes(*plot_items):

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 
 from widgets.trail_plot import (
     ACTIVE_COLOR, HIGHLIGHT_COLOR, INACTIVE_COLOR, SUPPORT_COLOR, TEACHER_COLOR,
-    TrailPlot, brushes_for, finite_bounds, run_demo, synthetic_trajectories,
+    TrailPlot, brushes_for, finite_bounds, run_demo, sample_activity, synthetic_trajectories,
 )
 
 __all__ = ["TrajectoryCanvas", "synthetic_trajectories", "brushes_for", "finite_bounds"]
@@ -173,11 +173,7 @@ class TrajectoryCanvas(TrailPlot):
         """Recolour the samples: explicit state, else from the highlighted run (n is small)."""
         if self._samples is None or not len(self._samples):
             return
-        active, w = self._active, self._highlight_w()
-        if active is None and w is not None:
-            active = self._samples @ w > 0
-        if active is None or len(active) != len(self._samples):
-            active = np.zeros(len(self._samples), dtype=bool)
+        active = sample_activity(self._samples, self._active, self._highlight_w())
         self.samples_item.setBrush(np.where(active, *self._sample_brushes))
 
     def _update_legend(self):

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from widgets.gl import opengl_available
 from widgets.trail_plot import (
     ACTIVE_COLOR, HIGHLIGHT_COLOR, INACTIVE_COLOR, SUPPORT_COLOR, TEACHER_COLOR, finite_bounds,
-    run_demo, synthetic_trajectories,
+    run_demo, sample_activity, synthetic_trajectories,
 )
 
 __all__ = ["TrajectoryView3D"]
@@ -279,11 +279,7 @@ class TrajectoryView3D(QWidget):
         """Recolour the samples: explicit state, else from the highlighted run."""
         if self._samples is None or not len(self._samples):
             return
-        active, w = self._active, self._highlight_w()
-        if active is None and w is not None:
-            active = self._samples @ w > 0
-        if active is None or len(active) != len(self._samples):
-            active = np.zeros(len(self._samples), dtype=bool)
+        active = sample_activity(self._samples, self._active, self._highlight_w())
         colors = np.where(active[:, None], rgba(ACTIVE_COLOR), rgba(INACTIVE_COLOR))
         self.samples.set_data(pos=self._samples, size=6, edge_width=0, face_color=colors)
 

@@ -6,7 +6,7 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton,
-                               QVBoxLayout, QWidget)
+                               QVBoxLayout)
 
 from app.labs.base import LabPresenter
 from app.labs.diffusion_run import BUDGETS, DiffusionLabResult, run_lab

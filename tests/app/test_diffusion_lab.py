@@ -1,37 +1,20 @@
 """The diffusion-paths lab in the shell: runs, time-locked comparison, view interaction."""
-import dataclasses
 
 import numpy as np
 import pytest
 
-from app.main_window import MainWindow
+from tests.app.conftest import run_and_wait, set_config
 
 SMALL = {"n_particles": 200, "n_steps": 20, "n_trails": 4}
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    win = MainWindow(session=None, autosave_path=tmp_path / "autosave.json",
-                     devices=[("cpu", "CPU")], auto_run=False)
-    qtbot.addWidget(win)
-    win.switch_lab("diffusion")
-    _set(win, **SMALL)
-    yield win
-    win.shutdown()
-
-
-def _set(win, **changes):
-    panel = win.slot.panel
-    panel.set_config(dataclasses.replace(panel.config(), **changes))
-
-
-def _run(win, qtbot):
-    with qtbot.waitSignal(win.runner.sigFinished, timeout=60_000):
-        win.run()
+def window(lab_window):
+    return lab_window("diffusion", **SMALL)
 
 
 def test_run_shows_both_solvers_time_locked(window, qtbot):
-    _run(window, qtbot)
+    run_and_wait(window, qtbot)
     presenter = window.slot.presenter
     result = presenter.result
     assert [r.solver for r in result.runs] == ["mcg", "projection"]
@@ -43,8 +26,8 @@ def test_run_shows_both_solvers_time_locked(window, qtbot):
 
 
 def test_single_solver_hides_second_canvas(window, qtbot):
-    _set(window, compare_solver="none", measurement="none", solver="ddim")
-    _run(window, qtbot)
+    set_config(window, compare_solver="none", measurement="none", solver="ddim")
+    run_and_wait(window, qtbot)
     presenter = window.slot.presenter
     assert len(presenter.result.runs) == 1
     assert not presenter.canvases[1].isVisibleTo(presenter.view)
@@ -64,12 +47,12 @@ def test_drawn_points_fit_a_custom_prior(window, qtbot):
     presenter._points_drawn(np.stack([2 * np.cos(angle), np.sin(angle)], axis=1))
     cfg = window.slot.panel.config()
     assert cfg.prior == "custom" and len(cfg.custom_points) == 60
-    _run(window, qtbot)
+    run_and_wait(window, qtbot)
     assert presenter.result.runs[0].status == "completed"
 
 
 def test_custom_prior_without_points_fails_clearly(window, qtbot):
-    _set(window, prior="custom", custom_points=())
+    set_config(window, prior="custom", custom_points=())
     with qtbot.waitSignal(window.runner.sigFailed, timeout=60_000):
         window.run()
     assert "draw" in window.status_label.text()
@@ -102,5 +85,5 @@ def test_points_load_from_csv_and_bad_files_are_refused(window, qtbot, tmp_path)
     assert presenter.load_points(str(good))
     cfg = window.slot.panel.config()
     assert cfg.prior == "custom" and len(cfg.custom_points) == 40
-    _run(window, qtbot)
+    run_and_wait(window, qtbot)
     assert presenter.result.runs[0].status == "completed"

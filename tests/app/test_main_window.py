@@ -1,5 +1,4 @@
 """The shell with the gradient-flow lab: switcher, panel validation, runs, playback, sessions."""
-import dataclasses
 import json
 import time
 
@@ -8,6 +7,7 @@ import pytest
 
 from app import menus
 from app.main_window import MainWindow
+from tests.app.conftest import run_and_wait, set_config
 from app.registry import LABS
 from app.session import Session
 
@@ -15,23 +15,8 @@ SMALL = {"dim": 2, "depth": 1, "n_init": 20, "t_max": 5.0, "dt": 0.05, "frames":
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    win = MainWindow(session=None, autosave_path=tmp_path / "autosave.json",
-                     devices=[("cpu", "CPU")], auto_run=False)
-    qtbot.addWidget(win)
-    _set(win, **SMALL)
-    yield win
-    win.shutdown()
-
-
-def _set(win, **changes):
-    panel = win.slot.panel
-    panel.set_config(dataclasses.replace(panel.config(), **changes))
-
-
-def _run(win, qtbot, timeout=60_000):
-    with qtbot.waitSignal(win.runner.sigFinished, timeout=timeout):
-        win.run()
+def window(lab_window):
+    return lab_window("gradient-flow", **SMALL)
 
 
 def test_switcher_lists_only_existing_labs(window):
@@ -40,7 +25,7 @@ def test_switcher_lists_only_existing_labs(window):
 
 
 def test_run_fills_views_and_playback(window, qtbot):
-    _run(window, qtbot)
+    run_and_wait(window, qtbot)
     presenter = window.slot.presenter
     assert presenter.frame_count() == window.playback.frame_count() > 10
     assert presenter.result.w.shape[1:] == (20, 2)
@@ -61,7 +46,7 @@ def test_panel_refuses_out_of_range_value(window, qtbot):
 
 
 def test_cancel_answers_quickly(window, qtbot):
-    _set(window, n_init=20000, t_max=1000.0, dt=0.001, frames=50)
+    set_config(window, n_init=20000, t_max=1000.0, dt=0.001, frames=50)
     with qtbot.waitSignal(window.runner.sigProgress, timeout=20_000):
         window.run()
     qtbot.wait(300)
@@ -73,8 +58,8 @@ def test_cancel_answers_quickly(window, qtbot):
 
 
 def test_diverging_step_size_keeps_recorded_part(window, qtbot):
-    _set(window, method="gd", lr=10.0, t_max=400.0)
-    _run(window, qtbot)
+    set_config(window, method="gd", lr=10.0, t_max=400.0)
+    run_and_wait(window, qtbot)
     result = window.slot.presenter.result
     assert result.diverged_step is not None
     assert f"diverged at step {result.diverged_step}" in window.status_label.text()
@@ -90,7 +75,7 @@ def test_preset_applies_config_and_view(window, qtbot):
 
 
 def test_session_round_trip(window, qtbot, tmp_path):
-    _set(window, seed=7, depth=2)
+    set_config(window, seed=7, depth=2)
     path = tmp_path / "s.json"
     assert menus.save_session(window, path=str(path))
     data = json.loads(path.read_text())
@@ -102,7 +87,7 @@ def test_session_round_trip(window, qtbot, tmp_path):
 
 
 def test_autosave_written_on_change_and_restored(window, qtbot, tmp_path):
-    _set(window, seed=11)
+    set_config(window, seed=11)
     window.slot.panel.sigConfigChanged.emit(window.slot.panel.config())
     window.autosaver.flush()
     saved = Session.load(tmp_path / "autosave.json")
@@ -120,7 +105,7 @@ def test_corrupt_session_file_opens_defaults_and_is_not_overwritten(tmp_path):
 
 
 def test_exports_png_svg_and_gif(window, qtbot, tmp_path):
-    _run(window, qtbot)
+    run_and_wait(window, qtbot)
     assert menus.export_png(window, path=str(tmp_path / "v.png"))
     title, item = next(iter(window.slot.presenter.svg_plots().items()))
     assert menus.export_svg(window, title, item, path=str(tmp_path / "p.svg"))

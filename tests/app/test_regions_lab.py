@@ -1,38 +1,21 @@
 """The activation-regions lab in the shell: runs, certified optimum, data entry, hover."""
-import dataclasses
 
 import numpy as np
 import pytest
 
-from app.main_window import MainWindow
+from tests.app.conftest import run_and_wait
 
 SMALL = {"n_points": 12, "width": 8, "steps": 200, "n_seeds": 2, "grid": 64, "snapshots": 5,
          "dataset": "xor"}
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    win = MainWindow(session=None, autosave_path=tmp_path / "autosave.json",
-                     devices=[("cpu", "CPU")], auto_run=False)
-    qtbot.addWidget(win)
-    win.switch_lab("regions")
-    _set(win, **SMALL)
-    yield win
-    win.shutdown()
-
-
-def _set(win, **changes):
-    panel = win.slot.panel
-    panel.set_config(dataclasses.replace(panel.config(), **changes))
-
-
-def _run(win, qtbot):
-    with qtbot.waitSignal(win.runner.sigFinished, timeout=120_000):
-        win.run()
+def window(lab_window):
+    return lab_window("regions", **SMALL)
 
 
 def test_run_shows_regions_and_certified_optimum(window, qtbot):
-    _run(window, qtbot)
+    run_and_wait(window, qtbot)
     presenter = window.slot.presenter
     r = presenter.result
     assert window.playback.frame_count() == 5
@@ -43,14 +26,14 @@ def test_run_shows_regions_and_certified_optimum(window, qtbot):
     presenter._hover(presenter.map, 0.1, 0.2, presenter._net())
 
 
-def test_clicked_points_become_the_data_set(window, qtbot):
+def test_clicked_points_become_the_dataset_config(window, qtbot):
     presenter = window.slot.presenter
     for x, y in [(0.5, 0.5), (-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5)]:
         presenter._clicked(x, y)
     cfg = window.slot.panel.config()
     assert cfg.dataset == "custom" and len(cfg.custom_points) == 4
     assert cfg.custom_points[0] == (0.5, 0.5, 1.0)
-    _run(window, qtbot)
+    run_and_wait(window, qtbot)
     assert presenter.result.X.shape == (4, 2)
 
 
@@ -71,7 +54,7 @@ def test_csv_loads_points(window, qtbot, tmp_path):
     assert window.slot.presenter.load_csv(str(good))
     cfg = window.slot.panel.config()
     assert cfg.dataset == "custom" and len(cfg.custom_points) == 10
-    _run(window, qtbot)
+    run_and_wait(window, qtbot)
     assert window.slot.presenter.result.X.shape == (10, 2)
 
 

@@ -2,17 +2,11 @@
 
 import numpy as np
 import pytest
-from PySide6.QtGui import QImage
 
 from widgets.phase_portrait import PhasePortrait, arrow_segments, demo_flow
+from tests.widgets.helpers import image_array
 
 
-def image_array(qimage):
-    """QImage → (H, W, 4) uint8 array."""
-    img = qimage.convertToFormat(QImage.Format.Format_RGBA8888)
-    buf = np.frombuffer(img.constBits(), np.uint8, count=img.sizeInBytes())
-    return buf.reshape(img.height(), img.bytesPerLine())[:, :4 * img.width()].reshape(
-        img.height(), img.width(), 4)
 
 
 @pytest.fixture

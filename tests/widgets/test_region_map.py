@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6 import QtCore
-from PySide6.QtGui import QImage
 
 from widgets.region_map import (
     RegionMap,
@@ -13,6 +12,7 @@ from widgets.region_map import (
     hash_index,
     region_palette,
 )
+from tests.widgets.helpers import image_array
 
 XLIM, YLIM = (-2.0, 2.0), (-1.0, 1.0)
 
@@ -38,12 +38,6 @@ def colour_at(view, ids, j, i):
     return tuple(view._lut[view.region_image.image[j, i]])
 
 
-def image_array(qimage):
-    """QImage → (H, W, 4) uint8 array (a copy: the QImage may go away)."""
-    img = qimage.convertToFormat(QImage.Format.Format_RGBA8888)
-    buf = np.frombuffer(img.constBits(), np.uint8, count=img.sizeInBytes())
-    return buf.reshape(img.height(), img.bytesPerLine())[:, :4 * img.width()].reshape(
-        img.height(), img.width(), 4).copy()
 
 
 def test_palette_and_hash():

@@ -1,0 +1,37 @@
+"""Shared fixtures of the app tests: a main window on one lab with a small config."""
+import dataclasses
+
+import pytest
+
+from app.main_window import MainWindow
+
+
+def set_config(win, **changes):
+    """Replace fields of the current lab's config (no run)."""
+    panel = win.slot.panel
+    panel.set_config(dataclasses.replace(panel.config(), **changes))
+
+
+def run_and_wait(win, qtbot, timeout=120_000):
+    """Start a run of the current lab and wait until its result is shown."""
+    with qtbot.waitSignal(win.runner.sigFinished, timeout=timeout):
+        win.run()
+
+
+@pytest.fixture
+def lab_window(qtbot, tmp_path):
+    """Factory: ``lab_window(lab, **small_config)`` → a MainWindow (shut down at teardown)."""
+    windows = []
+
+    def make(lab, **changes):
+        win = MainWindow(session=None, autosave_path=tmp_path / "autosave.json",
+                         devices=[("cpu", "CPU")], auto_run=False)
+        qtbot.addWidget(win)
+        win.switch_lab(lab)
+        set_config(win, **changes)
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        win.shutdown()
