@@ -27,13 +27,6 @@ from engine.diffusion import (
 A1, Y1 = torch.tensor([[1.0, 0.0]]), torch.tensor([1.0])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small batches: one intra-op thread is as fast and far steadier on a shared 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

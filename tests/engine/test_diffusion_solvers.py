@@ -18,13 +18,6 @@ from engine.diffusion.linalg import Measurement
 D64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small batches: one intra-op thread is as fast and far steadier on a shared 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 N = 2000
 
 

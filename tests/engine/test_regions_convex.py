@@ -1,7 +1,6 @@
 """SCIENCE.md §2.3-2.6 / §2.9.2-2.9.5: convex programs, recovery, duality, gated ReLU, cvxpy."""
 import numpy as np
 import pytest
-import torch
 
 from engine.regions import (enumerate_patterns, fit_convex, fit_nonconvex_batch,
                             sample_patterns, two_layer_objective)
@@ -12,12 +11,6 @@ from engine.regions.programs import fit_value
 LAM = 0.01
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def _data(n, seed=0):

@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from engine.core import Progress, config_from_dict, validate
 from engine.regions import (DATASETS, RegionsConfig, count_regions, custom_dataset,
@@ -12,12 +11,6 @@ from engine.regions import (DATASETS, RegionsConfig, count_regions, custom_datas
                             pattern_ids, run, run_config, two_layer_objective)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def _xy(n=20, seed=0):
