@@ -1,0 +1,240 @@
+"""Parallel-beam Radon transform with an exact adjoint, batched over axial slices (SCIENCE.md §4.1).
+
+The projector is "rotate by -θ with bilinear interpolation, then sum the rotated image's rows",
+the same geometry as ``skimage.transform.radon(image, theta, circle=True)`` (same angle
+direction, detector axis and centre ``n // 2``), so both agree sample for sample.  It is stored
+once per angle set as a sparse CSR matrix ``A`` of shape ``(n_angles * n, n * n)``; its transpose
+is stored as well, so :meth:`Radon.adjoint` is the exact transpose of :meth:`Radon.forward`
+(adjoint test to float precision).  Sinograms are laid out ``(z, n_angles, n_det)``.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+__all__ = ["Radon", "add_noise"]
+
+_CHUNK_ANGLES = 16
+
+
+def _rotation_entries(n: int, theta: float):
+    """Bilinear weights of one projection angle (skimage ``radon`` geometry, SCIENCE.md §4.1).
+
+    Returns ``(det, pix, w)``: detector bin, flat pixel index ``row * n + col`` and weight of
+    every non-zero entry of the rows of ``A`` belonging to this angle.
+    """
+    c = n // 2
+    cos_a, sin_a = np.cos(theta), np.sin(theta)
+    u, v = np.meshgrid(np.arange(n, dtype=np.float64), np.arange(n, dtype=np.float64),
+                       indexing="ij")  # u = detector (output column), v = ray sample (row)
+    col = cos_a * u + sin_a * v - c * (cos_a + sin_a - 1)
+    row = -sin_a * u + cos_a * v - c * (cos_a - sin_a - 1)
+    r0, c0 = np.floor(row), np.floor(col)
+    fr, fc = row - r0, col - c0
+    det = np.broadcast_to(np.arange(n)[:, None], (n, n))
+    out_det, out_pix, out_w = [], [], []
+    for dr, dc, w in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc),
+                      (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
+        rr, cc = r0 + dr, c0 + dc
+        ok = (rr >= 0) & (rr < n) & (cc >= 0) & (cc < n) & (w > 0)
+        out_det.append(det[ok])
+        out_pix.append((rr[ok] * n + cc[ok]).astype(np.int64))
+        out_w.append(w[ok])
+    return np.concatenate(out_det), np.concatenate(out_pix), np.concatenate(out_w)
+
+
+def _backprojection_entries(n: int, theta: float):
+    """Linear-interpolation weights of FBP's back-projection (``skimage.transform.iradon``, §4.2).
+
+    Pixel ``(r, c)`` reads the projection at ``t = (c - n//2) cos θ - (r - n//2) sin θ`` (detector
+    index ``t + n//2``, linear interpolation, zero outside); pixels outside the inscribed circle
+    are left out.  The detector has ``n + 1`` bins: bin ``n`` is the first sample of the
+    zero-padding that scikit-image filters along with the data.  Returns ``(det, pix, w)``.
+    """
+    c = n // 2
+    r, q = np.meshgrid(np.arange(n) - c, np.arange(n) - c, indexing="ij")
+    inside = (r ** 2 + q ** 2) <= c ** 2
+    t = (q * np.cos(theta) - r * np.sin(theta))[inside] + c
+    pix = np.flatnonzero(inside)
+    ok = (t >= 0) & (t <= n)
+    t, pix = t[ok], pix[ok]
+    i0 = np.clip(np.floor(t), 0, n - 1).astype(np.int64)
+    w1 = t - i0
+    return (np.concatenate([i0, i0 + 1]), np.concatenate([pix, pix]),
+            np.concatenate([1 - w1, w1]))
+
+
+def _assemble(n: int, angles_rad: np.ndarray, entries: Callable,
+              n_det: int | None = None) -> sp.csr_matrix:
+    """Sparse ``(n_angles * n_det, n * n)`` matrix from per-angle entries, built in angle chunks."""
+    n_det = n if n_det is None else n_det
+    blocks = []
+    for start in range(0, len(angles_rad), _CHUNK_ANGLES):
+        rows, cols, vals = [], [], []
+        for k in range(start, min(start + _CHUNK_ANGLES, len(angles_rad))):
+            det, pix, w = entries(n, float(angles_rad[k]))
+            rows.append(det + (k - start) * n_det)
+            cols.append(pix)
+            vals.append(w)
+        m = (min(start + _CHUNK_ANGLES, len(angles_rad)) - start) * n_det
+        blocks.append(sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                                            np.concatenate(cols))),
+                                    shape=(m, n * n)).tocsr())  # sums duplicates
+    return sp.vstack(blocks, format="csr")
+
+
+def _to_torch(mat: sp.csr_matrix, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """scipy CSR → torch sparse CSR (int32 indices when they fit, to halve the memory)."""
+    idx = torch.int32 if mat.nnz < 2 ** 31 - 1 else torch.int64
+    with warnings.catch_warnings():  # "sparse CSR is beta" / invariant-check notices
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(torch.from_numpy(mat.indptr.astype(np.int64)).to(idx),
+                                       torch.from_numpy(mat.indices.astype(np.int64)).to(idx),
+                                       torch.from_numpy(mat.data).to(dtype),
+                                       size=mat.shape).to(device)
+
+
+class Radon:
+    """Parallel-beam Radon operator on ``n × n`` axial slices (SCIENCE.md §4.1).
+
+    Parameters
+    ----------
+    n : int
+        Slice size (pixels); the detector has ``n`` bins (circular field of view).
+    angles_deg : array-like
+        Projection angles in degrees (skimage convention), e.g. ``linspace(0, 180, 61)[:-1]``.
+    device : str or torch.device
+        Where the sparse matrices live and the products run.
+    dtype : torch.dtype
+        Default floating type of the matrices (float32 or float64).
+
+    Notes
+    -----
+    ``forward`` maps ``(z, n, n)`` (or ``(n, n)``) to ``(z, n_angles, n)``; ``adjoint`` is its
+    exact transpose.  ``backproject`` is FBP's interpolating back-projection (only approximately
+    the adjoint, §4.1) used by :func:`engine.recon.fbp`.
+    """
+
+    def __init__(self, n: int, angles_deg, device="cpu", dtype: torch.dtype = torch.float32):
+        self.n = int(n)
+        self.angles_deg = torch.as_tensor(angles_deg, dtype=torch.float64).flatten().cpu()
+        if self.n < 2 or self.angles_deg.numel() < 1:
+            raise ValueError("Radon needs n >= 2 and at least one angle")
+        self.device = torch.device(device)
+        self.dtype = dtype
+        rad = np.deg2rad(self.angles_deg.numpy())
+        a = _assemble(self.n, rad, _rotation_entries)
+        self._A = {dtype: _to_torch(a, dtype, self.device)}
+        self._At: dict = {}  # built on first adjoint (FBP alone never needs it)
+        self._scipy = {"A": a}
+        self._B: dict = {}
+        self._norms: dict = {}
+
+    @property
+    def n_angles(self) -> int:
+        """Number of projection angles."""
+        return int(self.angles_deg.numel())
+
+    @property
+    def sino_shape(self) -> tuple[int, int]:
+        """Shape ``(n_angles, n_det)`` of one slice's sinogram."""
+        return (self.n_angles, self.n)
+
+    def _mat(self, cache: dict, key: str, dtype: torch.dtype) -> torch.Tensor:
+        if dtype not in cache:
+            a = self._scipy[key] if key in self._scipy else self._scipy["A"].T.tocsr()
+            cache[dtype] = _to_torch(a, dtype, self.device)
+        return cache[dtype]
+
+    def _apply(self, mat: torch.Tensor, x: torch.Tensor, in_shape, out_shape) -> torch.Tensor:
+        squeeze = x.dim() == len(in_shape)
+        xb = x.unsqueeze(0) if squeeze else x
+        if tuple(xb.shape[1:]) != tuple(in_shape):
+            raise ValueError(f"expected (..., {in_shape}), got {tuple(x.shape)}")
+        cols = xb.to(self.device).reshape(xb.shape[0], -1).T.contiguous()
+        out = torch.sparse.mm(mat, cols).T.reshape(xb.shape[0], *out_shape)
+        return out[0] if squeeze else out
+
+    def _dtype_of(self, x: torch.Tensor) -> torch.dtype:
+        return x.dtype if x.is_floating_point() else self.dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Sinogram ``(z, n_angles, n)`` of a volume ``(z, n, n)`` (or of one ``(n, n)`` slice)."""
+        dt = self._dtype_of(x)
+        return self._apply(self._mat(self._A, "A", dt), x.to(dt), (self.n, self.n),
+                           self.sino_shape)
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """Exact transpose ``A^T y``: ``(z, n_angles, n)`` → ``(z, n, n)``."""
+        dt = self._dtype_of(y)
+        return self._apply(self._mat(self._At, "At", dt), y.to(dt), self.sino_shape,
+                           (self.n, self.n))
+
+    def backproject(self, q: torch.Tensor) -> torch.Tensor:
+        """Interpolating back-projection ``Σ_θ q_θ(x cos θ - y sin θ)`` of FBP (§4.2), circle-masked.
+
+        ``q`` has ``n`` detector bins (zero beyond) or ``n + 1`` (the last one = the first
+        sample past the detector, as scikit-image's padded filtered sinogram provides).
+        """
+        dt = self._dtype_of(q)
+        if q.shape[-1] == self.n:
+            q = torch.nn.functional.pad(q, (0, 1))
+        if "B" not in self._scipy:
+            rad = np.deg2rad(self.angles_deg.numpy())
+            self._scipy["B"] = _assemble(self.n, rad, _backprojection_entries,
+                                         self.n + 1).T.tocsr()
+        return self._apply(self._mat(self._B, "B", dt), q.to(dt),
+                           (self.n_angles, self.n + 1), (self.n, self.n))
+
+    __call__ = forward
+
+    def norm(self, iters: int = 30, seed: int = 0) -> float:
+        """Operator norm ``||A||_2`` by power iteration on ``A^T A`` (SCIENCE.md §4.3), cached."""
+        if (iters, seed) in self._norms:
+            return self._norms[(iters, seed)]
+        gen = torch.Generator().manual_seed(int(seed))
+        x = torch.rand(1, self.n, self.n, generator=gen, dtype=torch.float64)
+        s = 0.0
+        for _ in range(iters):
+            x = self.adjoint(self.forward(x))
+            s = float(x.norm())
+            x = x / max(s, 1e-30)
+        self._norms[(iters, seed)] = float(np.sqrt(s))
+        return self._norms[(iters, seed)]
+
+
+def add_noise(sino: torch.Tensor, kind: str = "gaussian", level: float = 0.01,
+              seed: int = 0, mu_max: float = 2.0) -> torch.Tensor:
+    """Noisy copy of a sinogram (SCIENCE.md §4.1), seeded and deterministic.
+
+    Parameters
+    ----------
+    sino : torch.Tensor
+        Noise-free line integrals.
+    kind : {"gaussian", "poisson"}
+        ``"gaussian"``: add N(0, (level · max|sino|)²).  ``"poisson"``: Beer–Lambert photon
+        counting with ``level`` incident photons per ray; the sinogram is scaled so its largest
+        line integral is ``mu_max`` attenuation lengths, counts ~ Poisson(level · e^{-p}), and
+        ``-log(max(counts, 1) / level)`` is scaled back.
+    level : float
+        Relative standard deviation (gaussian) or incident photon count I0 (poisson).
+    seed : int
+        Seed of the private generator.
+    """
+    gen = torch.Generator(device=sino.device).manual_seed(int(seed))
+    x = sino.to(torch.float64)
+    peak = float(x.abs().max()) or 1.0
+    if kind == "gaussian":
+        noise = torch.randn(x.shape, generator=gen, dtype=x.dtype, device=x.device)
+        return (x + level * peak * noise).to(sino.dtype)
+    if kind == "poisson":
+        if level <= 0:
+            raise ValueError("poisson level (I0) must be > 0")
+        scale = peak / mu_max
+        counts = torch.poisson(level * torch.exp(-x / scale), generator=gen)
+        return (-torch.log(counts.clamp(min=1.0) / level) * scale).to(sino.dtype)
+    raise ValueError(f"unknown noise kind {kind!r} (gaussian, poisson)")

@@ -1,0 +1,363 @@
+"""Accelerated Cartesian MRI: multi-coil operator and reconstructions (SCIENCE.md §4.5).
+
+Conventions: images ``x[..., y, x]`` (2-D operator) or ``x[..., z, y, x]`` (3-D operator);
+k-space ``y[..., coil, *shape]``. The centred unitary DFT ``F x = fftshift(fftn(ifftshift(x),
+norm="ortho"))`` acts on the last ``len(shape)`` axes, so leading axes are batch axes (e.g. the
+axial slices of a volume for the 2-D operator). With coil maps normalised to ``Σ_c |S_c|² = 1``
+and a fully sampled mask, ``A^H A = I`` (§4.9 test 4). Reconstructions return complex images;
+take ``.abs()`` for display and metrics (§4.8).
+"""
+from __future__ import annotations
+
+import math
+from typing import Generator, Optional, Sequence
+
+import numpy as np
+import torch
+
+from engine.core.progress import Progress, drain
+
+
+def fft_c(x: torch.Tensor, ndim: int) -> torch.Tensor:
+    """Centred unitary DFT over the last ``ndim`` axes (SCIENCE.md §4.5)."""
+    dims = tuple(range(-ndim, 0))
+    return torch.fft.fftshift(torch.fft.fftn(torch.fft.ifftshift(x, dim=dims), dim=dims,
+                                             norm="ortho"), dim=dims)
+
+
+def ifft_c(k: torch.Tensor, ndim: int) -> torch.Tensor:
+    """Inverse (= adjoint) of :func:`fft_c` over the last ``ndim`` axes (SCIENCE.md §4.5)."""
+    dims = tuple(range(-ndim, 0))
+    return torch.fft.fftshift(torch.fft.ifftn(torch.fft.ifftshift(k, dim=dims), dim=dims,
+                                              norm="ortho"), dim=dims)
+
+
+def coil_maps(n_coils: int, shape: Sequence[int], seed: int = 0, width: float = 0.8,
+              radius: float = 1.3, dtype=torch.complex64) -> torch.Tensor:
+    """Smooth synthetic coil sensitivities normalised to ``Σ_c |S_c|² = 1`` (SCIENCE.md §4.5).
+
+    Parameters
+    ----------
+    n_coils : int
+        Number of coils C (1 gives a single uniform coil).
+    shape : sequence of int
+        ``(ny, nx)`` or ``(nz, ny, nx)``; the field of view is ``[-1, 1]`` on every axis.
+    seed : int
+        Seeds a small random rotation of the coil ring and phase offsets (deterministic).
+    width, radius : float
+        Gaussian width ``w`` and coil-ring radius (FOV units).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(C, *shape)`` complex maps ``S_c ∝ exp(-|r - p_c|²/(2w²)) exp(iφ_c)`` with the coils
+        on a circle in the y–x plane (3-D: alternately on two rings at z = ±0.5).
+    """
+    shape = tuple(int(s) for s in shape)
+    if n_coils < 1:
+        raise ValueError(f"n_coils must be >= 1, got {n_coils}")
+    if n_coils == 1:
+        return torch.ones((1, *shape), dtype=dtype)
+    rng = np.random.default_rng(seed)
+    axes = np.meshgrid(*[np.linspace(-1.0, 1.0, s) for s in shape], indexing="ij")
+    offset = rng.uniform(0, 2 * np.pi / n_coils)
+    maps = []
+    for c in range(n_coils):
+        ang = offset + 2 * np.pi * c / n_coils
+        d2 = (axes[-1] - radius * np.cos(ang)) ** 2 + (axes[-2] - radius * np.sin(ang)) ** 2
+        if len(shape) == 3:
+            d2 = d2 + (axes[0] - (0.5 if c % 2 else -0.5)) ** 2
+        phase = ang + rng.uniform(-0.1, 0.1)
+        maps.append(np.exp(-d2 / (2 * width ** 2)) * np.exp(1j * phase))
+    s = np.stack(maps)
+    s = s / np.sqrt(np.sum(np.abs(s) ** 2, axis=0, keepdims=True))
+    return torch.from_numpy(s).to(dtype)
+
+
+class MRI:
+    """Multi-coil Cartesian MRI operator ``y_c = M ⊙ F(S_c ⊙ x)`` (SCIENCE.md §4.5).
+
+    Parameters
+    ----------
+    mask : torch.Tensor
+        Boolean sampling mask of ``shape``, or of ``shape[:-1]`` (broadcast along the fully
+        sampled readout axis x, e.g. a ky–kz mask for a 3-D operator).
+    n_coils : int
+        Number of synthetic coils (see :func:`coil_maps`); ignored when ``maps`` is given.
+    shape : sequence of int, optional
+        Image shape ``(ny, nx)`` (2-D, per slice) or ``(nz, ny, nx)`` (3-D). Default: mask shape.
+    maps : torch.Tensor, optional
+        Explicit ``(C, *shape)`` coil maps.
+    seed : int
+        Seed of the synthetic coil maps.
+    dtype : torch.dtype
+        ``torch.complex64`` (default) or ``torch.complex128``.
+    device : str
+        Torch device of maps, mask and outputs.
+    """
+
+    def __init__(self, mask: torch.Tensor, n_coils: int = 8,
+                 shape: Optional[Sequence[int]] = None, maps: Optional[torch.Tensor] = None,
+                 seed: int = 0, dtype=torch.complex64, device: str = "cpu"):
+        mask = torch.as_tensor(mask).to(torch.bool)
+        self.shape = tuple(int(s) for s in (shape if shape is not None else mask.shape))
+        if len(self.shape) not in (2, 3):
+            raise ValueError(f"shape must be 2-D or 3-D, got {self.shape}")
+        if tuple(mask.shape) == self.shape[:-1]:
+            mask = mask[..., None].expand(self.shape)
+        if tuple(mask.shape) != self.shape:
+            raise ValueError(f"mask shape {tuple(mask.shape)} does not match image {self.shape}")
+        self.ndim = len(self.shape)
+        self.dtype = dtype
+        self.device = torch.device(device)
+        self.mask = mask.to(self.device)
+        self._m = self.mask.to(torch.float64 if dtype == torch.complex128 else torch.float32)
+        if maps is None:
+            maps = coil_maps(n_coils, self.shape, seed=seed, dtype=dtype)
+        self.maps = maps.to(device=self.device, dtype=dtype)
+        if tuple(self.maps.shape[1:]) != self.shape:
+            raise ValueError(f"maps shape {tuple(self.maps.shape)} does not match {self.shape}")
+        self.n_coils = int(self.maps.shape[0])
+
+    @property
+    def acceleration(self) -> float:
+        """Acceleration R = 1 / sampled fraction."""
+        return float(self.mask.numel() / max(int(self.mask.sum()), 1))
+
+    def _as_image(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(x).to(device=self.device, dtype=self.dtype)
+        if tuple(x.shape[-self.ndim:]) != self.shape:
+            raise ValueError(f"image shape {tuple(x.shape)} does not end with {self.shape}")
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(*batch, *shape)`` image → ``(*batch, C, *shape)`` masked k-space."""
+        x = self._as_image(x)
+        return fft_c(x.unsqueeze(-self.ndim - 1) * self.maps, self.ndim) * self._m
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """Exact adjoint ``A^H y = Σ_c conj(S_c) ⊙ F^{-1}(M ⊙ y_c)`` → ``(*batch, *shape)``."""
+        y = torch.as_tensor(y).to(device=self.device, dtype=self.dtype)
+        return (ifft_c(y * self._m, self.ndim) * self.maps.conj()).sum(dim=-self.ndim - 1)
+
+    def normal(self, x: torch.Tensor) -> torch.Tensor:
+        """``A^H A x``."""
+        return self.adjoint(self.forward(x))
+
+    __call__ = forward
+
+
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Real part of the complex inner product ``<a, b> = Σ conj(a) b``."""
+    return torch.vdot(a.reshape(-1), b.reshape(-1)).real
+
+
+def zero_filled(k: torch.Tensor, op: MRI) -> torch.Tensor:
+    """Zero-filled coil-combined reconstruction ``A^H y`` (complex; SCIENCE.md §4.5)."""
+    return op.adjoint(k)
+
+
+def cg_sense_iter(k: torch.Tensor, op: MRI, iters: int = 20, lam: float = 0.0,
+                  every: int = 1, tol: float = 1e-10,
+                  x0: Optional[torch.Tensor] = None) -> Generator[Progress, None, torch.Tensor]:
+    """CG-SENSE: conjugate gradients on ``(A^H A + λI) x = A^H y`` (SCIENCE.md §4.5).
+
+    Parameters
+    ----------
+    k : torch.Tensor
+        Measured k-space ``(*batch, C, *shape)``.
+    op : MRI
+        The forward operator.
+    iters : int
+        Maximum number of CG iterations.
+    lam : float
+        Tikhonov weight λ (0 matches sigpy ``SenseRecon``'s default).
+    every : int
+        Yield ``Progress(partial=iterate)`` every ``every`` iterations (the last is always yielded).
+    tol : float
+        Stop when ``||r|| / ||A^H y|| < tol``.
+    x0 : torch.Tensor, optional
+        Initial image (default zero).
+
+    Returns
+    -------
+    torch.Tensor
+        Complex image ``(*batch, *shape)``. The whole batch is one CG system (block diagonal).
+    """
+    b = op.adjoint(k)
+    x = torch.zeros_like(b) if x0 is None else op._as_image(x0).clone()
+    r = b - (op.normal(x) + lam * x) if x0 is not None else b.clone()
+    p = r.clone()
+    rs = _dot(r, r)
+    b_norm = float(torch.linalg.vector_norm(b)) or 1.0
+    for it in range(1, iters + 1):
+        if math.sqrt(float(rs)) / b_norm < tol:
+            break
+        ap = op.normal(p) + lam * p
+        alpha = rs / _dot(p, ap)
+        x = x + alpha * p
+        r = r - alpha * ap
+        rs_new = _dot(r, r)
+        p = r + (rs_new / rs) * p
+        rs = rs_new
+        if it % every == 0 or it == iters:
+            rel = math.sqrt(float(rs)) / b_norm
+            yield Progress(it / iters, f"CG-SENSE {it}/{iters}, residual {rel:.2e}", x)
+    return x
+
+
+def cg_sense(k: torch.Tensor, op: MRI, iters: int = 20, lam: float = 0.0, **kw) -> torch.Tensor:
+    """Run :func:`cg_sense_iter` to the end and return the complex image."""
+    return drain(cg_sense_iter(k, op, iters=iters, lam=lam, **kw))
+
+
+# -- sparsifying transforms for compressed sensing ---------------------------------------------
+
+def _haar1(x: torch.Tensor, dim: int) -> torch.Tensor:
+    x = x.movedim(dim, -1)
+    a = (x[..., 0::2] + x[..., 1::2]) / math.sqrt(2.0)
+    d = (x[..., 0::2] - x[..., 1::2]) / math.sqrt(2.0)
+    return torch.cat([a, d], dim=-1).movedim(-1, dim)
+
+
+def _ihaar1(c: torch.Tensor, dim: int) -> torch.Tensor:
+    c = c.movedim(dim, -1)
+    h = c.shape[-1] // 2
+    a, d = c[..., :h], c[..., h:]
+    x = torch.stack([(a + d) / math.sqrt(2.0), (a - d) / math.sqrt(2.0)], dim=-1)
+    return x.reshape(*c.shape[:-1], 2 * h).movedim(-1, dim)
+
+
+def haar_levels(shape: Sequence[int], levels: int) -> int:
+    """Largest usable number of levels ≤ ``levels`` for which the last two axes divide by 2^L."""
+    ny, nx = shape[-2], shape[-1]
+    lv = 0
+    while lv < levels and ny % (2 ** (lv + 1)) == 0 and nx % (2 ** (lv + 1)) == 0:
+        lv += 1
+    return lv
+
+
+def haar2(x: torch.Tensor, levels: int) -> torch.Tensor:
+    """Orthonormal 2-D Haar wavelet transform over the last two axes (Mallat layout, §4.5)."""
+    out = x.clone()
+    h, w = x.shape[-2], x.shape[-1]
+    for _ in range(levels):
+        out[..., :h, :w] = _haar1(_haar1(out[..., :h, :w], -2), -1)
+        h, w = h // 2, w // 2
+    return out
+
+
+def ihaar2(c: torch.Tensor, levels: int) -> torch.Tensor:
+    """Inverse (= adjoint) of :func:`haar2`."""
+    out = c.clone()
+    for lv in reversed(range(levels)):
+        h, w = c.shape[-2] >> lv, c.shape[-1] >> lv
+        out[..., :h, :w] = _ihaar1(_ihaar1(out[..., :h, :w], -1), -2)
+    return out
+
+
+def soft(z: torch.Tensor, tau) -> torch.Tensor:
+    """Complex soft threshold ``z · max(0, 1 - τ/|z|)`` (SCIENCE.md §4.5)."""
+    mag = z.abs()
+    return z * torch.clamp(1 - tau / torch.clamp(mag, min=1e-30), min=0)
+
+
+def grad2(x: torch.Tensor) -> torch.Tensor:
+    """Forward differences (Neumann) over the last two axes → ``(2, *x.shape)`` (§4.3)."""
+    gy = torch.zeros_like(x)
+    gx = torch.zeros_like(x)
+    gy[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
+    gx[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
+    return torch.stack([gy, gx])
+
+
+def div2(q: torch.Tensor) -> torch.Tensor:
+    """Discrete divergence, ``-div = grad2^T`` (adjoint of :func:`grad2`)."""
+    qy, qx = q[0], q[1]
+    dy = torch.zeros_like(qy)
+    dx = torch.zeros_like(qx)
+    dy[..., :-1, :] += qy[..., :-1, :]
+    dy[..., 1:, :] -= qy[..., :-1, :]
+    dx[..., :, :-1] += qx[..., :, :-1]
+    dx[..., :, 1:] -= qx[..., :, :-1]
+    return dy + dx
+
+
+def _fista_wavelet(k, op, lam, iters, every, levels):
+    lv = haar_levels(op.shape, levels)
+    keep = torch.zeros(op.shape[-2:], dtype=torch.bool, device=op.device)
+    keep[: op.shape[-2] >> lv, : op.shape[-1] >> lv] = lv > 0  # coarse band not thresholded
+    x = op.adjoint(k)
+    z, t = x.clone(), 1.0
+    for it in range(1, iters + 1):
+        g = z - op.adjoint(op.forward(z) - k)           # step 1/||A||² = 1
+        c = haar2(g, lv)
+        x_new = ihaar2(torch.where(keep, c, soft(c, lam)), lv)
+        t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        z = x_new + ((t - 1) / t_new) * (x_new - x)
+        x, t = x_new, t_new
+        if it % every == 0 or it == iters:
+            yield Progress(it / iters, f"CS-wavelet FISTA {it}/{iters}", x)
+    return x
+
+
+def _pdhg_tv(k, op, lam, iters, every):
+    tau = sigma = 0.99 / 3.0                            # στ||K||² < 1 with ||K||² ≤ 1 + 8
+    x = op.adjoint(k)
+    xbar = x.clone()
+    p = torch.zeros_like(k)
+    q = torch.zeros((2, *x.shape), dtype=x.dtype, device=x.device)
+    for it in range(1, iters + 1):
+        p = (p + sigma * (op.forward(xbar) - k)) / (1 + sigma)
+        q = q + sigma * grad2(xbar)
+        q = q / torch.clamp(torch.sqrt((q.abs() ** 2).sum(0)) / max(lam, 1e-30), min=1.0)
+        x_new = x - tau * (op.adjoint(p) + grad2_adjoint(q))
+        xbar = 2 * x_new - x
+        x = x_new
+        if it % every == 0 or it == iters:
+            yield Progress(it / iters, f"CS-TV PDHG {it}/{iters}", x)
+    return x
+
+
+def grad2_adjoint(q: torch.Tensor) -> torch.Tensor:
+    """``grad2^H q = -div q`` (exact adjoint of :func:`grad2`)."""
+    return -div2(q)
+
+
+def cs_recon_iter(k: torch.Tensor, op: MRI, lam: float = 0.01, reg: str = "wavelet",
+                  iters: int = 50, every: int = 1,
+                  levels: int = 4) -> Generator[Progress, None, torch.Tensor]:
+    """Compressed sensing ``min_x ½||Ax - y||² + λ R(x)`` (SCIENCE.md §4.5, §4.3).
+
+    Parameters
+    ----------
+    k : torch.Tensor
+        Measured k-space ``(*batch, C, *shape)``.
+    op : MRI
+        Forward operator (normalised coils ⇒ ``||A|| ≤ 1``).
+    lam : float
+        Regularisation weight λ (relative to image values ~1).
+    reg : {"wavelet", "tv"}
+        ``"wavelet"``: ℓ1 of orthonormal Haar coefficients (coarse band unpenalised) by FISTA
+        with step 1. ``"tv"``: isotropic 2-D TV per slice by PDHG with ``K = [A; ∇]``.
+    iters, every : int
+        Iterations; yield ``Progress(partial=iterate)`` every ``every`` iterations.
+    levels : int
+        Haar levels (reduced so that the last two axes divide by 2^L).
+
+    Returns
+    -------
+    torch.Tensor
+        Complex image ``(*batch, *shape)``.
+    """
+    if reg == "wavelet":
+        return (yield from _fista_wavelet(k, op, lam, iters, every, levels))
+    if reg == "tv":
+        return (yield from _pdhg_tv(k, op, lam, iters, every))
+    raise ValueError(f"unknown regulariser {reg!r}; use 'wavelet' or 'tv'")
+
+
+def cs_recon(k: torch.Tensor, op: MRI, lam: float = 0.01, reg: str = "wavelet",
+             iters: int = 50, **kw) -> torch.Tensor:
+    """Run :func:`cs_recon_iter` to the end and return the complex image."""
+    return drain(cs_recon_iter(k, op, lam=lam, reg=reg, iters=iters, **kw))
