@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         self.playback.sigFrameChanged.connect(self._frame_changed)
         self.runner.sigStarted.connect(self._run_started)
         self.runner.sigProgress.connect(self._run_progress)
+        self.runner.sigPartial.connect(lambda partial: self.slot.presenter.show_partial(partial))
         self.runner.sigFinished.connect(self._run_finished)
         self.runner.sigFailed.connect(self._run_failed)
         self.runner.sigCancelled.connect(self._run_cancelled)

@@ -130,6 +130,30 @@ LABS: dict[str, LabSpec] = {
                   "https://arxiv.org/abs/2307.11118", "HB and GHVB momentum samplers."),
         ),
     ),
+    "recon": LabSpec(
+        name="recon",
+        title="Reconstruction",
+        presenter="app.labs.recon:ReconLab",
+        config="engine.recon.lab:ReconConfig",
+        summary="Sparse-view CT and undersampled MRI of 3-D volumes, reconstructed by "
+                "FBP/SIRT/CGLS/TV and zero-filled/CG-SENSE/compressed sensing, inspected "
+                "slice by slice.",
+        papers=(
+            Paper("A. C. Kak, M. Slaney, \"Principles of Computerized Tomographic Imaging\", "
+                  "IEEE Press 1988", "https://www.slaney.org/pct/",
+                  "Radon transform, filtered back-projection, the Shepp–Logan phantom."),
+            Paper("K. P. Pruessmann, M. Weiger, M. B. Scheidegger, P. Boesiger, \"SENSE: "
+                  "sensitivity encoding for fast MRI\", MRM 42 (1999) 952–962",
+                  "https://doi.org/10.1002/(SICI)1522-2594(199911)42:5<952::AID-MRM16>3.0.CO;2-S",
+                  "CG-SENSE parallel imaging."),
+            Paper("M. Lustig, D. Donoho, J. M. Pauly, \"Sparse MRI: the application of "
+                  "compressed sensing for rapid MR imaging\", MRM 58 (2007) 1182–1195",
+                  "https://doi.org/10.1002/mrm.21391", "Compressed sensing (wavelet / TV)."),
+            Paper("A. Chambolle, T. Pock, \"A first-order primal-dual algorithm for convex "
+                  "problems with applications to imaging\", JMIV 40 (2011) 120–145",
+                  "https://doi.org/10.1007/s10851-010-0251-1", "PDHG for TV reconstruction."),
+        ),
+    ),
 }
 
 

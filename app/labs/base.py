@@ -34,6 +34,9 @@ class LabPresenter(QObject):
         """Hand a finished result (CPU NumPy copies) to the widgets."""
         raise NotImplementedError
 
+    def show_partial(self, partial) -> None:
+        """Show a partial result streamed while the run goes on (e.g. the current iterate)."""
+
     def result_summary(self, result) -> str:
         """One line for the status bar."""
         return ""

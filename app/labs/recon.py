@@ -1,0 +1,240 @@
+"""Reconstruction lab presenter: volumes, acquisitions and methods → linked slice viewers."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
+                               QPushButton, QTabWidget, QVBoxLayout)
+
+from app.labs.base import LabPresenter
+from widgets.curve_plot import CurvePlot
+from widgets.image_panel import ImagePanel
+from widgets.slice_viewer import SliceViewer
+
+RUN_COLORS = [(31, 119, 180), (214, 39, 40)]
+AXES = ("axial (z)", "coronal (y)", "sagittal (x)")
+
+
+def run_lab(config, device):
+    from engine.recon.lab import run_config
+    return run_config(config, device=device)
+
+
+class ReconLab(LabPresenter):
+    """Presenter of the reconstruction lab (SCIENCE.md §4)."""
+
+    def __init__(self, spec, parent=None):
+        super().__init__(spec, parent)
+        self.result = None
+        self._frame = 0
+        self._build_views()
+
+    # -- layout ----------------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.info = QLabel("Run the lab to reconstruct a volume.")
+        self.info.setWordWrap(True)
+        self.open_button = QPushButton("Open volume…")
+        self.open_button.clicked.connect(lambda: self.open_volume())
+        self.save_button = QPushButton("Save method A as NIfTI…")
+        self.save_button.clicked.connect(lambda: self.save_result())
+        self.axis_box = QComboBox()
+        self.axis_box.addItems(AXES)
+        self.axis_box.currentIndexChanged.connect(lambda _i: self._show_slice_psnr())
+        tools = QHBoxLayout()
+        for w in (self.open_button, self.save_button, QLabel("Per-slice PSNR along:"),
+                  self.axis_box):
+            tools.addWidget(w)
+        tools.addStretch(1)
+        self.viewers = [SliceViewer() for _ in range(4)]
+        for v, title in zip(self.viewers, ("Ground truth", "Method A", "Method B",
+                                           "|A − truth|")):
+            v.set_title(title)
+            v.set_layout("axial")
+        for v in self.viewers[1:]:
+            self.viewers[0].link(v)
+        self.tri = SliceViewer()
+        self.tri.set_layout("tri")
+        compare = QHBoxLayout()
+        for v in self.viewers:
+            compare.addWidget(v, 1)
+        compare_box = QLabel()
+        compare_box.setLayout(compare)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(compare_box, "Compare")
+        self.tabs.addTab(self.tri, "Tri-planar (method A)")
+        self.slice_plot = CurvePlot("PSNR per slice (click: go to slice)", "slice", "PSNR [dB]")
+        self.slice_plot.sigClicked.connect(self._jump_to_slice)
+        self.conv_plot = CurvePlot("Convergence", "iteration", "PSNR [dB]")
+        self.acq = ImagePanel("Acquisition")
+        self.coils = ImagePanel("Coil maps |S_c|")
+        bottom = QGridLayout()
+        for i, w in enumerate((self.slice_plot, self.conv_plot, self.acq, self.coils)):
+            bottom.addWidget(w, 0, i)
+        outer = QVBoxLayout(self.view)
+        outer.addWidget(self.info)
+        outer.addLayout(tools)
+        outer.addWidget(self.tabs, 3)
+        outer.addLayout(bottom, 2)
+
+    # -- files -----------------------------------------------------------------------------
+    def open_volume(self, path: Optional[str] = None) -> bool:
+        """Use a NIfTI / DICOM folder / .npy / TIFF volume as ground truth (checked first)."""
+        from engine.recon import load_volume
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self.view, "Open volume", "", "Volumes (*.nii *.nii.gz *.npy *.npz *.tif "
+                "*.tiff *.dcm);;All files (*)")
+            if not path:
+                return False
+        try:
+            vol = load_volume(path)
+        except (ValueError, OSError) as err:
+            self.sigMessage.emit(f"Volume not opened: {err}")
+            return False
+        self.sigMessage.emit(f"Opened {path}: {vol.shape} voxels, spacing {vol.spacing} mm")
+        self.sigConfigEdit.emit({"source": "file", "path": str(path)})
+        return True
+
+    def save_result(self, path: Optional[str] = None) -> bool:
+        """Save method A's reconstruction as NIfTI (spacing kept)."""
+        import torch
+
+        from engine.recon import Volume, save_nifti
+        if self.result is None:
+            self.sigMessage.emit("Nothing to save yet: run the lab first.")
+            return False
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self.view, "Save reconstruction",
+                                                  f"{self.result.runs[0].name}.nii.gz",
+                                                  "NIfTI (*.nii *.nii.gz)")
+            if not path:
+                return False
+        r = self.result
+        sz, sy, sx = r.spacing
+        affine = np.diag([sx, sy, sz, 1.0])
+        save_nifti(Volume(torch.from_numpy(r.runs[0].volume), r.spacing, affine,
+                          r.runs[0].name, {}), path)
+        self.sigMessage.emit(f"Saved {path}")
+        return True
+
+    # -- runs ------------------------------------------------------------------------------
+    def make_run(self, config, device):
+        return lambda: run_lab(config, device)
+
+    def result_summary(self, r) -> str:
+        cfg = r.config
+        acq = (f"CT, {cfg.n_views} views over {cfg.angle_range:g}°" if cfg.modality == "ct"
+               else f"MRI ×{cfg.acceleration:g} ({cfg.mask}), {cfg.n_coils} coils")
+        parts = [f"{m.name}: PSNR {m.psnr:.2f} dB ({m.seconds:.2f} s)" for m in r.runs]
+        z, y, x = r.truth.shape
+        return f"{cfg.source} {z}×{y}×{x}, {acq} — " + "; ".join(parts)
+
+    def show_partial(self, partial) -> None:
+        if not isinstance(partial, dict) or partial.get("volume") is None or self.result is None:
+            return
+        index = 1 if self.result.runs[0].name == partial["method"] else 2
+        viewer = self.viewers[index]
+        if viewer.isVisible() and partial["volume"].shape == self.result.truth.shape:
+            viewer.update_data(partial["volume"])
+
+    def show_result(self, r) -> None:
+        self.result = r
+        self.info.setText(self.result_summary(r))
+        self.viewers[0].set_volume(r.truth, r.spacing, "ground truth")
+        for i in (1, 2):
+            self.viewers[i].setVisible(i <= len(r.runs))
+            if i <= len(r.runs):
+                self.viewers[i].set_title(f"{'AB'[i - 1]}: {r.runs[i - 1].name}")
+        self.tri.set_volume(r.runs[0].volume, r.spacing, r.runs[0].name)
+        self._show_acquisition(r)
+        self._show_convergence(r)
+        self._show_slice_psnr()
+        self.set_frame(self.frame_count() - 1)
+
+    def _show_acquisition(self, r) -> None:
+        if r.config.modality == "ct":
+            self.acq.set_labels("Sinogram (middle slice)", "detector", "view")
+            self.acq.set_image(r.acquisition, cmap="magma")
+            self.acq.set_overlay(None)
+            self.coils.setVisible(False)
+            return
+        self.acq.set_labels("k-space log₁₀|k| with the mask (orange)", "kx", "ky")
+        self.acq.set_image(r.acquisition, cmap="magma")
+        self.acq.set_overlay(r.mask)
+        self.coils.setVisible(True)
+        maps = r.coil_maps[:4]
+        self.coils.set_image(np.concatenate(list(maps), axis=1), cmap="viridis")
+
+    def _show_convergence(self, r) -> None:
+        for key in list(self.conv_plot.keys()):
+            self.conv_plot.remove(key)
+        for i, run in enumerate(r.runs):
+            if len(run.psnr_curve) > 1:
+                it, val = np.array(run.psnr_curve).T
+                self.conv_plot.set_curve(run.name, it, val, color=RUN_COLORS[i], symbol="o",
+                                         name=run.name)
+            else:
+                self.conv_plot.set_hline(run.name, run.psnr, RUN_COLORS[i], label=run.name)
+
+    def _show_slice_psnr(self) -> None:
+        r = self.result
+        if r is None:
+            return
+        axis = self.axis_box.currentIndex()
+        for i, run in enumerate(r.runs):
+            vals = np.asarray(run.slice_psnr[axis], dtype=float)
+            self.slice_plot.set_curve(run.name, np.arange(len(vals)), vals,
+                                      color=RUN_COLORS[i], name=run.name)
+
+    def _jump_to_slice(self, x: float, _y: float) -> None:
+        if self.result is None:
+            return
+        axis = self.axis_box.currentIndex()
+        n = self.result.truth.shape[axis]
+        i, j, k = self.viewers[0].cursor()
+        index = int(np.clip(round(x), 0, n - 1))
+        pos = [k, j, i]  # cursor() is (x, y, z) = (i, j, k)
+        pos[axis] = index
+        self.viewers[0].set_cursor(pos[2], pos[1], pos[0])
+
+    # -- playback: iterates ------------------------------------------------------------------
+    def frame_count(self) -> int:
+        if self.result is None:
+            return 0
+        return 1 + max(len(run.iterates) for run in self.result.runs)
+
+    def frame_times(self):
+        if self.result is None:
+            return None
+        longest = max(self.result.runs, key=lambda run: len(run.iterates))
+        its = [k for k, _ in longest.iterates] + [self.result.config.iters]
+        return np.asarray(its, dtype=float)
+
+    def set_frame(self, index: int) -> None:
+        r = self.result
+        if r is None:
+            return
+        index = int(np.clip(index, 0, self.frame_count() - 1))
+        self._frame = index
+        vols = [self._volume_at(run, index) for run in r.runs]
+        for viewer, vol in zip(self.viewers[1:3], vols):
+            viewer.set_volume(vol, r.spacing)
+        self.viewers[3].set_volume(np.abs(vols[0] - r.truth), r.spacing, "error")
+        times = self.frame_times()
+        self.conv_plot.set_cursor(float(times[index]) if times is not None else None)
+
+    @staticmethod
+    def _volume_at(run, index: int) -> np.ndarray:
+        if index >= len(run.iterates):
+            return run.volume
+        return run.iterates[index][1]
+
+    def show_view(self, name) -> None:
+        if name == "tri":
+            self.tabs.setCurrentIndex(1)
+
+    def svg_plots(self) -> dict:
+        return {"PSNR per slice": self.slice_plot.plot_item,
+                "Convergence": self.conv_plot.plot_item,
+                "Acquisition": self.acq.plot_item}
