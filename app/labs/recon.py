@@ -159,7 +159,7 @@ class ReconLab(LabPresenter):
             self.acq.set_overlay(None)
             self.coils.setVisible(False)
             return
-        self.acq.set_labels("k-space log₁₀|k| with the mask (orange)", "kx", "ky")
+        self.acq.set_labels("k-space log|k|, mask in orange", "kx", "ky")
         self.acq.set_image(r.acquisition, cmap="magma")
         self.acq.set_overlay(r.mask)
         self.coils.setVisible(True)

@@ -10,7 +10,6 @@ when a file of that kind is read.
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence

@@ -84,7 +84,7 @@ def test_npz_and_tiff(tmp_path):
 
 def _write_dicom_series(folder, n=4, rows=8, cols=6, slope=2.0, intercept=-100.0, uid=None,
                         prefix="im"):
-    pydicom = pytest.importorskip("pydicom")
+    pytest.importorskip("pydicom")
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
     series = uid or generate_uid()
