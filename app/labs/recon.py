@@ -11,6 +11,8 @@ from app.labs.base import LabPresenter
 from widgets.curve_plot import CurvePlot
 from widgets.image_panel import ImagePanel
 from widgets.slice_viewer import SliceViewer
+from widgets.volume_canvas import METHODS as RENDER_METHODS
+from widgets.volume_canvas import VolumeCanvas
 
 RUN_COLORS = [(31, 119, 180), (214, 39, 40)]
 AXES = ("axial (z)", "coronal (y)", "sagittal (x)")
@@ -41,9 +43,12 @@ class ReconLab(LabPresenter):
         self.axis_box = QComboBox()
         self.axis_box.addItems(AXES)
         self.axis_box.currentIndexChanged.connect(lambda _i: self._show_slice_psnr())
+        self.render_box = QComboBox()
+        self.render_box.addItems(RENDER_METHODS)
+        self.render_box.currentTextChanged.connect(lambda m: self.volume3d.set_method(m))
         tools = QHBoxLayout()
         for w in (self.open_button, self.save_button, QLabel("Per-slice PSNR along:"),
-                  self.axis_box):
+                  self.axis_box, QLabel("3-D rendering:"), self.render_box):
             tools.addWidget(w)
         tools.addStretch(1)
         self.viewers = [SliceViewer() for _ in range(4)]
@@ -63,6 +68,9 @@ class ReconLab(LabPresenter):
         self.tabs = QTabWidget()
         self.tabs.addTab(compare_box, "Compare")
         self.tabs.addTab(self.tri, "Tri-planar (method A)")
+        self.volume3d = VolumeCanvas()
+        self.tabs.addTab(self.volume3d, "3-D (method A)")
+        self.tri.sigCursorChanged.connect(self.volume3d.set_planes)
         self.slice_plot = CurvePlot("PSNR per slice (click: go to slice)", "slice", "PSNR [dB]")
         self.slice_plot.sigClicked.connect(self._jump_to_slice)
         self.conv_plot = CurvePlot("Convergence", "iteration", "PSNR [dB]")
@@ -147,6 +155,8 @@ class ReconLab(LabPresenter):
             if i <= len(r.runs):
                 self.viewers[i].set_title(f"{'AB'[i - 1]}: {r.runs[i - 1].name}")
         self.tri.set_volume(r.runs[0].volume, r.spacing, r.runs[0].name)
+        self.volume3d.set_volume(r.runs[0].volume, r.spacing)
+        self.volume3d.set_planes(*self.tri.cursor())
         self._show_acquisition(r)
         self._show_convergence(r)
         self._show_slice_psnr()
@@ -233,6 +243,8 @@ class ReconLab(LabPresenter):
     def show_view(self, name) -> None:
         if name == "tri":
             self.tabs.setCurrentIndex(1)
+        elif name == "3d":
+            self.tabs.setCurrentIndex(2)
 
     def svg_plots(self) -> dict:
         return {"PSNR per slice": self.slice_plot.plot_item,
