@@ -83,3 +83,29 @@ if __name__ == "__main__":  # pragma: no cover - manual check
 
     _app = QGuiApplication(sys.argv)
     print(f"platform={QGuiApplication.platformName()!r} opengl_available={opengl_available()}")
+
+
+class VispyWidgetMixin:
+    """``render()`` and ``closeEvent`` for a QWidget that holds a vispy ``SceneCanvas`` in
+    ``self.canvas`` (None without OpenGL), ``self.available`` and a class ``NO_GL_TEXT``."""
+
+    NO_GL_TEXT = "This view needs OpenGL, which this display does not provide."
+
+    def render(self):
+        """Render the scene off-screen: (H, W, 4) uint8 RGBA.
+
+        Raises
+        ------
+        RuntimeError
+            When OpenGL is not available.
+        """
+        import numpy as np
+        if not self.available:
+            raise RuntimeError(self.NO_GL_TEXT)
+        return np.asarray(self.canvas.render())
+
+    def closeEvent(self, event):  # noqa: N802 (Qt name)
+        """Release the GL canvas with the widget."""
+        if getattr(self, "canvas", None) is not None:
+            self.canvas.close()
+        super().closeEvent(event)

@@ -25,7 +25,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from widgets.gl import opengl_available
+from widgets.gl import VispyWidgetMixin, opengl_available
 from widgets.particle_layers import (
     ParticleLayers, make_line, make_markers, make_points, set_cloud, to_rgba, xyz,
 )
@@ -44,7 +44,7 @@ CLICK_PX = 4.0            # a press and release closer than this is a click
 NO_GL_TEXT = "The particle view needs OpenGL, which this display does not provide."
 
 
-class ParticleCanvas(QWidget):
+class ParticleCanvas(VispyWidgetMixin, QWidget):
     """Animated particle cloud of a diffusion sampler over densities and constraints.
 
     Parameters
@@ -59,6 +59,8 @@ class ParticleCanvas(QWidget):
     ``sigPointsDrawn(object)`` (``ndarray (M, 2)`` stroke, draw mode) and
     ``sigConstraintMoved(float)`` (new offset ``y`` while the constraint line is dragged).
     """
+
+    NO_GL_TEXT = NO_GL_TEXT
 
     sigClicked = Signal(float, float)
     sigPointsDrawn = Signal(object)
@@ -402,27 +404,6 @@ class ParticleCanvas(QWidget):
             self.canvas.update()
 
     # ------------------------------------------------------------------ output
-    def render(self):
-        """Render the scene off-screen.
-
-        Returns
-        -------
-        ndarray, shape (H, W, 4), uint8
-
-        Raises
-        ------
-        RuntimeError
-            When OpenGL is not available.
-        """
-        if not self.available:
-            raise RuntimeError(NO_GL_TEXT)
-        return np.asarray(self.canvas.render())
-
-    def closeEvent(self, event):
-        """Release the GL canvas with the widget."""
-        if self.canvas is not None:
-            self.canvas.close()
-        super().closeEvent(event)
 
 
 if __name__ == "__main__":  # pragma: no cover - manual demo

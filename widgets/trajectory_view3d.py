@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from widgets.gl import opengl_available
+from widgets.gl import VispyWidgetMixin, opengl_available
 from widgets.trail_plot import (
     ACTIVE_COLOR, HIGHLIGHT_COLOR, INACTIVE_COLOR, SUPPORT_COLOR, TEACHER_COLOR, finite_bounds,
     run_demo, sample_activity, synthetic_trajectories,
@@ -67,7 +67,7 @@ def _plane_disc(normal, radius, n=48):
     return verts, faces
 
 
-class TrajectoryView3D(QWidget):
+class TrajectoryView3D(VispyWidgetMixin, QWidget):
     """Trajectories of a 3-D student weight under gradient flow, rendered with vispy.
 
     Parameters
@@ -76,6 +76,8 @@ class TrajectoryView3D(QWidget):
     trail_length : int
         Initial trail length in frames (0: whole history).
     """
+
+    NO_GL_TEXT = NO_GL_TEXT
 
     def __init__(self, parent=None, trail_length=50):
         super().__init__(parent)
@@ -294,29 +296,6 @@ class TrajectoryView3D(QWidget):
             if self._support is not None:
                 parts.append(dot(SUPPORT_COLOR, "◯", "support vector (active at the limit)"))
         self.legend.setText("&nbsp;&nbsp;&nbsp;".join(parts))
-
-    def render(self):
-        """Render the scene off-screen.
-
-        Returns
-        -------
-        ndarray, shape (H, W, 4), uint8
-            The canvas image (RGBA).
-
-        Raises
-        ------
-        RuntimeError
-            When OpenGL is not available.
-        """
-        if not self.available:
-            raise RuntimeError(NO_GL_TEXT)
-        return np.asarray(self.canvas.render())
-
-    def closeEvent(self, event):
-        """Release the GL canvas with the widget."""
-        if self.canvas is not None:
-            self.canvas.close()
-        super().closeEvent(event)
 
 
 def _scale_transform(scale):

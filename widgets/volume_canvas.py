@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from widgets.gl import opengl_available
+from widgets.gl import VispyWidgetMixin, opengl_available
 
 __all__ = ["METHODS", "VolumeCanvas", "demo_volume", "plane_outline"]
 
@@ -70,7 +70,7 @@ def _transparent_low(name):
     return Colormap(colors)
 
 
-class VolumeCanvas(QWidget):
+class VolumeCanvas(VispyWidgetMixin, QWidget):
     """vispy volume view with selectable rendering method and slice-plane outlines.
 
     Parameters
@@ -80,6 +80,8 @@ class VolumeCanvas(QWidget):
         Largest number of voxels per axis sent to the GPU (further limited by
         ``GL_MAX_3D_TEXTURE_SIZE``); larger volumes are strided down.
     """
+
+    NO_GL_TEXT = NO_GL_TEXT
 
     def __init__(self, parent=None, max_texture=256):
         super().__init__(parent)
@@ -239,27 +241,6 @@ class VolumeCanvas(QWidget):
         self.canvas.update()
 
     # ------------------------------------------------------------------ output
-    def render(self):
-        """Render the scene off-screen.
-
-        Returns
-        -------
-        ndarray, shape (H, W, 4), uint8
-
-        Raises
-        ------
-        RuntimeError
-            When OpenGL is not available.
-        """
-        if not self.available:
-            raise RuntimeError(NO_GL_TEXT)
-        return np.asarray(self.canvas.render())
-
-    def closeEvent(self, event):
-        """Release the GL canvas with the widget."""
-        if self.canvas is not None:
-            self.canvas.close()
-        super().closeEvent(event)
 
 
 def demo_volume(shape=(64, 128, 128), spacing=(2.0, 1.0, 1.0)):
