@@ -91,6 +91,23 @@ def _close(gen: Generator) -> None:
         log.warning("Generator raised while being closed", exc_info=True)
 
 
+_GUI_GC = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Run Python's cyclic garbage collector only on the GUI thread (idempotent).
+
+    With automatic collection, a worker thread can trigger a collection that destroys Qt
+    objects (e.g. a closed window's cycles); their destructors then run off the GUI thread and
+    deadlock or crash. pyqtgraph's GarbageCollector disables automatic collection and collects
+    on a GUI-thread timer instead (1 s).
+    """
+    global _GUI_GC
+    if _GUI_GC is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+        _GUI_GC = GarbageCollector(interval=1.0)
+
+
 class Runner(QObject):
     """Runs one engine generator at a time in a worker thread.
 
@@ -111,6 +128,7 @@ class Runner(QObject):
 
     def __init__(self, parent: Optional[QObject] = None):
         super().__init__(parent)
+        collect_garbage_on_gui_thread()
         self._current: Optional[_Run] = None
         self._stopping: list[_Run] = []     # cancelled runs whose threads may still live
         self._pending: collections.deque = collections.deque()  # (signal, args) to emit

@@ -1,5 +1,6 @@
 """Shared fixtures of the app tests: a main window on one lab with a small config."""
 import dataclasses
+import gc
 
 import pytest
 
@@ -35,3 +36,6 @@ def lab_window(qtbot, tmp_path):
     yield make
     for win in windows:
         win.shutdown()
+        win.close()
+    # Collect closed windows here, on the GUI thread, never in a later test's worker thread.
+    gc.collect()
