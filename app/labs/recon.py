@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
 from app.labs.base import LabPresenter
 from widgets.curve_plot import CurvePlot
 from widgets.image_panel import ImagePanel
-from widgets.slice_viewer import SliceViewer
+from widgets.slice_viewer import COLORMAPS, SliceViewer
 from widgets.volume_canvas import METHODS as RENDER_METHODS
 from widgets.volume_canvas import VolumeCanvas
 
@@ -43,12 +43,16 @@ class ReconLab(LabPresenter):
         self.axis_box = QComboBox()
         self.axis_box.addItems(AXES)
         self.axis_box.currentIndexChanged.connect(lambda _i: self._show_slice_psnr())
+        self.cmap_box = QComboBox()
+        self.cmap_box.addItems(COLORMAPS)
+        self.cmap_box.currentTextChanged.connect(self._set_colormap)
         self.render_box = QComboBox()
         self.render_box.addItems(RENDER_METHODS)
         self.render_box.currentTextChanged.connect(lambda m: self.volume3d.set_method(m))
         tools = QHBoxLayout()
         for w in (self.open_button, self.save_button, QLabel("Per-slice PSNR along:"),
-                  self.axis_box, QLabel("3-D rendering:"), self.render_box):
+                  self.axis_box, QLabel("Colormap:"), self.cmap_box, QLabel("3-D rendering:"),
+                  self.render_box):
             tools.addWidget(w)
         tools.addStretch(1)
         self.viewers = [SliceViewer() for _ in range(4)]
@@ -84,6 +88,10 @@ class ReconLab(LabPresenter):
         outer.addLayout(tools)
         outer.addWidget(self.tabs, 3)
         outer.addLayout(bottom, 2)
+
+    def _set_colormap(self, name: str) -> None:
+        for viewer in (*self.viewers, self.tri):
+            viewer.set_colormap(name)
 
     # -- files -----------------------------------------------------------------------------
     def open_volume(self, path: Optional[str] = None) -> bool:
