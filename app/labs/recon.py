@@ -40,6 +40,10 @@ class ReconLab(LabPresenter):
         self.open_button.clicked.connect(lambda: self.open_volume())
         self.save_button = QPushButton("Save method A as NIfTI…")
         self.save_button.clicked.connect(lambda: self.save_result())
+        self.sweep_button = QPushButton("Export slice sweep…")
+        self.sweep_button.setToolTip("Movie (MP4/GIF) of the current view moving through the "
+                                     "axial slices")
+        self.sweep_button.clicked.connect(lambda: self.export_slice_sweep())
         self.axis_box = QComboBox()
         self.axis_box.addItems(AXES)
         self.axis_box.currentIndexChanged.connect(lambda _i: self._show_slice_psnr())
@@ -50,7 +54,8 @@ class ReconLab(LabPresenter):
         self.render_box.addItems(RENDER_METHODS)
         self.render_box.currentTextChanged.connect(lambda m: self.volume3d.set_method(m))
         tools = QHBoxLayout()
-        for w in (self.open_button, self.save_button, QLabel("Per-slice PSNR along:"),
+        for w in (self.open_button, self.save_button, self.sweep_button,
+                  QLabel("Per-slice PSNR along:"),
                   self.axis_box, QLabel("Colormap:"), self.cmap_box, QLabel("3-D rendering:"),
                   self.render_box):
             tools.addWidget(w)
@@ -133,6 +138,35 @@ class ReconLab(LabPresenter):
                           r.runs[0].name, {}), path)
         self.sigMessage.emit(f"Saved {path}")
         return True
+
+    def export_slice_sweep(self, path: Optional[str] = None, fps: int = 8) -> bool:
+        """Write a movie of the shown tab sweeping through the axial slices."""
+        from PySide6.QtWidgets import QApplication
+
+        from app import export
+        if self.result is None:
+            self.sigMessage.emit("Nothing to export yet: run the lab first.")
+            return False
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self.view, "Export slice sweep",
+                                                  "slices.mp4", "Movie (*.mp4 *.gif)")
+            if not path:
+                return False
+        viewer = self.tri if self.tabs.currentWidget() is self.tri else self.viewers[0]
+        i, j, k0 = viewer.cursor()
+        widget = self.tabs.currentWidget()
+
+        def render(k: int):
+            viewer.set_cursor(i, j, k)
+            QApplication.processEvents()
+            return export.qimage_to_array(widget.grab().toImage())
+
+        try:
+            ok = export.export_animation(render, self.result.truth.shape[0], path, fps=fps)
+        finally:
+            viewer.set_cursor(i, j, k0)
+        self.sigMessage.emit(f"Saved {path}" if ok else "Slice sweep cancelled")
+        return bool(ok)
 
     # -- runs ------------------------------------------------------------------------------
     def make_run(self, config, device):

@@ -68,3 +68,11 @@ def test_engine_tv_beats_fbp_on_sparse_views():
     r = run(ReconConfig(size=64, slices=5, n_views=20, method_a="fbp", method_b="tv",
                         iters=100, lam=1e-3, every=50))
     assert r.runs[1].psnr > r.runs[0].psnr + 3
+
+
+def test_slice_sweep_movie(window, qtbot, tmp_path):
+    import imageio.v3 as iio
+    run_and_wait(window, qtbot)
+    out = tmp_path / "sweep.gif"
+    assert window.slot.presenter.export_slice_sweep(str(out))
+    assert iio.imread(out, index=None).shape[0] == 4
