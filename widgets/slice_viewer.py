@@ -71,10 +71,12 @@ class _SliceBox(pg.ViewBox):
             ev.accept()
             self.viewer._cursor_to(self.name, self.mapSceneToView(ev.scenePos()))
         else:
+            self.viewer.user_zoomed = True
             super().mouseDragEvent(ev, axis)
 
     def wheelEvent(self, ev, axis=None):
         if ev.modifiers() & _Qt.KeyboardModifier.ControlModifier:
+            self.viewer.user_zoomed = True
             return super().wheelEvent(ev, axis)
         ev.accept()
         delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
@@ -228,6 +230,12 @@ class SliceViewer(QtWidgets.QWidget):
             hline.setValue(self._pos[v_axis] * self._spacing[v_axis])
             n = self._data.shape[s_axis]
             self._tags[name].setText(f"{name} {'zyx'[s_axis]} {self._pos[s_axis]}/{n - 1}")
+
+    def resizeEvent(self, event):  # noqa: N802 (Qt name)
+        """Keep the slices fitted to the views until the user zooms or pans."""
+        super().resizeEvent(event)
+        if self._data is not None and not getattr(self, "user_zoomed", False):
+            QtCore.QTimer.singleShot(0, self._fit_views)
 
     def _fit_views(self) -> None:
         """Place each image in mm (voxel centres at index · spacing) and fit the view to it."""
