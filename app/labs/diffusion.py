@@ -41,7 +41,8 @@ class DiffusionLab(LabPresenter):
         for canvas in self.canvases:
             canvas.sigPointsDrawn.connect(self._points_drawn)
             canvas.sigConstraintMoved.connect(self._constraint_moved)
-        self.draw_box = QCheckBox("Draw prior points (drag on the left canvas)")
+        self.draw_box = QCheckBox("Draw prior points")
+        self.draw_box.setToolTip("Drag on the left canvas to draw points; the prior is fitted to them")
         self.draw_box.toggled.connect(self._toggle_draw)
         self.x0_box = QCheckBox("Show Tweedie estimates x̂₀")
         self.x0_box.toggled.connect(self._show_x0)

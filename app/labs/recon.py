@@ -53,13 +53,14 @@ class ReconLab(LabPresenter):
         self.render_box = QComboBox()
         self.render_box.addItems(RENDER_METHODS)
         self.render_box.currentTextChanged.connect(lambda m: self.volume3d.set_method(m))
-        tools = QHBoxLayout()
-        for w in (self.open_button, self.save_button, self.sweep_button,
-                  QLabel("Per-slice PSNR along:"),
-                  self.axis_box, QLabel("Colormap:"), self.cmap_box, QLabel("3-D rendering:"),
-                  self.render_box):
-            tools.addWidget(w)
-        tools.addStretch(1)
+        tools = QGridLayout()
+        for col, w in enumerate((self.open_button, self.save_button, self.sweep_button)):
+            tools.addWidget(w, 0, col)
+        for col, w in enumerate((QLabel("Per-slice PSNR along:"), self.axis_box,
+                                 QLabel("Colormap:"), self.cmap_box, QLabel("3-D rendering:"),
+                                 self.render_box)):
+            tools.addWidget(w, 1, col)
+        tools.setColumnStretch(6, 1)
         self.viewers = [SliceViewer() for _ in range(4)]
         for v, title in zip(self.viewers, ("Ground truth", "Method A", "Method B",
                                            "|A − truth|")):

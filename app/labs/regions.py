@@ -51,7 +51,7 @@ class RegionsLab(LabPresenter):
             tools.addWidget(w)
         tools.addWidget(self.csv_button)
         tools.addWidget(self.clear_button)
-        tools.addWidget(QLabel("Click a map to add a point (Shift+click: class −1)."))
+        tools.addWidget(QLabel("Click: add a point (Shift: class −1)"))
         tools.addStretch(1)
         self.map = RegionMap()
         self.convex_map = RegionMap()
