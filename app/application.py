@@ -34,7 +34,10 @@ def create_application(argv=None) -> QApplication:
 def configure_plotting() -> None:
     """White-background, antialiased pyqtgraph plots (readable on projectors)."""
     import pyqtgraph as pg
+
+    from app.export import install_svg_closed_path_fix
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    install_svg_closed_path_fix()
 
 
 def configure_torch() -> None:

@@ -8,7 +8,6 @@ backend), looping forever.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
@@ -85,25 +84,25 @@ def save_plot_svg(plot, path: PathLike) -> Path:
 
     path = Path(path)
     exporter = SVGExporter(_svg_source(plot))
-    with _svg_closed_path_fix():
-        exporter.export(fileName=str(path))
+    install_svg_closed_path_fix()
+    exporter.export(fileName=str(path))
     if not path.exists():
         raise OSError(f"could not write SVG file {path}")
     return path
 
 
-@contextlib.contextmanager
-def _svg_closed_path_fix():
+def install_svg_closed_path_fix() -> None:
     """Work around pyqtgraph 0.14 failing on closed SVG paths (``... Z``) that Qt 6.11 writes.
 
     pyqtgraph issue #3495 (fix in PR #3458, unreleased): its ``correctCoordinates`` pass
-    expects every path token to be ``x,y``. While exporting, hide the ``Z`` tokens from it
-    and put them back at the same places afterwards (the pass keeps one token per token).
+    expects every path token to be ``x,y``. The patched pass hides the ``Z`` tokens from it and
+    puts them back at the same places afterwards (it keeps one token per token). Installed once
+    for the process, so pyqtgraph's own right-click Export → SVG works too.
     """
+    import pyqtgraph.exporters  # noqa: F401 (loads the SVGExporter module)
     module = sys.modules.get("pyqtgraph.exporters.SVGExporter")
     original = getattr(module, "correctCoordinates", None)
-    if original is None:
-        yield
+    if original is None or getattr(original, "_flowscope_fix", False):
         return
 
     def patched(node, defs, item, options):
@@ -122,11 +121,8 @@ def _svg_closed_path_fix():
             element.setAttribute("d", " ".join(tokens))
         return result
 
+    patched._flowscope_fix = True
     module.correctCoordinates = patched
-    try:
-        yield
-    finally:
-        module.correctCoordinates = original
 
 
 def qimage_to_array(image: QImage) -> np.ndarray:

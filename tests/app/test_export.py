@@ -136,3 +136,18 @@ def test_grab_frames_and_renderer(plot, tmp_path):
     path = tmp_path / "plot.gif"
     assert export_animation(frame_renderer(plot, set_frame), 3, path)
     assert iio.imread(path, index=None).shape[0] == 3
+
+
+def test_pyqtgraph_own_svg_exporter_works_after_app_configuration(qtbot, tmp_path):
+    """The right-click Export → SVG path (pyqtgraph's SVGExporter) must not crash (#3495)."""
+    import pyqtgraph as pg
+    from pyqtgraph.exporters import SVGExporter
+
+    from app.application import configure_plotting
+    configure_plotting()
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    plot.plot([0, 1, 2], [0, 1, 0], fillLevel=0, brush=(0, 0, 255, 80))
+    out = tmp_path / "own.svg"
+    SVGExporter(plot.getPlotItem()).export(fileName=str(out))
+    assert "<svg" in out.read_text()
