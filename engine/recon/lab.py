@@ -7,6 +7,7 @@ convergence) and returns a :class:`ReconResult`.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Generator, Optional
 
@@ -145,9 +146,16 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
     return ReconResult(cfg, truth.cpu().numpy(), spacing, acq, mask, maps, runs)
 
 
+@functools.lru_cache(maxsize=4)
+def cached_radon(n: int, n_views: int, angle_range: float, device: str) -> Radon:
+    """The Radon operator for evenly spaced angles, built once per geometry (set-up is the slow
+    part: a sparse matrix per geometry), so re-runs with other methods or λ start at once."""
+    angles = torch.linspace(0.0, angle_range, n_views + 1)[:-1]
+    return Radon(n=n, angles_deg=angles, device=device)
+
+
 def _acquire_ct(cfg, truth):
-    angles = torch.linspace(0.0, cfg.angle_range, cfg.n_views + 1)[:-1]
-    R = Radon(n=cfg.size, angles_deg=angles, device=str(truth.device))
+    R = cached_radon(cfg.size, cfg.n_views, float(cfg.angle_range), str(truth.device))
     sino = R.forward(truth)
     if cfg.noise != "none":
         sino = add_noise(sino, cfg.noise, cfg.noise_level, cfg.seed)

@@ -76,3 +76,9 @@ def test_slice_sweep_movie(window, qtbot, tmp_path):
     out = tmp_path / "sweep.gif"
     assert window.slot.presenter.export_slice_sweep(str(out))
     assert iio.imread(out, index=None).shape[0] == 4
+
+
+def test_radon_operator_is_reused_between_runs():
+    from engine.recon.lab import cached_radon
+    assert cached_radon(32, 12, 180.0, "cpu") is cached_radon(32, 12, 180.0, "cpu")
+    assert cached_radon(32, 12, 180.0, "cpu") is not cached_radon(32, 13, 180.0, "cpu")
