@@ -21,10 +21,11 @@ class RegionsConfig:
 
     The convex program (PE; MSP/scnn scaling) runs over all exactly enumerated patterns of
     the data, so its optimum is the global optimum of the weight-decay problem; ``n_seeds``
-    non-convex runs (GD or Adam) of width ``m`` train beside it. ``depth > 1`` adds a deep
-    net with ``depth`` hidden layers of ``width // depth`` neurons (same neuron count) for
-    the "deep vs wide" region view. ``dataset = "custom"`` takes the points given to
-    :func:`engine.regions.run_config` (clicked or from a CSV file).
+    non-convex runs (GD or Adam) of width ``m``, and of each width in ``widths``, train
+    beside it. ``depth > 1`` adds a deep net with ``depth`` hidden layers of
+    ``width // depth`` neurons (same neuron count) for the "deep vs wide" region view.
+    ``dataset = "custom"`` takes the points given to :func:`engine.regions.run_config`
+    (clicked or from a CSV file).
     """
 
     dataset: str = param("spiral", label="Data set", choices=DATASET_CHOICES,
@@ -36,6 +37,9 @@ class RegionsConfig:
                               "targets (regression)")
     width: int = param(32, label="Width m", min=1, max=4096,
                        help="Hidden neurons of the non-convex two-layer net")
+    widths: str = param("", label="More widths",
+                        help="Comma-separated widths trained beside m, each with every seed "
+                             "(e.g. '4, 8, 64'); empty: width m only")
     lam: float = param(1e-3, label="Weight decay λ", min=1e-6, max=10.0, log=True,
                        help="λ of (1/(2n))‖f(X) − y‖² + (λ/2)(‖W₁‖² + ‖w₂‖²); must be > 0")
     steps: int = param(3000, label="Steps", min=1, max=200_000,

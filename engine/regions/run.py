@@ -23,9 +23,10 @@ from engine.regions.nonconvex import NonconvexRun, fit_nonconvex_iter
 from engine.regions.pattern_map import pattern_ids_iter
 from engine.regions.solution import ConvexSolution
 
-__all__ = ["RegionsResult", "run_config", "run", "MAX_MAP_BYTES"]
+__all__ = ["RegionsResult", "run_config", "run", "run_widths", "MAX_MAP_BYTES"]
 
 MAX_MAP_BYTES = 2 * 2**30      # region-map snapshots kept in memory
+MAX_WIDTHS = 16                # distinct widths of one lab run
 
 
 @dataclass
@@ -40,7 +41,9 @@ class RegionsResult:
     convex_region_ids : int32 (ny, nx); convex_region_keys : uint64 (K,) colour keys.
     convex_region_count, convex_region_count_plane : int
         Exact cell counts of the recovered net's arrangement inside ``box`` / in the plane.
-    runs : list of NonconvexRun, one per seed (``seed, seed+1, …``).
+    runs : list of NonconvexRun
+        One per (width, seed): widths ascending (:func:`run_widths`), seeds ``seed, seed+1,
+        …`` within each width; :attr:`widths` gives each run's width.
     snapshot_steps : (T,) steps of the snapshots.
     region_ids : int32 (T, S, ny, nx)
         Activation-pattern ids on the grid per snapshot and seed.
@@ -76,14 +79,54 @@ class RegionsResult:
     deep_region_ids: Optional[np.ndarray] = None
     deep_region_counts_lower: Optional[np.ndarray] = None
 
+    @property
+    def widths(self) -> np.ndarray:
+        """Hidden width of each two-layer run, int (S,)."""
+        return np.array([run.W1.shape[1] for run in self.runs], dtype=np.int64)
+
+    def reached(self, rtol: float = 1e-3) -> np.ndarray:
+        """Runs whose final objective is within ``rtol·p*`` of the convex optimum, bool (S,)."""
+        return np.asarray(self.gaps < rtol * max(self.convex.objective, 1e-12))
+
+
+def run_widths(cfg: RegionsConfig) -> list[int]:
+    """Widths of the two-layer runs: ``cfg.width`` and those listed in ``cfg.widths``.
+
+    Returns
+    -------
+    list of int
+        Distinct, ascending.
+
+    Raises
+    ------
+    ValueError
+        When ``cfg.widths`` holds anything but comma/space-separated integers in [1, 4096],
+        or more than :data:`MAX_WIDTHS` distinct widths.
+    """
+    out = {int(cfg.width)}
+    for tok in cfg.widths.replace(",", " ").replace(";", " ").split():
+        try:
+            m = int(tok)
+        except ValueError:
+            raise ValueError(f"widths: {tok!r} is not an integer (write e.g. '4, 8, 64')") \
+                from None
+        if not 1 <= m <= 4096:
+            raise ValueError(f"widths: {m} is outside the valid range [1, 4096]")
+        out.add(m)
+    if len(out) > MAX_WIDTHS:
+        raise ValueError(f"widths: {len(out)} distinct widths, at most {MAX_WIDTHS}")
+    return sorted(out)
+
 
 def _check_size(cfg: RegionsConfig) -> None:
     """``ValueError`` when the region-map snapshots would not fit :data:`MAX_MAP_BYTES`."""
-    frames = min(cfg.snapshots, cfg.steps + 1) * (cfg.n_seeds + (cfg.depth > 1))
+    runs = len(run_widths(cfg)) * cfg.n_seeds
+    frames = min(cfg.snapshots, cfg.steps + 1) * (runs + (cfg.depth > 1))
     need = 4 * frames * cfg.grid ** 2
     if need > MAX_MAP_BYTES:
         raise ValueError(f"region maps would need {need / 2**30:.1f} GiB (limit "
-                         f"{MAX_MAP_BYTES / 2**30:.0f} GiB): reduce grid, snapshots or seeds")
+                         f"{MAX_MAP_BYTES / 2**30:.0f} GiB): reduce grid, snapshots, seeds "
+                         "or widths")
 
 
 def _data(cfg: RegionsConfig, data):
@@ -121,6 +164,17 @@ def _train(cfg, X, y, device, depth, width, seeds, lo, hi) -> Generator:
         n_snapshots=cfg.snapshots, init_scale=cfg.init_scale, device=device), lo, hi))
 
 
+def _train_widths(cfg, X, y, device, lo, hi) -> Generator:
+    """Two-layer runs of every width (one batch of all seeds per width), width-major."""
+    widths, seeds = run_widths(cfg), [cfg.seed + i for i in range(cfg.n_seeds)]
+    cost = np.array(widths, dtype=float) + 8.0          # rough per-step cost of a batch
+    edges = lo + (hi - lo) * np.concatenate([[0.0], np.cumsum(cost) / cost.sum()])
+    runs = []
+    for k, m in enumerate(widths):
+        runs += yield from _train(cfg, X, y, device, 1, m, seeds, edges[k], edges[k + 1])
+    return runs
+
+
 def run_config(cfg: RegionsConfig, device: str = "cpu", data=None) -> Generator:
     """Run the lab for ``cfg`` on ``device``; yields Progress, returns :class:`RegionsResult`.
 
@@ -139,8 +193,7 @@ def run_config(cfg: RegionsConfig, device: str = "cpu", data=None) -> Generator:
     yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y, "box": box})
     sol = yield from relay(fit_convex_iter(X, y, cfg.lam, cfg.formulation, cfg.tol), 0.0, 0.3)
     yield Progress(0.3, "convex optimum found", {"stage": "convex", "convex": sol})
-    seeds = [cfg.seed + i for i in range(cfg.n_seeds)]
-    runs = yield from _train(cfg, X, y, device, 1, cfg.width, seeds, 0.3, 0.65)
+    runs = yield from _train_widths(cfg, X, y, device, 0.3, 0.65)
     yield Progress(0.65, "training done", {"stage": "training", "runs": runs})
     ids, keys, counts, plane = yield from _maps(runs, gx, gy, box, device, 0.65, 0.85)
     cids, ckeys = yield from pattern_ids_iter(_convex_hidden(sol), gx, gy, device)

@@ -170,3 +170,54 @@ def test_run_config_can_be_cancelled_and_takes_custom_data():
     res = run(dataclasses.replace(SMALL, dataset="custom", depth=1, steps=50),
               data=(X, np.array([1.0, -1, 1, -1, 0.5])))
     assert res.X.shape == (5, 2) and res.convex.certified
+
+
+def test_run_widths_parses_the_widths_field():
+    from engine.regions.run import run_widths
+    assert run_widths(RegionsConfig(width=32)) == [32]
+    assert run_widths(RegionsConfig(width=8, widths="64, 4;8  2")) == [2, 4, 8, 64]
+    with pytest.raises(ValueError, match="widths: 'x' is not an integer"):
+        run_widths(RegionsConfig(widths="4, x"))
+    with pytest.raises(ValueError, match=r"widths: 0 is outside the valid range"):
+        run_widths(RegionsConfig(widths="0"))
+    with pytest.raises(ValueError, match="at most 16"):
+        run_widths(RegionsConfig(widths=" ".join(str(m) for m in range(1, 40))))
+    with pytest.raises(ValueError, match="widths"):
+        run(RegionsConfig(widths="4, eight"))
+    with pytest.raises(ValueError, match="GiB"):      # every width's maps count
+        run(RegionsConfig(grid=1024, snapshots=400, n_seeds=12,
+                          widths="1 2 3 4 5 6 7 8 9 10 11 12"))
+
+
+def test_several_widths_run_together_and_never_beat_the_convex_optimum():
+    """Known answer: p* is the global minimum, so every width's every run ends at ≥ p*."""
+    cfg = dataclasses.replace(SMALL, depth=1, widths="2, 24", n_seeds=2, steps=400,
+                              snapshots=3)
+    res = run(cfg)
+    assert list(res.widths) == [2, 2, 12, 12, 24, 24]
+    assert [r.seed for r in res.runs] == [1, 2] * 3
+    assert res.region_ids.shape == (3, 6, 64, 64) and res.region_counts.shape == (3, 6)
+    p = res.convex.objective
+    for run_ in res.runs:
+        assert np.nanmin(run_.objective) >= p * (1 - 1e-6)
+    assert (res.gaps >= -1e-6 * p).all() and res.reached().shape == (6,)
+    for s, m in enumerate(res.widths):                   # exact counts per run and width
+        W, b = res.runs[s].hidden_at(-1)[0]
+        assert W.shape == (m, 2)
+        assert res.region_counts[-1, s] == count_regions(W, b, res.box)
+    # a run of width m with seed s is the same alone as among other widths
+    alone = run(dataclasses.replace(cfg, width=24, widths=""))
+    assert np.allclose(alone.runs[0].objective, res.runs[4].objective, rtol=1e-9)
+
+
+def test_wide_nets_reach_the_convex_optimum_and_narrow_ones_do_not():
+    """XOR, λ = 0.01: width 2 stays far above p*, width 48 ≥ m* comes within 1 %."""
+    cfg = RegionsConfig(dataset="xor", n_points=20, noise=0.1, width=2, widths="48",
+                        lam=0.01, steps=3000, lr=0.01, optimizer="adam", n_seeds=2, grid=32,
+                        snapshots=2, seed=0)
+    res = run(cfg)
+    m_star = len(res.convex.w2)
+    assert res.convex.certified and m_star <= 48
+    rel = res.gaps / res.convex.objective
+    assert (rel[res.widths == 2] > 0.1).all()
+    assert (rel[res.widths == 48] < 1e-2).all()
