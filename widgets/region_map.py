@@ -5,7 +5,8 @@ this widget per-pixel pattern ids ``(ny, nx)`` on the grid ``x = linspace(*xlim,
 ``y = linspace(*ylim, ny)`` (pixel ``[j, i]`` is centred on the node ``(x[i], y[j])``) and,
 optionally, the network output on the same grid. Regions are coloured by a hash of their id
 into a 256-colour pastel LUT, so a pattern keeps its colour across updates. Everything is drawn
-by a fixed set of pyqtgraph items updated in place. Run ``python -m widgets.region_map``.
+by a fixed set of pyqtgraph items updated in place (colours: :mod:`widgets.region_style`).
+Run ``python -m widgets.region_map`` for a demo (:mod:`widgets.region_map_demo`).
 """
 
 from __future__ import annotations
@@ -14,84 +15,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from widgets.isolines import clip_line
+from widgets.region_style import (NEG_COLOR, POS_COLOR, boundary_mask, clip_lines, hash_index,
+                                  node_rect, region_palette)
 
-__all__ = ["RegionMap", "boundary_mask", "clip_lines", "hash_index", "region_palette"]
+__all__ = ["MODES", "RegionMap", "boundary_mask", "clip_lines", "hash_index", "region_palette"]
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)   # 2⁶⁴/φ: no single-bit id flip keeps the top byte
-_POS, _NEG = (215, 48, 39), (49, 104, 198)  # class colours (match the CET-D1 output map)
-_MODES = ("regions", "output", "both")
+MODES = ("regions", "output", "both")
 _PANEL = {"color": (30, 30, 30), "fill": (255, 255, 255, 215), "border": (160, 160, 160)}
-
-
-def region_palette(n: int = 256) -> np.ndarray:
-    """``n`` distinct pastel colours (uint8 ``(n, 3)``): golden-ratio hues, varied S and V."""
-    k = np.arange(n)
-    h = (k * 0.6180339887) % 1.0
-    s = 0.14 + 0.20 * ((k * 0.7548776662) % 1.0)
-    v = 0.93 + 0.07 * ((k * 0.5698402910) % 1.0)
-    i = np.floor(h * 6).astype(int) % 6
-    f = h * 6 - np.floor(h * 6)
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    table = np.stack([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)])
-    rgb = table[i, :, k]                                  # (n, 3)
-    return np.round(255 * rgb).astype(np.uint8)
-
-
-def hash_index(ids, out: np.ndarray | None = None) -> np.ndarray:
-    """LUT index (uint8) of integer ids: the top byte of the Fibonacci hash ``id·2⁶⁴/φ``.
-
-    Stable per id, and ids that differ in one bit (neighbouring cells of one layer's lines,
-    for bit-packed patterns) always get different indices. int64/uint64 ids are not copied;
-    ``out`` (uint8, same shape) is reused between frames when given.
-    """
-    ids = np.asarray(ids)
-    u = ids.view(np.uint64) if ids.dtype in (np.int64, np.uint64) else ids.astype(np.uint64)
-    h = np.multiply(u, _GOLDEN)
-    np.right_shift(h, np.uint64(56), out=h)
-    if out is None:
-        return h.astype(np.uint8)
-    np.copyto(out, h, casting="unsafe")
-    return out
-
-
-def boundary_mask(ids: np.ndarray, width: int = 1) -> np.ndarray:
-    """Pixels where the id differs from a 4-neighbour (``width`` 2 marks both sides)."""
-    mask = np.zeros(ids.shape, dtype=bool)
-    dx = ids[:, 1:] != ids[:, :-1]
-    dy = ids[1:, :] != ids[:-1, :]
-    mask[:, 1:] |= dx
-    mask[1:, :] |= dy
-    if width > 1:
-        mask[:, :-1] |= dx
-        mask[:-1, :] |= dy
-    return mask
-
-
-def clip_lines(W, b, xlim, ylim):
-    """The lines ``{x : W[j]·x + b[j] = 0}`` clipped to a rectangle.
-
-    Returns
-    -------
-    seg : ndarray, shape (k, 2, 2)
-        Endpoints of the lines that cross the rectangle.
-    keep : ndarray of int, shape (k,)
-        Their rows in ``W`` (zero or non-finite rows and lines missing the box are dropped).
-    """
-    W = np.asarray(W, dtype=float).reshape(-1, 2)
-    b = np.asarray(b, dtype=float).reshape(-1)
-    clipped = [(j, clip_line(W[j], -b[j], xlim, ylim)) for j in range(len(W))]
-    keep = np.array([j for j, seg in clipped if seg is not None], dtype=int)
-    seg = [seg for _, seg in clipped if seg is not None]
-    return (np.stack(seg) if seg else np.zeros((0, 2, 2))), keep
-
-
-def _node_rect(x0, x1, y0, y1, shape, stride=1) -> QtCore.QRectF:
-    """Rect of an image of ``shape[::-1]`` (every ``stride``-th node) centred on the nodes."""
-    dx = stride * (x1 - x0) / max(shape[1] - 1, 1)
-    dy = stride * (y1 - y0) / max(shape[0] - 1, 1)
-    nx, ny = -(-shape[1] // stride), -(-shape[0] // stride)
-    return QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, nx * dx, ny * dy)
 
 
 class RegionMap(QtWidgets.QWidget):
@@ -197,7 +127,7 @@ class RegionMap(QtWidgets.QWidget):
             self._rect = rect
             for item in (self.region_image, self.boundary_image, self.output_image):
                 if item.image is not None:    # setRect needs the image size
-                    item.setRect(_node_rect(*rect))
+                    item.setRect(node_rect(*rect))
             self.plot_item.vb.setRange(xRange=xlim, yRange=ylim, padding=0.0)
         self._update_boundaries()
         self._apply_mode()
@@ -214,7 +144,7 @@ class RegionMap(QtWidgets.QWidget):
         width = 2 if self._ids.shape[1] > 1.2 * self.plot_item.vb.width() else 1
         mask = boundary_mask(self._ids, width).view(np.uint8)
         self.boundary_image.setImage(mask, autoLevels=False, levels=(0, 255))
-        self.boundary_image.setRect(_node_rect(*self._rect))
+        self.boundary_image.setRect(node_rect(*self._rect))
 
     # ------------------------------------------------------------------ output
     def set_output(self, values, levels=None) -> None:
@@ -238,7 +168,7 @@ class RegionMap(QtWidgets.QWidget):
         vmax, self._output = (vmax if vmax > 0 else 1.0), v
         self.output_image.setImage(v, autoLevels=False, levels=(-vmax, vmax))
         if self._rect is not None:
-            self.output_image.setRect(_node_rect(*self._rect))
+            self.output_image.setRect(node_rect(*self._rect))
         levels = (0.0, -vmax / 2, vmax / 2) if levels is None else tuple(map(float, levels))
         self._set_isocurves(v, levels)
         self._apply_mode()
@@ -252,7 +182,7 @@ class RegionMap(QtWidgets.QWidget):
             iso.setZValue(3)
             self.plot_item.addItem(iso)
             self.isocurves.append(iso)
-        r = _node_rect(*(self._rect or (0, v.shape[1] - 1, 0, v.shape[0] - 1, v.shape))[:4],
+        r = node_rect(*(self._rect or (0, v.shape[1] - 1, 0, v.shape[0] - 1, v.shape))[:4],
                        v.shape, s)                        # sample i sits at pixel i + ½
         tr = QtGui.QTransform.fromTranslate(r.left(), r.top())
         tr.scale(r.width() / sub.shape[1], r.height() / sub.shape[0])
@@ -268,8 +198,8 @@ class RegionMap(QtWidgets.QWidget):
 
     def set_mode(self, mode: str) -> None:
         """``"regions"``, ``"output"`` (heat map) or ``"both"`` (translucent regions on it)."""
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self._mode = mode
         self._apply_mode()
 
@@ -360,7 +290,7 @@ class RegionMap(QtWidgets.QWidget):
         X, y = X[ok], y[ok]
         if kind == "class":
             pos = y > (0.5 if y.size and y.min() >= 0 else 0.0)
-            brush = np.where(pos, pg.mkBrush(_POS), pg.mkBrush(_NEG))
+            brush = np.where(pos, pg.mkBrush(POS_COLOR), pg.mkBrush(NEG_COLOR))
         else:
             lo, hi = (float(y.min()), float(y.max())) if y.size else (0.0, 1.0)
             t = (y - lo) / (hi - lo) if hi > lo else np.full(len(y), 0.5)
@@ -411,74 +341,6 @@ class RegionMap(QtWidgets.QWidget):
             self.sigClicked.emit(float(p.x()), float(p.y()))
 
 
-# ---------------------------------------------------------------------- demo
-def _demo_frame(W1, b1, w2, n=400):
-    """Bit-packed pattern ids (stable keys) and output of ``w2·relu(W1 x + b1)`` on [-2, 2]²."""
-    g = np.linspace(-2, 2, n)
-    pre = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2) @ W1.T + b1
-    ids = (pre > 0) @ (np.int64(1) << np.arange(len(b1), dtype=np.int64))
-    return ids.reshape(n, n), (np.maximum(pre, 0) @ w2).reshape(n, n)
-
-
-def _demo_hover(W1, b1, w2, x, y) -> str:
-    """Pattern bits and the local affine map of the demo net at ``(x, y)``."""
-    on = W1 @ (x, y) + b1 > 0
-    a, c = (w2 * on) @ W1, float((w2 * on) @ b1)
-    return (f"pattern {''.join('01'[int(v)] for v in on)}\n"
-            f"f(x) = {a[0]:+.3f}·x₁ {a[1]:+.3f}·x₂ {c:+.3f}")
-
-
-def _demo(argv=None) -> None:  # pragma: no cover - manual demo
-    """``python -m widgets.region_map [--mode M] [--boundaries] [--screenshot PATH]``."""
-    import argparse
-    import sys
-
-    ap = argparse.ArgumentParser(description="RegionMap demo: a random width-12 ReLU net")
-    ap.add_argument("--mode", choices=_MODES, default="regions")
-    ap.add_argument("--boundaries", action="store_true")
-    ap.add_argument("--screenshot", metavar="PATH", help="save a PNG and quit")
-    args = ap.parse_args(argv)
-    pg.setConfigOptions(background="w", foreground="k", antialias=True)
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    rng = np.random.default_rng(3)
-    W1 = rng.normal(size=(12, 2))
-    b1, w2 = rng.uniform(-1.2, 1.2, 12) * np.linalg.norm(W1, axis=1), rng.normal(size=12) / 3
-    t = np.sqrt(rng.uniform(0.05, 1.0, 120)) * 3 * np.pi        # two spirals, labels ±1
-    y = np.where(np.arange(120) % 2 == 0, 1.0, -1.0)
-    X = 0.55 / np.pi * np.stack([t * np.cos(t), t * np.sin(t)], axis=1) * y[:, None]
-    view = RegionMap()
-    view.setWindowTitle("RegionMap demo (hover: pattern and local map; regions rotate)")
-    view.resize(820, 760)
-    view.set_mode(args.mode)
-    view.set_boundaries(args.boundaries)
-    view.set_data(X + rng.normal(scale=0.04, size=X.shape), y)
-    state = {"t": 0.0, "W": W1}
-
-    def tick():
-        c, s = np.cos(0.2 * np.sin(state["t"])), np.sin(0.2 * np.sin(state["t"]))
-        state["W"] = W = W1 @ np.array([[c, -s], [s, c]])
-        ids, out = _demo_frame(W, b1, w2)
-        view.set_pattern_ids(ids, (-2, 2), (-2, 2))
-        view.set_output(out)
-        view.set_lines(W, b1, colors=[pg.intColor(j, 12) for j in range(12)])
-        view.set_info(f"patterns on the grid: {len(np.unique(ids))}")
-        state["t"] += 0.05
-
-    view.sigHover.connect(lambda x, y: view.set_hover_text(_demo_hover(state["W"], b1, w2, x, y)))
-    view.sigClicked.connect(lambda x, y: print(f"clicked ({x:.3f}, {y:.3f})"))
-    tick()
-    view.show()
-    timer = QtCore.QTimer(view, interval=60, timeout=tick)
-    if args.screenshot:
-        def shoot():
-            view.handle_scene_move(view.plot_item.vb.sceneBoundingRect().center())
-            view.grab().save(args.screenshot)
-            app.quit()
-        QtCore.QTimer.singleShot(800, shoot)
-    else:
-        timer.start()
-    app.exec()
-
-
 if __name__ == "__main__":  # pragma: no cover - manual demo
-    _demo()
+    from widgets.region_map_demo import main
+    main()

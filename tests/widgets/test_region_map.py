@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 from widgets.region_map import (
     RegionMap,
@@ -223,8 +223,25 @@ def test_grab_not_blank(qtbot, view):
     view.set_pattern_ids(ids, XLIM, YLIM)
     view.set_data(np.array([[0.0, 0.0], [1.0, 0.5]]), np.array([1, -1]))
     qtbot.wait(20)
-    img = image_array(view.grab().toImage())[..., :3].reshape(-1, 3)
+    # convert here and keep the QImage alive while its pixels are read (the helper's own
+    # converted copy dies on return, leaving its array dangling)
+    qimage = view.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
+    img = image_array(qimage)[..., :3].reshape(-1, 3).copy()
     colours = {tuple(c) for c in img[:: 7]}
     assert len(colours) > 10
     lut = {tuple(c) for c in view._lut[np.unique(view.region_image.image)]}
     assert lut <= colours                                             # both regions painted
+
+
+def test_region_colors_match_the_map(view):
+    from widgets.region_style import region_colors
+    ids = grid_ids(left=3, right=9)
+    view.set_pattern_ids(ids, XLIM, YLIM)
+    rgb = region_colors(ids)
+    assert rgb.shape == ids.shape + (3,)
+    assert tuple(rgb[0, 0]) == colour_at(view, ids, 0, 0)
+    assert tuple(rgb[0, -1]) == colour_at(view, ids, 0, ids.shape[1] - 1)
+    keys = np.array([123, 456], dtype=np.uint64)                      # renumbered ids + keys
+    small = (ids == 9).astype(np.int32)
+    view.set_pattern_ids(small, XLIM, YLIM, keys=keys)
+    assert tuple(region_colors(small, keys)[0, -1]) == colour_at(view, small, 0, -1)
