@@ -30,7 +30,7 @@ class RegionMap(QtWidgets.QWidget):
     Attributes
     ----------
     plot_widget, plot_item : pyqtgraph.PlotWidget, pyqtgraph.PlotItem
-    region_image, boundary_image, output_image : pyqtgraph.ImageItem
+    region_image, boundary_image, output_image, fade_image : pyqtgraph.ImageItem
     lines_item : pyqtgraph.PlotDataItem
         All neuron lines (and their positive-side ticks) as vertex pairs.
     line_marks, data_item : pyqtgraph.ScatterPlotItem
@@ -63,6 +63,7 @@ class RegionMap(QtWidgets.QWidget):
         self._lut = region_palette(256)
         self._rect: tuple | None = None
         self._ids = self._index = self._output = self._lines = None
+        self._faded = False
         self._mode, self._show_boundaries = "regions", False
         self._hover_pos = QtCore.QPointF(0, 0)
         self._make_items()
@@ -82,13 +83,15 @@ class RegionMap(QtWidgets.QWidget):
         self.region_image = pg.ImageItem(axisOrder="row-major")
         self.boundary_image = pg.ImageItem(axisOrder="row-major")
         self.boundary_image.setLookupTable(np.array([[0, 0, 0, 0], [40, 40, 40, 150]], np.uint8))
+        self.fade_image = pg.ImageItem(axisOrder="row-major")
+        self.fade_image.setLookupTable(np.array([[0, 0, 0, 0], [255, 255, 255, 185]], np.uint8))
         self.isocurves: list[pg.IsocurveItem] = []
         self.lines_item = pg.PlotDataItem(pen=pg.mkPen((35, 35, 35, 210), width=1.5))
         self.line_marks = pg.ScatterPlotItem(size=6, pen=pg.mkPen((30, 30, 30), width=0.8))
         self.data_item = pg.ScatterPlotItem(size=8, pen=pg.mkPen((25, 25, 25), width=1))
-        items = (self.output_image, self.region_image, self.boundary_image, self.lines_item,
-                 self.line_marks, self.data_item)
-        for z, item in zip((0, 1, 2, 4, 4.5, 5), items):
+        items = (self.output_image, self.region_image, self.fade_image, self.boundary_image,
+                 self.lines_item, self.line_marks, self.data_item)
+        for z, item in zip((0, 1, 1.5, 2, 4, 4.5, 5), items):
             item.setZValue(z)
             item.setVisible(False)
             self.plot_item.addItem(item, ignoreBounds=z in (4, 4.5))  # lines follow the view
@@ -118,18 +121,39 @@ class RegionMap(QtWidgets.QWidget):
         if ids.ndim != 2 or ids.dtype.kind not in "iu":
             raise ValueError(f"ids must be a 2-D integer array, got {ids.dtype} {ids.shape}")
         reuse = self._index is not None and self._index.shape == ids.shape and keys is None
-        self._ids = ids
+        self._ids, self._faded = ids, False
         self._index = hash_index(keys)[ids] if keys is not None else \
             hash_index(ids, out=self._index if reuse else None)
         self.region_image.setImage(self._index, autoLevels=False, levels=(0, 255), lut=self._lut)
         rect = (float(xlim[0]), float(xlim[1]), float(ylim[0]), float(ylim[1]), ids.shape)
         if rect != self._rect:
             self._rect = rect
-            for item in (self.region_image, self.boundary_image, self.output_image):
+            for item in (self.region_image, self.boundary_image, self.output_image,
+                         self.fade_image):
                 if item.image is not None:    # setRect needs the image size
                     item.setRect(node_rect(*rect))
             self.plot_item.vb.setRange(xRange=xlim, yRange=ylim, padding=0.0)
         self._update_boundaries()
+        self._apply_mode()
+
+    def set_faded(self, mask) -> None:
+        """Wash out the pixels where ``mask`` is True (e.g. regions not in use).
+
+        Parameters
+        ----------
+        mask : array_like of bool, shape (ny, nx), or None
+            On the grid of the last :meth:`set_pattern_ids` (which clears it); None clears.
+        """
+        if mask is None or self._ids is None:
+            self._faded = False
+            return self._apply_mode()
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != self._ids.shape:
+            raise ValueError(f"mask must match the pattern-id grid {self._ids.shape}, "
+                             f"got {mask.shape}")
+        self.fade_image.setImage(mask.view(np.uint8), autoLevels=False, levels=(0, 255))
+        self.fade_image.setRect(node_rect(*self._rect))
+        self._faded = True
         self._apply_mode()
 
     def set_boundaries(self, show: bool) -> None:
@@ -212,6 +236,7 @@ class RegionMap(QtWidgets.QWidget):
         self.region_image.setVisible(show_regions)
         self.region_image.setOpacity(0.45 if show_out else 1.0)
         self.boundary_image.setVisible(show_regions and self._show_boundaries)
+        self.fade_image.setVisible(show_regions and self._faded)
         for iso in self.isocurves:
             iso.setVisible(has_out and iso.data is not None)
 

@@ -245,3 +245,21 @@ def test_region_colors_match_the_map(view):
     small = (ids == 9).astype(np.int32)
     view.set_pattern_ids(small, XLIM, YLIM, keys=keys)
     assert tuple(region_colors(small, keys)[0, -1]) == colour_at(view, small, 0, -1)
+
+
+def test_faded_regions(view):
+    ids = grid_ids()
+    view.set_pattern_ids(ids, XLIM, YLIM)
+    assert not view.fade_image.isVisible()
+    mask = ids == 7
+    view.set_faded(mask)
+    assert view.fade_image.isVisible()
+    assert np.array_equal(view.fade_image.image, mask.view(np.uint8))
+    with pytest.raises(ValueError, match="mask"):
+        view.set_faded(np.ones((3, 3), bool))
+    view.set_mode("output")                   # hidden with the regions (no output set: kept)
+    view.set_pattern_ids(ids, XLIM, YLIM)     # new ids clear the stale mask
+    assert not view.fade_image.isVisible()
+    view.set_faded(mask)
+    view.set_faded(None)
+    assert not view.fade_image.isVisible()
