@@ -173,7 +173,7 @@ def test_cgls_residuals_and_cancel(phantom):
 def test_cgls_and_sirt_reach_least_squares():
     n, th = 12, _angles(24)
     R = Radon(n, th, dtype=torch.float64)
-    A = R._scipy["A"].toarray()
+    A = R.matrix().toarray()
     y = A @ np.random.default_rng(3).random(n * n) + 0.1 * np.random.default_rng(4).random(
         A.shape[0])                                   # inconsistent data: a true LS problem
     x_ls = np.linalg.lstsq(A, y, rcond=None)[0]       # minimum-norm LS = CGLS limit from 0
@@ -244,3 +244,47 @@ def test_phantom_values_and_symmetry():
     assert ph.shape == (128, 128, 128) and shepp_logan_3d((4, 8, 6)).shape == (4, 8, 6)
     with pytest.raises(ValueError):
         shepp_logan_3d(8, kind="other")
+
+
+def test_operator_disk_cache(tmp_path, monkeypatch):
+    """Matrices are written once, read back bit-identical, corrupt files rebuilt (§4.1)."""
+    import engine.recon.ct as ct
+    import engine.recon.operator_cache as oc
+    monkeypatch.setenv("FLOWSCOPE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(oc, "MIN_CACHED_SAMPLES", 0)
+    th, x = _angles(12), torch.rand(3, 20, 20, generator=torch.Generator().manual_seed(0))
+    R = Radon(20, th)
+    ref_f, ref_b = R.forward(x), fbp(R.forward(x), R)
+    files = sorted((tmp_path / "radon").glob("*.npz"))
+    assert [f.name.split("-")[0] for f in files] == ["fbp", "radon"]
+
+    def no_build(*a, **k):
+        raise AssertionError("should have been loaded from the cache")
+    with monkeypatch.context() as m:
+        m.setattr(ct, "_assemble", no_build)
+        R2 = Radon(20, th)
+        assert torch.equal(R2.forward(x), ref_f) and torch.equal(fbp(ref_f, R2), ref_b)
+        with pytest.raises(AssertionError):           # another geometry is not in the cache
+            Radon(20, _angles(13))
+    for f in files:                                    # corrupt and truncated files: rebuilt
+        f.write_bytes(b"not a zip" if f.name.startswith("radon") else f.read_bytes()[:100])
+    R3 = Radon(20, th)
+    assert torch.equal(R3.forward(x), ref_f) and torch.equal(fbp(ref_f, R3), ref_b)
+    r64 = Radon(20, th, dtype=torch.float64)                # float64 values: their own file
+    assert torch.allclose(r64.forward(x.double()).float(), ref_f, atol=1e-5)
+    assert len(list((tmp_path / "radon").glob("radon-*-f8-*.npz"))) == 1
+    monkeypatch.setenv("FLOWSCOPE_CACHE_DIR", "off")
+    assert oc.cache_dir() is None
+    Radon(20, _angles(14))
+    assert len(list((tmp_path / "radon").glob("*a14*"))) == 0
+
+
+def test_chunked_products_equal_single_products():
+    """Chunks of CHUNK_SLICES slices give the per-slice results (forward, adjoint, FBP)."""
+    import engine.recon.ct as ct
+    R = Radon(24, _angles(10), dtype=torch.float64)
+    x = torch.rand(ct.CHUNK_SLICES * 2 + 3, 24, 24, dtype=torch.float64)
+    y = R.forward(x)
+    assert torch.allclose(y[-1], R.forward(x[-1]), atol=1e-12)
+    assert torch.allclose(R.adjoint(y)[17], R.adjoint(y[17]), atol=1e-12)
+    assert torch.allclose(fbp(y, R)[-2], fbp(y[-2], R), atol=1e-12)
