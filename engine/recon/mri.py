@@ -157,10 +157,62 @@ def zero_filled(k: torch.Tensor, op: MRI) -> torch.Tensor:
     return op.adjoint(k)
 
 
+def _fft(x: torch.Tensor, axes: tuple, inverse: bool) -> torch.Tensor:
+    """Uncentred unitary (i)FFT over ``axes``."""
+    return (torch.fft.ifftn if inverse else torch.fft.fftn)(x, dim=axes, norm="ortho")
+
+
+class _ShiftedNormal:
+    """``A^H A + λI`` acting on ``ifftshift(x)``: one FFT pair per coil, no shifts (§4.5).
+
+    With ``P = ifftshift``: ``F = P⁻¹ · fft · P`` on both grids, so ``A^H A = P⁻¹ N P`` with
+    ``N x̃ = Σ_c conj(S̃_c) ifft(M̃ fft(S̃_c x̃))``, ``S̃ = P S`` and ``M̃ = P M``; CG is run on
+    ``x̃ = P x`` (a unitary change of variables, same iterates).  ``M`` is applied once
+    (``M² = M``) and along every axis on which ``M`` is constant (e.g. the readout of
+    Cartesian line sampling) the FFT pair cancels (``F_x^H F_x = I``) and is skipped.
+    """
+
+    def __init__(self, op: "MRI", lam: float):
+        nd = op.ndim
+        self.dims = tuple(range(-nd, 0))
+        self.cdim = -nd - 1
+        self.maps = torch.fft.ifftshift(op.maps, dim=self.dims).contiguous()
+        self.cmaps = self.maps.conj().resolve_conj()
+        m = torch.fft.ifftshift(op.mask, dim=self.dims)
+        self.m_full = m.to(op._m.dtype)
+        keep = [d for d in self.dims if not bool((m == m.any(dim=d, keepdim=True)).all())]
+        self.axes = tuple(keep)           # axes along which M is constant need no FFT pair
+        for d in self.dims:
+            if d not in keep:
+                m = m.any(dim=d, keepdim=True)
+        self.m = m.to(op._m.dtype)
+        self.lam = float(lam)
+
+    def shift(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.fft.ifftshift(x, dim=self.dims)
+
+    def unshift(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.fft.fftshift(x, dim=self.dims)
+
+    def rhs(self, k: torch.Tensor) -> torch.Tensor:
+        """``P A^H y`` from the measured (centred) k-space ``y``."""
+        ks = torch.fft.ifftshift(k, dim=self.dims) * self.m_full
+        return (_fft(ks, self.dims, True) * self.cmaps).sum(dim=self.cdim)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        k = _fft(x.unsqueeze(self.cdim) * self.maps, self.axes, False)
+        k *= self.m
+        out = (_fft(k, self.axes, True) * self.cmaps).sum(dim=self.cdim)
+        return out.add_(x, alpha=self.lam) if self.lam else out
+
+
 def cg_sense_iter(k: torch.Tensor, op: MRI, iters: int = 20, lam: float = 0.0,
                   every: int = 1, tol: float = 1e-10,
                   x0: Optional[torch.Tensor] = None) -> Generator[Progress, None, torch.Tensor]:
     """CG-SENSE: conjugate gradients on ``(A^H A + λI) x = A^H y`` (SCIENCE.md §4.5).
+
+    The same iterates as sigpy's ``SenseRecon`` (zero start, same operator); the normal
+    operator is fused (:class:`_ShiftedNormal`).
 
     Parameters
     ----------
@@ -184,26 +236,31 @@ def cg_sense_iter(k: torch.Tensor, op: MRI, iters: int = 20, lam: float = 0.0,
     torch.Tensor
         Complex image ``(*batch, *shape)``. The whole batch is one CG system (block diagonal).
     """
-    b = op.adjoint(k)
-    x = torch.zeros_like(b) if x0 is None else op._as_image(x0).clone()
-    r = b - (op.normal(x) + lam * x) if x0 is not None else b.clone()
+    normal = _ShiftedNormal(op, lam)
+    b = normal.rhs(torch.as_tensor(k).to(device=op.device, dtype=op.dtype))
+    if x0 is None:
+        x, r = torch.zeros_like(b), b.clone()
+    else:
+        x = normal.shift(op._as_image(x0)).clone()
+        r = b - normal(x)
     p = r.clone()
-    rs = _dot(r, r)
+    rs = float(_dot(r, r))
     b_norm = float(torch.linalg.vector_norm(b)) or 1.0
     for it in range(1, iters + 1):
-        if math.sqrt(float(rs)) / b_norm < tol:
+        if math.sqrt(rs) / b_norm < tol:
             break
-        ap = op.normal(p) + lam * p
-        alpha = rs / _dot(p, ap)
-        x = x + alpha * p
-        r = r - alpha * ap
-        rs_new = _dot(r, r)
-        p = r + (rs_new / rs) * p
+        ap = normal(p)
+        alpha = rs / float(_dot(p, ap))
+        x.add_(p, alpha=alpha)
+        r.add_(ap, alpha=-alpha)
+        rs_new = float(_dot(r, r))
+        p = p.mul_(rs_new / rs).add_(r)
         rs = rs_new
         if it % every == 0 or it == iters:
-            rel = math.sqrt(float(rs)) / b_norm
-            yield Progress(it / iters, f"CG-SENSE {it}/{iters}, residual {rel:.2e}", x)
-    return x
+            rel = math.sqrt(rs) / b_norm
+            yield Progress(it / iters, f"CG-SENSE {it}/{iters}, residual {rel:.2e}",
+                           normal.unshift(x))
+    return normal.unshift(x)
 
 
 def cg_sense(k: torch.Tensor, op: MRI, iters: int = 20, lam: float = 0.0, **kw) -> torch.Tensor:

@@ -166,3 +166,74 @@ def test_bad_shapes():
     op = MRI(mask=torch.ones(8, 8, dtype=torch.bool), n_coils=2)
     with pytest.raises(ValueError):
         op.forward(torch.zeros(4, 4))
+
+
+def _plain_cg(k, op, iters, lam=0.0, x0=None):
+    """Textbook CG on (A^H A + λI) x = A^H y with the unfused operator (reference)."""
+    b = op.adjoint(k)
+    x = torch.zeros_like(b) if x0 is None else x0.to(b.dtype).clone()
+    r = b - (op.normal(x) + lam * x)
+    p, rs = r.clone(), torch.vdot(r.flatten(), r.flatten()).real
+    for _ in range(iters):
+        ap = op.normal(p) + lam * p
+        a = rs / torch.vdot(p.flatten(), ap.flatten()).real
+        x, r = x + a * p, r - a * ap
+        rn = torch.vdot(r.flatten(), r.flatten()).real
+        p, rs = r + (rn / rs) * p, rn
+    return x
+
+
+@pytest.mark.parametrize("shape,kind,batch", [((32, 32), "random", ()),
+                                              ((33, 30), "random", (2,)),
+                                              ((32, 32), "poisson", ()),
+                                              ((31, 33), "variable_density", ()),
+                                              ((6, 8, 10), "random", ())])
+def test_fused_normal_and_cg_equal_unfused(shape, kind, batch):
+    """The shifted, fused A^H A (FFT pair skipped along fully-sampled axes) is exact (§4.5)."""
+    from engine.recon.mri import _ShiftedNormal
+    gen = torch.Generator().manual_seed(5)
+    mshape = shape[:-1] if len(shape) == 3 else shape
+    op = MRI(mask=make_mask(kind, mshape, acceleration=3, seed=2), n_coils=4, shape=shape,
+             dtype=torch.complex128)
+    x = _rand_c((*batch, *shape), gen)
+    for lam in (0.0, 0.3):
+        fused = _ShiftedNormal(op, lam)
+        got = fused.unshift(fused(fused.shift(x)))
+        assert torch.allclose(got, op.normal(x) + lam * x, atol=1e-12)
+    if len(shape) == 2 and kind == "random":
+        assert _ShiftedNormal(op, 0.0).axes == (-1,)     # line sampling: 1-D FFTs only
+    k = op.forward(x)
+    for lam, x0 in ((0.0, None), (0.05, 0.5 * x)):
+        ref = _plain_cg(k, op, 12, lam, x0)
+        got = cg_sense(k, op, iters=12, lam=lam, x0=x0)
+        assert torch.linalg.vector_norm(got - ref) / torch.linalg.vector_norm(ref) < 1e-10
+
+
+def test_cg_sense_reaches_least_squares():
+    """Fully converged CG-SENSE = the dense least-squares solution (float64, §4.5)."""
+    n, gen = 12, torch.Generator().manual_seed(1)
+    op = MRI(mask=make_mask("poisson", (n, n), acceleration=2, seed=3), n_coils=3,
+             dtype=torch.complex128)
+    dense = torch.stack([op.forward(e.reshape(n, n)).flatten()
+                         for e in torch.eye(n * n, dtype=torch.complex128)], dim=1)
+    k = op.forward(_rand_c((n, n), gen))
+    k = k + 0.05 * _rand_c(k.shape, gen) * op.mask            # inconsistent data
+    x_ls = torch.linalg.lstsq(dense, k.flatten().unsqueeze(1)).solution.reshape(n, n)
+    x_cg = cg_sense(k, op, iters=200, tol=1e-13)
+    assert torch.linalg.vector_norm(x_cg - x_ls) / torch.linalg.vector_norm(x_ls) < 1e-8
+
+
+def test_cg_sense_equals_sigpy_sense_recon():
+    """Same iterates as sigpy.mri.app.SenseRecon (benchmark-only dependency, §4.5)."""
+    mr = pytest.importorskip("sigpy.mri")
+    import numpy as np
+    img = _phantom(48)
+    for dt, tol in ((torch.complex128, 1e-10), (torch.complex64, 1e-4)):
+        op = MRI(mask=make_mask("random", (48, 48), acceleration=3, seed=0), n_coils=6,
+                 dtype=dt)
+        k = op.forward(img)
+        ref = mr.app.SenseRecon(k.numpy(), op.maps.numpy(), lamda=0.0,
+                                weights=op._m.numpy(), max_iter=20,
+                                show_pbar=False).run()
+        ours = cg_sense(k, op, iters=20).numpy()
+        assert np.linalg.norm(ours - ref) / np.linalg.norm(ref) < tol
