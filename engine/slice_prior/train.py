@@ -1,0 +1,186 @@
+"""Training of the slice prior (DDPM ε-matching, Ho et al. 2020 eq. 14; SCIENCE.md §3.1).
+
+``loss = E_{t, x_0, ε} ‖ε - ε_θ(√ᾱ_t u_0 + √(1-ᾱ_t) ε, t)‖²`` with ``t ~ U{1..T}`` and
+``u_0 = 2 x_0 - 1`` drawn from :class:`~engine.slice_prior.data.SliceSource`. AdamW with a
+linear warm-up, an exponential moving average (EMA) of the weights (the EMA is what is saved),
+bfloat16 autocast on CUDA. :func:`train_prior_iter` is a progress generator (cancel by
+stopping it; resume from the checkpoint it returns or was given).
+
+Command line (the shipped weights; see ``resources/priors/MODEL_CARD.md``)::
+
+    python -m engine.slice_prior.train --size 64 --steps 6000 --batch 128 \\
+        --out resources/priors/slice_prior_64.pt
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Generator, Optional
+
+import torch
+
+from engine.core import Progress
+from engine.slice_prior.data import SliceSource
+from engine.slice_prior.prior import save_prior
+from engine.slice_prior.unet import SliceUNet, UNetConfig
+
+__all__ = ["TrainConfig", "train_prior_iter", "main"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What one training run does (stored in the model card)."""
+    size: int = 64
+    steps: int = 6000
+    batch: int = 128
+    lr: float = 2e-4
+    warmup: int = 200
+    ema: float = 0.999
+    seed: int = 0
+    base: int = 32
+    mults: tuple = (1, 2, 2, 2)
+    seconds: float = 0.0          # > 0: stop early after this wall time
+    every: int = 50               # progress report interval (steps)
+
+
+def _make_state(cfg: TrainConfig, device) -> dict:
+    torch.manual_seed(cfg.seed)
+    net = SliceUNet(UNetConfig(base=cfg.base, mults=tuple(cfg.mults))).to(device)
+    if torch.device(device).type == "cuda":
+        net = net.to(memory_format=torch.channels_last)      # faster bf16 convolutions
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
+    return {"net": net, "ema": copy.deepcopy(net).eval(), "opt": opt, "step": 0, "curve": []}
+
+
+def _loss(net, u0: torch.Tensor, alpha_bar: torch.Tensor, gen: torch.Generator,
+          autocast: bool) -> torch.Tensor:
+    b = u0.shape[0]
+    t = torch.randint(1, alpha_bar.numel(), (b,), generator=gen, device=u0.device)
+    ab = alpha_bar[t].view(b, 1, 1, 1)
+    eps = torch.randn(u0.shape, generator=gen, device=u0.device)
+    ut = ab.sqrt() * u0 + (1 - ab).sqrt() * eps
+    with torch.autocast(u0.device.type, dtype=torch.bfloat16, enabled=autocast):
+        pred = net(ut, t.float())
+    return torch.mean((pred.float() - eps) ** 2)
+
+
+@torch.no_grad()
+def _ema_update(ema, net, decay: float) -> None:
+    for pe, p in zip(ema.parameters(), net.parameters()):
+        pe.lerp_(p, 1.0 - decay)
+
+
+def train_prior_iter(cfg: TrainConfig, device="cpu", brain: Optional[torch.Tensor] = None,
+                     state: Optional[dict] = None) -> Generator[Progress, None, dict]:
+    """Train (or resume ``state``) for ``cfg.steps`` steps; yields Progress every ``cfg.every``.
+
+    Returns the state dict ``{"net", "ema", "opt", "step", "curve"}`` (``curve`` = [(step,
+    mean loss)]); pass it back as ``state`` to resume. Stopping the generator cancels; the
+    state object stays valid at the last completed step.
+    """
+    device = torch.device(device)
+    state = state if state is not None else _make_state(cfg, device)
+    src = SliceSource(cfg.size, brain=brain, seed=cfg.seed + state["step"], device=device)
+    ab = torch.as_tensor(__import__("engine.diffusion.schedule", fromlist=["Schedule"])
+                         .Schedule.linear().alpha_bar, dtype=torch.float32, device=device)
+    net, ema, opt = state["net"], state["ema"], state["opt"]
+    autocast = device.type == "cuda"
+    start, running = time.perf_counter(), []
+    while state["step"] < cfg.steps:
+        step = state["step"]
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * min(1.0, (step + 1) / max(cfg.warmup, 1))
+        loss = _loss(net, 2.0 * src.sample(cfg.batch) - 1.0, ab, src.gen, autocast)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        _ema_update(ema, net, cfg.ema if step > cfg.warmup else 0.0)
+        running.append(loss.detach())
+        state["step"] = step + 1
+        if state["step"] % cfg.every == 0 or state["step"] == cfg.steps:
+            mean = float(torch.stack(running).mean())
+            running = []
+            if not math.isfinite(mean):
+                raise FloatingPointError(f"training diverged at step {state['step']} "
+                                         "(loss is not finite); lower the learning rate")
+            state["curve"].append((state["step"], mean))
+            yield Progress(state["step"] / cfg.steps, f"step {state['step']}: loss {mean:.4f}",
+                           partial={"step": state["step"], "loss": mean})
+            if cfg.seconds and time.perf_counter() - start > cfg.seconds:
+                break
+    return state
+
+
+def card_for(cfg: TrainConfig, state: dict, seconds: float, device: str, data: str) -> dict:
+    """Model-card entries stored in the weights file."""
+    steps = state["step"]
+    cmd = (f"python -m engine.slice_prior.train --size {cfg.size} --steps {steps} "
+           f"--batch {cfg.batch} --lr {cfg.lr:g} --seed {cfg.seed}")
+    return {"train_config": {**asdict(cfg), "mults": list(cfg.mults), "steps": steps},
+            "steps": steps, "seconds": round(seconds, 1), "device": device, "data": data,
+            "curve": [[int(s), float(v)] for s, v in state["curve"]], "command": cmd,
+            "parameters": sum(p.numel() for p in state["ema"].parameters())}
+
+
+def _load_brain(path: Optional[str]) -> tuple[Optional[torch.Tensor], str]:
+    if path:
+        import numpy as np
+        return torch.from_numpy(np.load(path)).float(), f"brain volume {Path(path).name}"
+    try:
+        from engine.recon.volume_io import demo_volume
+        return demo_volume("brain").data.float(), "MNI ICBM152 2009a T1 (nilearn)"
+    except (FileNotFoundError, ImportError):
+        return None, "no brain volume (phantoms only)"
+
+
+def _held_out_table(net, size: int, brain, device) -> list:
+    """Denoising MSE of the EMA network vs the best Gaussian smoothing on held-out slices."""
+    from engine.slice_prior.evaluate import denoising_table, held_out_slices
+    from engine.slice_prior.prior import SlicePrior
+    rows = denoising_table(SlicePrior(net, size, device=device),
+                           held_out_slices(size, None if brain is None else brain.cpu()))
+    for r in rows:
+        print(f"held-out t={r['t']:4d} σ̄={r['sigma']:.3f}: prior MSE {r['mse_prior']:.2e}, "
+              f"best Gaussian {r['mse_gaussian']:.2e} ({r['gaussian_width_px']} px)")
+    return rows
+
+
+def main(argv=None) -> int:
+    """Command-line training (see module docstring)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name, default in asdict(TrainConfig()).items():
+        if name != "mults":
+            ap.add_argument(f"--{name}", type=type(default), default=default)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--brain", default="", help=".npy (z, y, x) in [0, 1]; default MNI brain")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = vars(ap.parse_args(argv))
+    out, brain_path, device = args.pop("out"), args.pop("brain"), args.pop("device")
+    cfg = TrainConfig(**args)
+    brain, data = _load_brain(brain_path)
+    data = (f"{cfg.size}² slices: random ellipse phantoms 35 %, jittered Shepp–Logan slices "
+            f"25 %, augmented axial slices of the {data} 40 % (held-out z-fraction 0.45–0.55)")
+    t0 = time.perf_counter()
+    gen = train_prior_iter(cfg, device, brain)
+    while True:
+        try:
+            p = next(gen)
+            print(f"[{time.perf_counter() - t0:7.1f} s] {p.message}", flush=True)
+        except StopIteration as stop:
+            state = stop.value
+            break
+    card = card_for(cfg, state, time.perf_counter() - t0, str(device), data)
+    card["held_out"] = _held_out_table(state["ema"], cfg.size, brain, device)
+    save_prior(out, state["ema"], cfg.size, card)
+    print(f"saved {out} after {state['step']} steps; reproduce with: {card['command']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
