@@ -84,7 +84,7 @@ class RegionMap(QtWidgets.QWidget):
         self.boundary_image = pg.ImageItem(axisOrder="row-major")
         self.boundary_image.setLookupTable(np.array([[0, 0, 0, 0], [40, 40, 40, 150]], np.uint8))
         self.fade_image = pg.ImageItem(axisOrder="row-major")
-        self.fade_image.setLookupTable(np.array([[0, 0, 0, 0], [255, 255, 255, 185]], np.uint8))
+        self.fade_image.setLookupTable(np.array([[0, 0, 0, 0], [250, 250, 250, 225]], np.uint8))
         self.isocurves: list[pg.IsocurveItem] = []
         self.lines_item = pg.PlotDataItem(pen=pg.mkPen((35, 35, 35, 210), width=1.5))
         self.line_marks = pg.ScatterPlotItem(size=6, pen=pg.mkPen((30, 30, 30), width=0.8))
@@ -151,7 +151,7 @@ class RegionMap(QtWidgets.QWidget):
         if mask.shape != self._ids.shape:
             raise ValueError(f"mask must match the pattern-id grid {self._ids.shape}, "
                              f"got {mask.shape}")
-        self.fade_image.setImage(mask.view(np.uint8), autoLevels=False, levels=(0, 255))
+        self.fade_image.setImage(mask.view(np.uint8), autoLevels=False, levels=(0, 1))
         self.fade_image.setRect(node_rect(*self._rect))
         self._faded = True
         self._apply_mode()
@@ -167,7 +167,7 @@ class RegionMap(QtWidgets.QWidget):
             return
         width = 2 if self._ids.shape[1] > 1.2 * self.plot_item.vb.width() else 1
         mask = boundary_mask(self._ids, width).view(np.uint8)
-        self.boundary_image.setImage(mask, autoLevels=False, levels=(0, 255))
+        self.boundary_image.setImage(mask, autoLevels=False, levels=(0, 1))
         self.boundary_image.setRect(node_rect(*self._rect))
 
     # ------------------------------------------------------------------ output

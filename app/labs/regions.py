@@ -6,14 +6,14 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
-                               QLabel, QPushButton, QTabWidget, QVBoxLayout)
+                               QLabel, QPushButton, QStackedWidget, QTabWidget, QVBoxLayout)
 
+from app.labs import regions_views as views
 from app.labs.base import LabPresenter
 from widgets.curve_plot import CurvePlot
 from widgets.region_map import RegionMap
 
-SEED_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189),
-               (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34)]
+SURFACE = "3-D surface"
 
 
 def run_lab(config, device, data):
@@ -38,7 +38,7 @@ class RegionsLab(LabPresenter):
         self.seed_box = QComboBox()
         self.seed_box.currentIndexChanged.connect(lambda _i: self.set_frame(self._frame))
         self.mode_box = QComboBox()
-        self.mode_box.addItems(["regions", "both", "output"])
+        self.mode_box.addItems(["regions", "both", "output", SURFACE])
         self.mode_box.currentTextChanged.connect(self._set_mode)
         self.csv_button = QPushButton("Load CSV…")
         self.csv_button.clicked.connect(lambda: self.load_csv())
@@ -54,6 +54,9 @@ class RegionsLab(LabPresenter):
         tools.addWidget(QLabel("Click: add a point (Shift: class −1)"))
         tools.addStretch(1)
         self.map = RegionMap()
+        self.surface = None                       # SurfaceView3D, built when first shown
+        self.left = QStackedWidget()
+        self.left.addWidget(self.map)
         self.convex_map = RegionMap()
         self.deep_map = RegionMap()
         for m in (self.map, self.convex_map, self.deep_map):
@@ -64,16 +67,19 @@ class RegionsLab(LabPresenter):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.convex_map, "Convex optimum (global)")
         self.tabs.addTab(self.deep_map, "Deep net")
-        self.gate_map = RegionMap()
-        self.tabs.addTab(self.gate_map, "Gate space")
+        self.gate_maps = (RegionMap(), RegionMap())
+        self.tabs.addTab(self.gate_maps[0], "Gate space b > 0")
+        self.tabs.addTab(self.gate_maps[1], "Gate space b < 0")
         self.objective = CurvePlot("Training objective vs the convex optimum", "step",
                                    "objective", log_y=True)
         self.counts = CurvePlot("Exact linear regions in view", "step", "regions")
         grid = QGridLayout()
-        grid.addWidget(self.map, 0, 0)
+        grid.addWidget(self.left, 0, 0)
         grid.addWidget(self.tabs, 0, 1)
         grid.addWidget(self.objective, 1, 0)
         grid.addWidget(self.counts, 1, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
         outer = QVBoxLayout(self.view)
@@ -82,8 +88,23 @@ class RegionsLab(LabPresenter):
         outer.addLayout(grid, 1)
 
     def _set_mode(self, mode: str) -> None:
+        """2-D modes go to every map; the 3-D surface replaces the run's map."""
+        if mode == SURFACE:
+            self._ensure_surface()
+            self.left.setCurrentIndex(1)
+            self.set_frame(self._frame)
+            return
+        self.left.setCurrentIndex(0)
         for m in (self.map, self.convex_map, self.deep_map):
             m.set_mode(mode)
+
+    def _ensure_surface(self) -> None:
+        """Build the vispy surface view once (a message label without OpenGL)."""
+        if self.surface is not None:
+            return
+        from widgets.surface_view3d import SurfaceView3D
+        self.surface = SurfaceView3D()
+        self.left.addWidget(self.surface)
 
     # -- data entry ------------------------------------------------------------------------
     def _clicked(self, x: float, y: float) -> None:
@@ -131,21 +152,18 @@ class RegionsLab(LabPresenter):
         cert = (f"certified global optimum (max dual constraint = λ(1{eps:+.1e}), dual gap "
                 f"{sol.dual_gap:.1e})" if sol.exact_patterns else
                 "optimum over sampled patterns (an upper bound)")
-        reached = int(np.sum(r.gaps < 1e-3 * max(sol.objective, 1e-12)))
         return (f"Convex {sol.formulation} program: p* = {sol.objective:.6g}, m* = "
-                f"{len(sol.w2)} neurons, {cert}. Non-convex: {reached} of {len(r.runs)} seeds "
-                f"reach p* (relative gap < 1e-3); best gap {np.min(r.gaps):.2e}.")
+                f"{len(sol.w2)} neurons, {cert}. Non-convex: {views.reach_summary(r)}")
 
     def show_result(self, r) -> None:
         self.result = r
         self.info.setText(self.result_summary(r))
         self.seed_box.blockSignals(True)
         self.seed_box.clear()
-        for run in r.runs:
-            self.seed_box.addItem(f"seed {run.seed}")
+        self.seed_box.addItems(views.run_labels(r))
         self.seed_box.blockSignals(False)
         self._show_convex(r)
-        self._show_curves(r)
+        views.show_curves(self.objective, self.counts, r)
         deep = r.deep_region_ids is not None
         self.tabs.setTabVisible(1, deep)
         self.set_frame(self.frame_count() - 1)
@@ -161,43 +179,8 @@ class RegionsLab(LabPresenter):
         self.convex_map.set_output(network_output([(W[:, :2], W[:, 2])], w2, r.grid_x, r.grid_y))
         self.convex_map.set_info(f"exact regions in view: {r.convex_region_count} "
                                  f"(plane: {r.convex_region_count_plane})")
-        self._show_gate_space(r)
-
-    def _show_gate_space(self, r) -> None:
-        """Gates g = (g₁, g₂, 1): data point i is the line g·x̃ᵢ = 0; cells = patterns (§2.2)."""
-        from engine.regions import pattern_ids
-        W1 = r.convex.W1
-        up = W1[:, 2] > 0
-        gates = W1[up, :2] / W1[up, 2:3]
-        half = float(np.clip(np.percentile(np.abs(gates), 90) * 1.3, 3.0, 50.0)) \
-            if len(gates) else 3.0
-        g = np.linspace(-half, half, 384)
-        ids, keys = pattern_ids([(r.X, np.ones(len(r.X)))], g, g, return_hashes=True)
-        self.gate_map.set_pattern_ids(ids, (-half, half), (-half, half), keys=keys)
-        self.gate_map.set_lines(r.X, np.ones(len(r.X)), ticks=False)
-        self.gate_map.set_data(gates, np.where(r.convex.w2[up] > 0, 1.0, -1.0), kind="class")
-        self.gate_map.plot_item.setLabel("bottom", "g₁ (gate with bias g₃ = 1)")
-        self.gate_map.plot_item.setLabel("left", "g₂")
-        n = len(r.X)
-        self.gate_map.set_info(f"cells: patterns of the {n} points (chart bias > 0)\n"
-                               f"dots: {int(up.sum())} of the optimum's {len(up)} neurons, "
-                               "colour = sign of w₂")
-
-    def _show_curves(self, r) -> None:
-        for plot in (self.objective, self.counts):
-            for key in list(plot.keys()):
-                plot.remove(key)
-        for i, run in enumerate(r.runs):
-            color = SEED_COLORS[i % len(SEED_COLORS)]
-            self.objective.set_curve(f"s{i}", np.arange(len(run.objective)), run.objective,
-                                     color=color, width=2, name=f"seed {run.seed}")
-            self.counts.set_curve(f"s{i}", r.snapshot_steps.astype(float),
-                                  r.region_counts[:, i].astype(float), color=color, width=2,
-                                  name=f"seed {run.seed}")
-        self.objective.set_hline("convex", float(r.convex.objective), (0, 0, 0),
-                                 label="convex optimum p*")
-        self.counts.set_hline("convex", float(r.convex_region_count), (0, 0, 0),
-                              label="convex optimum's net")
+        for view, sign in zip(self.gate_maps, (1.0, -1.0)):
+            views.show_gate_chart(view, r.X, sol, sign)
 
     # -- playback and frames ---------------------------------------------------------------
     def frame_count(self) -> int:
@@ -214,16 +197,21 @@ class RegionsLab(LabPresenter):
         self._frame = index
         s = max(0, self.seed_box.currentIndex())
         xl, yl = (r.box[0], r.box[1]), (r.box[2], r.box[3])
-        self.map.set_pattern_ids(r.region_ids[index, s], xl, yl, keys=r.region_keys[index][s])
+        ids, keys = r.region_ids[index, s], r.region_keys[index][s]
+        self.map.set_pattern_ids(ids, xl, yl, keys=keys)
         W, w2 = self._net()
         self.map.set_lines(W[:, :2], W[:, 2])
         self.map.set_data(r.X, r.y, kind=_kind(r.y))
         from engine.regions import network_output
-        self.map.set_output(network_output([(W[:, :2], W[:, 2])], w2, r.grid_x, r.grid_y))
-        run = r.runs[s]
+        out = network_output([(W[:, :2], W[:, 2])], w2, r.grid_x, r.grid_y)
+        self.map.set_output(out)
+        run, label = r.runs[s], views.run_labels(r)[s]
         step = int(r.snapshot_steps[index])
-        self.map.set_info(f"seed {run.seed}, step {step}: {r.region_counts[index, s]} exact "
+        self.map.set_info(f"{label}, step {step}: {r.region_counts[index, s]} exact "
                           f"regions in view, objective {run.objective[step]:.4g}")
+        if self.left.currentIndex() == 1:
+            views.show_surface(self.surface, r, ids, keys, W, w2, out, _kind(r.y),
+                               f"{label}, step {step}")
         if r.deep_region_ids is not None:
             self.deep_map.set_pattern_ids(r.deep_region_ids[index], xl, yl)
             self.deep_map.set_data(r.X, r.y, kind=_kind(r.y))
@@ -260,6 +248,10 @@ class RegionsLab(LabPresenter):
             self.tabs.setCurrentIndex(0)
         elif name == "gates":
             self.tabs.setCurrentIndex(2)
+        elif name == "gates-negative":
+            self.tabs.setCurrentIndex(3)
+        elif name == "surface":
+            self.mode_box.setCurrentText(SURFACE)
 
     def svg_plots(self) -> dict:
         return {"Objective": self.objective.plot_item, "Region counts": self.counts.plot_item,

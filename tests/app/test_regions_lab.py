@@ -63,3 +63,44 @@ def test_non_positive_lambda_is_refused(window):
     window.edit_config({"lam": 0.0})
     assert window.slot.panel.config() == before
     assert "valid range" in window.status_label.text()
+
+
+def test_several_widths_views_and_3d_surface(window, qtbot):
+    """Widths × seeds in one run: labelled runs and curves, both gate charts, 3-D surface."""
+    from tests.app.conftest import set_config
+    from widgets.gl import opengl_available
+    set_config(window, widths="3, 16", steps=150, snapshots=3, lam=0.01)
+    run_and_wait(window, qtbot)
+    p = window.slot.presenter
+    r = p.result
+    assert list(r.widths) == [3, 3, 8, 8, 16, 16]
+    labels = [p.seed_box.itemText(i) for i in range(p.seed_box.count())]
+    assert labels[0] == "m = 3, seed 0" and labels[-1] == "m = 16, seed 1"
+    assert "m = 3: " in window.status_label.text() and "m = 16: " in window.status_label.text()
+    assert len(p.objective.keys()) == 6 + 1                       # six runs + p*
+    p.seed_box.setCurrentIndex(5)
+    W, _ = p._net()
+    assert W.shape == (16, 3) and "m = 16, seed 1" in p.map.info_item.toPlainText()
+    for gate_map in p.gate_maps:                                   # b > 0 and b < 0 charts
+        assert gate_map._ids is not None and gate_map.fade_image.isVisible()
+        assert "pattern the optimum uses" in gate_map.info_item.toPlainText()
+    p.show_view("gates-negative")
+    assert p.tabs.currentWidget() is p.gate_maps[1]
+    p.show_view("surface")
+    assert p.left.currentWidget() is p.surface
+    if opengl_available():
+        verts = p.surface.surface.mesh_data.get_vertices().copy()
+        assert len(verts) > 100 and p.surface.points.visible
+        window.playback.sigFrameChanged.emit(0)                    # animates with the frames
+        assert not np.allclose(p.surface.surface.mesh_data.get_vertices(), verts)
+        assert p.surface.render().std() > 0
+    p.mode_box.setCurrentText("both")
+    assert p.left.currentWidget() is p.map
+
+
+def test_bad_widths_are_reported(window, qtbot):
+    from tests.app.conftest import set_config
+    set_config(window, widths="4, many")
+    with qtbot.waitSignal(window.runner.sigFailed, timeout=60_000):
+        window.run()
+    assert "widths" in window.status_label.text()

@@ -263,3 +263,30 @@ def test_faded_regions(view):
     view.set_faded(mask)
     view.set_faded(None)
     assert not view.fade_image.isVisible()
+
+
+def _grab_rgb(view, qtbot):
+    qtbot.wait(20)
+    qimage = view.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
+    return image_array(qimage)[..., :3].astype(int).copy()
+
+
+def test_faded_and_boundary_pixels_are_painted(qtbot, view):
+    """The 0/1 mask images must map 1 to the LUT's second entry (levels (0, 1))."""
+    ids = grid_ids(nx=80, ny=40, left=3, right=11)
+    view.set_pattern_ids(ids, XLIM, YLIM)
+    vb = view.plot_item.vb
+    vb.setRange(xRange=XLIM, yRange=YLIM, padding=0)
+    left_pt = view.plot_widget.mapFromScene(vb.mapViewToScene(QtCore.QPointF(-1.5, 0.0)))
+    right_pt = view.plot_widget.mapFromScene(vb.mapViewToScene(QtCore.QPointF(1.5, 0.0)))
+    before = _grab_rgb(view, qtbot)
+    view.set_faded(ids == 3)                                          # wash out the left
+    after = _grab_rgb(view, qtbot)
+    lx, ly, rx, ry = left_pt.x(), left_pt.y(), right_pt.x(), right_pt.y()
+    assert after[ly, lx].min() > before[ly, lx].min() + 20           # lighter
+    assert after[ly, lx].min() >= 235
+    assert np.array_equal(after[ry, rx], before[ry, rx])              # untouched
+    view.set_boundaries(True)
+    edge = view.plot_widget.mapFromScene(vb.mapViewToScene(QtCore.QPointF(0.5, 0.0)))
+    dark = _grab_rgb(view, qtbot)[edge.y(), edge.x() - 3: edge.x() + 4].sum(axis=1).min()
+    assert dark < after[ry, rx].sum() - 100                           # the split is drawn

@@ -1,0 +1,179 @@
+"""Helpers of the activation-regions presenter: run labels, curves, gate space, 3-D surface.
+
+Functions here turn a :class:`engine.regions.RegionsResult` into widget calls; the presenter
+(:mod:`app.labs.regions`) owns the widgets and the frame/run selection.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from widgets.region_style import NEG_COLOR, POS_COLOR, region_colors
+
+SEED_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189),
+               (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34)]
+_STYLES = ("solid", "dash", "dot")
+REACH_RTOL = 1e-3           # "reaches p*": relative gap below this
+
+
+def run_labels(r) -> list[str]:
+    """``"seed 3"`` per run, or ``"m = 8, seed 3"`` when the runs have several widths."""
+    widths = r.widths
+    if len(np.unique(widths)) == 1:
+        return [f"seed {run.seed}" for run in r.runs]
+    return [f"m = {m}, seed {run.seed}" for m, run in zip(widths, r.runs)]
+
+
+def reach_summary(r) -> str:
+    """How many runs reach p*, per width when there are several."""
+    reached, widths = r.reached(REACH_RTOL), r.widths
+    best = f"best gap {np.nanmin(r.gaps):.2e}"
+    if len(np.unique(widths)) == 1:
+        return (f"{int(reached.sum())} of {len(r.runs)} seeds reach p* (relative gap < "
+                f"{REACH_RTOL:g}); {best}.")
+    parts = [f"m = {m}: {int(reached[widths == m].sum())}/{int((widths == m).sum())}"
+             for m in np.unique(widths)]
+    return (f"runs reaching p* (relative gap < {REACH_RTOL:g}) — {', '.join(parts)}; "
+            f"{best}.")
+
+
+def curve_styles(r) -> list[tuple]:
+    """``(color, style, legend name or None)`` per run.
+
+    One width: a colour per seed. Several widths: a colour per width, a line style per seed,
+    one legend entry per width.
+    """
+    widths = r.widths
+    values = np.unique(widths)
+    if len(values) == 1:
+        return [(SEED_COLORS[i % len(SEED_COLORS)], "solid", f"seed {run.seed}")
+                for i, run in enumerate(r.runs)]
+    out, seen = [], {}
+    for m in widths:
+        k = seen.get(m, 0)
+        seen[m] = k + 1
+        color = SEED_COLORS[int(np.searchsorted(values, m)) % len(SEED_COLORS)]
+        n = int((widths == m).sum())
+        out.append((color, _STYLES[k % len(_STYLES)], f"m = {m} ({n} seeds)" if k == 0 else None))
+    return out
+
+
+def show_curves(objective, counts, r) -> None:
+    """Objective and exact region count of every run, the convex optimum as a line."""
+    for plot in (objective, counts):
+        for key in list(plot.keys()):
+            plot.remove(key)
+    for i, (run, (color, style, name)) in enumerate(zip(r.runs, curve_styles(r))):
+        objective.set_curve(f"s{i}", np.arange(len(run.objective)), run.objective,
+                            color=color, width=2, style=style, name=name)
+        counts.set_curve(f"s{i}", r.snapshot_steps.astype(float),
+                         r.region_counts[:, i].astype(float), color=color, width=2,
+                         style=style, name=name)
+    objective.set_hline("convex", float(r.convex.objective), (0, 0, 0),
+                        label="convex optimum p*")
+    counts.set_hline("convex", float(r.convex_region_count), (0, 0, 0),
+                     label="convex optimum's net")
+    _label_below(objective.item("convex"))       # no run is below p*: the label hides none
+
+
+def _label_below(line) -> None:
+    """Put an InfiniteLine's label under the line, right-aligned, without a backdrop."""
+    import pyqtgraph as pg
+    line.label.fill = pg.mkBrush(None)
+    line.label.anchors = [(1.0, 0.0), (1.0, 0.0)]
+    line.label.updatePosition()
+
+
+# ---------------------------------------------------------------------- gate space
+def _pattern_rows_key(bits: np.ndarray) -> list[bytes]:
+    return [row.tobytes() for row in np.packbits(bits, axis=1)]
+
+
+def chart_half_width(X, sign: float) -> float:
+    """Half-width of a gate chart that holds most vertices of the data's line arrangement.
+
+    Vertices solve ``xᵢ·g = xⱼ·g = −sign``; the view takes their 90th percentile of
+    ``max(|g₁|, |g₂|)`` (widened by 20 %, clipped to [2, 50]).
+    """
+    i, j = np.triu_indices(len(X), 1)
+    det = X[i, 0] * X[j, 1] - X[i, 1] * X[j, 0]
+    ok = np.abs(det) > 1e-9
+    g1 = -sign * (X[j, 1] - X[i, 1])[ok] / det[ok]                 # Cramer's rule
+    g2 = -sign * (X[i, 0] - X[j, 0])[ok] / det[ok]
+    r = np.maximum(np.abs(g1), np.abs(g2))
+    return float(np.clip(1.2 * np.percentile(r, 90), 2.0, 50.0)) if r.size else 3.0
+
+
+def gate_chart(X, sol, sign: float, size: int = 384) -> dict:
+    """One chart of gate space: gates ``u = (g₁, g₂, sign)`` (bias ``sign`` after scaling).
+
+    Data point ``i`` is the line ``xᵢ·g + sign = 0``; the cells are the activation patterns
+    of the data (SCIENCE.md §2.2). The optimum's neurons with ``sign(b) = sign`` sit at
+    ``g = w/|b|``; a cell is *used* when its pattern is one of the program's patterns ``D_i``
+    that carries a neuron.
+
+    Returns
+    -------
+    dict
+        ``ids, keys, half`` (grid over ``[-half, half]²``), ``used`` (bool per id),
+        ``gates`` (k, 2) and ``w2_sign`` (k,) of the neurons in this chart, ``n_used`` (the
+        program's used patterns) and ``n_cells``.
+    """
+    from engine.regions import pattern_ids
+    U = sol.gates if sol.formulation == "gated" and sol.gates is not None else sol.W1
+    here = U[:, 2] * sign > 0
+    gates = U[here, :2] / np.abs(U[here, 2:3])
+    half = chart_half_width(X, sign)
+    g = np.linspace(-half, half, size)
+    ids, keys = pattern_ids([(X, np.full(len(X), sign))], g, g, return_hashes=True)
+    first = np.unique(ids.ravel(), return_index=True)[1]           # one pixel per id
+    G = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)[first]
+    bits = (G @ X.T + sign) > 0                                    # (K, n) pattern per id
+    used_rows = sol.patterns[np.unique(sol.neuron_pattern)] if len(sol.w2) else \
+        np.zeros((0, len(X)), bool)
+    used_set = set(_pattern_rows_key(used_rows))
+    used = np.array([k in used_set for k in _pattern_rows_key(bits)], dtype=bool)
+    return {"ids": ids, "keys": keys, "half": half, "used": used, "gates": gates,
+            "w2_sign": np.where(sol.w2[here] > 0, 1.0, -1.0), "n_used": len(used_rows),
+            "n_cells": len(keys)}
+
+
+def show_gate_chart(view, X, sol, sign: float) -> None:
+    """Draw one gate-space chart on a RegionMap, unused cells washed out."""
+    c = gate_chart(X, sol, sign)
+    lim = (-c["half"], c["half"])
+    view.set_pattern_ids(c["ids"], lim, lim, keys=c["keys"])
+    view.set_faded(~c["used"][c["ids"]])                # unused patterns washed out
+    view.set_lines(X, np.full(len(X), sign), ticks=False)
+    view.set_data(c["gates"], c["w2_sign"], kind="class")
+    b = "+1" if sign > 0 else "−1"
+    n_out = int((np.abs(c["gates"]) > c["half"]).any(axis=1).sum())
+    view.plot_item.setLabel("bottom", f"g₁ (gate u = (g₁, g₂, {b}))")
+    view.plot_item.setLabel("left", "g₂")
+    view.set_info(f"cells: the {len(X)} points' patterns, bias {'> 0' if sign > 0 else '< 0'} "
+                  f"({c['n_cells']} in view)\nbright: {int(c['used'].sum())} cells whose "
+                  f"pattern the optimum uses ({c['n_used']} used in all)\n"
+                  f"dots: its {len(c['gates'])} neurons here at w/|b| ({n_out} outside the "
+                  "view), colour = sign of w₂")
+
+
+# ---------------------------------------------------------------------- 3-D surface
+def point_colors(y: np.ndarray, kind: str) -> np.ndarray:
+    """Marker colours (n, 3) uint8: class colours, or viridis over the targets' range."""
+    if kind == "class":
+        pos = y > (0.5 if y.size and y.min() >= 0 else 0.0)
+        return np.where(pos[:, None], POS_COLOR, NEG_COLOR).astype(np.uint8)
+    import pyqtgraph as pg
+    lo, hi = (float(y.min()), float(y.max())) if y.size else (0.0, 1.0)
+    t = (y - lo) / (hi - lo) if hi > lo else np.full(len(y), 0.5)
+    return pg.colormap.get("viridis").map(t, mode="byte")[:, :3]
+
+
+def show_surface(view, r, ids, keys, W, w2, output, kind: str, label: str) -> None:
+    """The net's output over the input plane as a surface coloured by its regions."""
+    xl, yl = (r.box[0], r.box[1]), (r.box[2], r.box[3])
+    view.set_surface(output, xl, yl, colors=region_colors(ids, keys))
+    fitted = np.maximum(r.X @ W[:, :2].T + W[:, 2], 0.0) @ w2
+    view.set_points(r.X, r.y, colors=point_colors(r.y, kind), fitted=fitted)
+    view.set_info(f"<b>{label}</b> — height: output f(x); colours: its activation regions "
+                  "(as on the map); dots: the data at their targets, stems: residuals. "
+                  "Drag to turn, wheel to zoom.")
