@@ -34,21 +34,21 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 warnings.filterwarnings("ignore")
 
-import engine.recon.operator_cache as oc  # noqa: E402
-from engine.recon import MRI, Radon, cg_sense, fbp, make_mask, psnr, shepp_logan_3d  # noqa: E402
+import engine.recon.operator_cache as oc
+from engine.recon import MRI, Radon, cg_sense, fbp, make_mask, psnr, shepp_logan_3d
 
 ROWS: list[tuple[str, str, str, str, str]] = []
 
 
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
+def _sync(dev: torch.device | None) -> None:
+    if dev is not None and dev.type == "cuda":
         torch.cuda.synchronize()
 
 
 CPU: dict[float, float] = {}  # min wall time → min process CPU time of the same runs
 
 
-def timed(fn, repeats: int, dev: torch.device = torch.device("cpu")):
+def timed(fn, repeats: int, dev: torch.device | None = None):
     """(last result, min wall seconds) of ``repeats`` calls after one warm-up.
 
     The minimum process CPU time (all threads) is kept too; with ``--threads 1`` on a loaded
@@ -197,10 +197,10 @@ def bench_mri(a, dev: torch.device) -> None:
         for dt in (torch.complex128, torch.complex64):
             op = MRI(mask, n_coils=8, dtype=dt, device=str(dev))
             k = op.forward(img.to(dt))
-            x, t_ours = timed(lambda: cg_sense(k, op, iters=20), a.repeats, dev)
+            x, t_ours = timed(lambda k=k, op=op: cg_sense(k, op, iters=20), a.repeats, dev)
             if mr is not None:
                 kn, mps, w = k.cpu().numpy(), op.maps.cpu().numpy(), op._m.cpu().numpy()
-                ref, t_sig = timed(lambda: np.asarray(mr.app.SenseRecon(
+                ref, t_sig = timed(lambda kn=kn, mps=mps, w=w: np.asarray(mr.app.SenseRecon(
                     kn, mps, lamda=0.0, weights=w, max_iter=20, show_pbar=False).run()),
                     max(1, a.repeats // 2))
                 xs = x.cpu().numpy()

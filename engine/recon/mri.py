@@ -172,7 +172,7 @@ class _ShiftedNormal:
     Cartesian line sampling) the FFT pair cancels (``F_x^H F_x = I``) and is skipped.
     """
 
-    def __init__(self, op: "MRI", lam: float):
+    def __init__(self, op: MRI, lam: float):
         nd = op.ndim
         self.dims = tuple(range(-nd, 0))
         self.cdim = -nd - 1

@@ -248,8 +248,8 @@ def test_phantom_values_and_symmetry():
 
 def test_operator_disk_cache(tmp_path, monkeypatch):
     """Matrices are written once, read back bit-identical, corrupt files rebuilt (§4.1)."""
-    import engine.recon.ct as ct
     import engine.recon.operator_cache as oc
+    from engine.recon import ct
     monkeypatch.setenv("FLOWSCOPE_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(oc, "MIN_CACHED_SAMPLES", 0)
     th, x = _angles(12), torch.rand(3, 20, 20, generator=torch.Generator().manual_seed(0))
@@ -281,7 +281,7 @@ def test_operator_disk_cache(tmp_path, monkeypatch):
 
 def test_chunked_products_equal_single_products():
     """Chunks of CHUNK_SLICES slices give the per-slice results (forward, adjoint, FBP)."""
-    import engine.recon.ct as ct
+    from engine.recon import ct
     R = Radon(24, _angles(10), dtype=torch.float64)
     x = torch.rand(ct.CHUNK_SLICES * 2 + 3, 24, 24, dtype=torch.float64)
     y = R.forward(x)
