@@ -28,6 +28,7 @@ from typing import Generator
 import numpy as np
 
 from engine.core import Progress, drain
+from engine.regions.activeset import solve_active_set
 from engine.regions.al import initial_state, project_groups, solve_relu_al
 from engine.regions.cells import cell_cones_iter, project_cells
 from engine.regions.cones import cone_values, cone_violation
@@ -152,15 +153,14 @@ def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> 
                                         constraint_tol=inner, max_iter=max_iter, clock=clock)
         return project_groups(prob.A, prob.D[prob.pat[ws]], U), U, state.n_iter - it0
     prox = prob.prox(ws) if method == "projected" else None
-    used, chunk = 0, CHUNK
-    while used < max_iter:
-        res = yield from fista(U, gd.fit_smooth, lam, step=state.step, tol=inner * lam,
-                               max_iter=min(chunk, max_iter - used), clock=clock, prox=prox,
-                               label="ReLU projected FISTA" if prox else "gated ReLU FISTA")
-        state.step, used, chunk = res.step, used + res.n_iter, min(2 * chunk, 2000)
-        U, _, cert = _polished(prob, method, ws, res.U, res.U, restricted=True)
-        if res.converged or cert.relative_gap <= tol:
-            break
+    project = None
+    if method == "projected":
+        cones = prob.cones.subset(prob.pat[ws])
+        project = lambda V: project_cells(cones, V)                      # noqa: E731
+    gap = lambda V: Certificate.of(prob, ws, V, restricted=True).relative_gap  # noqa: E731
+    U, state.step, used, _ = yield from solve_active_set(
+        gd, U, lam, step=state.step, tol=tol, max_iter=max_iter, clock=clock, gap=gap,
+        prox=prox, project=project)
     return U, U, used
 
 
@@ -178,7 +178,10 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
                                                   state, inner, max_iter - n_iter, clock, tol),
                                       frac, frac)
         n_iter += its
-        Uf, U, cert = _polished(prob, method, ws, Uf, U)
+        if method == "al":
+            Uf, U, cert = _polished(prob, method, ws, Uf, U)
+        else:
+            cert = Certificate.of(prob, ws, Uf)
         history.append(cert.primal)
         new = cert.violators(ws, tol, batch)
         yield Progress(frac, f"round {rounds}: {len(ws)} groups, gap {cert.relative_gap:.2e}")

@@ -2,29 +2,32 @@
 
 Proximal methods identify, after finitely many steps, which groups are zero and on which face
 of its cone each nonzero group lies (Lewis–Wright partial smoothness). Fixing that face —
-``u_g = B_g z_g`` with ``B_g`` an orthonormal basis of the null space of the cone constraints
-tight at ``u_g`` (``B_g = I`` for interior groups and all gated groups) — the problem becomes
-the smooth (for ``z_g ≠ 0``) function
+``u_g = B_g z_g`` with ``B_g`` an orthonormal basis of the span of the face of ``K_g``
+containing ``u_g`` (``B_g = I`` for interior groups and all gated groups) — the problem
+(SCIENCE.md §2.3 / §2.5 in scnn scaling) becomes the smooth (for ``z_g ≠ 0``) function
 
 ``φ(z) = (1/(2n))‖Mz − y‖² + λ Σ_g ‖z_g‖``, ``M = [σ_g D_g X̃ B_g]``,
 
-with ``∇φ = Mᵀ(Mz − y)/n + λ z_g/‖z_g‖`` and ``∇²φ = MᵀM/n + λ (I − ẑ_gẑ_gᵀ)/‖z_g‖``. Damped
-Newton steps (minimum-norm solves: the solution set can be a face of dimension > 0) with a
-backtracking line search that keeps every group in its cone converge quadratically when the
-identification is right; the result is only accepted by the caller if the duality-gap
-certificate improves, so a wrong identification costs time, never correctness.
+with ``∇φ = Mᵀ(Mz − y)/n + λ z_g/‖z_g‖`` and ``∇²φ = MᵀM/n + λ (I − ẑ_gẑ_gᵀ)/‖z_g‖``. All
+evaluations go through the Gram matrix ``MᵀM/n`` (cost independent of ``n``). Damped Newton
+steps with a line search that keeps every group in its cone converge quadratically when the
+identification is right. A step is capped where a group's *radial* coordinate
+``ẑ_g·(z_g + αd_g)`` reaches zero (the linearised norm says the group wants to vanish: it is
+dropped there, Roth–Fischer active-set rule) or where a cone constraint becomes tight (the
+group moves to the smaller face). Callers keep the result only if it is better, so a wrong
+identification costs time, never correctness.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["polish"]
+__all__ = ["polish", "reduce_support", "face_bases"]
 
 TIGHT = 1e-9
 
 
 def _face_basis(a_rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Orthonormal basis (p, k) of the null space of the constraints tight at ``u``."""
+    """Orthonormal basis (p, k) of the null space of the constraints tight at ``u`` (SVD)."""
     p = len(u)
     vals = a_rows @ u
     scale = np.linalg.norm(a_rows, axis=1) * np.linalg.norm(u)
@@ -36,47 +39,102 @@ def _face_basis(a_rows: np.ndarray, u: np.ndarray) -> np.ndarray:
     return Vt[rank:].T
 
 
-def _feasible(A, S_rows, U, tol=1e-12) -> bool:
-    """All groups satisfy ``S∘(A u) ≥ −tol·‖a‖‖u‖`` (S_rows None: no cones)."""
-    if S_rows is None:
-        return True
-    M = S_rows * (U @ A.T)
-    scale = np.linalg.norm(U, axis=1)[:, None] * np.linalg.norm(A, axis=1)[None, :]
-    return bool((M >= -tol * np.maximum(scale, 1e-300)).all())
+def _bases_3d(A, S, U):
+    """Vectorised face bases for ``p = 3``: interior (I), facet (plane ⟂ a), ray (``û``)."""
+    g = len(U)
+    an = np.linalg.norm(A, axis=1)
+    An = A / np.maximum(an, 1e-300)[:, None]
+    un = np.linalg.norm(U, axis=1)
+    tight = np.abs(U @ A.T) <= TIGHT * np.maximum(un[:, None] * an[None, :], 1e-300)
+    tight &= an[None, :] > 0
+    has = tight.any(axis=1)
+    a1 = An[np.argmax(tight, axis=1)]                                   # (g, 3)
+    cross = np.linalg.norm(np.cross(a1[:, None, :], An[None, :, :]), axis=2)
+    ray = (tight & (cross > 1e-7)).any(axis=1)
+    uh = U / np.maximum(un, 1e-300)[:, None]
+    out = np.zeros((g, 3, 3))
+    out[~has] = np.eye(3)
+    fac = has & ~ray
+    b1 = uh[fac] - np.einsum("gp,gp->g", uh[fac], a1[fac])[:, None] * a1[fac]
+    b1 /= np.maximum(np.linalg.norm(b1, axis=1), 1e-300)[:, None]
+    out[fac, :, 0], out[fac, :, 1] = b1, np.cross(a1[fac], b1)
+    out[ray, :, 0] = uh[ray]
+    return out, np.where(~has, 3, np.where(ray, 1, 2))
+
+
+def face_bases(A, S, U):
+    """Padded face bases (g, p, p) of the nonzero rows of ``U`` and their dimensions (g,).
+
+    ``S`` (g, n) ``2D − 1`` or None (gated: identity bases).
+    """
+    g, p = U.shape
+    if S is None:
+        return np.broadcast_to(np.eye(p), (g, p, p)).copy(), np.full(g, p)
+    if p == 3:
+        return _bases_3d(A, S, U)
+    out, dims = np.zeros((g, p, p)), np.zeros(g, dtype=int)
+    for i in range(g):
+        B = _face_basis(S[i][:, None] * A, U[i])
+        out[i, :, :B.shape[1]] = B
+        dims[i] = B.shape[1]
+    return out, dims
+
+
+class _Raw:
+    """Gram blocks ``R = F Fᵀ/n`` (g, p, g, p) and ``b = F y/n`` of the features
+    ``F_g = σ_g D_g X̃`` of the groups that are nonzero when the polish starts."""
+
+    def __init__(self, A, y, DS, groups):
+        g, p = len(groups), A.shape[1]
+        Ft = (DS[groups][:, None, :] * A.T[None]).reshape(g * p, -1)
+        n = len(y)
+        self.R = (Ft @ Ft.T / n).reshape(g, p, g, p)
+        self.b, self.c = (Ft @ y / n).reshape(g, p), 0.5 * float(y @ y) / n
+        self.pos = np.full(len(DS), -1)
+        self.pos[groups] = np.arange(g)
 
 
 class _Reduced:
     """``φ`` on padded face coordinates ``z`` (g, p); unused coordinates are frozen at 0."""
 
-    def __init__(self, A, y, DS, bases, lam):
+    def __init__(self, raw: _Raw, active, bases, dims, lam, identity: bool):
         g, p = bases.shape[0], bases.shape[1]
-        self.y, self.lam, self.bases, self.g, self.p = y, lam, bases, g, p
-        self.mask = np.linalg.norm(bases, axis=1) > 0                      # (g, p)
-        cols = np.einsum("np,gpk->gkn", A, bases) * DS[:, None, :]        # (g, p, n)
-        self.M = cols.reshape(g * p, -1).T                                 # (n, g·p)
-        self.gram = self.M.T @ self.M / len(y)
-        self.Mty = self.M.T @ y / len(y)
-        ii, jj = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
-        self.rows = (np.arange(g)[:, None, None] * p + ii).ravel()
-        self.cols = (np.arange(g)[:, None, None] * p + jj).ravel()
+        self.lam, self.bases, self.g, self.p = lam, bases, g, p
+        self.mask = (np.arange(p)[None, :] < dims[:, None])                # (g, p)
+        i = raw.pos[active]
+        R = raw.R[i][:, :, i, :]
+        b = raw.b[i]
+        if not identity:
+            R = np.einsum("gpk,gphq,hql->gkhl", bases, R, bases, optimize=True)
+            b = np.einsum("gpk,gp->gk", bases, b)
+        self.gram, self.b, self.c = R.reshape(g * p, g * p), b.ravel(), raw.c
+        self.frozen = ~self.mask.ravel()
+        if self.frozen.any():
+            self.gram[self.frozen, :] = 0.0
+            self.gram[:, self.frozen] = 0.0
+            self.b[self.frozen] = 0.0
 
     def value(self, z):
-        r = self.M @ z.ravel() - self.y
-        return 0.5 * float(r @ r) / len(self.y) + self.lam * float(np.linalg.norm(z, axis=1).sum())
+        zf = z.ravel()
+        quad = 0.5 * float(zf @ (self.gram @ zf)) - float(self.b @ zf) + self.c
+        return quad + self.lam * float(np.linalg.norm(z, axis=1).sum())
 
-    def step(self, z):
-        """Gradient (flat) and damped Newton direction (flat) at ``z``."""
+    def step(self, z, direction: bool = True):
+        """Gradient (flat) and Newton direction (flat) at ``z`` (all groups nonzero)."""
         nrm = np.linalg.norm(z, axis=1)
         zh = z / nrm[:, None]
-        g = self.gram @ z.ravel() - self.Mty + self.lam * zh.ravel()
+        g = self.gram @ z.ravel() - self.b + self.lam * zh.ravel()
+        if not direction:
+            g[self.frozen] = 0.0
+            return g, None
         P = (np.eye(self.p)[None] - zh[:, :, None] * zh[:, None, :]) / nrm[:, None, None]
-        P *= (self.mask[:, :, None] & self.mask[:, None, :])
+        P *= self.lam * (self.mask[:, :, None] & self.mask[:, None, :])
         H = self.gram.copy()
-        np.add.at(H, (self.rows, self.cols), self.lam * P.ravel())
-        frozen = ~self.mask.ravel()
-        H[frozen, frozen] += 1.0
-        g[frozen] = 0.0
-        H[np.diag_indices_from(H)] += 1e-12 * max(1.0, float(np.abs(np.diag(H)).max()))
+        ar = np.arange(self.g)
+        H.reshape(self.g, self.p, self.g, self.p)[ar, :, ar, :] += P
+        H[self.frozen, self.frozen] = 1.0
+        g[self.frozen] = 0.0
+        H[np.diag_indices_from(H)] += 1e-13 * max(1.0, float(np.abs(np.diag(H)).max()))
         try:
             d = np.linalg.solve(H, -g)
         except np.linalg.LinAlgError:
@@ -87,89 +145,102 @@ class _Reduced:
         return np.einsum("gpk,gk->gp", self.bases, z)
 
 
-def _bases(A, S, U, active):
-    """Padded face bases (g_act, p, p) and the face dimension of each active group."""
-    p = A.shape[1]
-    out = np.zeros((len(active), p, p))
-    dims = np.zeros(len(active), dtype=int)
-    for i, g in enumerate(active):
-        B = np.eye(p) if S is None else _face_basis(S[g][:, None] * A, U[g])
-        out[i, :, :B.shape[1]] = B
-        dims[i] = B.shape[1]
-    return out, dims
-
-
-def _max_step(A, S_act, bases, z, d, tight_tol=TIGHT):
-    """Largest ``α ≤ 1`` before a group reaches 0 or a cone constraint becomes tight.
-
-    Returns ``(α, drop)`` where ``drop`` marks groups whose norm (nearly) vanishes at ``α``.
-    """
-    zd, dd = np.einsum("gk,gk->g", z, d), np.einsum("gk,gk->g", d, d)
-    zz = np.einsum("gk,gk->g", z, z)
+def _caps(A, S_act, red, z, d):
+    """Step caps: ``(α_drop per group, α_hit)`` (radial zero crossing, first new tight row)."""
+    nrm = np.linalg.norm(z, axis=1)
+    rad = np.einsum("gk,gk->g", z, d) / nrm
     with np.errstate(divide="ignore", invalid="ignore"):
-        a_min = np.where(dd > 0, -zd / dd, np.inf)
-        near0 = (a_min > 0) & (zz - zd * zd / np.where(dd > 0, dd, 1.0) <= 1e-12 * zz)
-    alpha = min(1.0, float(a_min[near0].min(initial=np.inf)))
+        a_drop = np.where(rad < 0, -nrm / rad, np.inf)
+    a_hit = np.inf
     if S_act is not None:
-        c0 = S_act * (np.einsum("gpk,gk->gp", bases, z) @ A.T)
-        c1 = S_act * (np.einsum("gpk,gk->gp", bases, d) @ A.T)
-        scale = np.sqrt(zz)[:, None] * np.linalg.norm(A, axis=1)[None, :]
-        free = c0 > tight_tol * scale
+        c0 = S_act * (red.unpack(z) @ A.T)
+        c1 = S_act * (red.unpack(d) @ A.T)
+        scale = nrm[:, None] * np.linalg.norm(A, axis=1)[None, :]
+        free = c0 > TIGHT * scale
         with np.errstate(divide="ignore", invalid="ignore"):
             hit = np.where(free & (c1 < 0), -c0 / c1, np.inf)
-        alpha = min(alpha, float(hit.min(initial=np.inf)))
-    drop = near0 & (a_min <= alpha * (1 + 1e-12))
-    return alpha, drop
+        a_hit = float(hit.min(initial=np.inf))
+    return a_drop, a_hit
+
+
+def _feasible(A, S_act, U, tol=1e-12) -> bool:
+    """All groups satisfy ``S∘(A u) ≥ −tol·‖a‖‖u‖`` (S_act None: no cones)."""
+    if S_act is None:
+        return True
+    M = S_act * (U @ A.T)
+    scale = np.linalg.norm(U, axis=1)[:, None] * np.linalg.norm(A, axis=1)[None, :]
+    return bool((M >= -tol * np.maximum(scale, 1e-300)).all())
 
 
 def _line_search(red, A, S_act, z, d, f, slope):
-    """Armijo backtracking from the largest admissible step; returns ``(z, f, ok, changed)``.
+    """One damped step; returns ``(z, f, ok, changed)`` (``changed``: face or support shrank).
 
-    ``changed``: the step ended on a smaller face (a group dropped or a constraint tight).
+    First the drop candidate (step to the first radial zero crossing, those groups set to 0),
+    accepted on plain decrease; then Armijo backtracking from ``min(1, α_hit)``.
     """
-    alpha, drop = _max_step(A, S_act, red.bases, z, d)
-    first, capped = True, alpha < 1.0
-    while alpha > 1e-12:
-        zn = z + alpha * d
-        if first and drop.any():
+    a_drop, a_hit = _caps(A, S_act, red, z, d)
+    amax = min(1.0, a_hit)
+    ad = float(a_drop.min(initial=np.inf))
+    if ad <= amax * (1 + 1e-9):             # all crossing groups at once, then the first
+        for a, drop in ((amax, a_drop <= amax), (ad, a_drop <= ad * (1 + 1e-9))):
+            zn = z + a * d
             zn[drop] = 0.0
-        if _feasible(A, S_act, red.unpack(zn)):
+            fn = red.value(zn)
+            if fn < f and _feasible(A, S_act, red.unpack(zn)):
+                return zn, fn, True, True
+    alpha, floor = amax, 1e-14 * max(float(np.abs(z).max()), 1e-300) / float(np.abs(d).max())
+    while alpha > floor:
+        zn = z + alpha * d
+        if np.linalg.norm(zn, axis=1).min() > 0 and _feasible(A, S_act, red.unpack(zn)):
             fn = red.value(zn)
             if fn <= f + 1e-4 * alpha * slope:
-                return zn, fn, True, first and capped
-        alpha, first = alpha * 0.5, False
+                return zn, fn, True, alpha == amax and a_hit < 1.0
+        alpha *= 0.5
     return z, f, False, False
 
 
-def _setup(A, y, DS, S, U, lam):
+def _pure_step(red, A, S_act, z, d, g):
+    """Full Newton step in the round-off regime of ``F``, kept if ``‖∇φ‖`` halves."""
+    a_drop, a_hit = _caps(A, S_act, red, z, d)
+    if min(float(a_drop.min(initial=np.inf)), a_hit) <= 1.0:
+        return None
+    zn = z + d
+    if not _feasible(A, S_act, red.unpack(zn)):
+        return None
+    gn, _ = red.step(zn, direction=False)
+    return zn if np.abs(gn).max() < 0.5 * np.abs(g).max() else None
+
+
+def _setup(raw, A, S, U, lam):
     """Active groups, their face bases and the reduced problem (None if nothing active)."""
-    active = np.flatnonzero(np.linalg.norm(U, axis=1) > 0)
+    norms = np.linalg.norm(U, axis=1)
+    U[norms <= 1e-12 * norms.max(initial=0.0)] = 0.0       # round-off residue of a drop
+    active = np.flatnonzero(norms > 1e-12 * norms.max(initial=0.0))
     if len(active) == 0:
         return None
-    bases, dims = _bases(A, S, U, active)
+    bases, dims = face_bases(A, None if S is None else S[active], U[active])
     U[active[dims == 0]] = 0.0
-    active, bases = active[dims > 0], bases[dims > 0]
+    keep = dims > 0
+    active, bases, dims = active[keep], bases[keep], dims[keep]
     if len(active) == 0:
         return None
-    red = _Reduced(A, y, DS[active], bases, lam)
+    red = _Reduced(raw, active, bases, dims, lam, S is None)
     return active, red, np.einsum("gpk,gp->gk", bases, U[active])
 
 
-def polish(A, y, DS, S, U, lam, max_iter: int = 60):
+def polish(A, y, DS, S, U, lam, max_iter: int = 40):
     """Newton-polished copy of ``U`` (g, p) on its faces (module docstring).
-
-    Steps are capped where a group reaches zero (it is dropped) or a cone constraint becomes
-    tight (the group moves to the smaller face), as in an active-set method.
 
     Parameters
     ----------
     A : (n, p) X̃. y : (n,). DS : (g, n) ``σ_g D_g``. S : (g, n) ``2D − 1`` or None (gated).
-    U : (g, p) current (feasible) group variables. lam : λ > 0.
+    U : (g, p) current (feasible) group variables. lam : λ > 0. max_iter : Newton steps.
     """
     U = U.copy()
     if lam <= 0:
         return U
-    setup = _setup(A, y, DS, S, U, lam)
+    raw = _Raw(A, y, DS, np.flatnonzero(np.linalg.norm(U, axis=1) > 0))
+    setup = _setup(raw, A, S, U, lam)
     for _ in range(max_iter):
         if setup is None:
             break
@@ -178,13 +249,18 @@ def polish(A, y, DS, S, U, lam, max_iter: int = 60):
         f = red.value(z)
         g, d = red.step(z)
         slope = float(g @ d)
-        if slope >= -1e-15 * max(1.0, abs(f)):
+        if slope >= 0 or np.abs(g).max() <= 1e-15 * lam:
             break
-        z, f, ok, changed = _line_search(red, A, S_act, z, d.reshape(z.shape), f, slope)
+        if -slope <= 1e-11 * abs(f):                 # F cannot tell: gradient test
+            z, ok, changed = _pure_step(red, A, S_act, z, d.reshape(z.shape), g), True, False
+            if z is None:
+                break
+        else:
+            z, f, ok, changed = _line_search(red, A, S_act, z, d.reshape(z.shape), f, slope)
         U[active] = red.unpack(z)
         if not ok:
             break
-        setup = _setup(A, y, DS, S, U, lam) if changed else (active, red, z)
+        setup = _setup(raw, A, S, U, lam) if changed else (active, red, z)
     return U
 
 
