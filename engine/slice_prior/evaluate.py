@@ -18,7 +18,7 @@ from engine.recon.phantom import shepp_logan_3d
 from engine.slice_prior.data import HELD_OUT_BRAIN, random_ellipse_slices
 from engine.slice_prior.prior import SlicePrior, to_image, to_net
 
-__all__ = ["held_out_slices", "gaussian_blur", "denoising_table", "EVAL_TIMES"]
+__all__ = ["held_out_slices", "held_out_brain_indices", "gaussian_blur", "denoising_table", "EVAL_TIMES"]
 
 #: VP time indices of the noise levels compared (σ̄ ≈ 0.07 … 6 in network units).
 EVAL_TIMES = (25, 100, 250, 500, 750)
@@ -31,12 +31,18 @@ def held_out_slices(n: int, brain: Optional[torch.Tensor] = None, per_kind: int 
     gen = torch.Generator().manual_seed(_HELD_OUT_SEED)
     parts.append(random_ellipse_slices(per_kind, n, gen)[:, 0])
     if brain is not None:
-        nz = brain.shape[0]
-        lo, hi = (int(round(f * (nz - 1))) for f in HELD_OUT_BRAIN)
-        idx = torch.linspace(lo, hi, per_kind).round().long()
+        idx = held_out_brain_indices(brain.shape[0], per_kind)
         sl = brain[idx][:, None].float()
         parts.append(F.interpolate(sl, size=(n, n), mode="area")[:, 0].clamp(0, 1))
     return torch.cat(parts, 0)
+
+
+def held_out_brain_indices(nz: int, count: int) -> torch.Tensor:
+    """``count`` slice indices strictly inside the held-out band (training rounds positions
+    to the nearest slice, so the band's edge slices are left out here)."""
+    lo = math.ceil(HELD_OUT_BRAIN[0] * (nz - 1)) + 1
+    hi = math.floor(HELD_OUT_BRAIN[1] * (nz - 1)) - 1
+    return torch.linspace(lo, hi, count).round().long()
 
 
 def gaussian_blur(x: torch.Tensor, sigma_px: float) -> torch.Tensor:

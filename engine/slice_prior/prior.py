@@ -68,8 +68,7 @@ class SlicePrior:
         self.device = torch.device(device)
         self.schedule = Schedule.linear()
         self.alpha_bar = torch.as_tensor(self.schedule.alpha_bar, dtype=torch.float64)
-        ab = self.schedule.alpha_bar[1:]
-        self._log_sigma = np.log(np.sqrt((1 - ab) / ab))         # increasing in t = 1..T
+        self._neg_log_ab = -np.log(self.schedule.alpha_bar)      # increasing in t = 0..T
         self.max_batch = int(max_batch)
         self.notes: list[str] = []
 
@@ -94,7 +93,8 @@ class SlicePrior:
 
     def t_of_sigma(self, sigma: float) -> float:
         """The fractional VP time with ``σ̄_t = sigma`` (clipped to [1, T])."""
-        return float(np.interp(math.log(sigma), self._log_sigma, np.arange(1, self.T + 1)))
+        t = np.interp(math.log1p(sigma ** 2), self._neg_log_ab, np.arange(self.T + 1))
+        return float(min(max(t, 1.0), self.T))     # exact inverse of sigma_bar (log-ᾱ linear)
 
     def eps(self, u: torch.Tensor, t: float) -> torch.Tensor:
         """ε̂(u_t, t) for slices ``(B, n, n)`` (network units), in chunks of ``max_batch``."""

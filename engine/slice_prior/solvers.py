@@ -70,6 +70,16 @@ def ve_sigmas_for(prior: SlicePrior, n_steps: int) -> np.ndarray:
     return hi * (lo / hi) ** (np.arange(n_steps + 1) / n_steps)
 
 
+def _ve_predictor(ubar, score, s_hi: float, s_lo: float, gen):
+    """VE reverse step ``ū + (σ_i² - σ_{i-1}²) s`` plus ancestral noise of variance
+    ``σ_{i-1}² (σ_i² - σ_{i-1}²) / σ_i²`` (SMLD ancestral sampling; for the N = 2000 steps of
+    DiffusionMBIR it equals the reverse-diffusion predictor's ``σ_i² - σ_{i-1}²`` to first
+    order, and it keeps the marginal noise level right for the few steps used here, §3.1).
+    Returns ``(mean, noise)``."""
+    var = s_hi ** 2 - s_lo ** 2
+    return ubar + var * score, math.sqrt(var) * (s_lo / s_hi) * _randn(gen, ubar)
+
+
 def _langevin(prior, ubar, sigma, gen, snr):
     """Langevin corrector ``u ← u + ε s + √(2ε) z``, ``ε = 2(r‖z‖/‖s‖)²`` per slice (§3.1)."""
     _, s = prior.ve_denoise(ubar, sigma)
@@ -81,26 +91,31 @@ def _langevin(prior, ubar, sigma, gen, snr):
 
 @torch.no_grad()
 def mbir(prior: SlicePrior, data: DataTerm, n_steps: int, gen, every: int,
-         tv_z: float = 0.002, rho: float = 0.05, snr: float = 0.16, cg_iters: int = 1,
-         corrector: bool = True):
+         tv_z: float = 0.0005, rho: float = 0.05, snr: float = 0.16, cg_iters: int = 3,
+         corrector: bool = True, tv_sigma: float = 1.0):
     """DiffusionMBIR (arXiv 2211.10655; §3.4 (f)): VE predictor (+ Langevin corrector) on all
     slices, then one ADMM-TV-along-z iteration on the volume with ``cg_iters`` CG steps (``z, u``
-    start at 0 and are carried across steps); one normalised Kaczmarz step at the end."""
+    start at 0 and are carried across steps); one normalised Kaczmarz step at the end.
+
+    With a few hundred steps instead of DiffusionMBIR's 2000, the noise changes a lot from one
+    step to the next, and ADMM's ``z`` would remember the differences of the previous noise: the
+    TV coupling starts once ``σ_i ≤ tv_sigma`` (network units); above, the step is plain CG."""
     sig = ve_sigmas_for(prior, n_steps)
     ubar = float(sig[0]) * _randn(gen, torch.zeros(data.shape, device=data.device))
     admm: dict = {}
 
-    def consistent(v):
-        return to_net(data.admm_tv_z(to_image(v), admm, tv_z, rho, cg_iters))
+    def consistent(v, sigma):
+        lam = tv_z if sigma <= tv_sigma else 0.0
+        return to_net(data.admm_tv_z(to_image(v), admm, lam, rho, cg_iters))
 
     for i in range(n_steps):
         s_hi, s_lo = float(sig[i]), float(sig[i + 1])
         u0, score = prior.ve_denoise(ubar, s_hi)
-        var = s_hi ** 2 - s_lo ** 2
-        ubar = ubar + var * score + math.sqrt(var) * _randn(gen, ubar)
+        mean, noise = _ve_predictor(ubar, score, s_hi, s_lo, gen)
+        ubar = mean + noise
         if corrector:
             ubar = _langevin(prior, ubar, s_lo, gen, snr)
-        ubar = consistent(ubar)
+        ubar = consistent(ubar, s_lo)
         if (p := _report(i, n_steps, every, "DiffusionMBIR", to_image(u0), data)) is not None:
             yield p
     return data.kaczmarz(to_image(ubar))
@@ -122,10 +137,9 @@ def mcg(prior: SlicePrior, data: DataTerm, n_steps: int, gen, every: int, alpha:
             u0, score = prior.ve_denoise(v, s_hi)
             res = (data.forward(to_image(u0)) - data.y).flatten(1).norm(dim=1).sum()
             g, = torch.autograd.grad(res, v)
-        var = s_hi ** 2 - s_lo ** 2
-        mean = ubar + var * score.detach() - alpha * g
-        mean = to_net(data.kaczmarz(to_image(mean), float(lams[i])))
-        ubar = mean + math.sqrt(var) * _randn(gen, ubar)
+        mean, noise = _ve_predictor(ubar, score.detach(), s_hi, s_lo, gen)
+        mean = to_net(data.kaczmarz(to_image(mean - alpha * g), float(lams[i])))
+        ubar = mean + noise
         if corrector:
             ubar = _langevin(prior, ubar, s_lo, gen, snr)
         if (p := _report(i, n_steps, every, "MCG", to_image(u0.detach()), data)) is not None:
@@ -134,8 +148,8 @@ def mcg(prior: SlicePrior, data: DataTerm, n_steps: int, gen, every: int, alpha:
 
 
 @torch.no_grad()
-def ccdf(prior: SlicePrior, data: DataTerm, n_steps: int, gen, every: int, t0: float = 0.3,
-         eta: float = 1.0, dc_steps: int = 1):
+def ccdf(prior: SlicePrior, data: DataTerm, n_steps: int, gen, every: int, t0: float = 0.5,
+         eta: float = 1.0, dc_steps: int = 3):
     """CCDF (arXiv 2112.05146; §3.4 (c)): start from FBP / zero filling, forward-diffuse once to
     ``t_0``, then ``⌊t_0 N⌋`` reverse DDIM(η) steps, each after ``dc_steps`` non-expansive
     data-consistency maps (normalised Kaczmarz for CT, gradient step for MRI) on ``x̂_0``."""
