@@ -8,9 +8,11 @@ is stored as well, so :meth:`Radon.adjoint` is the exact transpose of :meth:`Rad
 (adjoint test to float precision).  Sinograms are laid out ``(z, n_angles, n_det)``.
 
 Speed: the matrices are assembled once per geometry and kept on disk
-(:mod:`engine.recon.operator_cache`); on the CPU they are applied to at most
-:data:`CHUNK_SLICES` slices at a time, so the gathered image rows stay in cache (≈5× faster
-than one product over a 64-slice volume).
+(:mod:`engine.recon.operator_cache`).  Each is split into :data:`COLUMN_BANDS` column bands
+(pixel rows for ``A``, angle groups for ``A^T`` and FBP's back-projection), and is applied to
+:data:`CHUNK_SLICES` slices at a time, band after band: the part of the input a band reads
+(``n² / 16`` pixels × 32 slices × 4 bytes = 512 KiB at n = 256) stays in the L2 cache.  On a
+2-core EPYC this is ≈5× faster than one product over a 64-slice volume.
 """
 from __future__ import annotations
 
@@ -23,10 +25,16 @@ import torch
 
 from engine.recon.operator_cache import cached_matrix
 
-__all__ = ["CHUNK_SLICES", "Radon", "add_noise"]
+__all__ = ["CHUNK_SLICES", "COLUMN_BANDS", "Radon", "add_noise"]
 
 _CHUNK_ANGLES = 16
-CHUNK_SLICES = 16  # CPU: slices per sparse product (16 float32 = one 64-byte cache line a pixel)
+CHUNK_SLICES = 32   # CPU: slices per sparse product
+COLUMN_BANDS = 16   # most column bands per matrix (cache blocking of the dense operand)
+_BAND_COLUMNS = 4096  # columns per band at least: small operators stay in one piece
+
+
+def _n_bands(cols: int) -> int:
+    return min(COLUMN_BANDS, max(1, -(-cols // _BAND_COLUMNS)))
 
 
 def _rotation_entries(n: int, theta: float):
@@ -113,6 +121,24 @@ def _to_scipy(mat: torch.Tensor) -> sp.csr_matrix:
                           mat.crow_indices().numpy()), shape=tuple(mat.shape), copy=False)
 
 
+def _stack_bands(m: sp.csr_matrix, bands: int) -> sp.csr_matrix:
+    """``(bands · R, C)`` matrix whose row block ``b`` holds the entries of ``m`` (``R × C``)
+    in column band ``b`` (global column indices kept), so ``m = Σ_b block_b``."""
+    rows, cols = m.shape
+    width = -(-cols // bands)
+    band = (m.indices // width).astype(np.int16)
+    order = np.argsort(band, kind="stable")  # radix sort; keeps (row, column) order per band
+    key = band.astype(np.int64) * rows + np.repeat(np.arange(rows), np.diff(m.indptr))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(key, minlength=bands * rows))])
+    return sp.csr_matrix((m.data[order], m.indices[order], indptr), shape=(bands * rows, cols))
+
+
+def _unstack(stacked: sp.csr_matrix, rows: int) -> sp.csr_matrix:
+    """Inverse of :func:`_stack_bands`: the sum of the row blocks."""
+    r = np.repeat(np.arange(stacked.shape[0]) % rows, np.diff(stacked.indptr))
+    return sp.csr_matrix((stacked.data, (r, stacked.indices)), shape=(rows, stacked.shape[1]))
+
+
 def _np_dtype(dtype: torch.dtype):
     return np.float64 if dtype == torch.float64 else np.float32
 
@@ -160,32 +186,45 @@ class Radon:
         """Shape ``(n_angles, n_det)`` of one slice's sinogram."""
         return (self.n_angles, self.n)
 
-    def _csr(self, kind: str, dtype: torch.dtype) -> torch.Tensor:
-        """Sparse matrix ``kind`` ("A", "At" or "B") with values of ``dtype``, built once."""
+    def _csr(self, kind: str, dtype: torch.dtype) -> list[torch.Tensor]:
+        """Column bands of matrix ``kind`` ("A", "At" or "B") with values of ``dtype``."""
         if (kind, dtype) in self._mats:
             return self._mats[(kind, dtype)]
         n, na, rad, npt = self.n, self.n_angles, self._rad, _np_dtype(dtype)
         if kind == "A":
-            m = cached_matrix("radon", n, rad, (na * n, n * n), npt,
-                              lambda: _assemble(n, rad, _rotation_entries))
+            rows, k = na * n, _n_bands(n * n)
+            m = cached_matrix(f"radon{k}", n, rad, (k * rows, n * n), npt,
+                              lambda: _stack_bands(_assemble(n, rad, _rotation_entries), k))
         elif kind == "At":
-            m = _to_scipy(self._csr("A", dtype)).T.tocsr()
+            rows, k = n * n, _n_bands(na * n)
+            m = _stack_bands(self.matrix(dtype).T.tocsr(), k)
         else:
-            m = cached_matrix("fbp", n, rad, (n * n, na * (n + 1)), npt,
-                              lambda: _assemble(n, rad, _backprojection_entries, n + 1).T.tocsr())
-        self._mats[(kind, dtype)] = _to_torch(m, dtype, self.device)
-        return self._mats[(kind, dtype)]
+            rows, k = n * n, _n_bands(na * (n + 1))
+            m = cached_matrix(f"fbp{k}", n, rad, (k * rows, na * (n + 1)), npt,
+                              lambda: _stack_bands(_assemble(n, rad, _backprojection_entries,
+                                                             n + 1).T.tocsr(), k))
+        blocks = []
+        for b in range(k):
+            ip = m.indptr[b * rows:(b + 1) * rows + 1]
+            lo, hi = int(ip[0]), int(ip[-1])
+            blocks.append(_to_torch(sp.csr_matrix((m.data[lo:hi], m.indices[lo:hi], ip - lo),
+                                                  shape=(rows, m.shape[1]), copy=False),
+                                    dtype, self.device))
+        self._mats[(kind, dtype)] = blocks
+        return blocks
 
     def matrix(self, dtype: torch.dtype | None = None) -> sp.csr_matrix:
-        """The forward matrix ``A`` ``(n_angles · n, n²)`` as a scipy CSR matrix (a view)."""
-        return _to_scipy(self._csr("A", dtype or self.dtype))
+        """The forward matrix ``A`` ``(n_angles · n, n²)`` as a scipy CSR matrix (a copy)."""
+        blocks = self._csr("A", dtype or self.dtype)
+        return _unstack(sp.vstack([_to_scipy(b) for b in blocks], format="csr"),
+                        blocks[0].shape[0])
 
     def operator_bytes(self) -> int:
         """Memory held by the sparse matrices built so far (bytes)."""
-        return sum(t.numel() * t.element_size() for m in self._mats.values()
+        return sum(t.numel() * t.element_size() for bl in self._mats.values() for m in bl
                    for t in (m.crow_indices(), m.col_indices(), m.values()))
 
-    def _apply(self, mat: torch.Tensor, x: torch.Tensor, in_shape, out_shape) -> torch.Tensor:
+    def _apply(self, blocks: list, x: torch.Tensor, in_shape, out_shape) -> torch.Tensor:
         squeeze = x.dim() == len(in_shape)
         xb = x.unsqueeze(0) if squeeze else x
         if tuple(xb.shape[1:]) != tuple(in_shape):
@@ -193,12 +232,13 @@ class Radon:
         flat = xb.to(self.device).reshape(xb.shape[0], -1)
         z = flat.shape[0]
         step = CHUNK_SLICES if self.device.type == "cpu" else max(z, 1)
-        if z <= step:
-            out = torch.sparse.mm(mat, flat.T).T
-        else:
-            out = torch.empty((z, mat.shape[0]), dtype=flat.dtype, device=flat.device)
-            for i in range(0, z, step):
-                out[i:i + step] = torch.sparse.mm(mat, flat[i:i + step].T).T
+        out = torch.empty((z, blocks[0].shape[0]), dtype=flat.dtype, device=flat.device)
+        for i in range(0, z, step):
+            cols = flat[i:i + step].T.contiguous()
+            y = torch.sparse.mm(blocks[0], cols)
+            for blk in blocks[1:]:
+                y = torch.addmm(y, blk, cols)
+            out[i:i + step] = y.T
         out = out.reshape(z, *out_shape)
         return out[0] if squeeze else out
 
