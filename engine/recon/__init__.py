@@ -29,7 +29,16 @@ from engine.recon.volume_io import (Volume, demo_volume, load_volume, resample_v
 
 __all__ = ["ELLIPSOIDS", "FILTERS", "MASK_KINDS", "MRI", "PHANTOM_KINDS", "TV_MODES", "Radon",
            "Volume", "add_noise", "cg_sense", "cg_sense_iter", "cgls", "cgls_iter", "coil_maps",
-           "cs_recon", "cs_recon_iter", "demo_volume", "div", "fbp", "filter_sinogram",
-           "fourier_filter", "grad", "load_volume", "make_mask", "mse", "nmse", "psnr",
+           "cs_recon", "cs_recon_iter", "demo_volume", "diffusion_reconstruct", "div", "fbp", "filter_sinogram",
+           "fourier_filter", "grad", "load_slice_prior", "load_volume", "make_mask", "mse", "nmse", "psnr",
            "resample_volume", "save_nifti", "shepp_logan_3d", "sirt", "sirt_iter",
            "slice_metric", "ssim", "tv_pdhg", "tv_pdhg_iter", "volume_metrics", "zero_filled"]
+
+
+def __getattr__(name):
+    """Learned slice priors (issue #6) live in :mod:`engine.slice_prior`, which imports this
+    package; they are re-exported lazily here as the issue's API (no import cycle)."""
+    if name in ("diffusion_reconstruct", "load_slice_prior"):
+        import engine.slice_prior as sp
+        return getattr(sp, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
