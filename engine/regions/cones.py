@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["nnls", "project_cone", "cone_values", "cone_violation"]
+__all__ = ["nnls", "project_cone", "project_rows", "cone_values", "cone_violation"]
 
 _CHUNK = 4096
 
@@ -70,6 +70,18 @@ def project_cone(A: np.ndarray, d: np.ndarray, c: np.ndarray) -> np.ndarray:
         return c.copy()
     _, r = nnls(Ak.T, -c)
     return -r
+
+
+def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """``Π_{K_k}(Z_k)`` row-wise for patterns ``D`` (g, n): rows already inside are kept
+    (one vectorised test), the others projected by NNLS (:func:`project_cone`)."""
+    out = Z.copy()
+    if len(Z) == 0:
+        return out
+    inside = (np.where(D, 1.0, -1.0) * (Z @ A.T) >= 0).all(axis=1)
+    for k in np.flatnonzero(~inside):
+        out[k] = project_cone(A, D[k], Z[k])
+    return out
 
 
 def _single_constraint(M, norms2, c_norm2):

@@ -31,7 +31,8 @@ from engine.core import Progress, drain
 from engine.regions.activeset import solve_active_set
 from engine.regions.al import initial_state, project_groups, solve_relu_al
 from engine.regions.cells import cell_cones_iter, project_cells
-from engine.regions.cones import cone_values, cone_violation
+from engine.regions.cone_rays import pattern_cones
+from engine.regions.cones import cone_values, cone_violation, project_rows
 from engine.regions.dual import Certificate, correlations, dual_values, relay
 from engine.regions.fista import Clock, fista, group_soft_threshold
 from engine.regions.gated import least_squares_gated
@@ -95,23 +96,37 @@ class _Problem:
             return np.linalg.norm(project_cells(self.cones.subset(self.pat[ws]), C), axis=1)
         return cone_values(self.A, D, C, self.lam * (1 - 1e-3))
 
-    def prox(self, ws):
-        """Prox of ``λ‖u‖ + I_K(u)`` on the working set: shrink(Π_K(z)) (exact cones)."""
+    def projector(self, ws):
+        """``Z ↦ Π_K(Z)`` row-wise on the working set: corner rays when known, else NNLS."""
+        if self.cones is None:
+            D = self.D[self.pat[ws]]
+            return lambda Z: project_rows(self.A, D, Z)                   # noqa: E731
         cones = self.cones.subset(self.pat[ws])
         stacked = cones.stacked()
-        return lambda Z, t: group_soft_threshold(project_cells(cones, Z, stacked), t)
+        return lambda Z: project_cells(cones, Z, stacked)                 # noqa: E731
+
+    def prox(self, ws):
+        """Prox of ``λ‖u‖ + I_K(u)`` on the working set: shrink(Π_K(z))."""
+        project = self.projector(ws)
+        return lambda Z, t: group_soft_threshold(project(Z), t)            # noqa: E731
 
 
-def _solver(formulation: str, solver: str, cones) -> str:
-    """``"fista"`` (gated), ``"projected"`` (exact cones known) or ``"al"``."""
+def _solver(formulation: str, solver: str, p: int) -> str:
+    """``"active-set"`` (gated), ``"projected"`` (ReLU, gate dimension ≤ 3) or ``"al"``."""
     if formulation == "gated":
-        return "fista"
+        return "active-set"
     if solver not in ("auto", "al", "projected"):
         raise ValueError(f"solver must be 'auto', 'al' or 'projected', got {solver!r}")
-    if solver == "projected" and cones is None:
-        raise ValueError("the projected solver needs pattern cones with known corner rays "
-                         "(2-D data, cells of the arrangement)")
-    return "al" if solver == "al" or cones is None else "projected"
+    if solver == "auto":
+        return "projected" if p <= 3 else "al"
+    return solver
+
+
+def _want_cells(formulation, method, n: int, P: int) -> bool:
+    """All cells' corner rays pay off when the patterns are (nearly) all cells: computing
+    them costs a pass over all ~n² cells of the arrangement; for a few sampled patterns the
+    per-pattern slices of :mod:`engine.regions.cone_rays` are cheaper."""
+    return formulation == "relu" and method == "projected" and (n <= 30 or 8 * P >= n * n)
 
 
 def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e-6, *,
@@ -124,10 +139,11 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
     yield Progress(0.0, "patterns")
     D, G, exact = yield from relay(_get_patterns(X, bias, patterns, gates, n_gates, seed),
                                    0.0, 0.1)
-    cones = None
-    if formulation == "relu" and solver != "al":
+    method, cones = _solver(formulation, solver, X.shape[1] + bias), None
+    if _want_cells(formulation, method, len(X), len(D)):
         cones = yield from relay(cell_cones_iter(X, D, bias), 0.1, 0.15)
-    method = _solver(formulation, solver, cones)
+    elif formulation == "relu" and method == "projected":
+        cones = pattern_cones(augment(X, bias), D, G)
     prob = _Problem(augment(X, bias), y, D, lam, formulation == "relu", cones)
     if formulation == "gated" and lam == 0.0:
         U, ws = least_squares_gated(prob.A, prob.D, y), np.arange(len(prob.D))
@@ -153,10 +169,7 @@ def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> 
                                         constraint_tol=inner, max_iter=max_iter, clock=clock)
         return project_groups(prob.A, prob.D[prob.pat[ws]], U), U, state.n_iter - it0
     prox = prob.prox(ws) if method == "projected" else None
-    project = None
-    if method == "projected":
-        cones = prob.cones.subset(prob.pat[ws])
-        project = lambda V: project_cells(cones, V)                      # noqa: E731
+    project = prob.projector(ws) if method == "projected" else None
     gap = lambda V: Certificate.of(prob, ws, V, restricted=True).relative_gap  # noqa: E731
     U, state.step, used, _ = yield from solve_active_set(
         gd, U, lam, step=state.step, tol=tol, max_iter=max_iter, clock=clock, gap=gap,
