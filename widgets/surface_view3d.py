@@ -227,7 +227,7 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
                                           [x0, y0, 0]], np.float32))
         self.floor.visible = True
         self.view.camera.center = ((x0 + x1) / 2, (y0 + y1) / 2, 0.0)
-        self.view.camera.scale_factor = 1.25 * max(x1 - x0, y1 - y0)
+        self.view.camera.scale_factor = 1.45 * max(x1 - x0, y1 - y0)
 
     def _update_points(self) -> None:
         show = self._points is not None and len(self._points[0]) > 0

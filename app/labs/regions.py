@@ -148,12 +148,9 @@ class RegionsLab(LabPresenter):
 
     def result_summary(self, r) -> str:
         sol = r.convex
-        eps = sol.max_dual_constraint / sol.lam - 1.0
-        cert = (f"certified global optimum (max dual constraint = λ(1{eps:+.1e}), dual gap "
-                f"{sol.dual_gap:.1e})" if sol.exact_patterns else
-                "optimum over sampled patterns (an upper bound)")
         return (f"Convex {sol.formulation} program: p* = {sol.objective:.6g}, m* = "
-                f"{len(sol.w2)} neurons, {cert}. Non-convex: {views.reach_summary(r)}")
+                f"{len(sol.w2)} neurons, {views.certificate_text(sol)}. Non-convex: "
+                f"{views.reach_summary(r)}")
 
     def show_result(self, r) -> None:
         self.result = r

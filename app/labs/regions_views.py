@@ -23,10 +23,23 @@ def run_labels(r) -> list[str]:
     return [f"m = {m}, seed {run.seed}" for m, run in zip(widths, r.runs)]
 
 
+def certificate_text(sol) -> str:
+    """What the convex solution is: certified global optimum, uncertified, or a bound."""
+    if not sol.exact_patterns:
+        return "optimum over sampled patterns (an upper bound)"
+    eps = sol.max_dual_constraint / sol.lam - 1.0
+    detail = f"max dual constraint = λ(1{eps:+.1e}), dual gap {sol.dual_gap:.1e}"
+    if sol.certified:
+        return f"certified global optimum ({detail})"
+    return f"NOT certified: the solver stopped short of the optimum ({detail})"
+
+
 def reach_summary(r) -> str:
     """How many runs reach p*, per width when there are several."""
     reached, widths = r.reached(REACH_RTOL), r.widths
     best = f"best gap {np.nanmin(r.gaps):.2e}"
+    if np.nanmin(r.gaps) < -1e-6 * max(r.convex.objective, 1e-12):
+        best += " (a run below p*: the convex solution is not optimal)"
     if len(np.unique(widths)) == 1:
         return (f"{int(reached.sum())} of {len(r.runs)} seeds reach p* (relative gap < "
                 f"{REACH_RTOL:g}); {best}.")

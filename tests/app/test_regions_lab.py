@@ -104,3 +104,49 @@ def test_bad_widths_are_reported(window, qtbot):
     with qtbot.waitSignal(window.runner.sigFailed, timeout=60_000):
         window.run()
     assert "widths" in window.status_label.text()
+
+
+def test_gate_charts_mark_exactly_the_used_patterns():
+    """Known answer: a bright cell's pattern (xᵢ·g + s > 0) is one the optimum uses."""
+    from engine.regions import fit_convex, make_dataset
+    from app.labs.regions_views import chart_half_width, gate_chart
+    assert chart_half_width(np.array([[1.0, 0.0], [0.0, 1.0]]), 1.0) == 2.0   # vertex (−1, −1)
+    X, y = make_dataset("xor", 14, 0.1, 0)
+    sol = fit_convex(X, y, 0.01, "relu", 1e-6)
+    used_rows = {row.tobytes() for row in sol.patterns[np.unique(sol.neuron_pattern)]}
+    total = 0
+    for sign in (1.0, -1.0):
+        c = gate_chart(X, sol, sign, size=160)
+        g = np.linspace(-c["half"], c["half"], 160)
+        for k in np.flatnonzero(c["used"])[:20]:
+            j, i = np.argwhere(c["ids"] == k)[0]
+            bits = X @ np.array([g[i], g[j]]) + sign > 0
+            assert bits.tobytes() in used_rows
+        total += int(c["used"].sum())
+        assert len(c["gates"]) == int((sol.W1[:, 2] * sign > 0).sum())
+    assert total > 0 and c["n_used"] == len(used_rows)
+
+
+def test_curve_styles_and_summaries():
+    from types import SimpleNamespace
+    from app.labs.regions_views import certificate_text, curve_styles, reach_summary, run_labels
+    run = lambda m, s: SimpleNamespace(seed=s, W1=np.zeros((1, m, 3)))     # noqa: E731
+    convex = SimpleNamespace(objective=1.0)
+    r = SimpleNamespace(runs=[run(4, 0), run(4, 1), run(16, 0), run(16, 1)], convex=convex,
+                        widths=np.array([4, 4, 16, 16]), gaps=np.array([0.5, 0.2, 1e-4, 0.0]))
+    r.reached = lambda rtol=1e-3: r.gaps < rtol
+    styles = curve_styles(r)
+    assert styles[0][0] == styles[1][0] != styles[2][0]               # colour = width
+    assert styles[0][1] != styles[1][1]                               # style = seed
+    assert [s[2] for s in styles] == ["m = 4 (2 seeds)", None, "m = 16 (2 seeds)", None]
+    assert run_labels(r)[2] == "m = 16, seed 0"
+    assert "m = 4: 0/2, m = 16: 2/2" in reach_summary(r)
+    r.gaps = np.array([0.5, 0.2, -0.1, 0.0])
+    assert "not optimal" in reach_summary(r)
+    sol = SimpleNamespace(exact_patterns=True, certified=False, max_dual_constraint=2.0,
+                          lam=1.0, dual_gap=0.1)
+    assert certificate_text(sol).startswith("NOT certified")
+    sol.certified = True
+    assert certificate_text(sol).startswith("certified global optimum")
+    sol.exact_patterns = False
+    assert "upper bound" in certificate_text(sol)

@@ -105,4 +105,4 @@ def test_render_is_not_blank_and_shows_region_colours(view):
     assert len({tuple(c) for c in rgb[::5]}) > 20
     assert (np.abs(rgb - 255).sum(axis=1) > 30).mean() > 0.05     # not just the background
     view.set_surface(2 * z, (-3.0, 3.0), YLIM)                    # new extent, default colours
-    assert view.view.camera.scale_factor == pytest.approx(1.25 * 6.0)
+    assert view.view.camera.scale_factor == pytest.approx(1.45 * 6.0)
