@@ -84,11 +84,18 @@ def _backprojection_entries(n: int, theta: float):
             np.concatenate([1 - w1, w1]))
 
 
-def _assemble(n: int, angles_rad: np.ndarray, entries: Callable,
-              n_det: int | None = None) -> sp.csr_matrix:
-    """Sparse ``(n_angles * n_det, n * n)`` matrix from per-angle entries, built in angle chunks."""
+def _assemble(n: int, angles_rad: np.ndarray, entries: Callable, n_det: int | None = None,
+              bands: int = 1) -> sp.csr_matrix:
+    """Sparse ``(n_angles * n_det, n * n)`` matrix from per-angle entries, built in angle chunks.
+
+    With ``bands > 1`` the result comes stacked: a ``(bands · R, n²)`` matrix whose row block
+    ``b`` holds the entries in pixel band ``b`` (columns ``[b w, (b + 1) w)``, ``w = ⌈n² /
+    bands⌉``, global indices kept), so ``A = Σ_b block_b``; each angle chunk is split by band
+    as it is converted, so no second pass is needed.
+    """
     n_det = n if n_det is None else n_det
-    blocks = []
+    width = -(-n * n // bands)
+    chunks = []
     for start in range(0, len(angles_rad), _CHUNK_ANGLES):
         rows, cols, vals = [], [], []
         for k in range(start, min(start + _CHUNK_ANGLES, len(angles_rad))):
@@ -97,10 +104,23 @@ def _assemble(n: int, angles_rad: np.ndarray, entries: Callable,
             cols.append(pix)
             vals.append(w)
         m = (min(start + _CHUNK_ANGLES, len(angles_rad)) - start) * n_det
-        blocks.append(sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows),
-                                                            np.concatenate(cols))),
-                                    shape=(m, n * n)).tocsr())  # sums duplicates
-    return sp.vstack(blocks, format="csr")
+        c = np.concatenate(cols)
+        r = np.concatenate(rows) + (c // width) * m if bands > 1 else np.concatenate(rows)
+        chunks.append((m, sp.coo_matrix((np.concatenate(vals), (r, c)),
+                                        shape=(bands * m, n * n)).tocsr()))  # sums duplicates
+    return sp.vstack([blk[b * m:(b + 1) * m] for b in range(bands) for m, blk in chunks],
+                     format="csr")
+
+
+def _assemble_backprojection(n: int, angles_rad: np.ndarray, per: int) -> sp.csr_matrix:
+    """FBP's ``(n², n_angles · (n + 1))`` back-projection stacked in groups of ``per`` angles."""
+    cols = len(angles_rad) * (n + 1)
+    parts = []
+    for s in range(0, len(angles_rad), per):
+        blk = _assemble(n, angles_rad[s:s + per], _backprojection_entries, n + 1).T.tocsr()
+        parts.append(sp.csr_matrix((blk.data, blk.indices + s * (n + 1), blk.indptr),
+                                   shape=(n * n, cols)))
+    return sp.vstack(parts, format="csr")
 
 
 def _to_torch(mat: sp.csr_matrix, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -121,20 +141,32 @@ def _to_scipy(mat: torch.Tensor) -> sp.csr_matrix:
                           mat.crow_indices().numpy()), shape=tuple(mat.shape), copy=False)
 
 
-def _stack_bands(m: sp.csr_matrix, bands: int) -> sp.csr_matrix:
-    """``(bands · R, C)`` matrix whose row block ``b`` holds the entries of ``m`` (``R × C``)
-    in column band ``b`` (global column indices kept), so ``m = Σ_b block_b``."""
-    rows, cols = m.shape
-    width = -(-cols // bands)
-    band = (m.indices // width).astype(np.int16)
-    order = np.argsort(band, kind="stable")  # radix sort; keeps (row, column) order per band
-    key = band.astype(np.int64) * rows + np.repeat(np.arange(rows), np.diff(m.indptr))
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(key, minlength=bands * rows))])
-    return sp.csr_matrix((m.data[order], m.indices[order], indptr), shape=(bands * rows, cols))
+def _transpose_bands(blocks: list, group: int) -> sp.csr_matrix:
+    """``A^T`` stacked in bands of ``group`` columns, from ``A`` given as its pixel bands.
+
+    Band ``b`` of ``A`` only has columns in pixel band ``b`` (width ``⌈C / n_bands⌉``), so
+    the rows ``[r0, r1)`` of ``A^T``'s group are the transposed ``(r0:r1, band b)`` pieces,
+    stacked over ``b``: small transposes, no pass over the whole matrix.
+    """
+    rows, cols = blocks[0].shape
+    width = -(-cols // len(blocks))
+    parts = []
+    for r0 in range(0, rows, group):
+        r1 = min(r0 + group, rows)
+        pieces = []
+        for b, blk in enumerate(blocks):
+            c0, c1 = b * width, min((b + 1) * width, cols)
+            if c1 > c0:
+                sub = blk[r0:r1]
+                pieces.append(sp.csr_matrix((sub.data, sub.indices - c0, sub.indptr),
+                                            shape=(r1 - r0, c1 - c0)).T.tocsr())
+        t = sp.vstack(pieces, format="csr")
+        parts.append(sp.csr_matrix((t.data, t.indices + r0, t.indptr), shape=(cols, rows)))
+    return sp.vstack(parts, format="csr")
 
 
 def _unstack(stacked: sp.csr_matrix, rows: int) -> sp.csr_matrix:
-    """Inverse of :func:`_stack_bands`: the sum of the row blocks."""
+    """The plain matrix ``Σ_b block_b`` of a stacked one (see :func:`_assemble`)."""
     r = np.repeat(np.arange(stacked.shape[0]) % rows, np.diff(stacked.indptr))
     return sp.csr_matrix((stacked.data, (r, stacked.indices)), shape=(rows, stacked.shape[1]))
 
@@ -194,15 +226,16 @@ class Radon:
         if kind == "A":
             rows, k = na * n, _n_bands(n * n)
             m = cached_matrix(f"radon{k}", n, rad, (k * rows, n * n), npt,
-                              lambda: _stack_bands(_assemble(n, rad, _rotation_entries), k))
+                              lambda: _assemble(n, rad, _rotation_entries, bands=k))
         elif kind == "At":
-            rows, k = n * n, _n_bands(na * n)
-            m = _stack_bands(self.matrix(dtype).T.tocsr(), k)
+            per = -(-na // _n_bands(na * n))
+            rows, k = n * n, -(-na // per)
+            m = _transpose_bands([_to_scipy(b) for b in self._csr("A", dtype)], per * n)
         else:
-            rows, k = n * n, _n_bands(na * (n + 1))
+            per = -(-na // _n_bands(na * (n + 1)))
+            rows, k = n * n, -(-na // per)            # bands of whole angle groups
             m = cached_matrix(f"fbp{k}", n, rad, (k * rows, na * (n + 1)), npt,
-                              lambda: _stack_bands(_assemble(n, rad, _backprojection_entries,
-                                                             n + 1).T.tocsr(), k))
+                              lambda: _assemble_backprojection(n, rad, per))
         blocks = []
         for b in range(k):
             ip = m.indptr[b * rows:(b + 1) * rows + 1]

@@ -288,7 +288,8 @@ def test_bands_and_chunks_equal_single_products(monkeypatch):
     monkeypatch.setattr(ct, "_BAND_COLUMNS", 50)
     R = Radon(24, th, dtype=torch.float64)             # 12 bands of pixels, 5 of angles
     assert len(R._csr("A", torch.float64)) == 12 and len(r1._csr("A", torch.float64)) == 1
-    assert (R.matrix() != r1.matrix()).nnz == 0 and R.matrix().has_canonical_format
+    diff = R.matrix() - r1.matrix()                     # duplicates summed in another order
+    assert R.matrix().has_canonical_format and (diff.nnz == 0 or abs(diff).max() < 1e-15)
     x = torch.rand(ct.CHUNK_SLICES * 2 + 3, 24, 24, dtype=torch.float64)
     y = R.forward(x)
     assert torch.allclose(y, r1.forward(x), atol=1e-12)
