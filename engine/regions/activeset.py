@@ -19,7 +19,7 @@ below ``tol``; the caller's working-set loop then certifies the full program.
 """
 from __future__ import annotations
 
-from typing import Callable, Generator
+from collections.abc import Callable, Generator
 
 import numpy as np
 
@@ -71,7 +71,7 @@ def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, t
     f, G = gd.fit_smooth(U)
     eta, k = step, 0
     for k in range(1, max_iter + 1):
-        U1, f1, _, eta_used, curv = _backtrack(gd.fit_smooth, prox, lam, U, f, G, eta)
+        U1, _, _, eta_used, curv = _backtrack(gd.fit_smooth, prox, lam, U, f, G, eta)
         eta = eta_used * (1.25 if curv * eta_used * 5.0 < 1.0 else 1.0)
         U1 = _limit_new(U, U1, G, grow)
         F1 = _F(gd, U1, lam)

@@ -11,20 +11,19 @@ exact vectorised projections (:func:`engine.regions.cells.project_cells`) apply.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
-from scipy.spatial import HalfspaceIntersection
-from scipy.spatial import QhullError
+from scipy.spatial import HalfspaceIntersection, QhullError
 
 from engine.regions.cells import CellCones, _order_3d
 
 __all__ = ["pattern_cones"]
 
 
-def _slice_rays(Ak: np.ndarray, g: np.ndarray) -> Optional[np.ndarray]:
+def _slice_rays(Ak: np.ndarray, g: np.ndarray) -> np.ndarray | None:
     """Corner rays (k, 3) of ``{u : Ak u ≥ 0}`` from an interior gate ``g``; None if the
     cone is not pointed or ``g`` is not strictly inside."""
+    if not np.linalg.norm(g) > 0:
+        return None
     c = g / np.linalg.norm(g)
     e1 = np.cross(c, [1.0, 0, 0] if abs(c[0]) < 0.9 else [0, 1.0, 0])
     e1 /= np.linalg.norm(e1)
@@ -46,7 +45,7 @@ def _slice_rays(Ak: np.ndarray, g: np.ndarray) -> Optional[np.ndarray]:
     return rays[~np.tril(close, -1).any(axis=1)]      # merge (near) duplicate vertices
 
 
-def pattern_cones(A: np.ndarray, D: np.ndarray, G: Optional[np.ndarray]) -> Optional[CellCones]:
+def pattern_cones(A: np.ndarray, D: np.ndarray, G: np.ndarray | None) -> CellCones | None:
     """Corner-ray cones of the patterns ``D`` (P, n) from their gates ``G`` (P, 3).
 
     Returns None (callers fall back to NNLS projections) unless ``A`` is (n, 3), every gate

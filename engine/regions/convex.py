@@ -5,11 +5,15 @@ group lasso (``"gated"``, R-FISTA with group soft-thresholding, :mod:`engine.reg
 over a set of patterns — in 2-D all of them (exact enumeration), so the optimum is the global
 optimum of the non-convex problem for any width ``m ≥ m*`` (PE Theorem 1).
 
-ReLU solvers: when the cones' corner rays are known (2-D data, :mod:`engine.regions.cells`)
-R-FISTA runs on the constrained problem directly, its prox ``shrink_λ(Π_K(z))`` using exact
-cone projections (``solver="projected"``); otherwise scnn's augmented Lagrangian with R-FISTA
-inner solves (``solver="al"``, :mod:`engine.regions.al`). R-FISTA chunks alternate with a
-Newton polish on the identified faces (:mod:`engine.regions.polish`).
+Solvers (:mod:`engine.regions.activeset`): each restricted program is solved by proximal-
+gradient steps that identify the support and the cone faces, each followed by a Newton polish
+on the identified faces (:mod:`engine.regions.polish`) — an active-set method with
+quadratic local convergence. Gated: the prox is group soft-thresholding (``solver`` reported
+``"active-set"``). ReLU with 2-D data (``"projected"``): the prox ``shrink_λ(Π_K(z))`` uses
+exact cone projections from the cones' corner rays — of all arrangement cells
+(:mod:`engine.regions.cells`) when the patterns are (nearly) all cells, else per pattern from
+its gate (:mod:`engine.regions.cone_rays`), else NNLS. Higher-dimensional data: scnn's
+augmented Lagrangian with R-FISTA inner solves (``"al"``, :mod:`engine.regions.al`).
 
 Both programs are solved on a *working set* of groups: the restricted problem is solved, the
 residual ``q = y − ŷ`` gives ``ρ = q/n`` and every group's dual constraint value
@@ -34,7 +38,7 @@ from engine.regions.cells import cell_cones_iter, project_cells
 from engine.regions.cone_rays import pattern_cones
 from engine.regions.cones import cone_values, cone_violation, project_rows
 from engine.regions.dual import Certificate, correlations, dual_values, relay
-from engine.regions.fista import Clock, fista, group_soft_threshold
+from engine.regions.fista import Clock, group_soft_threshold
 from engine.regions.gated import least_squares_gated
 from engine.regions.objective import recover_network
 from engine.regions.polish import polish, reduce_support
@@ -45,7 +49,6 @@ from engine.regions.solution import ConvexSolution, check_data
 __all__ = ["fit_convex", "fit_convex_iter", "DEFAULT_GATES"]
 
 DEFAULT_GATES = 2000     # sampled gates when exact enumeration is impossible (d + bias > 3)
-CHUNK = 50              # first R-FISTA chunk between Newton polishes (doubles up to 2000)
 
 
 def _get_patterns(X, bias, patterns, gates, n_gates, seed) -> Generator:
@@ -158,9 +161,8 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
 def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> Generator:
     """Solve the working-set problem; returns ``(U_feasible, U_warm, iterations)``.
 
-    R-FISTA runs in chunks of growing length; after each chunk the iterate is Newton-polished
-    on its identified faces (:func:`_polished`), and the round ends once the restricted
-    program's duality gap is below ``tol`` or FISTA reaches the inner tolerance.
+    ``"al"``: method of multipliers to the inner tolerance ``inner`` (then projected on the
+    cones); otherwise PG + Newton active set until the restricted duality gap is ≤ ``tol``.
     """
     lam = prob.lam
     if method == "al":
@@ -180,7 +182,7 @@ def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> 
 def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Generator:
     """Working-set rounds (module docstring); returns ``(U, ws, (iters, rounds, ok), hist)``."""
     n, clock = len(prob.y), Clock()
-    batch = max(8, n // 4)
+    batch = max(32, n // 4)
     ws = _initial_ws(prob.values(prob.y / n), batch)
     U = np.zeros((len(ws), prob.A.shape[1]))
     state = initial_state(len(ws), n, prob.A, method)
@@ -192,7 +194,7 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
                                       frac, frac)
         n_iter += its
         if method == "al":
-            Uf, U, cert = _polished(prob, method, ws, Uf, U)
+            Uf, U, cert = _polished(prob, ws, Uf, U)
         else:
             cert = Certificate.of(prob, ws, Uf)
         history.append(cert.primal)
@@ -211,18 +213,14 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
     return Uf, ws, (n_iter, rounds, ok), history
 
 
-def _polished(prob, method, ws, Uf, U, restricted=False):
-    """Newton polish (:mod:`engine.regions.polish`), kept only if the certificate improves."""
-    cert = Certificate.of(prob, ws, Uf, restricted)
-    if prob.lam <= 0:
-        return Uf, U, cert
+def _polished(prob, ws, Uf, U):
+    """Newton polish of the AL iterate (:mod:`engine.regions.polish`), projected on the
+    cones and kept only if the certificate improves."""
+    cert = Certificate.of(prob, ws, Uf)
     gd = prob.group_data(ws)
-    Up = polish(prob.A, prob.y, gd.DS, gd.S, Uf, prob.lam)
-    if method == "projected":
-        Up = project_cells(prob.cones.subset(prob.pat[ws]), Up)
-    elif method == "al":
-        Up = project_groups(prob.A, prob.D[prob.pat[ws]], Up)
-    cert_p = Certificate.of(prob, ws, Up, restricted)
+    Up = project_groups(prob.A, prob.D[prob.pat[ws]], polish(prob.A, prob.y, gd.DS, gd.S, Uf,
+                                                              prob.lam))
+    cert_p = Certificate.of(prob, ws, Up)
     if cert_p.gap < cert.gap:
         return Up, Up, cert_p
     return Uf, U, cert
@@ -280,9 +278,8 @@ def fit_convex(X, y, lam: float, formulation: str = "relu", tol: float = 1e-6,
     patterns, gates : optional fixed patterns (P, n) and their gates; default all patterns
         (exact, ``d + bias ≤ 3``) or ``n_gates`` sampled gates (``seed``).
     bias : append a column of ones. max_iter : total R-FISTA iterations.
-    solver : ``"auto"`` (ReLU: projected R-FISTA with exact cone projections when the cones'
-        corner rays are known — 2-D data —, else the augmented Lagrangian), ``"al"`` or
-        ``"projected"``.
+    solver : ``"auto"`` (ReLU: ``"projected"`` — active set with exact cone projections —
+        for 2-D data, else the augmented Lagrangian), ``"al"`` or ``"projected"``.
 
     Returns
     -------

@@ -104,8 +104,9 @@ class _Reduced:
         i = raw.pos[active]
         R = raw.R[i][:, :, i, :]
         b = raw.b[i]
-        if not identity:
-            R = np.einsum("gpk,gphq,hql->gkhl", bases, R, bases, optimize=True)
+        if not identity:                                   # Bᵀ R B block by block
+            R = bases.transpose(0, 2, 1)[:, None] @ R.transpose(0, 2, 1, 3) @ bases[None]
+            R = R.transpose(0, 2, 1, 3)
             b = np.einsum("gpk,gp->gk", bases, b)
         self.gram, self.b, self.c = R.reshape(g * p, g * p), b.ravel(), raw.c
         self.frozen = ~self.mask.ravel()
@@ -181,13 +182,16 @@ def _line_search(red, A, S_act, z, d, f, slope):
     a_drop, a_hit = _caps(A, S_act, red, z, d)
     amax = min(1.0, a_hit)
     ad = float(a_drop.min(initial=np.inf))
-    if ad <= amax * (1 + 1e-9):             # all crossing groups at once, then the first
-        for a, drop in ((amax, a_drop <= amax), (ad, a_drop <= ad * (1 + 1e-9))):
-            zn = z + a * d
-            zn[drop] = 0.0
+    if ad <= amax * (1 + 1e-9):     # best breakpoint: groups crossed by then are dropped
+        best = None
+        for a in np.unique(a_drop[a_drop <= amax * (1 + 1e-9)])[:12]:
+            zn = z + min(a, amax) * d
+            zn[a_drop <= a * (1 + 1e-9)] = 0.0
             fn = red.value(zn)
-            if fn < f and _feasible(A, S_act, red.unpack(zn)):
-                return zn, fn, True, True
+            if fn < f and (best is None or fn < best[1]):
+                best = (zn, fn)
+        if best is not None and _feasible(A, S_act, red.unpack(best[0])):
+            return best[0], best[1], True, True
     alpha, floor = amax, 1e-14 * max(float(np.abs(z).max()), 1e-300) / float(np.abs(d).max())
     while alpha > floor:
         zn = z + alpha * d

@@ -189,3 +189,75 @@ def test_agreement_with_cvxpy_clarabel(formulation):
     ref = (_cvxpy_relu if formulation == "relu" else _cvxpy_gated)(X, y, LAM, D, cp)
     sol = fit_convex(X, y, LAM, formulation=formulation, tol=1e-9)
     assert sol.objective == pytest.approx(ref, rel=1e-6)
+
+
+def _sampled(n=40, gates=60, seed=4):
+    X, y = _data(n, seed=seed)
+    D, G = sample_patterns(X, gates, seed=seed, return_gates=True)
+    keep = D.any(axis=1)
+    return X, y, D[keep], G[keep]
+
+
+def test_gated_active_set_kkt():
+    """Active-set solution: ∇_g f + λû_g = 0 on the support, ‖∇_g f‖ ≤ λ off it (§2.5)."""
+    X, y, D, G = _sampled()
+    sol = fit_convex(X, y, LAM, formulation="gated", patterns=D, gates=G, tol=1e-9)
+    assert sol.solver == "active-set" and sol.certified
+    A, n = augment(X), len(y)
+    grad = -(D.astype(float) * (sol.dual / n)) @ A              # ∇_g f for every pattern
+    U = np.zeros((len(D), 3))
+    U[sol.neuron_pattern] = sol.group_vectors
+    on = np.linalg.norm(U, axis=1) > 0
+    unit = U[on] / np.linalg.norm(U[on], axis=1, keepdims=True)
+    assert np.abs(grad[on] + LAM * unit).max() <= 1e-7 * LAM
+    assert np.linalg.norm(grad[~on], axis=1).max() <= LAM * (1 + 1e-8)
+
+
+@pytest.mark.parametrize("with_gates", [True, False])
+def test_relu_sampled_patterns_projected_paths(with_gates):
+    """Sampled patterns: per-pattern corner rays (gates given) or NNLS projections (none)."""
+    X, y, D, G = _sampled()
+    sol = fit_convex(X, y, LAM, patterns=D, gates=G if with_gates else None, tol=1e-9)
+    al = fit_convex(X, y, LAM, patterns=D, solver="al", tol=1e-9)
+    assert sol.solver == "projected" and sol.certified and sol.cone_violation <= 1e-12
+    assert sol.objective == pytest.approx(al.objective, rel=1e-7)
+    assert two_layer_objective(sol.W1, sol.w2, X, y, LAM) == pytest.approx(sol.objective,
+                                                                           rel=1e-10)
+
+
+def test_pattern_cones_match_nnls_projection():
+    from engine.regions.cells import project_cells
+    from engine.regions.cone_rays import pattern_cones
+    from engine.regions.cones import project_cone
+    X, _, D, G = _sampled(n=60, gates=80)
+    A = augment(X)
+    cones = pattern_cones(A, D, G)
+    Z = np.random.default_rng(3).normal(size=(len(D), 3))
+    ref = np.array([project_cone(A, D[k], Z[k]) for k in range(len(D))])
+    assert np.abs(project_cells(cones, Z) - ref).max() <= 1e-12
+    assert pattern_cones(A, D, np.zeros_like(G)) is None            # gate not inside
+
+
+def test_polish_lowers_objective_and_stays_feasible():
+    from engine.regions.polish import polish
+    from engine.regions.programs import GroupData
+    X, y, D, G = _sampled(n=30, gates=40)
+    A = augment(X)
+    sigma = np.ones(len(D))
+    gd = GroupData.build(A, y, D, sigma, constrained=True)
+    U = G * 0.3                                                   # gates lie in their cones
+    Up = polish(A, y, gd.DS, gd.S, U, LAM)
+    assert fit_value(A, D, sigma, Up, y, LAM) < fit_value(A, D, sigma, U, y, LAM)
+    assert (gd.S * (Up @ A.T) >= -1e-12 * np.abs(Up).max()).all()
+
+
+@pytest.mark.parametrize("formulation", ["relu", "gated"])
+def test_sampled_agreement_with_cvxpy_clarabel(formulation):
+    cp = pytest.importorskip("cvxpy")
+    if "CLARABEL" not in cp.installed_solvers():
+        pytest.skip("Clarabel not installed")
+    X, y, D, G = _sampled(n=25, gates=30, seed=9)
+    ref = (_cvxpy_relu if formulation == "relu" else _cvxpy_gated)(X, y, LAM, D, cp)
+    sol = fit_convex(X, y, LAM, formulation=formulation, patterns=D, gates=G, tol=1e-9)
+    assert sol.certified and sol.objective == pytest.approx(ref, rel=1e-6)
+    assert sol.objective <= ref * (1 + 1e-9)              # Clarabel stops slightly above
