@@ -10,12 +10,16 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
 from app.labs.base import LabPresenter
 from widgets.curve_plot import CurvePlot
 from widgets.image_panel import ImagePanel
+from widgets.ranking_table import RankingTable
 from widgets.slice_viewer import COLORMAPS, SliceViewer
 from widgets.volume_canvas import METHODS as RENDER_METHODS
 from widgets.volume_canvas import VolumeCanvas
 
-RUN_COLORS = [(31, 119, 180), (214, 39, 40)]
+RUN_COLORS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
+              (140, 86, 75), (227, 119, 194), (127, 127, 127)]
 AXES = ("axial (z)", "coronal (y)", "sagittal (x)")
+CONVERGENCE = ("PSNR", "data residual")
+RANK_HEADERS = ("Method", "PSNR (dB)", "SSIM", "Time (s)", "Steps")
 
 
 def run_lab(config, device):
@@ -30,6 +34,7 @@ class ReconLab(LabPresenter):
         super().__init__(spec, parent)
         self.result = None
         self._frame = 0
+        self._b = 1                     # index of the run shown as "method B"
         self._build_views()
 
     # -- layout ----------------------------------------------------------------------------
@@ -53,14 +58,23 @@ class ReconLab(LabPresenter):
         self.render_box = QComboBox()
         self.render_box.addItems(RENDER_METHODS)
         self.render_box.currentTextChanged.connect(lambda m: self.volume3d.set_method(m))
+        self.conv_box = QComboBox()
+        self.conv_box.addItems(CONVERGENCE)
+        self.conv_box.currentIndexChanged.connect(lambda _i: self._redraw_convergence())
+        self.train_button = QPushButton("Train slice prior…")
+        self.train_button.setToolTip("Train a diffusion slice prior on your own volume (for "
+                                     "dds, mbir, mcg, ccdf); CUDA when present")
+        self.train_button.clicked.connect(lambda: self.train_prior())
         tools = QGridLayout()
-        for col, w in enumerate((self.open_button, self.save_button, self.sweep_button)):
+        for col, w in enumerate((self.open_button, self.save_button, self.sweep_button,
+                                 self.train_button)):
             tools.addWidget(w, 0, col)
         for col, w in enumerate((QLabel("Per-slice PSNR along:"), self.axis_box,
+                                 QLabel("Convergence:"), self.conv_box,
                                  QLabel("Colormap:"), self.cmap_box, QLabel("3-D rendering:"),
                                  self.render_box)):
             tools.addWidget(w, 1, col)
-        tools.setColumnStretch(6, 1)
+        tools.setColumnStretch(8, 1)
         self.viewers = [SliceViewer() for _ in range(4)]
         for v, title in zip(self.viewers, ("Ground truth", "Method A", "Method B",
                                            "|A − truth|")):
@@ -81,9 +95,14 @@ class ReconLab(LabPresenter):
         self.volume3d = VolumeCanvas()
         self.tabs.addTab(self.volume3d, "3-D (method A)")
         self.tri.sigCursorChanged.connect(self.volume3d.set_planes)
+        self.ranking = RankingTable(RANK_HEADERS)
+        self.ranking.setToolTip("All methods run on the same acquisition, best PSNR first; "
+                                "double-click a row to show it as method B")
+        self.ranking.sigPicked.connect(self.show_as_b)
+        self.tabs.addTab(self.ranking, "Ranking")
         self.slice_plot = CurvePlot("PSNR per slice (click: go to slice)", "slice", "PSNR [dB]")
         self.slice_plot.sigClicked.connect(self._jump_to_slice)
-        self.conv_plot = CurvePlot("Convergence", "iteration", "PSNR [dB]")
+        self.conv_plot = CurvePlot("Convergence", "iteration / step", "PSNR [dB]")
         self.acq = ImagePanel("Acquisition")
         self.coils = ImagePanel("Coil maps |S_c|")
         bottom = QGridLayout()
@@ -179,31 +198,76 @@ class ReconLab(LabPresenter):
                else f"MRI ×{cfg.acceleration:g} ({cfg.mask}), {cfg.n_coils} coils")
         parts = [f"{m.name}: PSNR {m.psnr:.2f} dB ({m.seconds:.2f} s)" for m in r.runs]
         z, y, x = r.truth.shape
-        return f"{cfg.source} {z}×{y}×{x}, {acq} — " + "; ".join(parts)
+        notes = f" — note: {'; '.join(r.notes)}" if r.notes else ""
+        return f"{cfg.source} {z}×{y}×{x}, {acq} — " + "; ".join(parts) + notes
 
     def show_partial(self, partial) -> None:
-        if not isinstance(partial, dict) or partial.get("volume") is None or self.result is None:
+        """Live view: the new ground truth first, then each method's iterates and, as soon as
+        a (fast) method is done, its final volume."""
+        if not isinstance(partial, dict):
             return
-        index = 1 if self.result.runs[0].name == partial["method"] else 2
-        viewer = self.viewers[index]
-        if viewer.isVisible() and partial["volume"].shape == self.result.truth.shape:
+        if "truth" in partial:
+            self._live_truth = partial["truth"]
+            self.viewers[0].set_volume(partial["truth"], partial["spacing"], "ground truth")
+            return
+        truth = getattr(self, "_live_truth", None)
+        cfg = self.current_config()
+        if partial.get("volume") is None or truth is None or cfg is None:
+            return
+        names = [cfg.method_a, cfg.method_b]
+        if partial["method"] not in names or partial["volume"].shape != truth.shape:
+            return
+        viewer = self.viewers[1 + names.index(partial["method"])]
+        if viewer.isVisible():
             viewer.update_data(partial["volume"])
 
     def show_result(self, r) -> None:
         self.result = r
+        self._b = 1 if len(r.runs) > 1 else 0
         self.info.setText(self.result_summary(r))
         self.viewers[0].set_volume(r.truth, r.spacing, "ground truth")
-        for i in (1, 2):
-            self.viewers[i].setVisible(i <= len(r.runs))
-            if i <= len(r.runs):
-                self.viewers[i].set_title(f"{'AB'[i - 1]}: {r.runs[i - 1].name}")
+        self.viewers[2].setVisible(len(r.runs) > 1)
+        self._title_viewers()
         self.tri.set_volume(r.runs[0].volume, r.spacing, r.runs[0].name)
         self.volume3d.set_volume(r.runs[0].volume, r.spacing)
         self.volume3d.set_planes(*self.tri.cursor())
         self._show_acquisition(r)
-        self._show_convergence(r)
+        self._show_ranking(r)
+        self._redraw_convergence()
         self._show_slice_psnr()
         self.set_frame(self.frame_count() - 1)
+
+    def _shown_runs(self) -> list:
+        r = self.result
+        return [r.runs[0]] + ([r.runs[self._b]] if len(r.runs) > 1 else [])
+
+    def _title_viewers(self) -> None:
+        for i, run in enumerate(self._shown_runs()):
+            self.viewers[1 + i].set_title(f"{'AB'[i]}: {run.name}")
+
+    def _show_ranking(self, r) -> None:
+        rows = [(m.name, m.psnr, m.ssim, m.seconds, m.steps or "direct") for m in r.runs]
+        order = sorted(range(len(rows)), key=lambda i: -r.runs[i].psnr)
+        self.ranking.set_rows(rows, order)
+
+    def show_as_b(self, index: int) -> None:
+        """Show run ``index`` of the result (any ranked method) in the "method B" viewer."""
+        if self.result is None or not 0 <= index < len(self.result.runs) or index == 0:
+            return
+        self._b = index
+        self.viewers[2].setVisible(True)
+        self._title_viewers()
+        self._redraw_convergence()
+        self._show_slice_psnr()
+        self.set_frame(self._frame)
+        self.tabs.setCurrentIndex(0)
+
+    def train_prior(self):
+        """Open the slice-prior training dialog; a trained prior becomes the lab's prior."""
+        from app.labs.prior_training import open_train_dialog
+        dialog = open_train_dialog(self.view)
+        dialog.sigPriorReady.connect(lambda path: self.sigConfigEdit.emit({"prior_path": path}))
+        return dialog
 
     def _show_acquisition(self, r) -> None:
         if r.config.modality == "ct":
@@ -219,26 +283,35 @@ class ReconLab(LabPresenter):
         maps = r.coil_maps[:4]
         self.coils.set_image(np.concatenate(list(maps), axis=1), cmap="viridis")
 
-    def _show_convergence(self, r) -> None:
-        for key in list(self.conv_plot.keys()):
-            self.conv_plot.remove(key)
-        for i, run in enumerate(r.runs):
-            if len(run.psnr_curve) > 1:
-                it, val = np.array(run.psnr_curve).T
-                self.conv_plot.set_curve(run.name, it, val, color=RUN_COLORS[i], symbol="o",
+    def _redraw_convergence(self) -> None:
+        self.conv_plot.clear_items()
+        if self.result is None:
+            return
+        residual = self.conv_box.currentIndex() == 1
+        self.conv_plot.set_log(False, residual)
+        self.conv_plot.set_labels("Convergence", "iteration / step",
+                                  "‖Ax − y‖ / ‖y‖" if residual else "PSNR [dB]")
+        for i, run in enumerate(self.result.runs):
+            curve = run.residual_curve if residual else run.psnr_curve
+            color = RUN_COLORS[i % len(RUN_COLORS)]
+            if len(curve) > 1:
+                it, val = np.array(curve, dtype=float).T
+                self.conv_plot.set_curve(run.name, it, val, color=color, symbol="o",
                                          name=run.name)
-            else:
-                self.conv_plot.set_hline(run.name, run.psnr, RUN_COLORS[i], label=run.name)
+            elif curve:
+                self.conv_plot.set_hline(run.name, curve[-1][1], color, label=run.name)
 
     def _show_slice_psnr(self) -> None:
         r = self.result
         if r is None:
             return
+        self.slice_plot.clear_items()
         axis = self.axis_box.currentIndex()
-        for i, run in enumerate(r.runs):
+        for run in self._shown_runs():
+            i = r.runs.index(run)
             vals = np.asarray(run.slice_psnr[axis], dtype=float)
             self.slice_plot.set_curve(run.name, np.arange(len(vals)), vals,
-                                      color=RUN_COLORS[i], name=run.name)
+                                      color=RUN_COLORS[i % len(RUN_COLORS)], name=run.name)
 
     def _jump_to_slice(self, x: float, _y: float) -> None:
         if self.result is None:
@@ -255,13 +328,13 @@ class ReconLab(LabPresenter):
     def frame_count(self) -> int:
         if self.result is None:
             return 0
-        return 1 + max(len(run.iterates) for run in self.result.runs)
+        return 1 + max(len(run.iterates) for run in self._shown_runs())
 
     def frame_times(self):
         if self.result is None:
             return None
-        longest = max(self.result.runs, key=lambda run: len(run.iterates))
-        its = [k for k, _ in longest.iterates] + [self.result.config.iters]
+        longest = max(self._shown_runs(), key=lambda run: len(run.iterates))
+        its = [k for k, _ in longest.iterates] + [longest.steps]
         return np.asarray(its, dtype=float)
 
     def set_frame(self, index: int) -> None:
@@ -270,7 +343,7 @@ class ReconLab(LabPresenter):
             return
         index = int(np.clip(index, 0, self.frame_count() - 1))
         self._frame = index
-        vols = [self._volume_at(run, index) for run in r.runs]
+        vols = [self._volume_at(run, index) for run in self._shown_runs()]
         for viewer, vol in zip(self.viewers[1:3], vols):
             viewer.set_volume(vol, r.spacing)
         self.viewers[3].set_volume(np.abs(vols[0] - r.truth), r.spacing, "error")

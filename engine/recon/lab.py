@@ -27,6 +27,8 @@ from engine.recon.volume_io import demo_volume, load_volume, resample_volume
 
 CT_METHODS = ("fbp", "sirt", "cgls", "tv")
 MRI_METHODS = ("zero_filled", "cg_sense", "cs_tv", "cs_wavelet")
+DIFFUSION_METHODS = ("dds", "mbir", "mcg", "ccdf")   # learned slice prior (issue #6), CT and MRI
+ALL_METHODS = CT_METHODS + MRI_METHODS + DIFFUSION_METHODS
 SOURCES = ("shepp-logan", "brain", "file")
 
 
@@ -58,17 +60,32 @@ class ReconConfig:
                                 help="Undersampling factor R")
     n_coils: int = param(8, label="MRI coils", min=1, max=32,
                          help="Synthetic receive coils (Σ|S_c|² = 1)")
-    method_a: str = param("fbp", label="Method A", choices=CT_METHODS + MRI_METHODS,
+    method_a: str = param("fbp", label="Method A", choices=ALL_METHODS,
                           help="First reconstruction (CT: fbp, sirt, cgls, tv; MRI: "
-                               "zero_filled, cg_sense, cs_tv, cs_wavelet)")
-    method_b: str = param("tv", label="Method B", choices=("none",) + CT_METHODS + MRI_METHODS,
+                               "zero_filled, cg_sense, cs_tv, cs_wavelet; both: the "
+                               "diffusion-prior solvers dds, mbir, mcg, ccdf)")
+    method_b: str = param("tv", label="Method B", choices=("none",) + ALL_METHODS,
                           help="Second reconstruction for the comparison")
+    also: str = param("", label="Also rank",
+                      help="More methods run on the same acquisition and ranked with A and B, "
+                           "comma-separated (e.g. 'tv, dds')")
     filter: str = param("ramp", label="FBP filter", choices=tuple(FILTERS),
                         help="Ramp filter window of FBP")
     iters: int = param(50, label="Iterations", min=1, max=2000,
                        help="Iterations of the iterative methods")
     lam: float = param(1e-3, label="Regularisation λ", min=0.0, max=10.0, log=True,
                        help="TV / compressed-sensing weight")
+    diffusion_steps: int = param(50, label="Diffusion steps", min=1, max=1000,
+                                 help="Steps of the diffusion solvers (DDS, CCDF: 1 network "
+                                      "evaluation each; MBIR: 2; MCG: 1 + a gradient)")
+    t0: float = param(0.5, label="CCDF start t0", min=0.01, max=1.0,
+                      help="CCDF diffuses the FBP / zero-filled estimate to t0 and runs only "
+                           "the last t0 of the steps")
+    tv_z: float = param(5e-4, label="MBIR TV along z", min=0.0, max=1.0,
+                        help="DiffusionMBIR's ADMM weight λ of TV along the slices (0: off)")
+    prior_path: str = param("", label="Slice prior file", hidden=True,
+                            help="Weights of a slice prior trained in the app; empty: the "
+                                 "shipped prior for the in-plane size (64 or 128)")
     every: int = param(5, label="Record every", min=1, max=100,
                        help="Keep every k-th iterate for the convergence slider")
     seed: int = param(0, label="Seed", min=0, max=2**31 - 1,
@@ -84,7 +101,10 @@ class MethodRun:
     psnr_curve: list = field(default_factory=list)  # [(iteration, psnr)]
     slice_psnr: tuple = ()                   # per axis (z, y, x): arrays of slice PSNR
     psnr: float = float("nan")
+    ssim: float = float("nan")               # mean SSIM of the axial slices
     seconds: float = 0.0
+    residual_curve: list = field(default_factory=list)  # [(iteration, ‖Ax - y‖ / ‖y‖)]
+    steps: int = 0                           # iterations / diffusion steps (0: direct)
 
 
 @dataclass
@@ -95,7 +115,12 @@ class ReconResult:
     acquisition: np.ndarray                  # sinogram (n_angles, n) or log|k| (ny, nx) of the middle slice
     mask: Optional[np.ndarray]               # MRI mask (ny, nx)
     coil_maps: Optional[np.ndarray]          # |S_c| (C, ny, nx)
-    runs: list                               # [MethodRun] (A, then B)
+    runs: list                               # [MethodRun] (A, B, then the ranked extras)
+    notes: list = field(default_factory=list)  # what the user should know (failed methods…)
+
+    def ranking(self) -> list:
+        """The runs sorted by PSNR, best first."""
+        return sorted(self.runs, key=lambda m: -m.psnr)
 
 
 def load_truth(cfg: ReconConfig) -> tuple[torch.Tensor, tuple]:
@@ -118,13 +143,15 @@ def load_truth(cfg: ReconConfig) -> tuple[torch.Tensor, tuple]:
 
 
 def _check_methods(cfg: ReconConfig) -> list[str]:
-    valid = CT_METHODS if cfg.modality == "ct" else MRI_METHODS
-    names = [cfg.method_a] + ([cfg.method_b] if cfg.method_b != "none" else [])
+    """Method A, B and the extras to rank, validated for the modality, without repeats."""
+    valid = (CT_METHODS if cfg.modality == "ct" else MRI_METHODS) + DIFFUSION_METHODS
+    extras = [m.strip() for m in cfg.also.replace(";", ",").split(",") if m.strip()]
+    names = [cfg.method_a] + ([cfg.method_b] if cfg.method_b != "none" else []) + extras
     for name in names:
         if name not in valid:
             raise ValueError(f"method {name!r} does not apply to {cfg.modality.upper()}; "
                              f"choose one of {', '.join(valid)}")
-    return names
+    return list(dict.fromkeys(names))
 
 
 def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, None, ReconResult]:
@@ -138,12 +165,34 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
         op, data, acq, mask, maps = _acquire_ct(cfg, truth)
     else:
         op, data, acq, mask, maps = _acquire_mri(cfg, truth)
-    runs = []
-    for i, name in enumerate(names):
+    yield Progress(0.04, "acquired", partial={"truth": truth.cpu().numpy(), "spacing": spacing})
+    done, notes = {}, []
+    for i, name in enumerate(sorted(names, key=_cost_rank)):    # fast methods show first
         lo, span = 0.05 + 0.95 * i / len(names), 0.95 / len(names)
-        run = yield from _reconstruct(name, cfg, op, data, truth, lo, span)
-        runs.append(run)
-    return ReconResult(cfg, truth.cpu().numpy(), spacing, acq, mask, maps, runs)
+        try:
+            run = yield from _reconstruct(name, cfg, op, data, truth, lo, span, notes)
+        except (FileNotFoundError, ValueError) as err:
+            if name not in DIFFUSION_METHODS:
+                raise
+            notes.append(f"{name} skipped: {err}")      # no usable prior: the rest still run
+            continue
+        done[name] = run
+        yield Progress(lo + span, f"{name} done", partial={"method": name, "iteration": run.steps,
+                                                           "volume": run.volume, "done": True})
+    runs = [done[n] for n in names if n in done]                   # A, B, extras
+    if not runs:
+        raise ValueError("; ".join(notes))
+    return ReconResult(cfg, truth.cpu().numpy(), spacing, acq, mask, maps, runs, notes)
+
+
+@functools.lru_cache(maxsize=4)
+def cached_prior(size: int, path: str, device: str):
+    """The slice prior for ``size`` (or the file ``path``), loaded once per device."""
+    from engine.slice_prior import load_slice_prior
+    if size not in (64, 128) and not path:
+        raise ValueError(f"the shipped slice priors are for 64² and 128² slices; set the "
+                         f"in-plane size to 64 or 128 (now {size}) or train a prior for {size}²")
+    return load_slice_prior(size, path=path or None, device=device)
 
 
 @functools.lru_cache(maxsize=4)
@@ -174,13 +223,15 @@ def _acquire_mri(cfg, truth):
     return op, k, acq, mask.cpu().numpy(), maps
 
 
-def _method_iter(name, cfg, op, data) -> Generator:
+def _method_iter(name, cfg, op, data, notes: list) -> Generator:
     """The method's progress generator (direct methods return at once)."""
     every = cfg.every
     if name == "fbp":
         return _direct(lambda: fbp(data, op, filter=cfg.filter))
     if name == "zero_filled":
         return _direct(lambda: zero_filled(data, op))
+    if name in DIFFUSION_METHODS:
+        return _diffusion_iter(name, cfg, op, data, notes)
     table = {
         "sirt": lambda: sirt_iter(data, op, iters=cfg.iters, every=every),
         "cgls": lambda: cgls_iter(data, op, iters=cfg.iters, every=every),
@@ -194,37 +245,74 @@ def _method_iter(name, cfg, op, data) -> Generator:
     return table[name]()
 
 
+def _diffusion_iter(name, cfg, op, data, notes: list) -> Generator:
+    """A diffusion-prior solver (issue #6) with the lab's parameters; the prior's notes (e.g.
+    fewer slices per batch after a GPU out-of-memory) go to ``notes``."""
+    from engine.slice_prior import diffusion_reconstruct_iter
+    prior = cached_prior(cfg.size, cfg.prior_path, str(op.device))
+    params = {"mbir": {"tv_z": cfg.tv_z}, "ccdf": {"t0": cfg.t0}}.get(name, {})
+    vol = yield from diffusion_reconstruct_iter(name, prior, op, data, cfg.diffusion_steps,
+                                                cfg.seed, every=cfg.every, **params)
+    notes.extend(f"{name}: {n}" for n in prior.notes)
+    prior.notes.clear()
+    return vol
+
+
 def _direct(compute) -> Generator:
     return compute()
     yield  # pragma: no cover - makes this a generator
 
 
-def _reconstruct(name, cfg, op, data, truth, lo, span) -> Generator:
+def _cost_rank(name: str) -> int:
+    """Direct methods first, then iterative ones, the diffusion solvers last."""
+    if name in ("fbp", "zero_filled"):
+        return 0
+    return 2 if name in DIFFUSION_METHODS else 1
+
+
+def _steps(name: str, cfg: ReconConfig) -> int:
+    if name in ("fbp", "zero_filled"):
+        return 0
+    if name == "ccdf":
+        return max(1, int(cfg.t0 * cfg.diffusion_steps + 1e-9))
+    return cfg.diffusion_steps if name in DIFFUSION_METHODS else cfg.iters
+
+
+def _residual(op, data, vol: torch.Tensor) -> float:
+    """Relative data residual ``‖A x - y‖ / ‖y‖`` of a real volume."""
+    x = vol if isinstance(op, Radon) else vol.to(torch.complex64)
+    return float((op.forward(x) - data).norm() / data.norm().clamp_min(1e-30))
+
+
+def _reconstruct(name, cfg, op, data, truth, lo, span, notes: list) -> Generator:
     import time
     start = time.perf_counter()
-    run = MethodRun(name=name, volume=np.zeros(0))
-    gen = _method_iter(name, cfg, op, data)
-    k = 0
+    total = _steps(name, cfg)
+    run = MethodRun(name=name, volume=np.zeros(0), steps=total)
+    gen = _method_iter(name, cfg, op, data, notes)
     while True:
         try:
             p = next(gen)
         except StopIteration as stop:
             final = stop.value
             break
-        k = int(round(p.fraction * cfg.iters))
+        k = int(round(p.fraction * total))
         if p.partial is not None:
             vol = _real(p.partial)
             run.iterates.append((k, vol.cpu().numpy()))
             run.psnr_curve.append((k, psnr(vol, truth, data_range=1.0)))
-        yield Progress(lo + span * p.fraction, f"{name}: iteration {k}",
+            run.residual_curve.append((k, _residual(op, data, vol)))
+        yield Progress(lo + span * p.fraction, f"{name}: step {k} of {total}",
                        partial={"method": name, "iteration": k,
                                 "volume": run.iterates[-1][1] if run.iterates else None})
     vol = _real(final)
     run.volume = vol.cpu().numpy()
     run.psnr = psnr(vol, truth, data_range=1.0)
-    run.psnr_curve.append((cfg.iters if name not in ("fbp", "zero_filled") else 0, run.psnr))
+    run.psnr_curve.append((total, run.psnr))
+    run.residual_curve.append((total, _residual(op, data, vol)))
     run.slice_psnr = tuple(np.asarray(slice_metric(vol, truth, "psnr", axis=a, data_range=1.0))
                            for a in range(3))
+    run.ssim = float(slice_metric(vol, truth, "ssim", axis=0, data_range=1.0).mean())
     run.seconds = time.perf_counter() - start
     return run
 

@@ -82,3 +82,57 @@ def test_radon_operator_is_reused_between_runs():
     from engine.recon.lab import cached_radon
     assert cached_radon(32, 12, 180.0, "cpu") is cached_radon(32, 12, 180.0, "cpu")
     assert cached_radon(32, 12, 180.0, "cpu") is not cached_radon(32, 13, 180.0, "cpu")
+
+
+DIFFUSION = {"size": 64, "slices": 3, "n_views": 8, "method_a": "fbp", "method_b": "dds",
+             "also": "tv", "diffusion_steps": 4, "iters": 5, "every": 2}
+
+
+def test_diffusion_method_ranks_with_the_others(window, qtbot):
+    set_config(window, **DIFFUSION)
+    run_and_wait(window, qtbot)
+    p = window.slot.presenter
+    assert [m.name for m in p.result.runs] == ["fbp", "dds", "tv"]
+    table = p.ranking
+    assert table.rowCount() == 3
+    psnrs = [float(table.item(row, 2).text()) for row in range(3)]
+    assert psnrs == sorted(psnrs, reverse=True)
+    tv_row = [table.item(row, 1).text() for row in range(3)].index("tv")
+    table.cellDoubleClicked.emit(tv_row, 1)
+    assert p.viewers[2].title_label.text().startswith("B: tv")
+    assert np.allclose(p.viewers[2].volume(), p.result.runs[2].volume)
+    assert len(p.result.runs[1].iterates) == 2           # every 2nd of 4 diffusion steps
+
+
+def test_convergence_shows_the_data_residual(window, qtbot):
+    set_config(window, **DIFFUSION)
+    run_and_wait(window, qtbot)
+    p = window.slot.presenter
+    p.conv_box.setCurrentIndex(1)
+    assert set(p.conv_plot.keys()) == {"fbp", "dds", "tv"}
+    dds = p.result.runs[1].residual_curve
+    assert dds[-1][1] < dds[0][1] and dds[-1][1] < 1e-2     # DDS ends data-consistent
+
+
+def test_missing_prior_is_a_note_and_the_other_methods_run(window, qtbot, tmp_path):
+    set_config(window, **DIFFUSION, prior_path=str(tmp_path / "missing.pt"))
+    run_and_wait(window, qtbot)
+    r = window.slot.presenter.result
+    assert [m.name for m in r.runs] == ["fbp", "tv"]
+    assert "dds skipped" in window.status_label.text()
+    assert "Train one" in window.status_label.text()
+
+
+def test_fast_methods_are_shown_before_the_slow_ones():
+    from engine.recon.lab import run_config
+    gen = run_config(ReconConfig(**{**DIFFUSION, "method_a": "dds", "method_b": "fbp"}))
+    done = []
+    try:
+        while True:
+            p = next(gen)
+            if isinstance(p.partial, dict) and p.partial.get("done"):
+                done.append(p.partial["method"])
+    except StopIteration as stop:
+        result = stop.value
+    assert done == ["fbp", "tv", "dds"]
+    assert [m.name for m in result.runs] == ["dds", "fbp", "tv"]       # A, B, extras
