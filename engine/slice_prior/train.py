@@ -4,12 +4,21 @@
 ``u_0 = 2 x_0 - 1`` drawn from :class:`~engine.slice_prior.data.SliceSource`. AdamW with a
 linear warm-up, an exponential moving average (EMA) of the weights (the EMA is what is saved),
 bfloat16 autocast on CUDA. :func:`train_prior_iter` is a progress generator (cancel by
-stopping it; resume from the checkpoint it returns or was given).
+stopping it; resume from the state it returns or was given — the state carries the data
+stream's generator state, so a resumed run on the CPU repeats an uninterrupted one exactly;
+:mod:`~engine.slice_prior.checkpoint` writes it to disk). :func:`load_training_volume` makes any
+volume :func:`engine.recon.load_volume` reads a training volume (min–max scaled to [0, 1]);
+``TrainConfig.mix`` chooses phantoms + volume (``"mixed"``) or the volume alone (``"volume"``).
 
 Command line (the shipped weights; see ``resources/priors/MODEL_CARD.md``)::
 
     python -m engine.slice_prior.train --size 64 --steps 6000 --batch 128 \\
         --out resources/priors/slice_prior_64.pt
+
+Your own volume (NIfTI, DICOM folder, .npy/.npz, TIFF), without the phantoms::
+
+    python -m engine.slice_prior.train --size 64 --steps 2000 --brain scan.nii.gz \\
+        --mix volume --out ~/.flowscope/priors/scan_64.pt
 """
 from __future__ import annotations
 
@@ -29,7 +38,11 @@ from engine.slice_prior.data import SliceSource
 from engine.slice_prior.prior import save_prior
 from engine.slice_prior.unet import SliceUNet, UNetConfig
 
-__all__ = ["TrainConfig", "train_prior_iter", "main"]
+__all__ = ["TrainConfig", "MIXES", "new_state", "train_prior_iter", "card_for",
+           "load_training_volume", "main"]
+
+#: Training mixtures: ``mix`` → SliceSource weights (ellipses, Shepp–Logan, volume).
+MIXES = {"mixed": (0.35, 0.25, 0.4), "volume": (0.0, 0.0, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -46,15 +59,53 @@ class TrainConfig:
     mults: tuple = (1, 2, 2, 2)
     seconds: float = 0.0          # > 0: stop early after this wall time
     every: int = 50               # progress report interval (steps)
+    mix: str = "mixed"            # "mixed": phantoms + volume; "volume": the volume only
 
 
-def _make_state(cfg: TrainConfig, device) -> dict:
+def new_state(cfg: TrainConfig, device) -> dict:
+    """A fresh training state ``{"net", "ema", "opt", "step", "curve", "rng"}`` for ``cfg``.
+
+    The network is initialised from ``cfg.seed``; ``rng`` (the data generator's state) is
+    None until the first report of :func:`train_prior_iter`.
+    """
+    _check_config(cfg)
     torch.manual_seed(cfg.seed)
     net = SliceUNet(UNetConfig(base=cfg.base, mults=tuple(cfg.mults))).to(device)
     if torch.device(device).type == "cuda":
         net = net.to(memory_format=torch.channels_last)      # faster bf16 convolutions
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
-    return {"net": net, "ema": copy.deepcopy(net).eval(), "opt": opt, "step": 0, "curve": []}
+    return {"net": net, "ema": copy.deepcopy(net).eval(), "opt": opt, "step": 0, "curve": [],
+            "rng": None}
+
+
+_make_state = new_state
+
+
+def _check_config(cfg: TrainConfig) -> None:
+    """Refuse what cannot train: a non-finite learning rate is a FloatingPointError (as a
+    diverging one is later), an unknown mixture a ValueError."""
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise FloatingPointError(f"learning rate {cfg.lr!r} is not a positive finite number; "
+                                 "use e.g. 2e-4")
+    if cfg.mix not in MIXES:
+        raise ValueError(f"unknown training mixture {cfg.mix!r}; use one of {', '.join(MIXES)}")
+
+
+def _source(cfg: TrainConfig, brain, state: dict, device) -> SliceSource:
+    """The data stream at ``state["step"]``: the saved generator state when the state has one
+    (exact resume), else seeded from ``cfg.seed + step``."""
+    _check_config(cfg)
+    if cfg.mix == "volume" and brain is None:
+        raise ValueError("mix='volume' needs a training volume")
+    src = SliceSource(cfg.size, brain=brain, seed=cfg.seed + state["step"], device=device,
+                      weights=MIXES[cfg.mix])
+    rng = state.get("rng")
+    if rng is not None:
+        try:
+            src.gen.set_state(rng)
+        except (RuntimeError, ValueError, TypeError):
+            pass      # generator state of another device type: keep the (seed, step) stream
+    return src
 
 
 def _loss(net, u0: torch.Tensor, alpha_bar: torch.Tensor, gen: torch.Generator,
@@ -84,8 +135,8 @@ def train_prior_iter(cfg: TrainConfig, device="cpu", brain: Optional[torch.Tenso
     state object stays valid at the last completed step.
     """
     device = torch.device(device)
-    state = state if state is not None else _make_state(cfg, device)
-    src = SliceSource(cfg.size, brain=brain, seed=cfg.seed + state["step"], device=device)
+    state = state if state is not None else new_state(cfg, device)
+    src = _source(cfg, brain, state, device)
     ab = torch.as_tensor(__import__("engine.diffusion.schedule", fromlist=["Schedule"])
                          .Schedule.linear().alpha_bar, dtype=torch.float32, device=device)
     net, ema, opt = state["net"], state["ema"], state["opt"]
@@ -110,10 +161,12 @@ def train_prior_iter(cfg: TrainConfig, device="cpu", brain: Optional[torch.Tenso
                 raise FloatingPointError(f"training diverged at step {state['step']} "
                                          "(loss is not finite); lower the learning rate")
             state["curve"].append((state["step"], mean))
+            state["rng"] = src.gen.get_state()
             yield Progress(state["step"] / cfg.steps, f"step {state['step']}: loss {mean:.4f}",
                            partial={"step": state["step"], "loss": mean})
             if cfg.seconds and time.perf_counter() - start > cfg.seconds:
                 break
+    state["rng"] = src.gen.get_state()
     return state
 
 
@@ -121,22 +174,56 @@ def card_for(cfg: TrainConfig, state: dict, seconds: float, device: str, data: s
     """Model-card entries stored in the weights file."""
     steps = state["step"]
     cmd = (f"python -m engine.slice_prior.train --size {cfg.size} --steps {steps} "
-           f"--batch {cfg.batch} --lr {cfg.lr:g} --seed {cfg.seed}")
+           f"--batch {cfg.batch} --lr {cfg.lr:g} --seed {cfg.seed}"
+           + ("" if cfg.mix == "mixed" else f" --mix {cfg.mix}"))
     return {"train_config": {**asdict(cfg), "mults": list(cfg.mults), "steps": steps},
             "steps": steps, "seconds": round(seconds, 1), "device": device, "data": data,
             "curve": [[int(s), float(v)] for s, v in state["curve"]], "command": cmd,
             "parameters": sum(p.numel() for p in state["ema"].parameters())}
 
 
+def load_training_volume(path) -> torch.Tensor:
+    """A volume file as a training volume: ``(z, y, x)`` float32 min–max scaled to [0, 1].
+
+    Parameters
+    ----------
+    path : path-like
+        Anything :func:`engine.recon.load_volume` reads (NIfTI, DICOM folder, NumPy, TIFF).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        From :func:`~engine.recon.load_volume` (the message names the file and the problem),
+        or ``ValueError`` when the volume is constant (nothing to learn).
+    """
+    from engine.recon.volume_io import load_volume
+    data = torch.as_tensor(load_volume(path).data, dtype=torch.float32)
+    lo, hi = float(data.min()), float(data.max())
+    if not hi > lo:
+        raise ValueError(f"{path}: the volume is constant ({lo:g}); nothing to learn from")
+    return (data - lo) / (hi - lo)
+
+
 def _load_brain(path: Optional[str]) -> tuple[Optional[torch.Tensor], str]:
     if path:
-        import numpy as np
-        return torch.from_numpy(np.load(path)).float(), f"brain volume {Path(path).name}"
+        return load_training_volume(path), f"volume {Path(path).name}"
     try:
         from engine.recon.volume_io import demo_volume
         return demo_volume("brain").data.float(), "MNI ICBM152 2009a T1 (nilearn)"
     except (FileNotFoundError, ImportError):
         return None, "no brain volume (phantoms only)"
+
+
+def describe_data(size: int, mix: str, volume: Optional[str]) -> str:
+    """The model card's ``data`` line for a mixture and a volume description (None: none)."""
+    if volume is None:
+        return (f"{size}² slices: random ellipse phantoms 58 %, jittered Shepp–Logan slices "
+                "42 % (no volume)")
+    aug = f"augmented axial slices of the {volume}"
+    if mix == "volume":
+        return f"{size}² slices: {aug} (held-out z-fraction 0.45–0.55)"
+    return (f"{size}² slices: random ellipse phantoms 35 %, jittered Shepp–Logan slices "
+            f"25 %, {aug} 40 % (held-out z-fraction 0.45–0.55)")
 
 
 def _held_out_table(net, size: int, brain, device) -> list:
@@ -158,14 +245,14 @@ def main(argv=None) -> int:
         if name != "mults":
             ap.add_argument(f"--{name}", type=type(default), default=default)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--brain", default="", help=".npy (z, y, x) in [0, 1]; default MNI brain")
+    ap.add_argument("--brain", default="", help="training volume (NIfTI, DICOM folder, .npy, "
+                    "TIFF; min–max scaled); default MNI brain")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = vars(ap.parse_args(argv))
     out, brain_path, device = args.pop("out"), args.pop("brain"), args.pop("device")
     cfg = TrainConfig(**args)
     brain, data = _load_brain(brain_path)
-    data = (f"{cfg.size}² slices: random ellipse phantoms 35 %, jittered Shepp–Logan slices "
-            f"25 %, augmented axial slices of the {data} 40 % (held-out z-fraction 0.45–0.55)")
+    data = describe_data(cfg.size, cfg.mix, None if brain is None else data)
     t0 = time.perf_counter()
     gen = train_prior_iter(cfg, device, brain)
     while True:
