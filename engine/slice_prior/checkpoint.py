@@ -145,8 +145,11 @@ def load_checkpoint(path, device="cpu") -> tuple[dict, TrainConfig]:
 
 def _resume(cfg: TrainConfig, checkpoint: Path, device) -> tuple[dict, TrainConfig]:
     """State and config to continue ``checkpoint`` up to ``cfg.steps`` steps (the
-    checkpoint's architecture, size, batch and learning rate; ``cfg``'s steps, mix, every)."""
+    checkpoint's architecture, batch and learning rate; ``cfg``'s steps, mix, every)."""
     state, old = load_checkpoint(checkpoint, device)
+    if old.size != cfg.size:
+        raise ValueError(f"{checkpoint} was trained on {old.size}² slices; choose size "
+                         f"{old.size} to continue it")
     if state["step"] >= cfg.steps:
         raise ValueError(f"{checkpoint} is already at step {state['step']}; ask for more "
                          f"than {state['step']} steps to continue it")
@@ -176,8 +179,8 @@ def train_to_files_iter(cfg: TrainConfig, device, brain: Optional[torch.Tensor],
         Model-card description of the training data.
     outcome : dict, optional
         Filled in as the run goes (also when it is cancelled): ``step``, ``cfg``,
-        ``resumed_from``, and after saving ``prior``, ``checkpoint``, ``cancelled``; or
-        ``error`` when saving failed.
+        ``resumed_from``, ``curve`` (the loss curve so far, at the start and at the end), and
+        after saving ``prior``, ``checkpoint``, ``cancelled``; or ``error`` when saving failed.
 
     Returns
     -------
@@ -193,7 +196,8 @@ def train_to_files_iter(cfg: TrainConfig, device, brain: Optional[torch.Tensor],
         from engine.slice_prior.train import new_state
         state = new_state(cfg, device)
     seconds0 = float(state.get("meta", {}).get("seconds", 0.0))
-    outcome.update(cfg=cfg, step=state["step"], resumed_from=state["step"] if resume else None)
+    outcome.update(cfg=cfg, step=state["step"], resumed_from=state["step"] if resume else None,
+                   curve=list(state["curve"]))
     t0 = time.perf_counter()
     finished = False
     try:
@@ -202,7 +206,7 @@ def train_to_files_iter(cfg: TrainConfig, device, brain: Optional[torch.Tensor],
     except GeneratorExit:
         pass                   # cancelled at a report: the state is at a completed step
     seconds = seconds0 + time.perf_counter() - t0
-    outcome["step"] = state["step"]
+    outcome.update(step=state["step"], curve=list(state["curve"]))
     try:
         card = card_for(cfg, state, seconds, str(device), data)
         save_prior(out, state["ema"], cfg.size, card)

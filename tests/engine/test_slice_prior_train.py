@@ -138,8 +138,12 @@ def test_train_to_files_cancel_then_resume(tmp_path):
     assert res["resumed_from"] == 2 and res["step"] == 4 and not res["cancelled"]
     prior = load_slice_prior(16, path=out)
     assert prior.card["steps"] == 4 and [s for s, _ in prior.card["curve"]] == [1, 2, 3, 4]
+    assert [s for s, _ in res["curve"]] == [1, 2, 3, 4]
     with pytest.raises(ValueError, match="already at step 4"):
         drain(train_to_files_iter(cfg, "cpu", None, out, resume=True))
+    with pytest.raises(ValueError, match="choose size 16"):
+        drain(train_to_files_iter(TrainConfig(**{**TINY, "size": 32}, steps=9), "cpu", None,
+                                  out, resume=True))
 
 
 def test_cli_two_steps_writes_a_loadable_prior(tmp_path, capsys):

@@ -1,0 +1,434 @@
+"""Train a slice prior on your own volume from the app (issue #6): "Training runs from the app
+too (progress, cancel, resume) for users who want a prior of their own volumes; it uses CUDA
+when present."
+
+:class:`TrainPriorDialog` reads a volume (NIfTI, DICOM folder, NumPy, TIFF; min–max scaled)
+in the background, trains with :func:`engine.slice_prior.checkpoint.train_to_files_iter` on an
+:class:`app.runner.Runner`, shows the progress and the loss curve live, and leaves the prior
+(``<user folder>/priors/<volume>_<size>.pt``) and a checkpoint beside it both when it finishes
+and when it is cancelled, so a run can be resumed. ``sigPriorReady(path)`` announces a finished
+prior; the Reconstruction lab sets its ``prior_path`` from it.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from app.runner import Runner
+from app.session import autosave_path
+from engine.core import Progress, default_device, device_name
+from engine.slice_prior.checkpoint import checkpoint_path, train_to_files_iter
+from engine.slice_prior.train import TrainConfig, describe_data, load_training_volume
+from widgets.curve_plot import CurvePlot
+
+__all__ = ["TrainPriorDialog", "open_train_dialog", "priors_dir", "volume_name"]
+
+VOLUME_FILTER = ("Volumes (*.nii *.nii.gz *.npy *.npz *.tif *.tiff *.dcm);;All files (*)")
+_SUFFIXES = (".nii.gz", ".nii", ".npy", ".npz", ".tiff", ".tif", ".dcm")
+
+
+def priors_dir() -> Path:
+    """``priors/`` in the user folder of :func:`app.session.autosave_path` (``$FLOWSCOPE_HOME``
+    when set)."""
+    return autosave_path().parent / "priors"
+
+
+def volume_name(path: str) -> str:
+    """A file-name-safe name for a volume path (``scan.nii.gz`` → ``scan``); "phantoms" if
+    empty."""
+    name = Path(path).name if path else ""
+    for suffix in _SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[:-len(suffix)]
+            break
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "phantoms"
+
+
+def _load_job(path: str):
+    """Progress generator reading a training volume (run off the GUI thread)."""
+    yield Progress(0.0, f"reading {Path(path).name}…")
+    return load_training_volume(path)
+
+
+def _path_row(edit: QLineEdit, *buttons: QPushButton) -> QWidget:
+    row = QWidget()
+    lay = QHBoxLayout(row)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(edit, 1)
+    for b in buttons:
+        lay.addWidget(b)
+    return row
+
+
+class TrainPriorDialog(QDialog):
+    """Train a diffusion slice prior on a volume: choose data, size, steps; start, cancel,
+    resume; live progress and loss curve.
+
+    Parameters
+    ----------
+    parent : QWidget, optional
+    device : str, optional
+        Training device; default CUDA when available, else CPU.
+    sizes : tuple of int
+        Slice sizes offered.
+    overrides : dict, optional
+        Extra :class:`~engine.slice_prior.train.TrainConfig` fields (e.g. a tiny ``base``
+        and ``mults`` for tests).
+
+    Signals
+    -------
+    sigPriorReady(str)
+        Path of a prior file that finished training.
+    """
+
+    sigPriorReady = Signal(str)
+
+    def __init__(self, parent: Optional[QWidget] = None, device: Optional[str] = None,
+                 sizes=(64, 128), overrides: Optional[dict] = None):
+        super().__init__(parent)
+        self.setWindowTitle("Train slice prior")
+        self.device = device or default_device()
+        self.overrides = dict(overrides or {})
+        self.volume = None                 # (z, y, x) tensor in [0, 1], once read
+        self._volume_error: Optional[str] = None
+        self._volume_path = ""
+        self._training = False
+        self._out_edited = False
+        self._outcome: dict = {}
+        self._curve: tuple[list, list] = ([], [])
+        self.runner = Runner(self)
+        self._poll = QTimer(self, interval=50, timeout=self._check_cancelled)
+        self._build(sizes)
+        self._connect()
+        self._update_output()
+        self._set_busy(False)
+
+    # -- layout -----------------------------------------------------------------------------
+    def _build(self, sizes) -> None:
+        lay = QVBoxLayout(self)
+        lay.addWidget(self._data_group())
+        lay.addWidget(self._run_group(sizes))
+        self.device_label = QLabel(f"Device: <b>{device_name(self.device)}</b>")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("%p %")
+        self.curve = CurvePlot("Training loss", "step", "ε-MSE (mean per report)", log_y=True)
+        self.curve.setMinimumHeight(200)
+        self.status = QLabel("Choose a volume (or train on phantoms only) and press Start.")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for w in (self.device_label, self.progress, self.curve, self.status):
+            lay.addWidget(w)
+        lay.addLayout(self._buttons())
+        self.resize(620, 720)
+
+    def _data_group(self) -> QGroupBox:
+        box = QGroupBox("Training data")
+        form = QFormLayout(box)
+        self.volume_edit = QLineEdit()
+        self.volume_edit.setPlaceholderText("NIfTI / NumPy / TIFF file or DICOM folder")
+        self.file_button = QPushButton("File…")
+        self.folder_button = QPushButton("DICOM folder…")
+        form.addRow("Volume", _path_row(self.volume_edit, self.file_button, self.folder_button))
+        self.volume_info = QLabel("No volume: phantoms only.")
+        self.volume_info.setWordWrap(True)
+        form.addRow("", self.volume_info)
+        self.phantoms_box = QCheckBox("Include phantoms (ellipses and Shepp–Logan slices, "
+                                      "60 % of each batch)")
+        self.phantoms_box.setChecked(True)
+        form.addRow("", self.phantoms_box)
+        return box
+
+    def _run_group(self, sizes) -> QGroupBox:
+        box = QGroupBox("Training")
+        form = QFormLayout(box)
+        self.size_box = QComboBox()
+        for s in sizes:
+            self.size_box.addItem(f"{s} × {s}", int(s))
+        self.size_box.setCurrentIndex(max(0, self.size_box.findData(64)))
+        self.steps_spin = QSpinBox(minimum=1, maximum=1_000_000, singleStep=500)
+        self.batch_spin = QSpinBox(minimum=1, maximum=1024, singleStep=8)
+        cuda = self.device.startswith("cuda")
+        self.steps_spin.setValue(4000 if cuda else 1000)
+        self.batch_spin.setValue(64 if cuda else 16)
+        self.out_edit = QLineEdit()
+        self.out_button = QPushButton("Browse…")
+        self.resume_box = QCheckBox("Resume from checkpoint")
+        self.ckpt_edit = QLineEdit()
+        self.ckpt_button = QPushButton("Browse…")
+        form.addRow("Slice size", self.size_box)
+        form.addRow("Steps (total)", self.steps_spin)
+        form.addRow("Batch", self.batch_spin)
+        form.addRow("Save prior to", _path_row(self.out_edit, self.out_button))
+        form.addRow(self.resume_box, _path_row(self.ckpt_edit, self.ckpt_button))
+        return box
+
+    def _buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel training")
+        self.cancel_button.setToolTip("Stop after the current step; the weights and a "
+                                      "checkpoint are saved so you can resume")
+        self.close_button = QPushButton("Close")
+        row.addStretch(1)
+        for b in (self.start_button, self.cancel_button, self.close_button):
+            row.addWidget(b)
+        return row
+
+    def _connect(self) -> None:
+        self.file_button.clicked.connect(self._browse_file)
+        self.folder_button.clicked.connect(self._browse_folder)
+        self.volume_edit.editingFinished.connect(
+            lambda: self.set_volume(self.volume_edit.text().strip()))
+        self.size_box.currentIndexChanged.connect(lambda _i: self._update_output())
+        self.out_edit.textEdited.connect(self._output_edited)
+        self.out_button.clicked.connect(self._browse_output)
+        self.ckpt_button.clicked.connect(self._browse_checkpoint)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        self.runner.sigProgress.connect(self._on_progress)
+        self.runner.sigPartial.connect(self._on_partial)
+        self.runner.sigFinished.connect(self._on_finished)
+        self.runner.sigFailed.connect(self._on_failed)
+        self.runner.sigCancelled.connect(self._on_cancelled)
+
+    # -- choosing files -----------------------------------------------------------------------
+    def _browse_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Training volume", "", VOLUME_FILTER)
+        if path:
+            self.set_volume(path)
+
+    def _browse_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "DICOM series folder")
+        if path:
+            self.set_volume(path)
+
+    def _browse_output(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save prior", self.out_edit.text(),
+                                              "Slice prior (*.pt)")
+        if path:
+            self.out_edit.setText(path)
+            self._output_edited()
+
+    def _browse_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Checkpoint", self.ckpt_edit.text(),
+                                              "Checkpoint (*.ckpt.pt *.pt)")
+        if path:
+            self.ckpt_edit.setText(path)
+            self.resume_box.setChecked(True)
+
+    def _output_edited(self, _text: str = "") -> None:
+        self._out_edited = True
+        self.ckpt_edit.setText(str(checkpoint_path(self.out_edit.text().strip())))
+
+    def _update_output(self) -> None:
+        """Default output ``<user folder>/priors/<volume>_<size>.pt`` (until the user edits
+        it) and its checkpoint."""
+        if not self._out_edited:
+            name = volume_name(self.volume_edit.text().strip())
+            self.out_edit.setText(str(priors_dir() / f"{name}_{self.size}.pt"))
+        self.ckpt_edit.setText(str(checkpoint_path(self.out_edit.text().strip())))
+
+    @property
+    def size(self) -> int:
+        """The chosen slice size."""
+        return int(self.size_box.currentData())
+
+    def set_volume(self, path: str) -> None:
+        """Use the volume at ``path`` (read in the background; "" = phantoms only)."""
+        if path == self._volume_path:
+            return
+        self._volume_path = path
+        self.volume_edit.setText(path)
+        self.volume, self._volume_error = None, None
+        self._update_output()
+        if not path:
+            self._show_info("No volume: phantoms only.")
+            return
+        self._show_info(f"Reading {Path(path).name}…")
+        self.runner.start(lambda: _load_job(path), tag="load")
+
+    # -- running ----------------------------------------------------------------------------
+    def config(self) -> TrainConfig:
+        """The training configuration the dialog describes."""
+        steps = self.steps_spin.value()
+        mix = "mixed" if self.phantoms_box.isChecked() else "volume"
+        fields = {"size": self.size, "steps": steps, "batch": self.batch_spin.value(),
+                  "every": max(1, min(10, steps // 100)), "mix": mix, **self.overrides}
+        return TrainConfig(**fields)
+
+    def _problem(self) -> Optional[str]:
+        """Why Start cannot go ahead, or None."""
+        if self.runner.is_running():
+            return "Wait until the volume has been read."
+        if self._volume_error:
+            return f"The volume could not be read: {self._volume_error}"
+        if self.volume is None and not self.phantoms_box.isChecked():
+            return "Choose a volume, or tick “Include phantoms” to train on phantoms only."
+        if not self.out_edit.text().strip():
+            return "Choose where to save the prior."
+        ckpt = Path(self.ckpt_edit.text().strip())
+        if self.resume_box.isChecked() and not ckpt.is_file():
+            return f"No checkpoint to resume at {ckpt}."
+        return None
+
+    def start(self) -> bool:
+        """Start (or resume) training; False (with a message) when the inputs are not ready."""
+        problem = self._problem()
+        if problem:
+            self._show_status(problem, error=True)
+            return False
+        cfg, device, brain = self.config(), self.device, self.volume
+        out, ckpt = self.out_edit.text().strip(), self.ckpt_edit.text().strip()
+        resume = self.resume_box.isChecked()
+        vol = Path(self._volume_path).name if brain is not None else None
+        data = describe_data(cfg.size, cfg.mix, None if vol is None else f"volume {vol}")
+        self._outcome = outcome = {}
+        self._curve = ([], [])
+        self.curve.remove("loss")
+        self.progress.setValue(0)
+        self.runner.start(lambda: train_to_files_iter(cfg, device, brain, out, ckpt, resume,
+                                                      data, outcome), tag="train")
+        self._show_status(("Resuming" if resume else "Starting") + f" on {device_name(device)}…")
+        self._set_busy(True)
+        return True
+
+    def cancel(self) -> None:
+        """Cancel training; the weights and a checkpoint are saved at the last step."""
+        if self.runner.is_running():
+            self.runner.cancel()
+
+    def _set_busy(self, training: bool) -> None:
+        self._training = training
+        for w in (self.volume_edit, self.file_button, self.folder_button, self.phantoms_box,
+                  self.size_box, self.steps_spin, self.batch_spin, self.out_edit,
+                  self.out_button, self.resume_box, self.ckpt_edit, self.ckpt_button):
+            w.setEnabled(not training)
+        self.start_button.setEnabled(not training)
+        self.cancel_button.setEnabled(training)
+
+    # -- runner signals -----------------------------------------------------------------------
+    def _on_progress(self, fraction: float, message: str) -> None:
+        if self._training:
+            self.progress.setValue(int(round(1000 * fraction)))
+            self._show_status(message)
+
+    def _on_partial(self, partial) -> None:
+        xs, ys = self._curve
+        if not xs:                       # first report: the curve so far (resume)
+            for s, v in self._outcome.get("curve", []):
+                if s < partial["step"]:
+                    xs.append(s)
+                    ys.append(v)
+        if not xs or partial["step"] > xs[-1]:
+            xs.append(partial["step"])
+            ys.append(partial["loss"])
+        self.curve.set_curve("loss", xs, ys, color=(80, 150, 255), width=2)
+
+    def _on_finished(self, result, tag) -> None:
+        if tag == "load":
+            self.volume = result
+            z, y, x = result.shape
+            self._show_info(f"{z} × {y} × {x} voxels (z, y, x), min–max scaled to [0, 1].")
+            self._set_busy(False)
+            return
+        self._show_curve(result.get("curve", []))
+        self.progress.setValue(1000)
+        self._show_status(f"Done: {result['step']} steps. Prior saved to {result['prior']}; "
+                          f"checkpoint {result['checkpoint']} (resume it for more steps).")
+        self._after_run(result["checkpoint"])
+        self.sigPriorReady.emit(result["prior"])
+
+    def _on_failed(self, message: str, tag) -> None:
+        if tag == "load":
+            self._volume_error = message.split(": ", 1)[-1]
+            self._show_info(f"Cannot use this volume: {self._volume_error}", error=True)
+        else:
+            self._show_status(f"Training failed: {message}", error=True)
+        self._set_busy(False)
+
+    def _on_cancelled(self, tag) -> None:
+        if tag == "train":
+            self._show_status("Cancelling: finishing the current step and saving…")
+            self.cancel_button.setEnabled(False)
+            self._poll.start()
+
+    def _check_cancelled(self) -> None:
+        """After a cancel: once the worker has saved, report the files (or why not)."""
+        if not self.runner.wait(0):
+            return
+        self._poll.stop()
+        res = self._outcome
+        if res.get("prior"):
+            self._show_curve(res.get("curve", []))
+            self._show_status(f"Cancelled at step {res['step']}. Weights saved to "
+                              f"{res['prior']}; checkpoint {res['checkpoint']}. Press Start "
+                              "with “Resume from checkpoint” ticked to continue.")
+            self._after_run(res["checkpoint"])
+        elif res.get("error"):
+            self._show_status(f"Cancelled; {res['error']}", error=True)
+        else:
+            self._show_status("Cancelled before the first step; nothing was saved.")
+        self._set_busy(False)
+
+    def _after_run(self, checkpoint: str) -> None:
+        self.ckpt_edit.setText(checkpoint)
+        self.resume_box.setChecked(True)
+        self._set_busy(False)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _show_curve(self, curve) -> None:
+        if curve:
+            self._curve = ([s for s, _ in curve], [v for _, v in curve])
+            self.curve.set_curve("loss", *self._curve, color=(80, 150, 255), width=2)
+
+    def _show_info(self, text: str, error: bool = False) -> None:
+        self.volume_info.setStyleSheet("color: #c0392b;" if error else "")
+        self.volume_info.setText(text)
+
+    def _show_status(self, text: str, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #c0392b;" if error else "")
+        self.status.setText(text)
+
+    def shutdown(self, timeout_ms: int = 60_000) -> None:
+        """Cancel a run and wait for it (its checkpoint is written); stop polling."""
+        self._poll.stop()
+        self.runner.shutdown(timeout_ms)
+
+    def done(self, result: int) -> None:  # noqa: D102 - closing cancels (and saves) a run
+        self.shutdown()
+        super().done(result)
+
+
+def open_train_dialog(parent: Optional[QWidget] = None, **kwargs) -> TrainPriorDialog:
+    """Show the training dialog (non-modal; one per parent, raised if already open).
+
+    Parameters
+    ----------
+    parent : QWidget, optional
+    **kwargs
+        Passed to :class:`TrainPriorDialog` when a new one is made.
+
+    Returns
+    -------
+    TrainPriorDialog
+        Connect to its ``sigPriorReady(str)``.
+    """
+    existing = parent.findChild(TrainPriorDialog) if parent is not None else None
+    if existing is not None and not existing.isVisible():
+        existing = None                                   # closed: being deleted
+    dialog = existing if existing is not None else TrainPriorDialog(parent, **kwargs)
+    if existing is None:
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog

@@ -1,0 +1,135 @@
+"""The slice-prior training dialog (issue #6): trains a tiny prior with live progress, cancel
+leaves weights and a checkpoint, resume continues from the saved step, bad volumes are
+reported and the dialog stays usable."""
+import gc
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QWidget
+
+from app.labs.prior_training import TrainPriorDialog, open_train_dialog, volume_name
+from engine.slice_prior import load_slice_prior
+from engine.slice_prior.checkpoint import load_checkpoint
+
+TINY = {"base": 8, "mults": (1, 2), "warmup": 2}
+
+
+@pytest.fixture
+def dialog(qtbot, tmp_path, monkeypatch):
+    """A dialog training tiny networks on the CPU; user folder = ``tmp_path``."""
+    monkeypatch.setenv("FLOWSCOPE_HOME", str(tmp_path))
+    made = []
+
+    def make(steps=12, batch=4):
+        dlg = TrainPriorDialog(device="cpu", sizes=(16, 64, 128), overrides=TINY)
+        qtbot.addWidget(dlg)
+        dlg.size_box.setCurrentIndex(dlg.size_box.findData(16))
+        dlg.steps_spin.setValue(steps)
+        dlg.batch_spin.setValue(batch)
+        made.append(dlg)
+        return dlg
+
+    yield make
+    for dlg in made:
+        dlg.shutdown()
+    gc.collect()
+
+
+def test_defaults_device_and_output_path(dialog, tmp_path):
+    dlg = dialog()
+    assert "CPU" in dlg.device_label.text()
+    assert dlg.out_edit.text() == str(tmp_path / "priors" / "phantoms_16.pt")
+    assert dlg.ckpt_edit.text() == str(tmp_path / "priors" / "phantoms_16.ckpt.pt")
+    dlg.size_box.setCurrentIndex(dlg.size_box.findData(128))
+    assert dlg.out_edit.text().endswith("phantoms_128.pt")
+    assert volume_name("/data/My scan.nii.gz") == "My_scan" and volume_name("") == "phantoms"
+    assert not dlg.cancel_button.isEnabled() and dlg.start_button.isEnabled()
+
+
+def test_trains_a_tiny_prior_with_live_progress(dialog, qtbot):
+    dlg = dialog(steps=30)
+    steps_seen = []
+    dlg.runner.sigPartial.connect(lambda p: steps_seen.append(p["step"]))
+    with qtbot.waitSignal(dlg.sigPriorReady, timeout=60_000) as ready:
+        assert dlg.start()
+        assert dlg.cancel_button.isEnabled() and not dlg.start_button.isEnabled()
+    path = ready.args[0]
+    assert path == dlg.out_edit.text() and steps_seen
+    assert dlg.progress.value() == 1000 and "Done: 30 steps" in dlg.status.text()
+    xs, ys = dlg.curve.item("loss").getData()
+    assert list(xs) == [float(s) for s in range(1, 31)] and np.all(np.isfinite(ys))
+    prior = load_slice_prior(16, path=path)
+    assert prior.card["steps"] == 30 and prior.card["device"] == "cpu"
+    assert "phantoms" in prior.card["data"]
+    assert dlg.resume_box.isChecked() and dlg.start_button.isEnabled()
+
+
+def test_cancel_saves_weights_and_checkpoint_and_resume_continues(dialog, qtbot):
+    dlg = dialog(steps=100_000)
+    assert dlg.start()
+    qtbot.waitUntil(lambda: len(dlg._curve[0]) >= 2, timeout=60_000)
+    dlg.cancel()
+    qtbot.waitUntil(lambda: "Cancelled at step" in dlg.status.text(), timeout=60_000)
+    assert dlg.start_button.isEnabled() and dlg.resume_box.isChecked()
+    state, cfg = load_checkpoint(dlg.ckpt_edit.text())
+    saved = state["step"]
+    assert saved > 0 and saved % cfg.every == 0 and f"step {saved}" in dlg.status.text()
+    assert load_slice_prior(16, path=dlg.out_edit.text()).card["steps"] == saved
+
+    dlg.steps_spin.setValue(saved + 3)
+    with qtbot.waitSignal(dlg.sigPriorReady, timeout=60_000):
+        assert dlg.start()
+    assert dlg._outcome["resumed_from"] == saved
+    card = load_slice_prior(16, path=dlg.out_edit.text()).card
+    assert card["steps"] == saved + 3
+    assert [s for s, _ in card["curve"]][-1] == saved + 3
+    assert dlg.curve.item("loss").getData()[0][-1] == saved + 3
+
+
+def test_bad_volume_is_reported_and_the_dialog_stays_usable(dialog, qtbot, tmp_path):
+    dlg = dialog(steps=3)
+    bad = tmp_path / "broken.nii.gz"
+    bad.write_bytes(b"definitely not gzip")
+    dlg.set_volume(str(bad))
+    qtbot.waitUntil(lambda: "Cannot use this volume" in dlg.volume_info.text(), timeout=20_000)
+    assert "broken.nii.gz" in dlg.volume_info.text()
+    assert not dlg.start() and "could not be read" in dlg.status.text()
+
+    dlg.set_volume(str(tmp_path / "missing.npy"))
+    qtbot.waitUntil(lambda: "no such file" in dlg.volume_info.text(), timeout=20_000)
+
+    good = tmp_path / "head scan.npy"
+    np.save(good, np.random.default_rng(0).random((10, 24, 20)).astype(np.float32) * 900)
+    dlg.set_volume(str(good))
+    qtbot.waitUntil(lambda: dlg.volume is not None, timeout=20_000)
+    assert "10 × 24 × 20" in dlg.volume_info.text()
+    assert float(dlg.volume.max()) == 1.0 and float(dlg.volume.min()) == 0.0
+    assert dlg.out_edit.text().endswith("head_scan_16.pt")
+    dlg.phantoms_box.setChecked(False)
+    with qtbot.waitSignal(dlg.sigPriorReady, timeout=60_000) as ready:
+        assert dlg.start()
+    card = load_slice_prior(16, path=ready.args[0]).card
+    assert "head scan.npy" in card["data"] and "phantoms" not in card["data"]
+    assert "--mix volume" in card["command"]
+
+
+def test_volume_only_without_a_volume_and_missing_checkpoint_are_refused(dialog):
+    dlg = dialog()
+    dlg.phantoms_box.setChecked(False)
+    assert not dlg.start() and "Choose a volume" in dlg.status.text()
+    dlg.phantoms_box.setChecked(True)
+    dlg.resume_box.setChecked(True)
+    assert not dlg.start() and "No checkpoint to resume" in dlg.status.text()
+    assert not dlg.runner.is_running()
+
+
+def test_open_train_dialog_reuses_an_open_dialog(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_HOME", str(tmp_path))
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    first = open_train_dialog(parent, device="cpu")
+    assert first.isVisible() and open_train_dialog(parent) is first
+    first.close()
+    second = open_train_dialog(parent, device="cpu")
+    assert second is not first
+    second.close()
