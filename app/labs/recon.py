@@ -361,6 +361,8 @@ class ReconLab(LabPresenter):
             self.tabs.setCurrentIndex(1)
         elif name == "3d":
             self.tabs.setCurrentIndex(2)
+        elif name == "ranking":
+            self.tabs.setCurrentWidget(self.ranking)
 
     def svg_plots(self) -> dict:
         return {"PSNR per slice": self.slice_plot.plot_item,

@@ -136,3 +136,19 @@ def test_fast_methods_are_shown_before_the_slow_ones():
         result = stop.value
     assert done == ["fbp", "tv", "dds"]
     assert [m.name for m in result.runs] == ["dds", "fbp", "tv"]       # A, B, extras
+
+
+def test_every_recon_preset_is_a_valid_config():
+    import json
+    from pathlib import Path
+
+    from engine.core import config_from_dict, validate
+    from engine.recon.lab import _check_methods
+    presets = json.loads((Path(__file__).parents[2] / "resources/presets/recon.json").read_text())
+    assert {"diffusion-ct-8", "diffusion-mri-8"} <= set(presets)
+    for name, preset in presets.items():
+        cfg = config_from_dict(ReconConfig, preset["config"])
+        validate(cfg)
+        names = _check_methods(cfg)
+        if name.startswith("diffusion"):
+            assert len(names) >= 3 and cfg.size in (64, 128)
