@@ -182,7 +182,7 @@ def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> 
 def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Generator:
     """Working-set rounds (module docstring); returns ``(U, ws, (iters, rounds, ok), hist)``."""
     n, clock = len(prob.y), Clock()
-    batch = max(32, n // 4)
+    batch = max(128, n // 4)
     ws = _initial_ws(prob.values(prob.y / n), batch)
     U = np.zeros((len(ws), prob.A.shape[1]))
     state = initial_state(len(ws), n, prob.A, method)
