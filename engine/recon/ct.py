@@ -45,21 +45,24 @@ def _rotation_entries(n: int, theta: float):
     """
     c = n // 2
     cos_a, sin_a = np.cos(theta), np.sin(theta)
-    u, v = np.meshgrid(np.arange(n, dtype=np.float64), np.arange(n, dtype=np.float64),
-                       indexing="ij")  # u = detector (output column), v = ray sample (row)
-    col = cos_a * u + sin_a * v - c * (cos_a + sin_a - 1)
-    row = -sin_a * u + cos_a * v - c * (cos_a - sin_a - 1)
+    a = np.arange(n, dtype=np.float64)  # [u, v]: u = detector (output column), v = ray sample
+    col = np.add.outer(cos_a * a, sin_a * a) - c * (cos_a + sin_a - 1)
+    row = np.add.outer(-sin_a * a, cos_a * a) - c * (cos_a - sin_a - 1)
     r0, c0 = np.floor(row), np.floor(col)
-    fr, fc = row - r0, col - c0
-    det = np.broadcast_to(np.arange(n)[:, None], (n, n))
+    fr, fc = (row - r0).ravel(), (col - c0).ravel()
+    ri, ci = r0.astype(np.int64).ravel(), c0.astype(np.int64).ravel()
+    # corner (dr, dc) is kept when inside the image and its weight is > 0 (fr, fc ∈ [0, 1))
+    r_in = ((ri >= 0) & (ri < n), (ri >= -1) & (ri < n - 1) & (fr > 0))
+    c_in = ((ci >= 0) & (ci < n), (ci >= -1) & (ci < n - 1) & (fc > 0))
+    pix0 = ri * n + ci
     out_det, out_pix, out_w = [], [], []
-    for dr, dc, w in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc),
-                      (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
-        rr, cc = r0 + dr, c0 + dc
-        ok = (rr >= 0) & (rr < n) & (cc >= 0) & (cc < n) & (w > 0)
-        out_det.append(det[ok])
-        out_pix.append((rr[ok] * n + cc[ok]).astype(np.int64))
-        out_w.append(w[ok])
+    for dr in (0, 1):
+        for dc in (0, 1):
+            idx = np.flatnonzero(r_in[dr] & c_in[dc])
+            f_r, f_c = fr[idx], fc[idx]
+            out_det.append(idx // n)
+            out_pix.append(pix0[idx] + (dr * n + dc))
+            out_w.append((f_r if dr else 1 - f_r) * (f_c if dc else 1 - f_c))
     return np.concatenate(out_det), np.concatenate(out_pix), np.concatenate(out_w)
 
 
