@@ -66,6 +66,11 @@ def _path_row(edit: QLineEdit, *buttons: QPushButton) -> QWidget:
     return row
 
 
+def _say(label: QLabel, text: str, error: bool) -> None:
+    label.setStyleSheet("color: #c0392b;" if error else "")
+    label.setText(text)
+
+
 class TrainPriorDialog(QDialog):
     """Train a diffusion slice prior on a volume: choose data, size, steps; start, cancel,
     resume; live progress and loss curve.
@@ -117,7 +122,7 @@ class TrainPriorDialog(QDialog):
         self.device_label = QLabel(f"Device: <b>{device_name(self.device)}</b>")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
-        self.progress.setFormat("%p %")
+        self.progress.setFormat("")
         self.curve = CurvePlot("Training loss", "step", "ε-MSE (mean per report)", log_y=True)
         self.curve.setMinimumHeight(200)
         self.status = QLabel("Choose a volume (or train on phantoms only) and press Start.")
@@ -183,14 +188,14 @@ class TrainPriorDialog(QDialog):
         return row
 
     def _connect(self) -> None:
-        self.file_button.clicked.connect(self._browse_file)
-        self.folder_button.clicked.connect(self._browse_folder)
+        self.file_button.clicked.connect(lambda: self._browse("volume"))
+        self.folder_button.clicked.connect(lambda: self._browse("folder"))
         self.volume_edit.editingFinished.connect(
             lambda: self.set_volume(self.volume_edit.text().strip()))
         self.size_box.currentIndexChanged.connect(lambda _i: self._update_output())
         self.out_edit.textEdited.connect(self._output_edited)
-        self.out_button.clicked.connect(self._browse_output)
-        self.ckpt_button.clicked.connect(self._browse_checkpoint)
+        self.out_button.clicked.connect(lambda: self._browse("output"))
+        self.ckpt_button.clicked.connect(lambda: self._browse("checkpoint"))
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.close)
@@ -201,27 +206,26 @@ class TrainPriorDialog(QDialog):
         self.runner.sigCancelled.connect(self._on_cancelled)
 
     # -- choosing files -----------------------------------------------------------------------
-    def _browse_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Training volume", "", VOLUME_FILTER)
-        if path:
+    def _browse(self, what: str) -> None:
+        """File dialog for ``what``: "volume", "folder", "output" or "checkpoint"."""
+        if what == "folder":
+            path = QFileDialog.getExistingDirectory(self, "DICOM series folder")
+        elif what == "output":
+            path = QFileDialog.getSaveFileName(self, "Save prior", self.out_edit.text(),
+                                               "Slice prior (*.pt)")[0]
+        elif what == "volume":
+            path = QFileDialog.getOpenFileName(self, "Training volume", "", VOLUME_FILTER)[0]
+        else:
+            path = QFileDialog.getOpenFileName(self, "Checkpoint", self.ckpt_edit.text(),
+                                               "Checkpoint (*.ckpt.pt *.pt)")[0]
+        if not path:
+            return
+        if what in ("volume", "folder"):
             self.set_volume(path)
-
-    def _browse_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "DICOM series folder")
-        if path:
-            self.set_volume(path)
-
-    def _browse_output(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save prior", self.out_edit.text(),
-                                              "Slice prior (*.pt)")
-        if path:
+        elif what == "output":
             self.out_edit.setText(path)
             self._output_edited()
-
-    def _browse_checkpoint(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Checkpoint", self.ckpt_edit.text(),
-                                              "Checkpoint (*.ckpt.pt *.pt)")
-        if path:
+        else:
             self.ckpt_edit.setText(path)
             self.resume_box.setChecked(True)
 
@@ -270,7 +274,8 @@ class TrainPriorDialog(QDialog):
         if self.runner.is_running():
             return "Wait until the volume has been read."
         if self._volume_error:
-            return f"The volume could not be read: {self._volume_error}"
+            return "The volume could not be read (see above): choose another, or clear it " \
+                   "to train on phantoms only."
         if self.volume is None and not self.phantoms_box.isChecked():
             return "Choose a volume, or tick “Include phantoms” to train on phantoms only."
         if not self.out_edit.text().strip():
@@ -295,6 +300,7 @@ class TrainPriorDialog(QDialog):
         self._curve = ([], [])
         self.curve.remove("loss")
         self.progress.setValue(0)
+        self.progress.setFormat(f"step 0 of {cfg.steps}")
         self.runner.start(lambda: train_to_files_iter(cfg, device, brain, out, ckpt, resume,
                                                       data, outcome), tag="train")
         self._show_status(("Resuming" if resume else "Starting") + f" on {device_name(device)}…")
@@ -328,6 +334,8 @@ class TrainPriorDialog(QDialog):
                 if s < partial["step"]:
                     xs.append(s)
                     ys.append(v)
+        self.progress.setFormat(f"step {partial['step']} of {self._outcome['cfg'].steps}"
+                                "   (%p %)")
         if not xs or partial["step"] > xs[-1]:
             xs.append(partial["step"])
             ys.append(partial["loss"])
@@ -349,7 +357,8 @@ class TrainPriorDialog(QDialog):
 
     def _on_failed(self, message: str, tag) -> None:
         if tag == "load":
-            self._volume_error = message.split(": ", 1)[-1]
+            message = message.split(": ", 1)[-1]                  # drop the exception type
+            self._volume_error = message.removeprefix(f"{self._volume_path}: ")
             self._show_info(f"Cannot use this volume: {self._volume_error}", error=True)
         else:
             self._show_status(f"Training failed: {message}", error=True)
@@ -369,6 +378,9 @@ class TrainPriorDialog(QDialog):
         res = self._outcome
         if res.get("prior"):
             self._show_curve(res.get("curve", []))
+            total = res["cfg"].steps
+            self.progress.setValue(int(round(1000 * res["step"] / total)))
+            self.progress.setFormat(f"step {res['step']} of {total}   (%p %)")
             self._show_status(f"Cancelled at step {res['step']}. Weights saved to "
                               f"{res['prior']}; checkpoint {res['checkpoint']}. Press Start "
                               "with “Resume from checkpoint” ticked to continue.")
@@ -391,12 +403,10 @@ class TrainPriorDialog(QDialog):
             self.curve.set_curve("loss", *self._curve, color=(80, 150, 255), width=2)
 
     def _show_info(self, text: str, error: bool = False) -> None:
-        self.volume_info.setStyleSheet("color: #c0392b;" if error else "")
-        self.volume_info.setText(text)
+        _say(self.volume_info, text, error)
 
     def _show_status(self, text: str, error: bool = False) -> None:
-        self.status.setStyleSheet("color: #c0392b;" if error else "")
-        self.status.setText(text)
+        _say(self.status, text, error)
 
     def shutdown(self, timeout_ms: int = 60_000) -> None:
         """Cancel a run and wait for it (its checkpoint is written); stop polling."""

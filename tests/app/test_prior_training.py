@@ -74,6 +74,7 @@ def test_cancel_saves_weights_and_checkpoint_and_resume_continues(dialog, qtbot)
     state, cfg = load_checkpoint(dlg.ckpt_edit.text())
     saved = state["step"]
     assert saved > 0 and saved % cfg.every == 0 and f"step {saved}" in dlg.status.text()
+    assert dlg.progress.format().startswith(f"step {saved} of 100000")
     assert load_slice_prior(16, path=dlg.out_edit.text()).card["steps"] == saved
 
     dlg.steps_spin.setValue(saved + 3)
@@ -93,7 +94,7 @@ def test_bad_volume_is_reported_and_the_dialog_stays_usable(dialog, qtbot, tmp_p
     dlg.set_volume(str(bad))
     qtbot.waitUntil(lambda: "Cannot use this volume" in dlg.volume_info.text(), timeout=20_000)
     assert "broken.nii.gz" in dlg.volume_info.text()
-    assert not dlg.start() and "could not be read" in dlg.status.text()
+    assert not dlg.start() and "could not be read (see above)" in dlg.status.text()
 
     dlg.set_volume(str(tmp_path / "missing.npy"))
     qtbot.waitUntil(lambda: "no such file" in dlg.volume_info.text(), timeout=20_000)
