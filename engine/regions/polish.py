@@ -49,7 +49,7 @@ def _bases_3d(A, S, U):
     tight &= an[None, :] > 0
     has = tight.any(axis=1)
     a1 = An[np.argmax(tight, axis=1)]                                   # (g, 3)
-    cross = np.linalg.norm(np.cross(a1[:, None, :], An[None, :, :]), axis=2)
+    cross = np.sqrt(np.maximum(1.0 - (a1 @ An.T) ** 2, 0.0))           # ‖a1 × a_j‖ (unit)
     ray = (tight & (cross > 1e-7)).any(axis=1)
     uh = U / np.maximum(un, 1e-300)[:, None]
     out = np.zeros((g, 3, 3))
@@ -57,7 +57,10 @@ def _bases_3d(A, S, U):
     fac = has & ~ray
     b1 = uh[fac] - np.einsum("gp,gp->g", uh[fac], a1[fac])[:, None] * a1[fac]
     b1 /= np.maximum(np.linalg.norm(b1, axis=1), 1e-300)[:, None]
-    out[fac, :, 0], out[fac, :, 1] = b1, np.cross(a1[fac], b1)
+    a, b = a1[fac], b1
+    out[fac, :, 0], out[fac, :, 1] = b1, np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+                                                   a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                                                   a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], 1)
     out[ray, :, 0] = uh[ray]
     return out, np.where(~has, 3, np.where(ray, 1, 2))
 
