@@ -61,3 +61,50 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return "—" if value != value else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
     return str(value)
+
+
+class RankingView(QtWidgets.QWidget):
+    """A :class:`RankingTable` beside a bar chart of one score column (e.g. PSNR), same order.
+
+    ``table`` exposes the table (``sigPicked`` etc.); :meth:`set_rows` fills both.
+    """
+
+    def __init__(self, headers: Sequence[str], score_column: int = 1,
+                 score_label: str = "", parent=None):
+        super().__init__(parent)
+        import pyqtgraph as pg
+        self.table = RankingTable(headers)
+        self.table.horizontalHeader().setStretchLastSection(False)
+        self.score_column = int(score_column)
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        item = self.plot.getPlotItem()
+        item.setLabel("left", score_label or headers[score_column])
+        item.getAxis("left").enableAutoSIPrefix(False)
+        item.showGrid(y=True, alpha=0.25)
+        self._bars = None
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.table, 3)
+        lay.addWidget(self.plot, 2)
+
+    def set_rows(self, rows: Sequence[Sequence], order: Sequence[int],
+                 colors: Sequence[tuple] = ()) -> None:
+        """Fill the table and draw one bar per row (best first, left to right)."""
+        import pyqtgraph as pg
+        self.table.set_rows(rows, order)
+        item = self.plot.getPlotItem()
+        if self._bars is not None:
+            item.removeItem(self._bars)
+        scores = [float(rows[i][self.score_column]) for i in order]
+        brushes = [pg.mkBrush(*(colors[i] if i < len(colors) else (120, 120, 200)))
+                   for i in order]
+        finite = [s if s == s and abs(s) != float("inf") else 0.0 for s in scores]
+        self._bars = pg.BarGraphItem(x=list(range(len(order))), height=finite, width=0.7,
+                                     brushes=brushes)
+        item.addItem(self._bars)
+        item.getAxis("bottom").setTicks([[(k, str(rows[i][0])) for k, i in enumerate(order)]])
+        if finite:
+            lo = min(finite)
+            item.setYRange(max(0.0, lo - 0.15 * (max(finite) - lo + 1.0)), max(finite) * 1.03)
+            item.setXRange(-0.6, len(order) - 0.4)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
 from app.labs.base import LabPresenter
 from widgets.curve_plot import CurvePlot
 from widgets.image_panel import ImagePanel
-from widgets.ranking_table import RankingTable
+from widgets.ranking_table import RankingView
 from widgets.slice_viewer import COLORMAPS, SliceViewer
 from widgets.volume_canvas import METHODS as RENDER_METHODS
 from widgets.volume_canvas import VolumeCanvas
@@ -95,11 +95,12 @@ class ReconLab(LabPresenter):
         self.volume3d = VolumeCanvas()
         self.tabs.addTab(self.volume3d, "3-D (method A)")
         self.tri.sigCursorChanged.connect(self.volume3d.set_planes)
-        self.ranking = RankingTable(RANK_HEADERS)
+        self.ranking_view = RankingView(RANK_HEADERS, score_column=1, score_label="PSNR [dB]")
+        self.ranking = self.ranking_view.table
         self.ranking.setToolTip("All methods run on the same acquisition, best PSNR first; "
                                 "double-click a row to show it as method B")
         self.ranking.sigPicked.connect(self.show_as_b)
-        self.tabs.addTab(self.ranking, "Ranking")
+        self.tabs.addTab(self.ranking_view, "Ranking")
         self.slice_plot = CurvePlot("PSNR per slice (click: go to slice)", "slice", "PSNR [dB]")
         self.slice_plot.sigClicked.connect(self._jump_to_slice)
         self.conv_plot = CurvePlot("Convergence", "iteration / step", "PSNR [dB]")
@@ -248,7 +249,7 @@ class ReconLab(LabPresenter):
     def _show_ranking(self, r) -> None:
         rows = [(m.name, m.psnr, m.ssim, m.seconds, m.steps or "direct") for m in r.runs]
         order = sorted(range(len(rows)), key=lambda i: -r.runs[i].psnr)
-        self.ranking.set_rows(rows, order)
+        self.ranking_view.set_rows(rows, order, RUN_COLORS)
 
     def show_as_b(self, index: int) -> None:
         """Show run ``index`` of the result (any ranked method) in the "method B" viewer."""
@@ -362,7 +363,7 @@ class ReconLab(LabPresenter):
         elif name == "3d":
             self.tabs.setCurrentIndex(2)
         elif name == "ranking":
-            self.tabs.setCurrentWidget(self.ranking)
+            self.tabs.setCurrentWidget(self.ranking_view)
 
     def svg_plots(self) -> dict:
         return {"PSNR per slice": self.slice_plot.plot_item,
