@@ -1,7 +1,7 @@
 """Diffusion priors for 3-D reconstruction (issue #6): time per volume and PSNR/SSIM of DDS,
 DiffusionMBIR, MCG and CCDF beside FBP, TV and CG-SENSE on the same acquisition.
 
-CT: 8 parallel-beam views over 180°; MRI: ×8 random 1-D... (``make_mask("random")``), 8 coils.
+CT: 8 parallel-beam views over 180°; MRI: ×8 random lines (``make_mask("random")``), 8 coils.
 Volume: ``--slices`` axial slices of ``--size``² from the modified 3-D Shepp–Logan phantom or the
 MNI brain (``--source``), in [0, 1]. Metrics: volume PSNR (data range 1) and the mean per-slice
 SSIM (scikit-image conventions, SCIENCE.md §4.8). Times include everything from the measurement
@@ -97,6 +97,8 @@ def run(args) -> list[tuple]:
         x = truth.to(dev)
         y = op.forward(x if kind == "ct" else x.to(torch.complex64))
         for name, fn in methods(args, prior, op, y, kind):
+            if args.only and not any(name.startswith(o) for o in args.only.split(",")):
+                continue
             out, sec = timed(fn, dev)
             p, s = score(out, truth)
             rows.append((kind.upper(), name, sec, p, s))
@@ -120,6 +122,8 @@ def main() -> None:
     ap.add_argument("--prior", default="", help="weights file (default: the shipped one)")
     ap.add_argument("--brain-npy", default="", help="brain volume .npy (z, y, x) in [0, 1]")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave)")
+    ap.add_argument("--only", default="", help="comma-separated method-name prefixes to run "
+                                                "(e.g. 'FBP,TV,DDS (,DiffusionMBIR')")
     ap.add_argument("--quick", action="store_true", help="4 slices of 64², 10 / 10 steps")
     ap.add_argument("--markdown", action="store_true", help="also print a README table")
     args = ap.parse_args()
