@@ -65,16 +65,16 @@ class ReconLab(LabPresenter):
         self.train_button.setToolTip("Train a diffusion slice prior on your own volume (for "
                                      "dds, mbir, mcg, ccdf); CUDA when present")
         self.train_button.clicked.connect(lambda: self.train_prior())
-        tools = QGridLayout()
-        for col, w in enumerate((self.open_button, self.save_button, self.sweep_button,
-                                 self.train_button)):
-            tools.addWidget(w, 0, col)
-        for col, w in enumerate((QLabel("Per-slice PSNR along:"), self.axis_box,
-                                 QLabel("Convergence:"), self.conv_box,
-                                 QLabel("Colormap:"), self.cmap_box, QLabel("3-D rendering:"),
-                                 self.render_box)):
-            tools.addWidget(w, 1, col)
-        tools.setColumnStretch(8, 1)
+        tools = QVBoxLayout()
+        for row in ((self.open_button, self.save_button, self.sweep_button, self.train_button,
+                     QLabel("Convergence:"), self.conv_box),
+                    (QLabel("Per-slice PSNR along:"), self.axis_box, QLabel("Colormap:"),
+                     self.cmap_box, QLabel("3-D rendering:"), self.render_box)):
+            line = QHBoxLayout()
+            for w in row:
+                line.addWidget(w)
+            line.addStretch(1)
+            tools.addLayout(line)
         self.viewers = [SliceViewer() for _ in range(4)]
         for v, title in zip(self.viewers, ("Ground truth", "Method A", "Method B",
                                            "|A − truth|")):
