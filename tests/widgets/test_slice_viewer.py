@@ -8,7 +8,8 @@ import pytest
 from PySide6 import QtCore
 
 from tests.widgets.helpers import image_array
-from widgets.slice_viewer import COLORMAPS, SliceViewer, colormap_lut, demo_volume
+from widgets.slice_viewer import COLORMAPS, SliceViewer, colormap_lut
+from widgets.slice_viewer_demo import demo_volume
 
 SHAPE, SPACING = (10, 12, 14), (2.0, 1.0, 0.5)   # (z, y, x), (sz, sy, sx)
 
