@@ -259,7 +259,7 @@ def polish(A, y, DS, S, U, lam, max_iter: int = 40):
         f = red.value(z)
         g, d = red.step(z)
         slope = float(g @ d)
-        if slope >= 0 or np.abs(g).max() <= 1e-11 * lam:
+        if slope >= 0 or np.abs(g).max() <= 1e-15 * lam:
             break
         if -slope <= 1e-11 * abs(f):                 # F cannot tell: gradient test
             z, ok, changed = _pure_step(red, A, S_act, z, d.reshape(z.shape), g), True, False
