@@ -3,8 +3,19 @@ import dataclasses
 import gc
 
 import pytest
+import torch
 
 from app.main_window import MainWindow
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Runs in worker threads use one torch thread: on a shared 2-core machine two intra-op
+    threads stall whenever anything else holds a core (the app itself uses cores − 1)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 def set_config(win, **changes):
