@@ -221,6 +221,15 @@ class VolumeCanvas(VispyWidgetMixin, QWidget):
         self.canvas.update()
 
     # ------------------------------------------------------------------ planes
+    def set_azimuth(self, degrees):
+        """Turn the camera about the vertical axis to ``degrees`` (rotation movies)."""
+        if self.available:
+            self.view.camera.azimuth = float(degrees) % 360.0
+
+    def azimuth(self):
+        """The camera's azimuth in degrees (None without OpenGL)."""
+        return float(self.view.camera.azimuth) if self.available else None
+
     def set_planes(self, i, j, k):
         """Outline the sagittal (x = i), coronal (y = j) and axial (z = k) planes in mm.
 

@@ -49,6 +49,10 @@ class ReconLab(LabPresenter):
         self.sweep_button.setToolTip("Movie (MP4/GIF) of the current view moving through the "
                                      "axial slices")
         self.sweep_button.clicked.connect(lambda: self.export_slice_sweep())
+        self.rotate_button = QPushButton("Export 3-D rotation…")
+        self.rotate_button.setToolTip("Movie (MP4/GIF) of the 3-D view of method A turning "
+                                      "once around the volume")
+        self.rotate_button.clicked.connect(lambda: self.export_rotation())
         self.axis_box = QComboBox()
         self.axis_box.addItems(AXES)
         self.axis_box.currentIndexChanged.connect(lambda _i: self._show_slice_psnr())
@@ -66,9 +70,10 @@ class ReconLab(LabPresenter):
                                      "dds, mbir, mcg, ccdf); CUDA when present")
         self.train_button.clicked.connect(lambda: self.train_prior())
         tools = QVBoxLayout()
-        for row in ((self.open_button, self.save_button, self.sweep_button, self.train_button,
-                     QLabel("Convergence:"), self.conv_box),
-                    (QLabel("Per-slice PSNR along:"), self.axis_box, QLabel("Colormap:"),
+        for row in ((self.open_button, self.save_button, self.sweep_button, self.rotate_button,
+                     self.train_button),
+                    (QLabel("Convergence:"), self.conv_box,
+                     QLabel("Per-slice PSNR along:"), self.axis_box, QLabel("Colormap:"),
                      self.cmap_box, QLabel("3-D rendering:"), self.render_box)):
             line = QHBoxLayout()
             for w in row:
@@ -187,6 +192,33 @@ class ReconLab(LabPresenter):
         finally:
             viewer.set_cursor(i, j, k0)
         self.sigMessage.emit(f"Saved {path}" if ok else "Slice sweep cancelled")
+        return bool(ok)
+
+    def export_rotation(self, path: Optional[str] = None, n_frames: int = 72,
+                        fps: int = 24) -> bool:
+        """Write a movie of the 3-D view (method A) turning 360° about the vertical axis."""
+        from app import export
+        if self.result is None or not self.volume3d.available:
+            self.sigMessage.emit("Nothing to export: run the lab first" if self.result is None
+                                 else "The 3-D view needs OpenGL, which is not available here")
+            return False
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self.view, "Export 3-D rotation",
+                                                  "rotation.mp4", "Movie (*.mp4 *.gif)")
+            if not path:
+                return False
+        self.tabs.setCurrentWidget(self.volume3d)
+        start = self.volume3d.azimuth()
+
+        def render(k: int):
+            self.volume3d.set_azimuth(start + 360.0 * k / n_frames)
+            return self.volume3d.render()
+
+        try:
+            ok = export.export_animation(render, n_frames, path, fps=fps)
+        finally:
+            self.volume3d.set_azimuth(start)
+        self.sigMessage.emit(f"Saved {path}" if ok else "3-D rotation cancelled")
         return bool(ok)
 
     # -- runs ------------------------------------------------------------------------------

@@ -152,3 +152,17 @@ def test_every_recon_preset_is_a_valid_config():
         names = _check_methods(cfg)
         if name.startswith("diffusion"):
             assert len(names) >= 3 and cfg.size in (64, 128)
+
+
+def test_rotation_movie(window, qtbot, tmp_path):
+    import imageio.v3 as iio
+    presenter = window.slot.presenter
+    if not presenter.volume3d.available:
+        pytest.skip("no OpenGL on this display (runs under pytest-xvfb)")
+    run_and_wait(window, qtbot)
+    start = presenter.volume3d.azimuth()
+    out = tmp_path / "turn.gif"
+    assert presenter.export_rotation(str(out), n_frames=8, fps=8)
+    frames = iio.imread(out, index=None)
+    assert frames.shape[0] == 8 and not np.array_equal(frames[0], frames[2])
+    assert presenter.volume3d.azimuth() == pytest.approx(start)

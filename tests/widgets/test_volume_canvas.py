@@ -139,3 +139,11 @@ def test_texture_limit_respects_gl(view):
     limit = view.texture_limit()
     assert 0 < limit <= 256
     assert volume_module._MAX_3D is None or limit <= volume_module._MAX_3D
+
+
+def test_azimuth_turns_the_view(view):
+    before = view.render()
+    view.set_azimuth(view.azimuth() + 90)
+    after = view.render()
+    assert view.azimuth() == pytest.approx((35 + 90) % 360)
+    assert np.abs(after[..., :3].astype(float) - before[..., :3]).mean() > 1
