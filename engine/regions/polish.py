@@ -20,10 +20,19 @@ identification costs time, never correctness.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
+from scipy.linalg.lapack import dgesv
 
 __all__ = ["polish", "reduce_support", "face_bases"]
 
 TIGHT = 1e-9
+_DONE = 1e-24       # Newton decrement / |φ| below which φ is optimal to round-off
+
+
+def _rn(M: np.ndarray) -> np.ndarray:
+    """Row norms (a cheaper ``np.linalg.norm(M, axis=1)``: these programs are tiny, so the
+    per-call overhead of NumPy dominates)."""
+    return np.sqrt(np.einsum("ij,ij->i", M, M))
 
 
 def _face_basis(a_rows: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -39,12 +48,12 @@ def _face_basis(a_rows: np.ndarray, u: np.ndarray) -> np.ndarray:
     return Vt[rank:].T
 
 
-def _bases_3d(A, S, U):
+def _bases_3d(A, S, U, an=None):
     """Vectorised face bases for ``p = 3``: interior (I), facet (plane ⟂ a), ray (``û``)."""
     g = len(U)
-    an = np.linalg.norm(A, axis=1)
+    an = _rn(A) if an is None else an
     An = A / np.maximum(an, 1e-300)[:, None]
-    un = np.linalg.norm(U, axis=1)
+    un = _rn(U)
     tight = np.abs(U @ A.T) <= TIGHT * np.maximum(un[:, None] * an[None, :], 1e-300)
     tight &= an[None, :] > 0
     has = tight.any(axis=1)
@@ -56,7 +65,7 @@ def _bases_3d(A, S, U):
     out[~has] = np.eye(3)
     fac = has & ~ray
     b1 = uh[fac] - np.einsum("gp,gp->g", uh[fac], a1[fac])[:, None] * a1[fac]
-    b1 /= np.maximum(np.linalg.norm(b1, axis=1), 1e-300)[:, None]
+    b1 /= np.maximum(_rn(b1), 1e-300)[:, None]
     a, b = a1[fac], b1
     out[fac, :, 0], out[fac, :, 1] = b1, np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
                                                    a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
@@ -65,16 +74,16 @@ def _bases_3d(A, S, U):
     return out, np.where(~has, 3, np.where(ray, 1, 2))
 
 
-def face_bases(A, S, U):
+def face_bases(A, S, U, an=None):
     """Padded face bases (g, p, p) of the nonzero rows of ``U`` and their dimensions (g,).
 
-    ``S`` (g, n) ``2D − 1`` or None (gated: identity bases).
+    ``S`` (g, n) ``2D − 1`` or None (gated: identity bases). ``an``: row norms of ``A``.
     """
     g, p = U.shape
     if S is None:
         return np.broadcast_to(np.eye(p), (g, p, p)).copy(), np.full(g, p)
     if p == 3:
-        return _bases_3d(A, S, U)
+        return _bases_3d(A, S, U, an)
     out, dims = np.zeros((g, p, p)), np.zeros(g, dtype=int)
     for i in range(g):
         B = _face_basis(S[i][:, None] * A, U[i])
@@ -95,6 +104,7 @@ class _Raw:
         self.b, self.c = (Ft @ y / n).reshape(g, p), 0.5 * float(y @ y) / n
         self.pos = np.full(len(DS), -1)
         self.pos[groups] = np.arange(g)
+        self.an = _rn(A)                                   # row norms of X̃ (cone tests)
 
 
 class _Reduced:
@@ -102,7 +112,7 @@ class _Reduced:
 
     def __init__(self, raw: _Raw, active, bases, dims, lam, identity: bool):
         g, p = bases.shape[0], bases.shape[1]
-        self.lam, self.bases, self.g, self.p = lam, bases, g, p
+        self.lam, self.bases, self.g, self.p, self.an = lam, bases, g, p, raw.an
         self.mask = (np.arange(p)[None, :] < dims[:, None])                # (g, p)
         i = raw.pos[active]
         R = raw.R[i][:, :, i, :]
@@ -137,14 +147,14 @@ class _Reduced:
             return g, None
         P = (self.eye - zh[:, :, None] * zh[:, None, :]) * (self.pmask / nrm[:, None, None])
         H = self.gram.copy()
-        H.reshape(self.g, self.p, self.g, self.p)[self.ar, :, self.ar, :] += P
+        gp, it = self.g * self.p, H.itemsize                 # block diagonal as a (g, p, p) view
+        as_strided(H, (self.g, self.p, self.p), ((gp + 1) * self.p * it, gp * it, it))[...] += P
         if self.any_frozen:
             H[self.frozen, self.frozen] = 1.0
-        dg = H[self.diag, self.diag]
-        H[self.diag, self.diag] = dg + 1e-13 * max(1.0, float(dg.max()))
-        try:
-            d = np.linalg.solve(H, -g)
-        except np.linalg.LinAlgError:
+        dg = H.reshape(-1)[::gp + 1]
+        dg += 1e-13 * max(1.0, float(dg.max()))
+        _, _, d, info = dgesv(H, -g)                          # LAPACK without NumPy's wrapper
+        if info != 0:
             d = np.linalg.lstsq(H, -g, rcond=1e-12)[0]
         return g, d
 
@@ -152,9 +162,9 @@ class _Reduced:
         return np.einsum("gpk,gk->gp", self.bases, z)
 
 
-def _caps(A, S_act, red, z, d):
+def _caps(A, S_act, red, z, d, an):
     """Step caps: ``(α_drop per group, α_hit)`` (radial zero crossing, first new tight row)."""
-    nrm = np.linalg.norm(z, axis=1)
+    nrm = _rn(z)
     rad = np.einsum("gk,gk->g", z, d) / nrm
     with np.errstate(divide="ignore", invalid="ignore"):
         a_drop = np.where(rad < 0, -nrm / rad, np.inf)
@@ -162,7 +172,7 @@ def _caps(A, S_act, red, z, d):
     if S_act is not None:
         c0 = S_act * (red.unpack(z) @ A.T)
         c1 = S_act * (red.unpack(d) @ A.T)
-        scale = nrm[:, None] * np.linalg.norm(A, axis=1)[None, :]
+        scale = nrm[:, None] * an[None, :]
         free = c0 > TIGHT * scale
         with np.errstate(divide="ignore", invalid="ignore"):
             hit = np.where(free & (c1 < 0), -c0 / c1, np.inf)
@@ -170,12 +180,12 @@ def _caps(A, S_act, red, z, d):
     return a_drop, a_hit
 
 
-def _feasible(A, S_act, U, tol=1e-12) -> bool:
+def _feasible(A, S_act, U, an, tol=1e-12) -> bool:
     """All groups satisfy ``S∘(A u) ≥ −tol·‖a‖‖u‖`` (S_act None: no cones)."""
     if S_act is None:
         return True
     M = S_act * (U @ A.T)
-    scale = np.linalg.norm(U, axis=1)[:, None] * np.linalg.norm(A, axis=1)[None, :]
+    scale = _rn(U)[:, None] * an[None, :]
     return bool((M >= -tol * np.maximum(scale, 1e-300)).all())
 
 
@@ -185,7 +195,7 @@ def _line_search(red, A, S_act, z, d, f, slope):
     First the drop candidate (step to the first radial zero crossing, those groups set to 0),
     accepted on plain decrease; then Armijo backtracking from ``min(1, α_hit)``.
     """
-    a_drop, a_hit = _caps(A, S_act, red, z, d)
+    a_drop, a_hit = _caps(A, S_act, red, z, d, red.an)
     amax = min(1.0, a_hit)
     ad = float(a_drop.min(initial=np.inf))
     if ad <= amax * (1 + 1e-9):     # best breakpoint: groups crossed by then are dropped
@@ -196,12 +206,12 @@ def _line_search(red, A, S_act, z, d, f, slope):
             fn = red.value(zn)
             if fn < f and (best is None or fn < best[1]):
                 best = (zn, fn)
-        if best is not None and _feasible(A, S_act, red.unpack(best[0])):
+        if best is not None and _feasible(A, S_act, red.unpack(best[0]), red.an):
             return best[0], best[1], True, True
     alpha, floor = amax, 1e-14 * max(float(np.abs(z).max()), 1e-300) / float(np.abs(d).max())
     while alpha > floor:
         zn = z + alpha * d
-        if np.linalg.norm(zn, axis=1).min() > 0 and _feasible(A, S_act, red.unpack(zn)):
+        if _rn(zn).min() > 0 and _feasible(A, S_act, red.unpack(zn), red.an):
             fn = red.value(zn)
             if fn <= f + 1e-4 * alpha * slope:
                 return zn, fn, True, alpha == amax and a_hit < 1.0
@@ -211,11 +221,11 @@ def _line_search(red, A, S_act, z, d, f, slope):
 
 def _pure_step(red, A, S_act, z, d, g):
     """Full Newton step in the round-off regime of ``F``, kept if ``‖∇φ‖`` halves."""
-    a_drop, a_hit = _caps(A, S_act, red, z, d)
+    a_drop, a_hit = _caps(A, S_act, red, z, d, red.an)
     if min(float(a_drop.min(initial=np.inf)), a_hit) <= 1.0:
         return None
     zn = z + d
-    if not _feasible(A, S_act, red.unpack(zn)):
+    if not _feasible(A, S_act, red.unpack(zn), red.an):
         return None
     gn, _ = red.step(zn, direction=False)
     return zn if np.abs(gn).max() < 0.5 * np.abs(g).max() else None
@@ -223,12 +233,12 @@ def _pure_step(red, A, S_act, z, d, g):
 
 def _setup(raw, A, S, U, lam):
     """Active groups, their face bases and the reduced problem (None if nothing active)."""
-    norms = np.linalg.norm(U, axis=1)
+    norms = _rn(U)
     U[norms <= 1e-12 * norms.max(initial=0.0)] = 0.0       # round-off residue of a drop
     active = np.flatnonzero(norms > 1e-12 * norms.max(initial=0.0))
     if len(active) == 0:
         return None
-    bases, dims = face_bases(A, None if S is None else S[active], U[active])
+    bases, dims = face_bases(A, None if S is None else S[active], U[active], raw.an)
     U[active[dims == 0]] = 0.0
     keep = dims > 0
     active, bases, dims = active[keep], bases[keep], dims[keep]
@@ -249,7 +259,7 @@ def polish(A, y, DS, S, U, lam, max_iter: int = 40):
     U = U.copy()
     if lam <= 0:
         return U
-    raw = _Raw(A, y, DS, np.flatnonzero(np.linalg.norm(U, axis=1) > 0))
+    raw = _Raw(A, y, DS, np.flatnonzero(_rn(U) > 0))
     setup = _setup(raw, A, S, U, lam)
     for _ in range(max_iter):
         if setup is None:
@@ -259,7 +269,7 @@ def polish(A, y, DS, S, U, lam, max_iter: int = 40):
         f = red.value(z)
         g, d = red.step(z)
         slope = float(g @ d)
-        if slope >= 0 or np.abs(g).max() <= 1e-15 * lam:
+        if slope >= 0 or np.abs(g).max() <= 1e-15 * lam or -slope <= _DONE * abs(f):
             break
         if -slope <= 1e-11 * abs(f):                 # F cannot tell: gradient test
             z, ok, changed = _pure_step(red, A, S_act, z, d.reshape(z.shape), g), True, False
