@@ -20,7 +20,6 @@ identification costs time, never correctness.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 from scipy.linalg.lapack import dgesv
 
 __all__ = ["polish", "reduce_support", "face_bases"]
@@ -129,7 +128,9 @@ class _Reduced:
             self.gram[:, self.frozen] = 0.0
             self.b[self.frozen] = 0.0
         self.pmask = self.lam * (self.mask[:, :, None] & self.mask[:, None, :])
-        self.eye, self.ar, self.diag = np.eye(p)[None], np.arange(g), np.arange(g * p)
+        self.eye = np.eye(p)[None]
+        r = np.arange(g)[:, None, None] * p + np.arange(p)[None, :, None]     # (g, p, 1) rows
+        self.blocks = (r * (g * p) + r.transpose(0, 2, 1)).ravel()      # flat block diagonal
 
     def value(self, z):
         zf = z.ravel()
@@ -147,11 +148,11 @@ class _Reduced:
             return g, None
         P = (self.eye - zh[:, :, None] * zh[:, None, :]) * (self.pmask / nrm[:, None, None])
         H = self.gram.copy()
-        gp, it = self.g * self.p, H.itemsize                 # block diagonal as a (g, p, p) view
-        as_strided(H, (self.g, self.p, self.p), ((gp + 1) * self.p * it, gp * it, it))[...] += P
+        Hf = H.reshape(-1)                                   # flat view
+        Hf[self.blocks] += P.ravel()
         if self.any_frozen:
             H[self.frozen, self.frozen] = 1.0
-        dg = H.reshape(-1)[::gp + 1]
+        dg = Hf[::self.g * self.p + 1]
         dg += 1e-13 * max(1.0, float(dg.max()))
         _, _, d, info = dgesv(H, -g)                          # LAPACK without NumPy's wrapper
         if info != 0:
