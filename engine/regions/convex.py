@@ -82,6 +82,7 @@ class _Problem:
         P = len(self.D)
         self.pat = np.concatenate([np.arange(P), np.arange(P)]) if relu else np.arange(P)
         self.sigma = np.concatenate([np.ones(P), -np.ones(P)]) if relu else np.ones(P)
+        self._cache = None                                  # (ws, cones, stacked) of _ws_cones
 
     def group_data(self, ws) -> GroupData:
         return GroupData.build(self.A, self.y, self.D[self.pat[ws]], self.sigma[ws], self.relu)
@@ -96,16 +97,24 @@ class _Problem:
         if not self.relu:
             return np.linalg.norm(C, axis=1)
         if self.cones is not None:
-            return np.linalg.norm(project_cells(self.cones.subset(self.pat[ws]), C), axis=1)
+            cones, stacked = self._ws_cones(ws)
+            return np.linalg.norm(project_cells(cones, C, stacked), axis=1)
         return cone_values(self.A, D, C, self.lam * (1 - 1e-3))
+
+    def _ws_cones(self, ws):
+        """The working set's cones and their stacked rows, cached per working set (the
+        restricted certificate is evaluated once per active-set iteration)."""
+        if self._cache is None or self._cache[0] is not ws:
+            cones = self.cones.subset(self.pat[ws])
+            self._cache = (ws, cones, cones.stacked())
+        return self._cache[1], self._cache[2]
 
     def projector(self, ws):
         """``Z ↦ Π_K(Z)`` row-wise on the working set: corner rays when known, else NNLS."""
         if self.cones is None:
             D = self.D[self.pat[ws]]
             return lambda Z: project_rows(self.A, D, Z)                   # noqa: E731
-        cones = self.cones.subset(self.pat[ws])
-        stacked = cones.stacked()
+        cones, stacked = self._ws_cones(ws)
         return lambda Z: project_cells(cones, Z, stacked)                 # noqa: E731
 
     def prox(self, ws):
