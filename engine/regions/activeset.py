@@ -51,6 +51,20 @@ def _limit_new(U, U1, G, grow: float) -> np.ndarray:
     return U1
 
 
+def _entering(gd: GroupData, lam: float, project: Callable | None,
+              margin: float = 1e-3) -> Callable:
+    """``V ↦`` whether a zero group of ``V`` violates its dual constraint
+    ``‖Π_K(−∇_g f(V))‖ ≤ λ`` (SCIENCE.md §2.3; ``‖∇_g f‖`` gated) by more than ``margin``."""
+    def entering(V: np.ndarray) -> bool:
+        zero = ~(V != 0).any(axis=1)
+        if not zero.any():
+            return False
+        Z = -gd.fit_smooth(V)[1]
+        Z = project(Z)[zero] if project is not None else Z[zero]
+        return bool(np.einsum("gp,gp->g", Z, Z).max() > (lam * (1.0 + margin)) ** 2)
+    return entering
+
+
 def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, tol: float,
                      max_iter: int, clock: Clock, gap: Callable, prox: Callable | None = None,
                      project: Callable | None = None, grow: float = 0.5) -> Generator:
@@ -68,6 +82,7 @@ def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, t
     ``(U, step, iterations, converged)``
     """
     prox = prox or group_soft_threshold
+    entering = _entering(gd, lam, project)
     f, G = gd.fit_smooth(U)
     eta, k = step, 0
     for k in range(1, max_iter + 1):
@@ -75,7 +90,7 @@ def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, t
         eta = eta_used * (1.25 if curv * eta_used * 5.0 < 1.0 else 1.0)
         U1 = _limit_new(U, U1, G, grow)
         F1 = _F(gd, U1, lam)
-        Up = polish(gd.A, gd.y, gd.DS, gd.S, U1, lam)
+        Up = polish(gd.A, gd.y, gd.DS, gd.S, U1, lam, entering=entering)
         if project is not None:
             Up = project(Up)
         U = Up if _F(gd, Up, lam) < F1 else U1

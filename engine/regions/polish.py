@@ -26,6 +26,7 @@ __all__ = ["polish", "reduce_support", "face_bases"]
 
 TIGHT = 1e-9
 _DONE = 1e-24       # Newton decrement / |φ| below which φ is optimal to round-off
+EARLY = 1e-8        # ... at which a polish may stop because the support will change
 
 
 def _rn(M: np.ndarray) -> np.ndarray:
@@ -249,13 +250,17 @@ def _setup(raw, A, S, U, lam):
     return active, red, np.einsum("gpk,gp->gk", bases, U[active])
 
 
-def polish(A, y, DS, S, U, lam, max_iter: int = 40):
+def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None):
     """Newton-polished copy of ``U`` (g, p) on its faces (module docstring).
 
     Parameters
     ----------
     A : (n, p) X̃. y : (n,). DS : (g, n) ``σ_g D_g``. S : (g, n) ``2D − 1`` or None (gated).
     U : (g, p) current (feasible) group variables. lam : λ > 0. max_iter : Newton steps.
+    entering : optional ``U ↦ bool``, asked once when ``φ`` is accurate to ``EARLY``
+        (relative Newton decrement): True (a zero group clearly violates its dual constraint,
+        SCIENCE.md §2.3, so the support will change anyway) ends the polish there instead of
+        refining a point the caller's next proximal step moves (active-set early exit).
     """
     U = U.copy()
     if lam <= 0:
@@ -272,6 +277,10 @@ def polish(A, y, DS, S, U, lam, max_iter: int = 40):
         slope = float(g @ d)
         if slope >= 0 or np.abs(g).max() <= 1e-15 * lam or -slope <= _DONE * abs(f):
             break
+        if entering is not None and -slope <= EARLY * abs(f):
+            if entering(U):
+                break
+            entering = None
         if -slope <= 1e-11 * abs(f):                 # F cannot tell: gradient test
             z, ok, changed = _pure_step(red, A, S_act, z, d.reshape(z.shape), g), True, False
             if z is None:
