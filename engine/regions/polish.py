@@ -48,42 +48,60 @@ def _face_basis(a_rows: np.ndarray, u: np.ndarray) -> np.ndarray:
     return Vt[rank:].T
 
 
-def _bases_3d(A, S, U, an=None):
+class _Geometry:
+    """Row norms, unit rows, tightness thresholds and pairwise ``sin²`` of the rows of
+    ``X̃`` — what the face tests need, computed once per polish."""
+
+    def __init__(self, A: np.ndarray):
+        self.A, self.an = A, _rn(A)
+        self.An = A / np.maximum(self.an, 1e-300)[:, None]
+        self.tol_an = np.where(self.an > 0, TIGHT * self.an, -1.0)     # zero rows: never tight
+        self._sin2 = None
+
+    @property
+    def sin2(self) -> np.ndarray:
+        """``‖â_i × â_j‖²`` (n, n)."""
+        if self._sin2 is None:
+            self._sin2 = np.maximum(1.0 - (self.An @ self.An.T) ** 2, 0.0)
+        return self._sin2
+
+
+def _bases_3d(U, geo: _Geometry):
     """Vectorised face bases for ``p = 3``: interior (I), facet (plane ⟂ a), ray (``û``)."""
     g = len(U)
-    an = _rn(A) if an is None else an
-    An = A / np.maximum(an, 1e-300)[:, None]
     un = _rn(U)
-    tight = np.abs(U @ A.T) <= TIGHT * np.maximum(un[:, None] * an[None, :], 1e-300)
-    tight &= an[None, :] > 0
-    has = tight.any(axis=1)
-    a1 = An[np.argmax(tight, axis=1)]                                   # (g, 3)
-    cross = np.sqrt(np.maximum(1.0 - (a1 @ An.T) ** 2, 0.0))           # ‖a1 × a_j‖ (unit)
-    ray = (tight & (cross > 1e-7)).any(axis=1)
-    uh = U / np.maximum(un, 1e-300)[:, None]
-    out = np.zeros((g, 3, 3))
-    out[~has] = np.eye(3)
-    fac = has & ~ray
-    b1 = uh[fac] - np.einsum("gp,gp->g", uh[fac], a1[fac])[:, None] * a1[fac]
-    b1 /= np.maximum(_rn(b1), 1e-300)[:, None]
-    a, b = a1[fac], b1
-    out[fac, :, 0], out[fac, :, 1] = b1, np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
-                                                   a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
-                                                   a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], 1)
-    out[ray, :, 0] = uh[ray]
-    return out, np.where(~has, 3, np.where(ray, 1, 2))
+    tight = np.abs(U @ geo.A.T) <= un[:, None] * geo.tol_an[None, :]
+    out, dims = np.tile(np.eye(3), (g, 1, 1)), np.full(g, 3)
+    h = np.flatnonzero(tight.any(axis=1))
+    if len(h) == 0:
+        return out, dims
+    th = tight[h]
+    j = np.argmax(th, axis=1)
+    ray = (th & (geo.sin2[j] > 1e-14)).any(axis=1)                    # a second facet
+    uh = U[h] / un[h, None]
+    out[h] = 0.0
+    out[h[ray], :, 0], dims[h[ray]] = uh[ray], 1
+    fac = ~ray
+    a, u = geo.An[j[fac]], uh[fac]
+    b = u - np.einsum("gp,gp->g", u, a)[:, None] * a
+    b /= np.maximum(_rn(b), 1e-300)[:, None]
+    out[h[fac], :, 0], dims[h[fac]] = b, 2
+    out[h[fac], :, 1] = np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+                                  a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                                  a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], 1)
+    return out, dims
 
 
-def face_bases(A, S, U, an=None):
+def face_bases(A, S, U, geo: _Geometry | None = None):
     """Padded face bases (g, p, p) of the nonzero rows of ``U`` and their dimensions (g,).
 
-    ``S`` (g, n) ``2D − 1`` or None (gated: identity bases). ``an``: row norms of ``A``.
+    ``S`` (g, n) ``2D − 1`` or None (gated: identity bases). ``geo``: cached geometry of A.
     """
     g, p = U.shape
     if S is None:
         return np.broadcast_to(np.eye(p), (g, p, p)).copy(), np.full(g, p)
     if p == 3:
-        return _bases_3d(A, S, U, an)
+        return _bases_3d(U, geo if geo is not None else _Geometry(A))
     out, dims = np.zeros((g, p, p)), np.zeros(g, dtype=int)
     for i in range(g):
         B = _face_basis(S[i][:, None] * A, U[i])
@@ -104,7 +122,8 @@ class _Raw:
         self.b, self.c = (Ft @ y / n).reshape(g, p), 0.5 * float(y @ y) / n
         self.pos = np.full(len(DS), -1)
         self.pos[groups] = np.arange(g)
-        self.an = _rn(A)                                   # row norms of X̃ (cone tests)
+        self.geo = _Geometry(A)                            # row geometry (cone tests)
+        self.an = self.geo.an
 
 
 class _Reduced:
@@ -165,12 +184,15 @@ class _Reduced:
 
 
 def _caps(A, S_act, red, z, d, an):
-    """Step caps: ``(α_drop per group, α_hit)`` (radial zero crossing, first new tight row)."""
+    """Step caps ``(α_drop per group, α_hit, α_hit of the kept groups)``: radial zero crossing,
+    first new tight row, and the first new tight row of a group *before* its own drop (a
+    group on its way to 0 makes every row tight as it vanishes, which must not stop the
+    others from being dropped at the same step)."""
     nrm = _rn(z)
     rad = np.einsum("gk,gk->g", z, d) / nrm
     with np.errstate(divide="ignore", invalid="ignore"):
         a_drop = np.where(rad < 0, -nrm / rad, np.inf)
-    a_hit = np.inf
+    a_hit = a_keep = np.inf
     if S_act is not None:
         c0 = S_act * (red.unpack(z) @ A.T)
         c1 = S_act * (red.unpack(d) @ A.T)
@@ -179,7 +201,9 @@ def _caps(A, S_act, red, z, d, an):
         with np.errstate(divide="ignore", invalid="ignore"):
             hit = np.where(free & (c1 < 0), -c0 / c1, np.inf)
         a_hit = float(hit.min(initial=np.inf))
-    return a_drop, a_hit
+        a_keep = float(np.where(hit < a_drop[:, None] * (1 - 1e-9), hit, np.inf).min(
+            initial=np.inf))
+    return a_drop, a_hit, a_keep
 
 
 def _feasible(A, S_act, U, an, tol=1e-12) -> bool:
@@ -197,13 +221,13 @@ def _line_search(red, A, S_act, z, d, f, slope):
     First the drop candidate (step to the first radial zero crossing, those groups set to 0),
     accepted on plain decrease; then Armijo backtracking from ``min(1, α_hit)``.
     """
-    a_drop, a_hit = _caps(A, S_act, red, z, d, red.an)
-    amax = min(1.0, a_hit)
+    a_drop, a_hit, a_keep = _caps(A, S_act, red, z, d, red.an)
+    amax, dmax = min(1.0, a_hit), min(1.0, a_keep)
     ad = float(a_drop.min(initial=np.inf))
-    if ad <= amax * (1 + 1e-9):     # best breakpoint: groups crossed by then are dropped
+    if ad <= dmax * (1 + 1e-9):     # best breakpoint: groups crossed by then are dropped
         best = None
-        for a in np.unique(a_drop[a_drop <= amax * (1 + 1e-9)])[:12]:
-            zn = z + min(a, amax) * d
+        for a in np.unique(a_drop[a_drop <= dmax * (1 + 1e-9)])[:12]:
+            zn = z + min(a, dmax) * d
             zn[a_drop <= a * (1 + 1e-9)] = 0.0
             fn = red.value(zn)
             if fn < f and (best is None or fn < best[1]):
@@ -223,7 +247,7 @@ def _line_search(red, A, S_act, z, d, f, slope):
 
 def _pure_step(red, A, S_act, z, d, g):
     """Full Newton step in the round-off regime of ``F``, kept if ``‖∇φ‖`` halves."""
-    a_drop, a_hit = _caps(A, S_act, red, z, d, red.an)
+    a_drop, a_hit, _ = _caps(A, S_act, red, z, d, red.an)
     if min(float(a_drop.min(initial=np.inf)), a_hit) <= 1.0:
         return None
     zn = z + d
@@ -240,7 +264,7 @@ def _setup(raw, A, S, U, lam):
     active = np.flatnonzero(norms > 1e-12 * norms.max(initial=0.0))
     if len(active) == 0:
         return None
-    bases, dims = face_bases(A, None if S is None else S[active], U[active], raw.an)
+    bases, dims = face_bases(A, None if S is None else S[active], U[active], raw.geo)
     U[active[dims == 0]] = 0.0
     keep = dims > 0
     active, bases, dims = active[keep], bases[keep], dims[keep]
