@@ -60,8 +60,11 @@ def _entering(gd: GroupData, lam: float, project: Callable | None,
         if not zero.any():
             return False
         Z = -gd.fit_smooth(V)[1]
+        bound = (lam * (1.0 + margin)) ** 2
+        if not np.einsum("gp,gp->g", Z, Z)[zero].max() > bound:     # ‖Π_K(z)‖ ≤ ‖z‖
+            return False
         Z = project(Z)[zero] if project is not None else Z[zero]
-        return bool(np.einsum("gp,gp->g", Z, Z).max() > (lam * (1.0 + margin)) ** 2)
+        return bool(np.einsum("gp,gp->g", Z, Z).max() > bound)
     return entering
 
 

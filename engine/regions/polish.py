@@ -157,6 +157,12 @@ class _Reduced:
         quad = 0.5 * float(zf @ (self.gram @ zf)) - float(self.b @ zf) + self.c
         return quad + self.lam * float(np.sqrt(np.einsum("gk,gk->g", z, z)).sum())
 
+    def values(self, Z):
+        """``φ`` at a stack of points ``Z`` (k, g, p) in one batched evaluation."""
+        Zf = Z.reshape(len(Z), -1)
+        quad = 0.5 * np.einsum("ki,ki->k", Zf @ self.gram, Zf) - Zf @ self.b + self.c
+        return quad + self.lam * np.sqrt(np.einsum("kgp,kgp->kg", Z, Z)).sum(axis=1)
+
     def step(self, z, direction: bool = True):
         """Gradient (flat) and Newton direction (flat) at ``z`` (all groups nonzero)."""
         nrm = np.sqrt(np.einsum("gk,gk->g", z, z))
@@ -225,15 +231,13 @@ def _line_search(red, A, S_act, z, d, f, slope):
     amax, dmax = min(1.0, a_hit), min(1.0, a_keep)
     ad = float(a_drop.min(initial=np.inf))
     if ad <= dmax * (1 + 1e-9):     # best breakpoint: groups crossed by then are dropped
-        best = None
-        for a in np.unique(a_drop[a_drop <= dmax * (1 + 1e-9)])[:12]:
-            zn = z + min(a, dmax) * d
-            zn[a_drop <= a * (1 + 1e-9)] = 0.0
-            fn = red.value(zn)
-            if fn < f and (best is None or fn < best[1]):
-                best = (zn, fn)
-        if best is not None and _feasible(A, S_act, red.unpack(best[0]), red.an):
-            return best[0], best[1], True, True
+        a = np.unique(a_drop[a_drop <= dmax * (1 + 1e-9)])[:12]
+        Z = z[None] + np.minimum(a, dmax)[:, None, None] * d[None]
+        Z[a_drop[None, :] <= a[:, None] * (1 + 1e-9)] = 0.0      # (k, g): dropped by then
+        fz = red.values(Z)
+        k = int(np.argmin(fz))
+        if fz[k] < f and _feasible(A, S_act, red.unpack(Z[k]), red.an):
+            return Z[k], float(fz[k]), True, True
     alpha, floor = amax, 1e-14 * max(float(np.abs(z).max()), 1e-300) / float(np.abs(d).max())
     while alpha > floor:
         zn = z + alpha * d
