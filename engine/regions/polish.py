@@ -111,15 +111,15 @@ def face_bases(A, S, U, geo: _Geometry | None = None):
 
 
 class _Raw:
-    """Gram blocks ``R = F Fᵀ/n`` (g, p, g, p) and ``b = F y/n`` of the features
+    """Gram matrix ``R = F Fᵀ/n`` (g·p, g·p) and ``b = F y/n`` of the features
     ``F_g = σ_g D_g X̃`` of the groups that are nonzero when the polish starts."""
 
     def __init__(self, A, y, DS, groups):
         g, p = len(groups), A.shape[1]
         Ft = (DS[groups][:, None, :] * A.T[None]).reshape(g * p, -1)
         n = len(y)
-        self.R = (Ft @ Ft.T / n).reshape(g, p, g, p)
-        self.b, self.c = (Ft @ y / n).reshape(g, p), 0.5 * float(y @ y) / n
+        self.R = Ft @ Ft.T / n                             # (g·p, g·p)
+        self.b, self.c = Ft @ y / n, 0.5 * float(y @ y) / n
         self.pos = np.full(len(DS), -1)
         self.pos[groups] = np.arange(g)
         self.geo = _Geometry(A)                            # row geometry (cone tests)
@@ -133,14 +133,22 @@ class _Reduced:
         g, p = bases.shape[0], bases.shape[1]
         self.lam, self.bases, self.g, self.p, self.an = lam, bases, g, p, raw.an
         self.mask = (np.arange(p)[None, :] < dims[:, None])                # (g, p)
-        i = raw.pos[active]
-        R = raw.R[i][:, :, i, :]
-        b = raw.b[i]
-        if not identity:                                   # Bᵀ R B block by block
-            R = bases.transpose(0, 2, 1)[:, None] @ R.transpose(0, 2, 1, 3) @ bases[None]
-            R = R.transpose(0, 2, 1, 3)
-            b = np.einsum("gpk,gp->gk", bases, b)
-        self.gram, self.b, self.c = R.reshape(g * p, g * p), b.ravel(), raw.c
+        gp = g * p
+        r = np.arange(g)[:, None, None] * p + np.arange(p)[None, :, None]     # (g, p, 1) rows
+        self.blocks = (r * gp + r.transpose(0, 2, 1)).ravel()           # flat block diagonal
+        idx = (raw.pos[active][:, None] * p + np.arange(p)[None, :]).ravel()
+        gram, rhs = raw.R[np.ix_(idx, idx)], raw.b[idx]
+        if not identity and gp <= 64:   # Bᵀ R B, B = blockdiag(bases): one dense product
+            B = np.zeros(gp * gp)
+            B[self.blocks] = bases.ravel()
+            B = B.reshape(gp, gp)
+            gram, rhs = B.T @ gram @ B, rhs @ B
+        elif not identity:              # block by block (O(g²p³), not O(g³p³))
+            R = gram.reshape(g, p, g, p).transpose(0, 2, 1, 3)
+            R = bases.transpose(0, 2, 1)[:, None] @ R @ bases[None]
+            gram = R.transpose(0, 2, 1, 3).reshape(gp, gp)
+            rhs = np.einsum("gpk,gp->gk", bases, rhs.reshape(g, p)).ravel()
+        self.gram, self.b, self.c = gram, rhs, raw.c
         self.frozen = ~self.mask.ravel()
         self.any_frozen = bool(self.frozen.any())
         if self.any_frozen:
@@ -149,8 +157,6 @@ class _Reduced:
             self.b[self.frozen] = 0.0
         self.pmask = self.lam * (self.mask[:, :, None] & self.mask[:, None, :])
         self.eye = np.eye(p)[None]
-        r = np.arange(g)[:, None, None] * p + np.arange(p)[None, :, None]     # (g, p, 1) rows
-        self.blocks = (r * (g * p) + r.transpose(0, 2, 1)).ravel()      # flat block diagonal
 
     def value(self, z):
         zf = z.ravel()
