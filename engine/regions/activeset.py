@@ -31,9 +31,14 @@ from engine.regions.programs import GroupData
 __all__ = ["solve_active_set"]
 
 
+def _rn(M: np.ndarray) -> np.ndarray:
+    """Row norms (cheaper than ``np.linalg.norm(M, axis=1)`` on tiny arrays)."""
+    return np.sqrt(np.einsum("gp,gp->g", M, M))
+
+
 def _F(gd: GroupData, U: np.ndarray, lam: float) -> float:
     f, _ = gd.fit_smooth(U)
-    return f + lam * float(np.linalg.norm(U, axis=1).sum())
+    return f + lam * float(_rn(U).sum())
 
 
 def _limit_new(U, U1, G, grow: float) -> np.ndarray:
@@ -54,7 +59,9 @@ def _limit_new(U, U1, G, grow: float) -> np.ndarray:
 def _entering(gd: GroupData, lam: float, project: Callable | None,
               margin: float = 1e-3) -> Callable:
     """``V ↦`` whether a zero group of ``V`` violates its dual constraint
-    ``‖Π_K(−∇_g f(V))‖ ≤ λ`` (SCIENCE.md §2.3; ``‖∇_g f‖`` gated) by more than ``margin``."""
+    ``‖Π_K(−∇_g f(V))‖ ≤ λ`` (SCIENCE.md §2.3; ``‖∇_g f‖`` gated) by more than ``margin``;
+    a True answer is remembered in ``entering.hit`` (the restricted certificate of that
+    point cannot pass, so the caller skips it)."""
     def entering(V: np.ndarray) -> bool:
         zero = ~(V != 0).any(axis=1)
         if not zero.any():
@@ -64,7 +71,9 @@ def _entering(gd: GroupData, lam: float, project: Callable | None,
         if not np.einsum("gp,gp->g", Z, Z)[zero].max() > bound:     # ‖Π_K(z)‖ ≤ ‖z‖
             return False
         Z = project(Z)[zero] if project is not None else Z[zero]
-        return bool(np.einsum("gp,gp->g", Z, Z).max() > bound)
+        entering.hit = bool(np.einsum("gp,gp->g", Z, Z).max() > bound)
+        return entering.hit
+    entering.hit = False
     return entering
 
 
@@ -89,15 +98,17 @@ def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, t
     f, G = gd.fit_smooth(U)
     eta, k = step, 0
     for k in range(1, max_iter + 1):
-        U1, _, _, eta_used, curv = _backtrack(gd.fit_smooth, prox, lam, U, f, G, eta)
+        U0, f1, _, eta_used, curv = _backtrack(gd.fit_smooth, prox, lam, U, f, G, eta)
         eta = eta_used * (1.25 if curv * eta_used * 5.0 < 1.0 else 1.0)
-        U1 = _limit_new(U, U1, G, grow)
-        F1 = _F(gd, U1, lam)
+        U1 = _limit_new(U, U0, G, grow)
+        F1 = (f1 + lam * float(_rn(U1).sum())) if U1 is U0 else _F(gd, U1, lam)
+        entering.hit = False
         Up = polish(gd.A, gd.y, gd.DS, gd.S, U1, lam, entering=entering)
         if project is not None:
             Up = project(Up)
-        U = Up if _F(gd, Up, lam) < F1 else U1
-        if gap(U) <= tol:
+        better = _F(gd, Up, lam) < F1
+        U = Up if better else U1
+        if not (better and entering.hit) and gap(U) <= tol:     # a clear violator: go on
             return U, eta, k, True
         f, G = gd.fit_smooth(U)
         if clock.due():
