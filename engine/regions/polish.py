@@ -132,6 +132,7 @@ class _Reduced:
     def __init__(self, raw: _Raw, active, bases, dims, lam, identity: bool):
         g, p = bases.shape[0], bases.shape[1]
         self.lam, self.bases, self.g, self.p, self.an = lam, bases, g, p, raw.an
+        self.identity = identity
         self.mask = (np.arange(p)[None, :] < dims[:, None])                # (g, p)
         gp = g * p
         r = np.arange(g)[:, None, None] * p + np.arange(p)[None, :, None]     # (g, p, 1) rows
@@ -192,7 +193,8 @@ class _Reduced:
         return g, d
 
     def unpack(self, z):
-        return np.einsum("gpk,gk->gp", self.bases, z)
+        """``u_g = B_g z_g`` (gated: the identity)."""
+        return z if self.identity else np.einsum("gpk,gk->gp", self.bases, z)
 
 
 def _caps(A, S_act, red, z, d, an):
@@ -281,7 +283,7 @@ def _setup(raw, A, S, U, lam):
     if len(active) == 0:
         return None
     red = _Reduced(raw, active, bases, dims, lam, S is None)
-    return active, red, np.einsum("gpk,gp->gk", bases, U[active])
+    return active, red, (U[active] if S is None else np.einsum("gpk,gp->gk", bases, U[active]))
 
 
 def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None):
