@@ -45,12 +45,12 @@ def _limit_new(U, U1, G, grow: float) -> np.ndarray:
     """Keep at most ``max(4, grow·#active)`` of the groups the PG step switched on (those
     with the largest gradient norm); the others stay at 0 (Roth–Fischer: few at a time, so
     the polish does not have to drop them one by one)."""
-    active = np.linalg.norm(U, axis=1) > 0
-    new = np.flatnonzero(~active & (np.linalg.norm(U1, axis=1) > 0))
+    active = (U != 0).any(axis=1)
+    new = np.flatnonzero(~active & (U1 != 0).any(axis=1))
     k = max(4, int(grow * active.sum()))
     if len(new) <= k:
         return U1
-    order = np.argsort(-np.linalg.norm(G[new], axis=1), kind="stable")
+    order = np.argsort(-_rn(G[new]), kind="stable")
     U1 = U1.copy()
     U1[new[order[k:]]] = 0.0
     return U1
