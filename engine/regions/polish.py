@@ -19,6 +19,8 @@ identification costs time, never correctness.
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from scipy.linalg.lapack import dgesv
 
@@ -126,6 +128,12 @@ class _Raw:
         self.an = self.geo.an
 
 
+def _blocks(g: int, p: int) -> np.ndarray:
+    """Flat indices of the (g, p, p) diagonal blocks of a (g·p, g·p) matrix."""
+    r = np.arange(g)[:, None, None] * p + np.arange(p)[None, :, None]
+    return (r * (g * p) + r.transpose(0, 2, 1)).ravel()
+
+
 class _Reduced:
     """``φ`` on padded face coordinates ``z`` (g, p); unused coordinates are frozen at 0."""
 
@@ -135,8 +143,7 @@ class _Reduced:
         self.identity = identity
         self.mask = (np.arange(p)[None, :] < dims[:, None])                # (g, p)
         gp = g * p
-        r = np.arange(g)[:, None, None] * p + np.arange(p)[None, :, None]     # (g, p, 1) rows
-        self.blocks = (r * gp + r.transpose(0, 2, 1)).ravel()           # flat block diagonal
+        self.blocks = _blocks(g, p)
         idx = (raw.pos[active][:, None] * p + np.arange(p)[None, :]).ravel()
         gram, rhs = raw.R[np.ix_(idx, idx)], raw.b[idx]
         if not identity and gp <= 64:   # Bᵀ R B, B = blockdiag(bases): one dense product
@@ -158,6 +165,17 @@ class _Reduced:
             self.b[self.frozen] = 0.0
         self.pmask = self.lam * (self.mask[:, :, None] & self.mask[:, None, :])
         self.eye = np.eye(p)[None]
+
+    def subset(self, keep: np.ndarray) -> "_Reduced":
+        """The same program without the groups ``~keep`` (dropped at 0, faces unchanged)."""
+        new = copy.copy(self)
+        new.g = int(keep.sum())
+        idx = (np.flatnonzero(keep)[:, None] * self.p + np.arange(self.p)[None, :]).ravel()
+        new.bases, new.mask, new.pmask = self.bases[keep], self.mask[keep], self.pmask[keep]
+        new.gram, new.b, new.frozen = self.gram[np.ix_(idx, idx)], self.b[idx], self.frozen[idx]
+        new.any_frozen = bool(new.frozen.any())
+        new.blocks = _blocks(new.g, self.p)
+        return new
 
     def value(self, z):
         zf = z.ravel()
@@ -230,7 +248,8 @@ def _feasible(A, S_act, U, an, tol=1e-12) -> bool:
 
 
 def _line_search(red, A, S_act, z, d, f, slope):
-    """One damped step; returns ``(z, f, ok, changed)`` (``changed``: face or support shrank).
+    """One damped step; returns ``(z, f, ok, changed)`` (``changed``: face or support shrank;
+    ``"drop"`` when only groups were dropped, the others staying on their faces).
 
     First the drop candidate (step to the first radial zero crossing, those groups set to 0),
     accepted on plain decrease; then Armijo backtracking from ``min(1, α_hit)``.
@@ -245,7 +264,8 @@ def _line_search(red, A, S_act, z, d, f, slope):
         fz = red.values(Z)
         k = int(np.argmin(fz))
         if fz[k] < f and _feasible(A, S_act, red.unpack(Z[k]), red.an):
-            return Z[k], float(fz[k]), True, True
+            same = min(a[k], dmax) < a_keep * (1 - 1e-9)        # no kept group on a new face
+            return Z[k], float(fz[k]), True, "drop" if same else True
     alpha, floor = amax, 1e-14 * max(float(np.abs(z).max()), 1e-300) / float(np.abs(d).max())
     while alpha > floor:
         zn = z + alpha * d
@@ -326,7 +346,13 @@ def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None):
         U[active] = red.unpack(z)
         if not ok:
             break
-        setup = _setup(raw, A, S, U, lam) if changed else (active, red, z)
+        if changed == "drop":                        # sub-program: no new faces to find
+            keep = (z != 0).any(axis=1)
+            setup = (active[keep], red.subset(keep), z[keep]) if keep.any() else None
+        elif changed:
+            setup = _setup(raw, A, S, U, lam)
+        else:
+            setup = (active, red, z)
     return U
 
 
