@@ -45,8 +45,8 @@ def _limit_new(U, U1, G, grow: float) -> np.ndarray:
     """Keep at most ``max(4, grow·#active)`` of the groups the PG step switched on (those
     with the largest gradient norm); the others stay at 0 (Roth–Fischer: few at a time, so
     the polish does not have to drop them one by one)."""
-    active = (U != 0).any(axis=1)
-    new = np.flatnonzero(~active & (U1 != 0).any(axis=1))
+    active = _rn(U) > 0
+    new = np.flatnonzero(~active & (_rn(U1) > 0))
     k = max(4, int(grow * active.sum()))
     if len(new) <= k:
         return U1

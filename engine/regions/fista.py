@@ -53,7 +53,7 @@ class FistaResult:
 
 def group_soft_threshold(Z: np.ndarray, thresh: float) -> np.ndarray:
     """Prox of ``thresh Σ_i ‖Z_i‖``: ``max(0, 1 − thresh/‖Z_i‖) Z_i`` row-wise."""
-    norms = np.sqrt(np.einsum("ij,ij->i", Z, Z))[:, None]
+    norms = np.linalg.norm(Z, axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(norms > thresh, 1.0 - thresh / norms, 0.0)
     return Z * scale
