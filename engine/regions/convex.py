@@ -49,6 +49,7 @@ from engine.regions.solution import ConvexSolution, check_data
 __all__ = ["fit_convex", "fit_convex_iter", "DEFAULT_GATES"]
 
 DEFAULT_GATES = 2000     # sampled gates when exact enumeration is impossible (d + bias > 3)
+SMALL_PROGRAM = 3000     # gated programs with P·(d + bias) ≤ this start with every group
 
 
 def _get_patterns(X, bias, patterns, gates, n_gates, seed) -> Generator:
@@ -192,7 +193,10 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
     """Working-set rounds (module docstring); returns ``(U, ws, (iters, rounds, ok), hist)``."""
     n, clock = len(prob.y), Clock()
     batch = max(128, n // 4)
-    ws = _initial_ws(prob.values(prob.y / n), batch)
+    # tiny gated programs: all groups at once (rounds cost more than the larger prox; ReLU's
+    # cone projections do not pay for it)
+    small = not prob.relu and len(prob.pat) * prob.A.shape[1] <= SMALL_PROGRAM
+    ws = _initial_ws(prob.values(prob.y / n), len(prob.pat) if small else batch)
     U = np.zeros((len(ws), prob.A.shape[1]))
     state = initial_state(len(ws), n, prob.A, method)
     inner, n_iter, history, ok = 1e-2, 0, [], False
