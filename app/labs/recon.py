@@ -165,6 +165,10 @@ class ReconLab(LabPresenter):
         self.sigMessage.emit(f"Saved {path}")
         return True
 
+    def _movie_path(self, title: str, default: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(self.view, title, default, "Movie (*.mp4 *.gif)")
+        return path
+
     def export_slice_sweep(self, path: Optional[str] = None, fps: int = 8) -> bool:
         """Write a movie of the shown tab sweeping through the axial slices."""
         from PySide6.QtWidgets import QApplication
@@ -173,11 +177,9 @@ class ReconLab(LabPresenter):
         if self.result is None:
             self.sigMessage.emit("Nothing to export yet: run the lab first.")
             return False
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.view, "Export slice sweep",
-                                                  "slices.mp4", "Movie (*.mp4 *.gif)")
-            if not path:
-                return False
+        path = path or self._movie_path("Export slice sweep", "slices.mp4")
+        if not path:
+            return False
         viewer = self.tri if self.tabs.currentWidget() is self.tri else self.viewers[0]
         i, j, k0 = viewer.cursor()
         widget = self.tabs.currentWidget()
@@ -202,11 +204,9 @@ class ReconLab(LabPresenter):
             self.sigMessage.emit("Nothing to export: run the lab first" if self.result is None
                                  else "The 3-D view needs OpenGL, which is not available here")
             return False
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.view, "Export 3-D rotation",
-                                                  "rotation.mp4", "Movie (*.mp4 *.gif)")
-            if not path:
-                return False
+        path = path or self._movie_path("Export 3-D rotation", "rotation.mp4")
+        if not path:
+            return False
         self.tabs.setCurrentWidget(self.volume3d)
         start = self.volume3d.azimuth()
 

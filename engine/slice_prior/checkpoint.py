@@ -23,7 +23,7 @@ from typing import Generator, Optional
 import torch
 
 from engine.core import Progress
-from engine.slice_prior.prior import save_prior
+from engine.slice_prior.prior import read_tagged_file, save_prior
 from engine.slice_prior.train import TrainConfig, card_for, train_prior_iter
 from engine.slice_prior.unet import SliceUNet, UNetConfig
 
@@ -86,13 +86,7 @@ def save_checkpoint(path, state: dict, cfg: TrainConfig, meta: Optional[dict] = 
 def _read(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling error means "not our file"
-        raise ValueError(f"{path} is not a readable training checkpoint ({exc})") from exc
-    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a Flowscope slice-prior training checkpoint")
-    return blob
+    return read_tagged_file(path, CHECKPOINT_FORMAT, "slice-prior training checkpoint")
 
 
 def _train_config(d: dict) -> TrainConfig:

@@ -147,6 +147,18 @@ def save_prior(path, net: SliceUNet, size: int, card: dict) -> Path:
     return path
 
 
+def read_tagged_file(path: Path, fmt: str, what: str) -> dict:
+    """``torch.load(weights_only=True)`` of a dict whose ``format`` is ``fmt``; anything else
+    (unreadable, foreign) is a ValueError naming ``what`` the file should have been."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling error means "not our file"
+        raise ValueError(f"{path} is not a readable {what} file ({exc})") from exc
+    if not isinstance(blob, dict) or blob.get("format") != fmt:
+        raise ValueError(f"{path} is not a Flowscope {what} file")
+    return blob
+
+
 def load_slice_prior(size: int = 64, path=None, device="cpu") -> SlicePrior:
     """Load a trained slice prior (issue #6).
 
@@ -171,12 +183,7 @@ def load_slice_prior(size: int = 64, path=None, device="cpu") -> SlicePrior:
             f"slice prior weights not found: {path}. Train one with "
             f"`python -m engine.slice_prior.train --size {size} --out {path}` "
             "(or Reconstruction → Train slice prior…); the other methods still work.")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling error means "not our file"
-        raise ValueError(f"{path} is not a readable slice-prior file ({exc})") from exc
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a Flowscope slice-prior file")
+    blob = read_tagged_file(path, FORMAT, "slice-prior")
     net = SliceUNet(UNetConfig.from_dict(blob.get("unet", {})))
     state = {k: v.float() for k, v in blob["state_dict"].items()}
     try:
