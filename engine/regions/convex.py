@@ -72,12 +72,29 @@ def _initial_ws(values: np.ndarray, k: int) -> np.ndarray:
     return np.sort(np.argsort(-values, kind="stable")[:k])
 
 
+def _distinct_nonzero(D: np.ndarray) -> np.ndarray:
+    """Indices of the nonzero patterns with repeats removed (first occurrence kept).
+
+    The zero pattern is useless, and repeated patterns are redundant: groups with the same
+    ``D_k`` have the same features (and cones), so by the triangle inequality
+    ``min ‖u‖ + ‖u'‖ s.t. X̃ᵀ(u + u') fixed`` is attained with one of them — merging them
+    leaves the optimum unchanged and removes an exactly flat (tied) direction on which the
+    active set could otherwise wander."""
+    nz = np.flatnonzero(D.any(axis=1))
+    if len(nz) < 2:
+        return nz
+    packed = np.ascontiguousarray(np.packbits(D[nz], axis=1))
+    rows = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first = np.unique(rows, return_index=True)
+    return nz[np.sort(first)] if len(first) < len(nz) else nz
+
+
 class _Problem:
     """Patterns, groups (pattern index, sign), cones and the working-set bookkeeping."""
 
-    def __init__(self, A, y, D, lam, relu, cones=None):
+    def __init__(self, A, y, D, lam, relu, cones=None, dedup=True):
         self.A, self.y, self.lam, self.relu = A, y, lam, relu
-        self.keep = np.flatnonzero(D.any(axis=1))           # the zero pattern is useless
+        self.keep = _distinct_nonzero(D) if dedup else np.flatnonzero(D.any(axis=1))
         self.D = D[self.keep]
         self.cones = cones.subset(self.keep) if cones is not None else None
         P = len(self.D)
@@ -157,7 +174,8 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
         cones = yield from relay(cell_cones_iter(X, D, bias), 0.1, 0.15)
     elif formulation == "relu" and method == "projected":
         cones = pattern_cones(augment(X, bias), D, G)
-    prob = _Problem(augment(X, bias), y, D, lam, formulation == "relu", cones)
+    prob = _Problem(augment(X, bias), y, D, lam, formulation == "relu", cones,
+                    dedup=not exact)                # enumerated patterns are distinct
     if formulation == "gated" and lam == 0.0:
         U, ws = least_squares_gated(prob.A, prob.D, y), np.arange(len(prob.D))
         info = (0, 1, True)

@@ -29,6 +29,8 @@ __all__ = ["polish", "reduce_support", "face_bases"]
 TIGHT = 1e-9
 _DONE = 1e-24       # Newton decrement / |φ| below which φ is optimal to round-off
 EARLY = 1e-8        # ... at which a polish may stop because the support will change
+ROUNDOFF = 1e-9     # ‖∇φ‖_∞/λ below which decrease tests give way to the gradient test
+DROP_CANDIDATES = 12  # breakpoints tried per drop step
 
 
 def _rn(M: np.ndarray) -> np.ndarray:
@@ -188,6 +190,23 @@ class _Reduced:
         quad = 0.5 * np.einsum("ki,ki->k", Zf @ self.gram, Zf) - Zf @ self.b + self.c
         return quad + self.lam * np.sqrt(np.einsum("kgp,kgp->kg", Z, Z)).sum(axis=1)
 
+    def deltas(self, z, Dz):
+        """``φ(z + Δ_k) − φ(z)`` for a stack of steps ``Dz`` (k, g, p), evaluated as a
+        difference (``(Gz − b)·Δ + ½ΔᵀGΔ`` and ``Σ(‖z+Δ‖² − ‖z‖²)/(‖z+Δ‖ + ‖z‖)``) instead of
+        the difference of two values: accurate relative to the *change*, so decrease tests
+        still work where ``φ`` itself no longer resolves it (degenerate programs whose
+        near-duplicate groups trade mass at a cost far below round-off of ``φ``)."""
+        Df = Dz.reshape(len(Dz), -1)
+        r = self.gram @ z.ravel() - self.b
+        quad = Df @ r + 0.5 * np.einsum("ki,ki->k", Df @ self.gram, Df)
+        n0 = np.sqrt(np.einsum("gk,gk->g", z, z))
+        Zn = z[None] + Dz
+        n1 = np.sqrt(np.einsum("kgp,kgp->kg", Zn, Zn))
+        num = 2.0 * np.einsum("gp,kgp->kg", z, Dz) + np.einsum("kgp,kgp->kg", Dz, Dz)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pen = np.where(n0 + n1 > 0, num / (n0 + n1), 0.0)
+        return quad + self.lam * pen.sum(axis=1)
+
     def step(self, z, direction: bool = True):
         """Gradient (flat) and Newton direction (flat) at ``z`` (all groups nonzero)."""
         nrm = np.sqrt(np.einsum("gk,gk->g", z, z))
@@ -258,21 +277,27 @@ def _line_search(red, A, S_act, z, d, f, slope):
     amax, dmax = min(1.0, a_hit), min(1.0, a_keep)
     ad = float(a_drop.min(initial=np.inf))
     if ad <= dmax * (1 + 1e-9):     # best breakpoint: groups crossed by then are dropped
-        a = np.unique(a_drop[a_drop <= dmax * (1 + 1e-9)])[:12]
+        a = np.unique(a_drop[a_drop <= dmax * (1 + 1e-9)])[:DROP_CANDIDATES]
         Z = z[None] + np.minimum(a, dmax)[:, None, None] * d[None]
         Z[a_drop[None, :] <= a[:, None] * (1 + 1e-9)] = 0.0      # (k, g): dropped by then
-        fz = red.values(Z)
-        k = int(np.argmin(fz))
-        if fz[k] < f and _feasible(A, S_act, red.unpack(Z[k]), red.an):
+        dz = red.deltas(z, Z - z[None])
+        k = int(np.argmin(dz))
+        if dz[k] < 0 and _feasible(A, S_act, red.unpack(Z[k]), red.an):
             same = min(a[k], dmax) < a_keep * (1 - 1e-9)        # no kept group on a new face
-            return Z[k], float(fz[k]), True, "drop" if same else True
+            return Z[k], f + float(dz[k]), True, "drop" if same else True
     alpha, floor = amax, 1e-14 * max(float(np.abs(z).max()), 1e-300) / float(np.abs(d).max())
+    # φ(z + αd) − φ(z) as a difference (see _Reduced.deltas), its quadratic part once per d
+    df = d.ravel()
+    rd, dgd = float((red.gram @ z.ravel() - red.b) @ df), float(df @ (red.gram @ df))
+    n0, zd, dd = _rn(z), np.einsum("gk,gk->g", z, d), np.einsum("gk,gk->g", d, d)
     while alpha > floor:
         zn = z + alpha * d
-        if _rn(zn).min() > 0 and _feasible(A, S_act, red.unpack(zn), red.an):
-            fn = red.value(zn)
-            if fn <= f + 1e-4 * alpha * slope:
-                return zn, fn, True, alpha == amax and a_hit < 1.0
+        n1 = _rn(zn)
+        if n1.min() > 0 and _feasible(A, S_act, red.unpack(zn), red.an):
+            pen = float(((2.0 * alpha * zd + alpha * alpha * dd) / (n0 + n1)).sum())
+            dn = alpha * rd + 0.5 * alpha * alpha * dgd + red.lam * pen
+            if dn <= 1e-4 * alpha * slope:
+                return zn, f + dn, True, alpha == amax and a_hit < 1.0
         alpha *= 0.5
     return z, f, False, False
 
@@ -337,7 +362,7 @@ def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None):
             if entering(U):
                 break
             entering = None
-        if -slope <= 1e-11 * abs(f):                 # F cannot tell: gradient test
+        if np.abs(g).max() <= ROUNDOFF * lam:        # even ΔF cannot tell: gradient test
             z, ok, changed = _pure_step(red, A, S_act, z, d.reshape(z.shape), g), True, False
             if z is None:
                 break

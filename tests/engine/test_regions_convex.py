@@ -261,3 +261,93 @@ def test_sampled_agreement_with_cvxpy_clarabel(formulation):
     sol = fit_convex(X, y, LAM, formulation=formulation, patterns=D, gates=G, tol=1e-9)
     assert sol.certified and sol.objective == pytest.approx(ref, rel=1e-6)
     assert sol.objective <= ref * (1 + 1e-9)              # Clarabel stops slightly above
+
+
+# --- issue #4: degenerate programs (duplicate / near-duplicate patterns) -------------------
+
+N_DEGENERATE, SEED_DEGENERATE = 100, 2     # stalled > 10 s before issue #4's fix
+
+
+@pytest.mark.parametrize("formulation", ["relu", "gated"])
+def test_duplicated_patterns_give_the_deduplicated_optimum(formulation):
+    """Groups with identical ``D_k`` are redundant (triangle inequality): the program with
+    repeated patterns has the optimum of the deduplicated one, found without stalling."""
+    X, y, D, G = _sampled(n=30, gates=40, seed=5)
+    rng = np.random.default_rng(0)
+    rep = rng.choice(len(D), 25)
+    order = rng.permutation(len(D) + len(rep))
+    D2, G2 = np.vstack([D, D[rep]])[order], np.vstack([G, G[rep]])[order]
+    ref = fit_convex(X, y, LAM, formulation=formulation, patterns=D, gates=G, tol=1e-9)
+    sol = fit_convex(X, y, LAM, formulation=formulation, patterns=D2, gates=G2, tol=1e-9)
+    assert ref.certified and sol.certified and sol.converged
+    assert sol.objective == pytest.approx(ref.objective, rel=1e-9)
+    assert sol.n_iter <= 3 * ref.n_iter + 10
+    used = sol.patterns[sol.neuron_pattern] if formulation == "gated" else None
+    assert used is None or len({r.tobytes() for r in used}) == len(used)   # one per pattern
+
+
+def test_distinct_nonzero_patterns():
+    from engine.regions.convex import _distinct_nonzero
+    D = np.array([[1, 0, 1], [0, 0, 0], [1, 0, 1], [0, 1, 1], [0, 1, 1], [1, 0, 1]], bool)
+    assert _distinct_nonzero(D).tolist() == [0, 3]
+
+
+def test_polish_decrease_test_resolves_changes_below_roundoff():
+    """``φ(z + tΔ) − φ(z)`` as a difference stays accurate where the two values agree to
+    round-off (the active-set acceptance test of degenerate programs relies on it)."""
+    from engine.regions.polish import _Raw, _Reduced
+    X, y, D, G = _sampled(n=30, gates=40)
+    A = augment(X)
+    DS = D.astype(float)
+    groups = np.arange(6)
+    raw = _Raw(A, y, DS, groups)
+    bases, dims = np.tile(np.eye(3), (6, 1, 1)), np.full(6, 3)
+    red = _Reduced(raw, groups, bases, dims, LAM, True)
+    z = G[:6] * 0.3
+    g, _ = red.step(z, direction=False)
+    d = -(g / np.abs(g).max()).reshape(z.shape) * np.abs(z).max()
+    slope = float(g @ d.ravel())
+    for t in (1e-2, 1e-1):                            # values resolve the change: agree
+        dz = float(red.deltas(z, (t * d)[None])[0])
+        assert dz == pytest.approx(red.value(z + t * d) - red.value(z), rel=1e-9)
+    for t in (1e-10, 1e-13):                          # change ≈ round-off of φ: first order
+        dz = float(red.deltas(z, (t * d)[None])[0])
+        assert dz == pytest.approx(t * slope, rel=1e-5)
+
+
+def test_iteration_cap_returns_a_certified_iterate():
+    """Out of iterations: the returned point is feasible and its gap is a rigorous bound."""
+    X, y = _data(40, seed=2)
+    full = fit_convex(X, y, 1e-3, formulation="gated", tol=1e-9)
+    capped = fit_convex(X, y, 1e-3, formulation="gated", tol=1e-9, max_iter=3)
+    assert full.certified and not capped.converged
+    assert capped.dual_value <= full.objective * (1 + 1e-12)
+    assert capped.objective >= full.objective * (1 - 1e-12)
+    assert capped.dual_gap == pytest.approx(capped.objective - capped.dual_value, abs=1e-15)
+
+
+def test_degenerate_exact_program_finishes():
+    """Exact patterns at λ = 1e-3 (many near-duplicate groups: adjacent cells differ in one
+    point): the solve used to cycle on the active set (> 10 s at n = 100); it must finish
+    certified within a bounded number of iterations."""
+    from engine.regions import make_dataset
+    X, y = make_dataset("spiral", N_DEGENERATE, 0.05, SEED_DEGENERATE)
+    sol = fit_convex(X, y, 1e-3, formulation="gated", tol=1e-8)
+    assert sol.converged and sol.certified and sol.relative_gap <= 1e-8
+    assert sol.n_iter <= 400
+
+
+@pytest.mark.parametrize("formulation", ["relu", "gated"])
+def test_degenerate_program_agrees_with_cvxpy(formulation):
+    """Duplicate points, collinear points and repeated patterns vs Clarabel."""
+    cp = pytest.importorskip("cvxpy")
+    if "CLARABEL" not in cp.installed_solvers():
+        pytest.skip("Clarabel not installed")
+    X, y = _data(8, seed=6)
+    X = np.vstack([X, X[:2], [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]])
+    y = np.concatenate([y, -y[:2], [1.0, -1.0, 1.0]])
+    D, G = enumerate_patterns(X, return_gates=True)
+    D, G = np.vstack([D, D[::3]]), np.vstack([G, G[::3]])
+    ref = (_cvxpy_relu if formulation == "relu" else _cvxpy_gated)(X, y, 1e-3, D, cp)
+    sol = fit_convex(X, y, 1e-3, formulation=formulation, patterns=D, gates=G, tol=1e-9)
+    assert sol.certified and sol.objective == pytest.approx(ref, rel=1e-6)
