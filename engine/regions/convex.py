@@ -50,6 +50,7 @@ __all__ = ["fit_convex", "fit_convex_iter", "DEFAULT_GATES"]
 
 DEFAULT_GATES = 2000     # sampled gates when exact enumeration is impossible (d + bias > 3)
 SMALL_PROGRAM = 3000     # gated programs with P·(d + bias) ≤ this start with every group
+SMALL_RELU_PROGRAM = 2500  # so do ReLU programs with P·n ≤ this (n ≈ 10: one round, not five)
 
 
 def _get_patterns(X, bias, patterns, gates, n_gates, seed) -> Generator:
@@ -211,9 +212,10 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
     """Working-set rounds (module docstring); returns ``(U, ws, (iters, rounds, ok), hist)``."""
     n, clock = len(prob.y), Clock()
     batch = max(128, n // 4)
-    # tiny gated programs: all groups at once (rounds cost more than the larger prox; ReLU's
-    # cone projections do not pay for it)
-    small = not prob.relu and len(prob.pat) * prob.A.shape[1] <= SMALL_PROGRAM
+    # tiny programs: all groups at once (rounds cost more than the larger prox; for ReLU only
+    # the tiniest, where the cone projections of the extra groups are cheap)
+    small = (len(prob.pat) * n <= SMALL_RELU_PROGRAM if prob.relu
+             else len(prob.pat) * prob.A.shape[1] <= SMALL_PROGRAM)
     ws = _initial_ws(prob.values(prob.y / n), len(prob.pat) if small else batch)
     U = np.zeros((len(ws), prob.A.shape[1]))
     state = initial_state(len(ws), n, prob.A, method)
