@@ -35,6 +35,7 @@ class ReconLab(LabPresenter):
         self.result = None
         self._frame = 0
         self._b = 1                     # index of the run shown as "method B"
+        self._live_truth = None         # ground truth of the run in progress (live view)
         self._build_views()
 
     # -- layout ----------------------------------------------------------------------------
@@ -243,7 +244,7 @@ class ReconLab(LabPresenter):
             self._live_truth = partial["truth"]
             self.viewers[0].set_volume(partial["truth"], partial["spacing"], "ground truth")
             return
-        truth = getattr(self, "_live_truth", None)
+        truth = self._live_truth
         cfg = self.current_config()
         if partial.get("volume") is None or truth is None or cfg is None:
             return

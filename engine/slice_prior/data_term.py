@@ -12,6 +12,7 @@ from typing import Callable, Optional
 
 import torch
 
+from engine.diffusion.linalg import batched_cg
 from engine.recon.ct import Radon
 from engine.recon.fbp import fbp
 from engine.recon.mri import MRI
@@ -35,34 +36,14 @@ def soft(v: torch.Tensor, tau: float) -> torch.Tensor:
 
 
 def cg(matvec: Callable, b: torch.Tensor, x0: torch.Tensor, iters: int,
-       per_slice: bool = True, tol: float = 0.0) -> torch.Tensor:
-    """Conjugate gradients on ``M x = b`` from ``x0`` (``M`` symmetric positive semi-definite).
-
-    ``per_slice``: independent CG per slice (inner products over each ``(n, n)`` slice), else one
-    CG on the whole volume. Stops early when every relative residual ``‖r‖/‖b‖ ≤ tol``; slices
-    whose residual vanished stop moving.
-    """
-    dims = tuple(range(1, b.dim())) if per_slice else tuple(range(b.dim()))
-    dot = lambda a, c: (a * c).sum(dim=dims, keepdim=True)  # noqa: E731
-    x = x0.clone()
-    r = b - matvec(x)
-    p, rr = r.clone(), dot(r, r)
-    bb = dot(b, b).clamp_min(torch.finfo(b.dtype).tiny)
-    floor = (torch.finfo(b.dtype).eps * 10) ** 2 * bb
-    for _ in range(int(iters)):
-        if tol > 0 and bool((rr <= tol ** 2 * bb).all()):
-            break
-        mp = matvec(p)
-        pmp = dot(p, mp)
-        live = (rr > floor) & (pmp > 0)
-        alpha = torch.where(live, rr / torch.where(live, pmp, torch.ones_like(pmp)), 0.0)
-        x = x + alpha * p
-        r = r - alpha * mp
-        rr_new = dot(r, r)
-        beta = torch.where(live, rr_new / torch.where(live, rr, torch.ones_like(rr)), 0.0)
-        p = r + beta * p
-        rr = rr_new
-    return x
+       per_slice: bool = True) -> torch.Tensor:
+    """``iters`` conjugate-gradient steps on ``M x = b`` from ``x0`` (``M`` symmetric positive
+    semi-definite): :func:`engine.diffusion.linalg.batched_cg` with one CG per slice
+    (``per_slice``) or one on the whole volume."""
+    shape = b.shape
+    rows = (shape[0], -1) if per_slice else (1, -1)
+    return batched_cg(lambda v: matvec(v.reshape(shape)).reshape(rows), b.reshape(rows),
+                      x0.reshape(rows), int(iters)).reshape(shape)
 
 
 class DataTerm:
@@ -133,14 +114,13 @@ class DataTerm:
         if self.kind == "mri":
             return x + lam * g
         if self._row_sum is None:
-            ones = torch.ones(self.shape[1:], device=self.device)
-            self._row_sum = self.normal(ones[None])[0].clamp_min(1e-6 * float(
-                self.normal(ones[None]).max()))
+            row_sum = self.normal(torch.ones((1, *self.shape[1:]), device=self.device))[0]
+            self._row_sum = row_sum.clamp_min(1e-6 * float(row_sum.max()))
         return x + lam * g / self._row_sum
 
-    def solve(self, x0: torch.Tensor, iters: int, tol: float = 0.0) -> torch.Tensor:
+    def solve(self, x0: torch.Tensor, iters: int) -> torch.Tensor:
         """``iters`` CG steps on ``ÃᵀÃ x = Ãᵀỹ`` from ``x0``, per slice (DDS step 3, §3.4 (e))."""
-        return cg(self.normal, self.adjoint(self.y).expand_as(x0), x0, iters, True, tol)
+        return cg(self.normal, self.adjoint(self.y).expand_as(x0).contiguous(), x0, iters)
 
     def admm_tv_z(self, x: torch.Tensor, state: dict, lam: float, rho: float,
                   iters: int) -> torch.Tensor:

@@ -53,7 +53,7 @@ def dds(prior: SlicePrior, data: DataTerm, n_steps: int, gen, every: int, eta: f
         if tv_z > 0 and not last:
             x0 = data.admm_tv_z(x0, admm, tv_z, rho, cg_iters)
         else:
-            x0 = data.solve(x0, final_cg if last else cg_iters, tol=1e-6 if last else 0.0)
+            x0 = data.solve(x0, final_cg if last else cg_iters)
         if (p := _report(i, n_steps, every, "DDS", x0, data)) is not None:
             yield p
         if last:

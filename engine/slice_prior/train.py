@@ -34,6 +34,7 @@ from typing import Generator, Optional
 import torch
 
 from engine.core import Progress
+from engine.diffusion.schedule import Schedule
 from engine.slice_prior.data import SliceSource
 from engine.slice_prior.prior import save_prior
 from engine.slice_prior.unet import SliceUNet, UNetConfig
@@ -137,8 +138,7 @@ def train_prior_iter(cfg: TrainConfig, device="cpu", brain: Optional[torch.Tenso
     device = torch.device(device)
     state = state if state is not None else new_state(cfg, device)
     src = _source(cfg, brain, state, device)
-    ab = torch.as_tensor(__import__("engine.diffusion.schedule", fromlist=["Schedule"])
-                         .Schedule.linear().alpha_bar, dtype=torch.float32, device=device)
+    ab = torch.as_tensor(Schedule.linear().alpha_bar, dtype=torch.float32, device=device)
     net, ema, opt = state["net"], state["ema"], state["opt"]
     autocast = device.type == "cuda"
     start, running = time.perf_counter(), []
