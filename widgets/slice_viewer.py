@@ -131,6 +131,7 @@ class SliceViewer(QtWidgets.QWidget):
         self._grid = QtWidgets.QHBoxLayout()
         self.status_label = QtWidgets.QLabel("no volume", self)
         self.status_label.setTextInteractionFlags(_Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label.setWordWrap(True)       # narrow viewers (compare mode): wrap, not clip
         lay.addWidget(self.title_label)
         lay.addLayout(self._grid, 1)
         lay.addWidget(self.status_label)
