@@ -8,7 +8,8 @@ are not square when the spacing differs. Each slice is shown as a zero-copy view
 volume in an ImageItem whose levels carry the window, so moving a slice re-renders one
 256² image only. Mouse: left click/drag moves the cursor, wheel (or arrows / PageUp/PageDown)
 moves the slice of the view under the mouse, right-drag or Ctrl+left-drag sets the window
-(horizontal = width, vertical = level), middle-drag pans, Ctrl+wheel zooms.
+(horizontal = width, vertical = level), middle-drag pans, Ctrl+wheel zooms. The parts of one
+view (axis table, mouse-handling ViewBox, view factory) live in :mod:`widgets.slice_views`.
 Run ``python -m widgets.slice_viewer``.
 """
 
@@ -18,15 +19,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from widgets.slice_views import AXES, PLANE_OF_AXIS, VIEWS, auto_window, make_view
+
 __all__ = ["COLORMAPS", "VIEWS", "SliceViewer", "colormap_lut"]
 
 COLORMAPS = ("gray", "viridis", "magma", "CET-D1")
-VIEWS = ("axial", "coronal", "sagittal")
-# per view: (horizontal array axis, vertical array axis, slice array axis); array axes z=0, y=1, x=2
-_AXES = {"axial": (2, 1, 0), "coronal": (2, 0, 1), "sagittal": (1, 0, 2)}
-_PLANE_OF_AXIS = {0: "axial", 1: "coronal", 2: "sagittal"}
-_COLORS = {"axial": (220, 60, 50), "coronal": (40, 170, 60), "sagittal": (50, 110, 230)}
-_PANEL = {"color": (30, 30, 30), "fill": (255, 255, 255, 200), "border": (160, 160, 160)}
 _Qt = QtCore.Qt
 
 
@@ -37,51 +34,6 @@ def colormap_lut(name: str) -> np.ndarray:
     if name == "gray":
         return np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
     return pg.colormap.get(name).getLookupTable(nPts=256, alpha=False)
-
-
-def _auto_window(data: np.ndarray) -> tuple[float, float]:
-    """(level, width) from the 0.5–99.5 % percentiles of a ≤ 64³ subsample's finite values."""
-    step = max(1, int(np.ceil(max(data.shape) / 64)))
-    sub = data[::step, ::step, ::step]
-    sub = sub[np.isfinite(sub)]
-    lo, hi = (float(v) for v in np.percentile(sub, (0.5, 99.5))) if sub.size else (0.0, 1.0)
-    if hi <= lo:                                  # (nearly) constant: a unit window around it
-        lo, hi = lo - 0.5, lo + 0.5
-    return (lo + hi) / 2, hi - lo
-
-
-class _SliceBox(pg.ViewBox):
-    """ViewBox that turns mouse input into cursor, slice and window/level changes."""
-
-    def __init__(self, viewer: SliceViewer, name: str):
-        super().__init__(lockAspect=True, enableMenu=False)
-        self.viewer, self.name = viewer, name
-
-    def mouseClickEvent(self, ev):
-        if ev.button() == _Qt.MouseButton.LeftButton:
-            ev.accept()
-            self.viewer._cursor_to(self.name, self.mapSceneToView(ev.scenePos()))
-
-    def mouseDragEvent(self, ev, axis=None):
-        button, ctrl = ev.button(), bool(ev.modifiers() & _Qt.KeyboardModifier.ControlModifier)
-        if button == _Qt.MouseButton.RightButton or (button == _Qt.MouseButton.LeftButton and ctrl):
-            ev.accept()
-            self.viewer._window_drag(ev)
-        elif button == _Qt.MouseButton.LeftButton:
-            ev.accept()
-            self.viewer._cursor_to(self.name, self.mapSceneToView(ev.scenePos()))
-        else:
-            self.viewer.user_zoomed = True
-            super().mouseDragEvent(ev, axis)
-
-    def wheelEvent(self, ev, axis=None):
-        if ev.modifiers() & _Qt.KeyboardModifier.ControlModifier:
-            self.viewer.user_zoomed = True
-            return super().wheelEvent(ev, axis)
-        ev.accept()
-        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
-        if delta:
-            self.viewer.step_slice(self.name, 1 if delta > 0 else -1)
 
 
 class SliceViewer(QtWidgets.QWidget):
@@ -140,26 +92,10 @@ class SliceViewer(QtWidgets.QWidget):
             self._make_view(name)
 
     def _make_view(self, name: str) -> None:
-        """One GraphicsView holding a _SliceBox, its ImageItem, crosshair and corner tag."""
-        gv = pg.GraphicsView(self)
-        gv.setFocusPolicy(_Qt.FocusPolicy.NoFocus)
-        vb = _SliceBox(self, name)
-        gv.setCentralItem(vb)
-        vb.invertY(name == "axial")                 # axial: y down; coronal/sagittal: z up
-        img = pg.ImageItem(axisOrder="row-major")
-        vb.addItem(img)
-        h_axis, v_axis, _ = _AXES[name]
-        vline = pg.InfiniteLine(angle=90, pen=pg.mkPen(_COLORS[_PLANE_OF_AXIS[h_axis]], width=1))
-        hline = pg.InfiniteLine(angle=0, pen=pg.mkPen(_COLORS[_PLANE_OF_AXIS[v_axis]], width=1))
-        for line in (vline, hline):
-            line.setZValue(10)
-            vb.addItem(line, ignoreBounds=True)
-        tag = pg.TextItem(**_PANEL)
-        tag.setParentItem(vb)                       # view-box pixels: fixed while panning
-        tag.setPos(4, 4)
-        tag.setZValue(1000)
+        """Build view ``name`` (:func:`widgets.slice_views.make_view`) and add it to the row."""
+        gv, vb, img, lines, tag = make_view(self, name)
         gv.scene().sigMouseMoved.connect(lambda pos, n=name: self._on_move(n, pos))
-        self.views[name], self.images[name], self.lines[name] = vb, img, (vline, hline)
+        self.views[name], self.images[name], self.lines[name] = vb, img, lines
         self._gviews[name], self._tags[name] = gv, tag
         self._grid.addWidget(gv, 1)
 
@@ -185,7 +121,7 @@ class SliceViewer(QtWidgets.QWidget):
             self.set_title(name)
         if not same:
             self._pos = np.array(data.shape) // 2
-            self._level, self._width = _auto_window(data)
+            self._level, self._width = auto_window(data)
         self._refresh(VIEWS)
         if geometry_changed:
             self._fit_views()
@@ -213,7 +149,7 @@ class SliceViewer(QtWidgets.QWidget):
     def slice_image(self, name: str) -> np.ndarray:
         """The 2-D array the view ``name`` shows (rows = its vertical axis)."""
         index: list = [slice(None)] * 3
-        s_axis = _AXES[name][2]
+        s_axis = AXES[name][2]
         index[s_axis] = int(self._pos[s_axis])
         return self._data[tuple(index)]
 
@@ -225,7 +161,7 @@ class SliceViewer(QtWidgets.QWidget):
             self.images[name].setImage(self.slice_image(name), autoLevels=False,
                                        levels=self._levels())
         for name in VIEWS:
-            h_axis, v_axis, s_axis = _AXES[name]
+            h_axis, v_axis, s_axis = AXES[name]
             vline, hline = self.lines[name]
             vline.setValue(self._pos[h_axis] * self._spacing[h_axis])
             hline.setValue(self._pos[v_axis] * self._spacing[v_axis])
@@ -241,7 +177,7 @@ class SliceViewer(QtWidgets.QWidget):
     def _fit_views(self) -> None:
         """Place each image in mm (voxel centres at index · spacing) and fit the view to it."""
         for name in VIEWS:
-            h_axis, v_axis, _ = _AXES[name]
+            h_axis, v_axis, _ = AXES[name]
             dh, dv = self._spacing[h_axis], self._spacing[v_axis]
             nh, nv = self._data.shape[h_axis], self._data.shape[v_axis]
             rect = QtCore.QRectF(-dh / 2, -dv / 2, nh * dh, nv * dv)
@@ -259,7 +195,7 @@ class SliceViewer(QtWidgets.QWidget):
         if not changed.any():
             return
         self._pos = new
-        self._refresh([_PLANE_OF_AXIS[a] for a in range(3) if changed[a]])
+        self._refresh([PLANE_OF_AXIS[a] for a in range(3) if changed[a]])
         self._update_status()
         self.sigCursorChanged.emit(*self.cursor())
 
@@ -271,12 +207,12 @@ class SliceViewer(QtWidgets.QWidget):
     def step_slice(self, name: str, delta: int) -> None:
         """Move the slice shown by view ``name`` by ``delta`` voxels."""
         pos = self._pos.copy()
-        pos[_AXES[name][2]] += int(delta)
+        pos[AXES[name][2]] += int(delta)
         self.set_cursor(pos[2], pos[1], pos[0])
 
     def _index_at(self, name: str, u: float, v: float) -> np.ndarray:
         """Array index (k, j, i), unclipped, of the point ``(u, v)`` mm in view ``name``."""
-        h_axis, v_axis, _ = _AXES[name]
+        h_axis, v_axis, _ = AXES[name]
         pos = self._pos.copy()
         pos[h_axis] = int(np.floor(u / self._spacing[h_axis] + 0.5))
         pos[v_axis] = int(np.floor(v / self._spacing[v_axis] + 0.5))
