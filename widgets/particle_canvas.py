@@ -13,6 +13,7 @@ gives ``zlim``).
 Interaction (2-D): a left click emits ``sigClicked``; in draw mode a left drag emits the
 stroke as ``sigPointsDrawn``; a left drag starting within a few pixels of the constraint line
 moves it along its normal (``sigConstraintMoved``). The camera does not pan during either drag.
+The handlers live in :class:`widgets.particle_interaction.ParticleInteractionMixin`.
 
 Needs OpenGL: without it the widget shows a message, every ``set_*`` call is a no-op and
 :meth:`ParticleCanvas.render` raises ``RuntimeError``. ``python -m widgets.particle_canvas``
@@ -26,6 +27,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from widgets.gl import VispyWidgetMixin, opengl_available
+from widgets.particle_interaction import ParticleInteractionMixin
 from widgets.particle_layers import (
     ParticleLayers, make_line, make_markers, make_points, set_cloud, to_rgba, xyz,
 )
@@ -39,12 +41,10 @@ HEAD_RGBA = (1.0, 0.25, 0.25, 1.0)
 STROKE_RGBA = (1.0, 1.0, 0.3, 1.0)
 HEAD_PX = 8.0
 DENSE_N = 10_000          # particles drawn 3 px wide up to this many, 2 px beyond (unless set)
-GRAB_PX = 6.0             # the constraint line is grabbed within this many pixels
-CLICK_PX = 4.0            # a press and release closer than this is a click
 NO_GL_TEXT = "The particle view needs OpenGL, which this display does not provide."
 
 
-class ParticleCanvas(VispyWidgetMixin, QWidget):
+class ParticleCanvas(VispyWidgetMixin, ParticleInteractionMixin, QWidget):
     """Animated particle cloud of a diffusion sampler over densities and constraints.
 
     Parameters
@@ -86,8 +86,7 @@ class ParticleCanvas(VispyWidgetMixin, QWidget):
         self._particle_rgba, self._secondary_rgba = PARTICLE_RGBA, SECONDARY_RGBA
         self._particle_px = None                        # None: by particle count
         self._range = None                              # (xlim, ylim, zlim or None)
-        self._draw_mode, self._drag, self._press, self._grab = False, None, None, 0.0
-        self._stroke = []
+        self._init_interaction()
         if not self.available:
             layout.addWidget(QLabel(NO_GL_TEXT, alignment=Qt.AlignmentFlag.AlignCenter), 1)
             return
@@ -114,10 +113,7 @@ class ParticleCanvas(VispyWidgetMixin, QWidget):
         self.stroke = make_line(s, 3, STROKE_RGBA, width=2, connect="strip")
         for item in (self.secondary, self.particles, self.trails, self.heads, self.stroke):
             item.visible = False
-        ev = self.canvas.events     # connected 'first': seen before the scene and its camera
-        ev.mouse_press.connect(self._on_mouse_press)
-        ev.mouse_move.connect(self._on_mouse_move)
-        ev.mouse_release.connect(self._on_mouse_release)
+        self._connect_mouse(self.canvas.events)   # 'first': seen before the scene and camera
         s.events.transform_change.connect(lambda _ev: self.layers.update_constraint())
 
     @property
@@ -336,74 +332,6 @@ class ParticleCanvas(VispyWidgetMixin, QWidget):
         """Title shown above the canvas (empty hides it)."""
         self.title.setText(text or "")
         self.title.setVisible(bool(text))
-
-    # ------------------------------------------------------------------ interaction
-    def set_draw_mode(self, on):
-        """While on, a left drag draws a stroke (emitted as ``sigPointsDrawn``)."""
-        self._draw_mode = bool(on)
-        if self.available:
-            cursor = Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor
-            self.canvas.native.setCursor(cursor)
-
-    def _to_data(self, pos):
-        """Canvas pixel position → 2-D data coordinates."""
-        tr = self.canvas.scene.node_transform(self.view.scene)
-        p = tr.map(np.asarray(pos[:2], dtype=float))
-        return p[:2] / p[3]
-
-    def _near_constraint(self, pos):
-        """Whether the pixel ``pos`` lies within ``GRAB_PX`` of the constraint line."""
-        per_px = np.linalg.norm(self._to_data(np.add(pos[:2], (1.0, 0.0))) - self._to_data(pos))
-        return self.layers.distance(self._to_data(pos)) <= GRAB_PX * per_px
-
-    def _on_mouse_press(self, event):
-        """Start a stroke, a constraint drag or a click candidate (left button, 2-D)."""
-        self._drag = self._press = None
-        if self.dim != 2 or event.button != 1:
-            return
-        self._press = np.asarray(event.pos[:2], dtype=float)
-        xy = self._to_data(event.pos)
-        if self._draw_mode:
-            self._drag, self._stroke = "draw", [xy]
-        elif self._near_constraint(event.pos):
-            a, y = self.layers.constraint_ay
-            self._drag, self._grab = "constraint", float(a @ xy) - y
-        if self._drag:
-            event.blocked = True                       # neither picking nor camera see it
-
-    def _on_mouse_move(self, event):
-        """Extend the stroke, or move the constraint line along its normal."""
-        if self._drag is None:
-            return
-        xy = self._to_data(event.pos)
-        if self._drag == "draw":
-            self._stroke.append(xy)
-            self.stroke.set_data(pos=xyz(np.asarray(self._stroke), 2))
-            self.stroke.visible = len(self._stroke) > 1
-        else:
-            a = self.layers.constraint_ay[0]
-            y = float(a @ xy) - self._grab
-            self.set_constraint(a, y)
-            self.sigConstraintMoved.emit(y)
-        event.blocked = True
-        self.canvas.update()
-
-    def _on_mouse_release(self, event):
-        """Finish a stroke (emit it) or a constraint drag, or emit a click."""
-        drag, press = self._drag, self._press
-        self._drag = self._press = None
-        if drag == "draw":
-            self.stroke.visible = False
-            self._stroke.append(self._to_data(event.pos))
-            self.sigPointsDrawn.emit(np.asarray(self._stroke, dtype=float))
-        elif drag is None and press is not None and \
-                np.hypot(*(np.asarray(event.pos[:2], dtype=float) - press)) < CLICK_PX:
-            self.sigClicked.emit(*map(float, self._to_data(event.pos)))
-        if drag:
-            event.blocked = True
-            self.canvas.update()
-
-    # ------------------------------------------------------------------ output
 
 
 if __name__ == "__main__":  # pragma: no cover - manual demo
