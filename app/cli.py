@@ -3,8 +3,10 @@
     python main.py [--lab NAME] [--session FILE] [--preset NAME]
     python main.py screenshot --lab NAME [--preset NAME] --out FILE.png
     python main.py export --lab NAME [--preset NAME] --out FILE.mp4|.gif
+    python main.py results --lab NAME [--preset NAME] --out FILE.npz
 
-``screenshot`` and ``export`` also take ``--set FIELD=VALUE`` (repeatable) to override
+``results`` runs the lab and writes every array of its result (weights, trajectories,
+volumes …) to an ``.npz`` (``np.load``). ``screenshot``, ``export`` and ``results`` also take ``--set FIELD=VALUE`` (repeatable) to override
 config fields after the preset.
 """
 from __future__ import annotations
@@ -53,7 +55,7 @@ def check_lab(name: str | None) -> str | None:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if argv and argv[0] in ("screenshot", "export"):
+    if argv and argv[0] in ("screenshot", "export", "results"):
         args = _render_parser(argv[0]).parse_args(argv[1:])
         check_lab(args.lab)
         from app.headless import render

@@ -1,4 +1,5 @@
-"""Headless rendering for the CLI: ``screenshot`` (PNG) and ``export`` (MP4/GIF)."""
+"""Headless rendering for the CLI: ``screenshot`` (PNG), ``export`` (MP4/GIF) and
+``results`` (every array of the lab's result as ``.npz``)."""
 from __future__ import annotations
 
 import sys
@@ -54,6 +55,7 @@ def build_window(lab: str, preset, device, size: str, overrides=None):
     presenter = win.slot.presenter
     result = run_sync(presenter.make_run(win.slot.panel.config(), win.device))
     presenter.show_result(result)
+    win.last_results[lab] = result
     win._sync_playback()
     win.show_message(presenter.result_summary(result))
     win.progress.setValue(win.progress.maximum())
@@ -85,6 +87,11 @@ def render(command: str, args) -> int:
     try:
         if command == "screenshot":
             export.save_widget_png(win, args.out)
+        elif command == "results":
+            from app.results_export import results_meta, write_results
+            result = win.last_results[win.current]
+            print(write_results(args.out, result, results_meta(win, result)))
+            return 0
         else:
             win.slot.presenter.set_presentation(False)
             if not menus.write_movie(win.slot.presenter, args.out, fps=args.fps):

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QApplic
 from app import export
 from app.presentation import scale_plot_fonts, set_app_font_scale
 from app.registry import LABS
+from app.results_export import export_results, track_results
 from app.session import Session, SessionError
 
 
@@ -26,6 +27,9 @@ def build_menus(win) -> None:
     win.svg_menu.aboutToShow.connect(lambda: _fill_svg_menu(win))
     _action(win, file_menu, "Export &animation (MP4/GIF)…", lambda: export_movie(win),
             "Ctrl+Shift+E")
+    track_results(win)
+    _action(win, file_menu, "Export &results (NumPy .npz)…", lambda: export_results(win),
+            "Ctrl+Shift+R")
     file_menu.addSeparator()
     _action(win, file_menu, "&Quit", win.close, QKeySequence.Quit)
     run_menu = bar.addMenu("&Run")
