@@ -7,7 +7,8 @@ in the background, trains with :func:`engine.slice_prior.checkpoint.train_to_fil
 :class:`app.runner.Runner`, shows the progress and the loss curve live, and leaves the prior
 (``<user folder>/priors/<volume>_<size>.pt``) and a checkpoint beside it both when it finishes
 and when it is cancelled, so a run can be resumed. ``sigPriorReady(path)`` announces a finished
-prior; the Reconstruction lab sets its ``prior_path`` from it.
+prior; the Reconstruction lab sets its ``prior_path`` from it. The dialog's widgets are built
+(and show its state) in :mod:`app.labs.prior_training_view`.
 """
 from __future__ import annotations
 
@@ -16,16 +17,14 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QDialog, QFileDialog, QWidget
 
+from app.labs.prior_training_view import TrainPriorViewMixin
 from app.runner import Runner
 from app.session import autosave_path
 from engine.core import Progress, default_device, device_name
 from engine.slice_prior.checkpoint import checkpoint_path, train_to_files_iter
 from engine.slice_prior.train import TrainConfig, describe_data, load_training_volume
-from widgets.curve_plot import CurvePlot
 
 __all__ = ["TrainPriorDialog", "open_train_dialog", "priors_dir", "volume_name"]
 
@@ -56,22 +55,7 @@ def _load_job(path: str):
     return load_training_volume(path)
 
 
-def _path_row(edit: QLineEdit, *buttons: QPushButton) -> QWidget:
-    row = QWidget()
-    lay = QHBoxLayout(row)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.addWidget(edit, 1)
-    for b in buttons:
-        lay.addWidget(b)
-    return row
-
-
-def _say(label: QLabel, text: str, error: bool) -> None:
-    label.setStyleSheet("color: #c0392b;" if error else "")
-    label.setText(text)
-
-
-class TrainPriorDialog(QDialog):
+class TrainPriorDialog(TrainPriorViewMixin, QDialog):
     """Train a diffusion slice prior on a volume: choose data, size, steps; start, cancel,
     resume; live progress and loss curve.
 
@@ -114,79 +98,7 @@ class TrainPriorDialog(QDialog):
         self._update_output()
         self._set_busy(False)
 
-    # -- layout -----------------------------------------------------------------------------
-    def _build(self, sizes) -> None:
-        lay = QVBoxLayout(self)
-        lay.addWidget(self._data_group())
-        lay.addWidget(self._run_group(sizes))
-        self.device_label = QLabel(f"Device: <b>{device_name(self.device)}</b>")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFormat("")
-        self.curve = CurvePlot("Training loss", "step", "ε-MSE (mean per report)", log_y=True)
-        self.curve.setMinimumHeight(200)
-        self.status = QLabel("Choose a volume (or train on phantoms only) and press Start.")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        for w in (self.device_label, self.progress, self.curve, self.status):
-            lay.addWidget(w)
-        lay.addLayout(self._buttons())
-        self.resize(620, 720)
-
-    def _data_group(self) -> QGroupBox:
-        box = QGroupBox("Training data")
-        form = QFormLayout(box)
-        self.volume_edit = QLineEdit()
-        self.volume_edit.setPlaceholderText("NIfTI / NumPy / TIFF file or DICOM folder")
-        self.file_button = QPushButton("File…")
-        self.folder_button = QPushButton("DICOM folder…")
-        form.addRow("Volume", _path_row(self.volume_edit, self.file_button, self.folder_button))
-        self.volume_info = QLabel("No volume: phantoms only.")
-        self.volume_info.setWordWrap(True)
-        form.addRow("", self.volume_info)
-        self.phantoms_box = QCheckBox("Include phantoms (ellipses and Shepp–Logan slices, "
-                                      "60 % of each batch)")
-        self.phantoms_box.setChecked(True)
-        form.addRow("", self.phantoms_box)
-        return box
-
-    def _run_group(self, sizes) -> QGroupBox:
-        box = QGroupBox("Training")
-        form = QFormLayout(box)
-        self.size_box = QComboBox()
-        for s in sizes:
-            self.size_box.addItem(f"{s} × {s}", int(s))
-        self.size_box.setCurrentIndex(max(0, self.size_box.findData(64)))
-        self.steps_spin = QSpinBox(minimum=1, maximum=1_000_000, singleStep=500)
-        self.batch_spin = QSpinBox(minimum=1, maximum=1024, singleStep=8)
-        cuda = self.device.startswith("cuda")
-        self.steps_spin.setValue(4000 if cuda else 1000)
-        self.batch_spin.setValue(64 if cuda else 16)
-        self.out_edit = QLineEdit()
-        self.out_button = QPushButton("Browse…")
-        self.resume_box = QCheckBox("Resume from checkpoint")
-        self.ckpt_edit = QLineEdit()
-        self.ckpt_button = QPushButton("Browse…")
-        form.addRow("Slice size", self.size_box)
-        form.addRow("Steps (total)", self.steps_spin)
-        form.addRow("Batch", self.batch_spin)
-        form.addRow("Save prior to", _path_row(self.out_edit, self.out_button))
-        form.addRow(self.resume_box, _path_row(self.ckpt_edit, self.ckpt_button))
-        return box
-
-    def _buttons(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        self.start_button = QPushButton("Start")
-        self.start_button.setDefault(True)
-        self.cancel_button = QPushButton("Cancel training")
-        self.cancel_button.setToolTip("Stop after the current step; the weights and a "
-                                      "checkpoint are saved so you can resume")
-        self.close_button = QPushButton("Close")
-        row.addStretch(1)
-        for b in (self.start_button, self.cancel_button, self.close_button):
-            row.addWidget(b)
-        return row
-
+    # -- wiring (the widgets are built by TrainPriorViewMixin) -------------------------------
     def _connect(self) -> None:
         self.file_button.clicked.connect(lambda: self._browse("volume"))
         self.folder_button.clicked.connect(lambda: self._browse("folder"))
@@ -312,15 +224,6 @@ class TrainPriorDialog(QDialog):
         if self.runner.is_running():
             self.runner.cancel()
 
-    def _set_busy(self, training: bool) -> None:
-        self._training = training
-        for w in (self.volume_edit, self.file_button, self.folder_button, self.phantoms_box,
-                  self.size_box, self.steps_spin, self.batch_spin, self.out_edit,
-                  self.out_button, self.resume_box, self.ckpt_edit, self.ckpt_button):
-            w.setEnabled(not training)
-        self.start_button.setEnabled(not training)
-        self.cancel_button.setEnabled(training)
-
     # -- runner signals -----------------------------------------------------------------------
     def _on_progress(self, fraction: float, message: str) -> None:
         if self._training:
@@ -396,18 +299,7 @@ class TrainPriorDialog(QDialog):
         self.resume_box.setChecked(True)
         self._set_busy(False)
 
-    # -- helpers ----------------------------------------------------------------------------
-    def _show_curve(self, curve) -> None:
-        if curve:
-            self._curve = ([s for s, _ in curve], [v for _, v in curve])
-            self.curve.set_curve("loss", *self._curve, color=(80, 150, 255), width=2)
-
-    def _show_info(self, text: str, error: bool = False) -> None:
-        _say(self.volume_info, text, error)
-
-    def _show_status(self, text: str, error: bool = False) -> None:
-        _say(self.status, text, error)
-
+    # -- closing ----------------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 60_000) -> None:
         """Cancel a run and wait for it (its checkpoint is written); stop polling."""
         self._poll.stop()
