@@ -16,13 +16,23 @@ from typing import Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsScene, QWidget
+from PySide6.QtWidgets import (QApplication, QFileDialog, QGraphicsItem, QGraphicsScene,
+                               QWidget)
 
 PathLike = Union[str, os.PathLike]
 
 GIF_MAX_FRAMES = 300
 GIF_MAX_FPS = 25.0
 SVG_ONLY_2D = "SVG export is only available for 2-D plots; use PNG"
+
+
+def ask_save_path(parent, title: str, default: str, file_filter: str,
+                  path: Optional[str] = None) -> Optional[str]:
+    """``path`` when given (tests, CLI), else the user's choice in a save dialog (None if
+    they cancel)."""
+    if path is None:
+        path, _ = QFileDialog.getSaveFileName(parent, title, default, file_filter)
+    return path or None
 
 
 # -- still images ---------------------------------------------------------------------------

@@ -95,11 +95,10 @@ def save_session(win, ask: bool = False, path: str | None = None) -> bool:
 
 # -- export ----------------------------------------------------------------------------------
 def export_png(win, path: str | None = None) -> bool:
+    path = export.ask_save_path(win, "Export view", f"{win.current}.png", "PNG image (*.png)",
+                                path)
     if path is None:
-        path, _ = QFileDialog.getSaveFileName(win, "Export view", f"{win.current}.png",
-                                              "PNG image (*.png)")
-        if not path:
-            return False
+        return False
     export.save_widget_png(win.slot.presenter.view, path)
     win.show_message(f"Saved {path}")
     return True
@@ -113,12 +112,11 @@ def _fill_svg_menu(win) -> None:
 
 
 def export_svg(win, title: str, item, path: str | None = None) -> bool:
+    safe = "".join(c if c.isalnum() else "_" for c in title).strip("_").lower()
+    path = export.ask_save_path(win, f"Export {title}", f"{safe}.svg", "SVG image (*.svg)",
+                                path)
     if path is None:
-        safe = "".join(c if c.isalnum() else "_" for c in title).strip("_").lower()
-        path, _ = QFileDialog.getSaveFileName(win, f"Export {title}", f"{safe}.svg",
-                                              "SVG image (*.svg)")
-        if not path:
-            return False
+        return False
     try:
         export.save_plot_svg(item, path)
     except ValueError as err:
@@ -135,11 +133,10 @@ def export_movie(win, path: str | None = None, fps: int = 30) -> bool:
     if n == 0:
         win.show_message("Nothing to export yet: run the lab first.")
         return False
+    path = export.ask_save_path(win, "Export animation", f"{win.current}.mp4",
+                                "Movie (*.mp4 *.gif)", path)
     if path is None:
-        path, _ = QFileDialog.getSaveFileName(win, "Export animation", f"{win.current}.mp4",
-                                              "Movie (*.mp4 *.gif)")
-        if not path:
-            return False
+        return False
     dialog = QProgressDialog("Writing animation…", "Cancel", 0, 1000, win)
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(300)

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
+
+from app.export import ask_save_path
 
 from engine.core import config_to_dict
 from engine.core.results_io import save_results
@@ -64,11 +66,10 @@ def export_results(win, path: Optional[str] = None) -> Optional[threading.Thread
     if result is None:
         win.show_message("Nothing to export yet: run the lab first.")
         return None
+    path = ask_save_path(win, "Export results", f"{win.current}.npz", "NumPy arrays (*.npz)",
+                         path)
     if path is None:
-        path, _ = QFileDialog.getSaveFileName(win, "Export results", f"{win.current}.npz",
-                                              "NumPy arrays (*.npz)")
-        if not path:
-            return None
+        return None
     if not path.endswith(".npz"):
         path += ".npz"
     meta = results_meta(win, result)
