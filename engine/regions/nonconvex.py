@@ -161,7 +161,8 @@ def fit_nonconvex_iter(X, y, width: int, lam: float, steps: int, lr: float,
                        seeds: Sequence[int], optimizer: str = "gd", depth: int = 1,
                        n_snapshots: int = 50, init_scale: float = 1.0,
                        device: str = "cpu") -> Generator:
-    """Progress generator of :func:`fit_nonconvex_batch` (reports every ~40 ms)."""
+    """Progress generator of :func:`fit_nonconvex_batch` (reports every ~40 ms; each report's
+    ``partial`` is ``{"objective": (B, k + 1)}``, the curves so far)."""
     X, y = check_data(X, y)
     widths = _validate(width, depth, lam, steps, lr, optimizer)
     seeds = [int(s) for s in seeds]
@@ -189,7 +190,8 @@ def fit_nonconvex_iter(X, y, width: int, lam: float, steps: int, lr: float,
         opt.step(params, grads, alive)
         if time.perf_counter() - last >= _REPORT_SECONDS:
             last = time.perf_counter()
-            yield Progress(k / max(1, int(steps)), f"training: step {k}/{steps}")
+            yield Progress(k / max(1, int(steps)), f"training: step {k}/{steps}",
+                           {"objective": obj[:, :k + 1].copy()})
     return _runs(seeds, optimizer, lr, lam, obj, snaps, si, rec, div)
 
 

@@ -2,9 +2,12 @@
 
 :func:`run_config` is a progress generator (``engine.core`` contract): it yields
 :class:`~engine.core.Progress` at least every ~40 ms of compute (stop iterating to cancel) and
-returns a :class:`RegionsResult`. Stage results travel as ``Progress.partial`` dicts
-(``{"stage": "convex", "convex": sol}``, ``{"stage": "training", "runs": [...]}``) so the
-app can draw them before the run ends.
+returns a :class:`RegionsResult`. Stage results travel as ``Progress.partial`` dicts so the
+app draws them before the run ends, in this order: ``"data"`` (X, y, box); ``"convex"`` (the
+certified optimum with its region map); ``"curves"`` (objective curves so far, many times
+during training); ``"training"`` (the runs); for deep nets ``"deep_curves"`` (its objective
+so far) and ``"deep_preview"`` (coarse-to-fine
+maps of the trained deep net); ``"final_maps"`` (the last snapshot's maps of every run).
 """
 from __future__ import annotations
 
@@ -138,12 +141,17 @@ def _data(cfg: RegionsConfig, data):
 
 
 def _maps(runs, grid_x, grid_y, box, device, lo, hi) -> Generator:
-    """Pattern-id maps and exact counts of every snapshot of every run."""
+    """Pattern-id maps and exact counts of every snapshot of every run.
+
+    The last snapshot is computed first and sent as a ``{"stage": "final_maps"}`` partial
+    (ids (S, ny, nx), keys, counts), so the view shows the trained nets' regions while the
+    earlier snapshots are still being mapped.
+    """
     T, S = len(runs[0].steps), len(runs)
     ids = np.empty((T, S, len(grid_y), len(grid_x)), dtype=np.int32)
     keys = [[None] * S for _ in range(T)]
     counts, plane = np.zeros((T, S), dtype=np.int64), np.zeros((T, S), dtype=np.int64)
-    for t in range(T):
+    for i, t in enumerate([T - 1, *range(T - 1)]):
         for s, run in enumerate(runs):
             hidden = run.hidden_at(t)
             m, k = yield from relay(pattern_ids_iter(hidden, grid_x, grid_y, device), lo, lo)
@@ -153,9 +161,28 @@ def _maps(runs, grid_x, grid_y, box, device, lo, hi) -> Generator:
                 plane[t, s] = count_regions(*hidden[0])
             else:
                 counts[t, s] = plane[t, s] = len(k)
-            yield Progress(lo + (hi - lo) * (t * S + s + 1) / (T * S),
-                           f"region maps: snapshot {t + 1}/{T}, run {s + 1}/{S}")
+            yield Progress(lo + (hi - lo) * (i * S + s + 1) / (T * S),
+                           f"region maps: snapshot {i + 1}/{T}, run {s + 1}/{S}")
+        if i == 0:
+            yield Progress(lo + (hi - lo) / T, "final region maps", {
+                "stage": "final_maps", "ids": ids[t].copy(), "keys": list(keys[t]),
+                "counts": counts[t].copy()})
     return ids, keys, counts, plane
+
+
+def _deep_preview(run, grid_x, grid_y, device, frac) -> Generator:
+    """Coarse-to-fine maps (grid / 8, / 4, / 2) of a deep net's last snapshot, sent as
+    ``{"stage": "deep_preview"}`` partials: the Deep-net view refines while the
+    full-resolution maps of every snapshot are computed (issue #4)."""
+    hidden = run.hidden_at(len(run.steps) - 1)
+    for f in (8, 4, 2):
+        gx, gy = grid_x[::f], grid_y[::f]
+        if min(len(gx), len(gy)) < 16:
+            continue
+        m, k = yield from relay(pattern_ids_iter(hidden, gx, gy, device), frac, frac)
+        yield Progress(frac, f"deep-net map preview (1/{f} resolution)", {
+            "stage": "deep_preview", "ids": m.astype(np.int32), "keys": k, "grid_x": gx,
+            "grid_y": gy, "factor": f})
 
 
 def _train(cfg, X, y, device, depth, width, seeds, lo, hi) -> Generator:
@@ -165,14 +192,37 @@ def _train(cfg, X, y, device, depth, width, seeds, lo, hi) -> Generator:
 
 
 def _train_widths(cfg, X, y, device, lo, hi) -> Generator:
-    """Two-layer runs of every width (one batch of all seeds per width), width-major."""
+    """Two-layer runs of every width (one batch of all seeds per width), width-major.
+
+    Training reports become ``{"stage": "curves", "objective": [...], "widths": [...]}``
+    partials: the objective curves of every run so far (finished widths, then the batch in
+    training), so the objective plot grows live.
+    """
     widths, seeds = run_widths(cfg), [cfg.seed + i for i in range(cfg.n_seeds)]
     cost = np.array(widths, dtype=float) + 8.0          # rough per-step cost of a batch
     edges = lo + (hi - lo) * np.concatenate([[0.0], np.cumsum(cost) / cost.sum()])
     runs = []
     for k, m in enumerate(widths):
-        runs += yield from _train(cfg, X, y, device, 1, m, seeds, edges[k], edges[k + 1])
+        done = ([r.objective for r in runs], [w for w in widths[:k] for _ in seeds])
+        runs += yield from _curves(_train(cfg, X, y, device, 1, m, seeds, edges[k],
+                                          edges[k + 1]), done, m)
     return runs
+
+
+def _curves(gen: Generator, done: tuple, width: int, stage: str = "curves") -> Generator:
+    """Relay a training generator, turning its ``{"objective"}`` partials into ``stage``
+    partials with the curves of the runs ``done`` before it."""
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        part = p.partial
+        if isinstance(part, dict) and "objective" in part:
+            now = list(part["objective"])
+            part = {"stage": stage, "objective": done[0] + now,
+                    "widths": done[1] + [width] * len(now)}
+        yield Progress(p.fraction, p.message, part)
 
 
 def run_config(cfg: RegionsConfig, device: str = "cpu", data=None) -> Generator:
@@ -183,7 +233,26 @@ def run_config(cfg: RegionsConfig, device: str = "cpu", data=None) -> Generator:
     cfg : RegionsConfig (validated; ``ValueError`` names a bad field).
     device : torch device of the non-convex training and deep pattern maps.
     data : optional ``(X, y)`` (clicked points / CSV) replacing the generated data set.
+
+    Each stage partial (module docstring) also carries ``"stages"``: the newest partial of
+    every stage so far, so a consumer that sees only the newest report (the app's runner)
+    misses nothing.
     """
+    state = {}
+    gen = _run_stages(cfg, device, data)
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(p.partial, dict) and "stage" in p.partial:
+            state = {**state, p.partial["stage"]: p.partial}
+            p = Progress(p.fraction, p.message, {**p.partial, "stages": state})
+        yield p
+
+
+def _run_stages(cfg: RegionsConfig, device: str, data) -> Generator:
+    """:func:`run_config` without the accumulated ``"stages"``."""
     validate(cfg)
     _check_size(cfg)
     X, y = _data(cfg, data)
@@ -192,21 +261,27 @@ def run_config(cfg: RegionsConfig, device: str = "cpu", data=None) -> Generator:
     gy = np.linspace(box[2], box[3], cfg.grid)
     yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y, "box": box})
     sol = yield from relay(fit_convex_iter(X, y, cfg.lam, cfg.formulation, cfg.tol), 0.0, 0.3)
-    yield Progress(0.3, "convex optimum found", {"stage": "convex", "convex": sol})
-    runs = yield from _train_widths(cfg, X, y, device, 0.3, 0.65)
-    yield Progress(0.65, "training done", {"stage": "training", "runs": runs})
-    ids, keys, counts, plane = yield from _maps(runs, gx, gy, box, device, 0.65, 0.85)
     cids, ckeys = yield from pattern_ids_iter(_convex_hidden(sol), gx, gy, device)
+    W, b = _convex_hidden(sol)[0]
+    convex_counts = count_regions(W, b, box), count_regions(W, b)
+    yield Progress(0.3, "convex optimum found", {
+        "stage": "convex", "convex": sol, "ids": cids.astype(np.int32), "keys": ckeys,
+        "count": convex_counts[0]})
+    runs = yield from _train_widths(cfg, X, y, device, 0.3, 0.6)
+    yield Progress(0.6, "training done", {"stage": "training", "runs": runs})
     deep = deep_ids = deep_counts = None
     if cfg.depth > 1:
-        deep = (yield from _train(cfg, X, y, device, cfg.depth, max(1, cfg.width // cfg.depth),
-                                  [cfg.seed], 0.85, 0.95))[0]
-        d_ids, _, d_counts, _ = yield from _maps([deep], gx, gy, box, device, 0.95, 1.0)
+        deep_width = max(1, cfg.width // cfg.depth)
+        deep = (yield from _curves(_train(cfg, X, y, device, cfg.depth, deep_width, [cfg.seed],
+                                          0.6, 0.7), ([], []), deep_width, "deep_curves"))[0]
+        yield from _deep_preview(deep, gx, gy, device, 0.7)
+    ids, keys, counts, plane = yield from _maps(runs, gx, gy, box, device, 0.7, 0.9)
+    if deep is not None:
+        d_ids, _, d_counts, _ = yield from _maps([deep], gx, gy, box, device, 0.9, 1.0)
         deep_ids, deep_counts = d_ids[:, 0], d_counts[:, 0]
-    W, b = _convex_hidden(sol)[0]
     return RegionsResult(
-        cfg, X, y, box, gx, gy, sol, cids.astype(np.int32), ckeys, count_regions(W, b, box),
-        count_regions(W, b), runs, runs[0].steps.copy(), ids, keys, counts, plane,
+        cfg, X, y, box, gx, gy, sol, cids.astype(np.int32), ckeys, *convex_counts, runs,
+        runs[0].steps.copy(), ids, keys, counts, plane,
         np.array([r.final_objective - sol.objective for r in runs]), deep, deep_ids,
         deep_counts)
 

@@ -221,3 +221,51 @@ def test_wide_nets_reach_the_convex_optimum_and_narrow_ones_do_not():
     rel = res.gaps / res.convex.objective
     assert (rel[res.widths == 2] > 0.1).all()
     assert (rel[res.widths == 48] < 1e-2).all()
+
+
+def test_partials_stream_curves_convex_map_and_refining_previews():
+    """The stages the lab draws before the run ends equal the final result's pieces."""
+    stages = {}
+    gen = run_config(dataclasses.replace(SMALL, widths="3", steps=1500))
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            res = stop.value
+            break
+        if p.partial:
+            stages.setdefault(p.partial["stage"], []).append(p.partial)
+    order = list(stages)
+    assert order.index("convex") < order.index("training") < order.index("final_maps")
+    assert len(stages["curves"]) >= 2                    # the objective plot grows live
+    convex = stages["convex"][0]
+    np.testing.assert_array_equal(convex["ids"], res.convex_region_ids)
+    assert convex["count"] == res.convex_region_count
+    for curves in stages.get("curves", []):              # prefixes of the final curves
+        assert len(curves["objective"]) == len(curves["widths"]) <= len(res.runs)
+        for obj, run in zip(curves["objective"], res.runs):
+            np.testing.assert_array_equal(obj, run.objective[:len(obj)])
+    final = stages["final_maps"][0]
+    np.testing.assert_array_equal(final["ids"], res.region_ids[-1])
+    np.testing.assert_array_equal(final["counts"], res.region_counts[-1])
+    factors = [d["factor"] for d in stages["deep_preview"]]
+    assert factors == [4, 2]                             # 64 / 8 < 16 pixels: skipped
+    hidden = res.deep_run.hidden_at(len(res.deep_run.steps) - 1)
+    full, keys = pattern_ids(hidden, res.grid_x, res.grid_y, return_hashes=True)
+    np.testing.assert_array_equal(full, res.deep_region_ids[-1])
+    for d in stages["deep_preview"]:
+        assert d["ids"].shape == (len(d["grid_y"]), len(d["grid_x"]))
+        np.testing.assert_array_equal(d["ids"], pattern_ids(hidden, d["grid_x"], d["grid_y"]))
+        f = d["factor"]
+        np.testing.assert_array_equal(d["keys"][d["ids"]], keys[full][::f, ::f])
+
+
+def test_every_partial_carries_all_stages_so_far():
+    """The runner shows only the newest report: no stage may be lost behind a later one."""
+    seen = []
+    for p in run_config(dataclasses.replace(SMALL, depth=1)):
+        if p.partial:
+            seen.append(p.partial["stage"])
+            assert list(p.partial["stages"]) == list(dict.fromkeys(seen))
+            assert p.partial["stages"][p.partial["stage"]]["stage"] == p.partial["stage"]
+    assert seen[0] == "data" and "convex" in seen and seen[-1] == "final_maps"
