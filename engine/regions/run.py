@@ -166,7 +166,8 @@ def _maps(runs, grid_x, grid_y, box, device, lo, hi) -> Generator:
         if i == 0:
             yield Progress(lo + (hi - lo) / T, "final region maps", {
                 "stage": "final_maps", "ids": ids[t].copy(), "keys": list(keys[t]),
-                "counts": counts[t].copy()})
+                "counts": counts[t].copy(), "plane": plane[t].copy(),
+                "step": int(runs[0].steps[t])})
     return ids, keys, counts, plane
 
 
@@ -259,14 +260,15 @@ def _run_stages(cfg: RegionsConfig, device: str, data) -> Generator:
     box = data_box(X)
     gx = np.linspace(box[0], box[1], cfg.grid)
     gy = np.linspace(box[2], box[3], cfg.grid)
-    yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y, "box": box})
+    yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y, "box": box,
+                                           "grid_x": gx, "grid_y": gy})
     sol = yield from relay(fit_convex_iter(X, y, cfg.lam, cfg.formulation, cfg.tol), 0.0, 0.3)
     cids, ckeys = yield from pattern_ids_iter(_convex_hidden(sol), gx, gy, device)
     W, b = _convex_hidden(sol)[0]
     convex_counts = count_regions(W, b, box), count_regions(W, b)
     yield Progress(0.3, "convex optimum found", {
         "stage": "convex", "convex": sol, "ids": cids.astype(np.int32), "keys": ckeys,
-        "count": convex_counts[0]})
+        "count": convex_counts[0], "count_plane": convex_counts[1]})
     runs = yield from _train_widths(cfg, X, y, device, 0.3, 0.6)
     yield Progress(0.6, "training done", {"stage": "training", "runs": runs})
     deep = deep_ids = deep_counts = None
