@@ -17,6 +17,7 @@ from app.registry import LABS
 from app.runner import Runner
 from app.session import Autosaver, Session, restore_config
 from engine.core.config import config_from_dict, config_to_dict
+from widgets.elided_label import ElidedLabel
 from widgets.parameter_panel import ParameterPanel
 from widgets.playback_bar import PlaybackBar
 
@@ -104,7 +105,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.side_dock)
 
     def _build_status_bar(self, devices) -> None:
-        self.status_label = QLabel("Ready")
+        self.status_label = ElidedLabel("Ready")     # long summaries: "…", full text as tooltip
         self.device_box = QComboBox()
         self.device_box.setToolTip("Compute device for engine runs")
         for dev, name in devices:

@@ -12,59 +12,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from widgets.curve_data import STYLES as _STYLES, color as _color, pack_lines, subsample_columns
+from widgets.plot_overlays import LegendProxy, OverlayPlacer
+
 __all__ = ["CurvePlot", "subsample_columns", "pack_lines"]
-
-_STYLES = {"solid": QtCore.Qt.PenStyle.SolidLine, "dash": QtCore.Qt.PenStyle.DashLine,
-           "dot": QtCore.Qt.PenStyle.DotLine}
-
-
-def _color(color, alpha: Optional[int] = None):
-    """A QColor from an (r, g, b[, a]) tuple or a colour string, with optional alpha."""
-    c = pg.mkColor(color)
-    if alpha is not None:
-        c.setAlpha(int(np.clip(alpha, 0, 255)))
-    return c
-
-
-def subsample_columns(n: int, max_lines: int) -> np.ndarray:
-    """Evenly spaced, deterministic column indices: at most ``max_lines`` of ``n``."""
-    if n <= max_lines:
-        return np.arange(n)
-    return np.unique(np.round(np.linspace(0, n - 1, max(int(max_lines), 1))).astype(int))
-
-
-def pack_lines(x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate the columns of ``Y`` into one NaN-separated polyline.
-
-    Parameters
-    ----------
-    x : ndarray of shape (T,)
-        Shared abscissa.
-    Y : ndarray of shape (T, N)
-        One trajectory per column.
-
-    Returns
-    -------
-    xs, ys : ndarray of shape (N * (T + 1),)
-        Flat arrays with a NaN after every trajectory (draw with ``connect="finite"``).
-    """
-    T, N = Y.shape
-    xs, ys = np.full((N, T + 1), np.nan), np.full((N, T + 1), np.nan)
-    xs[:, :T], ys[:, :T] = x[None, :], Y.T
-    return xs.ravel(), ys.ravel()
-
-
-class _BandLegendProxy(pg.PlotDataItem):
-    """Legend sample for a band; toggling it in the legend shows/hides the band."""
-
-    def __init__(self, parts, **kwargs):
-        super().__init__(**kwargs)
-        self._parts = parts
-
-    def setVisible(self, visible):  # noqa: N802 (Qt naming)
-        super().setVisible(visible)
-        for item in getattr(self, "_parts", ()):
-            item.setVisible(visible)
 
 
 class CurvePlot(QtWidgets.QWidget):
@@ -108,6 +59,7 @@ class CurvePlot(QtWidgets.QWidget):
         self._legend.setZValue(2000)  # above the data
         self._legend.setVisible(False)
         self._items: dict[str, dict] = {}
+        self.overlays = OverlayPlacer(self.plot_item, self._legend, self._data_items, self)
         self._log = (bool(log_x), bool(log_y))
         self._cursor_x: Optional[float] = None
         self._cursor = pg.InfiniteLine(angle=90, movable=False,
@@ -126,13 +78,30 @@ class CurvePlot(QtWidgets.QWidget):
         self.plot_item.setLabel("bottom", x_label)
         self.plot_item.setLabel("left", y_label)
 
-    def set_legend_corner(self, corner: str) -> None:
-        """Move the legend to ``"top-left"``, ``"top-right"``, ``"bottom-left"`` or
-        ``"bottom-right"`` of the plot."""
-        fx = 1 if corner.endswith("right") else 0
-        fy = 1 if corner.startswith("bottom") else 0
-        offset = (-10 if fx else 10, -10 if fy else 10)
-        self._legend.anchor(itemPos=(fx, fy), parentPos=(fx, fy), offset=offset)
+    def set_legend_corner(self, corner: str, auto: bool = True) -> None:
+        """Preferred legend position: ``"top-left"``, ``"top-right"``, ``"bottom-left"``,
+        ``"bottom-right"`` (or another key of :data:`widgets.plot_overlays.LEGEND_POSITIONS`).
+
+        With ``auto`` (default) the legend still moves to the position that hides the fewest
+        plotted points when the data change; ``auto=False`` pins it to ``corner``.
+        """
+        self.overlays.set_preferred(corner, auto)
+
+    def update_overlays(self) -> None:
+        """Place the legend and the reference-line labels now (normally done on the next
+        pass of the event loop after the data, range or size change)."""
+        self.overlays.update()
+
+    def line_label(self, key: str):
+        """The text item labelling reference line ``key`` (None without a label)."""
+        return self.overlays.label(key)
+
+    def _data_items(self) -> list:
+        """Items the legend and labels must not hide: curves, bands' edges, reference lines."""
+        out = []
+        for entry in self._items.values():
+            out += [p for p in entry["parts"] if not isinstance(p, pg.FillBetweenItem)]
+        return out
 
     def set_log(self, x: bool, y: bool) -> None:
         """Switch the axes between linear and log scale; every item is redrawn."""
@@ -141,6 +110,7 @@ class CurvePlot(QtWidgets.QWidget):
         for entry in self._items.values():
             entry["apply"]()
         self.set_cursor(self._cursor_x)
+        self.overlays.schedule()
 
     def _clean(self, x, y) -> tuple[np.ndarray, np.ndarray]:
         """Float copies with non-finite (and, on log axes, non-positive) values as NaN."""
@@ -201,6 +171,8 @@ class CurvePlot(QtWidgets.QWidget):
             self._legend.setVisible(len(self._legend.items) > 0)
         for part in entry["parts"]:
             self.plot_item.removeItem(part)
+        self.overlays.remove_label(key)
+        self.overlays.schedule()
 
     def clear_items(self) -> None:
         """Remove every keyed item (the cursor stays)."""
@@ -247,6 +219,7 @@ class CurvePlot(QtWidgets.QWidget):
 
         entry["apply"] = apply
         apply()
+        self.overlays.schedule()
 
     def set_curve(self, key: str, x, y, color=(255, 255, 255), width: float = 2,
                   style: str = "solid", symbol: Optional[str] = None,
@@ -287,6 +260,7 @@ class CurvePlot(QtWidgets.QWidget):
 
         entry["apply"] = apply
         apply()
+        self.overlays.schedule()
         self._set_legend(entry, name)
 
     def _make_band(self) -> dict:
@@ -294,7 +268,7 @@ class CurvePlot(QtWidgets.QWidget):
         fill = pg.FillBetweenItem(lo, hi)
         for part in (fill, lo, hi):
             self.plot_item.addItem(part)
-        proxy = _BandLegendProxy([fill, lo, hi])
+        proxy = LegendProxy([fill, lo, hi])
         return {"item": fill, "lo": lo, "hi": hi, "parts": [fill, lo, hi],
                 "legend_item": proxy}
 
@@ -334,45 +308,51 @@ class CurvePlot(QtWidgets.QWidget):
 
         entry["apply"] = apply
         apply()
+        self.overlays.schedule()
         self._set_legend(entry, name)
 
     # ------------------------------------------------------------------ reference lines
     def _set_line(self, key: str, kind: str, angle: int, value: float, color,
-                  label: Optional[str]) -> None:
+                  label: Optional[str], name: Optional[str]) -> None:
+        """A dashed reference line; its label is placed inside the view by the overlays."""
         def make():
-            line = pg.InfiniteLine(angle=angle, movable=False, label="",
-                                   labelOpts={"position": 0.92, "fill": (255, 255, 255, 220)})
+            line = pg.InfiniteLine(angle=angle, movable=False)
             line.setZValue(500)
             self.plot_item.addItem(line)
-            return {"item": line, "parts": [line]}
+            return {"item": line, "parts": [line], "legend_item": LegendProxy([line])}
 
         entry = self._entry(key, kind, make)
         line = entry["item"]
-        line.setPen(pg.mkPen(_color(color), width=1, style=QtCore.Qt.PenStyle.DashLine))
-        text = (label or "").replace("{", "{{").replace("}", "}}")
-        line.label.setFormat(text)
-        line.label.setColor((40, 40, 40))
+        pen = pg.mkPen(_color(color), width=1, style=QtCore.Qt.PenStyle.DashLine)
+        line.setPen(pen)
+        entry["legend_item"].setData([], [], pen=pen)
         axis = 1 if angle == 0 else 0
+        if label:
+            self.overlays.set_label(key, line, label, axis)
+        else:
+            self.overlays.remove_label(key)
 
         def apply():
             pos = self._to_view(value, axis)
             line.setVisible(pos is not None)
             if pos is not None:
                 line.setValue(pos)
-                line.label.valueChanged()
 
         entry["apply"] = apply
         apply()
+        self.overlays.schedule()
+        self._set_legend(entry, name)
 
     def set_hline(self, key: str, y: float, color=(200, 200, 200),
-                  label: Optional[str] = None) -> None:
-        """A horizontal reference line at ``y`` (optional text label)."""
-        self._set_line(key, "hline", 0, y, color, label)
+                  label: Optional[str] = None, name: Optional[str] = None) -> None:
+        """A horizontal reference line at ``y``: optional text ``label`` beside it (kept
+        inside the view, away from the data) and/or ``name`` in the legend."""
+        self._set_line(key, "hline", 0, y, color, label, name)
 
     def set_vline(self, key: str, x: float, color=(200, 200, 200),
-                  label: Optional[str] = None) -> None:
-        """A vertical reference line at ``x`` (optional text label)."""
-        self._set_line(key, "vline", 90, x, color, label)
+                  label: Optional[str] = None, name: Optional[str] = None) -> None:
+        """A vertical reference line at ``x`` (optional text ``label`` / legend ``name``)."""
+        self._set_line(key, "vline", 90, x, color, label, name)
 
     def set_cursor(self, x: Optional[float]) -> None:
         """Move the time cursor to ``x`` (data coordinates); ``None`` hides it."""
@@ -403,28 +383,6 @@ class CurvePlot(QtWidgets.QWidget):
         self.sigClicked.emit(float(x), float(y))
 
 
-def _demo() -> None:  # pragma: no cover - manual demo
-    import sys
-
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv)
-    rng = np.random.default_rng(0)
-    t = np.linspace(0.0, 10.0, 400)
-    Y = np.exp(-0.3 * t)[:, None] + np.cumsum(rng.normal(0, 0.02, (400, 1000)), axis=0)
-    plot = CurvePlot("Loss trajectories", "t (s)", "loss")
-    plot.setWindowTitle("CurvePlot demo")
-    plot.set_lines("runs", t, Y, color=(100, 160, 255), alpha=60, max_lines=200)
-    lo, hi = np.percentile(Y, [10, 90], axis=1)
-    plot.set_band("bound", t, lo, hi, color=(255, 140, 0), name="10-90 % band")
-    plot.set_curve("mean", t, Y.mean(axis=1), color="w", name="mean")
-    plot.set_curve("theory", t, np.exp(-0.3 * t), (255, 80, 80), style="dash", name="theory")
-    plot.set_hline("zero", 0.0, (150, 150, 150), label="y = 0")
-    plot.set_vline("switch", 5.0, (120, 220, 120), label="switch")
-    plot.set_cursor(2.5)
-    plot.sigClicked.connect(lambda x, y: plot.set_cursor(x))
-    plot.resize(800, 500)
-    plot.show()
-    app.exec()
-
-
-if __name__ == "__main__":
-    _demo()
+if __name__ == "__main__":  # pragma: no cover - manual demo
+    from widgets.curve_plot_demo import main
+    main()

@@ -81,19 +81,12 @@ def show_curves(objective, counts, r) -> None:
         counts.set_curve(f"s{i}", r.snapshot_steps.astype(float),
                          r.region_counts[:, i].astype(float), color=color, width=2,
                          style=style, name=name)
+    # Named in the legend (placed in a gap of the curves), not labelled beside the line:
+    # every run ends near p*, and the region counts crowd the optimum's count.
     objective.set_hline("convex", float(r.convex.objective), (0, 0, 0),
-                        label="convex optimum p*")
+                        name=f"convex optimum p* = {r.convex.objective:.4g}")
     counts.set_hline("convex", float(r.convex_region_count), (0, 0, 0),
-                     label="convex optimum's net")
-    _label_below(objective.item("convex"))       # no run is below p*: the label hides none
-
-
-def _label_below(line) -> None:
-    """Put an InfiniteLine's label under the line, right-aligned, without a backdrop."""
-    import pyqtgraph as pg
-    line.label.fill = pg.mkBrush(None)
-    line.label.anchors = [(1.0, 0.0), (1.0, 0.0)]
-    line.label.updatePosition()
+                     name=f"convex optimum's net ({r.convex_region_count})")
 
 
 # ---------------------------------------------------------------------- gate space
@@ -187,6 +180,6 @@ def show_surface(view, r, ids, keys, W, w2, output, kind: str, label: str) -> No
     view.set_surface(output, xl, yl, colors=region_colors(ids, keys))
     fitted = np.maximum(r.X @ W[:, :2].T + W[:, 2], 0.0) @ w2
     view.set_points(r.X, r.y, colors=point_colors(r.y, kind), fitted=fitted)
-    view.set_info(f"<b>{label}</b> — height: output f(x); colours: its activation regions "
-                  "(as on the map); dots: the data at their targets, stems: residuals. "
-                  "Drag to turn, wheel to zoom.")
+    view.set_info(f"<b>{label}</b> — height: f(x); colours: its regions; dots: the data "
+                  "(stems: residuals). Drag: turn, wheel: zoom, hover: the facet's pattern "
+                  "and affine map.")

@@ -123,3 +123,21 @@ def test_presentation_mode_toggles_fullscreen_and_font(window, qtbot):
     menus.toggle_presentation(window)
     assert not window.presentation_action.isChecked()
     assert window.font().pointSizeF() == pytest.approx(size)
+
+
+def test_long_status_message_fits_beside_the_device_box(window, qtbot):
+    """A summary longer than the window is elided in the status bar, never cut by the device
+    combo box; the whole text stays readable in the tooltip."""
+    window.resize(1600, 1000)
+    window.show()
+    qtbot.waitExposed(window)
+    text = "Convex relu program: " + "a long summary, " * 40 + "best gap 5.13e-05."
+    window.show_message(text)
+    qtbot.wait(10)
+    label = window.status_label
+    shown = label.shown_text()
+    assert shown != text and shown.endswith("…") and label.toolTip() == text
+    assert label.fontMetrics().horizontalAdvance(shown) <= label.contentsRect().width()
+    device = window.device_box.mapTo(window, window.device_box.rect().topLeft()).x()
+    assert label.mapTo(window, label.rect().topRight()).x() < device
+    assert window.width() <= 1600

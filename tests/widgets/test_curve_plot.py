@@ -139,3 +139,82 @@ def test_sig_clicked_data_coordinates(qtbot, plot):
         qtbot.mouseClick(plot.plot_widget.viewport(), QtCore.Qt.MouseButton.LeftButton,
                          pos=view_pt)
     assert blocker.args[0] == pytest.approx(4.0, abs=0.2)
+
+
+# ---------------------------------------------------------------------- legend and labels
+def _covered(plot, rect, x, y) -> int:
+    """How many of the data points (x, y) (densely sampled curve) fall inside the scene
+    rectangle ``rect``."""
+    vb = plot.plot_item.vb
+    pts = [vb.mapViewToScene(QtCore.QPointF(float(a), float(b))) for a, b in zip(x, y)]
+    return sum(rect.contains(p) for p in pts)
+
+
+def test_legend_moves_off_the_curves(plot):
+    """A diagonal through the top-left and bottom-right corners: the legend (preferred
+    top-left) must sit where it covers none of the curve's points, and follow new data."""
+    x = np.linspace(0.0, 10.0, 400)
+    plot.set_curve("a", x, 10.0 - x, color="r", name="falling curve")
+    plot.set_curve("b", x, 10.5 - x, color="b", name="another falling curve")
+    plot.update_overlays()
+    legend = plot.plot_item.legend
+    assert legend.isVisible()
+    assert _covered(plot, legend.sceneBoundingRect(), x, 10.0 - x) == 0
+    assert _covered(plot, legend.sceneBoundingRect(), x, 10.5 - x) == 0
+    plot.set_curve("a", x, x, color="r", name="falling curve")      # now a rising diagonal
+    plot.set_curve("b", x, x + 0.5, color="b", name="another falling curve")
+    plot.update_overlays()
+    assert _covered(plot, legend.sceneBoundingRect(), x, x) == 0
+
+
+def test_legend_corner_can_be_pinned(plot):
+    x = np.linspace(0.0, 10.0, 100)
+    plot.set_curve("a", x, 10.0 - x, color="r", name="a")
+    plot.set_legend_corner("top-left", auto=False)
+    plot.update_overlays()
+    vb = plot.plot_item.vb.sceneBoundingRect()
+    box = plot.plot_item.legend.sceneBoundingRect()
+    assert box.left() - vb.left() < 20 and box.top() - vb.top() < 20
+    assert _covered(plot, box, x, 10.0 - x) > 0
+    with pytest.raises(ValueError, match="corner"):
+        plot.set_legend_corner("somewhere")
+
+
+def test_reference_line_labels_stay_inside_the_view(plot):
+    """Long labels of lines near the edges are inside the view box (never cut off)."""
+    x = np.linspace(0.0, 10.0, 50)
+    plot.set_curve("c", x, x, color="g")
+    plot.set_hline("top", 10.0, "k", label="a rather long label of the top reference line")
+    plot.set_hline("low", 0.1, "k", label="another long label near the bottom edge")
+    plot.set_vline("right", 9.9, "k", label="vertical line label at the right")
+    plot.update_overlays()
+    vb = plot.plot_item.vb.sceneBoundingRect()
+    for key in ("top", "low", "right"):
+        label = plot.line_label(key)
+        assert label.isVisible()
+        box = label.sceneBoundingRect()
+        assert vb.contains(box), (key, box, vb)
+
+
+def test_reference_line_label_avoids_the_data(plot):
+    """Curves just above the line's right end: the label goes where it hides no curve."""
+    x = np.linspace(0.0, 10.0, 400)
+    y = np.where(x > 5.0, 1.2, 4.0)              # crowds the space above y = 1 on the right
+    plot.set_curve("c", x, y, color="b")
+    plot.set_curve("d", [0.0, 10.0], [0.0, 5.0], color="w")
+    plot.set_hline("ref", 1.0, "k", label="reference")
+    plot.update_overlays()
+    box = plot.line_label("ref").sceneBoundingRect()
+    assert _covered(plot, box, x, y) == 0
+    assert plot.plot_item.vb.sceneBoundingRect().contains(box)
+
+
+def test_reference_line_in_the_legend(plot):
+    plot.set_hline("opt", 1.0, (0, 0, 0), name="optimum p* = 1")
+    legend = plot.plot_item.legend
+    assert [lab.text for _, lab in legend.items] == ["optimum p* = 1"]
+    assert plot.line_label("opt") is None
+    plot.set_hline("opt", 2.0, (0, 0, 0), label="beside the line")
+    assert legend.items == [] and plot.line_label("opt") is not None
+    plot.remove("opt")
+    assert plot.line_label("opt") is None
