@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from widgets.region_style import (NEG_COLOR, POS_COLOR, boundary_mask, clip_lines, hash_index,
-                                  node_rect, region_palette)
+                                  hover_anchor, node_rect, region_palette)
 
 __all__ = ["MODES", "RegionMap", "boundary_mask", "clip_lines", "hash_index", "region_palette"]
 
@@ -338,10 +338,9 @@ class RegionMap(QtWidgets.QWidget):
     def _place_hover(self, *_) -> None:
         """Put the hover text beside the cursor, flipped so that it stays inside the view."""
         vb, p = self.plot_item.vb, self._hover_pos
-        fx = 1.0 if p.x() > vb.width() / 2 else 0.0
-        fy = 1.0 if p.y() > vb.height() / 2 else 0.0
-        self.hover_item.setAnchor((fx, fy))
-        self.hover_item.setPos(p.x() + (-12 if fx else 14), p.y() + (-10 if fy else 14))
+        anchor, pos = hover_anchor(p.x(), p.y(), vb.width(), vb.height())
+        self.hover_item.setAnchor(anchor)
+        self.hover_item.setPos(*pos)
 
     # ------------------------------------------------------------------ mouse
     def handle_scene_move(self, scene_pos: QtCore.QPointF) -> None:

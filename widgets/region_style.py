@@ -12,7 +12,7 @@ from PySide6 import QtCore
 from widgets.isolines import clip_line
 
 __all__ = ["POS_COLOR", "NEG_COLOR", "boundary_mask", "clip_lines", "hash_index",
-           "node_rect", "region_colors", "region_palette"]
+           "hover_anchor", "node_rect", "region_colors", "region_palette"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)   # 2⁶⁴/φ: no single-bit id flip keeps the top byte
 POS_COLOR, NEG_COLOR = (215, 48, 39), (49, 104, 198)   # class colours (match CET-D1)
@@ -106,3 +106,18 @@ def region_colors(ids, keys=None, lut: np.ndarray | None = None) -> np.ndarray:
     ids = np.asarray(ids)
     index = hash_index(np.asarray(keys))[ids] if keys is not None else hash_index(ids)
     return lut[index]
+
+
+def hover_anchor(x: float, y: float, width: float, height: float):
+    """Where a hover readout goes beside the cursor at ``(x, y)`` in a ``width × height`` view.
+
+    Returns
+    -------
+    (fx, fy), (px, py)
+        The text's anchor (0: its left/top edge, 1: its right/bottom edge) and the point it
+        is anchored at: below-right of the cursor, flipped towards the view's centre so that
+        it stays inside.
+    """
+    fx = 1.0 if x > width / 2 else 0.0
+    fy = 1.0 if y > height / 2 else 0.0
+    return (fx, fy), (x + (-12 if fx else 14), y + (-10 if fy else 14))

@@ -12,6 +12,11 @@ Heights are drawn on a scale fixed by :meth:`SurfaceView3D.set_zlim` (by default
 target range, padded), so an animation does not jump; the surface is clipped to that range.
 Grids larger than ``max_nodes`` per side are sampled down (ends kept).
 
+Hover: the mouse ray is cast onto the drawn surface (:mod:`widgets.surface_pick`); the point
+hit is marked and ``sigHover(x₁, x₂)`` asks the app for a readout, shown beside the cursor by
+:meth:`SurfaceView3D.set_hover_text` (the protocol of :class:`widgets.region_map.RegionMap`).
+:meth:`SurfaceView3D.link_camera` makes two views turn and zoom together.
+
 Needs OpenGL: without it (see :func:`widgets.gl.opengl_available`) the widget shows a message,
 every ``set_*`` call is a no-op and :meth:`SurfaceView3D.render` raises ``RuntimeError``.
 Run ``python -m widgets.surface_view3d [--screenshot PATH]`` for a demo.
@@ -20,16 +25,20 @@ Run ``python -m widgets.surface_view3d [--screenshot PATH]`` for a demo.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from widgets.gl import VispyWidgetMixin, opengl_available
+from widgets.region_style import hover_anchor
+from widgets.surface_pick import ray_heightfield
 
 __all__ = ["SurfaceView3D", "node_subsample", "value_colors"]
 
 NO_GL_TEXT = "The 3-D surface view needs OpenGL, which this display does not provide."
 _FLOOR_RGBA = (0.25, 0.25, 0.25, 0.9)
 _STEM_RGBA = (0.2, 0.2, 0.2, 0.7)
+_HOVER_STYLE = ("QLabel { color: rgb(30, 30, 30); background: rgba(255, 255, 255, 215); "
+                "border: 1px solid rgb(160, 160, 160); padding: 2px 4px; }")
 
 
 def node_subsample(n: int, max_nodes: int) -> np.ndarray:
@@ -74,11 +83,18 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
     Attributes
     ----------
     canvas, view : vispy SceneCanvas and its view (None without OpenGL)
-    surface : vispy SurfacePlot; points : vispy Markers; stems, floor : vispy Line
+    surface : vispy SurfacePlot; points, hover_marker : vispy Markers; stems, floor : vispy Line
     legend : QLabel under the canvas (:meth:`set_info`)
+    hover_label : QLabel over the canvas, beside the cursor (:meth:`set_hover_text`)
+
+    Signals
+    -------
+    sigHover(float, float)
+        The input point ``(x₁, x₂)`` of the surface under the mouse.
     """
 
     NO_GL_TEXT = NO_GL_TEXT
+    sigHover = Signal(float, float)
 
     def __init__(self, parent=None, max_nodes: int = 128):
         super().__init__(parent)
@@ -90,7 +106,8 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
         self._box: tuple | None = None
         self._zlim: tuple | None = None
         self._auto_zlim = True
-        self._points = self._shape = None
+        self._points = self._shape = self._field = self._last_surface = None
+        self._mouse, self._hover_text = (0.0, 0.0), ""
         if not self.available:
             layout.addWidget(QLabel(NO_GL_TEXT, alignment=Qt.AlignmentFlag.AlignCenter))
             return
@@ -102,6 +119,8 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
 
         self.canvas = scene.SceneCanvas(app="pyside6", keys=None, bgcolor="white",
                                         size=(600, 500), show=False, parent=self)
+        ignored = QSizePolicy.Policy.Ignored          # no 600 × 500 size hint: the layout
+        self.canvas.native.setSizePolicy(ignored, ignored)   # sizes it like a 2-D map
         layout.addWidget(self.canvas.native, 1)
         self.view = self.canvas.central_widget.add_view()
         self.view.camera = scene.TurntableCamera(fov=35, elevation=28, azimuth=-35)
@@ -116,12 +135,20 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
         self.stems = vis.Line(pos=np.zeros((2, 3), np.float32), color=_STEM_RGBA, width=1,
                               connect="segments", method="gl", parent=s)
         self.points = vis.Markers(parent=s)
-        for item in (self.surface, self.floor, self.stems, self.points):
+        self.hover_marker = vis.Markers(parent=s)
+        self.hover_marker.set_gl_state("translucent", depth_test=False)   # never half-buried
+        for item in (self.surface, self.floor, self.stems, self.points, self.hover_marker):
             item.visible = False
         self.legend = QLabel(textFormat=Qt.TextFormat.RichText)
         self.legend.setStyleSheet("padding: 2px 6px;")
         self.legend.setWordWrap(True)
         layout.addWidget(self.legend)
+        self.hover_label = QLabel(self.canvas.native)
+        self.hover_label.setStyleSheet(_HOVER_STYLE)
+        self.hover_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hover_label.hide()
+        self.canvas.events.mouse_move.connect(self._on_mouse_move)
+        self.canvas.native.installEventFilter(self)
 
     # ------------------------------------------------------------------ data in
     def set_zlim(self, zlim) -> None:
@@ -150,6 +177,7 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
         rgba = None if colors is None else _rgba(colors, z.shape)
         if not self.available:
             return
+        self._last_surface = (z, xlim, ylim, colors)   # redrawn when the height scale changes
         ny, nx = z.shape
         jy, ix = node_subsample(ny, self.max_nodes), node_subsample(nx, self.max_nodes)
         z = np.where(np.isfinite(z), z, 0.0)[np.ix_(jy, ix)]
@@ -161,6 +189,7 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
             self._zlim = _padded(z)
         reframe, self._box = box != self._box, box
         h = self._height(z).T.astype(np.float32)              # SurfacePlot: z[x, y]
+        self._field = (gx.astype(float), gy.astype(float), h.T.astype(float))   # for picking
         if self._shape != h.shape:              # vispy checks colours against the old mesh
             self.surface.set_data(x=gx, y=gy, z=h)
             self._shape = h.shape
@@ -196,8 +225,10 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
             if f is not None and len(f) != len(X):
                 raise ValueError(f"X has {len(X)} rows but fitted has {len(f)} entries")
             self._points = (X, t, c, f)
-            if self._auto_zlim and len(t):
+            if self._auto_zlim and len(t) and _padded(t) != self._zlim:
                 self._zlim = _padded(t)
+                if self.available and self._last_surface is not None:
+                    self.set_surface(*self._last_surface)   # on the points' height scale
         if self.available:
             self._update_points()
             self.canvas.update()
@@ -207,6 +238,72 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
         if self.available:
             self.legend.setText(text or "")
             self.legend.setVisible(bool(text))
+
+    def link_camera(self, other: "SurfaceView3D") -> None:
+        """Turn and zoom together with ``other`` (both ways); no-op without OpenGL."""
+        if self.available and other.available:
+            self.view.camera.link(other.view.camera)
+
+    # ------------------------------------------------------------------ hover
+    def pick(self, x: float, y: float):
+        """The surface point under canvas pixel ``(x, y)``: ``(x₁, x₂, scene height)``, or
+        None when the ray misses the surface (or nothing is shown)."""
+        if not self.available or self._field is None:
+            return None
+        tr = self.canvas.scene.node_transform(self.view.scene)       # canvas → scene
+        near, far = (np.asarray(tr.map([x, y, depth, 1.0]), float) for depth in (-1.0, 0.5))
+        near, far = near[:3] / near[3], far[:3] / far[3]
+        hit = ray_heightfield(near, far - near, *self._field)
+        return None if hit is None else tuple(float(v) for v in hit)
+
+    def handle_mouse_move(self, x: float, y: float) -> None:
+        """Mark the surface point under canvas pixel ``(x, y)`` and emit ``sigHover`` (the
+        readout and marker are hidden when the mouse is off the surface)."""
+        self._mouse = (float(x), float(y))
+        hit = self.pick(x, y)
+        if hit is None:
+            self.set_hover_text(None)
+            return
+        self.hover_marker.set_data(pos=np.array([hit], np.float32), size=11, edge_width=2,
+                                   face_color=(1, 1, 1, 0.9), edge_color=(0, 0, 0, 1))
+        self.hover_marker.visible = True
+        self.canvas.update()
+        self.sigHover.emit(hit[0], hit[1])
+
+    def set_hover_text(self, text: str | None) -> None:
+        """Show the app's answer to the last ``sigHover`` beside the cursor; ''/None hides it
+        (and the marker)."""
+        self._hover_text = text or ""
+        if not self.available:
+            return
+        self.hover_label.setText(text or "")
+        self.hover_label.setVisible(bool(text))
+        if not text and self.hover_marker.visible:
+            self.hover_marker.visible = False
+            self.canvas.update()
+        if text:
+            self.hover_label.adjustSize()
+            native = self.canvas.native
+            (fx, fy), (px, py) = hover_anchor(*self._mouse, native.width(), native.height())
+            size = self.hover_label.size()
+            self.hover_label.move(int(px - fx * size.width()), int(py - fy * size.height()))
+            self.hover_label.raise_()
+
+    def hover_text(self) -> str:
+        """The readout last given to :meth:`set_hover_text` ('' when hidden)."""
+        return self._hover_text
+
+    def _on_mouse_move(self, event) -> None:
+        if event.is_dragging:                      # turning the view: no readout
+            self.set_hover_text(None)
+            return
+        self.handle_mouse_move(*event.pos[:2])
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        """Hide the readout when the mouse leaves the canvas."""
+        if event.type() == QEvent.Type.Leave:
+            self.set_hover_text(None)
+        return super().eventFilter(obj, event)
 
     # ------------------------------------------------------------------ drawing
     def scale(self) -> float:

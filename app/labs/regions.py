@@ -29,6 +29,7 @@ class RegionsLab(LabPresenter):
         super().__init__(spec, parent)
         self.result = None
         self._frame = 0
+        self._convex_output = None                # the optimum's output on the grid
         self._build_views()
 
     # -- layout ----------------------------------------------------------------------------
@@ -64,8 +65,11 @@ class RegionsLab(LabPresenter):
         self.map.sigHover.connect(lambda x, y: self._hover(self.map, x, y, self._net()))
         self.convex_map.sigHover.connect(
             lambda x, y: self._hover(self.convex_map, x, y, self._convex_net()))
+        self.convex_stack = QStackedWidget()               # its map, or its 3-D surface
+        self.convex_stack.addWidget(self.convex_map)
+        self.convex_surface = None
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.convex_map, "Convex optimum (global)")
+        self.tabs.addTab(self.convex_stack, "Convex optimum (global)")
         self.tabs.addTab(self.deep_map, "Deep net")
         self.gate_maps = (RegionMap(), RegionMap())
         self.tabs.addTab(self.gate_maps[0], "Gate space b > 0")
@@ -88,23 +92,42 @@ class RegionsLab(LabPresenter):
         outer.addLayout(grid, 1)
 
     def _set_mode(self, mode: str) -> None:
-        """2-D modes go to every map; the 3-D surface replaces the run's map."""
-        if mode == SURFACE:
+        """2-D modes go to every map; the 3-D surface replaces the run's map and the convex
+        optimum's map (side by side, turning together)."""
+        surface = mode == SURFACE
+        if surface:
             self._ensure_surface()
-            self.left.setCurrentIndex(1)
+        self.left.setCurrentIndex(int(surface))
+        self.convex_stack.setCurrentIndex(int(surface))
+        if surface:
+            self._show_convex_surface()
             self.set_frame(self._frame)
             return
-        self.left.setCurrentIndex(0)
         for m in (self.map, self.convex_map, self.deep_map):
             m.set_mode(mode)
 
     def _ensure_surface(self) -> None:
-        """Build the vispy surface view once (a message label without OpenGL)."""
+        """Build the two vispy surface views once (message labels without OpenGL)."""
         if self.surface is not None:
             return
         from widgets.surface_view3d import SurfaceView3D
-        self.surface = SurfaceView3D()
+        self.surface, self.convex_surface = SurfaceView3D(), SurfaceView3D()
         self.left.addWidget(self.surface)
+        self.convex_stack.addWidget(self.convex_surface)
+        self.surface.link_camera(self.convex_surface)
+        self.surface.sigHover.connect(
+            lambda x, y: self._hover(self.surface, x, y, self._net()))
+        self.convex_surface.sigHover.connect(
+            lambda x, y: self._hover(self.convex_surface, x, y, self._convex_net()))
+
+    def _show_convex_surface(self) -> None:
+        """The convex optimum's output as a 3-D surface (when that view exists)."""
+        r = self.result
+        if r is None or self.convex_surface is None:
+            return
+        W, w2 = self._convex_net()
+        views.show_surface(self.convex_surface, r, r.convex_region_ids, r.convex_region_keys,
+                           W, w2, self._convex_output, _kind(r.y), "Convex optimum (global)")
 
     # -- data entry ------------------------------------------------------------------------
     def _clicked(self, x: float, y: float) -> None:
@@ -173,7 +196,10 @@ class RegionsLab(LabPresenter):
         self.convex_map.set_data(r.X, r.y, kind=_kind(r.y))
         W, w2 = self._convex_net()
         from engine.regions import network_output
-        self.convex_map.set_output(network_output([(W[:, :2], W[:, 2])], w2, r.grid_x, r.grid_y))
+        self._convex_output = network_output([(W[:, :2], W[:, 2])], w2, r.grid_x, r.grid_y)
+        self.convex_map.set_output(self._convex_output)
+        if self.convex_stack.currentIndex() == 1:
+            self._show_convex_surface()
         self.convex_map.set_info(f"exact regions in view: {r.convex_region_count} "
                                  f"(plane: {r.convex_region_count_plane})")
         for view, sign in zip(self.gate_maps, (1.0, -1.0)):

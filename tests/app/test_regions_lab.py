@@ -150,3 +150,43 @@ def test_curve_styles_and_summaries():
     assert certificate_text(sol).startswith("certified global optimum")
     sol.exact_patterns = False
     assert "upper bound" in certificate_text(sol)
+
+
+def test_3d_mode_shows_the_convex_optimum_and_a_hover_readout(window, qtbot):
+    """Show → 3-D surface: the run's surface and the convex optimum's, side by side; hovering
+    either gives the pattern and affine map of the net under the mouse at that point."""
+    from tests.app.conftest import set_config
+    from widgets.gl import opengl_available
+    set_config(window, steps=100, snapshots=3)
+    run_and_wait(window, qtbot)
+    p = window.slot.presenter
+    p.mode_box.setCurrentText("3-D surface")
+    assert p.left.currentWidget() is p.surface
+    assert p.convex_stack.currentWidget() is p.convex_surface
+    assert p.tabs.currentWidget() is p.convex_stack
+    x, y = 0.3, -0.2
+    for view, net in ((p.surface, p._net()), (p.convex_surface, p._convex_net())):
+        W, w2 = net
+        bits = "".join("1" if v > 0 else "0" for v in W[:, :2] @ [x, y] + W[:, 2])
+        view.sigHover.emit(x, y)
+        assert view.hover_text().startswith(f"pattern {bits}\nf(x) = ")
+    if opengl_available():
+        r = p.result
+        surf = p.convex_surface
+        assert surf.surface.visible and "Convex optimum" in surf.legend.text()
+        gx, gy, h = surf._field                          # drawn heights = the optimum's output
+        scale, (lo, hi) = surf.scale(), surf._zlim
+        i, j = len(gx) // 3, len(gy) // 2
+        out = p._convex_output[np.argmin(abs(r.grid_y - gy[j])),
+                               np.argmin(abs(r.grid_x - gx[i]))]
+        assert h[j, i] == pytest.approx(np.clip(out, lo, hi) * scale, rel=1e-4, abs=1e-6)
+        qtbot.wait(20)
+        tr = surf.canvas.scene.node_transform(surf.view.scene)
+        c = np.asarray(tr.imap([gx[i], gy[j], h[j, i], 1.0]), float)
+        surf.handle_mouse_move(c[0] / c[3], c[1] / c[3])
+        W, w2 = p._convex_net()
+        bits = "".join("1" if v > 0 else "0" for v in W[:, :2] @ [gx[i], gy[j]] + W[:, 2])
+        assert surf.hover_text().startswith(f"pattern {bits}")
+        assert surf.hover_label.isVisibleTo(surf)
+    p.mode_box.setCurrentText("regions")
+    assert p.convex_stack.currentWidget() is p.convex_map

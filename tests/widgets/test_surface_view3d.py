@@ -106,3 +106,59 @@ def test_render_is_not_blank_and_shows_region_colours(view):
     assert (np.abs(rgb - 255).sum(axis=1) > 30).mean() > 0.05     # not just the background
     view.set_surface(2 * z, (-3.0, 3.0), YLIM)                    # new extent, default colours
     assert view.view.camera.scale_factor == pytest.approx(1.45 * 6.0)
+
+
+# ---------------------------------------------------------------------- picking and hover
+def test_ray_heightfield_known_answers():
+    """Rays onto f = relu(x₁) on [-2, 2] × [-1, 1]: straight down, oblique, and a miss."""
+    from widgets.surface_pick import bilinear, ray_box, ray_heightfield
+    gx, gy = np.linspace(-2, 2, 41), np.linspace(-1, 1, 21)
+    h = np.maximum(gx, 0.0)[None, :].repeat(len(gy), axis=0)
+    assert bilinear(gx, gy, h, 0.55, 0.3) == pytest.approx(0.55)
+    hit = ray_heightfield([1.5, 0.25, 10.0], [0, 0, -1], gx, gy, h)
+    assert np.allclose(hit, [1.5, 0.25, 1.5], atol=1e-6)
+    target = np.array([0.8, -0.4, 0.8])                     # on the slope, from the side
+    origin = np.array([-3.0, 2.0, 5.0])
+    hit = ray_heightfield(origin, target - origin, gx, gy, h)
+    assert np.allclose(hit, target, atol=1e-6)
+    assert ray_heightfield([5.0, 5.0, 5.0], [0, 0, 1], gx, gy, h) is None   # pointing away
+    assert ray_box([0, 0, 0], [1, 0, 0], (1, -1, -1), (2, 1, 1)) == (1.0, 2.0)
+    assert ray_box([0, 5, 0], [1, 0, 0], (1, -1, -1), (2, 1, 1)) is None
+
+
+def _canvas_point(view, x, y, z):
+    """Canvas pixel of the scene point (x, y, z)."""
+    tr = view.canvas.scene.node_transform(view.view.scene)
+    c = np.asarray(tr.imap([x, y, z, 1.0]), float)
+    return c[0] / c[3], c[1] / c[3]
+
+
+def test_hover_picks_the_surface_point_under_the_mouse(view, qtbot):
+    z, ids = plane_net(nx=81, ny=41)
+    view.set_zlim((-1.0, 1.0))
+    view.set_surface(z, XLIM, YLIM, colors=region_colors(ids))
+    qtbot.wait(20)
+    seen = []
+    view.sigHover.connect(lambda a, b: seen.append((a, b)))
+    for x1, x2 in ((0.6, 0.3), (-1.2, -0.5)):
+        px = _canvas_point(view, x1, x2, max(x1, 0.0) * view.scale())
+        view.handle_mouse_move(*px)
+        assert seen[-1] == pytest.approx((x1, x2), abs=2e-3)
+        view.set_hover_text(f"pattern {int(x1 > 0)}")
+        assert view.hover_marker.visible and view.hover_label.isVisible()
+        assert view.canvas.native.rect().contains(view.hover_label.geometry())
+    assert view.hover_text() == "pattern 0"
+    n = len(seen)
+    view.handle_mouse_move(1.0, 1.0)                     # the corner: background only
+    assert len(seen) == n and not view.hover_label.isVisible()
+    assert not view.hover_marker.visible and view.hover_text() == ""
+
+
+def test_linked_cameras_turn_together(qtbot, view):
+    other = SurfaceView3D(max_nodes=20)
+    qtbot.addWidget(other)
+    view.link_camera(other)
+    view.view.camera.azimuth = 70.0
+    assert other.view.camera.azimuth == pytest.approx(70.0)
+    other.view.camera.elevation = 10.0
+    assert view.view.camera.elevation == pytest.approx(10.0)
