@@ -162,7 +162,8 @@ def fit_nonconvex_iter(X, y, width: int, lam: float, steps: int, lr: float,
                        n_snapshots: int = 50, init_scale: float = 1.0,
                        device: str = "cpu") -> Generator:
     """Progress generator of :func:`fit_nonconvex_batch` (reports every ~40 ms; each report's
-    ``partial`` is ``{"objective": (B, k + 1)}``, the curves so far)."""
+    ``partial`` is ``{"objective": (B, k + 1), "step": k, "W1": (B, m, d + 1)}``: the curves
+    so far and the first layer now)."""
     X, y = check_data(X, y)
     widths = _validate(width, depth, lam, steps, lr, optimizer)
     seeds = [int(s) for s in seeds]
@@ -191,7 +192,8 @@ def fit_nonconvex_iter(X, y, width: int, lam: float, steps: int, lr: float,
         if time.perf_counter() - last >= _REPORT_SECONDS:
             last = time.perf_counter()
             yield Progress(k / max(1, int(steps)), f"training: step {k}/{steps}",
-                           {"objective": obj[:, :k + 1].copy()})
+                           {"objective": obj[:, :k + 1].copy(), "step": k,
+                            "W1": params[0].detach().cpu().numpy().copy()})
     return _runs(seeds, optimizer, lr, lam, obj, snaps, si, rec, div)
 
 

@@ -11,6 +11,7 @@ maps of the trained deep net); ``"final_maps"`` (the last snapshot's maps of eve
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Generator, Optional
 
@@ -30,6 +31,7 @@ __all__ = ["RegionsResult", "run_config", "run", "run_widths", "MAX_MAP_BYTES"]
 
 MAX_MAP_BYTES = 2 * 2**30      # region-map snapshots kept in memory
 MAX_WIDTHS = 16                # distinct widths of one lab run
+LIVE_MAP_SECONDS = 0.25        # region map of the net in training at most this often
 
 
 @dataclass
@@ -192,12 +194,11 @@ def _train(cfg, X, y, device, depth, width, seeds, lo, hi) -> Generator:
         n_snapshots=cfg.snapshots, init_scale=cfg.init_scale, device=device), lo, hi))
 
 
-def _train_widths(cfg, X, y, device, lo, hi) -> Generator:
+def _train_widths(cfg, X, y, device, grid, lo, hi) -> Generator:
     """Two-layer runs of every width (one batch of all seeds per width), width-major.
 
-    Training reports become ``{"stage": "curves", "objective": [...], "widths": [...]}``
-    partials: the objective curves of every run so far (finished widths, then the batch in
-    training), so the objective plot grows live.
+    Training reports become ``"curves"`` partials (:func:`_curves`), so the objective plot
+    grows and the regions move live.
     """
     widths, seeds = run_widths(cfg), [cfg.seed + i for i in range(cfg.n_seeds)]
     cost = np.array(widths, dtype=float) + 8.0          # rough per-step cost of a batch
@@ -206,13 +207,18 @@ def _train_widths(cfg, X, y, device, lo, hi) -> Generator:
     for k, m in enumerate(widths):
         done = ([r.objective for r in runs], [w for w in widths[:k] for _ in seeds])
         runs += yield from _curves(_train(cfg, X, y, device, 1, m, seeds, edges[k],
-                                          edges[k + 1]), done, m)
+                                          edges[k + 1]), done, m, grid=grid)
     return runs
 
 
-def _curves(gen: Generator, done: tuple, width: int, stage: str = "curves") -> Generator:
+def _curves(gen: Generator, done: tuple, width: int, stage: str = "curves",
+            grid=None) -> Generator:
     """Relay a training generator, turning its ``{"objective"}`` partials into ``stage``
-    partials with the curves of the runs ``done`` before it."""
+    partials: ``objective`` / ``widths`` of the runs ``done`` before it and of the batch in
+    training; with ``grid = (gx, gy)`` also, at most every :data:`LIVE_MAP_SECONDS`, the
+    region map of the batch's first net now (``map_ids``, ``map_keys``, ``map_W1``,
+    ``map_step``, ``map_run``: its index among the curves)."""
+    last = -np.inf
     while True:
         try:
             p = next(gen)
@@ -221,8 +227,15 @@ def _curves(gen: Generator, done: tuple, width: int, stage: str = "curves") -> G
         part = p.partial
         if isinstance(part, dict) and "objective" in part:
             now = list(part["objective"])
-            part = {"stage": stage, "objective": done[0] + now,
-                    "widths": done[1] + [width] * len(now)}
+            out = {"stage": stage, "objective": done[0] + now,
+                   "widths": done[1] + [width] * len(now)}
+            if grid is not None and time.perf_counter() - last >= LIVE_MAP_SECONDS:
+                W = part["W1"][0]
+                ids, keys = drain(pattern_ids_iter([(W[:, :-1], W[:, -1])], *grid))
+                last = time.perf_counter()
+                out.update(map_ids=ids.astype(np.int32), map_keys=keys, map_W1=W,
+                           map_step=part["step"], map_run=len(done[0]))
+            part = out
         yield Progress(p.fraction, p.message, part)
 
 
@@ -269,7 +282,7 @@ def _run_stages(cfg: RegionsConfig, device: str, data) -> Generator:
     yield Progress(0.3, "convex optimum found", {
         "stage": "convex", "convex": sol, "ids": cids.astype(np.int32), "keys": ckeys,
         "count": convex_counts[0], "count_plane": convex_counts[1]})
-    runs = yield from _train_widths(cfg, X, y, device, 0.3, 0.6)
+    runs = yield from _train_widths(cfg, X, y, device, (gx, gy), 0.3, 0.6)
     yield Progress(0.6, "training done", {"stage": "training", "runs": runs})
     deep = deep_ids = deep_counts = None
     if cfg.depth > 1:

@@ -241,10 +241,18 @@ def test_partials_stream_curves_convex_map_and_refining_previews():
     convex = stages["convex"][0]
     np.testing.assert_array_equal(convex["ids"], res.convex_region_ids)
     assert convex["count"] == res.convex_region_count
+    maps = 0
     for curves in stages.get("curves", []):              # prefixes of the final curves
         assert len(curves["objective"]) == len(curves["widths"]) <= len(res.runs)
         for obj, run in zip(curves["objective"], res.runs):
             np.testing.assert_array_equal(obj, run.objective[:len(obj)])
+        if "map_ids" in curves:                          # the live map of the net now
+            maps += 1
+            W = curves["map_W1"]
+            assert W.shape[0] == res.widths[curves["map_run"]]
+            np.testing.assert_array_equal(
+                curves["map_ids"], pattern_ids([(W[:, :2], W[:, 2])], res.grid_x, res.grid_y))
+    assert maps >= 1
     final = stages["final_maps"][0]
     np.testing.assert_array_equal(final["ids"], res.region_ids[-1])
     np.testing.assert_array_equal(final["counts"], res.region_counts[-1])
