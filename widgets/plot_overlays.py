@@ -66,7 +66,7 @@ def view_to_pixels(vb: pg.ViewBox, x, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sample_polyline(px, py, size: tuple[float, float], step: float = 3.0,
-                    max_points: int = 200_000) -> np.ndarray:
+                    max_points: int = 40_000) -> np.ndarray:
     """Points every ``step`` pixels along a NaN-separated polyline, within the view.
 
     Parameters
@@ -347,6 +347,8 @@ class OverlayPlacer(QtCore.QObject):
         """Size of the legend laid out in ``cols`` columns (measured once per entry list)."""
         key = (cols, tuple(label.text for _, label in self.legend.items))
         if key not in self._sizes:
+            if len(self._sizes) > 64:                 # entry lists come and go: stay small
+                self._sizes.clear()
             current = self.legend.columnCount
             set_legend_columns(self.legend, cols)
             self._sizes[key] = (self.legend.width(), self.legend.height())
@@ -374,7 +376,7 @@ class OverlayPlacer(QtCore.QObject):
         """Move the legend to the best anchor; returns its pixel box. A legend that cannot
         avoid the data gets a more transparent background."""
         covered = self._choose_legend(grid) if self.auto else 0
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 215 if covered == 0 else 150))
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 215 if covered == 0 else 120))
         self._anchor_legend(self.position)
         vb = self.plot_item.vb
         return legend_rect(*self.position, (self.legend.width(), self.legend.height()),

@@ -96,6 +96,7 @@ class RegionMap(QtWidgets.QWidget):
             item.setVisible(False)
             self.plot_item.addItem(item, ignoreBounds=z in (4, 4.5))  # lines follow the view
         self.info_item, self.hover_item = pg.TextItem(**_PANEL), pg.TextItem(**_PANEL)
+        self.hover_item.setAnchor((0, 0))     # placed by its top-left corner (hover_anchor)
         for item in (self.info_item, self.hover_item):
             item.setParentItem(self.plot_item.vb)  # view-box pixels: fixed while panning
             item.setZValue(1000)
@@ -337,10 +338,9 @@ class RegionMap(QtWidgets.QWidget):
 
     def _place_hover(self, *_) -> None:
         """Put the hover text beside the cursor, flipped so that it stays inside the view."""
-        vb, p = self.plot_item.vb, self._hover_pos
-        anchor, pos = hover_anchor(p.x(), p.y(), vb.width(), vb.height())
-        self.hover_item.setAnchor(anchor)
-        self.hover_item.setPos(*pos)
+        vb, p, box = self.plot_item.vb, self._hover_pos, self.hover_item.boundingRect()
+        self.hover_item.setPos(*hover_anchor(p.x(), p.y(), vb.width(), vb.height(),
+                                             (box.width(), box.height())))
 
     # ------------------------------------------------------------------ mouse
     def handle_scene_move(self, scene_pos: QtCore.QPointF) -> None:

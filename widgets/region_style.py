@@ -108,16 +108,18 @@ def region_colors(ids, keys=None, lut: np.ndarray | None = None) -> np.ndarray:
     return lut[index]
 
 
-def hover_anchor(x: float, y: float, width: float, height: float):
-    """Where a hover readout goes beside the cursor at ``(x, y)`` in a ``width × height`` view.
+def hover_anchor(x: float, y: float, width: float, height: float, size=(0.0, 0.0)):
+    """Top-left corner of a hover readout of ``size`` beside the cursor at ``(x, y)``.
+
+    The readout goes below-right of the cursor, flipped towards the centre of the
+    ``width × height`` view, then shifted so that it stays inside the view when it fits.
 
     Returns
     -------
-    (fx, fy), (px, py)
-        The text's anchor (0: its left/top edge, 1: its right/bottom edge) and the point it
-        is anchored at: below-right of the cursor, flipped towards the view's centre so that
-        it stays inside.
+    (float, float)
+        Top-left corner of the readout, in the view's pixel coordinates.
     """
-    fx = 1.0 if x > width / 2 else 0.0
-    fy = 1.0 if y > height / 2 else 0.0
-    return (fx, fy), (x + (-12 if fx else 14), y + (-10 if fy else 14))
+    tw, th = size
+    left = x - 12 - tw if x > width / 2 else x + 14
+    top = y - 10 - th if y > height / 2 else y + 14
+    return (min(max(left, 0.0), max(width - tw, 0.0)), min(max(top, 0.0), max(height - th, 0.0)))

@@ -283,10 +283,10 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
             self.canvas.update()
         if text:
             self.hover_label.adjustSize()
-            native = self.canvas.native
-            (fx, fy), (px, py) = hover_anchor(*self._mouse, native.width(), native.height())
-            size = self.hover_label.size()
-            self.hover_label.move(int(px - fx * size.width()), int(py - fy * size.height()))
+            native, size = self.canvas.native, self.hover_label.size()
+            left, top = hover_anchor(*self._mouse, native.width(), native.height(),
+                                     (size.width(), size.height()))
+            self.hover_label.move(int(left), int(top))
             self.hover_label.raise_()
 
     def hover_text(self) -> str:

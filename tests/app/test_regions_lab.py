@@ -190,3 +190,17 @@ def test_3d_mode_shows_the_convex_optimum_and_a_hover_readout(window, qtbot):
         assert surf.hover_label.isVisibleTo(surf)
     p.mode_box.setCurrentText("regions")
     assert p.convex_stack.currentWidget() is p.convex_map
+
+
+def test_reference_lines_are_named_in_the_legend_not_over_the_curves(window, qtbot):
+    """p* and the optimum's region count are legend entries: a label beside the count line
+    used to hide the runs' curves near it (the m = 8 curves "ended" at step ~4800)."""
+    from tests.app.conftest import set_config
+    set_config(window, steps=100, snapshots=3)
+    run_and_wait(window, qtbot)
+    p = window.slot.presenter
+    r = p.result
+    for plot, name in ((p.objective, f"convex optimum p* = {r.convex.objective:.4g}"),
+                       (p.counts, f"convex optimum's net ({r.convex_region_count})")):
+        assert plot.line_label("convex") is None
+        assert name in [label.text for _, label in plot.plot_item.legend.items]

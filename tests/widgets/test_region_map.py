@@ -290,3 +290,12 @@ def test_faded_and_boundary_pixels_are_painted(qtbot, view):
     edge = view.plot_widget.mapFromScene(vb.mapViewToScene(QtCore.QPointF(0.5, 0.0)))
     dark = _grab_rgb(view, qtbot)[edge.y(), edge.x() - 3: edge.x() + 4].sum(axis=1).min()
     assert dark < after[ry, rx].sum() - 100                           # the split is drawn
+
+
+def test_hover_readout_box_stays_inside_the_view():
+    """Beside the cursor, flipped towards the centre, shifted inside when it is wide."""
+    from widgets.region_style import hover_anchor
+    assert hover_anchor(50, 40, 400, 300, (100, 30)) == (64, 54)            # below-right
+    assert hover_anchor(350, 250, 400, 300, (100, 30)) == (238, 210)        # above-left
+    left, top = hover_anchor(300, 40, 400, 300, (360, 30))                  # too wide to flip
+    assert 0 <= left and left + 360 <= 400 and top == 54

@@ -162,3 +162,27 @@ def test_linked_cameras_turn_together(qtbot, view):
     assert other.view.camera.azimuth == pytest.approx(70.0)
     other.view.camera.elevation = 10.0
     assert view.view.camera.elevation == pytest.approx(10.0)
+
+
+def test_qt_mouse_move_and_leave_drive_the_readout(view, qtbot):
+    """A real Qt mouse move over the canvas reaches the pick (vispy event), Leave hides it."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+    z, ids = plane_net(nx=81, ny=41)
+    view.set_surface(z, XLIM, YLIM, colors=region_colors(ids))
+    qtbot.wait(20)
+    view.sigHover.connect(lambda a, b: view.set_hover_text(f"at {a:.2f}, {b:.2f}"))
+    px, py = _canvas_point(view, 1.0, 0.5, 1.0 * view.scale())
+    native = view.canvas.native
+    pos = QPointF(round(px), round(py))
+    move = QMouseEvent(QEvent.Type.MouseMove, pos, native.mapToGlobal(pos.toPoint()).toPointF(),
+                       Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(native, move)
+    text = view.hover_text()
+    assert text.startswith("at ")
+    a, b = (float(v) for v in text[3:].split(", "))
+    assert abs(a - 1.0) < 0.05 and abs(b - 0.5) < 0.05
+    QApplication.sendEvent(native, QEvent(QEvent.Type.Leave))
+    assert view.hover_text() == "" and not view.hover_label.isVisible()
