@@ -40,6 +40,7 @@ from engine.regions.cones import cone_values, cone_violation, project_rows
 from engine.regions.dual import Certificate, correlations, dual_values, relay
 from engine.regions.fista import Clock, group_soft_threshold
 from engine.regions.gated import least_squares_gated
+from engine.regions.ipm import basic_primal, gated_barrier
 from engine.regions.objective import recover_network
 from engine.regions.polish import polish, reduce_support
 from engine.regions.patterns import augment, enumerate_patterns_iter, sample_patterns
@@ -51,6 +52,7 @@ __all__ = ["fit_convex", "fit_convex_iter", "DEFAULT_GATES"]
 DEFAULT_GATES = 2000     # sampled gates when exact enumeration is impossible (d + bias > 3)
 SMALL_PROGRAM = 3000     # gated programs with P·(d + bias) ≤ this start with every group
 SMALL_RELU_PROGRAM = 2500  # so do ReLU programs with P·n ≤ this (n ≈ 10: one round, not five)
+BARRIER_N = 64           # small gated programs with n ≤ this start from the dual barrier
 
 
 def _get_patterns(X, bias, patterns, gates, n_gates, seed) -> Generator:
@@ -218,6 +220,8 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
              else len(prob.pat) * prob.A.shape[1] <= SMALL_PROGRAM)
     ws = _initial_ws(prob.values(prob.y / n), len(prob.pat) if small else batch)
     U = np.zeros((len(ws), prob.A.shape[1]))
+    if small and _barrier_fits(prob):
+        U = _barrier_start(prob, ws)
     state = initial_state(len(ws), n, prob.A, method)
     inner, n_iter, history, ok = 1e-2, 0, [], False
     for rounds in range(1, 201):
@@ -244,6 +248,20 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
         if method == "al":
             state.grow(len(new), n)
     return Uf, ws, (n_iter, rounds, ok), history
+
+
+def _barrier_fits(prob: _Problem) -> bool:
+    """Gated programs with few points (``n ≤ BARRIER_N``) and all groups in the working set
+    start from the dual barrier: its Newton systems are ``n × n`` (cost ``O(Pn²)`` each)."""
+    return not prob.relu and prob.lam > 0 and len(prob.y) <= BARRIER_N
+
+
+def _barrier_start(prob: _Problem, ws: np.ndarray) -> np.ndarray:
+    """Warm start of the working-set solve (:mod:`engine.regions.ipm`): barrier path
+    following on the dual, then a basic primal point on the near-tight groups."""
+    D = prob.D[prob.pat[ws]].astype(np.float64)
+    rho, U, _ = gated_barrier(prob.A, prob.y, D, prob.lam)
+    return basic_primal(prob.A, prob.y, D, rho, U)
 
 
 def _polished(prob, ws, Uf, U):

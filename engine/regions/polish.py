@@ -119,9 +119,8 @@ class _Raw:
     ``F_g = σ_g D_g X̃`` of the groups that are nonzero when the polish starts."""
 
     def __init__(self, A, y, DS, groups):
-        g, p = len(groups), A.shape[1]
-        Ft = (DS[groups][:, None, :] * A.T[None]).reshape(g * p, -1)
-        n = len(y)
+        g, p, n = len(groups), A.shape[1], len(y)
+        Ft = (DS[groups][:, None, :] * A.T[None]).reshape(g * p, n)     # g = 0: λ ≥ λ_max
         self.R = Ft @ Ft.T / n                             # (g·p, g·p)
         self.b, self.c = Ft @ y / n, 0.5 * float(y @ y) / n
         self.pos = np.full(len(DS), -1)

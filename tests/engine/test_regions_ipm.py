@@ -1,0 +1,112 @@
+"""SCIENCE.md §2.3 / §2.5: the dual-barrier warm start of small gated programs (engine.regions.ipm)."""
+import numpy as np
+import pytest
+
+import engine.regions.convex as convex
+from engine.regions import enumerate_patterns, fit_convex, make_dataset
+from engine.regions.ipm import basic_primal, gated_barrier
+from engine.regions.patterns import augment
+from engine.regions.programs import fit_value
+
+LAM = 0.01
+
+
+def _problem(n, seed=0, lam=LAM):
+    X, y = make_dataset("spiral", n, 0.05, seed)
+    D = enumerate_patterns(X)
+    D = D[D.any(axis=1)]
+    return X, y, augment(X), D
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """Optimum of the n = 10 exact gated program by the active-set path (no barrier)."""
+    X, y, A, D = _problem(10)
+    old = convex.BARRIER_N
+    convex.BARRIER_N = 0
+    try:
+        sol = fit_convex(X, y, LAM, "gated", tol=1e-10, patterns=D)
+    finally:
+        convex.BARRIER_N = old
+    return X, y, A, D, sol
+
+
+def test_barrier_dual_point_is_strictly_feasible_and_near_optimal(reference):
+    _, y, A, D, sol = reference
+    rho, U, ok = gated_barrier(A, y, D.astype(float), LAM, rel_gap=1e-7)
+    assert ok
+    values = np.linalg.norm((D * rho) @ A, axis=1)
+    assert values.max() < LAM                                  # interior of the dual set
+    dual = float(rho @ y) - 0.5 * len(y) * float(rho @ rho)
+    assert dual <= sol.objective * (1 + 1e-12)                 # weak duality
+    assert dual == pytest.approx(sol.objective, rel=1e-7)
+    primal = fit_value(A, D, np.ones(len(D)), U, y, LAM)        # path's primal point
+    assert sol.objective <= primal <= sol.objective * 1.1        # loosely centred
+
+
+def test_basic_primal_is_sparse_and_near_optimal(reference):
+    _, y, A, D, sol = reference
+    Df = D.astype(float)
+    rho, U, _ = gated_barrier(A, y, Df, LAM)
+    B = basic_primal(A, y, Df, rho, U)
+    support = int((np.linalg.norm(B, axis=1) > 0).sum())
+    assert 1 <= support <= len(y)                              # a basic solution
+    assert (np.linalg.norm(U, axis=1) > 0).sum() > support     # the barrier's is not
+    value = fit_value(A, D, np.ones(len(D)), B, y, LAM)
+    assert value == pytest.approx(sol.objective, rel=1e-5)
+
+
+@pytest.mark.parametrize("n, lam", [(10, LAM), (20, LAM), (30, 1e-3), (12, 10.0)])
+def test_barrier_path_matches_active_set_path(n, lam):
+    """Same certified optimum with and without the warm start (λ = 10: the zero solution)."""
+    X, y, _, D = _problem(n, seed=n)
+    fast = fit_convex(X, y, lam, "gated", tol=1e-8, patterns=D)
+    old = convex.BARRIER_N
+    convex.BARRIER_N = 0
+    try:
+        slow = fit_convex(X, y, lam, "gated", tol=1e-8, patterns=D)
+    finally:
+        convex.BARRIER_N = old
+    assert fast.certified and fast.relative_gap <= 1e-8 and fast.converged
+    assert fast.objective == pytest.approx(slow.objective, rel=1e-8, abs=1e-14)
+    assert fast.max_dual_constraint <= lam * (1 + 1e-8)
+    if lam < 1:
+        assert fast.n_iter <= 3                                  # the support is identified
+
+
+def test_barrier_path_agrees_with_cvxpy_clarabel():
+    cp = pytest.importorskip("cvxpy")
+    if "CLARABEL" not in cp.installed_solvers():
+        pytest.skip("Clarabel not installed")
+    X, y, A, D = _problem(11, seed=3)
+    Df, n = D.astype(float), len(y)
+    U = cp.Variable((len(D), 3))
+    fit = cp.sum(cp.multiply(Df, U @ A.T), axis=0) - y
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(fit) / (2 * n)
+                                  + LAM * cp.sum(cp.norm(U, 2, axis=1))))
+    prob.solve(solver=cp.CLARABEL)
+    sol = fit_convex(X, y, LAM, "gated", tol=1e-9, patterns=D)
+    assert sol.certified
+    assert sol.objective == pytest.approx(prob.value, rel=1e-6)
+    assert sol.objective <= prob.value * (1 + 1e-9)
+
+
+def test_barrier_with_duplicate_points_and_patterns():
+    """Duplicate points (a singular X̃X̃ᵀ) and repeated patterns: still certified."""
+    X, y = make_dataset("spiral", 8, 0.05, 1)
+    X = np.vstack([X, X[:3]])
+    y = np.concatenate([y, -y[:3]])
+    D = enumerate_patterns(X)
+    D = np.vstack([D, D[::2]])
+    sol = fit_convex(X, y, 1e-3, "gated", tol=1e-9, patterns=D)
+    assert sol.certified and sol.converged and sol.relative_gap <= 1e-9
+
+
+@pytest.mark.parametrize("formulation", ["relu", "gated"])
+def test_lambda_above_lambda_max_gives_the_zero_network(formulation):
+    """λ ≥ max_g ‖Π_K(X̃ᵀD_g y/n)‖: the optimum is 0 (the polish of an all-zero point used
+    to fail on an empty Gram matrix)."""
+    X, y = make_dataset("spiral", 12, 0.05, 12)
+    sol = fit_convex(X, y, 10.0, formulation, tol=1e-8)
+    assert sol.certified and sol.m_star == 0
+    assert sol.objective == pytest.approx(0.5 * float(y @ y) / len(y), rel=1e-14)
