@@ -293,15 +293,23 @@ class MainWindow(QMainWindow):
             self._sync_playback()
         self.show_message(slot.presenter.result_summary(result))
 
-    def _run_failed(self, message: str, _tag) -> None:
+    def _run_failed(self, message: str, tag) -> None:
         self.cancel_button.setEnabled(False)
         self.progress.setFormat("failed")
+        self._abandoned(tag)
         self.show_message(f"Run failed: {message}")
 
-    def _run_cancelled(self, _tag) -> None:
+    def _run_cancelled(self, tag) -> None:
         self.cancel_button.setEnabled(False)
         self.progress.setFormat("cancelled")
+        self._abandoned(tag)
         self.show_message("Run cancelled; the previous result is still shown.")
+
+    def _abandoned(self, tag) -> None:
+        """A run ended without a result: its lab shows the result from before it again."""
+        slot = self.slots.get(tag)
+        if slot is not None and slot.presenter.run_abandoned() and tag == self.current:
+            self._sync_playback()
 
     # -- playback --------------------------------------------------------------------------
     def _sync_playback(self) -> None:

@@ -37,6 +37,11 @@ class LabPresenter(QObject):
     def show_partial(self, partial) -> None:
         """Show a partial result streamed while the run goes on (e.g. the current iterate)."""
 
+    def run_abandoned(self) -> bool:
+        """A run was cancelled or failed; True when the views show the result from before it again
+        (presenters that drew the run's partials put the old result back)."""
+        return False
+
     def result_summary(self, result) -> str:
         """One line for the status bar."""
         return ""

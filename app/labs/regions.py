@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout
 
 from app.labs import regions_views as views
 from app.labs.base import LabPresenter
+from app.labs.regions_live import LiveRun
 from widgets.curve_plot import CurvePlot
 from widgets.region_map import RegionMap
 
@@ -30,6 +31,7 @@ class RegionsLab(LabPresenter):
         self.result = None
         self._frame = 0
         self._convex_output = None                # the optimum's output on the grid
+        self.live = LiveRun(self)                 # draws a run's stages before it ends
         self._build_views()
 
     # -- layout ----------------------------------------------------------------------------
@@ -175,7 +177,15 @@ class RegionsLab(LabPresenter):
                 f"{len(sol.w2)} neurons, {views.certificate_text(sol)}. Non-convex: "
                 f"{views.reach_summary(r)}")
 
+    def show_partial(self, partial) -> None:
+        self.live.show(partial)
+
+    def run_abandoned(self) -> bool:
+        return self.live.cancelled()
+
     def show_result(self, r) -> None:
+        if not getattr(r, "live", False):
+            self.live.finished()
         self.result = r
         self.info.setText(self.result_summary(r))
         self.seed_box.blockSignals(True)
@@ -194,7 +204,7 @@ class RegionsLab(LabPresenter):
         self.convex_map.set_pattern_ids(r.convex_region_ids, xl, yl, keys=r.convex_region_keys)
         self.convex_map.set_lines(sol.W1[:, :2], sol.W1[:, 2])
         self.convex_map.set_data(r.X, r.y, kind=_kind(r.y))
-        W, w2 = self._convex_net()
+        W, w2 = sol.W1, sol.w2
         from engine.regions import network_output
         self._convex_output = network_output([(W[:, :2], W[:, 2])], w2, r.grid_x, r.grid_y)
         self.convex_map.set_output(self._convex_output)
@@ -214,7 +224,7 @@ class RegionsLab(LabPresenter):
 
     def set_frame(self, index: int) -> None:
         r = self.result
-        if r is None:
+        if r is None or self.frame_count() == 0:
             return
         index = int(np.clip(index, 0, self.frame_count() - 1))
         self._frame = index
@@ -247,6 +257,8 @@ class RegionsLab(LabPresenter):
     def _net(self):
         r = self.result
         s = max(0, self.seed_box.currentIndex())
+        if r is None or s >= len(r.runs):
+            return None                    # live run: no trained net yet
         run = r.runs[s]
         return run.layers[0][self._frame], run.w_out[self._frame]
 
@@ -254,7 +266,7 @@ class RegionsLab(LabPresenter):
         return self.result.convex.W1, self.result.convex.w2
 
     def _hover(self, widget, x: float, y: float, net) -> None:
-        if self.result is None:
+        if self.result is None or net is None:
             return
         W, w2 = net
         pre = W[:, :2] @ np.array([x, y]) + W[:, 2]
@@ -281,6 +293,4 @@ class RegionsLab(LabPresenter):
                 "Region map": self.map.plot_item, "Convex optimum map": self.convex_map.plot_item}
 
 
-def _kind(y: np.ndarray) -> str:
-    values = np.unique(y)
-    return "class" if len(values) <= 2 and set(values) <= {-1.0, 0.0, 1.0} else "regression"
+_kind = views.data_kind

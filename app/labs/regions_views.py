@@ -23,6 +23,12 @@ def run_labels(r) -> list[str]:
     return [f"m = {m}, seed {run.seed}" for m, run in zip(widths, r.runs)]
 
 
+def data_kind(y: np.ndarray) -> str:
+    """``"class"`` for ±1 (or 0) labels, else ``"regression"`` (how the points are drawn)."""
+    values = np.unique(y)
+    return "class" if len(values) <= 2 and set(values) <= {-1.0, 0.0, 1.0} else "regression"
+
+
 def certificate_text(sol) -> str:
     """What the convex solution is: certified global optimum, uncertified, or a bound."""
     if not sol.exact_patterns:

@@ -142,12 +142,12 @@ def _data(cfg: RegionsConfig, data):
     return make_dataset(cfg.dataset, cfg.n_points, cfg.noise, cfg.seed)
 
 
-def _maps(runs, grid_x, grid_y, box, device, lo, hi) -> Generator:
+def _maps(runs, grid_x, grid_y, box, device, lo, hi, final: bool = True) -> Generator:
     """Pattern-id maps and exact counts of every snapshot of every run.
 
     The last snapshot is computed first and sent as a ``{"stage": "final_maps"}`` partial
     (ids (S, ny, nx), keys, counts), so the view shows the trained nets' regions while the
-    earlier snapshots are still being mapped.
+    earlier snapshots are still being mapped (``final=False``: no partial).
     """
     T, S = len(runs[0].steps), len(runs)
     ids = np.empty((T, S, len(grid_y), len(grid_x)), dtype=np.int32)
@@ -165,7 +165,7 @@ def _maps(runs, grid_x, grid_y, box, device, lo, hi) -> Generator:
                 counts[t, s] = plane[t, s] = len(k)
             yield Progress(lo + (hi - lo) * (i * S + s + 1) / (T * S),
                            f"region maps: snapshot {i + 1}/{T}, run {s + 1}/{S}")
-        if i == 0:
+        if i == 0 and final:
             yield Progress(lo + (hi - lo) / T, "final region maps", {
                 "stage": "final_maps", "ids": ids[t].copy(), "keys": list(keys[t]),
                 "counts": counts[t].copy(), "plane": plane[t].copy(),
@@ -292,7 +292,8 @@ def _run_stages(cfg: RegionsConfig, device: str, data) -> Generator:
         yield from _deep_preview(deep, gx, gy, device, 0.7)
     ids, keys, counts, plane = yield from _maps(runs, gx, gy, box, device, 0.7, 0.9)
     if deep is not None:
-        d_ids, _, d_counts, _ = yield from _maps([deep], gx, gy, box, device, 0.9, 1.0)
+        d_ids, _, d_counts, _ = yield from _maps([deep], gx, gy, box, device, 0.9, 1.0,
+                                                 final=False)
         deep_ids, deep_counts = d_ids[:, 0], d_counts[:, 0]
     return RegionsResult(
         cfg, X, y, box, gx, gy, sol, cids.astype(np.int32), ckeys, *convex_counts, runs,

@@ -253,6 +253,7 @@ def test_partials_stream_curves_convex_map_and_refining_previews():
             np.testing.assert_array_equal(
                 curves["map_ids"], pattern_ids([(W[:, :2], W[:, 2])], res.grid_x, res.grid_y))
     assert maps >= 1
+    assert len(stages["final_maps"]) == 1                # the two-layer runs' only
     final = stages["final_maps"][0]
     np.testing.assert_array_equal(final["ids"], res.region_ids[-1])
     np.testing.assert_array_equal(final["counts"], res.region_counts[-1])
