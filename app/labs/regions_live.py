@@ -67,6 +67,7 @@ class LiveRun:
             view.set_lines(np.zeros((0, 2)), np.zeros(0))
             view.set_data(data["X"], data["y"], kind=_kind(data["y"]))
             view.set_info("running…")
+        lab.tabs.setTabVisible(1, False)           # shown again by a deep-net preview
         lab.info.setText("Solving the convex program…")
 
     def _convex(self, stages: dict) -> None:
@@ -84,8 +85,9 @@ class LiveRun:
         st, plot = stages["curves"], self.lab.objective
         cfg = self.lab.current_config()
         first = int(getattr(cfg, "seed", 0) or 0)
-        seeds = [first + k for k in _seeds_per_width(st["widths"])]
-        fake = SimpleNamespace(widths=np.asarray(st["widths"]),
+        planned = st.get("planned", st["widths"])        # styles of the finished lab run
+        seeds = [first + k for k in _seeds_per_width(planned)]
+        fake = SimpleNamespace(widths=np.asarray(planned),
                                runs=[SimpleNamespace(seed=s) for s in seeds])
         for i, (obj, (color, style, name)) in enumerate(zip(st["objective"],
                                                              views.curve_styles(fake))):
@@ -108,9 +110,9 @@ class LiveRun:
 
     def _training(self, stages: dict) -> None:
         runs = stages["training"]["runs"]
-        fake = SimpleNamespace(widths=np.array([run.W1.shape[1] for run in runs]), runs=runs)
-        self._curves({"curves": {"objective": [r.objective for r in runs],
-                                 "widths": list(fake.widths)}})
+        widths = [int(run.W1.shape[1]) for run in runs]
+        self._curves({"curves": {"objective": [r.objective for r in runs], "widths": widths},
+                      "data": stages["data"]})
         self.lab.info.setText(self.lab.info.text().replace(
             "Training the non-convex nets…", "Mapping the regions of every snapshot…"))
 

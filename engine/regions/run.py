@@ -203,9 +203,9 @@ def _train_widths(cfg, X, y, device, grid, lo, hi) -> Generator:
     widths, seeds = run_widths(cfg), [cfg.seed + i for i in range(cfg.n_seeds)]
     cost = np.array(widths, dtype=float) + 8.0          # rough per-step cost of a batch
     edges = lo + (hi - lo) * np.concatenate([[0.0], np.cumsum(cost) / cost.sum()])
-    runs = []
+    runs, planned = [], [w for w in widths for _ in seeds]
     for k, m in enumerate(widths):
-        done = ([r.objective for r in runs], [w for w in widths[:k] for _ in seeds])
+        done = ([r.objective for r in runs], planned[:len(runs)], planned)
         runs += yield from _curves(_train(cfg, X, y, device, 1, m, seeds, edges[k],
                                           edges[k + 1]), done, m, grid=grid)
     return runs
@@ -215,7 +215,7 @@ def _curves(gen: Generator, done: tuple, width: int, stage: str = "curves",
             grid=None) -> Generator:
     """Relay a training generator, turning its ``{"objective"}`` partials into ``stage``
     partials: ``objective`` / ``widths`` of the runs ``done`` before it and of the batch in
-    training; with ``grid = (gx, gy)`` also, at most every :data:`LIVE_MAP_SECONDS`, the
+    training, ``planned``: the widths of all runs of the lab run (``done[2]``); with ``grid = (gx, gy)`` also, at most every :data:`LIVE_MAP_SECONDS`, the
     region map of the batch's first net now (``map_ids``, ``map_keys``, ``map_W1``,
     ``map_step``, ``map_run``: its index among the curves)."""
     last = -np.inf
@@ -228,7 +228,8 @@ def _curves(gen: Generator, done: tuple, width: int, stage: str = "curves",
         if isinstance(part, dict) and "objective" in part:
             now = list(part["objective"])
             out = {"stage": stage, "objective": done[0] + now,
-                   "widths": done[1] + [width] * len(now)}
+                   "widths": done[1] + [width] * len(now),
+                   "planned": done[2] if len(done) > 2 else done[1] + [width] * len(now)}
             if grid is not None and time.perf_counter() - last >= LIVE_MAP_SECONDS:
                 W = part["W1"][0]
                 ids, keys = drain(pattern_ids_iter([(W[:, :-1], W[:, -1])], *grid))
