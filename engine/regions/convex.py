@@ -15,6 +15,13 @@ exact cone projections from the cones' corner rays — of all arrangement cells
 its gate (:mod:`engine.regions.cone_rays`), else NNLS. Higher-dimensional data: scnn's
 augmented Lagrangian with R-FISTA inner solves (``"al"``, :mod:`engine.regions.al`).
 
+Programs with few points (``n ≤ BARRIER_N``) whose groups all fit in one working set are
+first solved approximately by a barrier method on their ``n``-dimensional dual
+(:mod:`engine.regions.ipm`; ReLU with exact cone projections, :mod:`engine.regions.ipm_cones`);
+a basic primal point on the near-tight groups (NNLS) then starts the active set, which
+typically needs a single PG + Newton iteration. The warm start changes where the solve begins,
+not what is certified.
+
 Both programs are solved on a *working set* of groups: the restricted problem is solved, the
 residual ``q = y − ŷ`` gives ``ρ = q/n`` and every group's dual constraint value
 ``‖Π_{K_g}(X̃ᵀD_gρ)‖`` (``‖X̃ᵀD_gρ‖`` for gated), groups violating ``≤ λ(1 + tol)`` are added,
@@ -41,6 +48,7 @@ from engine.regions.dual import Certificate, correlations, dual_values, relay
 from engine.regions.fista import Clock, group_soft_threshold
 from engine.regions.gated import least_squares_gated
 from engine.regions.ipm import basic_primal, gated_barrier
+from engine.regions.ipm_cones import relu_barrier
 from engine.regions.objective import recover_network
 from engine.regions.polish import polish, reduce_support
 from engine.regions.patterns import augment, enumerate_patterns_iter, sample_patterns
@@ -52,7 +60,8 @@ __all__ = ["fit_convex", "fit_convex_iter", "DEFAULT_GATES"]
 DEFAULT_GATES = 2000     # sampled gates when exact enumeration is impossible (d + bias > 3)
 SMALL_PROGRAM = 3000     # gated programs with P·(d + bias) ≤ this start with every group
 SMALL_RELU_PROGRAM = 2500  # so do ReLU programs with P·n ≤ this (n ≈ 10: one round, not five)
-BARRIER_N = 64           # small gated programs with n ≤ this start from the dual barrier
+BARRIER_N = 64           # programs with n ≤ this start from the dual barrier (small gated ones,
+BARRIER_RELU = 20_000    # ReLU ones with G·n ≤ this), all groups in the working set
 
 
 def _get_patterns(X, bias, patterns, gates, n_gates, seed) -> Generator:
@@ -218,10 +227,9 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
     # the tiniest, where the cone projections of the extra groups are cheap)
     small = (len(prob.pat) * n <= SMALL_RELU_PROGRAM if prob.relu
              else len(prob.pat) * prob.A.shape[1] <= SMALL_PROGRAM)
-    ws = _initial_ws(prob.values(prob.y / n), len(prob.pat) if small else batch)
-    U = np.zeros((len(ws), prob.A.shape[1]))
-    if small and _barrier_fits(prob):
-        U = _barrier_start(prob, ws)
+    barrier = _barrier_fits(prob, small)
+    ws = _initial_ws(prob.values(prob.y / n), len(prob.pat) if small or barrier else batch)
+    U = _barrier_start(prob, ws) if barrier else np.zeros((len(ws), prob.A.shape[1]))
     state = initial_state(len(ws), n, prob.A, method)
     inner, n_iter, history, ok = 1e-2, 0, [], False
     for rounds in range(1, 201):
@@ -250,18 +258,30 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
     return Uf, ws, (n_iter, rounds, ok), history
 
 
-def _barrier_fits(prob: _Problem) -> bool:
-    """Gated programs with few points (``n ≤ BARRIER_N``) and all groups in the working set
-    start from the dual barrier: its Newton systems are ``n × n`` (cost ``O(Pn²)`` each)."""
-    return not prob.relu and prob.lam > 0 and len(prob.y) <= BARRIER_N
+def _barrier_fits(prob: _Problem, small: bool) -> bool:
+    """Programs with few points (``n ≤ BARRIER_N``) start from the dual barrier with every
+    group in the working set (its Newton systems are ``n × n``, each step ``O(Gn²)``): gated
+    ones when small, ReLU ones with the cones' corner rays (exact projections) and
+    ``G·n ≤ BARRIER_RELU`` (beyond, the ``G`` cone projections per step cost more than the
+    working-set rounds they save)."""
+    n = len(prob.y)
+    if prob.lam <= 0 or n > BARRIER_N:
+        return False
+    if prob.relu:
+        return prob.cones is not None and len(prob.pat) * n <= BARRIER_RELU
+    return small
 
 
 def _barrier_start(prob: _Problem, ws: np.ndarray) -> np.ndarray:
-    """Warm start of the working-set solve (:mod:`engine.regions.ipm`): barrier path
-    following on the dual, then a basic primal point on the near-tight groups."""
-    D = prob.D[prob.pat[ws]].astype(np.float64)
-    rho, U, _ = gated_barrier(prob.A, prob.y, D, prob.lam)
-    return basic_primal(prob.A, prob.y, D, rho, U)
+    """Warm start of the working-set solve (:mod:`engine.regions.ipm`, ReLU
+    :mod:`engine.regions.ipm_cones`): barrier path following on the dual, then a basic primal
+    point on the near-tight groups."""
+    DS = prob.sigma[ws][:, None] * prob.D[prob.pat[ws]]
+    if prob.relu:
+        rho, U, _ = relu_barrier(prob.A, prob.y, DS, prob.lam, prob._ws_cones(ws)[0])
+    else:
+        rho, U, _ = gated_barrier(prob.A, prob.y, DS, prob.lam)
+    return basic_primal(prob.A, prob.y, DS, rho, U)
 
 
 def _polished(prob, ws, Uf, U):

@@ -1,4 +1,4 @@
-"""Interior-point warm start for small gated programs: a barrier method on the n-dimensional dual.
+"""Interior-point warm start of small convex programs: a barrier method on the n-dimensional dual.
 
 The gated group lasso (SCIENCE.md §2.5; scnn scaling) has the dual (§2.3)
 
@@ -18,7 +18,12 @@ Path following: Newton steps with a backtracking line search (strictly feasible)
 point; a predictor along the tangent of the path, ``Δ = H⁻¹ t(y − nρ)`` (``ρ(μ)``, ``μ = 1/t``,
 is nearly linear in ``μ`` near the optimum; ``Δ`` contains the centring step too), moves by the
 fraction ``a`` of the way to the boundary and sets ``t ← t/(1 − a)`` — about two solves per
-decade of the gap instead of the ~7 of the textbook barrier method.
+decade of the gap instead of the ~7 of the textbook barrier method. Steps are chosen on a
+quadratic model of the slacks (exact here; the faces' model for the ReLU barrier of
+:mod:`engine.regions.ipm_cones`, which shares :func:`follow_path`) and checked at the next
+point: strictly feasible, Armijo decrease (centring) or no slack below ``KEEP(1 − a)`` of its
+value (predictor), else the step is halved. The returned point is re-centred (``FINAL``): its
+primal directions ``û_g`` are what the warm start uses.
 
 The result only *warm-starts* the exact solver (:mod:`engine.regions.activeset`):
 :func:`basic_primal` turns it into a sparse primal point, the proximal step and the Newton
@@ -30,11 +35,13 @@ import numpy as np
 from scipy.linalg.lapack import dpotrf, dpotrs
 from scipy.optimize import nnls
 
-__all__ = ["gated_barrier", "basic_primal"]
+__all__ = ["gated_barrier", "basic_primal", "follow_path"]
 
 CAP = 0.99              # largest predictor fraction (μ decreases at most 100× per predictor)
 FRACTION = 0.9          # of the step to the boundary taken by the predictor
+KEEP = 0.1              # least fraction of its path value a slack keeps in a predictor
 CENTRED = 1.0           # Newton decrement² below which the point counts as centred
+FINAL = 0.25            # ... for the returned point (its primal directions warm-start)
 
 
 def _ray_step(C: np.ndarray, dC: np.ndarray, s: np.ndarray):
@@ -50,6 +57,8 @@ def _ray_step(C: np.ndarray, dC: np.ndarray, s: np.ndarray):
 class _Barrier:
     """``ψ_t`` of the gated dual at ``(ρ, C = (D∘ρ)X̃)`` (module docstring)."""
 
+    centred = CENTRED
+
     def __init__(self, A: np.ndarray, y: np.ndarray, D: np.ndarray, lam: float):
         self.A, self.y, self.D, self.lam2, self.n = A, y, D, lam * lam, len(y)
         self.K = A @ A.T
@@ -59,6 +68,7 @@ class _Barrier:
         """Slacks, the barrier's gradient, the Cholesky factor of the Hessian (None if not
         positive definite) and the gradient of ``ψ_t``."""
         s = self.lam2 - np.einsum("gp,gp->g", C, C)
+        self._C, self._s = C, s
         w = 2.0 / s
         V = self.D * (C @ self.A.T)
         gB = w @ V
@@ -67,8 +77,14 @@ class _Barrier:
         L, info = dpotrf(H, lower=1)
         return s, gB, (L if info == 0 else None), t * (self.n * rho - self.y) + gB
 
-    def line_search(self, rho, C, s, d, dC, dec2, t) -> float:
-        """Backtracking (Armijo, strictly feasible) step length along the Newton step."""
+    def model(self, dC):
+        """The slacks' quadratic model along ``dC``: ``(M, dM, s)`` with
+        ``s(α) = s − 2α M·dM − α²‖dM‖²`` (``= λ² − ‖M + α dM‖²``)."""
+        return self._C, dC, self._s
+
+    def line_search(self, rho, C, dC, s, d, dec2, t) -> float:
+        """Backtracking (Armijo, strictly feasible) step length along the Newton step, on the
+        model ``s(α) = λ² − ‖C + α dC‖²`` of the slacks."""
         amax, aa, bb = _ray_step(C, dC, s)
         a = min(1.0, 0.99 * amax)
         rd, dd, yd = float(rho @ d), float(d @ d), float(self.y @ d)
@@ -81,6 +97,22 @@ class _Barrier:
                     break
             a *= 0.5
         return a
+
+    def predictor(self, C, dC, s) -> float:
+        """Predictor fraction: ``FRACTION`` of the way to the (model's) boundary, at most
+        ``CAP``, shrunk while a slack would fall below ``KEEP(1 − a)`` of its value (the path
+        scales the active slacks by ``1 − a``; faster means moving along a curved boundary,
+        where the linear prediction is wrong)."""
+        amax, aa, bb = _ray_step(C, dC, s)
+        a = min(CAP, FRACTION * amax)
+        while a > 1e-12 and not (s - 2.0 * a * bb - a * a * aa >= KEEP * (1.0 - a) * s).all():
+            a *= 0.5
+        return a
+
+    def primal(self, C, t) -> np.ndarray:
+        """The path's primal point ``u_g = w_g c_g / t``."""
+        s = self.lam2 - np.einsum("gp,gp->g", C, C)
+        return (2.0 / (t * s))[:, None] * C
 
 
 def gated_barrier(A: np.ndarray, y: np.ndarray, D: np.ndarray, lam: float,
@@ -97,30 +129,69 @@ def gated_barrier(A: np.ndarray, y: np.ndarray, D: np.ndarray, lam: float,
     ``(ρ, U, ok)``: the dual point, the primal point ``u_g = w_g c_g / t`` (P, p) and whether
     ``rel_gap`` was reached within ``max_newton`` solves.
     """
-    bar, n, P = _Barrier(A, y, D, lam), len(y), len(D)
+    return follow_path(_Barrier(A, y, D, lam), rel_gap, max_newton)
+
+
+def follow_path(bar: "_Barrier", rel_gap: float, max_newton: int):
+    """Centring steps and predictors (module docstring) on the barrier ``bar``; returns
+    ``(ρ, U, ok)`` as :func:`gated_barrier`."""
+    A, y, D, n, P = bar.A, bar.y, bar.D, bar.n, len(bar.D)
     rho, C = np.zeros(n), np.zeros((P, A.shape[1]))
     t = P / max(float(y @ y) / n, 1e-300)
-    ok = False
+    ok, prev = False, None
     for _ in range(max_newton):
         s, gB, L, g = bar.newton(rho, C, t)
+        if prev is not None and not _accepted(prev, s, L, t * (0.5 * n * float(rho @ rho)
+                                                              - float(y @ rho))):
+            rho, C, t, prev = _shorter(prev)          # the model was wrong: halve the step
+            if prev is None:
+                break
+            continue
         if L is None:
             break
         d = -dpotrs(L, g, lower=1)[0]
         dec2 = -float(g @ d)
-        if dec2 >= CENTRED:                                      # centring step
+        done = 2.0 * P / t <= rel_gap * abs(float(rho @ y) - 0.5 * n * float(rho @ rho))
+        if done and dec2 <= FINAL:
+            ok = True
+            break
+        if dec2 >= bar.centred or done:                              # centring step
             dC = (D * d) @ A
-            a = bar.line_search(rho, C, s, d, dC, dec2, t)
+            a = bar.line_search(rho, *bar.model(dC), d, dec2, t)
+            psi = t * (0.5 * n * float(rho @ rho) - float(y @ rho)) - float(np.log(s).sum())
+            prev = (rho, C, d, dC, a, t, (psi, dec2), None)
         else:
-            if 2.0 * P / t <= rel_gap * abs(float(rho @ y) - 0.5 * n * float(rho @ rho)):
-                ok = True
-                break
             d = dpotrs(L, t * (y - n * rho), lower=1)[0]         # predictor (μ → 0)
             dC = (D * d) @ A
-            a = min(CAP, FRACTION * _ray_step(C, dC, s)[0])
+            a = bar.predictor(*bar.model(dC))
+            prev = (rho, C, d, dC, a, t, None, s)
             t /= 1.0 - a
         rho, C = rho + a * d, C + a * dC
-    s = bar.lam2 - np.einsum("gp,gp->g", C, C)
-    return rho, (2.0 / (t * s))[:, None] * C, ok
+    return rho, bar.primal(C, t), ok
+
+
+def _accepted(prev, s, L, quad) -> bool:
+    """Deferred check of the last step at the new point (its slacks ``s``): strictly feasible,
+    a positive definite Hessian, and — centring — Armijo decrease of ``ψ_t`` (``quad``: its
+    ``t``-part), or — predictor — every slack ``≥ KEEP(1 − a)`` of its old value. Exact for
+    the gated barrier (its line search sees the true slacks); for the ReLU barrier the step was
+    chosen on the faces' quadratic model."""
+    if L is None or not s.min() > 0:
+        return False
+    a, centring, s0 = prev[4], prev[6], prev[7]
+    if centring is not None:
+        return quad - float(np.log(s).sum()) - centring[0] <= -0.1 * a * centring[1]
+    return bool((s >= KEEP * (1.0 - a) * s0).all())
+
+
+def _shorter(prev):
+    """Back to the last point with half the step (None when the step vanished)."""
+    rho, C, d, dC, a, t, centring, s0 = prev
+    a *= 0.5
+    if a < 1e-12:
+        return rho, C, t, None
+    new = (rho, C, d, dC, a, t, centring, s0)
+    return rho + a * d, C + a * dC, (t if centring is not None else t / (1.0 - a)), new
 
 
 def basic_primal(A: np.ndarray, y: np.ndarray, D: np.ndarray, rho: np.ndarray, U: np.ndarray,

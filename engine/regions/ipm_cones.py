@@ -1,0 +1,134 @@
+"""Dual barrier of the ReLU program (SCIENCE.md §2.3): the gated barrier of
+:mod:`engine.regions.ipm` with exact cone projections.
+
+The ReLU dual constraints are ``‖Π_{K_g}(c_g)‖ ≤ λ`` (``c_g = σ_g X̃ᵀD_gρ``). With the barrier
+``−log s_g``, ``s_g = λ² − ‖Π_K(c_g)‖²``, everything is as for the gated program with ``c``
+replaced by its projection ``π = Π_K(c)``: ``h(c) = ‖Π_K(c)‖² = dist(c, K°)²`` is convex with
+the Lipschitz gradient ``2π``, and on the face of ``K`` holding ``π`` (span projector ``P``) it
+is ``‖Pc‖²`` — so the (generalised) Hessian of a group is ``w P + w²ππᵀ`` (``w = 2/s``) and
+Newton's method is the semismooth one (Qi–Sun 1993), exact within a face. Groups whose ``c``
+is in the polar cone (``π = 0``) contribute nothing. Steps are chosen on the faces' quadratic
+model ``‖π + αP dc‖²`` and verified at the next point (:func:`engine.regions.ipm.follow_path`).
+
+On the path ``u_g = w_g π_g / t`` lies in its cone (``π ∈ K``), so the primal point and its
+basic version (:func:`engine.regions.ipm.basic_primal`) are feasible for the ReLU program.
+The projections use the cones' corner rays (:class:`engine.regions.cells.CellCones`): the
+nearest of {the point (inside), its projection on a facet plane when it lands in the facet,
+each ray, 0} is the candidate of largest norm (each is an orthogonal projection onto a
+subspace: ``‖c − π‖² = ‖c‖² − ‖π‖²``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg.lapack import dpotrf
+
+from engine.regions.ipm import _Barrier, follow_path
+
+__all__ = ["relu_barrier"]
+
+
+class _ConeBarrier(_Barrier):
+    """``ψ_t`` of the ReLU dual, ``s_g = λ² − ‖Π_{K_g}(c_g)‖²`` (exact cone projections of
+    :mod:`engine.regions.cells`; ``c_g = σ_g X̃ᵀD_gρ``, ``D`` carries the signs ``σ``).
+
+    ``h(c) = ‖Π_K(c)‖² = dist(c, K°)²`` is convex with the Lipschitz gradient ``2Π_K(c)``; on
+    the face of ``K`` that holds ``Π_K(c)`` (span projector ``P``) it is ``‖Pc‖²``, so the
+    gradient is the gated one with ``c`` replaced by ``π = Π_K(c)`` and the (generalised)
+    Hessian of a group is ``w P + w²ππᵀ`` — semismooth Newton (Qi–Sun 1993), exact within a face.
+    Groups whose ``c`` lies in the polar cone (``π = 0``) contribute nothing."""
+
+    def __init__(self, A, y, D, lam, cones):
+        super().__init__(A, y, D, lam)
+        self.cones, self.stacked = cones, cones.stacked()
+        self.f, self.k = cones.normals.shape[1], cones.rays.shape[1]
+        self.facets = cones.e1 is not None                        # p = 3 (2-D wedges: rays)
+        self.width = 1 + self.k + (self.f if self.facets else 0)
+        self.rows = np.arange(len(D))
+        self.eyes = np.broadcast_to(np.eye(A.shape[1]), (len(D), A.shape[1], A.shape[1]))
+        G, p = D.shape[0], A.shape[1]
+        self.Phi = (np.abs(D)[:, :, None] * A[None]).transpose(1, 0, 2).reshape(self.n, G * p)
+        self.eye = np.eye(p)[None]
+
+    def _candidates(self, C):
+        """Facet values ``n·c``, ray coefficients ``max(r·c, 0)`` and the squared norms of the
+        feasible candidate projections (G, 1 + k (+ f)): inside, rays, facets."""
+        V = np.matmul(self.stacked, C[:, :, None])[:, :, 0]
+        f, k = self.f, self.k
+        nz, tr = V[:, :f], np.maximum(V[:, f:f + k], 0.0)
+        cc = np.einsum("gp,gp->g", C, C)
+        cand = np.empty((len(C), self.width))
+        cand[:, 0] = np.where((nz >= 0).all(axis=1), cc, 0.0)
+        np.multiply(tr, tr, out=cand[:, 1:k + 1])
+        if self.facets:
+            ok = self.cones.valid & (nz < 0) & (V[:, f + k:2 * f + k] >= 0) & (V[:, 2 * f + k:] >= 0)
+            cand[:, k + 1:] = np.where(ok, cc[:, None] - nz * nz, 0.0)
+        return nz, tr, cand
+
+    def _project(self, C):
+        """``π = Π_K(c)`` and the span projectors (G, p, p) of the faces holding them:
+        ``I`` inside, ``r̂r̂ᵀ`` on a ray, ``I − n̂n̂ᵀ`` on a facet, ``0`` at the apex."""
+        nz, tr, cand = self._candidates(C)
+        j = np.argmax(cand, axis=1)
+        rows, k = self.rows, self.k
+        Pi, P = C.copy(), self.eyes.copy()
+        ray = np.flatnonzero((j >= 1) & (j <= k))
+        r = self.cones.rays[ray, j[ray] - 1]
+        Pi[ray] = tr[ray, j[ray] - 1, None] * r
+        P[ray] = r[:, :, None] * r[:, None, :]
+        fac = np.flatnonzero(j > k)
+        if len(fac):
+            nf = self.cones.normals[fac, j[fac] - k - 1]
+            Pi[fac] -= nz[fac, j[fac] - k - 1, None] * nf
+            P[fac] -= nf[:, :, None] * nf[:, None, :]
+        zero = cand[rows, j] <= 0
+        Pi[zero], P[zero] = 0.0, 0.0
+        return Pi, P
+
+    def newton(self, rho, C, t):
+        Pi, self._face = self._project(C)
+        s = self.lam2 - np.einsum("gp,gp->g", Pi, Pi)
+        self._C, self._s = C, s
+        self._sc = self.lam2 - np.einsum("gp,gp->g", C, C)
+        if not s.min() > 0:
+            return s, None, None, None
+        wp = (2.0 / s)[:, None] * Pi
+        R = (2.0 / s)[:, None, None] * self._face + wp[:, :, None] * wp[:, None, :]
+        G, p = R.shape[0], R.shape[1]
+        Psi = (self.Phi.reshape(self.n, G, p).transpose(1, 0, 2) @ R).transpose(1, 0, 2)
+        H = Psi.reshape(self.n, G * p) @ self.Phi.T
+        H[self.diag] += t * self.n
+        L, info = dpotrf(H, lower=1)
+        gB = np.einsum("gn,gn->n", self.D, wp @ self.A.T)
+        self._pi = Pi
+        return s, gB, (L if info == 0 else None), t * (self.n * rho - self.y) + gB
+
+    def model(self, dC):
+        """On the current faces ``Π_K(c + α dc) = π + αP dc``: the gated model with ``π``;
+        where every ``π`` is 0 (the start ``ρ = 0``: that model is constant) the gated
+        slacks ``λ² − ‖c + α dc‖²``, a lower bound (``‖Π_K(c)‖ ≤ ‖c‖``), choose the step."""
+        if not self._pi.any() and self._sc.min() > 0:
+            return self._C, dC, self._sc
+        return self._pi, np.einsum("gpq,gq->gp", self._face, dC), self._s
+
+    def primal(self, C, t) -> np.ndarray:
+        Pi = self._project(C)[0]
+        s = self.lam2 - np.einsum("gp,gp->g", Pi, Pi)
+        return (2.0 / (t * s))[:, None] * Pi
+
+
+
+
+def relu_barrier(A: np.ndarray, y: np.ndarray, DS: np.ndarray, lam: float, cones,
+                 rel_gap: float = 1e-6, max_newton: int = 200):
+    """Barrier path following on the ReLU dual (module docstring).
+
+    Parameters
+    ----------
+    A : (n, p) X̃. y : (n,). DS : (G, n) ``σ_g D_g``. lam : λ > 0.
+    cones : :class:`engine.regions.cells.CellCones` of the G groups.
+
+    Returns
+    -------
+    ``(ρ, U, ok)`` as :func:`engine.regions.ipm.gated_barrier`, ``u_g ∈ K_g``.
+    """
+    return follow_path(_ConeBarrier(A, y, DS, lam, cones), rel_gap, max_newton)
