@@ -9,6 +9,7 @@ global optimum within a fraction of a second and the training curves as they gro
 """
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,6 +17,9 @@ import numpy as np
 from app.labs import regions_views as views
 
 __all__ = ["LiveRun"]
+
+CURVES_SECONDS = 0.5     # redraw the growing curves at most this often: painting thousands of
+                         # antialiased points competes with the run for the CPU (2 cores)
 
 
 class LiveRun:
@@ -25,6 +29,7 @@ class LiveRun:
         self.lab = lab
         self.shown: dict = {}
         self.previous = None               # the result shown before this run (cancel: back)
+        self._curves_at = -float("inf")
 
     def show(self, partial) -> None:
         """Draw the stages of ``partial`` not drawn yet (ignores foreign partials)."""
@@ -37,9 +42,21 @@ class LiveRun:
                            ("training", self._training), ("deep_preview", self._deep),
                            ("final_maps", self._final)):
             stage = stages.get(name)
-            if stage is not None and self.shown.get(name) is not stage:
-                self.shown[name] = stage
-                draw(stages)
+            if stage is None or self.shown.get(name) is stage or self._too_soon(name, stages):
+                continue
+            self.shown[name] = stage
+            draw(stages)
+
+    def _too_soon(self, name: str, stages: dict) -> bool:
+        """Curves (and the live map with them) at most every :data:`CURVES_SECONDS`; the
+        last report before training ends is redrawn whole by the "training" stage."""
+        if name != "curves" or "training" in stages:
+            return name == "curves" and "training" in stages
+        now = time.monotonic()
+        if now - self._curves_at < CURVES_SECONDS:
+            return True
+        self._curves_at = now
+        return False
 
     def cancelled(self) -> bool:
         """Show the result from before the cancelled run again; True if there was one."""
