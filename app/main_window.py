@@ -5,6 +5,7 @@ Nothing lab-specific lives here; presenters (``app/labs``) do the lab work.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Optional
 
 from PySide6.QtCore import Qt
@@ -22,6 +23,7 @@ from widgets.parameter_panel import ParameterPanel
 from widgets.playback_bar import PlaybackBar
 
 log = logging.getLogger(__name__)
+PROGRESS_SECONDS = 0.1     # progress-bar updates at most 10 per second
 
 
 class LabSlot:
@@ -46,6 +48,7 @@ class MainWindow(QMainWindow):
         self.resize(1500, 950)
         self.session_path = session_path
         self.runner = Runner(self)
+        self._progress_at = -float("inf")
         self.slots: dict[str, LabSlot] = {}
         self.current: Optional[str] = None
         self._warnings: list[str] = []
@@ -273,11 +276,16 @@ class MainWindow(QMainWindow):
             self.run()
 
     def _run_started(self, _tag) -> None:
+        self._progress_at = -float("inf")
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
         self.progress.setFormat("%p%")
 
     def _run_progress(self, fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - self._progress_at < PROGRESS_SECONDS:
+            return          # every repaint recomposes the window (software GL: ~10 ms)
+        self._progress_at = now
         self.progress.setValue(int(1000 * max(0.0, min(1.0, fraction))))
         self.progress.setFormat(f"%p%  {message}" if message else "%p%")
 
