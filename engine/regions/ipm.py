@@ -37,6 +37,7 @@ from scipy.optimize import nnls
 
 __all__ = ["gated_barrier", "basic_primal", "follow_path"]
 
+REL_GAP = 1e-5          # barrier gap (relative) at which the gated warm start is handed over
 CAP = 0.99              # largest predictor fraction (μ decreases at most 100× per predictor)
 FRACTION = 0.9          # of the step to the boundary taken by the predictor
 KEEP = 0.1              # least fraction of its path value a slack keeps in a predictor
@@ -58,6 +59,7 @@ class _Barrier:
     """``ψ_t`` of the gated dual at ``(ρ, C = (D∘ρ)X̃)`` (module docstring)."""
 
     centred = CENTRED
+    exact = True        # the slacks' model is exact: no check of the step at the next point
 
     def __init__(self, A: np.ndarray, y: np.ndarray, D: np.ndarray, lam: float):
         self.A, self.y, self.D, self.lam2, self.n = A, y, D, lam * lam, len(y)
@@ -116,7 +118,7 @@ class _Barrier:
 
 
 def gated_barrier(A: np.ndarray, y: np.ndarray, D: np.ndarray, lam: float,
-                  rel_gap: float = 1e-6, max_newton: int = 200):
+                  rel_gap: float = REL_GAP, max_newton: int = 200):
     """Barrier path following on the gated dual (module docstring).
 
     Parameters
@@ -141,8 +143,8 @@ def follow_path(bar: "_Barrier", rel_gap: float, max_newton: int):
     ok, prev = False, None
     for _ in range(max_newton):
         s, gB, L, g = bar.newton(rho, C, t)
-        if prev is not None and not _accepted(prev, s, L, t * (0.5 * n * float(rho @ rho)
-                                                              - float(y @ rho))):
+        if (prev is not None and not bar.exact
+                and not _accepted(prev, s, L, t * (0.5 * n * float(rho @ rho) - float(y @ rho)))):
             rho, C, t, prev = _shorter(prev)          # the model was wrong: halve the step
             if prev is None:
                 break
@@ -158,13 +160,15 @@ def follow_path(bar: "_Barrier", rel_gap: float, max_newton: int):
         if dec2 >= bar.centred or done:                              # centring step
             dC = (D * d) @ A
             a = bar.line_search(rho, *bar.model(dC), d, dec2, t)
-            psi = t * (0.5 * n * float(rho @ rho) - float(y @ rho)) - float(np.log(s).sum())
-            prev = (rho, C, d, dC, a, t, (psi, dec2), None)
+            if not bar.exact:
+                psi = t * (0.5 * n * float(rho @ rho) - float(y @ rho)) - float(np.log(s).sum())
+                prev = (rho, C, d, dC, a, t, (psi, dec2), None)
         else:
             d = dpotrs(L, t * (y - n * rho), lower=1)[0]         # predictor (μ → 0)
             dC = (D * d) @ A
             a = bar.predictor(*bar.model(dC))
-            prev = (rho, C, d, dC, a, t, None, s)
+            if not bar.exact:
+                prev = (rho, C, d, dC, a, t, None, s)
             t /= 1.0 - a
         rho, C = rho + a * d, C + a * dC
     return rho, bar.primal(C, t), ok

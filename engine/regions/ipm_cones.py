@@ -26,6 +26,8 @@ from engine.regions.ipm import _Barrier, follow_path
 
 __all__ = ["relu_barrier"]
 
+REL_GAP_RELU = 1e-6     # (1e-5 leaves a few degenerate programs with a wrong support: 20+ iterations)
+
 
 class _ConeBarrier(_Barrier):
     """``ψ_t`` of the ReLU dual, ``s_g = λ² − ‖Π_{K_g}(c_g)‖²`` (exact cone projections of
@@ -36,6 +38,8 @@ class _ConeBarrier(_Barrier):
     gradient is the gated one with ``c`` replaced by ``π = Π_K(c)`` and the (generalised)
     Hessian of a group is ``w P + w²ππᵀ`` — semismooth Newton (Qi–Sun 1993), exact within a face.
     Groups whose ``c`` lies in the polar cone (``π = 0``) contribute nothing."""
+
+    exact = False       # the faces' model: steps are checked at the next point
 
     def __init__(self, A, y, D, lam, cones):
         super().__init__(A, y, D, lam)
@@ -119,7 +123,7 @@ class _ConeBarrier(_Barrier):
 
 
 def relu_barrier(A: np.ndarray, y: np.ndarray, DS: np.ndarray, lam: float, cones,
-                 rel_gap: float = 1e-6, max_newton: int = 200):
+                 rel_gap: float = REL_GAP_RELU, max_newton: int = 200):
     """Barrier path following on the ReLU dual (module docstring).
 
     Parameters
