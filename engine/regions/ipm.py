@@ -38,11 +38,27 @@ from scipy.optimize import nnls
 __all__ = ["gated_barrier", "basic_primal", "follow_path"]
 
 REL_GAP = 1e-5          # barrier gap (relative) at which the gated warm start is handed over
-CAP = 0.99              # largest predictor fraction (μ decreases at most 100× per predictor)
+CAP = 0.9               # largest predictor fraction (μ decreases at most 10× per predictor)
 FRACTION = 0.9          # of the step to the boundary taken by the predictor
 KEEP = 0.1              # least fraction of its path value a slack keeps in a predictor
+SHRINK = 0.1            # least factor of its value a slack keeps in a centring step
 CENTRED = 1.0           # Newton decrement² below which the point counts as centred
 FINAL = 0.25            # ... for the returned point (its primal directions warm-start)
+
+
+def _factor(H: np.ndarray):
+    """Cholesky factor of ``H`` after symmetric diagonal (Jacobi) scaling, with the scaling;
+    None if not positive definite. Near the boundary one group's ``w² V_gV_gᵀ`` can exceed
+    the rest by ``10¹⁰``: the scaling keeps the solve accurate in the other directions."""
+    scale = 1.0 / np.sqrt(np.maximum(np.diagonal(H), 1e-300))
+    L, info = dpotrf(H * scale[:, None] * scale[None, :], lower=1)
+    return (L, scale) if info == 0 else None
+
+
+def _solve(fac, b: np.ndarray) -> np.ndarray:
+    """``H⁻¹ b`` from :func:`_factor`."""
+    L, scale = fac
+    return scale * dpotrs(L, scale * b, lower=1)[0]
 
 
 def _ray_step(C: np.ndarray, dC: np.ndarray, s: np.ndarray):
@@ -76,8 +92,7 @@ class _Barrier:
         gB = w @ V
         H = self.K * (self.D.T @ (w[:, None] * self.D)) + V.T @ ((w * w)[:, None] * V)
         H[self.diag] += t * self.n
-        L, info = dpotrf(H, lower=1)
-        return s, gB, (L if info == 0 else None), t * (self.n * rho - self.y) + gB
+        return s, gB, _factor(H), t * (self.n * rho - self.y) + gB
 
     def model(self, dC):
         """The slacks' quadratic model along ``dC``: ``(M, dM, s)`` with
@@ -92,7 +107,7 @@ class _Barrier:
         rd, dd, yd = float(rho @ d), float(d @ d), float(self.y @ d)
         while a > 1e-12:
             sa = s - 2.0 * a * bb - a * a * aa
-            if sa.min() > 0:
+            if (sa >= SHRINK * s).all():
                 dpsi = (t * (self.n * (a * rd + 0.5 * a * a * dd) - a * yd)
                         - float(np.log(sa / s).sum()))
                 if dpsi <= -0.25 * a * dec2:
@@ -151,7 +166,7 @@ def follow_path(bar: "_Barrier", rel_gap: float, max_newton: int):
             continue
         if L is None:
             break
-        d = -dpotrs(L, g, lower=1)[0]
+        d = -_solve(L, g)
         dec2 = -float(g @ d)
         done = 2.0 * P / t <= rel_gap * abs(float(rho @ y) - 0.5 * n * float(rho @ rho))
         if done and dec2 <= FINAL:
@@ -164,7 +179,7 @@ def follow_path(bar: "_Barrier", rel_gap: float, max_newton: int):
                 psi = t * (0.5 * n * float(rho @ rho) - float(y @ rho)) - float(np.log(s).sum())
                 prev = (rho, C, d, dC, a, t, (psi, dec2), None)
         else:
-            d = dpotrs(L, t * (y - n * rho), lower=1)[0]         # predictor (μ → 0)
+            d = _solve(L, t * (y - n * rho))                     # predictor (μ → 0)
             dC = (D * d) @ A
             a = bar.predictor(*bar.model(dC))
             if not bar.exact:

@@ -20,9 +20,7 @@ subspace: ``‖c − π‖² = ‖c‖² − ‖π‖²``).
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg.lapack import dpotrf
-
-from engine.regions.ipm import _Barrier, follow_path
+from engine.regions.ipm import _Barrier, _factor, follow_path
 
 __all__ = ["relu_barrier"]
 
@@ -101,10 +99,10 @@ class _ConeBarrier(_Barrier):
         Psi = (self.Phi.reshape(self.n, G, p).transpose(1, 0, 2) @ R).transpose(1, 0, 2)
         H = Psi.reshape(self.n, G * p) @ self.Phi.T
         H[self.diag] += t * self.n
-        L, info = dpotrf(H, lower=1)
+        L = _factor(H)
         gB = np.einsum("gn,gn->n", self.D, wp @ self.A.T)
         self._pi = Pi
-        return s, gB, (L if info == 0 else None), t * (self.n * rho - self.y) + gB
+        return s, gB, L, t * (self.n * rho - self.y) + gB
 
     def model(self, dC):
         """On the current faces ``Π_K(c + α dc) = π + αP dc``: the gated model with ``π``;
