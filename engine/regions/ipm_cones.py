@@ -45,11 +45,7 @@ class _ConeBarrier(_Barrier):
         self.f, self.k = cones.normals.shape[1], cones.rays.shape[1]
         self.facets = cones.e1 is not None                        # p = 3 (2-D wedges: rays)
         self.width = 1 + self.k + (self.f if self.facets else 0)
-        self.rows = np.arange(len(D))
-        self.eyes = np.broadcast_to(np.eye(A.shape[1]), (len(D), A.shape[1], A.shape[1]))
-        G, p = D.shape[0], A.shape[1]
-        self.Phi = (np.abs(D)[:, :, None] * A[None]).transpose(1, 0, 2).reshape(self.n, G * p)
-        self.eye = np.eye(p)[None]
+        self.rows, self.Dabs = np.arange(len(D)), np.abs(D)
 
     def _candidates(self, C):
         """Facet values ``n·c``, ray coefficients ``max(r·c, 0)`` and the squared norms of the
@@ -67,42 +63,45 @@ class _ConeBarrier(_Barrier):
         return nz, tr, cand
 
     def _project(self, C):
-        """``π = Π_K(c)`` and the span projectors (G, p, p) of the faces holding them:
-        ``I`` inside, ``r̂r̂ᵀ`` on a ray, ``I − n̂n̂ᵀ`` on a facet, ``0`` at the apex."""
+        """``π = Π_K(c)`` and the faces holding them, as the span projectors
+        ``P = aI + b êêᵀ``: inside ``(1, 0)``, ray ``r̂`` ``(0, 1)``, facet of normal ``n̂``
+        ``(1, −1)``, apex ``(0, 0)``; returns ``(π, a, b, ê)``."""
         nz, tr, cand = self._candidates(C)
         j = np.argmax(cand, axis=1)
-        rows, k = self.rows, self.k
-        Pi, P = C.copy(), self.eyes.copy()
+        k = self.k
+        Pi, e = C.copy(), np.zeros_like(C)
+        a, b = np.ones(len(C)), np.zeros(len(C))
         ray = np.flatnonzero((j >= 1) & (j <= k))
-        r = self.cones.rays[ray, j[ray] - 1]
-        Pi[ray] = tr[ray, j[ray] - 1, None] * r
-        P[ray] = r[:, :, None] * r[:, None, :]
+        e[ray] = self.cones.rays[ray, j[ray] - 1]
+        Pi[ray] = tr[ray, j[ray] - 1, None] * e[ray]
+        a[ray], b[ray] = 0.0, 1.0
         fac = np.flatnonzero(j > k)
-        if len(fac):
-            nf = self.cones.normals[fac, j[fac] - k - 1]
-            Pi[fac] -= nz[fac, j[fac] - k - 1, None] * nf
-            P[fac] -= nf[:, :, None] * nf[:, None, :]
-        zero = cand[rows, j] <= 0
-        Pi[zero], P[zero] = 0.0, 0.0
-        return Pi, P
+        e[fac] = self.cones.normals[fac, j[fac] - k - 1]
+        Pi[fac] -= nz[fac, j[fac] - k - 1, None] * e[fac]
+        b[fac] = -1.0
+        zero = cand[self.rows, j] <= 0
+        Pi[zero], a[zero], b[zero] = 0.0, 0.0, 0.0
+        return Pi, a, b, e
 
     def newton(self, rho, C, t):
-        Pi, self._face = self._project(C)
+        """As the gated one, with ``Σ_g F_g(w_gP_g + w_g²π_gπ_gᵀ)F_gᵀ`` assembled from the
+        faces: ``(X̃X̃ᵀ) ∘ (Dᵀdiag(wa)D) + Eᵀdiag(wb)E + VᵀV``, rows ``E_g = F_gê_g``,
+        ``V_g = w_gF_gπ_g``."""
+        Pi, a, b, e = self._face = self._project(C)
         s = self.lam2 - np.einsum("gp,gp->g", Pi, Pi)
-        self._C, self._s = C, s
+        self._C, self._s, self._pi = C, s, Pi
         self._sc = self.lam2 - np.einsum("gp,gp->g", C, C)
         if not s.min() > 0:
             return s, None, None, None
-        wp = (2.0 / s)[:, None] * Pi
-        R = (2.0 / s)[:, None, None] * self._face + wp[:, :, None] * wp[:, None, :]
-        G, p = R.shape[0], R.shape[1]
-        Psi = (self.Phi.reshape(self.n, G, p).transpose(1, 0, 2) @ R).transpose(1, 0, 2)
-        H = Psi.reshape(self.n, G * p) @ self.Phi.T
+        w = 2.0 / s
+        wp = w[:, None] * Pi
+        V = self.Dabs * (wp @ self.A.T)
+        E = self.Dabs * (e @ self.A.T)
+        H = (self.K * (self.Dabs.T @ ((w * a)[:, None] * self.Dabs))
+             + E.T @ ((w * b)[:, None] * E) + V.T @ V)
         H[self.diag] += t * self.n
-        L = _factor(H)
         gB = np.einsum("gn,gn->n", self.D, wp @ self.A.T)
-        self._pi = Pi
-        return s, gB, L, t * (self.n * rho - self.y) + gB
+        return s, gB, _factor(H), t * (self.n * rho - self.y) + gB
 
     def model(self, dC):
         """On the current faces ``Π_K(c + α dc) = π + αP dc``: the gated model with ``π``;
@@ -110,14 +109,14 @@ class _ConeBarrier(_Barrier):
         slacks ``λ² − ‖c + α dc‖²``, a lower bound (``‖Π_K(c)‖ ≤ ‖c‖``), choose the step."""
         if not self._pi.any() and self._sc.min() > 0:
             return self._C, dC, self._sc
-        return self._pi, np.einsum("gpq,gq->gp", self._face, dC), self._s
+        _, a, b, e = self._face
+        PdC = a[:, None] * dC + (b * np.einsum("gp,gp->g", e, dC))[:, None] * e
+        return self._pi, PdC, self._s
 
     def primal(self, C, t) -> np.ndarray:
         Pi = self._project(C)[0]
         s = self.lam2 - np.einsum("gp,gp->g", Pi, Pi)
         return (2.0 / (t * s))[:, None] * Pi
-
-
 
 
 def relu_barrier(A: np.ndarray, y: np.ndarray, DS: np.ndarray, lam: float, cones,

@@ -131,7 +131,8 @@ def test_cone_barrier_projection_and_faces():
     rng = np.random.default_rng(0)
     for _ in range(5):
         C = rng.normal(size=(len(DS), 3))
-        Pi, P = bar._project(C)
+        Pi, a, b, e = bar._project(C)
+        P = a[:, None, None] * np.eye(3) + b[:, None, None] * e[:, :, None] * e[:, None, :]
         assert np.allclose(Pi, project_cells(cones, C), atol=1e-13)
         assert np.allclose(np.einsum("gpq,gq->gp", P, C), Pi, atol=1e-13)
 
