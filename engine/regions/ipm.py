@@ -35,7 +35,7 @@ import numpy as np
 from scipy.linalg.lapack import dpotrf, dpotrs
 from scipy.optimize import nnls
 
-__all__ = ["gated_barrier", "basic_primal", "follow_path"]
+__all__ = ["basic_primal", "follow_path", "gated_barrier"]
 
 REL_GAP = 1e-5          # barrier gap (relative) at which the gated warm start is handed over
 CAP = 0.9               # largest predictor fraction (μ decreases at most 10× per predictor)
@@ -149,7 +149,7 @@ def gated_barrier(A: np.ndarray, y: np.ndarray, D: np.ndarray, lam: float,
     return follow_path(_Barrier(A, y, D, lam), rel_gap, max_newton)
 
 
-def follow_path(bar: "_Barrier", rel_gap: float, max_newton: int):
+def follow_path(bar: _Barrier, rel_gap: float, max_newton: int):
     """Centring steps and predictors (module docstring) on the barrier ``bar``; returns
     ``(ρ, U, ok)`` as :func:`gated_barrier`."""
     A, y, D, n, P = bar.A, bar.y, bar.D, bar.n, len(bar.D)
@@ -157,7 +157,7 @@ def follow_path(bar: "_Barrier", rel_gap: float, max_newton: int):
     t = P / max(float(y @ y) / n, 1e-300)
     ok, prev = False, None
     for _ in range(max_newton):
-        s, gB, L, g = bar.newton(rho, C, t)
+        s, _, L, g = bar.newton(rho, C, t)
         if (prev is not None and not bar.exact
                 and not _accepted(prev, s, L, t * (0.5 * n * float(rho @ rho) - float(y @ rho)))):
             rho, C, t, prev = _shorter(prev)          # the model was wrong: halve the step

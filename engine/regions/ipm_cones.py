@@ -20,11 +20,12 @@ subspace: ``‖c − π‖² = ‖c‖² − ‖π‖²``).
 from __future__ import annotations
 
 import numpy as np
+
 from engine.regions.ipm import _Barrier, _factor, follow_path
 
 __all__ = ["relu_barrier"]
 
-REL_GAP_RELU = 1e-6     # (1e-5 leaves a few degenerate programs with a wrong support: 20+ iterations)
+REL_GAP_RELU = 1e-6     # (1e-5 leaves some degenerate programs a wrong support: 20+ iterations)
 
 
 class _ConeBarrier(_Barrier):
@@ -58,7 +59,8 @@ class _ConeBarrier(_Barrier):
         cand[:, 0] = np.where((nz >= 0).all(axis=1), cc, 0.0)
         np.multiply(tr, tr, out=cand[:, 1:k + 1])
         if self.facets:
-            ok = self.cones.valid & (nz < 0) & (V[:, f + k:2 * f + k] >= 0) & (V[:, 2 * f + k:] >= 0)
+            ok = (self.cones.valid & (nz < 0) & (V[:, f + k:2 * f + k] >= 0)
+                  & (V[:, 2 * f + k:] >= 0))
             cand[:, k + 1:] = np.where(ok, cc[:, None] - nz * nz, 0.0)
         return nz, tr, cand
 

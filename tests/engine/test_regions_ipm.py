@@ -1,9 +1,8 @@
-"""SCIENCE.md §2.3 / §2.5: the dual-barrier warm start of small gated programs (engine.regions.ipm)."""
+"""SCIENCE.md §2.3 / §2.5: dual-barrier warm starts of small programs (engine.regions.ipm*)."""
 import numpy as np
 import pytest
 
-import engine.regions.convex as convex
-from engine.regions import enumerate_patterns, fit_convex, make_dataset
+from engine.regions import convex, enumerate_patterns, fit_convex, make_dataset
 from engine.regions.ipm import basic_primal, gated_barrier
 from engine.regions.patterns import augment
 from engine.regions.programs import fit_value
