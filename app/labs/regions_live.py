@@ -50,8 +50,10 @@ class LiveRun:
     def _too_soon(self, name: str, stages: dict) -> bool:
         """Curves (and the live map with them) at most every :data:`CURVES_SECONDS`; the
         last report before training ends is redrawn whole by the "training" stage."""
-        if name != "curves" or "training" in stages:
-            return name == "curves" and "training" in stages
+        if name != "curves":
+            return False
+        if "training" in stages:
+            return True
         now = time.monotonic()
         if now - self._curves_at < CURVES_SECONDS:
             return True
