@@ -47,6 +47,11 @@ class _ConeBarrier(_Barrier):
         self.facets = cones.e1 is not None                        # p = 3 (2-D wedges: rays)
         self.width = 1 + self.k + (self.f if self.facets else 0)
         self.rows, self.Dabs = np.arange(len(D)), np.abs(D)
+        k, f, p = self.k, self.f if self.facets else 0, A.shape[1]       # candidate columns:
+        self.a_col = np.concatenate([[1.0], np.zeros(k), np.ones(f)])   # inside, rays, facets
+        self.b_col = np.concatenate([[0.0], np.ones(k), -np.ones(f)])
+        parts = [np.zeros((len(D), 1, p)), cones.rays] + ([cones.normals] if f else [])
+        self.units = np.concatenate(parts, axis=1)
 
     def _candidates(self, C):
         """Facet values ``n·c``, ray coefficients ``max(r·c, 0)`` and the squared norms of the
@@ -67,23 +72,16 @@ class _ConeBarrier(_Barrier):
     def _project(self, C):
         """``π = Π_K(c)`` and the faces holding them, as the span projectors
         ``P = aI + b êêᵀ``: inside ``(1, 0)``, ray ``r̂`` ``(0, 1)``, facet of normal ``n̂``
-        ``(1, −1)``, apex ``(0, 0)``; returns ``(π, a, b, ê)``."""
+        ``(1, −1)``, apex ``(0, 0)``; returns ``(π, a, b, ê)`` with ``π = ac + bγê``
+        (``γ``: the ray coefficient ``r̂·c``, or the facet value ``n̂·c``)."""
         nz, tr, cand = self._candidates(C)
         j = np.argmax(cand, axis=1)
-        k = self.k
-        Pi, e = C.copy(), np.zeros_like(C)
-        a, b = np.ones(len(C)), np.zeros(len(C))
-        ray = np.flatnonzero((j >= 1) & (j <= k))
-        e[ray] = self.cones.rays[ray, j[ray] - 1]
-        Pi[ray] = tr[ray, j[ray] - 1, None] * e[ray]
-        a[ray], b[ray] = 0.0, 1.0
-        fac = np.flatnonzero(j > k)
-        e[fac] = self.cones.normals[fac, j[fac] - k - 1]
-        Pi[fac] -= nz[fac, j[fac] - k - 1, None] * e[fac]
-        b[fac] = -1.0
-        zero = cand[self.rows, j] <= 0
-        Pi[zero], a[zero], b[zero] = 0.0, 0.0, 0.0
-        return Pi, a, b, e
+        rows = self.rows
+        live = cand[rows, j] > 0                                   # else the apex
+        a, b = self.a_col[j] * live, self.b_col[j] * live
+        gamma = np.concatenate([np.zeros((len(C), 1)), tr, nz], axis=1)[rows, j]
+        e = self.units[rows, j]
+        return a[:, None] * C + (b * gamma)[:, None] * e, a, b, e
 
     def newton(self, rho, C, t):
         """As the gated one, with ``Σ_g F_g(w_gP_g + w_g²π_gπ_gᵀ)F_gᵀ`` assembled from the
