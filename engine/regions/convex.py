@@ -227,9 +227,12 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
     # the tiniest, where the cone projections of the extra groups are cheap)
     small = (len(prob.pat) * n <= SMALL_RELU_PROGRAM if prob.relu
              else len(prob.pat) * prob.A.shape[1] <= SMALL_PROGRAM)
-    barrier = _barrier_fits(prob, small)
-    ws = _initial_ws(prob.values(prob.y / n), len(prob.pat) if small or barrier else batch)
-    U = _barrier_start(prob, ws) if barrier else np.zeros((len(ws), prob.A.shape[1]))
+    if _barrier_fits(prob, small):
+        ws = np.arange(len(prob.pat))
+        U = _barrier_start(prob, ws)
+    else:
+        ws = _initial_ws(prob.values(prob.y / n), len(prob.pat) if small else batch)
+        U = np.zeros((len(ws), prob.A.shape[1]))
     state = initial_state(len(ws), n, prob.A, method)
     inner, n_iter, history, ok = 1e-2, 0, [], False
     for rounds in range(1, 201):
