@@ -22,8 +22,7 @@ decade of the gap instead of the ~7 of the textbook barrier method. Steps are ch
 quadratic model of the slacks (exact here; the faces' model for the ReLU barrier of
 :mod:`engine.regions.ipm_cones`, which shares :func:`follow_path`) and checked at the next
 point: strictly feasible, Armijo decrease (centring) or no slack below ``KEEP(1 − a)`` of its
-value (predictor), else the step is halved. The returned point is re-centred (``FINAL``): its
-primal directions ``û_g`` are what the warm start uses.
+value (predictor), else the step is halved.
 
 The result only *warm-starts* the exact solver (:mod:`engine.regions.activeset`):
 :func:`basic_primal` turns it into a sparse primal point, the proximal step and the Newton
@@ -43,7 +42,6 @@ FRACTION = 0.9          # of the step to the boundary taken by the predictor
 KEEP = 0.1              # least fraction of its path value a slack keeps in a predictor
 SHRINK = 0.1            # least factor of its value a slack keeps in a centring step
 CENTRED = 1.0           # Newton decrement² below which the point counts as centred
-FINAL = 0.25            # ... for the returned point (its primal directions warm-start)
 
 
 def _factor(H: np.ndarray):
@@ -166,13 +164,12 @@ def follow_path(bar: _Barrier, rel_gap: float, max_newton: int):
             continue
         if L is None:
             break
-        d = -_solve(L, g)
-        dec2 = -float(g @ d)
-        done = 2.0 * P / t <= rel_gap * abs(float(rho @ y) - 0.5 * n * float(rho @ rho))
-        if done and dec2 <= FINAL:
+        if 2.0 * P / t <= rel_gap * abs(float(rho @ y) - 0.5 * n * float(rho @ rho)):
             ok = True
             break
-        if dec2 >= bar.centred or done:                              # centring step
+        d = -_solve(L, g)
+        dec2 = -float(g @ d)
+        if dec2 >= bar.centred:                                  # centring step
             dC = (D * d) @ A
             a = bar.line_search(rho, *bar.model(dC), d, dec2, t)
             if not bar.exact:
