@@ -130,23 +130,26 @@ SMALL = RegionsConfig(dataset="xor", n_points=12, width=12, lam=0.01, steps=300,
                       n_seeds=2, grid=64, snapshots=4, depth=2, seed=1)
 
 
-def test_run_config_contract_and_result():
-    gen = run_config(SMALL)
-    gaps, last, partial = [], time.perf_counter(), set()
+def _reports(gen):
+    """``([(seconds since the previous report, report), ...], result)`` of a generator."""
+    out, last = [], time.perf_counter()
     while True:
         try:
             p = next(gen)
         except StopIteration as stop:
-            res = stop.value
-            break
-        assert isinstance(p, Progress) and 0.0 <= p.fraction <= 1.0
-        if p.partial:
-            partial.add(p.partial["stage"])
+            return out, stop.value
         now = time.perf_counter()
-        gaps.append(now - last)
+        out.append((now - last, p))
         last = now
-    assert {"data", "convex", "training"} <= partial
-    assert max(gaps) < 1.0
+
+
+def test_run_config_contract_and_result():
+    reports, res = _reports(run_config(SMALL))
+    for _, p in reports:
+        assert isinstance(p, Progress) and 0.0 <= p.fraction <= 1.0
+    assert {"data", "convex", "training"} <= {p.partial["stage"] for _, p in reports
+                                              if p.partial}
+    assert max(gap for gap, _ in reports) < 1.0
     assert res.convex.certified and len(res.runs) == 2
     assert res.region_ids.shape == (4, 2, 64, 64) and res.region_counts.shape == (4, 2)
     for t in range(4):
@@ -226,13 +229,8 @@ def test_wide_nets_reach_the_convex_optimum_and_narrow_ones_do_not():
 def test_partials_stream_curves_convex_map_and_refining_previews():
     """The stages the lab draws before the run ends equal the final result's pieces."""
     stages = {}
-    gen = run_config(dataclasses.replace(SMALL, widths="3", steps=1500))
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            res = stop.value
-            break
+    reports, res = _reports(run_config(dataclasses.replace(SMALL, widths="3", steps=1500)))
+    for _, p in reports:
         if p.partial:
             stages.setdefault(p.partial["stage"], []).append(p.partial)
     order = list(stages)
