@@ -154,10 +154,11 @@ class LiveRun:
         r.region_counts, r.region_counts_plane = st["counts"][None], st["plane"][None]
         r.runs = [_last_snapshot(run) for run in stages["training"]["runs"]]
         r.gaps = np.array([run.final_objective - r.convex.objective for run in r.runs])
-        deep = stages.get("deep_preview")
+        tab = self.lab.tabs.currentIndex()             # the user's tab survives the redraw
         self.lab.show_result(r)
-        if deep is not None:
+        if stages.get("deep_preview") is not None:
             self._deep(stages)
+        self.lab.tabs.setCurrentIndex(tab)
 
 
 def _provisional(stages: dict):

@@ -81,12 +81,15 @@ def show_curves(objective, counts, r) -> None:
     for plot in (objective, counts):
         for key in list(plot.keys()):
             plot.remove(key)
+    marker = "o" if len(r.snapshot_steps) == 1 else None     # a live run's last frame only
     for i, (run, (color, style, name)) in enumerate(zip(r.runs, curve_styles(r))):
         objective.set_curve(f"s{i}", np.arange(len(run.objective)), run.objective,
                             color=color, width=2, style=style, name=name)
         counts.set_curve(f"s{i}", r.snapshot_steps.astype(float),
                          r.region_counts[:, i].astype(float), color=color, width=2,
-                         style=style, name=name)
+                         style=style, name=name, symbol=marker)
+    if marker:
+        counts.plot_item.setXRange(0.0, float(r.snapshot_steps[-1]), padding=0.05)
     # Named in the legend (placed in a gap of the curves), not labelled beside the line:
     # every run ends near p*, and the region counts crowd the optimum's count.
     objective.set_hline("convex", float(r.convex.objective), (0, 0, 0),
