@@ -76,3 +76,17 @@ def test_cancel_puts_the_previous_result_back(lab_window, qtbot):
         win.runner.cancel()
     assert lab.result is old and lab.frame_count() == 5
     assert win.playback.frame_count() == 5
+
+
+def test_the_deep_net_tab_stays_selected_through_the_final_maps(lab_window):
+    win = lab_window("regions", **SMALL)
+    lab = win.slot.presenter
+
+    def pick_deep_tab(partial):
+        if partial["stage"] == "deep_preview":
+            lab.tabs.setCurrentIndex(1)                     # the user opens the Deep net tab
+        return partial["stage"] == "final_maps"
+
+    assert _stream(lab, CFG, until=pick_deep_tab) is None
+    assert lab.tabs.currentIndex() == 1 and lab.tabs.isTabVisible(1)
+    assert "refining" in lab.deep_map.info_item.textItem.toPlainText()
