@@ -44,7 +44,7 @@ def initial_state(n_groups: int, n: int, A: np.ndarray, method: str = "al") -> A
     softer penalty (better-conditioned sub-problems) converges faster here.
     """
     delta = 10.0 / n
-    lip = float(np.linalg.norm(A, 2) ** 2)
+    lip = float(np.linalg.svd(A, compute_uv=False)[0] ** 2)        # ‖A‖₂²
     step = 1.0 / (delta * lip + lip / n) if method == "al" else n / lip
     return ALState(np.zeros((n_groups, n)), delta, step)
 

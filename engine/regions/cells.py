@@ -76,27 +76,34 @@ def _group_rays(cell_of: np.ndarray, R: np.ndarray, n_cells: int):
     return out, counts
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a × b`` over the last axis (length 3; cheaper than ``np.cross`` on small arrays)."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
 def _order_3d(rays: np.ndarray, counts: np.ndarray) -> CellCones:
     """Cyclic order, inward facet normals and edge tests of 3-D cones."""
     P, k, _ = rays.shape
     mask = np.arange(k)[None, :] < counts[:, None]
     c = (rays * mask[..., None]).sum(axis=1)
     c /= np.linalg.norm(c, axis=1, keepdims=True)
-    e1 = np.cross(c, np.where(np.abs(c[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]]))
+    e1 = _cross(c, np.where(np.abs(c[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]]))
     e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
-    e2 = np.cross(c, e1)
+    e2 = _cross(c, e1)
     ang = np.arctan2(np.einsum("pkd,pd->pk", rays, e2), np.einsum("pkd,pd->pk", rays, e1))
     order = np.argsort(np.where(mask, ang, np.inf), axis=1)
     rays = np.take_along_axis(rays, order[..., None], axis=1)
     nxt_idx = np.where(np.arange(k)[None, :] + 1 < counts[:, None], np.arange(k)[None, :] + 1, 0)
     nxt = np.take_along_axis(rays, nxt_idx[..., None], axis=1)
-    normals = np.cross(rays, nxt)
+    normals = _cross(rays, nxt)
     normals *= np.sign(np.einsum("pkd,pd->pk", normals, c))[..., None]
     nn = np.linalg.norm(normals, axis=2, keepdims=True)
     valid = mask & (nn[..., 0] > ZERO_TOL)
     normals = np.where(valid[..., None], normals / np.maximum(nn, 1e-300), 0.0)
     rays = np.where(mask[..., None], rays, rays[:, :1])
-    return CellCones(rays, normals, np.cross(normals, rays), np.cross(nxt, normals), valid)
+    return CellCones(rays, normals, _cross(normals, rays), _cross(nxt, normals), valid)
 
 
 def _wedges(rays: np.ndarray) -> CellCones:

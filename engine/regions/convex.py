@@ -107,12 +107,14 @@ class _Problem:
     def __init__(self, A, y, D, lam, relu, cones=None, dedup=True):
         self.A, self.y, self.lam, self.relu = A, y, lam, relu
         self.keep = _distinct_nonzero(D) if dedup else np.flatnonzero(D.any(axis=1))
-        self.D = D[self.keep]
-        self.cones = cones.subset(self.keep) if cones is not None else None
+        whole = len(self.keep) == len(D)                    # keep = arange: no copies
+        self.D = D if whole else D[self.keep]
+        self.cones = cones if cones is None or whole else cones.subset(self.keep)
         P = len(self.D)
         self.pat = np.concatenate([np.arange(P), np.arange(P)]) if relu else np.arange(P)
         self.sigma = np.concatenate([np.ones(P), -np.ones(P)]) if relu else np.ones(P)
         self._cache = None                                  # (ws, cones, stacked) of _ws_cones
+        self.last_cert = None                               # (U, Certificate) last evaluated
 
     def group_data(self, ws) -> GroupData:
         return GroupData.build(self.A, self.y, self.D[self.pat[ws]], self.sigma[ws], self.relu)
@@ -212,7 +214,10 @@ def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> 
         return project_groups(prob.A, prob.D[prob.pat[ws]], U), U, state.n_iter - it0
     prox = prob.prox(ws) if method == "projected" else None
     project = prob.projector(ws) if method == "projected" else None
-    gap = lambda V: Certificate.of(prob, ws, V, restricted=True).relative_gap  # noqa: E731
+    def gap(V):
+        cert = Certificate.of(prob, ws, V, restricted=True)
+        prob.last_cert = (V, cert)                  # reused when it covers every group
+        return cert.relative_gap
     U, state.step, used, _ = yield from solve_active_set(
         gd, U, lam, step=state.step, tol=tol, max_iter=max_iter, clock=clock, gap=gap,
         prox=prox, project=project)
@@ -244,7 +249,7 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
         if method == "al":
             Uf, U, cert = _polished(prob, ws, Uf, U)
         else:
-            cert = Certificate.of(prob, ws, Uf)
+            cert = _reuse(prob, Uf) or Certificate.of(prob, ws, Uf)
         history.append(cert.primal)
         new = cert.violators(ws, tol, batch)
         yield Progress(frac, f"round {rounds}: {len(ws)} groups, gap {cert.relative_gap:.2e}")
@@ -258,7 +263,15 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int) -> Gene
         ws, U = _extend(ws, U, new)
         if method == "al":
             state.grow(len(new), n)
+    prob.last_cert = (Uf, cert)
     return Uf, ws, (n_iter, rounds, ok), history
+
+
+def _reuse(prob, U):
+    """The certificate last evaluated at ``U`` (the same array) if it covers every group —
+    the restricted certificate of a working set holding all groups is the full one."""
+    last = prob.last_cert
+    return last[1] if last is not None and last[0] is U and last[1].full else None
 
 
 def _barrier_fits(prob: _Problem, small: bool) -> bool:
@@ -319,12 +332,12 @@ def _finish(prob, D_all, G_all, exact, ws, U, info, history, wall, tol,
             method) -> ConvexSolution:
     """Recovery (§2.4), certificate and bookkeeping."""
     pat_ws, sig_ws = prob.pat[ws], prob.sigma[ws]
-    if prob.lam > 0:
+    if prob.lam > 0 and (U != 0).any(axis=1).sum() > len(prob.y) + 1:
         U = reduce_support(prob.A, prob.group_data(ws).DS, U)
     W1, w2, used = recover_network(U, sig_ws)
     pat_used = prob.keep[pat_ws[used]]
-    cert = Certificate.of(prob, ws, U)
-    fitted = predict(prob.A, prob.D[pat_ws], sig_ws, U)
+    cert = _reuse(prob, U) or Certificate.of(prob, ws, U)
+    fitted = cert.fitted
     viol = cone_violation(prob.A, prob.D[pat_ws], U) if prob.relu else 0.0
     gates = None
     if not prob.relu:

@@ -64,6 +64,8 @@ class Certificate:
     max_value: float
     values: np.ndarray
     lam: float
+    fitted: np.ndarray | None = None
+    full: bool = True       # ``values`` covers every group of the program (not restricted)
 
     @classmethod
     def of(cls, prob, ws: np.ndarray, U: np.ndarray, restricted: bool = False) -> "Certificate":
@@ -75,15 +77,17 @@ class Certificate:
         A, y, lam, n = prob.A, prob.y, prob.lam, len(prob.y)
         fitted = predict(A, prob.D[prob.pat[ws]], prob.sigma[ws], U)
         r = y - fitted
-        primal = 0.5 * float(r @ r) / n + lam * float(np.linalg.norm(U, axis=1).sum())
+        primal = 0.5 * float(r @ r) / n + lam * float(np.sqrt(np.einsum("gp,gp->g", U, U)).sum())
         rho = r / n
+        full = not restricted or len(ws) == len(prob.pat)   # every group: the full program
         values = prob.values_ws(rho, ws) if restricted else prob.values(rho)
         vmax = float(values.max(initial=0.0))
         tiny = 1e-12 * max(1.0, float(np.abs(A).max())) * float(np.abs(rho).sum())
         s = 1.0 if vmax <= max(lam, tiny) else lam / vmax
         dual = s * float(rho @ y) - 0.5 * n * s * s * float(rho @ rho)
         gap = max(primal - dual, 0.0)
-        return cls(primal, dual, gap, gap / max(abs(primal), 1e-300), vmax, values, lam)
+        return cls(primal, dual, gap, gap / max(abs(primal), 1e-300), vmax, values, lam,
+                   fitted, full)
 
     def violators(self, ws: np.ndarray, tol: float, batch: int) -> np.ndarray:
         """Up to ``batch`` groups outside ``ws`` with value ``> λ(1 + tol)``, largest first."""

@@ -51,7 +51,9 @@ class _ConeBarrier(_Barrier):
         self.a_col = np.concatenate([[1.0], np.zeros(k), np.ones(f)])   # inside, rays, facets
         self.b_col = np.concatenate([[0.0], np.ones(k), -np.ones(f)])
         parts = [np.zeros((len(D), 1, p)), cones.rays] + ([cones.normals] if f else [])
-        self.units = np.concatenate(parts, axis=1)
+        self.units = np.concatenate(parts, axis=1).reshape(-1, p)     # (G·width, p) flat
+        self.offsets = self.rows * self.width
+        self._gamma = np.zeros((len(D), self.width))      # γ of the candidates (column 0: 0)
 
     def _candidates(self, C):
         """Facet values ``n·c``, ray coefficients ``max(r·c, 0)`` and the squared norms of the
@@ -61,11 +63,10 @@ class _ConeBarrier(_Barrier):
         nz, tr = V[:, :f], np.maximum(V[:, f:f + k], 0.0)
         cc = np.einsum("gp,gp->g", C, C)
         cand = np.empty((len(C), self.width))
-        cand[:, 0] = np.where((nz >= 0).all(axis=1), cc, 0.0)
+        cand[:, 0] = np.where(nz.min(axis=1) >= 0, cc, 0.0)
         np.multiply(tr, tr, out=cand[:, 1:k + 1])
-        if self.facets:
-            ok = (self.cones.valid & (nz < 0) & (V[:, f + k:2 * f + k] >= 0)
-                  & (V[:, 2 * f + k:] >= 0))
+        if self.facets:             # padding facets have zero normals: ``n·c < 0`` is False
+            ok = (nz < 0) & (np.minimum(V[:, f + k:2 * f + k], V[:, 2 * f + k:]) >= 0)
             cand[:, k + 1:] = np.where(ok, cc[:, None] - nz * nz, 0.0)
         return nz, tr, cand
 
@@ -75,12 +76,16 @@ class _ConeBarrier(_Barrier):
         ``(1, −1)``, apex ``(0, 0)``; returns ``(π, a, b, ê)`` with ``π = ac + bγê``
         (``γ``: the ray coefficient ``r̂·c``, or the facet value ``n̂·c``)."""
         nz, tr, cand = self._candidates(C)
-        j = np.argmax(cand, axis=1)
-        rows = self.rows
-        live = cand[rows, j] > 0                                   # else the apex
-        a, b = self.a_col[j] * live, self.b_col[j] * live
-        gamma = np.concatenate([np.zeros((len(C), 1)), tr, nz], axis=1)[rows, j]
-        e = self.units[rows, j]
+        j = cand.argmax(axis=1)
+        flat = self.offsets + j                                   # (row, j) in flat arrays
+        live = cand.ravel().take(flat) > 0                        # else the apex
+        a, b = self.a_col.take(j) * live, self.b_col.take(j) * live
+        gam = self._gamma
+        gam[:, 1:self.k + 1] = tr
+        if self.facets:
+            gam[:, self.k + 1:] = nz
+        gamma = gam.ravel().take(flat)
+        e = self.units.take(flat, axis=0)
         return a[:, None] * C + (b * gamma)[:, None] * e, a, b, e
 
     def newton(self, rho, C, t):
@@ -90,25 +95,26 @@ class _ConeBarrier(_Barrier):
         Pi, a, b, e = self._face = self._project(C)
         s = self.lam2 - np.einsum("gp,gp->g", Pi, Pi)
         self._C, self._s, self._pi = C, s, Pi
-        self._sc = self.lam2 - np.einsum("gp,gp->g", C, C)
         if not s.min() > 0:
             return s, None, None, None
         w = 2.0 / s
-        wp = w[:, None] * Pi
-        V = self.Dabs * (wp @ self.A.T)
+        Z = (w[:, None] * Pi) @ self.A.T
+        V = self.Dabs * Z
         E = self.Dabs * (e @ self.A.T)
         H = (self.K * (self.Dabs.T @ ((w * a)[:, None] * self.Dabs))
              + E.T @ ((w * b)[:, None] * E) + V.T @ V)
         H[self.diag] += t * self.n
-        gB = np.einsum("gn,gn->n", self.D, wp @ self.A.T)
+        gB = np.einsum("gn,gn->n", self.D, Z)
         return s, gB, _factor(H), t * (self.n * rho - self.y) + gB
 
     def model(self, dC):
         """On the current faces ``Π_K(c + α dc) = π + αP dc``: the gated model with ``π``;
         where every ``π`` is 0 (the start ``ρ = 0``: that model is constant) the gated
         slacks ``λ² − ‖c + α dc‖²``, a lower bound (``‖Π_K(c)‖ ≤ ‖c‖``), choose the step."""
-        if not self._pi.any() and self._sc.min() > 0:
-            return self._C, dC, self._sc
+        if not self._pi.any():
+            sc = self.lam2 - np.einsum("gp,gp->g", self._C, self._C)
+            if sc.min() > 0:
+                return self._C, dC, sc
         _, a, b, e = self._face
         PdC = a[:, None] * dC + (b * np.einsum("gp,gp->g", e, dC))[:, None] * e
         return self._pi, PdC, self._s
