@@ -49,10 +49,27 @@ def _children(value: Any) -> Optional[list[tuple[str, Any]]]:
     if isinstance(value, dict):
         return [(str(k), v) for k, v in value.items()]
     if isinstance(value, (list, tuple)):
-        if value and all(isinstance(v, (bool, int, float)) for v in value):
-            return None                         # a plain numeric list: one array leaf
+        if _numeric_table(value):
+            return None                         # numbers or equal-length rows: one array
         return [(str(i), v) for i, v in enumerate(value)]
     return None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (bool, int, float, np.integer, np.floating))
+
+
+def _numeric_table(value) -> bool:
+    """A non-empty list of numbers, or of equal-length tuples/lists of numbers (e.g. a
+    ``[(iteration, psnr), ...]`` curve) — stored as one 1-D / 2-D array. Lists of arrays stay
+    separate leaves (their shapes may differ from one data set to the next)."""
+    if not value:
+        return False
+    if all(_is_number(v) for v in value):
+        return True
+    rows = [v for v in value if isinstance(v, (list, tuple))]
+    return (len(rows) == len(value) and len({len(r) for r in rows}) == 1
+            and all(_is_number(x) for r in rows for x in r))
 
 
 def flatten_result(result: Any, prefix: str = "") -> tuple[dict[str, np.ndarray], list[str]]:

@@ -31,7 +31,8 @@ def make_result():
     rng = np.random.default_rng(0)
     return Outer(weights=torch.arange(6.0).reshape(2, 3),
                  runs=[Inner(rng.normal(size=(4, 2)), "a"), Inner(rng.integers(0, 9, 5), "b")],
-                 table={"psnr": np.array([20.5, 21.0]), "rank": [1.0, 2.0]},
+                 table={"psnr": np.array([20.5, 21.0]), "rank": [1.0, 2.0],
+                        "curve": [(0, 12.5), (10, 20.25)], "iterates": [(0, np.ones(2))]},
                  pair=("x", np.ones(3, np.complex64)), count=7)
 
 
@@ -39,10 +40,12 @@ def test_flatten_names_every_leaf_by_its_path():
     arrays, skipped = flatten_result(make_result())
     assert sorted(arrays) == sorted(["weights", "runs/0/values", "runs/0/label",
                                      "runs/1/values", "runs/1/label", "table/psnr",
-                                     "table/rank", "pair/0", "pair/1", "count"])
+                                     "table/rank", "table/curve", "table/iterates/0/0",
+                                     "table/iterates/0/1", "pair/0", "pair/1", "count"])
     assert skipped == ["runs/0/missing", "runs/1/missing"]
     np.testing.assert_array_equal(arrays["weights"], np.arange(6.0).reshape(2, 3))
     np.testing.assert_array_equal(arrays["table/rank"], [1.0, 2.0])
+    np.testing.assert_array_equal(arrays["table/curve"], [[0, 12.5], [10, 20.25]])
 
 
 def test_round_trip_is_exact_and_keeps_dtypes(tmp_path):
