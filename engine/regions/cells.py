@@ -94,9 +94,10 @@ def _order_3d(rays: np.ndarray, counts: np.ndarray) -> CellCones:
     e2 = _cross(c, e1)
     ang = np.arctan2(np.einsum("pkd,pd->pk", rays, e2), np.einsum("pkd,pd->pk", rays, e1))
     order = np.argsort(np.where(mask, ang, np.inf), axis=1)
-    rays = np.take_along_axis(rays, order[..., None], axis=1)
+    rows = np.arange(P)[:, None]
+    rays = rays[rows, order]
     nxt_idx = np.where(np.arange(k)[None, :] + 1 < counts[:, None], np.arange(k)[None, :] + 1, 0)
-    nxt = np.take_along_axis(rays, nxt_idx[..., None], axis=1)
+    nxt = rays[rows, nxt_idx]
     normals = _cross(rays, nxt)
     normals *= np.sign(np.einsum("pkd,pd->pk", normals, c))[..., None]
     nn = np.linalg.norm(normals, axis=2, keepdims=True)

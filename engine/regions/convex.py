@@ -294,7 +294,8 @@ def _barrier_start(prob: _Problem, ws: np.ndarray) -> np.ndarray:
     point on the near-tight groups."""
     DS = prob.sigma[ws][:, None] * prob.D[prob.pat[ws]]
     if prob.relu:
-        rho, U, _ = relu_barrier(prob.A, prob.y, DS, prob.lam, prob._ws_cones(ws)[0])
+        cones, stacked = prob._ws_cones(ws)
+        rho, U, _ = relu_barrier(prob.A, prob.y, DS, prob.lam, cones, stacked=stacked)
     else:
         rho, U, _ = gated_barrier(prob.A, prob.y, DS, prob.lam)
     return basic_primal(prob.A, prob.y, DS, rho, U)

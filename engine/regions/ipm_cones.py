@@ -40,9 +40,9 @@ class _ConeBarrier(_Barrier):
 
     exact = False       # the faces' model: steps are checked at the next point
 
-    def __init__(self, A, y, D, lam, cones):
+    def __init__(self, A, y, D, lam, cones, stacked=None):
         super().__init__(A, y, D, lam)
-        self.cones, self.stacked = cones, cones.stacked()
+        self.cones, self.stacked = cones, cones.stacked() if stacked is None else stacked
         self.f, self.k = cones.normals.shape[1], cones.rays.shape[1]
         self.facets = cones.e1 is not None                        # p = 3 (2-D wedges: rays)
         self.width = 1 + self.k + (self.f if self.facets else 0)
@@ -126,16 +126,17 @@ class _ConeBarrier(_Barrier):
 
 
 def relu_barrier(A: np.ndarray, y: np.ndarray, DS: np.ndarray, lam: float, cones,
-                 rel_gap: float = REL_GAP_RELU, max_newton: int = 200):
+                 rel_gap: float = REL_GAP_RELU, max_newton: int = 200, stacked=None):
     """Barrier path following on the ReLU dual (module docstring).
 
     Parameters
     ----------
     A : (n, p) X̃. y : (n,). DS : (G, n) ``σ_g D_g``. lam : λ > 0.
-    cones : :class:`engine.regions.cells.CellCones` of the G groups.
+    cones : :class:`engine.regions.cells.CellCones` of the G groups (``stacked``: their
+        ``cones.stacked()`` when already known).
 
     Returns
     -------
     ``(ρ, U, ok)`` as :func:`engine.regions.ipm.gated_barrier`, ``u_g ∈ K_g``.
     """
-    return follow_path(_ConeBarrier(A, y, DS, lam, cones), rel_gap, max_newton)
+    return follow_path(_ConeBarrier(A, y, DS, lam, cones, stacked), rel_gap, max_newton)
