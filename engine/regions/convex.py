@@ -52,7 +52,7 @@ from engine.regions.ipm_cones import relu_barrier
 from engine.regions.objective import recover_network
 from engine.regions.polish import polish, reduce_support
 from engine.regions.patterns import augment, enumerate_patterns_iter, sample_patterns
-from engine.regions.programs import GroupData, fit_value, predict
+from engine.regions.programs import GroupData, fit_value
 from engine.regions.solution import ConvexSolution, check_data
 
 __all__ = ["fit_convex", "fit_convex_iter", "DEFAULT_GATES"]
