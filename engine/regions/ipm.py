@@ -78,7 +78,7 @@ class _Barrier:
     def __init__(self, A: np.ndarray, y: np.ndarray, D: np.ndarray, lam: float):
         self.A, self.y, self.D, self.lam2, self.n = A, y, D, lam * lam, len(y)
         self.K = A @ A.T
-        self.diag = np.diag_indices(self.n)
+        self.diag = slice(None, None, self.n + 1)          # the diagonal of a flat (n, n)
 
     def newton(self, rho, C, t):
         """Slacks, the barrier's gradient, the Cholesky factor of the Hessian (None if not
@@ -89,7 +89,7 @@ class _Barrier:
         V = self.D * (C @ self.A.T)
         gB = w @ V
         H = self.K * (self.D.T @ (w[:, None] * self.D)) + V.T @ ((w * w)[:, None] * V)
-        H[self.diag] += t * self.n
+        H.reshape(-1)[self.diag] += t * self.n
         return s, gB, _factor(H), t * (self.n * rho - self.y) + gB
 
     def model(self, dC):

@@ -103,7 +103,7 @@ class _ConeBarrier(_Barrier):
         E = self.Dabs * (e @ self.A.T)
         H = (self.K * (self.Dabs.T @ ((w * a)[:, None] * self.Dabs))
              + E.T @ ((w * b)[:, None] * E) + V.T @ V)
-        H[self.diag] += t * self.n
+        H.reshape(-1)[self.diag] += t * self.n
         gB = np.einsum("gn,gn->n", self.D, Z)
         return s, gB, _factor(H), t * (self.n * rho - self.y) + gB
 
