@@ -10,6 +10,16 @@ from engine.regions.programs import fit_value
 LAM = 0.01
 
 
+def _without_barrier(*args, **kwargs):
+    """``fit_convex`` by the active-set path alone (the barrier warm start switched off)."""
+    old = convex.BARRIER_N
+    convex.BARRIER_N = 0
+    try:
+        return fit_convex(*args, **kwargs)
+    finally:
+        convex.BARRIER_N = old
+
+
 def _problem(n, seed=0, lam=LAM):
     X, y = make_dataset("spiral", n, 0.05, seed)
     D = enumerate_patterns(X)
@@ -21,12 +31,7 @@ def _problem(n, seed=0, lam=LAM):
 def reference():
     """Optimum of the n = 10 exact gated program by the active-set path (no barrier)."""
     X, y, A, D = _problem(10)
-    old = convex.BARRIER_N
-    convex.BARRIER_N = 0
-    try:
-        sol = fit_convex(X, y, LAM, "gated", tol=1e-10, patterns=D)
-    finally:
-        convex.BARRIER_N = old
+    sol = _without_barrier(X, y, LAM, "gated", tol=1e-10, patterns=D)
     return X, y, A, D, sol
 
 
@@ -60,12 +65,7 @@ def test_barrier_path_matches_active_set_path(n, lam):
     """Same certified optimum with and without the warm start (λ = 10: the zero solution)."""
     X, y, _, D = _problem(n, seed=n)
     fast = fit_convex(X, y, lam, "gated", tol=1e-8, patterns=D)
-    old = convex.BARRIER_N
-    convex.BARRIER_N = 0
-    try:
-        slow = fit_convex(X, y, lam, "gated", tol=1e-8, patterns=D)
-    finally:
-        convex.BARRIER_N = old
+    slow = _without_barrier(X, y, lam, "gated", tol=1e-8, patterns=D)
     assert fast.certified and fast.relative_gap <= 1e-8 and fast.converged
     assert fast.objective == pytest.approx(slow.objective, rel=1e-8, abs=1e-14)
     assert fast.max_dual_constraint <= lam * (1 + 1e-8)
@@ -140,12 +140,7 @@ def test_relu_barrier_dual_and_primal_points():
     from engine.regions.cones import cone_violation
     from engine.regions.ipm_cones import relu_barrier
     X, y, A, D = _problem(10)
-    old = convex.BARRIER_N
-    convex.BARRIER_N = 0
-    try:
-        ref = fit_convex(X, y, LAM, "relu", tol=1e-10, patterns=D)
-    finally:
-        convex.BARRIER_N = old
+    ref = _without_barrier(X, y, LAM, "relu", tol=1e-10, patterns=D)
     DS, cones = _relu_groups(X, D)
     rho, U, ok = relu_barrier(A, y, DS, LAM, cones, rel_gap=1e-7)
     assert ok
@@ -173,12 +168,7 @@ def test_relu_barrier_path_matches_active_set_path(n, lam, kind):
     keep = D.any(axis=1)
     D, G = D[keep], G[keep]
     fast = fit_convex(X, y, lam, "relu", tol=1e-8, patterns=D, gates=G)
-    old = convex.BARRIER_N
-    convex.BARRIER_N = 0
-    try:
-        slow = fit_convex(X, y, lam, "relu", tol=1e-8, patterns=D, gates=G)
-    finally:
-        convex.BARRIER_N = old
+    slow = _without_barrier(X, y, lam, "relu", tol=1e-8, patterns=D, gates=G)
     assert fast.certified and fast.converged and fast.relative_gap <= 1e-8
     assert fast.cone_violation <= 1e-12
     assert fast.objective == pytest.approx(slow.objective, rel=1e-8)
