@@ -10,3 +10,12 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture
+def cvxpy_clarabel():
+    """The ``cvxpy`` module with the Clarabel solver (test-only peer); skips without them."""
+    cp = pytest.importorskip("cvxpy")
+    if "CLARABEL" not in cp.installed_solvers():
+        pytest.skip("Clarabel not installed")
+    return cp

@@ -180,10 +180,8 @@ def _cvxpy_gated(X, y, lam, D, cp):
 
 
 @pytest.mark.parametrize("formulation", ["relu", "gated"])
-def test_agreement_with_cvxpy_clarabel(formulation):
-    cp = pytest.importorskip("cvxpy")
-    if "CLARABEL" not in cp.installed_solvers():
-        pytest.skip("Clarabel not installed")
+def test_agreement_with_cvxpy_clarabel(formulation, cvxpy_clarabel):
+    cp = cvxpy_clarabel
     X, y = _data(9, seed=8)
     D = enumerate_patterns(X)
     ref = (_cvxpy_relu if formulation == "relu" else _cvxpy_gated)(X, y, LAM, D, cp)
@@ -252,10 +250,8 @@ def test_polish_lowers_objective_and_stays_feasible():
 
 
 @pytest.mark.parametrize("formulation", ["relu", "gated"])
-def test_sampled_agreement_with_cvxpy_clarabel(formulation):
-    cp = pytest.importorskip("cvxpy")
-    if "CLARABEL" not in cp.installed_solvers():
-        pytest.skip("Clarabel not installed")
+def test_sampled_agreement_with_cvxpy_clarabel(formulation, cvxpy_clarabel):
+    cp = cvxpy_clarabel
     X, y, D, G = _sampled(n=25, gates=30, seed=9)
     ref = (_cvxpy_relu if formulation == "relu" else _cvxpy_gated)(X, y, LAM, D, cp)
     sol = fit_convex(X, y, LAM, formulation=formulation, patterns=D, gates=G, tol=1e-9)
@@ -338,11 +334,9 @@ def test_degenerate_exact_program_finishes():
 
 
 @pytest.mark.parametrize("formulation", ["relu", "gated"])
-def test_degenerate_program_agrees_with_cvxpy(formulation):
+def test_degenerate_program_agrees_with_cvxpy(formulation, cvxpy_clarabel):
     """Duplicate points, collinear points and repeated patterns vs Clarabel."""
-    cp = pytest.importorskip("cvxpy")
-    if "CLARABEL" not in cp.installed_solvers():
-        pytest.skip("Clarabel not installed")
+    cp = cvxpy_clarabel
     X, y = _data(8, seed=6)
     X = np.vstack([X, X[:2], [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]])
     y = np.concatenate([y, -y[:2], [1.0, -1.0, 1.0]])

@@ -73,10 +73,8 @@ def test_barrier_path_matches_active_set_path(n, lam):
         assert fast.n_iter <= 3                                  # the support is identified
 
 
-def test_barrier_path_agrees_with_cvxpy_clarabel():
-    cp = pytest.importorskip("cvxpy")
-    if "CLARABEL" not in cp.installed_solvers():
-        pytest.skip("Clarabel not installed")
+def test_barrier_path_agrees_with_cvxpy_clarabel(cvxpy_clarabel):
+    cp = cvxpy_clarabel
     X, y, A, D = _problem(11, seed=3)
     Df, n = D.astype(float), len(y)
     U = cp.Variable((len(D), 3))
