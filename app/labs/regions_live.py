@@ -101,37 +101,34 @@ class LiveRun:
                          "the non-convex nets…")
 
     def _curves(self, stages: dict) -> None:
+        """The curves so far, styled as the finished lab run will style them."""
         st, plot = stages["curves"], self.lab.objective
-        cfg = self.lab.current_config()
-        first = int(getattr(cfg, "seed", 0) or 0)
-        planned = st.get("planned", st["widths"])        # styles of the finished lab run
-        seeds = [first + k for k in _seeds_per_width(planned)]
-        fake = SimpleNamespace(widths=np.asarray(planned),
-                               runs=[SimpleNamespace(seed=s) for s in seeds])
+        plan = SimpleNamespace(widths=np.asarray(st["widths"]),
+                               runs=[SimpleNamespace(seed=s) for s in st["seeds"]])
         for i, (obj, (color, style, name)) in enumerate(zip(st["objective"],
-                                                             views.curve_styles(fake))):
+                                                             views.curve_styles(plan))):
             plot.set_curve(f"s{i}", np.arange(len(obj)), obj, color=color, width=2,
                            style=style, name=name)
         if "map_ids" in st:
-            self._live_map(stages, st, seeds)
+            self._live_map(stages, st)
 
-    def _live_map(self, stages: dict, st: dict, seeds) -> None:
+    def _live_map(self, stages: dict, st: dict) -> None:
         """The regions of the net in training, as it trains."""
         lab, data = self.lab, stages["data"]
         xl, yl = _limits(data["box"])
         W, i = st["map_W1"], st["map_run"]
         lab.map.set_pattern_ids(st["map_ids"], xl, yl, keys=st["map_keys"])
         lab.map.set_lines(W[:, :2], W[:, 2])
-        lab.map.set_info(f"training m = {st['widths'][i]}, seed {seeds[i]}: step "
+        lab.map.set_info(f"training m = {st['widths'][i]}, seed {st['seeds'][i]}: step "
                          f"{st['map_step']}, {len(st['map_keys'])} regions on the grid")
         for plot in (lab.objective, lab.counts):
             plot.set_cursor(float(st["map_step"]))
 
     def _training(self, stages: dict) -> None:
         runs = stages["training"]["runs"]
-        widths = [int(run.W1.shape[1]) for run in runs]
-        self._curves({"curves": {"objective": [r.objective for r in runs], "widths": widths},
-                      "data": stages["data"]})
+        self._curves({"curves": {"objective": [r.objective for r in runs],
+                                 "widths": [int(r.W1.shape[1]) for r in runs],
+                                 "seeds": [r.seed for r in runs]}})
         self.lab.info.setText(self.lab.info.text().replace(
             "Training the non-convex nets…", "Mapping the regions of every snapshot…"))
 
@@ -180,20 +177,8 @@ def _last_snapshot(run):
                                layers=[layer[-1:] for layer in run.layers])
 
 
-def _seeds_per_width(widths) -> list[int]:
-    """Index of each run within its width (the seed offset)."""
-    seen: dict = {}
-    out = []
-    for m in widths:
-        out.append(seen.get(m, 0))
-        seen[m] = out[-1] + 1
-    return out
-
-
 def _limits(box):
     return (box[0], box[1]), (box[2], box[3])
 
 
-def _kind(y: np.ndarray) -> str:
-    values = np.unique(y)
-    return "class" if len(values) <= 2 and set(values) <= {-1.0, 0.0, 1.0} else "regression"
+_kind = views.data_kind

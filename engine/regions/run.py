@@ -203,22 +203,27 @@ def _train_widths(cfg, X, y, device, grid, lo, hi) -> Generator:
     widths, seeds = run_widths(cfg), [cfg.seed + i for i in range(cfg.n_seeds)]
     cost = np.array(widths, dtype=float) + 8.0          # rough per-step cost of a batch
     edges = lo + (hi - lo) * np.concatenate([[0.0], np.cumsum(cost) / cost.sum()])
-    runs, planned = [], [w for w in widths for _ in seeds]
+    runs, plan = [], [(w, seed) for w in widths for seed in seeds]
     for k, m in enumerate(widths):
-        done = ([r.objective for r in runs], planned[:len(runs)], planned)
         runs += yield from _curves(_train(cfg, X, y, device, 1, m, seeds, edges[k],
-                                          edges[k + 1]), done, m, grid=grid)
+                                          edges[k + 1]), [r.objective for r in runs], plan,
+                                   grid=grid)
     return runs
 
 
-def _curves(gen: Generator, done: tuple, width: int, stage: str = "curves",
+def _curves(gen: Generator, finished: list, plan: list, stage: str = "curves",
             grid=None) -> Generator:
     """Relay a training generator, turning its ``{"objective"}`` partials into ``stage``
-    partials: ``objective`` / ``widths`` of the runs ``done`` before it and of the batch in
-    training, ``planned``: the widths of all runs of the lab run (``done[2]``); with ``grid = (gx, gy)`` also, at most every :data:`LIVE_MAP_SECONDS`, the
-    region map of the batch's first net now (``map_ids``, ``map_keys``, ``map_W1``,
-    ``map_step``, ``map_run``: its index among the curves)."""
+    partials.
+
+    ``objective``: the curves of the ``finished`` runs, then of the batch in training;
+    ``widths`` / ``seeds``: of every run of the lab run (``plan``: ``(width, seed)`` in run
+    order, so curve ``i`` is run ``plan[i]``). With ``grid = (gx, gy)`` also, at most every
+    :data:`LIVE_MAP_SECONDS`, the region map of the batch's first net now (``map_ids``,
+    ``map_keys``, ``map_W1``, ``map_step``, ``map_run``: its index among the curves).
+    """
     last = -np.inf
+    widths, seeds = [w for w, _ in plan], [s for _, s in plan]
     while True:
         try:
             p = next(gen)
@@ -226,16 +231,14 @@ def _curves(gen: Generator, done: tuple, width: int, stage: str = "curves",
             return stop.value
         part = p.partial
         if isinstance(part, dict) and "objective" in part:
-            now = list(part["objective"])
-            out = {"stage": stage, "objective": done[0] + now,
-                   "widths": done[1] + [width] * len(now),
-                   "planned": done[2] if len(done) > 2 else done[1] + [width] * len(now)}
+            out = {"stage": stage, "objective": finished + list(part["objective"]),
+                   "widths": widths, "seeds": seeds}
             if grid is not None and time.perf_counter() - last >= LIVE_MAP_SECONDS:
                 W = part["W1"][0]
                 ids, keys = drain(pattern_ids_iter([(W[:, :-1], W[:, -1])], *grid))
                 last = time.perf_counter()
                 out.update(map_ids=ids.astype(np.int32), map_keys=keys, map_W1=W,
-                           map_step=part["step"], map_run=len(done[0]))
+                           map_step=part["step"], map_run=len(finished))
             part = out
         yield Progress(p.fraction, p.message, part)
 
@@ -289,7 +292,8 @@ def _run_stages(cfg: RegionsConfig, device: str, data) -> Generator:
     if cfg.depth > 1:
         deep_width = max(1, cfg.width // cfg.depth)
         deep = (yield from _curves(_train(cfg, X, y, device, cfg.depth, deep_width, [cfg.seed],
-                                          0.6, 0.7), ([], []), deep_width, "deep_curves"))[0]
+                                          0.6, 0.7), [], [(deep_width, cfg.seed)],
+                                   "deep_curves"))[0]
         yield from _deep_preview(deep, gx, gy, device, 0.7)
     ids, keys, counts, plane = yield from _maps(runs, gx, gy, box, device, 0.7, 0.9)
     if deep is not None:

@@ -241,7 +241,9 @@ def test_partials_stream_curves_convex_map_and_refining_previews():
     assert convex["count"] == res.convex_region_count
     maps = 0
     for curves in stages.get("curves", []):              # prefixes of the final curves
-        assert len(curves["objective"]) == len(curves["widths"]) <= len(res.runs)
+        assert len(curves["objective"]) <= len(res.runs)
+        assert curves["widths"] == list(res.widths)          # the plan of every run
+        assert curves["seeds"] == [run.seed for run in res.runs]
         for obj, run in zip(curves["objective"], res.runs):
             np.testing.assert_array_equal(obj, run.objective[:len(obj)])
         if "map_ids" in curves:                          # the live map of the net now
