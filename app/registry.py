@@ -26,13 +26,16 @@ class Paper:
 class LabSpec:
     """Everything the shell needs to know about one lab.
 
-    ``presenter`` and ``config`` are "module:attribute" paths, imported lazily so that the
-    window can show before torch is imported by a lab.
+    ``presenter``, ``config`` and ``run`` are "module:attribute" paths, imported lazily so
+    that the window can show before torch is imported by a lab. ``run`` is the lab's engine
+    entry ``run_config(cfg, device) -> Generator[Progress, None, Result]`` (docs/CONTRACTS.md):
+    the shell, the CLI and the tests run every lab through it the same way.
     """
     name: str
     title: str
     presenter: str
     config: str
+    run: str
     summary: str
     papers: tuple[Paper, ...] = field(default_factory=tuple)
 
@@ -41,6 +44,10 @@ class LabSpec:
 
     def config_class(self) -> type:
         return _resolve(self.config)
+
+    def run_entry(self) -> Callable:
+        """The engine's ``run_config(cfg, device)`` of this lab."""
+        return _resolve(self.run)
 
     def presets(self) -> dict[str, dict]:
         """Preset name → {"title", "description", "config": {...}, "view": str|None}."""
@@ -61,6 +68,7 @@ LABS: dict[str, LabSpec] = {
         title="Gradient flow",
         presenter="app.labs.gradient_flow:GradientFlowLab",
         config="engine.gradient_flow:FlowConfig",
+        run="engine.gradient_flow.lab:run_config",
         summary="Magnitude and angle dynamics of single and deep ReLU neurons "
                 "(teacher–student, Gaussian inputs) under gradient flow and gradient descent.",
         papers=(
@@ -82,6 +90,7 @@ LABS: dict[str, LabSpec] = {
         title="Activation regions",
         presenter="app.labs.regions:RegionsLab",
         config="engine.regions:RegionsConfig",
+        run="engine.regions.lab:run_config",
         summary="Exact activation regions of ReLU networks on 2-D input, and the convex "
                 "reformulation of two-layer ReLU training with its certified global optimum.",
         papers=(
@@ -104,6 +113,7 @@ LABS: dict[str, LabSpec] = {
         title="Diffusion paths",
         presenter="app.labs.diffusion:DiffusionLab",
         config="engine.diffusion:DiffusionConfig",
+        run="engine.diffusion.lab:run_config",
         summary="Diffusion sampler and inverse-solver paths on Gaussian-mixture priors whose "
                 "noised densities, scores and posteriors are exact.",
         papers=(
@@ -135,6 +145,7 @@ LABS: dict[str, LabSpec] = {
         title="Reconstruction",
         presenter="app.labs.recon:ReconLab",
         config="engine.recon.lab:ReconConfig",
+        run="engine.recon.lab:run_config",
         summary="Sparse-view CT and undersampled MRI of 3-D volumes, reconstructed by "
                 "FBP/SIRT/CGLS/TV and zero-filled/CG-SENSE/compressed sensing, inspected "
                 "slice by slice.",

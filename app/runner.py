@@ -12,6 +12,12 @@ writes the *newest* progress into a lock-protected slot and, at the end, its out
 GUI side polls the current record with a ~30 Hz :class:`QTimer` and emits every public
 signal from the GUI thread, so a fast generator cannot flood the event loop and stale
 results of superseded or cancelled runs are simply never emitted.
+
+Staged partials (docs/CONTRACTS.md, "Partials"): a partial that is a dict with a ``"stage"``
+key is kept as the newest partial *of its stage*; ``sigPartial`` then carries a
+:class:`Stages` mapping, stage → newest partial of that stage in this run, in the order the
+stages first arrived. No engine accumulates partials for the GUI's sake. Any other partial is
+delivered as it is, newest only.
 """
 from __future__ import annotations
 
@@ -32,6 +38,31 @@ POLL_MS = 33
 GeneratorFactory = Callable[[], Generator]
 
 
+class Stages(dict):
+    """Stage name → newest partial of that stage in one run (arrival order of the stages)."""
+
+
+def merge_partial(stages: Optional[Stages], partial: Any) -> Any:
+    """What the runner delivers after ``partial``, given what it delivered before.
+
+    Parameters
+    ----------
+    stages : Stages or None
+        The stages delivered so far in this run (None before the first staged partial).
+    partial : object
+        The new partial.
+
+    Returns
+    -------
+    Stages or object
+        A new :class:`Stages` with ``partial`` as the newest of its stage when it is a dict
+        with a ``"stage"`` key; ``partial`` itself otherwise.
+    """
+    if isinstance(partial, dict) and "stage" in partial:
+        return Stages({**(stages or {}), partial["stage"]: partial})
+    return partial
+
+
 class _Run:
     """State shared between one worker thread and the GUI side (all fields lock-free
     except the progress slot, which is guarded by ``lock``)."""
@@ -43,6 +74,7 @@ class _Run:
         self.lock = threading.Lock()
         self.progress: Optional[tuple[float, str]] = None
         self.partial: Optional[tuple[Any]] = None  # 1-tuple so that None is a valid partial
+        self.stages: Optional[Stages] = None        # every stage's newest partial so far
         self.outcome: Optional[tuple[str, Any]] = None  # ("finished"|"failed"|"cancelled", x)
         self.thread = threading.Thread(target=self._work, name="flowscope-run", daemon=True)
 
@@ -72,7 +104,10 @@ class _Run:
         with self.lock:
             self.progress = (float(item.fraction), str(item.message))
             if item.partial is not None:
-                self.partial = (item.partial,)
+                merged = merge_partial(self.stages, item.partial)
+                if isinstance(merged, Stages):
+                    self.stages = merged
+                self.partial = (merged,)
 
     # -- GUI thread -------------------------------------------------------------------------
     def take_progress(self) -> tuple[Optional[tuple[float, str]], Optional[tuple[Any]]]:
@@ -121,7 +156,7 @@ class Runner(QObject):
 
     sigStarted = Signal(object)            # tag
     sigProgress = Signal(float, str)       # fraction, message (newest only)
-    sigPartial = Signal(object)            # partial result (newest only)
+    sigPartial = Signal(object)            # newest partial, or Stages (newest per stage)
     sigFinished = Signal(object, object)   # result, tag
     sigFailed = Signal(str, object)        # "ExcType: message", tag
     sigCancelled = Signal(object)          # tag

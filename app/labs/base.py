@@ -12,7 +12,7 @@ class LabPresenter(QObject):
     """Turns engine results into widget calls and panel edits into runs.
 
     Subclasses build ``self.view`` (the lab's central widget) in ``__init__`` and implement
-    :meth:`make_run` and :meth:`show_result`.
+    :meth:`show_result`; runs go through the lab's engine entry (``spec.run``).
     """
 
     sigMessage = Signal(str)
@@ -27,8 +27,10 @@ class LabPresenter(QObject):
 
     # -- runs -------------------------------------------------------------------------------
     def make_run(self, config, device: str) -> Callable[[], Generator]:
-        """A zero-argument callable building the engine generator (called in the worker)."""
-        raise NotImplementedError
+        """A zero-argument callable building the engine generator (called in the worker):
+        the registry's ``run_config(config, device)`` of this lab."""
+        entry = self.spec.run_entry()
+        return lambda: entry(config, device)
 
     def show_result(self, result) -> None:
         """Hand a finished result (CPU NumPy copies) to the widgets."""

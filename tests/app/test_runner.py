@@ -161,3 +161,33 @@ def test_run_sync_returns_result():
     seen = []
     assert run_sync(counting(3, result=7), on_progress=seen.append) == 7
     assert [p.fraction for p in seen] == pytest.approx([1 / 3, 2 / 3, 1.0])
+
+
+def test_staged_partials_keep_the_newest_of_every_stage(qtbot, runner):
+    """A slow GUI sees only the last report, yet every stage's newest partial arrives."""
+    from app.runner import Stages
+
+    def make():
+        def gen():
+            yield Progress(0.1, "data", {"stage": "data", "n": 1})
+            for k in range(50):
+                yield Progress(0.2 + k / 100, "curves", {"stage": "curves", "k": k})
+            yield Progress(0.9, "maps", {"stage": "maps", "n": 3})
+            return "done"
+        return gen()
+    seen = []
+    runner.sigPartial.connect(seen.append)
+    with qtbot.waitSignal(runner.sigFinished, timeout=3000):
+        runner.start(make)
+    last = seen[-1]
+    assert isinstance(last, Stages) and list(last) == ["data", "curves", "maps"]
+    assert last["data"]["n"] == 1 and last["curves"]["k"] == 49 and last["maps"]["n"] == 3
+
+
+def test_merge_partial_starts_afresh_and_passes_plain_partials():
+    from app.runner import Stages, merge_partial
+    first = merge_partial(None, {"stage": "a", "v": 1})
+    second = merge_partial(first, {"stage": "a", "v": 2})
+    assert first == {"a": {"stage": "a", "v": 1}} and second["a"]["v"] == 2
+    assert isinstance(second, Stages) and second is not first
+    assert merge_partial(second, 7) == 7
