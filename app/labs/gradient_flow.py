@@ -1,17 +1,23 @@
-"""Gradient-flow lab presenter: FlowResult → trajectory, curve and phase-portrait widgets."""
+"""Gradient-flow lab presenter: FlowResult → trajectory, curve and phase-portrait widgets.
+
+Runs go through the registry's engine entry (:func:`engine.gradient_flow.lab.run_config`),
+which computes the phase field and the studies too: this module only draws.
+"""
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 from PySide6.QtWidgets import QGridLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.labs.base import LabPresenter
-from app.labs.gradient_flow_run import DEPTHS, FlowResult, run_lab
 from widgets.curve_plot import CurvePlot
 from widgets.gl import opengl_available
 from widgets.phase_portrait import PhasePortrait
 from widgets.trajectory_canvas import TrajectoryCanvas
+
+if TYPE_CHECKING:
+    from engine.gradient_flow.lab import FlowResult
 
 DEPTH_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
 STUDY_COLORS = [(0, 0, 0), (31, 119, 180), (44, 160, 44), (255, 127, 14), (214, 39, 40)]
@@ -26,7 +32,7 @@ class GradientFlowLab(LabPresenter):
 
     def __init__(self, spec, parent=None):
         super().__init__(spec, parent)
-        self.result: Optional[FlowResult] = None
+        self.result: Optional["FlowResult"] = None
         self._frame = 0
         self._build_views()
 
@@ -90,17 +96,14 @@ class GradientFlowLab(LabPresenter):
         return self.plane
 
     # -- runs ------------------------------------------------------------------------------
-    def make_run(self, config, device):
-        return lambda: run_lab(config, device)
-
-    def result_summary(self, result: FlowResult) -> str:
+    def result_summary(self, result: "FlowResult") -> str:
         cfg = result.config
         n, d = result.w.shape[1], result.w.shape[2]
         how = f"GD η={cfg.lr:g}" if cfg.method == "gd" else f"GF {cfg.integrator}"
         return (f"{n} initialisations, d={d}, L={cfg.depth}, {how}, {cfg.data} data: "
                 f"{result.status} in {result.seconds:.2f} s")
 
-    def show_result(self, result: FlowResult) -> None:
+    def show_result(self, result: "FlowResult") -> None:
         self.result = result
         self._show_weights(result)
         self._show_curves(result)
@@ -111,7 +114,7 @@ class GradientFlowLab(LabPresenter):
         self.info.setText(self._info_text(result))
         self.set_frame(self.frame_count() - 1)
 
-    def _info_text(self, r: FlowResult) -> str:
+    def _info_text(self, r: "FlowResult") -> str:
         text = self.result_summary(r)
         if r.support is not None:
             k = int(r.support[HIGHLIGHT].sum())
@@ -121,7 +124,7 @@ class GradientFlowLab(LabPresenter):
             text += " The recorded part before divergence is kept."
         return text
 
-    def _show_weights(self, r: FlowResult) -> None:
+    def _show_weights(self, r: "FlowResult") -> None:
         d = r.w.shape[2]
         view = self._weight_view(d)
         if view is self.view3d or d == 2:
@@ -143,7 +146,7 @@ class GradientFlowLab(LabPresenter):
         has_samples = r.X is not None and r.X.shape[1] == w.shape[2] and d == w.shape[2]
         view.set_samples(r.X if has_samples else None)
 
-    def _show_curves(self, r: FlowResult) -> None:
+    def _show_curves(self, r: "FlowResult") -> None:
         self.magnitude.set_lines("all", r.t, r.magnitude, color=LINE_COLOR)
         self.magnitude.set_curve("init", r.t, r.magnitude[:, HIGHLIGHT], color=(200, 30, 30),
                                  width=2, name=f"init #{HIGHLIGHT}")
@@ -162,29 +165,21 @@ class GradientFlowLab(LabPresenter):
         self.phi.set_hline("pi", float(np.pi), color=(90, 90, 90), label="π (aligned)")
         self.loss.set_lines("all", r.t, np.maximum(r.loss, LOSS_FLOOR), color=LINE_COLOR)
 
-    def _show_phase(self, r: FlowResult) -> None:
-        from engine.gradient_flow import reduced_rhs
-        cfg = r.config
-        nu = float(np.linalg.norm(r.teacher))
-        rmax = 1.15 * max(nu, float(np.nanmax(r.magnitude[np.isfinite(r.magnitude)], initial=nu)))
-        R, TH = np.meshgrid(np.linspace(rmax / 25, rmax, 18), np.linspace(0.05, np.pi - 0.05, 14))
-        dR, dTH = reduced_rhs(R, TH, depth=cfg.depth, nu=nu)
-        if cfg.data != "population" or (cfg.depth > 1 and not cfg.balanced):
-            # The (‖w‖, θ) field is exact only for population data and balanced chains (§1.4-1.5).
-            dR = np.full_like(R, np.nan)
-        self.phase.set_field(R, TH, np.asarray(dR), np.asarray(dTH))
+    def _show_phase(self, r: "FlowResult") -> None:
+        f = r.phase                                  # NaN arrows where the field is not exact
+        self.phase.set_field(f.r, f.theta, f.dr, f.dtheta)
         self.phase.set_trajectories(r.magnitude, r.angle)
         self.phase.set_trail_length(0 if r.magnitude.size <= FULL_TRAILS else 50)
-        self.phase.set_fixed_point(nu, 0.0)
+        self.phase.set_fixed_point(float(np.linalg.norm(r.teacher)), 0.0)
 
-    def _show_depth_study(self, r: FlowResult) -> None:
-        for i, depth in enumerate(DEPTHS):
+    def _show_depth_study(self, r: "FlowResult") -> None:
+        for i, depth in enumerate(r.conv_depths):
             self.depth_plot.set_curve(f"L{depth}", r.conv_scales, r.conv_times[i],
                                       color=DEPTH_COLORS[i], symbol="o", name=f"L = {depth}")
         self.depth_plot.set_vline("init", float(r.config.init_scale), color=(120, 120, 120),
                                   label="this run's ‖u(0)‖")
 
-    def _show_step_study(self, r: FlowResult) -> None:
+    def _show_step_study(self, r: "FlowResult") -> None:
         for key in list(self.step_plot.keys()):
             self.step_plot.remove(key)
         x_max = float(r.config.t_max)
@@ -198,7 +193,7 @@ class GradientFlowLab(LabPresenter):
                 x_max = max(x_max, float(t[-1]) * 1.1)
         self.step_plot.plot_item.setXRange(0.0, x_max, padding=0.02)
 
-    def _show_conservation(self, r: FlowResult) -> None:
+    def _show_conservation(self, r: "FlowResult") -> None:
         deep = r.config.depth > 1
         self.tabs.setTabVisible(2, deep)
         if deep:

@@ -1,0 +1,153 @@
+"""The gradient-flow lab's run: trajectories, phase field and studies in one result
+(SCIENCE.md §1; docs/CONTRACTS.md "Lab contract").
+
+:func:`run_config` is the lab's engine entry: it simulates the configured run
+(:func:`~engine.gradient_flow.simulate_iter`), then computes everything the lab draws — the
+reduced ``(ρ, θ)`` vector field of the phase portrait (§1.4-1.5), the convergence time
+against the initial scale for depths 1…4 (§1.5) and the GD-vs-GF step-size study (§1.1) —
+and returns one :class:`FlowResult` of CPU NumPy arrays. Nothing is computed on the GUI
+thread; a notebook gets the same result as the app.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Generator, Optional
+
+import numpy as np
+
+from engine.core import Progress, drain
+from engine.gradient_flow.compare import compare_step_sizes
+from engine.gradient_flow.config import FlowConfig
+from engine.gradient_flow.recording import FlowRecording
+from engine.gradient_flow.reduced import convergence_times, reduced_rhs
+from engine.gradient_flow.runner import simulate_iter
+
+__all__ = ["FlowConfig", "FlowResult", "PhaseField", "run_config", "run", "phase_field",
+           "DEPTHS", "SCALES", "STUDY_LRS"]
+
+DEPTHS = (1, 2, 3, 4)
+SCALES = np.logspace(-2, 0, 9)
+STUDY_LRS = (0.5, 1.5, 3.5, 6.0)  # tracks GF, tracks, oscillates, diverges
+PHASE_GRID = (18, 14)             # (ρ, θ) arrows of the phase portrait
+
+
+@dataclass(frozen=True)
+class PhaseField:
+    """The reduced flow's vector field on a ``(ρ, θ)`` grid (SCIENCE.md §1.4-1.5).
+
+    ``r``, ``theta``, ``dr``, ``dtheta`` are ``(n_θ, n_ρ)`` arrays; ``dr`` is NaN everywhere
+    when the field does not describe the run (finite data, or an unbalanced deep chain).
+    """
+    r: np.ndarray
+    theta: np.ndarray
+    dr: np.ndarray
+    dtheta: np.ndarray
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """Everything the lab draws, as CPU NumPy arrays (safe to hand across threads)."""
+    config: FlowConfig
+    t: np.ndarray            # (T,)
+    w: np.ndarray            # (T, N, d)
+    magnitude: np.ndarray    # (T, N)
+    angle: np.ndarray        # (T, N)
+    loss: np.ndarray         # (T, N)
+    teacher: np.ndarray      # (d,)
+    conservation: np.ndarray  # (T, N)
+    bound_lower: Optional[np.ndarray]
+    bound_upper: Optional[np.ndarray]
+    X: Optional[np.ndarray]
+    active: Optional[np.ndarray]       # (T, M, n) for inits active_index
+    active_index: Optional[np.ndarray]  # (M,)
+    support: Optional[np.ndarray]       # (N, n)
+    status: str
+    diverged_step: Optional[int]
+    phase: PhaseField
+    conv_depths: np.ndarray             # (D,)
+    conv_scales: np.ndarray             # (S,)
+    conv_times: np.ndarray              # (D, S)
+    step_study: dict                    # label → (t, median loss, diverged_step|None)
+    seconds: float
+
+
+def phase_field(magnitude: np.ndarray, cfg: FlowConfig) -> PhaseField:
+    """The reduced field over ``ρ ∈ [ρmax/25, ρmax]``, ``θ ∈ [0.05, π − 0.05]``.
+
+    ``ρmax`` is 1.15 × the larger of ``ν`` and the largest finite recorded ``‖u‖``. The
+    field is exact for population data and balanced chains only (§1.4-1.5); elsewhere
+    ``dr`` is NaN so the portrait shows no arrows.
+    """
+    nu = float(cfg.teacher_norm)
+    finite = magnitude[np.isfinite(magnitude)]
+    rmax = 1.15 * max(nu, float(np.max(finite, initial=nu)))
+    R, TH = np.meshgrid(np.linspace(rmax / 25, rmax, PHASE_GRID[0]),
+                        np.linspace(0.05, np.pi - 0.05, PHASE_GRID[1]))
+    dR, dTH = (np.asarray(a, dtype=float) for a in reduced_rhs(R, TH, depth=cfg.depth, nu=nu))
+    if cfg.data != "population" or (cfg.depth > 1 and not cfg.balanced):
+        dR = np.full_like(R, np.nan)
+    return PhaseField(R, TH, dR, dTH)
+
+
+def run_config(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, None, FlowResult]:
+    """Simulate ``cfg``, then the phase field and the two studies; return a FlowResult.
+
+    Progress: the simulation fills 0–0.8, the convergence-time study (reduced ODE, §1.5)
+    and the GD step sizes ``STUDY_LRS`` from the run's first ≤ 64 initialisations (§1.1)
+    the rest. Stop iterating to cancel.
+
+    Raises
+    ------
+    ValueError
+        Invalid config (names the field) or a run too large for memory.
+    """
+    start = time.perf_counter()
+    rec = yield from _relay(simulate_iter(cfg, device=device), 0.8)
+    yield Progress(0.82, "convergence time vs initial scale")
+    conv = np.asarray(convergence_times(SCALES, depths=DEPTHS, nu=cfg.teacher_norm))
+    yield Progress(0.9, "gradient descent step sizes")
+    study = _step_study(compare_step_sizes(cfg, STUDY_LRS, device=device))
+    return _to_result(rec, conv, study, time.perf_counter() - start)
+
+
+def run(cfg: FlowConfig, device: str = "cpu") -> FlowResult:
+    """Blocking :func:`run_config`."""
+    return drain(run_config(cfg, device))
+
+
+def _relay(gen: Generator, scale: float) -> Generator:
+    """Forward ``gen``'s progress scaled into ``[0, scale]``; return its result."""
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress(scale * p.fraction, p.message)
+
+
+def _step_study(raw: dict) -> dict:
+    """``compare_step_sizes`` output keyed by legend label (``"GF"``, ``"GD η = 1.5"``)."""
+    out = {}
+    for key, value in raw.items():
+        div = value[2] if len(value) > 2 else None
+        label = "GF" if key == "gf" else f"GD η = {key:g}"
+        out[label] = (np.asarray(value[0]), np.asarray(value[1]), div)
+    return out
+
+
+def _np(x) -> Optional[np.ndarray]:
+    return None if x is None else x.detach().cpu().numpy().copy()
+
+
+def _to_result(rec: FlowRecording, conv: np.ndarray, study: dict, seconds: float) -> FlowResult:
+    magnitude = _np(rec.magnitude)
+    return FlowResult(
+        config=rec.config, t=_np(rec.t), w=_np(rec.w), magnitude=magnitude,
+        angle=_np(rec.angle), loss=_np(rec.loss), teacher=_np(rec.teacher),
+        conservation=_np(rec.conservation), bound_lower=_np(rec.bound_lower),
+        bound_upper=_np(rec.bound_upper), X=_np(rec.X), active=_np(rec.active),
+        active_index=_np(rec.active_index), support=_np(rec.support), status=rec.status,
+        diverged_step=rec.diverged_step, phase=phase_field(magnitude, rec.config),
+        conv_depths=np.asarray(DEPTHS), conv_scales=SCALES.copy(), conv_times=conv,
+        step_study=study, seconds=seconds)
