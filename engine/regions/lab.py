@@ -1,0 +1,320 @@
+"""One lab run: data, convex optimum, non-convex runs, region maps and counts (SCIENCE.md §2).
+
+:func:`run_config` is a progress generator (``engine.core`` contract): it yields
+:class:`~engine.core.Progress` at least every ~40 ms of compute (stop iterating to cancel) and
+returns a :class:`RegionsResult`. Stage results travel as ``Progress.partial`` dicts so the
+app draws them before the run ends, in this order: ``"data"`` (X, y, box); ``"convex"`` (the
+certified optimum with its region map); ``"curves"`` (objective curves so far, many times
+during training); ``"training"`` (the runs); for deep nets ``"deep_curves"`` (its objective
+so far) and ``"deep_preview"`` (coarse-to-fine
+maps of the trained deep net); ``"final_maps"`` (the last snapshot's maps of every run).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Generator, Optional
+
+import numpy as np
+
+from engine.core import Progress, drain, validate
+from engine.regions.arrangement import count_regions
+from engine.regions.config import RegionsConfig
+from engine.regions.convex import fit_convex_iter
+from engine.regions.datasets import custom_dataset, data_box, make_dataset
+from engine.regions.dual import relay
+from engine.regions.nonconvex import NonconvexRun, fit_nonconvex_iter
+from engine.regions.pattern_map import pattern_ids_iter
+from engine.regions.solution import ConvexSolution
+
+__all__ = ["RegionsResult", "run_config", "run", "run_widths", "MAX_MAP_BYTES"]
+
+MAX_MAP_BYTES = 2 * 2**30      # region-map snapshots kept in memory
+MAX_WIDTHS = 16                # distinct widths of one lab run
+LIVE_MAP_SECONDS = 0.25        # region map of the net in training at most this often
+
+
+@dataclass
+class RegionsResult:
+    """Everything a lab run computed (CPU numpy).
+
+    Attributes
+    ----------
+    config : RegionsConfig. X : (n, 2). y : (n,).
+    box : (xmin, xmax, ymin, ymax) of the grid; grid_x : (nx,), grid_y : (ny,).
+    convex : ConvexSolution  (global optimum over all exact patterns, with certificate).
+    convex_region_ids : int32 (ny, nx); convex_region_keys : uint64 (K,) colour keys.
+    convex_region_count, convex_region_count_plane : int
+        Exact cell counts of the recovered net's arrangement inside ``box`` / in the plane.
+    runs : list of NonconvexRun
+        One per (width, seed): widths ascending (:func:`run_widths`), seeds ``seed, seed+1,
+        …`` within each width; :attr:`widths` gives each run's width.
+    snapshot_steps : (T,) steps of the snapshots.
+    region_ids : int32 (T, S, ny, nx)
+        Activation-pattern ids on the grid per snapshot and seed.
+    region_keys : list (T) of lists (S) of uint64 (K,)
+        64-bit pattern hash of each id (stable colour key across snapshots).
+    region_counts, region_counts_plane : int (T, S)
+        Exact cell counts of each snapshot's arrangement inside ``box`` / in the plane.
+    gaps : (S,) final non-convex objective minus the convex optimum.
+    deep_run : NonconvexRun or None (``depth > 1``).
+    deep_region_ids : int32 (T, ny, nx) or None.
+    deep_region_counts_lower : int (T,) or None
+        Distinct patterns on the grid: a LOWER BOUND on the deep net's linear regions.
+    """
+    config: RegionsConfig
+    X: np.ndarray
+    y: np.ndarray
+    box: tuple
+    grid_x: np.ndarray
+    grid_y: np.ndarray
+    convex: ConvexSolution
+    convex_region_ids: np.ndarray
+    convex_region_keys: np.ndarray
+    convex_region_count: int
+    convex_region_count_plane: int
+    runs: list
+    snapshot_steps: np.ndarray
+    region_ids: np.ndarray
+    region_keys: list
+    region_counts: np.ndarray
+    region_counts_plane: np.ndarray
+    gaps: np.ndarray
+    deep_run: Optional[NonconvexRun] = None
+    deep_region_ids: Optional[np.ndarray] = None
+    deep_region_counts_lower: Optional[np.ndarray] = None
+
+    @property
+    def widths(self) -> np.ndarray:
+        """Hidden width of each two-layer run, int (S,)."""
+        return np.array([run.W1.shape[1] for run in self.runs], dtype=np.int64)
+
+    def reached(self, rtol: float = 1e-3) -> np.ndarray:
+        """Runs whose final objective is within ``rtol·p*`` of the convex optimum, bool (S,)."""
+        return np.asarray(self.gaps < rtol * max(self.convex.objective, 1e-12))
+
+
+def run_widths(cfg: RegionsConfig) -> list[int]:
+    """Widths of the two-layer runs: ``cfg.width`` and those listed in ``cfg.widths``.
+
+    Returns
+    -------
+    list of int
+        Distinct, ascending.
+
+    Raises
+    ------
+    ValueError
+        When ``cfg.widths`` holds anything but comma/space-separated integers in [1, 4096],
+        or more than :data:`MAX_WIDTHS` distinct widths.
+    """
+    out = {int(cfg.width)}
+    for tok in cfg.widths.replace(",", " ").replace(";", " ").split():
+        try:
+            m = int(tok)
+        except ValueError:
+            raise ValueError(f"widths: {tok!r} is not an integer (write e.g. '4, 8, 64')") \
+                from None
+        if not 1 <= m <= 4096:
+            raise ValueError(f"widths: {m} is outside the valid range [1, 4096]")
+        out.add(m)
+    if len(out) > MAX_WIDTHS:
+        raise ValueError(f"widths: {len(out)} distinct widths, at most {MAX_WIDTHS}")
+    return sorted(out)
+
+
+def _check_size(cfg: RegionsConfig) -> None:
+    """``ValueError`` when the region-map snapshots would not fit :data:`MAX_MAP_BYTES`."""
+    runs = len(run_widths(cfg)) * cfg.n_seeds
+    frames = min(cfg.snapshots, cfg.steps + 1) * (runs + (cfg.depth > 1))
+    need = 4 * frames * cfg.grid ** 2
+    if need > MAX_MAP_BYTES:
+        raise ValueError(f"region maps would need {need / 2**30:.1f} GiB (limit "
+                         f"{MAX_MAP_BYTES / 2**30:.0f} GiB): reduce grid, snapshots, seeds "
+                         "or widths")
+
+
+def _data(cfg: RegionsConfig, data):
+    if data is not None:
+        return custom_dataset(*data)
+    if cfg.dataset == "custom":
+        raise ValueError("dataset 'custom' needs the points: pass data=(X, y)")
+    return make_dataset(cfg.dataset, cfg.n_points, cfg.noise, cfg.seed)
+
+
+def _maps(runs, grid_x, grid_y, box, device, lo, hi, final: bool = True) -> Generator:
+    """Pattern-id maps and exact counts of every snapshot of every run.
+
+    The last snapshot is computed first and sent as a ``{"stage": "final_maps"}`` partial
+    (ids (S, ny, nx), keys, counts), so the view shows the trained nets' regions while the
+    earlier snapshots are still being mapped (``final=False``: no partial).
+    """
+    T, S = len(runs[0].steps), len(runs)
+    ids = np.empty((T, S, len(grid_y), len(grid_x)), dtype=np.int32)
+    keys = [[None] * S for _ in range(T)]
+    counts, plane = np.zeros((T, S), dtype=np.int64), np.zeros((T, S), dtype=np.int64)
+    for i, t in enumerate([T - 1, *range(T - 1)]):
+        for s, run in enumerate(runs):
+            hidden = run.hidden_at(t)
+            m, k = yield from relay(pattern_ids_iter(hidden, grid_x, grid_y, device), lo, lo)
+            ids[t, s], keys[t][s] = m, k
+            if run.depth == 1:
+                counts[t, s] = count_regions(*hidden[0], box=box)
+                plane[t, s] = count_regions(*hidden[0])
+            else:
+                counts[t, s] = plane[t, s] = len(k)
+            yield Progress(lo + (hi - lo) * (i * S + s + 1) / (T * S),
+                           f"region maps: snapshot {i + 1}/{T}, run {s + 1}/{S}")
+        if i == 0 and final:
+            yield Progress(lo + (hi - lo) / T, "final region maps", {
+                "stage": "final_maps", "ids": ids[t].copy(), "keys": list(keys[t]),
+                "counts": counts[t].copy(), "plane": plane[t].copy(),
+                "step": int(runs[0].steps[t])})
+    return ids, keys, counts, plane
+
+
+def _deep_preview(run, grid_x, grid_y, device, frac) -> Generator:
+    """Coarse-to-fine maps (grid / 8, / 4, / 2) of a deep net's last snapshot, sent as
+    ``{"stage": "deep_preview"}`` partials: the Deep-net view refines while the
+    full-resolution maps of every snapshot are computed (issue #4)."""
+    hidden = run.hidden_at(len(run.steps) - 1)
+    for f in (8, 4, 2):
+        gx, gy = grid_x[::f], grid_y[::f]
+        if min(len(gx), len(gy)) < 16:
+            continue
+        m, k = yield from relay(pattern_ids_iter(hidden, gx, gy, device), frac, frac)
+        yield Progress(frac, f"deep-net map preview (1/{f} resolution)", {
+            "stage": "deep_preview", "ids": m.astype(np.int32), "keys": k, "grid_x": gx,
+            "grid_y": gy, "factor": f})
+
+
+def _train(cfg, X, y, device, depth, width, seeds, lo, hi) -> Generator:
+    return (yield from relay(fit_nonconvex_iter(
+        X, y, width, cfg.lam, cfg.steps, cfg.lr, seeds, optimizer=cfg.optimizer, depth=depth,
+        n_snapshots=cfg.snapshots, init_scale=cfg.init_scale, device=device), lo, hi))
+
+
+def _train_widths(cfg, X, y, device, grid, lo, hi) -> Generator:
+    """Two-layer runs of every width (one batch of all seeds per width), width-major.
+
+    Training reports become ``"curves"`` partials (:func:`_curves`), so the objective plot
+    grows and the regions move live.
+    """
+    widths, seeds = run_widths(cfg), [cfg.seed + i for i in range(cfg.n_seeds)]
+    cost = np.array(widths, dtype=float) + 8.0          # rough per-step cost of a batch
+    edges = lo + (hi - lo) * np.concatenate([[0.0], np.cumsum(cost) / cost.sum()])
+    runs, plan = [], [(w, seed) for w in widths for seed in seeds]
+    for k, m in enumerate(widths):
+        runs += yield from _curves(_train(cfg, X, y, device, 1, m, seeds, edges[k],
+                                          edges[k + 1]), [r.objective for r in runs], plan,
+                                   grid=grid)
+    return runs
+
+
+def _curves(gen: Generator, finished: list, plan: list, stage: str = "curves",
+            grid=None) -> Generator:
+    """Relay a training generator, turning its ``{"objective"}`` partials into ``stage``
+    partials.
+
+    ``objective``: the curves of the ``finished`` runs, then of the batch in training;
+    ``widths`` / ``seeds``: of every run of the lab run (``plan``: ``(width, seed)`` in run
+    order, so curve ``i`` is run ``plan[i]``). With ``grid = (gx, gy)`` also, at most every
+    :data:`LIVE_MAP_SECONDS`, the region map of the batch's first net now (``map_ids``,
+    ``map_keys``, ``map_W1``, ``map_step``, ``map_run``: its index among the curves).
+    """
+    last = -np.inf
+    widths, seeds = [w for w, _ in plan], [s for _, s in plan]
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        part = p.partial
+        if isinstance(part, dict) and "objective" in part:
+            out = {"stage": stage, "objective": finished + list(part["objective"]),
+                   "widths": widths, "seeds": seeds}
+            if grid is not None and time.perf_counter() - last >= LIVE_MAP_SECONDS:
+                W = part["W1"][0]
+                ids, keys = drain(pattern_ids_iter([(W[:, :-1], W[:, -1])], *grid))
+                last = time.perf_counter()
+                out.update(map_ids=ids.astype(np.int32), map_keys=keys, map_W1=W,
+                           map_step=part["step"], map_run=len(finished))
+            part = out
+        yield Progress(p.fraction, p.message, part)
+
+
+def run_config(cfg: RegionsConfig, device: str = "cpu", data=None) -> Generator:
+    """Run the lab for ``cfg`` on ``device``; yields Progress, returns :class:`RegionsResult`.
+
+    Parameters
+    ----------
+    cfg : RegionsConfig (validated; ``ValueError`` names a bad field).
+    device : torch device of the non-convex training and deep pattern maps.
+    data : optional ``(X, y)`` (clicked points / CSV) replacing the generated data set.
+
+    Each stage partial (module docstring) also carries ``"stages"``: the newest partial of
+    every stage so far, so a consumer that sees only the newest report (the app's runner)
+    misses nothing.
+    """
+    state = {}
+    gen = _run_stages(cfg, device, data)
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(p.partial, dict) and "stage" in p.partial:
+            state = {**state, p.partial["stage"]: p.partial}
+            p = Progress(p.fraction, p.message, {**p.partial, "stages": state})
+        yield p
+
+
+def _run_stages(cfg: RegionsConfig, device: str, data) -> Generator:
+    """:func:`run_config` without the accumulated ``"stages"``."""
+    validate(cfg)
+    _check_size(cfg)
+    X, y = _data(cfg, data)
+    box = data_box(X)
+    gx = np.linspace(box[0], box[1], cfg.grid)
+    gy = np.linspace(box[2], box[3], cfg.grid)
+    yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y, "box": box,
+                                           "grid_x": gx, "grid_y": gy})
+    sol = yield from relay(fit_convex_iter(X, y, cfg.lam, cfg.formulation, cfg.tol), 0.0, 0.3)
+    cids, ckeys = yield from pattern_ids_iter(_convex_hidden(sol), gx, gy, device)
+    W, b = _convex_hidden(sol)[0]
+    convex_counts = count_regions(W, b, box), count_regions(W, b)
+    yield Progress(0.3, "convex optimum found", {
+        "stage": "convex", "convex": sol, "ids": cids.astype(np.int32), "keys": ckeys,
+        "count": convex_counts[0], "count_plane": convex_counts[1]})
+    runs = yield from _train_widths(cfg, X, y, device, (gx, gy), 0.3, 0.6)
+    yield Progress(0.6, "training done", {"stage": "training", "runs": runs})
+    deep = deep_ids = deep_counts = None
+    if cfg.depth > 1:
+        deep_width = max(1, cfg.width // cfg.depth)
+        deep = (yield from _curves(_train(cfg, X, y, device, cfg.depth, deep_width, [cfg.seed],
+                                          0.6, 0.7), [], [(deep_width, cfg.seed)],
+                                   "deep_curves"))[0]
+        yield from _deep_preview(deep, gx, gy, device, 0.7)
+    ids, keys, counts, plane = yield from _maps(runs, gx, gy, box, device, 0.7, 0.9)
+    if deep is not None:
+        d_ids, _, d_counts, _ = yield from _maps([deep], gx, gy, box, device, 0.9, 1.0,
+                                                 final=False)
+        deep_ids, deep_counts = d_ids[:, 0], d_counts[:, 0]
+    return RegionsResult(
+        cfg, X, y, box, gx, gy, sol, cids.astype(np.int32), ckeys, *convex_counts, runs,
+        runs[0].steps.copy(), ids, keys, counts, plane,
+        np.array([r.final_objective - sol.objective for r in runs]), deep, deep_ids,
+        deep_counts)
+
+
+def _convex_hidden(sol: ConvexSolution):
+    """Hidden layer ``[(W, b)]`` of the recovered convex net (gated: its gates)."""
+    W1 = sol.gates if sol.formulation == "gated" and sol.gates is not None else sol.W1
+    if len(W1) == 0:
+        return [(np.zeros((1, 2)), np.zeros(1))]
+    return [(W1[:, :-1], W1[:, -1])]
+
+
+def run(cfg: RegionsConfig, device: str = "cpu", data=None) -> RegionsResult:
+    """Blocking :func:`run_config`."""
+    return drain(run_config(cfg, device, data))
