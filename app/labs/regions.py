@@ -1,4 +1,8 @@
-"""Activation-regions lab presenter: exact regions, SGD vs the certified convex optimum."""
+"""Activation-regions lab presenter: exact regions, SGD vs the certified convex optimum.
+
+Runs go through the registry's engine entry (:func:`engine.regions.lab.run_config`); the
+result carries every map, output and gate chart a frame shows, so this module only draws.
+"""
 from __future__ import annotations
 
 from typing import Optional
@@ -17,12 +21,6 @@ from widgets.region_map import RegionMap
 SURFACE = "3-D surface"
 
 
-def run_lab(config, device, data):
-    """Worker job (engine generator); ``data`` = clicked/CSV points or None."""
-    from engine.regions import run_config
-    return run_config(config, device=device, data=data)
-
-
 class RegionsLab(LabPresenter):
     """Presenter of the activation-regions lab (SCIENCE.md §2)."""
 
@@ -30,7 +28,6 @@ class RegionsLab(LabPresenter):
         super().__init__(spec, parent)
         self.result = None
         self._frame = 0
-        self._convex_output = None                # the optimum's output on the grid
         self.live = LiveRun(self)                 # draws a run's stages before it ends
         self._build_views()
 
@@ -129,16 +126,22 @@ class RegionsLab(LabPresenter):
             return
         W, w2 = self._convex_net()
         views.show_surface(self.convex_surface, r, r.convex_region_ids, r.convex_region_keys,
-                           W, w2, self._convex_output, _kind(r.y), "Convex optimum (global)")
+                           W, w2, r.convex_output, _kind(r.y), "Convex optimum (global)")
 
     # -- data entry ------------------------------------------------------------------------
     def _clicked(self, x: float, y: float) -> None:
+        """Add a point (Shift: class −1) to the data set shown: a generated data set first
+        becomes its own points (``custom``), so a click never throws the data away."""
         label = -1.0 if QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier \
             else 1.0
         cfg = self.current_config()
-        old = tuple(cfg.custom_points) if cfg is not None and cfg.dataset == "custom" else ()
-        points = old + ((round(x, 4), round(y, 4), label),)
+        points = _editable_points(cfg) + ((round(x, 4), round(y, 4), label),)
         self.sigConfigEdit.emit({"dataset": "custom", "custom_points": points})
+        cfg = self.current_config()
+        if cfg is not None and tuple(cfg.custom_points) == points:     # the edit was taken
+            rows = np.asarray(points, dtype=float)
+            for view in (self.map, self.convex_map):
+                view.set_data(rows[:, :2], rows[:, 2], kind=_kind(rows[:, 2]))
 
     def load_csv(self, path: Optional[str] = None) -> bool:
         """Load (x₁, x₂, target) rows from a CSV file as the custom data set."""
@@ -161,16 +164,6 @@ class RegionsLab(LabPresenter):
         return True
 
     # -- runs ------------------------------------------------------------------------------
-    def make_run(self, config, device):
-        pts = np.asarray(getattr(config, "custom_points", ()), dtype=float).reshape(-1, 3)
-        data = (pts[:, :2], pts[:, 2]) if config.dataset == "custom" else None
-        if config.dataset == "custom" and len(pts) < 2:
-            def fail():
-                raise ValueError("the 'custom' data set needs at least 2 points: click the map "
-                                 "(Shift+click for class −1) or load a CSV file")
-            return fail
-        return lambda: run_lab(config, device, data)
-
     def result_summary(self, r) -> str:
         sol = r.convex
         return (f"Convex {sol.formulation} program: p* = {sol.objective:.6g}, m* = "
@@ -204,16 +197,13 @@ class RegionsLab(LabPresenter):
         self.convex_map.set_pattern_ids(r.convex_region_ids, xl, yl, keys=r.convex_region_keys)
         self.convex_map.set_lines(sol.W1[:, :2], sol.W1[:, 2])
         self.convex_map.set_data(r.X, r.y, kind=_kind(r.y))
-        W, w2 = sol.W1, sol.w2
-        from engine.regions import network_output
-        self._convex_output = network_output([(W[:, :2], W[:, 2])], w2, r.grid_x, r.grid_y)
-        self.convex_map.set_output(self._convex_output)
+        self.convex_map.set_output(r.convex_output)
         if self.convex_stack.currentIndex() == 1:
             self._show_convex_surface()
         self.convex_map.set_info(f"exact regions in view: {r.convex_region_count} "
                                  f"(plane: {r.convex_region_count_plane})")
-        for view, sign in zip(self.gate_maps, (1.0, -1.0)):
-            views.show_gate_chart(view, r.X, sol, sign)
+        for view, chart in zip(self.gate_maps, r.gate_charts):
+            views.show_gate_chart(view, r.X, chart)
 
     # -- playback and frames ---------------------------------------------------------------
     def frame_count(self) -> int:
@@ -235,8 +225,7 @@ class RegionsLab(LabPresenter):
         W, w2 = self._net()
         self.map.set_lines(W[:, :2], W[:, 2])
         self.map.set_data(r.X, r.y, kind=_kind(r.y))
-        from engine.regions import network_output
-        out = network_output([(W[:, :2], W[:, 2])], w2, r.grid_x, r.grid_y)
+        out = r.outputs[index, s]
         self.map.set_output(out)
         run, label = r.runs[s], views.run_labels(r)[s]
         step = int(r.snapshot_steps[index])
@@ -291,6 +280,17 @@ class RegionsLab(LabPresenter):
     def svg_plots(self) -> dict:
         return {"Objective": self.objective.plot_item, "Region counts": self.counts.plot_item,
                 "Region map": self.map.plot_item, "Convex optimum map": self.convex_map.plot_item}
+
+
+def _editable_points(cfg) -> tuple:
+    """The config's data set as ``(x₁, x₂, target)`` rows (a generated set's points too)."""
+    if cfg is None:
+        return ()
+    if cfg.dataset == "custom":
+        return tuple(tuple(row) for row in cfg.custom_points)
+    from engine.regions.lab import dataset_points
+    X, y = dataset_points(cfg)
+    return tuple((float(a), float(b), float(t)) for (a, b), t in zip(X, y))
 
 
 _kind = views.data_kind

@@ -1,11 +1,13 @@
 """Live view of a regions run: draws each engine stage as soon as it arrives.
 
-The engine (:func:`engine.regions.run_config`) sends stage partials, each carrying every
-stage so far (``partial["stages"]``): the data, the certified convex optimum with its region
-map, the objective curves while the nets train, coarse-to-fine maps of a deep net, and the
-final snapshot's region maps. :class:`LiveRun` draws each stage once (stages are compared by
-identity) through the presenter's own drawing code, so a run of several seconds shows the
-global optimum within a fraction of a second and the training curves as they grow.
+The engine (:func:`engine.regions.lab.run_config`) sends one stage per partial: the data, the
+certified convex optimum with its region map, the objective curves while the nets train,
+coarse-to-fine maps of a deep net, and the final snapshot's region maps. The app's runner
+keeps the newest partial of every stage and hands :meth:`LiveRun.show` all of them
+(:class:`app.runner.Stages`, docs/CONTRACTS.md). :class:`LiveRun` draws each stage once
+(stages are compared by identity) through the presenter's own drawing code, so a run of
+several seconds shows the global optimum within a fraction of a second and the training
+curves as they grow.
 """
 from __future__ import annotations
 
@@ -31,10 +33,10 @@ class LiveRun:
         self.previous = None               # the result shown before this run (cancel: back)
         self._curves_at = -float("inf")
 
-    def show(self, partial) -> None:
-        """Draw the stages of ``partial`` not drawn yet (ignores foreign partials)."""
-        stages = partial.get("stages") if isinstance(partial, dict) else None
-        if not stages or "data" not in stages:
+    def show(self, stages) -> None:
+        """Draw the stages (stage name → newest partial) not drawn yet (ignores anything
+        else)."""
+        if not isinstance(stages, dict) or not isinstance(stages.get("data"), dict):
             return
         if self.shown.get("data") is not stages["data"]:
             self._begin(stages["data"])
@@ -149,6 +151,7 @@ class LiveRun:
         r.snapshot_steps = np.array([st["step"]])
         r.region_ids, r.region_keys = st["ids"][None], [st["keys"]]
         r.region_counts, r.region_counts_plane = st["counts"][None], st["plane"][None]
+        r.outputs = st["outputs"][None]
         r.runs = [_last_snapshot(run) for run in stages["training"]["runs"]]
         r.gaps = np.array([run.final_objective - r.convex.objective for run in r.runs])
         tab = self.lab.tabs.currentIndex()             # the user's tab survives the redraw
@@ -162,10 +165,14 @@ def _provisional(stages: dict):
     """A result-shaped object from the stages so far (``live = True``)."""
     from engine.regions import RegionsResult
     data, convex = stages["data"], stages["convex"]
-    r = RegionsResult(None, data["X"], data["y"], data["box"], data["grid_x"], data["grid_y"],
-                      convex["convex"], convex["ids"], convex["keys"], convex["count"],
-                      convex["count_plane"], [], np.zeros(0), None, [], None, None,
-                      np.zeros(0))
+    r = RegionsResult(
+        config=None, X=data["X"], y=data["y"], box=data["box"], grid_x=data["grid_x"],
+        grid_y=data["grid_y"], convex=convex["convex"], convex_region_ids=convex["ids"],
+        convex_region_keys=convex["keys"], convex_region_count=convex["count"],
+        convex_region_count_plane=convex["count_plane"], convex_output=convex["output"],
+        gate_charts=convex["gate_charts"], runs=[], snapshot_steps=np.zeros(0),
+        region_ids=None, region_keys=[], region_counts=None, region_counts_plane=None,
+        outputs=None, gaps=np.zeros(0))
     r.live = True
     return r
 

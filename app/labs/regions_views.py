@@ -99,62 +99,10 @@ def show_curves(objective, counts, r) -> None:
 
 
 # ---------------------------------------------------------------------- gate space
-def _pattern_rows_key(bits: np.ndarray) -> list[bytes]:
-    return [row.tobytes() for row in np.packbits(bits, axis=1)]
-
-
-def chart_half_width(X, sign: float) -> float:
-    """Half-width of a gate chart that holds most vertices of the data's line arrangement.
-
-    Vertices solve ``xᵢ·g = xⱼ·g = −sign``; the view takes their 90th percentile of
-    ``max(|g₁|, |g₂|)`` (widened by 20 %, clipped to [2, 50]).
-    """
-    i, j = np.triu_indices(len(X), 1)
-    det = X[i, 0] * X[j, 1] - X[i, 1] * X[j, 0]
-    ok = np.abs(det) > 1e-9
-    g1 = -sign * (X[j, 1] - X[i, 1])[ok] / det[ok]                 # Cramer's rule
-    g2 = -sign * (X[i, 0] - X[j, 0])[ok] / det[ok]
-    r = np.maximum(np.abs(g1), np.abs(g2))
-    return float(np.clip(1.2 * np.percentile(r, 90), 2.0, 50.0)) if r.size else 3.0
-
-
-def gate_chart(X, sol, sign: float, size: int = 384) -> dict:
-    """One chart of gate space: gates ``u = (g₁, g₂, sign)`` (bias ``sign`` after scaling).
-
-    Data point ``i`` is the line ``xᵢ·g + sign = 0``; the cells are the activation patterns
-    of the data (SCIENCE.md §2.2). The optimum's neurons with ``sign(b) = sign`` sit at
-    ``g = w/|b|``; a cell is *used* when its pattern is one of the program's patterns ``D_i``
-    that carries a neuron.
-
-    Returns
-    -------
-    dict
-        ``ids, keys, half`` (grid over ``[-half, half]²``), ``used`` (bool per id),
-        ``gates`` (k, 2) and ``w2_sign`` (k,) of the neurons in this chart, ``n_used`` (the
-        program's used patterns) and ``n_cells``.
-    """
-    from engine.regions import pattern_ids
-    U = sol.gates if sol.formulation == "gated" and sol.gates is not None else sol.W1
-    here = U[:, 2] * sign > 0
-    gates = U[here, :2] / np.abs(U[here, 2:3])
-    half = chart_half_width(X, sign)
-    g = np.linspace(-half, half, size)
-    ids, keys = pattern_ids([(X, np.full(len(X), sign))], g, g, return_hashes=True)
-    first = np.unique(ids.ravel(), return_index=True)[1]           # one pixel per id
-    G = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)[first]
-    bits = (G @ X.T + sign) > 0                                    # (K, n) pattern per id
-    used_rows = sol.patterns[np.unique(sol.neuron_pattern)] if len(sol.w2) else \
-        np.zeros((0, len(X)), bool)
-    used_set = set(_pattern_rows_key(used_rows))
-    used = np.array([k in used_set for k in _pattern_rows_key(bits)], dtype=bool)
-    return {"ids": ids, "keys": keys, "half": half, "used": used, "gates": gates,
-            "w2_sign": np.where(sol.w2[here] > 0, 1.0, -1.0), "n_used": len(used_rows),
-            "n_cells": len(keys)}
-
-
-def show_gate_chart(view, X, sol, sign: float) -> None:
-    """Draw one gate-space chart on a RegionMap, unused cells washed out."""
-    c = gate_chart(X, sol, sign)
+def show_gate_chart(view, X, c: dict) -> None:
+    """Draw one gate-space chart (computed by the engine: ``RegionsResult.gate_charts``,
+    :func:`engine.regions.gate_space.gate_chart`) on a RegionMap, unused cells washed out."""
+    sign = c["sign"]
     lim = (-c["half"], c["half"])
     view.set_pattern_ids(c["ids"], lim, lim, keys=c["keys"])
     view.set_faded(~c["used"][c["ids"]])                # unused patterns washed out

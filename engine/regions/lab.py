@@ -1,13 +1,17 @@
-"""One lab run: data, convex optimum, non-convex runs, region maps and counts (SCIENCE.md §2).
+"""The activation-regions lab: data, convex optimum, non-convex runs, region maps and counts
+(SCIENCE.md §2; docs/CONTRACTS.md "Lab contract").
 
-:func:`run_config` is a progress generator (``engine.core`` contract): it yields
-:class:`~engine.core.Progress` at least every ~40 ms of compute (stop iterating to cancel) and
-returns a :class:`RegionsResult`. Stage results travel as ``Progress.partial`` dicts so the
-app draws them before the run ends, in this order: ``"data"`` (X, y, box); ``"convex"`` (the
-certified optimum with its region map); ``"curves"`` (objective curves so far, many times
-during training); ``"training"`` (the runs); for deep nets ``"deep_curves"`` (its objective
-so far) and ``"deep_preview"`` (coarse-to-fine
-maps of the trained deep net); ``"final_maps"`` (the last snapshot's maps of every run).
+:func:`run_config` is the lab's engine entry, a progress generator (``engine.core``
+contract): it yields :class:`~engine.core.Progress` at least every ~40 ms of compute (stop
+iterating to cancel) and returns a :class:`RegionsResult` that holds everything the lab draws
+(region ids, exact counts, the nets' outputs on the grid per frame, the gate-space charts).
+Stage results travel as ``Progress.partial`` dicts, one stage each (``{"stage": name, …}``),
+so the app draws them before the run ends; the app's runner keeps the newest partial of every
+stage. In order: ``"data"`` (X, y, box); ``"convex"`` (the certified optimum with its region
+map, output and gate charts); ``"curves"`` (objective curves so far, many times during
+training); ``"training"`` (the runs); for deep nets ``"deep_curves"`` (its objective so far)
+and ``"deep_preview"`` (coarse-to-fine maps of the trained deep net); ``"final_maps"`` (the
+last snapshot's maps and outputs of every run).
 """
 from __future__ import annotations
 
@@ -23,11 +27,13 @@ from engine.regions.config import RegionsConfig
 from engine.regions.convex import fit_convex_iter
 from engine.regions.datasets import custom_dataset, data_box, make_dataset
 from engine.regions.dual import relay
+from engine.regions.gate_space import gate_chart
 from engine.regions.nonconvex import NonconvexRun, fit_nonconvex_iter
-from engine.regions.pattern_map import pattern_ids_iter
+from engine.regions.pattern_map import network_output, pattern_ids_iter
 from engine.regions.solution import ConvexSolution
 
-__all__ = ["RegionsResult", "run_config", "run", "run_widths", "MAX_MAP_BYTES"]
+__all__ = ["RegionsConfig", "RegionsResult", "run_config", "run", "run_widths",
+           "dataset_points", "MAX_MAP_BYTES"]
 
 MAX_MAP_BYTES = 2 * 2**30      # region-map snapshots kept in memory
 MAX_WIDTHS = 16                # distinct widths of one lab run
@@ -44,6 +50,10 @@ class RegionsResult:
     box : (xmin, xmax, ymin, ymax) of the grid; grid_x : (nx,), grid_y : (ny,).
     convex : ConvexSolution  (global optimum over all exact patterns, with certificate).
     convex_region_ids : int32 (ny, nx); convex_region_keys : uint64 (K,) colour keys.
+    convex_output : float32 (ny, nx)
+        The recovered convex net's output on the grid.
+    gate_charts : tuple of two dicts
+        Gate-space charts ``b > 0`` and ``b < 0`` (:func:`engine.regions.gate_space.gate_chart`).
     convex_region_count, convex_region_count_plane : int
         Exact cell counts of the recovered net's arrangement inside ``box`` / in the plane.
     runs : list of NonconvexRun
@@ -56,6 +66,8 @@ class RegionsResult:
         64-bit pattern hash of each id (stable colour key across snapshots).
     region_counts, region_counts_plane : int (T, S)
         Exact cell counts of each snapshot's arrangement inside ``box`` / in the plane.
+    outputs : float32 (T, S, ny, nx)
+        Each run's output ``f(x)`` on the grid per snapshot.
     gaps : (S,) final non-convex objective minus the convex optimum.
     deep_run : NonconvexRun or None (``depth > 1``).
     deep_region_ids : int32 (T, ny, nx) or None.
@@ -73,12 +85,15 @@ class RegionsResult:
     convex_region_keys: np.ndarray
     convex_region_count: int
     convex_region_count_plane: int
+    convex_output: np.ndarray
+    gate_charts: tuple
     runs: list
     snapshot_steps: np.ndarray
     region_ids: np.ndarray
     region_keys: list
     region_counts: np.ndarray
     region_counts_plane: np.ndarray
+    outputs: np.ndarray
     gaps: np.ndarray
     deep_run: Optional[NonconvexRun] = None
     deep_region_ids: Optional[np.ndarray] = None
@@ -124,9 +139,10 @@ def run_widths(cfg: RegionsConfig) -> list[int]:
 
 
 def _check_size(cfg: RegionsConfig) -> None:
-    """``ValueError`` when the region-map snapshots would not fit :data:`MAX_MAP_BYTES`."""
+    """``ValueError`` when the region-map snapshots (int32 ids and float32 outputs of every
+    run, ids of the deep net) would not fit :data:`MAX_MAP_BYTES`."""
     runs = len(run_widths(cfg)) * cfg.n_seeds
-    frames = min(cfg.snapshots, cfg.steps + 1) * (runs + (cfg.depth > 1))
+    frames = min(cfg.snapshots, cfg.steps + 1) * (2 * runs + (cfg.depth > 1))
     need = 4 * frames * cfg.grid ** 2
     if need > MAX_MAP_BYTES:
         raise ValueError(f"region maps would need {need / 2**30:.1f} GiB (limit "
@@ -134,23 +150,39 @@ def _check_size(cfg: RegionsConfig) -> None:
                          "or widths")
 
 
+def dataset_points(cfg: RegionsConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The training data ``(X (n, 2), y (n,))`` of ``cfg``: its generated data set, or its
+    ``custom_points`` rows ``(x₁, x₂, target)`` when ``dataset == "custom"``.
+
+    Raises
+    ------
+    ValueError
+        A custom data set of fewer than 2 points (or with non-finite values).
+    """
+    if cfg.dataset != "custom":
+        return make_dataset(cfg.dataset, cfg.n_points, cfg.noise, cfg.seed)
+    pts = np.asarray(cfg.custom_points, dtype=np.float64).reshape(-1, 3)
+    if len(pts) < 2:
+        raise ValueError("the 'custom' data set needs at least 2 points: click the map "
+                         "(Shift+click for class −1) or load a CSV file")
+    return custom_dataset(pts[:, :2], pts[:, 2])
+
+
 def _data(cfg: RegionsConfig, data):
-    if data is not None:
-        return custom_dataset(*data)
-    if cfg.dataset == "custom":
-        raise ValueError("dataset 'custom' needs the points: pass data=(X, y)")
-    return make_dataset(cfg.dataset, cfg.n_points, cfg.noise, cfg.seed)
+    return dataset_points(cfg) if data is None else custom_dataset(*data)
 
 
 def _maps(runs, grid_x, grid_y, box, device, lo, hi, final: bool = True) -> Generator:
-    """Pattern-id maps and exact counts of every snapshot of every run.
+    """Pattern-id maps, outputs (two-layer nets; zeros for deep ones) and exact counts of
+    every snapshot of every run.
 
     The last snapshot is computed first and sent as a ``{"stage": "final_maps"}`` partial
-    (ids (S, ny, nx), keys, counts), so the view shows the trained nets' regions while the
-    earlier snapshots are still being mapped (``final=False``: no partial).
+    (ids and outputs (S, ny, nx), keys, counts), so the view shows the trained nets' regions
+    while the earlier snapshots are still being mapped (``final=False``: no partial).
     """
     T, S = len(runs[0].steps), len(runs)
     ids = np.empty((T, S, len(grid_y), len(grid_x)), dtype=np.int32)
+    outputs = np.zeros(ids.shape, dtype=np.float32)
     keys = [[None] * S for _ in range(T)]
     counts, plane = np.zeros((T, S), dtype=np.int64), np.zeros((T, S), dtype=np.int64)
     for i, t in enumerate([T - 1, *range(T - 1)]):
@@ -159,6 +191,7 @@ def _maps(runs, grid_x, grid_y, box, device, lo, hi, final: bool = True) -> Gene
             m, k = yield from relay(pattern_ids_iter(hidden, grid_x, grid_y, device), lo, lo)
             ids[t, s], keys[t][s] = m, k
             if run.depth == 1:
+                outputs[t, s] = network_output(hidden, run.w_out[t], grid_x, grid_y)
                 counts[t, s] = count_regions(*hidden[0], box=box)
                 plane[t, s] = count_regions(*hidden[0])
             else:
@@ -168,9 +201,9 @@ def _maps(runs, grid_x, grid_y, box, device, lo, hi, final: bool = True) -> Gene
         if i == 0 and final:
             yield Progress(lo + (hi - lo) / T, "final region maps", {
                 "stage": "final_maps", "ids": ids[t].copy(), "keys": list(keys[t]),
-                "counts": counts[t].copy(), "plane": plane[t].copy(),
-                "step": int(runs[0].steps[t])})
-    return ids, keys, counts, plane
+                "outputs": outputs[t].copy(), "counts": counts[t].copy(),
+                "plane": plane[t].copy(), "step": int(runs[0].steps[t])})
+    return ids, keys, counts, plane, outputs
 
 
 def _deep_preview(run, grid_x, grid_y, device, frac) -> Generator:
@@ -243,34 +276,19 @@ def _curves(gen: Generator, finished: list, plan: list, stage: str = "curves",
         yield Progress(p.fraction, p.message, part)
 
 
-def run_config(cfg: RegionsConfig, device: str = "cpu", data=None) -> Generator:
+def run_config(cfg: RegionsConfig, device: str = "cpu", data=None
+               ) -> Generator[Progress, None, RegionsResult]:
     """Run the lab for ``cfg`` on ``device``; yields Progress, returns :class:`RegionsResult`.
 
     Parameters
     ----------
-    cfg : RegionsConfig (validated; ``ValueError`` names a bad field).
+    cfg : RegionsConfig (validated; ``ValueError`` names a bad field). Its data set is
+        :func:`dataset_points` (``dataset = "custom"``: the ``custom_points`` rows).
     device : torch device of the non-convex training and deep pattern maps.
-    data : optional ``(X, y)`` (clicked points / CSV) replacing the generated data set.
+    data : optional ``(X, y)`` replacing the config's data set (scripts, tests).
 
-    Each stage partial (module docstring) also carries ``"stages"``: the newest partial of
-    every stage so far, so a consumer that sees only the newest report (the app's runner)
-    misses nothing.
+    Each stage partial (module docstring) carries its own stage only.
     """
-    state = {}
-    gen = _run_stages(cfg, device, data)
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if isinstance(p.partial, dict) and "stage" in p.partial:
-            state = {**state, p.partial["stage"]: p.partial}
-            p = Progress(p.fraction, p.message, {**p.partial, "stages": state})
-        yield p
-
-
-def _run_stages(cfg: RegionsConfig, device: str, data) -> Generator:
-    """:func:`run_config` without the accumulated ``"stages"``."""
     validate(cfg)
     _check_size(cfg)
     X, y = _data(cfg, data)
@@ -279,13 +297,7 @@ def _run_stages(cfg: RegionsConfig, device: str, data) -> Generator:
     gy = np.linspace(box[2], box[3], cfg.grid)
     yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y, "box": box,
                                            "grid_x": gx, "grid_y": gy})
-    sol = yield from relay(fit_convex_iter(X, y, cfg.lam, cfg.formulation, cfg.tol), 0.0, 0.3)
-    cids, ckeys = yield from pattern_ids_iter(_convex_hidden(sol), gx, gy, device)
-    W, b = _convex_hidden(sol)[0]
-    convex_counts = count_regions(W, b, box), count_regions(W, b)
-    yield Progress(0.3, "convex optimum found", {
-        "stage": "convex", "convex": sol, "ids": cids.astype(np.int32), "keys": ckeys,
-        "count": convex_counts[0], "count_plane": convex_counts[1]})
+    convex = yield from _convex_stage(cfg, X, y, box, gx, gy, device)
     runs = yield from _train_widths(cfg, X, y, device, (gx, gy), 0.3, 0.6)
     yield Progress(0.6, "training done", {"stage": "training", "runs": runs})
     deep = deep_ids = deep_counts = None
@@ -295,16 +307,38 @@ def _run_stages(cfg: RegionsConfig, device: str, data) -> Generator:
                                           0.6, 0.7), [], [(deep_width, cfg.seed)],
                                    "deep_curves"))[0]
         yield from _deep_preview(deep, gx, gy, device, 0.7)
-    ids, keys, counts, plane = yield from _maps(runs, gx, gy, box, device, 0.7, 0.9)
+    ids, keys, counts, plane, outputs = yield from _maps(runs, gx, gy, box, device, 0.7, 0.9)
     if deep is not None:
-        d_ids, _, d_counts, _ = yield from _maps([deep], gx, gy, box, device, 0.9, 1.0,
-                                                 final=False)
+        d_ids, _, d_counts, _, _ = yield from _maps([deep], gx, gy, box, device, 0.9, 1.0,
+                                                    final=False)
         deep_ids, deep_counts = d_ids[:, 0], d_counts[:, 0]
+    sol = convex["convex"]
     return RegionsResult(
-        cfg, X, y, box, gx, gy, sol, cids.astype(np.int32), ckeys, *convex_counts, runs,
-        runs[0].steps.copy(), ids, keys, counts, plane,
-        np.array([r.final_objective - sol.objective for r in runs]), deep, deep_ids,
-        deep_counts)
+        config=cfg, X=X, y=y, box=box, grid_x=gx, grid_y=gy, convex=sol,
+        convex_region_ids=convex["ids"], convex_region_keys=convex["keys"],
+        convex_region_count=convex["count"], convex_region_count_plane=convex["count_plane"],
+        convex_output=convex["output"], gate_charts=convex["gate_charts"], runs=runs,
+        snapshot_steps=runs[0].steps.copy(), region_ids=ids, region_keys=keys,
+        region_counts=counts, region_counts_plane=plane, outputs=outputs,
+        gaps=np.array([r.final_objective - sol.objective for r in runs]), deep_run=deep,
+        deep_region_ids=deep_ids, deep_region_counts_lower=deep_counts)
+
+
+def _convex_stage(cfg, X, y, box, gx, gy, device) -> Generator:
+    """The certified convex optimum with its region map, output, exact counts and gate-space
+    charts (§2.2-2.3), sent as the ``"convex"`` partial and returned."""
+    sol = yield from relay(fit_convex_iter(X, y, cfg.lam, cfg.formulation, cfg.tol), 0.0, 0.3)
+    hidden = _convex_hidden(sol)
+    cids, ckeys = yield from pattern_ids_iter(hidden, gx, gy, device)
+    W, b = hidden[0]
+    output = network_output([(sol.W1[:, :2], sol.W1[:, 2])], sol.w2, gx, gy) if len(sol.w2) \
+        else np.zeros((len(gy), len(gx)))
+    stage = {"stage": "convex", "convex": sol, "ids": cids.astype(np.int32), "keys": ckeys,
+             "count": count_regions(W, b, box), "count_plane": count_regions(W, b),
+             "output": output.astype(np.float32),
+             "gate_charts": tuple(gate_chart(X, sol, sign) for sign in (1.0, -1.0))}
+    yield Progress(0.3, "convex optimum found", stage)
+    return stage
 
 
 def _convex_hidden(sol: ConvexSolution):

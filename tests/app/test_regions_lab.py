@@ -26,7 +26,34 @@ def test_run_shows_regions_and_certified_optimum(window, qtbot):
     presenter._hover(presenter.map, 0.1, 0.2, presenter._net())
 
 
+def test_a_click_adds_a_point_to_the_spiral_and_the_run_succeeds(lab_window, qtbot):
+    """Issue #11: a click on the spiral preset keeps the spiral's points and adds one; the
+    point is drawn at once and the run uses all of them."""
+    from engine.regions import make_dataset
+    win = lab_window("regions")
+    win.apply_preset("sgd-vs-convex-spiral", run=False)
+    from tests.app.conftest import set_config
+    set_config(win, **{k: v for k, v in SMALL.items() if k not in ("dataset", "n_points")})
+    cfg = win.slot.panel.config()
+    assert cfg.dataset == "spiral"
+    X, y = make_dataset("spiral", cfg.n_points, cfg.noise, cfg.seed)
+    presenter = win.slot.presenter
+    presenter._clicked(0.25, -0.5)
+    cfg = win.slot.panel.config()
+    assert cfg.dataset == "custom" and len(cfg.custom_points) == len(X) + 1
+    rows = np.asarray(cfg.custom_points)
+    np.testing.assert_allclose(rows[:-1], np.c_[X, y])
+    np.testing.assert_array_equal(rows[-1], [0.25, -0.5, 1.0])
+    assert len(presenter.map.data_item.data) == len(X) + 1             # drawn before a run
+    run_and_wait(win, qtbot)
+    assert presenter.result.X.shape == (len(X) + 1, 2)
+    np.testing.assert_allclose(presenter.result.X[:-1], X)
+
+
 def test_clicked_points_become_the_dataset_config(window, qtbot):
+    """Drawing a data set from scratch: the empty custom set, then clicks."""
+    from tests.app.conftest import set_config
+    set_config(window, dataset="custom", custom_points=())
     presenter = window.slot.presenter
     for x, y in [(0.5, 0.5), (-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5)]:
         presenter._clicked(x, y)
@@ -106,27 +133,6 @@ def test_bad_widths_are_reported(window, qtbot):
     assert "widths" in window.status_label.text()
 
 
-def test_gate_charts_mark_exactly_the_used_patterns():
-    """Known answer: a bright cell's pattern (xᵢ·g + s > 0) is one the optimum uses."""
-    from engine.regions import fit_convex, make_dataset
-    from app.labs.regions_views import chart_half_width, gate_chart
-    assert chart_half_width(np.array([[1.0, 0.0], [0.0, 1.0]]), 1.0) == 2.0   # vertex (−1, −1)
-    X, y = make_dataset("xor", 14, 0.1, 0)
-    sol = fit_convex(X, y, 0.01, "relu", 1e-6)
-    used_rows = {row.tobytes() for row in sol.patterns[np.unique(sol.neuron_pattern)]}
-    total = 0
-    for sign in (1.0, -1.0):
-        c = gate_chart(X, sol, sign, size=160)
-        g = np.linspace(-c["half"], c["half"], 160)
-        for k in np.flatnonzero(c["used"])[:20]:
-            j, i = np.argwhere(c["ids"] == k)[0]
-            bits = X @ np.array([g[i], g[j]]) + sign > 0
-            assert bits.tobytes() in used_rows
-        total += int(c["used"].sum())
-        assert len(c["gates"]) == int((sol.W1[:, 2] * sign > 0).sum())
-    assert total > 0 and c["n_used"] == len(used_rows)
-
-
 def test_curve_styles_and_summaries():
     from types import SimpleNamespace
     from app.labs.regions_views import certificate_text, curve_styles, reach_summary, run_labels
@@ -177,7 +183,7 @@ def test_3d_mode_shows_the_convex_optimum_and_a_hover_readout(window, qtbot):
         gx, gy, h = surf._field                          # drawn heights = the optimum's output
         scale, (lo, hi) = surf.scale(), surf._zlim
         i, j = len(gx) // 3, len(gy) // 2
-        out = p._convex_output[np.argmin(abs(r.grid_y - gy[j])),
+        out = r.convex_output[np.argmin(abs(r.grid_y - gy[j])),
                                np.argmin(abs(r.grid_x - gx[i]))]
         assert h[j, i] == pytest.approx(np.clip(out, lo, hi) * scale, rel=1e-4, abs=1e-6)
         qtbot.wait(20)

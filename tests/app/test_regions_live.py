@@ -3,6 +3,7 @@ import dataclasses
 
 import numpy as np
 
+from app.runner import merge_partial
 from engine.regions import RegionsConfig, run_config
 from tests.app.conftest import run_and_wait, set_config
 from tests.app.test_regions_lab import SMALL
@@ -12,18 +13,21 @@ CFG = RegionsConfig(dataset="xor", n_points=12, width=8, widths="3", lam=0.01, s
 
 
 def _stream(presenter, cfg, until=None):
-    """Feed the engine's partials to the presenter as the runner would; returns the result
-    (None when stopped at the first partial for which ``until(partial)`` is true, or at the
-    first partial of stage ``until``)."""
+    """Feed the engine's partials to the presenter as the runner would (every stage's newest
+    partial, :func:`app.runner.merge_partial`); returns the result (None when stopped at the
+    first partial for which ``until(partial)`` is true, or at the first partial of stage
+    ``until``)."""
     stop_at = until if callable(until) else (lambda p: p["stage"] == until)
     gen = run_config(cfg)
+    stages = None
     while True:
         try:
             p = next(gen)
         except StopIteration as stop:
             return stop.value
         if p.partial is not None:
-            presenter.show_partial(p.partial)
+            stages = merge_partial(stages, p.partial)
+            presenter.show_partial(stages)
             if until is not None and stop_at(p.partial):
                 gen.close()
                 return None

@@ -269,12 +269,48 @@ def test_partials_stream_curves_convex_map_and_refining_previews():
         np.testing.assert_array_equal(d["keys"][d["ids"]], keys[full][::f, ::f])
 
 
-def test_every_partial_carries_all_stages_so_far():
-    """The runner shows only the newest report: no stage may be lost behind a later one."""
+def test_every_partial_carries_one_stage_only():
+    """No engine accumulation for the GUI: the runner keeps the newest partial per stage."""
     seen = []
     for p in run_config(dataclasses.replace(SMALL, depth=1)):
         if p.partial:
+            assert "stages" not in p.partial and isinstance(p.partial["stage"], str)
             seen.append(p.partial["stage"])
-            assert list(p.partial["stages"]) == list(dict.fromkeys(seen))
-            assert p.partial["stages"][p.partial["stage"]]["stage"] == p.partial["stage"]
     assert seen[0] == "data" and "convex" in seen and seen[-1] == "final_maps"
+
+
+def test_result_carries_what_every_frame_draws():
+    """Known answer: the outputs are the nets' outputs on the grid, the gate charts are
+    gate_chart of the optimum, so the app computes neither."""
+    from engine.regions import network_output
+    from engine.regions.gate_space import gate_chart
+    res = run(dataclasses.replace(SMALL, depth=1, steps=60, snapshots=3))
+    assert res.outputs.shape == (3, 2, 64, 64) and res.outputs.dtype == np.float32
+    for t in range(3):
+        for s in range(2):
+            run_ = res.runs[s]
+            want = network_output(run_.hidden_at(t), run_.w_out[t], res.grid_x, res.grid_y)
+            np.testing.assert_allclose(res.outputs[t, s], want, rtol=1e-5, atol=1e-6)
+    W1 = res.convex.W1
+    want = network_output([(W1[:, :2], W1[:, 2])], res.convex.w2, res.grid_x, res.grid_y)
+    np.testing.assert_allclose(res.convex_output, want, rtol=1e-5, atol=1e-6)
+    for chart, sign in zip(res.gate_charts, (1.0, -1.0)):
+        ref = gate_chart(res.X, res.convex, sign)
+        assert chart["sign"] == sign
+        np.testing.assert_array_equal(chart["ids"], ref["ids"])
+        np.testing.assert_array_equal(chart["used"], ref["used"])
+
+
+def test_custom_points_of_the_config_are_the_data():
+    from engine.regions.lab import dataset_points
+    rows = ((0.0, 0.0, 1.0), (1.0, 1.0, -1.0), (2.0, 0.5, 1.0), (0.5, 2.0, -1.0))
+    cfg = dataclasses.replace(SMALL, dataset="custom", custom_points=rows, depth=1, steps=30)
+    X, y = dataset_points(cfg)
+    np.testing.assert_array_equal(np.c_[X, y], np.array(rows))
+    res = run(cfg)
+    np.testing.assert_array_equal(res.X, X)
+    with pytest.raises(ValueError, match="at least 2 points"):
+        dataset_points(dataclasses.replace(cfg, custom_points=rows[:1]))
+    spiral = dataclasses.replace(SMALL, dataset="spiral", n_points=20)
+    np.testing.assert_array_equal(dataset_points(spiral)[0], make_dataset("spiral", 20,
+                                                                          SMALL.noise, 1)[0])
