@@ -241,7 +241,7 @@ class ReconLab(LabPresenter):
         if not isinstance(partial, dict):
             return
         if "truth" in partial:
-            self._live_truth = partial["truth"]
+            self._live_truth, self._live_spacing = partial["truth"], partial["spacing"]
             self.viewers[0].set_volume(partial["truth"], partial["spacing"], "ground truth")
             return
         truth = self._live_truth
@@ -253,7 +253,7 @@ class ReconLab(LabPresenter):
             return
         viewer = self.viewers[1 + names.index(partial["method"])]
         if viewer.isVisible():
-            viewer.update_data(partial["volume"])
+            viewer.set_volume(partial["volume"], self._live_spacing)  # first run: no volume yet
 
     def show_result(self, r) -> None:
         self.result = r
