@@ -7,16 +7,16 @@ the optimum while converging, ``η > 4`` diverges.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Generator, Sequence
 
 import numpy as np
 import torch
 
-from engine.core import validate
+from engine.core import Progress, drain, validate
 from engine.gradient_flow.config import FlowConfig
-from engine.gradient_flow.runner import simulate
+from engine.gradient_flow.runner import simulate_iter
 
-__all__ = ["compare_step_sizes", "STUDY_MAX_INITS"]
+__all__ = ["compare_step_sizes", "compare_step_sizes_iter", "STUDY_MAX_INITS"]
 
 STUDY_MAX_INITS = 64
 
@@ -28,7 +28,14 @@ def _median_loss(rec) -> np.ndarray:
 
 def compare_step_sizes(cfg: FlowConfig, lrs: Sequence[float], device: str = "cpu",
                        min_steps: int = 100) -> dict:
-    """GF and GD with each step size ``η`` from the same initialisations.
+    """Blocking :func:`compare_step_sizes_iter` (``engine.core.drain``)."""
+    return drain(compare_step_sizes_iter(cfg, lrs, device, min_steps))
+
+
+def compare_step_sizes_iter(cfg: FlowConfig, lrs: Sequence[float], device: str = "cpu",
+                            min_steps: int = 100) -> Generator[Progress, None, dict]:
+    """GF and GD with each step size ``η`` from the same initialisations (a progress
+    generator: one run after the other, cancellable between their steps).
 
     The first ``min(cfg.n_init, 64)`` initialisations of ``cfg`` (same seed) are run by
     gradient descent with every ``η`` in ``lrs`` for ``max(round(t_max/η), min_steps)``
@@ -62,9 +69,23 @@ def compare_step_sizes(cfg: FlowConfig, lrs: Sequence[float], device: str = "cpu
         t_max = max(cfg.t_max, min(10000.0, min_steps * lr))
         gd_cfgs[lr] = dataclasses.replace(base, method="gd", lr=lr, t_max=t_max)
         validate(gd_cfgs[lr])
-    gf = simulate(dataclasses.replace(base, method="gf"), device=device)
-    out = {"gf": (gf.t.to(torch.float64).numpy(), _median_loss(gf))}
-    for lr, gd_cfg in gd_cfgs.items():
-        rec = simulate(gd_cfg, device=device)
+    runs = [dataclasses.replace(base, method="gf"), *gd_cfgs.values()]
+    recs = []
+    for i, run_cfg in enumerate(runs):
+        name = "GF" if i == 0 else f"GD η = {run_cfg.lr:g}"
+        recs.append((yield from _relay(simulate_iter(run_cfg, device=device), i, len(runs),
+                                       name)))
+    out = {"gf": (recs[0].t.to(torch.float64).numpy(), _median_loss(recs[0]))}
+    for lr, rec in zip(gd_cfgs, recs[1:]):
         out[lr] = (rec.t.to(torch.float64).numpy(), _median_loss(rec), rec.diverged_step)
     return out
+
+
+def _relay(gen: Generator, i: int, n: int, name: str) -> Generator:
+    """Forward run ``i`` of ``n``'s progress as ``[i/n, (i+1)/n]``; return its recording."""
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress((i + p.fraction) / n, f"step-size study, {name}: {p.message}")

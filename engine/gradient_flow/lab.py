@@ -17,7 +17,7 @@ from typing import Generator, Optional
 import numpy as np
 
 from engine.core import Progress, drain
-from engine.gradient_flow.compare import compare_step_sizes
+from engine.gradient_flow.compare import compare_step_sizes_iter
 from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.recording import FlowRecording
 from engine.gradient_flow.reduced import convergence_times, reduced_rhs
@@ -94,8 +94,8 @@ def run_config(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, None
     """Simulate ``cfg``, then the phase field and the two studies; return a FlowResult.
 
     Progress: the simulation fills 0–0.8, the convergence-time study (reduced ODE, §1.5)
-    and the GD step sizes ``STUDY_LRS`` from the run's first ≤ 64 initialisations (§1.1)
-    the rest. Stop iterating to cancel.
+    0.82, the GD step sizes ``STUDY_LRS`` from the run's first ≤ 64 initialisations (§1.1)
+    0.9–1. Stop iterating to cancel (also between the study's steps).
 
     Raises
     ------
@@ -103,11 +103,11 @@ def run_config(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, None
         Invalid config (names the field) or a run too large for memory.
     """
     start = time.perf_counter()
-    rec = yield from _relay(simulate_iter(cfg, device=device), 0.8)
+    rec = yield from _relay(simulate_iter(cfg, device=device), 0.8, 0.0)
     yield Progress(0.82, "convergence time vs initial scale")
     conv = np.asarray(convergence_times(SCALES, depths=DEPTHS, nu=cfg.teacher_norm))
-    yield Progress(0.9, "gradient descent step sizes")
-    study = _step_study(compare_step_sizes(cfg, STUDY_LRS, device=device))
+    raw = yield from _relay(compare_step_sizes_iter(cfg, STUDY_LRS, device=device), 0.1, 0.9)
+    study = _step_study(raw)
     return _to_result(rec, conv, study, time.perf_counter() - start)
 
 
@@ -116,14 +116,14 @@ def run(cfg: FlowConfig, device: str = "cpu") -> FlowResult:
     return drain(run_config(cfg, device))
 
 
-def _relay(gen: Generator, scale: float) -> Generator:
-    """Forward ``gen``'s progress scaled into ``[0, scale]``; return its result."""
+def _relay(gen: Generator, scale: float, start: float) -> Generator:
+    """Forward ``gen``'s progress mapped into ``[start, start + scale]``; return its result."""
     while True:
         try:
             p = next(gen)
         except StopIteration as stop:
             return stop.value
-        yield Progress(scale * p.fraction, p.message)
+        yield Progress(start + scale * p.fraction, p.message)
 
 
 def _step_study(raw: dict) -> dict:

@@ -1,5 +1,4 @@
 """The regions lab draws a run's stages live and puts the old result back on cancel."""
-import dataclasses
 
 import numpy as np
 

@@ -58,3 +58,11 @@ def test_lab_result_round_trips_through_results_io(tmp_path):
     np.testing.assert_array_equal(arrays["phase/theta"], r.phase.theta)
     np.testing.assert_array_equal(arrays["support"], r.support)
     assert meta["lab"] == "gradient-flow"
+
+
+def test_the_step_size_study_can_be_cancelled_midway():
+    from engine.gradient_flow.compare import compare_step_sizes_iter
+    gen = compare_step_sizes_iter(dataclasses.replace(SMALL, t_max=50.0, dt=0.001), (0.5, 1.0))
+    fractions = [next(gen).fraction for _ in range(5)]
+    gen.close()                                             # stops inside the GF run
+    assert fractions == sorted(fractions) and fractions[-1] < 1 / 3
