@@ -33,8 +33,9 @@ Prox = Callable[[torch.Tensor, float], torch.Tensor]
 class Iterate:
     """What an algorithm yields: iterations done ``k``, the iterate ``x`` and ``stats``.
 
-    ``stats`` holds algorithm-specific values, e.g. CG's squared residual norms ``"rr"`` (a
-    float for one system, a tensor with one entry per system for a batch).
+    ``stats`` holds algorithm-specific values, e.g. CG's squared residual norms ``"rr"`` and
+    last step sizes ``"alpha"`` (floats for one system, tensors with one entry per system for
+    a batch).
     """
     k: int
     x: torch.Tensor
@@ -103,7 +104,7 @@ def cg(normal: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor,
         p = r + torch.where(live, rr_new / torch.where(live, rr, 1.0), zero) * p
         rr = rr_new
         if _due(k, iters, every):
-            yield Iterate(k, x, {"rr": rr})
+            yield Iterate(k, x, {"rr": rr, "alpha": alpha})
     return x
 
 
@@ -134,7 +135,7 @@ def _cg_single(normal, b, x0, iters, tol, every):
         p.mul_(beta).add_(r)
         rr = rr_new
         if _due(k, iters, every):
-            yield Iterate(k, x, {"rr": rr})
+            yield Iterate(k, x, {"rr": rr, "alpha": alpha})
     return x
 
 

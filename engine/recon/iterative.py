@@ -92,28 +92,32 @@ def sirt(sino, radon, **kw) -> torch.Tensor:
 def cgls_iter(sino: torch.Tensor, radon: Radon, iters: int = 30,
               x0: torch.Tensor | None = None, every: int = 5,
               history: list | None = None) -> Generator[Progress, None, torch.Tensor]:
-    """CG on the normal equations ``AᵀA x = Aᵀy`` (CGLS/CGNR, SCIENCE.md §4.3), by the core
-    :func:`engine.core.algorithms.cg` with ``AᵀA`` applied as ``Aᵀ(A ·)``.
+    """CGLS: conjugate gradients on ``A^T A x = A^T y`` without forming ``A^T A`` (§4.3).
 
-    Independent CG per slice (step sizes per slice).  ``history`` gets ``{"residual":
-    ||y - Ax|| / ||y||, "normal": ||A^T (y - Ax)|| / ||A^T y||}`` after each iteration (the
-    data residual costs one more projection per iteration, only when ``history`` is given).
+    The core :func:`engine.core.algorithms.cg` with ``AᵀA p`` applied as ``Aᵀ(A p)``; the data
+    residual ``r = y - Ax`` is updated with the same step, ``r ← r - α A p`` (no extra
+    projection).  Independent CG per slice (step sizes per slice).  ``history`` gets
+    ``{"residual": ||y - Ax|| / ||y||, "normal": ||A^T (y - Ax)|| / ||A^T y||}`` after each
+    iteration.
     """
     y, x, ynorm = _prepare(sino, radon, x0)
-    aty = radon.adjoint(y)
-    snorm0 = float(aty.norm()) or 1.0
-    run = cg(radon.normal, aty, x, iters, batch_dims=1, every=1 if history is not None else every)
-    for state in run:
-        k = state.k - 1
-        res = None
-        if history is not None or _due(k, iters, every):
-            res = float((y - radon.forward(state.x)).norm()) / ynorm
+    r = y - radon.forward(x)
+    last = {}
+
+    def normal(p):
+        last["Ap"] = radon.forward(p)
+        return radon.adjoint(last["Ap"])
+    b = radon.adjoint(y)
+    snorm0 = float(b.norm()) or 1.0
+    for state in cg(normal, b, x, iters, batch_dims=1):
+        r = r - state.stats["alpha"] * last["Ap"]
+        k, x = state.k - 1, state.x
+        res = float(r.norm()) / ynorm
         if history is not None:
             history.append({"residual": res,
                             "normal": float(state.stats["rr"].sum().sqrt()) / snorm0})
-        if (pr := _report(k, iters, every, "CGLS", res, state.x)) is not None:
+        if (pr := _report(k, iters, every, "CGLS", res, x)) is not None:
             yield pr
-        x = state.x
     return x
 
 
