@@ -107,6 +107,7 @@ def cgls_iter(sino: torch.Tensor, radon: Radon, iters: int = 30,
     def normal(p):
         last["Ap"] = radon.forward(p)
         return radon.adjoint(last["Ap"])
+
     b = radon.adjoint(y)
     snorm0 = float(b.norm()) or 1.0
     for state in cg(normal, b, x, iters, batch_dims=1):
