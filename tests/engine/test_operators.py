@@ -134,3 +134,25 @@ def test_finite_difference_norm_is_exact():
         assert op.norm() == pytest.approx(_dense_norm(op), rel=1e-12)
     with pytest.raises(ValueError):
         FiniteDifference((4, 4), (0,))
+
+
+def test_data_term_holds_any_operator():
+    """The slice-prior data term normalises any operator, ``Ã = A/‖A‖`` (SCIENCE.md §3.4 (e)):
+    a scaled copy of the operator with a scaled measurement gives the same problem, and a
+    complex operator is seen through its real view ``Re AᴴA``."""
+    from engine.slice_prior.data_term import DataTerm
+    gen = torch.Generator().manual_seed(3)
+    R = Radon(16, _angles(9), dtype=F64)
+    x = torch.rand(2, 16, 16, generator=gen, dtype=F64).float()
+    y = R.forward(x)
+    plain, scaled = DataTerm(R, y), DataTerm(Scaled(R, 2.5), 2.5 * y)
+    assert scaled.scale == pytest.approx(2.5 * plain.scale, rel=1e-12)
+    assert torch.allclose(scaled.solve(plain.initial(), 5), plain.solve(plain.initial(), 5),
+                          atol=1e-5)
+    mri = _mri(4, (16, 16), torch.complex64)
+    term = DataTerm(mri, mri.forward(x.to(torch.complex64)))
+    ref = mri.adjoint(mri.forward(x.to(torch.complex64))).real / mri.norm() ** 2
+    assert torch.allclose(term.normal(x), ref, atol=1e-6)
+    assert term.residual_norm(x) < 1e-6
+    with pytest.raises(ValueError, match="per-slice"):
+        DataTerm(_mri(2, (4, 16, 16)), torch.zeros(2, 4, 16, 16, dtype=torch.complex64))
