@@ -5,8 +5,8 @@ iterative :func:`sirt`, :func:`cgls`, :func:`tv_pdhg` (and their progress genera
 Shepp–Logan phantom. MRI: centred unitary FFT, sampling masks, synthetic coil maps, zero
 filled, CG-SENSE and compressed sensing. Volumes carry ``data[z, y, x]``, spacing (mm) and an
 affine; NIfTI, DICOM, NumPy and TIFF I/O. Metrics use scikit-image conventions. ``Radon`` and
-``MRI`` are :class:`engine.core.linop.LinearOperator` s; the iterative methods run the core
-CG, PDHG and FISTA of :mod:`engine.core.algorithms`.
+``MRI`` are linear operators (:class:`engine.core.linop.LinearOperator`); the iterative
+methods run the core CG, PDHG and FISTA of :mod:`engine.core.algorithms`.
 
 Example
 -------
