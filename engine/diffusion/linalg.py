@@ -1,7 +1,8 @@
 """Linear measurement ``y = A x + n`` helpers: checks, pseudo-inverse, projections, batched CG.
 
 Used by the conditional solvers (SCIENCE.md §3.4 (a), (e)). Points are rows: ``x`` (N, d),
-``A x`` is ``x @ Aᵀ`` (N, m).
+``A x`` is ``x @ Aᵀ`` (N, m). :class:`Measurement` is a
+:class:`engine.core.linop.MatrixOperator`; CG is the core :func:`engine.core.algorithms.cg`.
 """
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import math
 from typing import Callable, Optional
 
 import torch
+
+from engine.core.algorithms import cg
+from engine.core.linop import MatrixOperator
+from engine.core.progress import drain
 
 __all__ = ["check_measurement", "Measurement", "batched_cg", "dds_consistency"]
 
@@ -42,8 +47,11 @@ def check_measurement(A, y, sigma_y: float, dim: int):
     return A, y
 
 
-class Measurement:
+class Measurement(MatrixOperator):
     """``y = A x + n``, ``n ~ N(0, σ_y² I)``, on the run's device/dtype, with derived operators.
+
+    A :class:`~engine.core.linop.MatrixOperator` on rows: ``forward`` = :meth:`apply`,
+    ``adjoint(r) = r A``.
 
     Attributes
     ----------
@@ -61,14 +69,14 @@ class Measurement:
         pinv = torch.linalg.pinv(A64)
         null = torch.eye(dim, dtype=torch.float64, device=A64.device) - pinv @ A64
         conv = dict(device=device, dtype=dtype)
-        self.A, self.y, self.pinv, self.null = (A64.to(**conv), y64.to(**conv),
-                                                pinv.to(**conv), null.to(**conv))
+        super().__init__(A64.to(**conv))
+        self.y, self.pinv, self.null = y64.to(**conv), pinv.to(**conv), null.to(**conv)
         self.sigma_y = float(sigma_y)
         self.m = A64.shape[0]
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """``A x`` for rows ``x`` (N, d) → (N, m)."""
-        return x @ self.A.T
+        return self.forward(x)
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """``y - A x`` (N, m)."""
@@ -94,7 +102,8 @@ def batched_cg(matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor,
     """Conjugate gradients for ``M x = b``, independently for each row, started at ``x0``.
 
     ``M`` symmetric positive (semi-)definite, shared by all rows; rows whose residual vanishes
-    stop moving (no division by zero). Iterates stay in ``x0 + Krylov(M, b - M x0)``.
+    stop moving (no division by zero). Iterates stay in ``x0 + Krylov(M, b - M x0)``. The core
+    :func:`engine.core.algorithms.cg` with one system per row.
 
     Parameters
     ----------
@@ -103,26 +112,7 @@ def batched_cg(matvec: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor,
     b, x0 : Tensor (N, d)
     n_iter : int
     """
-    x = x0
-    mx0 = matvec(x0)
-    r = b - mx0
-    p = r
-    rr = (r * r).sum(-1, keepdim=True)
-    eps = torch.finfo(b.dtype).eps
-    floor = (10 * eps) ** 2 * ((b * b).sum(-1, keepdim=True) + (mx0 * mx0).sum(-1, keepdim=True))
-    floor = floor.clamp_min(torch.finfo(b.dtype).tiny)
-    zero = torch.zeros_like(rr)
-    for _ in range(int(n_iter)):
-        mp = matvec(p)
-        pmp = (p * mp).sum(-1, keepdim=True)
-        live = (rr > floor) & (pmp > 0)
-        alpha = torch.where(live, rr / torch.where(live, pmp, 1.0), zero)
-        x = x + alpha * p
-        r = r - alpha * mp
-        rr_new = (r * r).sum(-1, keepdim=True)
-        p = r + torch.where(live, rr_new / torch.where(live, rr, 1.0), zero) * p
-        rr = rr_new
-    return x
+    return drain(cg(matvec, b, x0, int(n_iter), batch_dims=1, every=max(int(n_iter), 1)))
 
 
 def dds_consistency(meas: Measurement, x0: torch.Tensor, n_iter: int = 5,
@@ -132,9 +122,8 @@ def dds_consistency(meas: Measurement, x0: torch.Tensor, n_iter: int = 5,
     Noiseless (``gamma=None``): ``Aᵀ A x = Aᵀ y``, which from ``x̂_0`` converges (in rank(A) steps)
     to the orthogonal projection ``x̂_0 + A^†(y - A x̂_0)``. Noisy: ``(I + γ AᵀA) x = x̂_0 + γ Aᵀ y``.
     """
-    A, y = meas.A, meas.y
-    aty = (y @ A).expand_as(x0)
+    aty = meas.adjoint(meas.y).expand_as(x0)
     if gamma is None:
-        return batched_cg(lambda v: (v @ A.T) @ A, aty, x0, n_iter)
+        return batched_cg(meas.normal, aty, x0, n_iter)
     g = float(gamma)
-    return batched_cg(lambda v: v + g * ((v @ A.T) @ A), x0 + g * aty, x0, n_iter)
+    return batched_cg(lambda v: v + g * meas.normal(v), x0 + g * aty, x0, n_iter)

@@ -4,7 +4,9 @@ CT: parallel-beam :class:`Radon` with exact adjoint (scikit-image geometry), :fu
 iterative :func:`sirt`, :func:`cgls`, :func:`tv_pdhg` (and their progress generators), the 3-D
 Shepp–Logan phantom. MRI: centred unitary FFT, sampling masks, synthetic coil maps, zero
 filled, CG-SENSE and compressed sensing. Volumes carry ``data[z, y, x]``, spacing (mm) and an
-affine; NIfTI, DICOM, NumPy and TIFF I/O. Metrics use scikit-image conventions.
+affine; NIfTI, DICOM, NumPy and TIFF I/O. Metrics use scikit-image conventions. ``Radon`` and
+``MRI`` are linear operators (:class:`engine.core.linop.LinearOperator`); the iterative
+methods run the core CG, PDHG and FISTA of :mod:`engine.core.algorithms`.
 
 Example
 -------

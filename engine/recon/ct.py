@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from engine.core.linop import LinearOperator
 from engine.recon.operator_cache import cached_matrix
 
 __all__ = ["CHUNK_SLICES", "COLUMN_BANDS", "Radon", "add_noise"]
@@ -178,7 +179,7 @@ def _np_dtype(dtype: torch.dtype):
     return np.float64 if dtype == torch.float64 else np.float32
 
 
-class Radon:
+class Radon(LinearOperator):
     """Parallel-beam Radon operator on ``n × n`` axial slices (SCIENCE.md §4.1).
 
     Parameters
@@ -194,8 +195,10 @@ class Radon:
 
     Notes
     -----
-    ``forward`` maps ``(z, n, n)`` (or ``(n, n)``) to ``(z, n_angles, n)``; ``adjoint`` is its
-    exact transpose.  ``backproject`` is FBP's interpolating back-projection (only approximately
+    A :class:`engine.core.linop.LinearOperator` with ``in_shape = (n, n)``, ``out_shape =
+    (n_angles, n)`` and leading slice axes: ``forward`` maps ``(z, n, n)`` (or ``(n, n)``) to
+    ``(z, n_angles, n)``; ``adjoint`` is its exact transpose; ``norm`` is the power-iteration
+    estimate of the base class (cached).  ``backproject`` is FBP's interpolating back-projection (only approximately
     the adjoint, §4.1) used by :func:`engine.recon.fbp`.
     """
 
@@ -208,7 +211,8 @@ class Radon:
         self.dtype = dtype
         self._rad = np.deg2rad(self.angles_deg.numpy())
         self._mats: dict = {}  # (kind, dtype) → torch CSR; "At" and "B" are built on first use
-        self._norms: dict = {}
+        self.in_shape, self.out_shape = (self.n, self.n), self.sino_shape
+        self.nonnegative = True  # bilinear weights ≥ 0: SIRT's row/column sums apply (§4.3)
         self._csr("A", dtype)
 
     @property
@@ -303,21 +307,10 @@ class Radon:
         return self._apply(self._csr("B", dt), q.to(dt), (self.n_angles, self.n + 1),
                            (self.n, self.n))
 
-    __call__ = forward
-
-    def norm(self, iters: int = 30, seed: int = 0) -> float:
-        """Operator norm ``||A||_2`` by power iteration on ``A^T A`` (SCIENCE.md §4.3), cached."""
-        if (iters, seed) in self._norms:
-            return self._norms[(iters, seed)]
-        gen = torch.Generator().manual_seed(int(seed))
-        x = torch.rand(1, self.n, self.n, generator=gen, dtype=torch.float64).to(self.dtype)
-        s = 0.0
-        for _ in range(iters):
-            x = self.adjoint(self.forward(x))
-            s = float(x.double().norm())
-            x = x / max(s, 1e-30)
-        self._norms[(iters, seed)] = float(np.sqrt(s))
-        return self._norms[(iters, seed)]
+    def approx_inverse(self, y: torch.Tensor) -> torch.Tensor:
+        """Ramp-filtered back-projection :func:`engine.recon.fbp` (§4.2)."""
+        from engine.recon.fbp import fbp  # fbp imports this module
+        return fbp(y, self, filter="ramp")
 
 
 def add_noise(sino: torch.Tensor, kind: str = "gaussian", level: float = 0.01,

@@ -12,6 +12,8 @@ from collections.abc import Generator
 import torch
 
 from engine.core import Progress, drain
+from engine.core.algorithms import cg, pdhg, project_group_ball
+from engine.core.linop import FiniteDifference, Scaled, divergence, forward_differences
 from engine.recon.ct import Radon
 
 __all__ = [
@@ -42,8 +44,13 @@ def _prepare(sino: torch.Tensor, radon: Radon, x0: torch.Tensor | None):
     return y, x, float(y.norm()) or 1.0
 
 
+def _due(k: int, iters: int, every: int) -> bool:
+    """Whether iteration ``k`` (0-based) is reported."""
+    return (k + 1) % max(1, every) == 0 or k + 1 == iters
+
+
 def _report(k: int, iters: int, every: int, name: str, res: float, x: torch.Tensor):
-    if (k + 1) % max(1, every) == 0 or k + 1 == iters:
+    if _due(k, iters, every):
         return Progress((k + 1) / iters, f"{name} {k + 1}/{iters}: residual {res:.3e}", x.clone())
     return None
 
@@ -82,40 +89,34 @@ def sirt(sino, radon, **kw) -> torch.Tensor:
     return drain(sirt_iter(sino, radon, **kw))
 
 
-def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return (a * b).sum(dim=(1, 2), keepdim=True)
-
-
 def cgls_iter(sino: torch.Tensor, radon: Radon, iters: int = 30,
               x0: torch.Tensor | None = None, every: int = 5,
               history: list | None = None) -> Generator[Progress, None, torch.Tensor]:
     """CGLS: conjugate gradients on ``A^T A x = A^T y`` without forming ``A^T A`` (§4.3).
 
-    Independent CG per slice (step sizes per slice).  ``history`` gets ``{"residual":
-    ||y - Ax|| / ||y||, "normal": ||A^T (y - Ax)|| / ||A^T y||}`` after each iteration.
+    The core :func:`engine.core.algorithms.cg` with ``AᵀA p`` applied as ``Aᵀ(A p)``; the data
+    residual ``r = y - Ax`` is updated with the same step, ``r ← r - α A p`` (no extra
+    projection).  Independent CG per slice (step sizes per slice).  ``history`` gets
+    ``{"residual": ||y - Ax|| / ||y||, "normal": ||A^T (y - Ax)|| / ||A^T y||}`` after each
+    iteration.
     """
     y, x, ynorm = _prepare(sino, radon, x0)
     r = y - radon.forward(x)
-    s = radon.adjoint(r)
-    p = s.clone()
-    gamma = _dot(s, s)
-    snorm0 = float(radon.adjoint(y).norm()) or 1.0
-    tiny = torch.finfo(y.dtype).tiny
-    for k in range(iters):
-        q = radon.forward(p)
-        qq = _dot(q, q)
-        alpha = torch.where(qq > tiny, gamma / qq.clamp(min=tiny), torch.zeros_like(qq))
-        x = x + alpha * p
-        r = r - alpha * q
-        s = radon.adjoint(r)
-        gamma_new = _dot(s, s)
-        beta = torch.where(gamma > tiny, gamma_new / gamma.clamp(min=tiny),
-                           torch.zeros_like(gamma))
-        p = s + beta * p
-        gamma = gamma_new
+    last = {}
+
+    def normal(p):
+        last["Ap"] = radon.forward(p)
+        return radon.adjoint(last["Ap"])
+
+    b = radon.adjoint(y)
+    snorm0 = float(b.norm()) or 1.0
+    for state in cg(normal, b, x, iters, batch_dims=1):
+        r = r - state.stats["alpha"] * last["Ap"]
+        k, x = state.k - 1, state.x
         res = float(r.norm()) / ynorm
         if history is not None:
-            history.append({"residual": res, "normal": float(gamma.sum().sqrt()) / snorm0})
+            history.append({"residual": res,
+                            "normal": float(state.stats["rr"].sum().sqrt()) / snorm0})
         if (pr := _report(k, iters, every, "CGLS", res, x)) is not None:
             yield pr
     return x
@@ -126,34 +127,22 @@ def cgls(sino, radon, **kw) -> torch.Tensor:
     return drain(cgls_iter(sino, radon, **kw))
 
 
+def _tv_axes(mode: str) -> tuple[int, ...]:
+    return (-2, -1) if mode == "2d" else (-3, -2, -1)
+
+
 def grad(x: torch.Tensor, mode: str = "2d") -> torch.Tensor:
     """Forward differences (Neumann boundary) of ``x (z, y, x)`` (§4.3).
 
     ``"2d"``: components (d_y, d_x) per slice; ``"3d"`` and ``"z"``: (d_z, d_y, d_x).
-    Returns a stacked tensor ``(k, z, y, x)``.
+    Returns a stacked tensor ``(k, z, y, x)`` (:func:`engine.core.linop.forward_differences`).
     """
-    axes = (1, 2) if mode == "2d" else (0, 1, 2)
-    out = []
-    for ax in axes:
-        d = torch.zeros_like(x)
-        n = x.shape[ax]
-        if n > 1:
-            d.narrow(ax, 0, n - 1).copy_(x.narrow(ax, 1, n - 1) - x.narrow(ax, 0, n - 1))
-        out.append(d)
-    return torch.stack(out)
+    return forward_differences(x, _tv_axes(mode))
 
 
 def div(q: torch.Tensor, mode: str = "2d") -> torch.Tensor:
     """Discrete divergence, the exact negative adjoint of :func:`grad` (``-div = ∇^T``)."""
-    axes = (1, 2) if mode == "2d" else (0, 1, 2)
-    out = torch.zeros_like(q[0])
-    for comp, ax in zip(q, axes):
-        n = comp.shape[ax]
-        if n == 1:
-            continue
-        out.narrow(ax, 0, n - 1).add_(comp.narrow(ax, 0, n - 1))
-        out.narrow(ax, 1, n - 1).sub_(comp.narrow(ax, 0, n - 1))
-    return out
+    return divergence(q, _tv_axes(mode))
 
 
 def _mag(q: torch.Tensor) -> torch.Tensor:
@@ -164,9 +153,8 @@ def _mag(q: torch.Tensor) -> torch.Tensor:
 def _tv_project(q: torch.Tensor, lam: float, mode: str) -> torch.Tensor:
     """Project the dual variable onto the TV ball: isotropic per voxel; "z" keeps d_z apart."""
     if mode == "z":
-        inplane = q[1:] / (_mag(q[1:]) / lam).clamp(min=1.0)
-        return torch.cat([q[:1].clamp(-lam, lam), inplane])
-    return q / (_mag(q) / lam).clamp(min=1.0)
+        return torch.cat([q[:1].clamp(-lam, lam), project_group_ball(q[1:], lam)])
+    return project_group_ball(q, lam)
 
 
 def tv_pdhg_iter(sino: torch.Tensor, radon: Radon, lam: float = 1e-4, iters: int = 200,
@@ -181,7 +169,8 @@ def tv_pdhg_iter(sino: torch.Tensor, radon: Radon, lam: float = 1e-4, iters: int
     3-D TV, ``"z"`` 2-D isotropic TV plus ``||D_z x||_1``.  Steps ``τ = ratio · s``,
     ``σ = s / ratio`` with ``s = 0.99 / ||K||``, ``||K||² ≤ 1 + 8`` (2-D) or ``1 + 12`` (3-D), so
     ``στ||K||² < 1``; ``ratio ≈ 30`` (large primal steps) converges far faster from ``x = 0``
-    than ``ratio = 1`` on 128² phantoms.  ``history`` gets ``{"residual", "objective"}``.
+    than ``ratio = 1`` on 128² phantoms.  Runs the core :func:`engine.core.algorithms.pdhg`.
+    ``history`` gets ``{"residual", "objective"}``.
     """
     if tv not in TV_MODES:
         raise ValueError(f"unknown tv mode {tv!r}; choose from {TV_MODES}")
@@ -189,22 +178,19 @@ def tv_pdhg_iter(sino: torch.Tensor, radon: Radon, lam: float = 1e-4, iters: int
     scale = radon.norm()
     yn = y / scale
     step = 0.99 / (1.0 + (8.0 if tv == "2d" else 12.0)) ** 0.5
-    sigma, tau = step / ratio, step * ratio
-    p = torch.zeros_like(y)
-    q = torch.zeros((2 if tv == "2d" else 3, *x.shape), dtype=x.dtype, device=x.device)
-    xbar = x.clone()
-    for k in range(iters):
-        p = (p + sigma * (radon.forward(xbar) / scale - yn)) / (1.0 + sigma)
-        q = _tv_project(q + sigma * grad(xbar, tv), lam, tv)
-        x_new = x - tau * (radon.adjoint(p) / scale - div(q, tv))
-        if nonneg:
-            x_new = x_new.clamp(min=0)
-        xbar = 2 * x_new - x
-        x = x_new
+    ops = [Scaled(radon, 1.0 / scale), FiniteDifference(x.shape, _tv_axes(tv), x.dtype, x.device)]
+    proxes = [lambda v, s: (v - s * yn) / (1.0 + s), lambda q, s: _tv_project(q, lam, tv)]
+    run = pdhg(ops, proxes, x, step / ratio, step * ratio, iters,
+               primal_prox=(lambda v, t: v.clamp(min=0)) if nonneg else None,
+               every=1 if history is not None else every)
+    for state in run:
+        k, x = state.k - 1, state.x
+        if history is None and not _due(k, iters, every):
+            continue
         r = y - radon.forward(x)
         res = float(r.norm()) / ynorm
         if history is not None:
-            g = grad(x, tv)
+            g = ops[1].forward(x)
             tvv = (g[:1].abs().sum() + _mag(g[1:]).sum()) if tv == "z" else _mag(g).sum()
             history.append({"residual": res,
                             "objective": 0.5 * float((r / scale).norm()) ** 2 + lam * float(tvv)})

@@ -19,6 +19,8 @@ from typing import Generator, Optional, Sequence
 import numpy as np
 import torch
 
+from engine.core.algorithms import cg
+from engine.core.linop import LinearOperator
 from engine.core.progress import Progress, drain
 from engine.recon.mri_cs import (cs_recon, cs_recon_iter, div2, grad2, grad2_adjoint, haar2,
                                  haar_levels, ihaar2, soft)
@@ -84,7 +86,7 @@ def coil_maps(n_coils: int, shape: Sequence[int], seed: int = 0, width: float = 
     return torch.from_numpy(s).to(dtype)
 
 
-class MRI:
+class MRI(LinearOperator):
     """Multi-coil Cartesian MRI operator ``y_c = M ⊙ F(S_c ⊙ x)`` (SCIENCE.md §4.5).
 
     Parameters
@@ -104,6 +106,11 @@ class MRI:
         ``torch.complex64`` (default) or ``torch.complex128``.
     device : str
         Torch device of maps, mask and outputs.
+
+    Notes
+    -----
+    A :class:`engine.core.linop.LinearOperator` with ``in_shape = shape``, ``out_shape = (C,
+    *shape)`` and leading batch axes; :meth:`normal` is the fused ``AᴴA`` of CG-SENSE.
     """
 
     def __init__(self, mask: torch.Tensor, n_coils: int = 8,
@@ -128,6 +135,8 @@ class MRI:
         if tuple(self.maps.shape[1:]) != self.shape:
             raise ValueError(f"maps shape {tuple(self.maps.shape)} does not match {self.shape}")
         self.n_coils = int(self.maps.shape[0])
+        self.in_shape, self.out_shape = self.shape, (self.n_coils, *self.shape)
+        self._fused: Optional[_ShiftedNormal] = None
 
     @property
     def acceleration(self) -> float:
@@ -151,15 +160,11 @@ class MRI:
         return (ifft_c(y * self._m, self.ndim) * self.maps.conj()).sum(dim=-self.ndim - 1)
 
     def normal(self, x: torch.Tensor) -> torch.Tensor:
-        """``A^H A x``."""
-        return self.adjoint(self.forward(x))
-
-    __call__ = forward
-
-
-def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Real part of the complex inner product ``<a, b> = Σ conj(a) b``."""
-    return torch.vdot(a.reshape(-1), b.reshape(-1)).real
+        """``A^H A x`` by the fused operator of :class:`_ShiftedNormal` (same values)."""
+        if self._fused is None:
+            self._fused = _ShiftedNormal(self, 0.0)
+        f = self._fused
+        return f.unshift(f(f.shift(self._as_image(x))))
 
 
 def zero_filled(k: torch.Tensor, op: MRI) -> torch.Tensor:
@@ -248,29 +253,17 @@ def cg_sense_iter(k: torch.Tensor, op: MRI, iters: int = 20, lam: float = 0.0,
     """
     normal = _ShiftedNormal(op, lam)
     b = normal.rhs(torch.as_tensor(k).to(device=op.device, dtype=op.dtype))
-    if x0 is None:
-        x, r = torch.zeros_like(b), b.clone()
-    else:
-        x = normal.shift(op._as_image(x0)).clone()
-        r = b - normal(x)
-    p = r.clone()
-    rs = float(_dot(r, r))
+    start = None if x0 is None else normal.shift(op._as_image(x0))
     b_norm = float(torch.linalg.vector_norm(b)) or 1.0
-    for it in range(1, iters + 1):
-        if math.sqrt(rs) / b_norm < tol:
-            break
-        ap = normal(p)
-        alpha = rs / float(_dot(p, ap))
-        x.add_(p, alpha=alpha)
-        r.add_(ap, alpha=-alpha)
-        rs_new = float(_dot(r, r))
-        p = p.mul_(rs_new / rs).add_(r)
-        rs = rs_new
-        if it % every == 0 or it == iters:
-            rel = math.sqrt(rs) / b_norm
-            yield Progress(it / iters, f"CG-SENSE {it}/{iters}, residual {rel:.2e}",
-                           normal.unshift(x))
-    return normal.unshift(x)
+    run = cg(normal, b, start, iters, tol=tol, every=every)
+    while True:
+        try:
+            state = next(run)
+        except StopIteration as done:
+            return normal.unshift(done.value)
+        rel = math.sqrt(state.stats["rr"]) / b_norm
+        yield Progress(state.k / iters, f"CG-SENSE {state.k}/{iters}, residual {rel:.2e}",
+                       normal.unshift(state.x))
 
 
 def cg_sense(k: torch.Tensor, op: MRI, iters: int = 20, lam: float = 0.0, **kw) -> torch.Tensor:

@@ -1,10 +1,11 @@
 """Compressed-sensing MRI (SCIENCE.md §4.5, §4.3): sparsifying transforms and solvers.
 
-Holds the orthonormal 2-D Haar transform (:func:`haar2`, :func:`ihaar2`), the complex soft
-threshold, Neumann finite differences (:func:`grad2`, :func:`div2`, :func:`grad2_adjoint`) and
-:func:`cs_recon_iter` / :func:`cs_recon` (wavelet-ℓ1 by FISTA, TV by PDHG) for the multi-coil
-operator :class:`engine.recon.mri.MRI`; every name is also importable from
-:mod:`engine.recon.mri`.
+Holds the orthonormal 2-D Haar transform (:func:`haar2`, :func:`ihaar2`), per-slice Neumann
+finite differences (:func:`grad2`, :func:`div2`, :func:`grad2_adjoint`: the core
+:class:`engine.core.linop.FiniteDifference` on the last two axes) and :func:`cs_recon_iter` /
+:func:`cs_recon` (wavelet-ℓ1 by the core FISTA, TV by the core PDHG) for the multi-coil
+operator :class:`engine.recon.mri.MRI`; every name (and the complex soft threshold
+:func:`engine.core.algorithms.soft`) is also importable from :mod:`engine.recon.mri`.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Generator, Sequence
 
 import torch
 
+from engine.core.algorithms import fista, pdhg, project_group_ball, soft
+from engine.core.linop import FiniteDifference, divergence, forward_differences
 from engine.core.progress import Progress, drain
 
 if TYPE_CHECKING:
@@ -65,72 +68,55 @@ def ihaar2(c: torch.Tensor, levels: int) -> torch.Tensor:
     return out
 
 
-def soft(z: torch.Tensor, tau) -> torch.Tensor:
-    """Complex soft threshold ``z · max(0, 1 - τ/|z|)`` (SCIENCE.md §4.5)."""
-    mag = z.abs()
-    return z * torch.clamp(1 - tau / torch.clamp(mag, min=1e-30), min=0)
-
-
 def grad2(x: torch.Tensor) -> torch.Tensor:
     """Forward differences (Neumann) over the last two axes → ``(2, *x.shape)`` (§4.3)."""
-    gy = torch.zeros_like(x)
-    gx = torch.zeros_like(x)
-    gy[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
-    gx[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
-    return torch.stack([gy, gx])
+    return forward_differences(x, (-2, -1))
 
 
 def div2(q: torch.Tensor) -> torch.Tensor:
     """Discrete divergence, ``-div = grad2^T`` (adjoint of :func:`grad2`)."""
-    qy, qx = q[0], q[1]
-    dy = torch.zeros_like(qy)
-    dx = torch.zeros_like(qx)
-    dy[..., :-1, :] += qy[..., :-1, :]
-    dy[..., 1:, :] -= qy[..., :-1, :]
-    dx[..., :, :-1] += qx[..., :, :-1]
-    dx[..., :, 1:] -= qx[..., :, :-1]
-    return dy + dx
-
-
-def _fista_wavelet(k, op, lam, iters, every, levels):
-    lv = haar_levels(op.shape, levels)
-    keep = torch.zeros(op.shape[-2:], dtype=torch.bool, device=op.device)
-    keep[: op.shape[-2] >> lv, : op.shape[-1] >> lv] = lv > 0  # coarse band not thresholded
-    x = op.adjoint(k)
-    z, t = x.clone(), 1.0
-    for it in range(1, iters + 1):
-        g = z - op.adjoint(op.forward(z) - k)           # step 1/||A||² = 1
-        c = haar2(g, lv)
-        x_new = ihaar2(torch.where(keep, c, soft(c, lam)), lv)
-        t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
-        z = x_new + ((t - 1) / t_new) * (x_new - x)
-        x, t = x_new, t_new
-        if it % every == 0 or it == iters:
-            yield Progress(it / iters, f"CS-wavelet FISTA {it}/{iters}", x)
-    return x
-
-
-def _pdhg_tv(k, op, lam, iters, every):
-    tau = sigma = 0.99 / 3.0                            # στ||K||² < 1 with ||K||² ≤ 1 + 8
-    x = op.adjoint(k)
-    xbar = x.clone()
-    p = torch.zeros_like(k)
-    q = torch.zeros((2, *x.shape), dtype=x.dtype, device=x.device)
-    for it in range(1, iters + 1):
-        p = (p + sigma * (op.forward(xbar) - k)) / (1 + sigma)
-        q = q + sigma * grad2(xbar)
-        q = q / torch.clamp(torch.sqrt((q.abs() ** 2).sum(0)) / max(lam, 1e-30), min=1.0)
-        x_new = x - tau * (op.adjoint(p) + grad2_adjoint(q))
-        xbar = 2 * x_new - x
-        x = x_new
-        if it % every == 0 or it == iters:
-            yield Progress(it / iters, f"CS-TV PDHG {it}/{iters}", x)
-    return x
+    return divergence(q, (-2, -1))
 
 
 def grad2_adjoint(q: torch.Tensor) -> torch.Tensor:
     """``grad2^H q = -div q`` (exact adjoint of :func:`grad2`)."""
     return -div2(q)
+
+
+def _progress(run, name: str, iters: int):
+    """Progress reports of a core algorithm generator; returns its result."""
+    while True:
+        try:
+            state = next(run)
+        except StopIteration as done:
+            return done.value
+        yield Progress(state.k / iters, f"{name} {state.k}/{iters}", state.x)
+
+
+def _fista_wavelet(k, op, lam, iters, every, levels):
+    """ℓ1 of Haar coefficients by FISTA with step ``1 ≥ 1/‖A‖²`` (coarse band kept)."""
+    lv = haar_levels(op.shape, levels)
+    keep = torch.zeros(op.shape[-2:], dtype=torch.bool, device=op.device)
+    keep[: op.shape[-2] >> lv, : op.shape[-1] >> lv] = lv > 0  # coarse band not thresholded
+
+    def prox(g, step):
+        c = haar2(g, lv)
+        return ihaar2(torch.where(keep, c, soft(c, lam * step)), lv)
+
+    run = fista(lambda z: op.adjoint(op.forward(z) - k), prox, op.adjoint(k), 1.0, iters,
+                every=every)
+    return (yield from _progress(run, "CS-wavelet FISTA", iters))
+
+
+def _pdhg_tv(k, op, lam, iters, every):
+    """Isotropic per-slice TV by PDHG with ``K = [A; ∇]``, ``στ‖K‖² < 1`` (``‖K‖² ≤ 1 + 8``)."""
+    step = 0.99 / 3.0
+    grad = FiniteDifference(op.shape[-2:], (-2, -1), op.dtype, op.device)
+    lam = max(lam, 1e-30)
+    run = pdhg([op, grad], [lambda v, s: (v - s * k) / (1 + s),
+                            lambda q, s: project_group_ball(q, lam)],
+               op.adjoint(k), step, step, iters, every=every)
+    return (yield from _progress(run, "CS-TV PDHG", iters))
 
 
 def cs_recon_iter(k: torch.Tensor, op: MRI, lam: float = 0.01, reg: str = "wavelet",

@@ -8,7 +8,7 @@ from engine.core import Progress
 from engine.recon import MRI, Radon, cgls, fbp, make_mask, psnr, shepp_logan_3d
 from engine.slice_prior import (SlicePrior, SliceUNet, UNetConfig, diffusion_reconstruct,
                                 diffusion_reconstruct_iter, load_slice_prior)
-from engine.slice_prior.data_term import DataTerm, dz, dz_t
+from engine.slice_prior.data_term import DataTerm, dz
 from engine.slice_prior.prior import to_net
 
 N = 64
@@ -47,12 +47,6 @@ def mri(phantom):
 @pytest.fixture(scope="module")
 def prior():
     return load_slice_prior(N)
-
-
-def test_dz_adjoint():
-    g = torch.Generator().manual_seed(0)
-    x, q = torch.randn(5, 4, 4, generator=g), torch.randn(5, 4, 4, generator=g)
-    assert (dz(x) * q).sum().item() == pytest.approx((x * dz_t(q)).sum().item(), rel=1e-6)
 
 
 def test_admm_with_lambda_zero_is_cg_on_the_normal_equations(ct, phantom):
