@@ -25,7 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 import scipy.sparse as sp
 
 __all__ = ["FORMAT_VERSION", "MAX_BYTES", "MIN_CACHED_SAMPLES", "cache_dir", "cached_matrix"]
@@ -41,6 +40,7 @@ def cache_dir() -> Path | None:
     env = os.environ.get("FLOWSCOPE_CACHE_DIR")
     if env is not None:
         return None if env.strip().lower() in _OFF else Path(env).expanduser() / "radon"
+    import platformdirs  # only here: importing the engine needs no cache folder
     return Path(platformdirs.user_cache_dir("flowscope")) / "radon"
 
 
