@@ -1,5 +1,5 @@
 """The science notes ship in ``docs/SCIENCE.md`` and every ``SCIENCE.md §N[.M]`` citation
-in the sources names a heading that exists there."""
+in the sources (and benchmarks) names a heading that exists there."""
 from __future__ import annotations
 
 import re
@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = ROOT / "docs" / "SCIENCE.md"
-CITING_PACKAGES = ("engine", "app", "widgets")
+CITING_PACKAGES = ("engine", "app", "widgets", "benchmarks")
 
 _NUMBER = r"\d+(?:\.\d+)*"
 _ITEM = rf"§\s*{_NUMBER}(?:\s*[-–]\s*§?\s*{_NUMBER})?"
