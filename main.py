@@ -1,11 +1,7 @@
-"""Flowscope: ``python main.py --help``."""
-import os
+"""Flowscope from a checkout: ``python main.py --help`` (the same entry as ``flowscope``)."""
 import sys
 
-# Leave one core to the GUI (set before NumPy/torch load their BLAS thread pools).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", str(max(1, (os.cpu_count() or 1) - 1)))
-
-from app.cli import main  # noqa: E402
+from app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,10 +8,11 @@ from __future__ import annotations
 import importlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "resources" / "presets"
+import resources
+
+PRESET_DIR = resources.path("presets")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ seconds; loading them back takes a fraction of that.  Matrices are stored as unc
 
 * ``$FLOWSCOPE_CACHE_DIR/radon`` when that variable is set (``""``, ``0``, ``off`` or ``none``
   switch the disk cache off), else
-* ``$XDG_CACHE_HOME/flowscope/radon``, else ``~/.cache/flowscope/radon``.
+* ``radon`` in the per-user cache folder (``platformdirs.user_cache_dir("flowscope")``:
+  ``$XDG_CACHE_HOME/flowscope`` or ``~/.cache/flowscope`` on Linux).
 
 A file is keyed by the matrix kind, the slice size, a hash of the exact angle array, the value
 type and :data:`FORMAT_VERSION`; the stored geometry is compared on load, so a hash collision
@@ -39,8 +40,8 @@ def cache_dir() -> Path | None:
     env = os.environ.get("FLOWSCOPE_CACHE_DIR")
     if env is not None:
         return None if env.strip().lower() in _OFF else Path(env).expanduser() / "radon"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "flowscope" / "radon"
+    import platformdirs  # only here: importing the engine needs no cache folder
+    return Path(platformdirs.user_cache_dir("flowscope")) / "radon"
 
 
 def _key(kind: str, n: int, angles_rad: np.ndarray, dtype: np.dtype) -> str:

@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+import resources
 from engine.diffusion.schedule import Schedule
 from engine.slice_prior.unet import SliceUNet, UNetConfig
 
@@ -27,7 +28,7 @@ __all__ = ["FORMAT", "SlicePrior", "load_slice_prior", "save_prior", "prior_path
 
 FORMAT = "flowscope-slice-prior"
 VERSION = 1
-PRIOR_DIR = Path(__file__).resolve().parents[2] / "resources" / "priors"
+PRIOR_DIR = resources.path("priors")
 
 
 def to_net(x: torch.Tensor) -> torch.Tensor:

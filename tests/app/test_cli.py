@@ -1,6 +1,7 @@
 """`main.py screenshot` / `export` render headless to non-blank files (SCIENCE-free smoke)."""
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -67,3 +68,32 @@ def test_regions_screenshot_is_not_blank(tmp_path):
                 "--size", "1200x800"], tmp_path)
     assert res.returncode == 0, res.stderr
     assert _read(out)[..., :3].std() > 10
+
+
+def test_help_lists_every_sub_command(capsys):
+    from app.cli import RENDER_COMMANDS, main
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    for command, summary in RENDER_COMMANDS.items():
+        assert re.search(rf"^\s+{command}\s+{re.escape(summary)}$", out, re.MULTILINE), out
+
+
+def test_version_is_the_pyproject_version(capsys):
+    from app.cli import main
+    declared = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(),
+                         re.MULTILINE).group(1)
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"flowscope {declared}"
+
+
+def test_main_py_and_console_script_share_one_entry():
+    """``python main.py`` runs the function ``[project.scripts] flowscope`` names."""
+    script = re.search(r'^flowscope = "([\w.]+):(\w+)"', (ROOT / "pyproject.toml").read_text(),
+                       re.MULTILINE)
+    assert script.groups() == ("app.cli", "main")
+    res = subprocess.run([sys.executable, "main.py", "--version"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout.startswith("flowscope ")
