@@ -9,7 +9,6 @@ when a file of that kind is read.
 """
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -17,8 +16,10 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+import resources
+
 DEFAULT_MAX_BYTES = 2 << 30          # 2 GiB of float32 voxels
-BRAIN_FILE = "datasets/data/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+BRAIN_FILE = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
 
 
 @dataclass
@@ -280,12 +281,10 @@ def load_volume(path, max_bytes: int = DEFAULT_MAX_BYTES, allow_2d: bool = False
 # -- demo data -------------------------------------------------------------------------------
 
 def brain_template_path() -> Optional[Path]:
-    """Path of the MNI ICBM152 T1 template inside the nilearn package, or None (PLATFORM.md)."""
-    spec = importlib.util.find_spec("nilearn")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    p = Path(list(spec.submodule_search_locations)[0]) / BRAIN_FILE
-    return p if p.exists() else None
+    """Path of the MNI ICBM152 2009a T1 template shipped in ``resources/brain`` (its licence
+    notice beside it), or None when the package data is missing."""
+    p = resources.path("brain", BRAIN_FILE)
+    return p if p.is_file() else None
 
 
 def resample_volume(vol: Volume, shape: Sequence[int]) -> Volume:
@@ -309,7 +308,7 @@ def demo_volume(name: str = "brain", shape: Optional[Sequence[int]] = None) -> V
     Parameters
     ----------
     name : {"brain", "dicom-ct"}
-        ``"brain"``: MNI ICBM152 2009a T1 template from the nilearn wheel, 1 mm, scaled to
+        ``"brain"``: MNI ICBM152 2009a T1 template (shipped in ``resources/brain``), 1 mm, scaled to
         [0, 1]. ``"dicom-ct"``: pydicom's ``CT_small.dcm`` (one 128² slice, HU).
     shape : sequence of int, optional
         Resample to this (z, y, x) shape (see :func:`resample_volume`).
@@ -317,12 +316,12 @@ def demo_volume(name: str = "brain", shape: Optional[Sequence[int]] = None) -> V
     if name == "brain":
         path = brain_template_path()
         if path is None:
-            raise FileNotFoundError("the brain demo needs the nilearn package "
-                                    "(pip install --no-deps nilearn)")
+            raise FileNotFoundError("the brain demo volume is missing from the installed "
+                                    "package (resources/brain); reinstall Flowscope")
         vol = load_volume(path)
         d = vol.data
         vol.data = (d - d.min()) / max(float(d.max() - d.min()), 1e-12)
-        vol.name = "MNI ICBM152 T1 (nilearn)"
+        vol.name = "MNI ICBM152 T1"
     elif name == "dicom-ct":
         from pydicom.data import get_testdata_file
         vol = load_volume(get_testdata_file("CT_small.dcm"), allow_2d=True)

@@ -152,7 +152,7 @@ def test_resample_keeps_field_of_view():
     assert np.allclose(np.diag(small.affine)[:3], [4.0, 2.0, 2.0])
 
 
-@pytest.mark.skipif(brain_template_path() is None, reason="nilearn brain template not installed")
+@pytest.mark.skipif(brain_template_path() is None, reason="brain template missing from resources/brain")
 def test_brain_demo():
     pytest.importorskip("nibabel")
     vol = demo_volume("brain")
