@@ -33,8 +33,8 @@ from engine.diffusion.metrics import (
 from engine.diffusion.priors import BUILTIN_PRIORS, fit_gmm
 from engine.diffusion.recording import MAX_RECORD_BYTES, DiffusionRecording
 from engine.diffusion.run import solve, solve_iter
-from engine.diffusion.samplers import hb_stability_interval
-from engine.diffusion.schedule import Schedule
+from engine.sampling.samplers import hb_stability_interval
+from engine.sampling.schedule import Schedule
 from engine.diffusion.table import CONDITIONAL, SOLVERS, solver_defaults
 
 __all__ = ["GaussianMixture", "solve", "solve_iter", "SOLVERS", "CONDITIONAL",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from engine.core import param
 from engine.diffusion.priors import BUILTIN_PRIORS
-from engine.diffusion.solvers import CCDF_INITS
+from engine.sampling.solvers import CCDF_INITS
 from engine.diffusion.table import SOLVERS
 
 __all__ = ["DiffusionConfig", "solver_params", "PRIOR_CHOICES", "MEASUREMENTS"]

@@ -248,7 +248,7 @@ def _method_iter(name, cfg, op, data, notes: list) -> Generator:
 def _diffusion_iter(name, cfg, op, data, notes: list) -> Generator:
     """A diffusion-prior solver (issue #6) with the lab's parameters; the prior's notes (e.g.
     fewer slices per batch after a GPU out-of-memory) go to ``notes``."""
-    from engine.slice_prior import diffusion_reconstruct_iter
+    from engine.recon.diffusion import diffusion_reconstruct_iter
     prior = cached_prior(cfg.size, cfg.prior_path, str(op.device))
     params = {"mbir": {"tv_z": cfg.tv_z}, "ccdf": {"t0": cfg.t0}}.get(name, {})
     vol = yield from diffusion_reconstruct_iter(name, prior, op, data, cfg.diffusion_steps,
