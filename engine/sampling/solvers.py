@@ -18,7 +18,7 @@ from engine.sampling.contract import Context
 from engine.sampling.samplers import ddim_update, ddpm_update
 
 __all__ = ["projection", "mcg", "dps", "ccdf", "dds", "reddiff", "CCDF_INITS", "ccdf_grid",
-           "dds_renoise"]
+           "ccdf_steps", "dds_renoise"]
 
 CCDF_INITS = ("prior_projection", "pinv")
 
@@ -97,12 +97,17 @@ def _ccdf_initial(ctx: Context, init: str) -> torch.Tensor:
     return ctx.dc.project(ctx.model.sample(ctx.n, ctx.aux))
 
 
-def ccdf_grid(grid: np.ndarray, t0: float) -> np.ndarray:
-    """The last ``N' = ⌊t_0 N⌋`` (at least 1) steps of the respaced ``grid`` (CCDF, §3.4 (c))."""
+def ccdf_steps(n_steps: int, t0: float) -> int:
+    """CCDF's reverse steps ``N' = ⌊t_0 N⌋`` (at least 1) out of ``N`` (§3.4 (c))."""
     if not 0.0 < t0 <= 1.0:
         raise ValueError(f"ccdf: t0 must lie in (0, 1], got {t0}")
+    return max(1, int(math.floor(t0 * n_steps + 1e-9)))
+
+
+def ccdf_grid(grid: np.ndarray, t0: float) -> np.ndarray:
+    """The last :func:`ccdf_steps` steps of the respaced ``grid``."""
     n = len(grid) - 1
-    return grid[n - max(1, int(math.floor(t0 * n + 1e-9))):]
+    return grid[n - ccdf_steps(n, t0):]
 
 
 def _ddim_dc_path(ctx: Context, x: torch.Tensor, grid: np.ndarray, eta: float, dc_steps: int):
