@@ -22,6 +22,7 @@ from engine.diffusion.lab import (
                                   build_prior,
                                   run_config,
                                   run_config_blocking,
+                                  run_lab,
 )
 from engine.diffusion.linalg import batched_cg, dds_consistency
 from engine.diffusion.metrics import (
@@ -33,13 +34,15 @@ from engine.diffusion.metrics import (
 from engine.diffusion.priors import BUILTIN_PRIORS, fit_gmm
 from engine.diffusion.recording import MAX_RECORD_BYTES, DiffusionRecording
 from engine.diffusion.run import solve, solve_iter
+from engine.diffusion.study import BUDGETS, DiffusionLabResult, RunView, fit_custom_points
 from engine.sampling.samplers import hb_stability_interval
 from engine.sampling.schedule import Schedule
 from engine.diffusion.table import CONDITIONAL, SOLVERS, solver_defaults
 
 __all__ = ["GaussianMixture", "solve", "solve_iter", "SOLVERS", "CONDITIONAL",
            "solver_defaults", "solver_params", "DiffusionConfig", "DiffusionRecording",
-           "DiffusionResult", "run_config", "run_config_blocking", "build_measurement",
+           "DiffusionResult", "run_config", "run_config_blocking", "run_lab",
+           "DiffusionLabResult", "RunView", "BUDGETS", "fit_custom_points", "build_measurement",
            "build_prior", "BUILTIN_PRIORS", "fit_gmm", "energy_distance", "sliced_w2",
            "density_grid", "METRIC_KEYS", "MAX_RECORD_BYTES", "Schedule",
            "hb_stability_interval", "batched_cg", "dds_consistency"]
