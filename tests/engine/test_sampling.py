@@ -161,3 +161,19 @@ def test_adding_a_solver_is_one_function_and_one_entry():
     steps = list(table["halve"].fn(ctx, shrink=0.5))
     assert torch.allclose(steps[-1].x, steps[0].x / 16)
     assert math.isclose(steps[0].level, sched.ab(1000))
+
+
+@pytest.mark.parametrize("module, forbidden", [
+    ("engine.slice_prior", ("engine.recon", "engine.diffusion")),
+    ("engine.slice_prior.checkpoint", ("engine.recon", "engine.diffusion")),
+    ("engine.sampling", ("engine.recon", "engine.diffusion", "engine.slice_prior")),
+    ("engine.diffusion", ("engine.recon", "engine.slice_prior")),
+])
+def test_labs_share_the_sampling_package_instead_of_importing_each_other(module, forbidden):
+    import subprocess
+    import sys
+    code = (f"import sys, {module}; "
+            f"print(sorted(m for m in sys.modules if m.startswith({forbidden!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", f"{module} imports {out}"
