@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 from engine.sampling import samplers, solvers, ve
 from engine.sampling.contract import SolverSpec
 
-__all__ = ["SOLVERS", "knob", "solver_defaults", "resolve_solver", "check_params",
+__all__ = ["SOLVERS", "knob", "params", "solver_defaults", "resolve_solver", "check_params",
            "config_fields", "params_from"]
 
 
@@ -25,127 +24,55 @@ def knob(default, config: Optional[str] = None):
     return dataclasses.field(default=default, metadata={"config": config} if config else {})
 
 
-@dataclass(frozen=True)
-class NoParams:
-    pass
+def params(name: str, **knobs) -> type:
+    """A frozen ``Params`` dataclass: ``knobs`` maps each knob to its default or a :func:`knob`."""
+    fields = []
+    for k, v in knobs.items():
+        f = v if isinstance(v, dataclasses.Field) else knob(v)
+        fields.append((k, type(f.default), f))
+    return dataclasses.make_dataclass(name, fields, frozen=True)
 
 
-@dataclass(frozen=True)
-class DDIMParams:
-    eta: float = knob(0.0, "eta")
+NoParams = params("NoParams")
+_MBIR = params("MBIRParams", tv_z=knob(0.0005, "tv_z"), rho=0.05, snr=0.16, cg_iters=3,
+               corrector=True, tv_sigma=1.0)
+_MCG_VE = params("MCGVEParams", alpha=1.0, lam_start=1.0, lam_end=0.6, snr=0.16,
+                 corrector=False)
 
-
-@dataclass(frozen=True)
-class HBParams:
-    beta: float = knob(0.8, "beta")
-    order: int = knob(1, "order")
-
-
-@dataclass(frozen=True)
-class GHVBParams:
-    beta: float = knob(0.8, "beta")
-    order: int = knob(2, "order")
-
-
-@dataclass(frozen=True)
-class ProjectionParams:
-    lam: float = 1.0
-
-
-@dataclass(frozen=True)
-class MCGParams:
-    alpha: float = knob(0.1, "mcg_alpha")
-    lam: float = 1.0
-
-
-@dataclass(frozen=True)
-class DPSParams:
-    zeta: float = knob(0.1, "zeta")
-
-
-@dataclass(frozen=True)
-class CCDFParams:
-    t0: float = knob(0.5, "t0")
-    init: str = knob("prior_projection", "ccdf_init")
-    lam: float = 1.0
-    eta: float = 1.0
-    dc_steps: int = 0
-
-
-@dataclass(frozen=True)
-class DDSParams:
-    eta: float = knob(0.85, "dds_eta")
-    cg_iters: int = knob(5, "cg_iters")
-    gamma: float = knob(1.0, "dds_gamma")
-    final_cg: int = 0
-
-
-@dataclass(frozen=True)
-class REDDiffParams:
-    lr: float = knob(0.1, "reddiff_lr")
-    lam: float = knob(0.25, "reddiff_lambda")
-    obs_weight: float = 1.0
-
-
-@dataclass(frozen=True)
-class PosteriorParams:
-    base: str = "ddpm"
-    eta: float = 0.0
-
-
-# Volume defaults (learned slice prior, CT/MRI; ``config`` names ``ReconConfig`` fields).
-@dataclass(frozen=True)
-class VolumeDDSParams:
-    eta: float = 0.85
-    cg_iters: int = 5
-    final_cg: int = 50
-    tv_z: float = 0.0
-    rho: float = 0.05
-
-
-@dataclass(frozen=True)
-class VolumeCCDFParams:
-    t0: float = knob(0.5, "t0")
-    init: str = "pinv"
-    eta: float = 1.0
-    dc_steps: int = 3
-
-
-@dataclass(frozen=True)
-class MBIRParams:
-    tv_z: float = knob(0.0005, "tv_z")
-    rho: float = 0.05
-    snr: float = 0.16
-    cg_iters: int = 3
-    corrector: bool = True
-    tv_sigma: float = 1.0
-
-
-@dataclass(frozen=True)
-class MCGVEParams:
-    alpha: float = 1.0
-    lam_start: float = 1.0
-    lam_end: float = 0.6
-    snr: float = 0.16
-    corrector: bool = False
-
-
+# Toy defaults (``config`` names ``DiffusionConfig`` fields); volume defaults for the learned
+# slice prior on CT/MRI (``config`` names ``ReconConfig`` fields).
 SOLVERS = {
     "ddpm": SolverSpec(samplers.ddpm, False, NoParams),
-    "ddim": SolverSpec(samplers.ddim, False, DDIMParams),
+    "ddim": SolverSpec(samplers.ddim, False, params("DDIMParams", eta=knob(0.0, "eta"))),
     "pf_euler": SolverSpec(samplers.pf_euler, False, NoParams),
     "pf_heun": SolverSpec(samplers.pf_heun, False, NoParams),
-    "hb": SolverSpec(samplers.hb, False, HBParams),
-    "ghvb": SolverSpec(samplers.ghvb, False, GHVBParams),
-    "projection": SolverSpec(solvers.projection, True, ProjectionParams),
-    "mcg": SolverSpec(solvers.mcg, True, MCGParams),
-    "dps": SolverSpec(solvers.dps, True, DPSParams),
-    "ccdf": SolverSpec(solvers.ccdf, True, CCDFParams, VolumeParams=VolumeCCDFParams),
-    "dds": SolverSpec(solvers.dds, True, DDSParams, VolumeParams=VolumeDDSParams),
-    "reddiff": SolverSpec(solvers.reddiff, True, REDDiffParams),
-    "posterior": SolverSpec(samplers.posterior, False, PosteriorParams, oracle=True),
-    "mbir": SolverSpec(ve.mbir, True, MBIRParams, toy=False, VolumeParams=MBIRParams),
-    "mcg_ve": SolverSpec(ve.mcg_ve, True, MCGVEParams, toy=False, VolumeParams=MCGVEParams),
+    "hb": SolverSpec(samplers.hb, False, params("HBParams", beta=knob(0.8, "beta"),
+                                                order=knob(1, "order"))),
+    "ghvb": SolverSpec(samplers.ghvb, False, params("GHVBParams", beta=knob(0.8, "beta"),
+                                                    order=knob(2, "order"))),
+    "projection": SolverSpec(solvers.projection, True, params("ProjectionParams", lam=1.0)),
+    "mcg": SolverSpec(solvers.mcg, True, params("MCGParams", alpha=knob(0.1, "mcg_alpha"),
+                                                lam=1.0)),
+    "dps": SolverSpec(solvers.dps, True, params("DPSParams", zeta=knob(0.1, "zeta"))),
+    "ccdf": SolverSpec(
+        solvers.ccdf, True,
+        params("CCDFParams", t0=knob(0.5, "t0"), init=knob("prior_projection", "ccdf_init"),
+               lam=1.0, eta=1.0, dc_steps=0),
+        VolumeParams=params("VolumeCCDFParams", t0=knob(0.5, "t0"), init="pinv", eta=1.0,
+                            dc_steps=3)),
+    "dds": SolverSpec(
+        solvers.dds, True,
+        params("DDSParams", eta=knob(0.85, "dds_eta"), cg_iters=knob(5, "cg_iters"),
+               gamma=knob(1.0, "dds_gamma"), final_cg=0),
+        VolumeParams=params("VolumeDDSParams", eta=0.85, cg_iters=5, final_cg=50, tv_z=0.0,
+                            rho=0.05)),
+    "reddiff": SolverSpec(solvers.reddiff, True, params(
+        "REDDiffParams", lr=knob(0.1, "reddiff_lr"), lam=knob(0.25, "reddiff_lambda"),
+        obs_weight=1.0)),
+    "posterior": SolverSpec(samplers.posterior, False,
+                            params("PosteriorParams", base="ddpm", eta=0.0), oracle=True),
+    "mbir": SolverSpec(ve.mbir, True, _MBIR, toy=False, VolumeParams=_MBIR),
+    "mcg_ve": SolverSpec(ve.mcg_ve, True, _MCG_VE, toy=False, VolumeParams=_MCG_VE),
 }
 """Every solver of the zoo; ``toy`` entries run on the Gaussian-mixture lab, entries with
 ``VolumeParams`` on volumes with the learned slice prior."""
