@@ -1,9 +1,10 @@
 """Diffusion sample paths for inverse problems on exact Gaussian-mixture priors (SCIENCE.md §3).
 
-Samplers (DDPM, DDIM, PF-ODE Euler/Heun, HB, GHVB), inverse solvers (projection, MCG, DPS,
-CCDF, DDS, RED-diff) and the oracle posterior sampler, all batched over particles with exact
-scores, Tweedie estimates and posteriors, plus per-step off-manifold / residual / distance
-metrics. References: MCG arXiv 2206.00941, CCDF 2112.05146, DPS 2209.14687, DDS 2303.05754,
+The samplers (DDPM, DDIM, PF-ODE Euler/Heun, HB, GHVB), inverse solvers (projection, MCG, DPS,
+CCDF, DDS, RED-diff) and the oracle posterior sampler of the shared zoo (:mod:`engine.sampling`)
+run here on the exact Gaussian-mixture denoiser (:class:`~engine.diffusion.context.ExactScore`),
+batched over particles, with exact posteriors, per-step off-manifold / residual / distance
+metrics, the lab's frames and the step-budget study (:mod:`~engine.diffusion.lab`). References: MCG arXiv 2206.00941, CCDF 2112.05146, DPS 2209.14687, DDS 2303.05754,
 RED-diff 2305.04391, HB/GHVB 2307.11118.
 
 Example
