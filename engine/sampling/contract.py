@@ -45,6 +45,12 @@ class DataConsistency(Protocol):
     conjugate-gradient consistency (§3.4 (e)) started at ``x0``, ``initial`` the cheap estimate
     (``A^† y``, FBP, zero filling) and ``noisy_targets`` whether ``project`` accepts the
     diffused measurement ``y_t = √ᾱ y + √(1-ᾱ) A z`` of :meth:`diffused_target`.
+
+    Some solvers need more, and say so: MCG/DPS ``residual_cotangent(x̂_0)`` (``∇‖y - A x̂_0‖``)
+    and ``unobserved(g)`` (``(I - A^†A) g``), RED-diff ``data_grad(x, v)``, the 3-D DDS and
+    DiffusionMBIR ``admm_tv_z(x, state, λ, ρ, iters)``, MCG-CT ``residual_norms(x̂_0)``.
+    Implementations: ``engine.diffusion.context.LinearData`` (toy ``A``),
+    ``engine.recon.diffusion.VolumeData`` (CT/MRI volumes).
     """
     noisy_targets: bool
 
