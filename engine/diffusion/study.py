@@ -47,6 +47,9 @@ class RunView:
 
 @dataclass(frozen=True)
 class DiffusionLabResult:
+    """What the diffusion lab's frames draw, immutable CPU NumPy (SCIENCE.md §3.5): the runs, the
+    view limits, the prior noised to each frame's level and the exact posterior on a
+    ``GRID × GRID`` grid, exact posterior samples, the measurement and the budget study."""
     config: object
     runs: tuple                   # (RunView, [RunView])
     xlim: tuple
