@@ -59,6 +59,12 @@ class VolumeData:
     def admm_tv_z(self, u: torch.Tensor, state: dict, lam: float, rho: float, iters: int):
         return to_net(self.data.admm_tv_z(to_image(u), state, lam, rho, iters))
 
+    def residual_cotangent(self, u0: torch.Tensor) -> torch.Tensor:
+        """``∇_u ‖Ã x(u) - ỹ‖`` per slice, ``x = (u + 1)/2`` (DPS/MCG non-squared norm, §3.4 (d))."""
+        r = self.data.forward(to_image(u0)) - self.data.y
+        norms = r.flatten(1).norm(dim=1).clamp_min(1e-12).reshape((-1,) + (1,) * (r.ndim - 1))
+        return 0.5 * self.data.adjoint(r / norms)
+
     def residual_norms(self, u: torch.Tensor) -> torch.Tensor:
         """``‖Ã x - ỹ‖`` per slice (differentiable)."""
         return (self.data.forward(to_image(u)) - self.data.y).flatten(1).norm(dim=1)

@@ -167,12 +167,19 @@ class Context:
         return self.model.denoise(x, t)
 
     def denoise_grad(self, x: torch.Tensor, t, cotangent: Callable):
-        """``(x̂_0, ε̂, (∂x̂_0/∂x_t)ᵀ cotangent(x̂_0))`` (one NFE + one backward pass = 2 NFE)."""
-        if not hasattr(self.model, "denoise_grad"):
-            raise ValueError(f"{type(self.model).__name__} has no gradient through x̂_0 "
-                             "(denoise_grad): MCG and DPS need one")
+        """``(x̂_0, ε̂, (∂x̂_0/∂x_t)ᵀ cotangent(x̂_0))`` (one NFE + one backward pass = 2 NFE).
+
+        The model's own ``denoise_grad`` when it has one (closed form), else autograd through
+        ``denoise`` — what the MCG and DPS codes do with a score network (§3.4 (b), (d)).
+        """
         self.nfe += 2
-        return self.model.denoise_grad(x, t, cotangent)
+        if hasattr(self.model, "denoise_grad"):
+            return self.model.denoise_grad(x, t, cotangent)
+        with torch.enable_grad():
+            v = x.detach().requires_grad_(True)
+            x0, eps = self.model.denoise(v, t)
+            g, = torch.autograd.grad(x0, v, cotangent(x0.detach()))
+        return x0.detach(), eps.detach(), g
 
     def noisy_target(self, t):
         """Measurement diffused to level ``t`` (``y_t = √ᾱ_t y + √(1-ᾱ_t) A z``, §3.4), or None
