@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from engine.recon import (MRI, Radon, cg_sense, fbp, make_mask, psnr, shepp_logan_3d,  # noqa: E402
                           slice_metric, tv_pdhg, zero_filled)
-from engine.slice_prior import diffusion_reconstruct, load_slice_prior  # noqa: E402
+from engine.recon.diffusion import diffusion_reconstruct  # noqa: E402
+from engine.slice_prior import load_slice_prior  # noqa: E402
 
 
 def load_truth(source: str, slices: int, size: int, brain_npy: str) -> torch.Tensor:

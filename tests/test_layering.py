@@ -60,8 +60,7 @@ SHARED = ("core", "sampling", "slice_prior", "sweeps")   # any other package cou
 # slice-prior package still reaches into two labs; the solver refactor removes that, and then
 # these entries must go (the stale-allowance test below says so).
 ALLOWED = {
-    ("slice_prior", "diffusion"): "slice-prior sampling uses the diffusion lab's schedules",
-    ("slice_prior", "recon"): "slice-prior data term uses the recon lab's operators",
+    ("slice_prior", "recon"): "prior training reads recon's phantoms and volume loader (lazily)",
 }
 
 

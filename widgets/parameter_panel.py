@@ -1,8 +1,11 @@
 """A form generated from a frozen dataclass config.
 
 Each dataclass field becomes one editor; its ``field.metadata`` (keys ``label``, ``help``,
-``unit``, ``min``, ``max``, ``choices``, ``log``, ``hidden``; see docs/CONTRACTS.md) gives the
-label, tooltip, unit suffix and the valid range. Invalid values are refused, never clamped.
+``unit``, ``min``, ``max``, ``choices``, ``log``, ``hidden``, ``visible_when``; see
+docs/CONTRACTS.md) gives the label, tooltip, unit suffix and the valid range. Invalid values are
+refused, never clamped. ``visible_when = {"solver": ("ddim",), "compare_solver": ("ddim",)}``
+shows the row only while one of the named fields has one of the listed values (e.g. the knobs
+of the chosen solvers); hidden rows keep their values.
 
 Only the stdlib :mod:`dataclasses` module is used to read configs: this module must not
 import ``engine`` or ``app``.
@@ -56,6 +59,12 @@ def _field_kind(f: dataclasses.Field, value: Any) -> str:
     if kind is None:
         kind = type(value) if type(value) in (bool, int, float, str) else None
     return kind.__name__ if kind is not None else "literal"
+
+
+def _visible(f: dataclasses.Field, config) -> bool:
+    """``visible_when`` of ``f`` holds for ``config`` (any named field has a listed value)."""
+    when = f.metadata.get("visible_when")
+    return not when or any(getattr(config, k, None) in v for k, v in when.items())
 
 
 def _range_text(meta) -> str:
@@ -163,6 +172,7 @@ class ParameterPanel(QtWidgets.QWidget):
         self._fields: dict[str, dataclasses.Field] = {}
         self._kinds: dict[str, str] = {}
         self._editors: dict[str, QtWidgets.QWidget] = {}
+        self._rows: dict[str, QtWidgets.QWidget] = {}
         self._errors: dict[str, str] = {}
         self._read_only = False
         self._build_ui()
@@ -204,6 +214,10 @@ class ParameterPanel(QtWidgets.QWidget):
     def editor(self, name: str) -> QtWidgets.QWidget:
         """The editor widget of field ``name`` (for tests and focus handling)."""
         return self._editors[name]
+
+    def row_shown(self, name: str) -> bool:
+        """Whether the row of field ``name`` is shown (its ``visible_when`` holds)."""
+        return _visible(self._fields[name], self._config)
 
     # ------------------------------------------------------------------ UI construction
     def _build_ui(self) -> None:
@@ -263,8 +277,15 @@ class ParameterPanel(QtWidgets.QWidget):
             lay.addWidget(editor, 1)
             lay.addWidget(QtWidgets.QLabel(unit))
             self._form.addRow(label, box)
+            self._rows[f.name] = box
         else:
             self._form.addRow(label, editor)
+            self._rows[f.name] = editor
+
+    def _update_rows(self) -> None:
+        """Show the rows whose ``visible_when`` holds for the current config, hide the rest."""
+        for name, widget in self._rows.items():
+            self._form.setRowVisible(widget, _visible(self._fields[name], self._config))
 
     # ------------------------------------------------------------------ editor <-> config
     def _load_editors(self) -> None:
@@ -278,6 +299,7 @@ class ParameterPanel(QtWidgets.QWidget):
                 editor.blockSignals(blocked)
             editor.setStyleSheet("")
         self._show_errors()
+        self._update_rows()
 
     def _set_editor_value(self, name: str, editor, value) -> None:
         kind = self._kinds[name]
@@ -328,6 +350,7 @@ class ParameterPanel(QtWidgets.QWidget):
         if value == getattr(self._config, name) and type(value) is type(getattr(self._config, name)):
             return
         self._config = dataclasses.replace(self._config, **{name: value})
+        self._update_rows()
         self.sigConfigChanged.emit(self._config)
 
     def _show_errors(self) -> None:

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QVBoxLayout)
 
 from app.labs.base import LabPresenter
-from app.labs.diffusion_run import BUDGETS, DiffusionLabResult, run_lab
+from engine.diffusion import BUDGETS, DiffusionLabResult, run_lab
 from widgets.curve_plot import CurvePlot
 from widgets.particle_canvas import ParticleCanvas
 

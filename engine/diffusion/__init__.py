@@ -1,9 +1,10 @@
 """Diffusion sample paths for inverse problems on exact Gaussian-mixture priors (SCIENCE.md §3).
 
-Samplers (DDPM, DDIM, PF-ODE Euler/Heun, HB, GHVB), inverse solvers (projection, MCG, DPS,
-CCDF, DDS, RED-diff) and the oracle posterior sampler, all batched over particles with exact
-scores, Tweedie estimates and posteriors, plus per-step off-manifold / residual / distance
-metrics. References: MCG arXiv 2206.00941, CCDF 2112.05146, DPS 2209.14687, DDS 2303.05754,
+The samplers (DDPM, DDIM, PF-ODE Euler/Heun, HB, GHVB), inverse solvers (projection, MCG, DPS,
+CCDF, DDS, RED-diff) and the oracle posterior sampler of the shared zoo (:mod:`engine.sampling`)
+run here on the exact Gaussian-mixture denoiser (:class:`~engine.diffusion.context.ExactScore`),
+batched over particles, with exact posteriors, per-step off-manifold / residual / distance
+metrics, the lab's frames and the step-budget study (:mod:`~engine.diffusion.lab`). References: MCG arXiv 2206.00941, CCDF 2112.05146, DPS 2209.14687, DDS 2303.05754,
 RED-diff 2305.04391, HB/GHVB 2307.11118.
 
 Example
@@ -22,6 +23,7 @@ from engine.diffusion.lab import (
                                   build_prior,
                                   run_config,
                                   run_config_blocking,
+                                  run_lab,
 )
 from engine.diffusion.linalg import batched_cg, dds_consistency
 from engine.diffusion.metrics import (
@@ -33,13 +35,15 @@ from engine.diffusion.metrics import (
 from engine.diffusion.priors import BUILTIN_PRIORS, fit_gmm
 from engine.diffusion.recording import MAX_RECORD_BYTES, DiffusionRecording
 from engine.diffusion.run import solve, solve_iter
-from engine.diffusion.samplers import hb_stability_interval
-from engine.diffusion.schedule import Schedule
+from engine.diffusion.study import BUDGETS, DiffusionLabResult, RunView, fit_custom_points
+from engine.sampling.samplers import hb_stability_interval
+from engine.sampling.schedule import Schedule
 from engine.diffusion.table import CONDITIONAL, SOLVERS, solver_defaults
 
 __all__ = ["GaussianMixture", "solve", "solve_iter", "SOLVERS", "CONDITIONAL",
            "solver_defaults", "solver_params", "DiffusionConfig", "DiffusionRecording",
-           "DiffusionResult", "run_config", "run_config_blocking", "build_measurement",
+           "DiffusionResult", "run_config", "run_config_blocking", "run_lab",
+           "DiffusionLabResult", "RunView", "BUDGETS", "fit_custom_points", "build_measurement",
            "build_prior", "BUILTIN_PRIORS", "fit_gmm", "energy_distance", "sliced_w2",
            "density_grid", "METRIC_KEYS", "MAX_RECORD_BYTES", "Schedule",
            "hb_stability_interval", "batched_cg", "dds_consistency"]

@@ -2,21 +2,42 @@
 
 One frozen dataclass, :class:`DiffusionConfig`; every field carries its range, unit and
 one-line help (``engine.core.param``) so the parameter panel, sessions and the CLI are
-generated from it. :func:`solver_params` maps it to the keyword parameters of a solver.
+generated from it. The config stays flat (old sessions and presets load unchanged); each
+solver knob field is named by a ``Params`` dataclass of the solver table
+(:mod:`engine.sampling.table`), from which its ``visible_when`` panel metadata and
+:func:`solver_params` are derived.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from engine.core import param
 from engine.diffusion.priors import BUILTIN_PRIORS
-from engine.diffusion.solvers import CCDF_INITS
-from engine.diffusion.table import SOLVERS
+from engine.diffusion.table import SOLVERS, SPECS
+from engine.sampling.solvers import CCDF_INITS
+from engine.sampling.table import config_fields, params_from
 
-__all__ = ["DiffusionConfig", "solver_params", "PRIOR_CHOICES", "MEASUREMENTS"]
+__all__ = ["DiffusionConfig", "solver_params", "solvers_using", "PRIOR_CHOICES",
+           "MEASUREMENTS"]
 
 PRIOR_CHOICES = tuple(BUILTIN_PRIORS) + ("custom",)
 MEASUREMENTS = ("none", "line", "coordinate", "full")
+
+
+def solvers_using(field_name: str) -> tuple:
+    """The solvers whose ``Params`` are set by config field ``field_name`` (from the table)."""
+    return tuple(name for name, spec in SPECS.items()
+                 if field_name in config_fields(spec.Params).values())
+
+
+def knob(field_name: str, default, **meta):
+    """A solver-knob field: :func:`engine.core.param` plus ``visible_when`` = shown while the
+    solver or the comparison solver is one of :func:`solvers_using` ``(field_name)``."""
+    users = solvers_using(field_name)
+    base = param(default, **meta)
+    return dataclasses.field(default=default, metadata={
+        **base.metadata, "visible_when": {"solver": users, "compare_solver": users}})
 
 
 @dataclass(frozen=True)
@@ -53,31 +74,31 @@ class DiffusionConfig:
                               help="Value y of the measurement (distance along a for 'full')")
     sigma_y: float = param(0.05, label="Noise σ_y", min=0.0, max=5.0,
                            help="Std of the measurement noise (0 = noiseless)")
-    t0: float = param(0.5, label="CCDF t₀", min=0.01, max=1.0,
-                      help="CCDF: fraction of the steps run after forward diffusion")
-    ccdf_init: str = param("prior_projection", label="CCDF initial estimate",
-                           choices=CCDF_INITS,
-                           help="Prior sample projected on {Ax = y}, or the pseudo-inverse A⁺y")
-    zeta: float = param(0.1, label="DPS step ζ", min=0.0, max=10.0,
-                        help="DPS step on the gradient of ‖y - A x̂₀‖ (code scale)")
-    mcg_alpha: float = param(0.1, label="MCG step α", min=0.0, max=10.0,
-                             help="MCG step on the gradient of ‖y - A x̂₀‖ (unobserved part)")
-    eta: float = param(0.0, label="DDIM η", min=0.0, max=1.0,
-                       help="DDIM stochasticity (0 = deterministic)")
-    dds_eta: float = param(0.85, label="DDS η", min=0.0, max=1.0,
-                           help="DDS: share of fresh noise in the re-noising step")
-    cg_iters: int = param(5, label="DDS CG iterations", min=1, max=50,
-                          help="Conjugate-gradient iterations of the DDS data consistency")
-    dds_gamma: float = param(1.0, label="DDS γ", min=0.0, max=1000.0,
-                             help="DDS weight of the data term for noisy measurements")
-    beta: float = param(0.8, label="Momentum β", min=0.01, max=1.0,
-                        help="HB / GHVB momentum (1 = no momentum)")
-    order: int = param(2, label="Momentum order", min=1, max=4,
-                       help="HB / GHVB Adams–Bashforth order")
-    reddiff_lr: float = param(0.1, label="RED-diff lr", min=1e-4, max=10.0, log=True,
-                              help="RED-diff Adam learning rate")
-    reddiff_lambda: float = param(0.25, label="RED-diff λ", min=0.0, max=100.0,
-                                  help="RED-diff weight of the denoising regulariser")
+    t0: float = knob("t0", 0.5, label="CCDF t₀", min=0.01, max=1.0,
+                     help="CCDF: fraction of the steps run after forward diffusion")
+    ccdf_init: str = knob("ccdf_init", "prior_projection", label="CCDF initial estimate",
+                          choices=CCDF_INITS,
+                          help="Prior sample projected on {Ax = y}, or the pseudo-inverse A⁺y")
+    zeta: float = knob("zeta", 0.1, label="DPS step ζ", min=0.0, max=10.0,
+                       help="DPS step on the gradient of ‖y - A x̂₀‖ (code scale)")
+    mcg_alpha: float = knob("mcg_alpha", 0.1, label="MCG step α", min=0.0, max=10.0,
+                            help="MCG step on the gradient of ‖y - A x̂₀‖ (unobserved part)")
+    eta: float = knob("eta", 0.0, label="DDIM η", min=0.0, max=1.0,
+                      help="DDIM stochasticity (0 = deterministic)")
+    dds_eta: float = knob("dds_eta", 0.85, label="DDS η", min=0.0, max=1.0,
+                          help="DDS: share of fresh noise in the re-noising step")
+    cg_iters: int = knob("cg_iters", 5, label="DDS CG iterations", min=1, max=50,
+                         help="Conjugate-gradient iterations of the DDS data consistency")
+    dds_gamma: float = knob("dds_gamma", 1.0, label="DDS γ", min=0.0, max=1000.0,
+                            help="DDS weight of the data term for noisy measurements")
+    beta: float = knob("beta", 0.8, label="Momentum β", min=0.01, max=1.0,
+                       help="HB / GHVB momentum (1 = no momentum)")
+    order: int = knob("order", 2, label="Momentum order", min=1, max=4,
+                      help="HB / GHVB Adams–Bashforth order")
+    reddiff_lr: float = knob("reddiff_lr", 0.1, label="RED-diff lr", min=1e-4, max=10.0, log=True,
+                             help="RED-diff Adam learning rate")
+    reddiff_lambda: float = knob("reddiff_lambda", 0.25, label="RED-diff λ", min=0.0, max=100.0,
+                                 help="RED-diff weight of the denoising regulariser")
     n_trails: int = param(8, label="Trails", min=0, max=200,
                           help="Particles whose every step is kept and highlighted")
     record_every: int = param(1, label="Record every", min=1, max=1000,
@@ -94,15 +115,6 @@ class DiffusionConfig:
 
 
 def solver_params(cfg: DiffusionConfig, name: str) -> dict:
-    """Keyword parameters of solver ``name`` taken from ``cfg``."""
-    table = {
-        "ddim": dict(eta=cfg.eta),
-        "hb": dict(beta=cfg.beta, order=cfg.order),
-        "ghvb": dict(beta=cfg.beta, order=cfg.order),
-        "mcg": dict(alpha=cfg.mcg_alpha),
-        "dps": dict(zeta=cfg.zeta),
-        "ccdf": dict(t0=cfg.t0, init=cfg.ccdf_init),
-        "dds": dict(eta=cfg.dds_eta, cg_iters=cfg.cg_iters, gamma=cfg.dds_gamma),
-        "reddiff": dict(lr=cfg.reddiff_lr, lam=cfg.reddiff_lambda),
-    }
-    return table.get(name, {})
+    """Keyword parameters of solver ``name`` taken from ``cfg`` (the fields its ``Params``
+    name; the other knobs keep their defaults)."""
+    return params_from(cfg, SPECS[name].Params) if name in SPECS else {}

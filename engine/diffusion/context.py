@@ -1,29 +1,27 @@
-"""What every sampler / solver sees: the score model, the time grid, the measurement, the RNG.
+"""The Gaussian-mixture model and measurement behind the shared solver contract (SCIENCE.md §3.2).
 
-The narrow contract of ARCHITECTURE.md rule 4: a solver calls ``ctx.denoise(x, t)``
-(Tweedie ``x̂_0`` and ``ε̂``, one NFE), ``ctx.denoise_grad`` (exact gradient through ``x̂_0``) and
-``ctx.randn()``; it never touches the mixture directly, so a learned score model with the
-same three methods can replace :class:`ExactScore`.
-
-Every solver is a generator function ``fn(ctx, **params)`` that yields one :class:`Step` per
-state: first the start, then the state after each update, the result last.
+:class:`ExactScore` is the exact denoiser of a mixture prior (a
+:class:`~engine.sampling.contract.Denoiser` with closed-form gradients through ``x̂_0``) and
+:class:`LinearData` the toy measurement ``y = A x + n`` as a
+:class:`~engine.sampling.contract.DataConsistency` object, so the solvers of
+:mod:`engine.sampling` run on the toys unchanged. :class:`Context` and :class:`Step` are
+re-exported from :mod:`engine.sampling.contract`.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-import numpy as np
 import torch
 
 from engine.diffusion.gmm import GaussianMixture
 from engine.diffusion.gmm_eval import MixtureEval
-from engine.diffusion.linalg import Measurement
-from engine.diffusion.schedule import Schedule
+from engine.diffusion.linalg import Measurement, dds_consistency
 from engine.diffusion.score_kernel import QuadraticScore
+from engine.sampling.contract import Context, Step
+from engine.sampling.schedule import Schedule
 
-__all__ = ["ExactScore", "Context", "Step"]
+__all__ = ["ExactScore", "LinearData", "Context", "Step"]
 
 
 class ExactScore:
@@ -57,6 +55,14 @@ class ExactScore:
             self._table = QuadraticScore(means, prec, const, dtype=g.dtype)
         return self._table
 
+    def ab(self, t: int) -> float:
+        """``ᾱ_t``."""
+        return self.schedule.ab(t)
+
+    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        """``n`` exact samples of the mixture (CCDF's prior-sample start)."""
+        return self.gmm.sample(n, gen)
+
     def at(self, t: int) -> MixtureEval:
         """Whitened evaluator of ``p_t`` (cached on the mixture)."""
         return self.gmm.noised_evaluator(self.schedule.ab(t))
@@ -89,114 +95,50 @@ class ExactScore:
         return x0, -math.sqrt(1.0 - ab) * s, (v + (1.0 - ab) * hv) / math.sqrt(ab)
 
 
-@dataclass
-class Step:
-    """One recorded state of a run.
 
-    Attributes
-    ----------
-    i, n : int
-        Step number (0 = start) and the number of steps of the run.
-    t : int
-        Diffusion time index of ``x`` (``T`` … ``0``).
-    x : Tensor (N, d)
-        Particles (RED-diff: the variational mean ``μ``).
-    x0_hat : Tensor (N, d)
-        Tweedie estimate ``E[x_0 | x_t]`` under the run's score model (``x`` itself at ``t = 0``).
-    level : float
-        ``ᾱ`` of the marginal ``x`` should follow (``ᾱ_t``; 1 for RED-diff's clean ``μ``); the
-        off-manifold metrics compare ``x`` with the prior noised to this level.
-    correction : Tensor (N, d) or None
-        Displacement added by the conditioning in the step that produced ``x`` (projection,
-        MCG/DPS gradient, CG correction).
+
+class LinearData:
+    """A toy :class:`~engine.diffusion.linalg.Measurement` as the solvers' data-consistency object.
+
+    Points are rows ``x`` (N, d); ``project`` is the exact (relaxed) projection onto
+    ``{A x = target}`` and accepts the diffused measurement ``y_t`` (§3.4 (a)).
     """
-    i: int
-    n: int
-    t: int
-    x: torch.Tensor
-    x0_hat: torch.Tensor
-    level: float
-    correction: Optional[torch.Tensor] = None
+    noisy_targets = True
 
+    def __init__(self, meas: Measurement):
+        self.meas = meas
+        self._tiny = torch.finfo(meas.A.dtype).tiny ** 0.5
 
-@dataclass
-class Context:
-    """Run state shared with the solver functions (device tensors, explicit generators).
+    def project(self, x: torch.Tensor, target=None, lam: float = 1.0) -> torch.Tensor:
+        """``x + λ A^†(target - A x)`` (``target`` defaults to ``y``)."""
+        return self.meas.project(x, target, lam)
 
-    Attributes
-    ----------
-    prior : GaussianMixture
-        On the run's device / dtype.
-    model : ExactScore
-        Score the sampler follows (the prior's; the exact posterior's for the oracle).
-    schedule : Schedule
-    grid : ndarray (S + 1,)
-        Respaced time indices ``[T, ..., 0]``.
-    meas : Measurement or None
-    posterior : GaussianMixture or None
-    n : int
-        Number of particles.
-    gen : torch.Generator
-        Drives every random draw of the path (start, ancestral noise, y_t injection).
-    aux : torch.Generator
-        Auxiliary draws that must not shift the path's stream (CCDF's initial estimate).
-    nfe : int
-        Score evaluations so far (a gradient through ``x̂_0`` counts one more).
-    """
-    prior: GaussianMixture
-    model: ExactScore
-    schedule: Schedule
-    grid: np.ndarray
-    meas: Optional[Measurement]
-    posterior: Optional[GaussianMixture]
-    n: int
-    gen: torch.Generator
-    aux: torch.Generator
-    nfe: int = 0
-    info: dict = field(default_factory=dict)
-
-    @property
-    def d(self) -> int:
-        return self.prior.dim
-
-    @property
-    def n_steps(self) -> int:
-        return len(self.grid) - 1
-
-    def ab(self, t: int) -> float:
-        """``ᾱ_t``."""
-        return self.schedule.ab(t)
-
-    def pairs(self, grid: Optional[np.ndarray] = None):
-        """``(i, t, s)``: step ``i`` goes from time ``t`` to the next (smaller) time ``s``."""
-        g = self.grid if grid is None else grid
-        return [(i, int(g[i]), int(g[i + 1])) for i in range(len(g) - 1)]
-
-    def randn(self) -> torch.Tensor:
-        """Standard normal draw (N, d) from the path generator."""
-        p = self.prior
-        return torch.randn(self.n, p.dim, generator=self.gen, dtype=p.dtype, device=p.device)
-
-    def denoise(self, x: torch.Tensor, t: int):
-        """``(x̂_0, ε̂)`` at ``x_t = x`` from the run's score model (one NFE)."""
-        self.nfe += 1
-        return self.model.denoise(x, t)
-
-    def denoise_grad(self, x: torch.Tensor, t: int, cotangent: Callable):
-        """``(x̂_0, ε̂, (∂x̂_0/∂x_t)ᵀ cotangent(x̂_0))`` (one NFE + one backward pass = 2 NFE)."""
-        self.nfe += 2
-        return self.model.denoise_grad(x, t, cotangent)
-
-    def noisy_y(self, t: int) -> torch.Tensor:
-        """Measurement diffused to level ``t``: ``y_t = √ᾱ_t y + √(1-ᾱ_t) A z`` (N, m) (§3.4)."""
-        ab = self.ab(t)
+    def diffused_target(self, ab: float, z: Optional[torch.Tensor]) -> torch.Tensor:
+        """``y_t = √ᾱ y + √(1-ᾱ) A z`` (``√ᾱ y`` without ``z``)."""
         y = math.sqrt(ab) * self.meas.y
-        if ab >= 1.0:
-            return y.expand(self.n, -1)
-        return y + math.sqrt(1.0 - ab) * self.meas.apply(self.randn())
+        return y if z is None else y + math.sqrt(1.0 - ab) * self.meas.apply(z)
 
-    def step(self, i: int, t: int, x: torch.Tensor, x0: torch.Tensor, n: Optional[int] = None,
-             level: Optional[float] = None, correction=None) -> Step:
-        """A :class:`Step` of this run (``level`` defaults to ``ᾱ_t``)."""
-        return Step(i, self.n_steps if n is None else n, int(t), x, x0,
-                    self.ab(t) if level is None else float(level), correction)
+    def solve(self, x0: torch.Tensor, iters: int, gamma: Optional[float] = None):
+        """DDS consistency by CG from ``x0``; noiseless data (σ_y = 0) ignore ``gamma``."""
+        return dds_consistency(self.meas, x0, iters, None if self.meas.sigma_y == 0 else gamma)
+
+    def initial(self) -> torch.Tensor:
+        """``A^† y`` (d,)."""
+        return self.meas.least_squares()
+
+    def residual_cotangent(self, x0: torch.Tensor) -> torch.Tensor:
+        """``∇_{x̂_0} ‖y - A x̂_0‖ = -Aᵀ r/‖r‖`` per row (MCG/DPS non-squared norm)."""
+        r = self.meas.residual(x0)
+        return -(r / r.norm(dim=-1, keepdim=True).clamp_min(self._tiny)) @ self.meas.A
+
+    def unobserved(self, g: torch.Tensor) -> torch.Tensor:
+        """``(I - A^†A) g``: the part of ``g`` in the null space of ``A`` (MCG's ``I - PᵀP``)."""
+        return g @ self.meas.null
+
+    def data_grad(self, x: torch.Tensor, weight: float) -> torch.Tensor:
+        """``-v Aᵀ(y - A x)/m`` (RED-diff's data-term gradient with weight ``v``)."""
+        return (-weight / self.meas.m) * (self.meas.residual(x) @ self.meas.A)
+
+    def residual_norm(self, x: torch.Tensor) -> float:
+        """Mean ``‖y - A x‖`` over the rows."""
+        return float(self.meas.residual(x).norm(dim=-1).mean())

@@ -1,10 +1,14 @@
-"""Lab entry point: a :class:`DiffusionConfig` → prior, measurement, one or two solver runs.
+"""Lab entry point: a :class:`DiffusionConfig` → prior (built in, or the EM fit of drawn points),
+measurement, one or two solver runs, and what the lab's frames need (noised densities, exact
+posterior, the optional step-budget study; :mod:`engine.diffusion.study`).
 
-``run_config`` is what the app's runner executes off the GUI thread (SCIENCE.md §3.5).
+``run_config`` is what the app's runner executes off the GUI thread (SCIENCE.md §3.5); it runs
+the same from a notebook or a worker process.
 """
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Generator, Optional
 
@@ -16,9 +20,11 @@ from engine.diffusion.gmm import GaussianMixture
 from engine.diffusion.priors import BUILTIN_PRIORS
 from engine.diffusion.recording import DiffusionRecording
 from engine.diffusion.run import solve_iter
+from engine.diffusion.study import (DiffusionLabResult, budget_study, fit_custom_points,
+                                    forward_progress, lab_views)
 
-__all__ = ["DiffusionResult", "run_config", "run_config_blocking", "build_measurement",
-           "build_prior"]
+__all__ = ["DiffusionResult", "run_config", "run_config_blocking", "run_lab",
+           "build_measurement", "build_prior"]
 
 
 @dataclass
@@ -38,6 +44,8 @@ class DiffusionResult:
         Run of ``config.solver``.
     compare : DiffusionRecording or None
         Run of ``config.compare_solver`` (same seed and step budget).
+    lab : DiffusionLabResult or None
+        The frames' NumPy data and the step-budget study (None for ``views=False`` runs).
     """
     config: DiffusionConfig
     prior: GaussianMixture
@@ -46,6 +54,7 @@ class DiffusionResult:
     y: Optional[torch.Tensor]
     recording: DiffusionRecording
     compare: Optional[DiffusionRecording]
+    lab: Optional[DiffusionLabResult] = None
 
     @property
     def recordings(self) -> list:
@@ -90,22 +99,28 @@ def build_prior(cfg: DiffusionConfig, prior: Optional[GaussianMixture] = None) -
 
 
 def run_config(cfg: DiffusionConfig, device: str = "cpu",
-               prior: Optional[GaussianMixture] = None
+               prior: Optional[GaussianMixture] = None, *, views: bool = True
                ) -> Generator[Progress, None, DiffusionResult]:
-    """Build prior, measurement and posterior from ``cfg`` and run the solver(s).
+    """Build prior, measurement and posterior from ``cfg``, run the solver(s) and (``views``)
+    compute the lab's frame data and the optional step-budget study.
 
     Validation and the first state of each run happen before this returns (bad input raises
-    ``ValueError`` here); iterating yields :class:`engine.core.Progress` (first run 0 → ½,
-    comparison ½ → 1) and returns a :class:`DiffusionResult`.
+    ``ValueError`` here); iterating yields :class:`engine.core.Progress` and returns a
+    :class:`DiffusionResult`.
 
     Parameters
     ----------
     cfg : DiffusionConfig
     device : str
     prior : GaussianMixture, optional
-        Overrides ``cfg.prior`` (e.g. ``fit_gmm`` of drawn points for ``"custom"``).
+        Overrides ``cfg.prior``; without it a ``"custom"`` prior is the EM fit of
+        ``cfg.custom_points``.
+    views : bool
+        Also compute :attr:`DiffusionResult.lab` (densities, posterior grid, budget study).
     """
     validate(cfg)
+    if cfg.prior == "custom" and prior is None:
+        prior = fit_custom_points(cfg)
     gmm = build_prior(cfg, prior)
     A, y = build_measurement(cfg)
     post = gmm.posterior(A, y, cfg.sigma_y) if A is not None else None
@@ -113,21 +128,31 @@ def run_config(cfg: DiffusionConfig, device: str = "cpu",
     runs = [solve_iter(name, gmm, A, y, cfg.sigma_y, cfg.n_particles, cfg.n_steps, cfg.seed,
                        device, dtype=cfg.dtype, record_every=cfg.record_every,
                        n_trails=cfg.n_trails, **solver_params(cfg, name)) for name in names]
-    return _run_all(cfg, gmm, post, A, y, runs)
+    result = DiffusionResult(cfg, gmm, post, A, y, None, None)
+    return _run_all(result, runs, device, views)
 
 
-def _run_all(cfg, gmm, post, A, y, runs) -> Generator:
+def _run_all(result: DiffusionResult, runs, device, views: bool) -> Generator:
+    start, share = time.perf_counter(), (0.6 if views else 1.0)
     recs = []
     for k, gen in enumerate(runs):
-        lo, span = k / len(runs), 1.0 / len(runs)
-        while True:
-            try:
-                p = next(gen)
-            except StopIteration as stop:
-                recs.append(stop.value)
-                break
-            yield Progress(lo + span * p.fraction, p.message)
-    return DiffusionResult(cfg, gmm, post, A, y, recs[0], recs[1] if len(recs) > 1 else None)
+        recs.append((yield from forward_progress(gen, share * k / len(runs), share / len(runs))))
+    result.recording, result.compare = recs[0], (recs[1] if len(recs) > 1 else None)
+    if views:
+        cfg = result.config
+        yield Progress(0.62, "noised densities")
+        budgets = {}
+        if cfg.budget_study:
+            budgets = yield from budget_study(
+                cfg, lambda c: run_config(c, device, result.prior, views=False), 0.65, 0.35)
+        result.lab = lab_views(result, time.perf_counter() - start, budgets)
+    return result
+
+
+def run_lab(cfg: DiffusionConfig, device: str = "cpu", prior: Optional[GaussianMixture] = None
+            ) -> Generator[Progress, None, DiffusionLabResult]:
+    """:func:`run_config` returning only the frames' NumPy data (what the presenter draws)."""
+    return (yield from run_config(cfg, device, prior)).lab
 
 
 def run_config_blocking(cfg: DiffusionConfig, device: str = "cpu",

@@ -1,26 +1,30 @@
 """Run one sampler / solver on a Gaussian-mixture prior: ``solve_iter`` and ``solve``.
 
-The driver (SigPy's Alg/App split): it validates the inputs, builds the
-:class:`~engine.diffusion.context.Context`, pulls :class:`Step` objects from the solver
-function of :data:`~engine.diffusion.table.SOLVERS`, checks each new state for divergence,
-records frames/metrics (:class:`~engine.diffusion.recording.Recorder`) and yields
-:class:`engine.core.Progress` at least every ~40 ms.
+The driver (SigPy's Alg/App split): it validates the inputs, builds the shared
+:class:`~engine.sampling.contract.Context` around the exact mixture model
+(:class:`~engine.diffusion.context.ExactScore`; the exact posterior's for the oracle) and the
+toy measurement (:class:`~engine.diffusion.context.LinearData`), pulls :class:`Step` objects
+from the solver function of :data:`~engine.diffusion.table.SOLVERS`, checks each new state for
+divergence, records frames/metrics against the prior and the exact posterior
+(:class:`~engine.diffusion.recording.Recorder`) and yields :class:`engine.core.Progress` at
+least every ~40 ms.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Generator, Optional, Union
 
 import torch
 
 from engine.core import Progress, drain, make_generator
-from engine.diffusion.context import Context, ExactScore
+from engine.diffusion.context import Context, ExactScore, LinearData
 from engine.diffusion.gmm import GaussianMixture
 from engine.diffusion.linalg import Measurement
 from engine.diffusion.metrics import FrameMetrics, energy_distance, sliced_w2
 from engine.diffusion.recording import DiffusionRecording, Recorder
-from engine.diffusion.schedule import Schedule
 from engine.diffusion.table import CONDITIONAL, check_params, resolve_solver
+from engine.sampling.schedule import Schedule
 
 __all__ = ["solve_iter", "solve", "MAX_PARTICLES"]
 
@@ -46,9 +50,19 @@ def _int(name: str, value, lo: int, hi: Optional[int] = None) -> int:
     return value
 
 
-def _build_context(solver: str, prior, A, y, sigma_y, n_particles, n_steps, seed, device,
-                   dtype) -> Context:
-    """Validated :class:`Context` on ``device`` (ValueError with a clear message otherwise)."""
+@dataclass
+class _Run:
+    """The solver context plus what only the driver needs: the prior, the exact posterior and
+    the measurement (metrics, divergence scale, summary)."""
+    ctx: Context
+    prior: GaussianMixture
+    posterior: Optional[GaussianMixture]
+    meas: Optional[Measurement]
+
+
+def _build_run(solver: str, prior, A, y, sigma_y, n_particles, n_steps, seed, device,
+               dtype) -> _Run:
+    """Validated context on ``device`` (ValueError with a clear message otherwise)."""
     if not isinstance(prior, GaussianMixture):
         raise ValueError(f"prior must be a GaussianMixture, got {type(prior).__name__}")
     _int("n_particles", n_particles, 1, MAX_PARTICLES)
@@ -73,9 +87,11 @@ def _build_context(solver: str, prior, A, y, sigma_y, n_particles, n_steps, seed
     if A is not None:
         meas = Measurement(A, y, float(sigma_y), prior.dim, dev, dt)
         post = prior.posterior(A, y, float(sigma_y)).to(dev, dt)
-    return Context(prior=pr, model=ExactScore(pr, sched), schedule=sched, grid=grid, meas=meas,
-                   posterior=post, n=int(n_particles), gen=make_generator(seed, str(dev)),
-                   aux=make_generator(seed + _AUX_SEED, str(dev)))
+    target = (post if post is not None else pr) if resolve_solver(solver).oracle else pr
+    ctx = Context(model=ExactScore(target, sched), grid=grid, shape=(int(n_particles), prior.dim),
+                  gen=make_generator(seed, str(dev)), dc=None if meas is None else LinearData(meas),
+                  aux=make_generator(seed + _AUX_SEED, str(dev)), dtype=dt, device=pr.device)
+    return _Run(ctx, pr, post, meas)
 
 
 def _scale(prior: GaussianMixture) -> float:
@@ -84,10 +100,10 @@ def _scale(prior: GaussianMixture) -> float:
     return 1e6 * (1.0 + float(prior.means.abs().amax()) + float(spread))
 
 
-def _summary(ctx: Context, x: torch.Tensor, seed: int) -> dict:
+def _summary(run: _Run, x: torch.Tensor, seed: int) -> dict:
     """End-of-run distances to exact target samples, with same-size exact baselines."""
-    target = ctx.posterior if ctx.posterior is not None else ctx.prior
-    out = {"nfe": float(ctx.nfe)}
+    target = run.posterior if run.posterior is not None else run.prior
+    out = {"nfe": float(run.ctx.nfe)}
     n = min(_FINAL_POINTS, x.shape[0])
     finite = bool(torch.isfinite(x).all())
     gen = make_generator(seed + _METRIC_SEED + 1, str(x.device))
@@ -98,9 +114,9 @@ def _summary(ctx: Context, x: torch.Tensor, seed: int) -> dict:
         out["posterior_distance_baseline"] = energy_distance(r2, r1)
         out["sliced_w2"] = sliced_w2(x[:n], r1, 128, g)
         out["sliced_w2_baseline"] = sliced_w2(r2, r1, 128, torch.Generator().manual_seed(seed))
-    if ctx.meas is not None:
-        out["residual"] = float(ctx.meas.residual(x).norm(dim=-1).mean())
-    out["off_manifold"] = float(ctx.prior.mahalanobis_min(x).mean())
+    if run.meas is not None:
+        out["residual"] = float(run.meas.residual(x).norm(dim=-1).mean())
+    out["off_manifold"] = float(run.prior.mahalanobis_min(x).mean())
     return out
 
 
@@ -144,27 +160,27 @@ def solve_iter(solver: str, prior: GaussianMixture, A: Optional[torch.Tensor] = 
         Unknown solver (lists the valid names) or parameter, bad shapes of ``A``/``y``,
         ``σ_y < 0``, invalid sizes, a conditional solver without a measurement.
     """
-    fn = resolve_solver(solver)
+    fn = resolve_solver(solver).fn
     params = check_params(solver, solver_params)
     _int("record_every", record_every, 1)
     _int("n_trails", n_trails, 0)
     if record_particles is not None:
         _int("record_particles", record_particles, 1)
-    ctx = _build_context(solver, prior, A, y, sigma_y, n_particles, n_steps, seed, device,
-                         dtype)
-    target = ctx.posterior if ctx.posterior is not None else ctx.prior
-    fm = FrameMetrics(ctx.prior, target, ctx.meas,
-                      make_generator(seed + _METRIC_SEED, str(ctx.prior.device))) \
+    run = _build_run(solver, prior, A, y, sigma_y, n_particles, n_steps, seed, device, dtype)
+    target = run.posterior if run.posterior is not None else run.prior
+    fm = FrameMetrics(run.prior, target, run.meas,
+                      make_generator(seed + _METRIC_SEED, str(run.prior.device))) \
         if metrics else None
-    steps = fn(ctx, **params)
+    steps = fn(run.ctx, **params)
     first = next(steps)                       # runs the solver's own checks now
     rec = Recorder(fm, record_every, record_particles, n_trails)
-    return _drive(solver, params, ctx, steps, first, rec, seed, metrics)
+    return _drive(solver, params, run, steps, first, rec, seed, metrics)
 
 
-def _drive(solver, params, ctx, steps, first, rec: Recorder, seed, metrics) -> Generator:
+def _drive(solver, params, run: _Run, steps, first, rec: Recorder, seed, metrics) -> Generator:
     """Pull steps, check divergence, record; return the recording."""
-    limit, st, diverged = _scale(ctx.prior), first, None
+    ctx = run.ctx
+    limit, st, diverged = _scale(run.prior), first, None
     last_report = time.perf_counter()
     yield Progress(0.0, f"{solver}: starting")
     while True:
@@ -182,12 +198,12 @@ def _drive(solver, params, ctx, steps, first, rec: Recorder, seed, metrics) -> G
             break
     yield Progress(1.0, f"{solver}: summarising")
     final = rec.last.x
-    summary = _summary(ctx, final, seed) if metrics else {"nfe": float(ctx.nfe)}
+    summary = _summary(run, final, seed) if metrics else {"nfe": float(ctx.nfe)}
     status = "completed" if diverged is None else f"diverged at step {diverged}"
     return DiffusionRecording(
         solver=solver, params=params, summary=summary, final=final.detach().cpu(),
         n_particles=ctx.n, n_steps=rec.last.n, nfe=ctx.nfe, seed=seed,
-        device=str(ctx.prior.device), diverged_step=diverged, status=status,
+        device=str(run.prior.device), diverged_step=diverged, status=status,
         notes=rec.notes, **_with_alpha(rec.tensors(), ctx))
 
 

@@ -40,7 +40,10 @@ __all__ = ["ELLIPSOIDS", "FILTERS", "MASK_KINDS", "MRI", "PHANTOM_KINDS", "TV_MO
 def __getattr__(name):
     """Learned slice priors (issue #6) live in :mod:`engine.slice_prior`, which imports this
     package; they are re-exported lazily here as the issue's API (no import cycle)."""
-    if name in ("diffusion_reconstruct", "load_slice_prior"):
+    if name in ("diffusion_reconstruct", "diffusion_reconstruct_iter"):
+        from engine.recon import diffusion
+        return getattr(diffusion, name)
+    if name == "load_slice_prior":
         import engine.slice_prior as sp
         return getattr(sp, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,6 +8,7 @@ convergence) and returns a :class:`ReconResult`.
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass, field
 from typing import Generator, Optional
 
@@ -16,19 +17,23 @@ import torch
 
 from engine.core import Progress, drain, param, validate
 from engine.recon.ct import Radon, add_noise
-from engine.recon.fbp import FILTERS, fbp
-from engine.recon.iterative import cgls_iter, sirt_iter, tv_pdhg_iter
+from engine.recon.fbp import FILTERS
 from engine.recon.masks import KINDS as MASK_KINDS
 from engine.recon.masks import make_mask
+from engine.recon.methods import METHODS, cached_prior, method_knobs, methods_for
 from engine.recon.metrics import psnr, slice_metric
-from engine.recon.mri import MRI, cg_sense_iter, cs_recon_iter, zero_filled
+from engine.recon.mri import MRI
 from engine.recon.phantom import shepp_logan_3d
 from engine.recon.volume_io import demo_volume, load_volume, resample_volume
 
-CT_METHODS = ("fbp", "sirt", "cgls", "tv")
-MRI_METHODS = ("zero_filled", "cg_sense", "cs_tv", "cs_wavelet")
-DIFFUSION_METHODS = ("dds", "mbir", "mcg", "ccdf")   # learned slice prior (issue #6), CT and MRI
-ALL_METHODS = CT_METHODS + MRI_METHODS + DIFFUSION_METHODS
+__all__ = ["ReconConfig", "MethodRun", "ReconResult", "run_config", "run", "load_truth",
+           "cached_prior", "cached_radon", "METHODS", "ALL_METHODS", "CT_METHODS",
+           "MRI_METHODS", "DIFFUSION_METHODS"]
+
+CT_METHODS = tuple(n for n, s in METHODS.items() if s.modality == "ct")
+MRI_METHODS = tuple(n for n, s in METHODS.items() if s.modality == "mri")
+DIFFUSION_METHODS = tuple(n for n, s in METHODS.items() if s.modality == "both")
+ALL_METHODS = tuple(METHODS)
 SOURCES = ("shepp-logan", "brain", "file")
 
 
@@ -144,7 +149,7 @@ def load_truth(cfg: ReconConfig) -> tuple[torch.Tensor, tuple]:
 
 def _check_methods(cfg: ReconConfig) -> list[str]:
     """Method A, B and the extras to rank, validated for the modality, without repeats."""
-    valid = (CT_METHODS if cfg.modality == "ct" else MRI_METHODS) + DIFFUSION_METHODS
+    valid = methods_for(cfg.modality)
     extras = [m.strip() for m in cfg.also.replace(";", ",").split(",") if m.strip()]
     names = [cfg.method_a] + ([cfg.method_b] if cfg.method_b != "none" else []) + extras
     for name in names:
@@ -167,12 +172,12 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
         op, data, acq, mask, maps = _acquire_mri(cfg, truth)
     yield Progress(0.04, "acquired", partial={"truth": truth.cpu().numpy(), "spacing": spacing})
     done, notes = {}, []
-    for i, name in enumerate(sorted(names, key=_cost_rank)):    # fast methods show first
+    for i, name in enumerate(sorted(names, key=lambda n: METHODS[n].cost)):   # fast first
         lo, span = 0.05 + 0.95 * i / len(names), 0.95 / len(names)
         try:
             run = yield from _reconstruct(name, cfg, op, data, truth, lo, span, notes)
         except (FileNotFoundError, ValueError) as err:
-            if name not in DIFFUSION_METHODS:
+            if name not in DIFFUSION_METHODS:                   # the prior's file or size
                 raise
             notes.append(f"{name} skipped: {err}")      # no usable prior: the rest still run
             continue
@@ -183,16 +188,6 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
     if not runs:
         raise ValueError("; ".join(notes))
     return ReconResult(cfg, truth.cpu().numpy(), spacing, acq, mask, maps, runs, notes)
-
-
-@functools.lru_cache(maxsize=4)
-def cached_prior(size: int, path: str, device: str):
-    """The slice prior for ``size`` (or the file ``path``), loaded once per device."""
-    from engine.slice_prior import load_slice_prior
-    if size not in (64, 128) and not path:
-        raise ValueError(f"the shipped slice priors are for 64² and 128² slices; set the "
-                         f"in-plane size to 64 or 128 (now {size}) or train a prior for {size}²")
-    return load_slice_prior(size, path=path or None, device=device)
 
 
 @functools.lru_cache(maxsize=4)
@@ -223,61 +218,6 @@ def _acquire_mri(cfg, truth):
     return op, k, acq, mask.cpu().numpy(), maps
 
 
-def _method_iter(name, cfg, op, data, notes: list) -> Generator:
-    """The method's progress generator (direct methods return at once)."""
-    every = cfg.every
-    if name == "fbp":
-        return _direct(lambda: fbp(data, op, filter=cfg.filter))
-    if name == "zero_filled":
-        return _direct(lambda: zero_filled(data, op))
-    if name in DIFFUSION_METHODS:
-        return _diffusion_iter(name, cfg, op, data, notes)
-    table = {
-        "sirt": lambda: sirt_iter(data, op, iters=cfg.iters, every=every),
-        "cgls": lambda: cgls_iter(data, op, iters=cfg.iters, every=every),
-        "tv": lambda: tv_pdhg_iter(data, op, lam=cfg.lam, iters=cfg.iters, every=every),
-        "cg_sense": lambda: cg_sense_iter(data, op, iters=cfg.iters, every=every),
-        "cs_tv": lambda: cs_recon_iter(data, op, lam=cfg.lam, reg="tv", iters=cfg.iters,
-                                       every=every),
-        "cs_wavelet": lambda: cs_recon_iter(data, op, lam=cfg.lam, reg="wavelet",
-                                            iters=cfg.iters, every=every),
-    }
-    return table[name]()
-
-
-def _diffusion_iter(name, cfg, op, data, notes: list) -> Generator:
-    """A diffusion-prior solver (issue #6) with the lab's parameters; the prior's notes (e.g.
-    fewer slices per batch after a GPU out-of-memory) go to ``notes``."""
-    from engine.slice_prior import diffusion_reconstruct_iter
-    prior = cached_prior(cfg.size, cfg.prior_path, str(op.device))
-    params = {"mbir": {"tv_z": cfg.tv_z}, "ccdf": {"t0": cfg.t0}}.get(name, {})
-    vol = yield from diffusion_reconstruct_iter(name, prior, op, data, cfg.diffusion_steps,
-                                                cfg.seed, every=cfg.every, **params)
-    notes.extend(f"{name}: {n}" for n in prior.notes)
-    prior.notes.clear()
-    return vol
-
-
-def _direct(compute) -> Generator:
-    return compute()
-    yield  # pragma: no cover - makes this a generator
-
-
-def _cost_rank(name: str) -> int:
-    """Direct methods first, then iterative ones, the diffusion solvers last."""
-    if name in ("fbp", "zero_filled"):
-        return 0
-    return 2 if name in DIFFUSION_METHODS else 1
-
-
-def _steps(name: str, cfg: ReconConfig) -> int:
-    if name in ("fbp", "zero_filled"):
-        return 0
-    if name == "ccdf":
-        return max(1, int(cfg.t0 * cfg.diffusion_steps + 1e-9))
-    return cfg.diffusion_steps if name in DIFFUSION_METHODS else cfg.iters
-
-
 def _residual(op, data, vol: torch.Tensor) -> float:
     """Relative data residual ``‖A x - y‖ / ‖y‖`` of a real volume."""
     x = vol if isinstance(op, Radon) else vol.to(torch.complex64)
@@ -285,11 +225,13 @@ def _residual(op, data, vol: torch.Tensor) -> float:
 
 
 def _reconstruct(name, cfg, op, data, truth, lo, span, notes: list) -> Generator:
-    import time
+    """Run method ``name`` of :data:`~engine.recon.methods.METHODS` with its knobs from ``cfg``,
+    keeping every reported iterate with its PSNR and data residual."""
     start = time.perf_counter()
-    total = _steps(name, cfg)
+    spec, knobs = METHODS[name], method_knobs(name, cfg)
+    total = spec.steps(knobs)
     run = MethodRun(name=name, volume=np.zeros(0), steps=total)
-    gen = _method_iter(name, cfg, op, data, notes)
+    gen = spec.make_iter(op, data, cfg.every, notes, **knobs)
     while True:
         try:
             p = next(gen)

@@ -2,14 +2,15 @@
 
 A small ε-prediction U-Net (:mod:`~engine.slice_prior.unet`) trained on axial slices of
 phantoms and of the MNI brain (:mod:`~engine.slice_prior.data`, :mod:`~engine.slice_prior.train`),
-shipped in ``resources/priors/``, and the diffusion solvers that use it slice by slice on a
-whole volume: DDS, DiffusionMBIR, MCG and CCDF (:mod:`~engine.slice_prior.solvers`).
+shipped in ``resources/priors/``. The prior is a denoiser behind the shared solver contract
+(:mod:`engine.sampling`); ``engine.recon`` runs the solvers on whole volumes with it
+(:func:`engine.recon.diffusion_reconstruct`: DDS, DiffusionMBIR, MCG, CCDF).
 
 Example
 -------
 >>> import torch
->>> from engine.recon import Radon, shepp_logan_3d
->>> from engine.slice_prior import load_slice_prior, diffusion_reconstruct
+>>> from engine.recon import Radon, diffusion_reconstruct, shepp_logan_3d
+>>> from engine.slice_prior import load_slice_prior
 >>> prior = load_slice_prior(size=64)
 >>> R = Radon(64, torch.linspace(0, 180, 9)[:-1])
 >>> y = R.forward(shepp_logan_3d((4, 64, 64)))
@@ -17,10 +18,16 @@ Example
 """
 from engine.slice_prior.prior import (FORMAT, PRIOR_DIR, SlicePrior, load_slice_prior,
                                       prior_path, save_prior)
-from engine.slice_prior.solvers import (METHODS, diffusion_reconstruct,
-                                        diffusion_reconstruct_iter)
 from engine.slice_prior.unet import SliceUNet, UNetConfig
 
-__all__ = ["FORMAT", "METHODS", "PRIOR_DIR", "SlicePrior", "SliceUNet", "UNetConfig",
-           "diffusion_reconstruct", "diffusion_reconstruct_iter", "load_slice_prior",
+__all__ = ["FORMAT", "PRIOR_DIR", "SlicePrior", "SliceUNet", "UNetConfig", "load_slice_prior",
            "prior_path", "save_prior"]
+
+
+def __getattr__(name):
+    """``diffusion_reconstruct(_iter)`` moved to :mod:`engine.recon.diffusion` (the volume
+    wiring); re-exported lazily here so old imports keep working."""
+    if name in ("diffusion_reconstruct", "diffusion_reconstruct_iter"):
+        from engine.recon import diffusion as recon_diffusion
+        return getattr(recon_diffusion, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,8 +13,6 @@ from typing import Optional
 import torch
 from torch.nn import functional as F
 
-from engine.recon.phantom import ELLIPSOIDS
-
 __all__ = ["raster_ellipses", "random_ellipse_slices", "shepp_logan_slices", "brain_slices",
            "HELD_OUT_BRAIN", "SliceSource"]
 
@@ -72,6 +70,7 @@ def shepp_logan_slices(batch: int, n: int, gen: torch.Generator, device="cpu",
                        jitter: float = 0.15) -> torch.Tensor:
     """Axial slices ``z ∈ [-0.85, 0.85]`` of the modified 3-D Shepp–Logan phantom (§4.4) whose
     ellipsoids are jittered by up to ``jitter`` (relative sizes, offsets and densities)."""
+    from engine.recon.phantom import ELLIPSOIDS   # training data only: the prior stays recon-free
     table = torch.tensor(ELLIPSOIDS, dtype=torch.float32, device=device)        # (K, 9)
     K = table.shape[0]
     j = lambda: 1.0 + jitter * (2 * torch.rand((batch, K), generator=gen, device=device) - 1)  # noqa: E731

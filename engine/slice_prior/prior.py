@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import resources
-from engine.diffusion.schedule import Schedule
+from engine.sampling.schedule import Schedule
 from engine.slice_prior.unet import SliceUNet, UNetConfig
 
 __all__ = ["FORMAT", "SlicePrior", "load_slice_prior", "save_prior", "prior_path",

@@ -34,7 +34,7 @@ from typing import Generator, Optional
 import torch
 
 from engine.core import Progress
-from engine.diffusion.schedule import Schedule
+from engine.sampling.schedule import Schedule
 from engine.slice_prior.data import SliceSource
 from engine.slice_prior.prior import save_prior
 from engine.slice_prior.unet import SliceUNet, UNetConfig

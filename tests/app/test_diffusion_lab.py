@@ -87,3 +87,15 @@ def test_points_load_from_csv_and_bad_files_are_refused(window, qtbot, tmp_path)
     assert cfg.prior == "custom" and len(cfg.custom_points) == 40
     run_and_wait(window, qtbot)
     assert presenter.result.runs[0].status == "completed"
+
+
+def test_panel_shows_only_the_knobs_of_the_chosen_solvers(window):
+    panel = window.slot.panel                               # mcg compared with projection
+    assert panel.row_shown("mcg_alpha") and panel.editor("mcg_alpha").isVisibleTo(panel)
+    for knob in ("zeta", "dds_eta", "cg_iters", "t0", "beta", "eta", "reddiff_lr"):
+        assert not panel.editor(knob).isVisibleTo(panel), knob
+    set_config(window, solver="dds", compare_solver="ghvb")
+    for knob in ("dds_eta", "cg_iters", "dds_gamma", "beta", "order"):
+        assert panel.editor(knob).isVisibleTo(panel), knob
+    assert not panel.editor("mcg_alpha").isVisibleTo(panel)
+    assert panel.editor("n_steps").isVisibleTo(panel) and panel.editor("solver").isVisibleTo(panel)

@@ -175,3 +175,20 @@ def test_train_prior_button_opens_the_dialog_and_a_ready_prior_is_used(window, q
     dialog.sigPriorReady.emit("/tmp/my_prior_64.pt")
     assert window.slot.panel.config().prior_path == "/tmp/my_prior_64.pt"
     dialog.close()
+
+
+def test_methods_table_drives_modality_order_knobs_and_steps():
+    from engine.recon.lab import ALL_METHODS, CT_METHODS, DIFFUSION_METHODS, MRI_METHODS
+    from engine.recon.methods import METHODS, method_knobs, methods_for
+    assert CT_METHODS == ("fbp", "sirt", "cgls", "tv")
+    assert MRI_METHODS == ("zero_filled", "cg_sense", "cs_tv", "cs_wavelet")
+    assert DIFFUSION_METHODS == ("dds", "mbir", "mcg", "ccdf")
+    assert ALL_METHODS == CT_METHODS + MRI_METHODS + DIFFUSION_METHODS
+    assert methods_for("mri") == MRI_METHODS + DIFFUSION_METHODS
+    cfg = ReconConfig(iters=7, diffusion_steps=20, t0=0.3, tv_z=0.01, lam=0.5)
+    order = sorted(["ccdf", "tv", "fbp"], key=lambda n: METHODS[n].cost)
+    assert order == ["fbp", "tv", "ccdf"]
+    steps = {n: METHODS[n].steps(method_knobs(n, cfg)) for n in ("fbp", "tv", "dds", "ccdf")}
+    assert steps == {"fbp": 0, "tv": 7, "dds": 20, "ccdf": 6}            # ⌊0.3 · 20⌋
+    assert method_knobs("tv", cfg) == {"iters": 7, "lam": 0.5}
+    assert method_knobs("mbir", cfg)["tv_z"] == 0.01 and "t0" not in method_knobs("mbir", cfg)

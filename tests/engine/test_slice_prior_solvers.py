@@ -6,8 +6,8 @@ import torch
 
 from engine.core import Progress
 from engine.recon import MRI, Radon, cgls, fbp, make_mask, psnr, shepp_logan_3d
-from engine.slice_prior import (SlicePrior, SliceUNet, UNetConfig, diffusion_reconstruct,
-                                diffusion_reconstruct_iter, load_slice_prior)
+from engine.recon.diffusion import diffusion_reconstruct, diffusion_reconstruct_iter
+from engine.slice_prior import SlicePrior, SliceUNet, UNetConfig, load_slice_prior
 from engine.slice_prior.data_term import DataTerm, dz
 from engine.slice_prior.prior import to_net
 

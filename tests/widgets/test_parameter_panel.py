@@ -135,3 +135,32 @@ def test_format_number():
     assert format_number(100.0) == "100"
     assert format_number(0.1) == "0.1"
     assert format_number(7) == "7"
+
+
+@dataclasses.dataclass(frozen=True)
+class SolverCfg:
+    solver: str = dataclasses.field(default="a", metadata={"help": "", "choices": ("a", "b", "c")})
+    other: str = dataclasses.field(default="none", metadata={"help": "",
+                                                             "choices": ("none", "a", "b")})
+    step: float = dataclasses.field(default=0.5, metadata={
+        "help": "b's knob", "visible_when": {"solver": ("b",), "other": ("b",)}})
+    always: int = dataclasses.field(default=1, metadata={"help": "no condition"})
+
+
+def test_visible_when_shows_only_the_chosen_solvers_knobs(qtbot):
+    w = ParameterPanel(SolverCfg())
+    qtbot.addWidget(w)
+    w.show()
+    step = w.editor("step")
+    assert not step.isVisibleTo(w) and not w.row_shown("step")
+    assert w.editor("always").isVisibleTo(w)
+    w.editor("solver").setCurrentText("b")              # live: the row appears
+    assert step.isVisibleTo(w) and w.config().solver == "b"
+    _type(qtbot, step, "0.25")
+    assert w.config().step == 0.25
+    w.editor("solver").setCurrentText("c")              # hidden again, value kept
+    assert not step.isVisibleTo(w) and w.config().step == 0.25
+    w.editor("other").setCurrentText("b")               # the comparison solver counts too
+    assert step.isVisibleTo(w)
+    w.set_config(SolverCfg(solver="a", other="none", step=0.75))
+    assert not step.isVisibleTo(w) and w.config().step == 0.75

@@ -1,9 +1,10 @@
 """Unconditional samplers and the oracle posterior sampler (SCIENCE.md §3.1, §3.4 (h)).
 
 k-diffusion style: each sampler is one generator function ``fn(ctx, **params)`` yielding a
-:class:`~engine.diffusion.context.Step` for the start and after every update (see
-:mod:`engine.diffusion.context`). All are batched over the particles and draw randomness only
-from ``ctx.gen``.
+:class:`~engine.sampling.contract.Step` for the start and after every update (see
+:mod:`engine.sampling.contract`). They see only ``ctx.model.denoise`` (any model: the exact
+Gaussian mixture, the learned slice prior), are batched over the samples and draw randomness
+only from ``ctx.gen``.
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import math
 import numpy as np
 import torch
 
-from engine.diffusion.context import Context, ExactScore
+from engine.sampling.contract import Context
 
 __all__ = ["ddpm", "ddim", "pf_euler", "pf_heun", "hb", "ghvb", "posterior", "ddpm_update",
-           "ddim_move", "hb_stability_interval", "ab_mix"]
+           "ddim_update", "ddim_move", "hb_stability_interval", "ab_mix"]
 
 
 def ddpm_update(ctx: Context, x: torch.Tensor, x0: torch.Tensor, t: int, s: int) -> torch.Tensor:
@@ -32,6 +33,20 @@ def ddpm_update(ctx: Context, x: torch.Tensor, x0: torch.Tensor, t: int, s: int)
     out = torch.add(ct * x, x0, alpha=c0)
     var = beta * (1.0 - ab_s) / (1.0 - ab_t)
     return torch.add(out, ctx.randn(), alpha=math.sqrt(var)) if var > 0 else out
+
+
+def ddim_update(ctx: Context, x0: torch.Tensor, eps: torch.Tensor, t, s, eta: float
+                ) -> torch.Tensor:
+    """DDIM step (Song, Meng, Ermon 2021, eq. 12) from ``(x̂_0, ε̂)`` at ``t`` to ``s < t``:
+    ``x_s = √ᾱ_s x̂_0 + √(1-ᾱ_s-σ²) ε̂ + σ z``, ``σ = η √((1-ᾱ_s)/(1-ᾱ_t)) √(1-ᾱ_t/ᾱ_s)``.
+
+    Shared by :func:`ddim` and CCDF's DDIM(η) path (SCIENCE §3.1, §3.4 (c)); ``z`` is drawn only
+    when ``σ > 0``.
+    """
+    ab_t, ab_s = ctx.ab(t), ctx.ab(s)
+    sig = eta * math.sqrt((1.0 - ab_s) / (1.0 - ab_t) * (1.0 - ab_t / ab_s))
+    x = torch.add(math.sqrt(ab_s) * x0, eps, alpha=math.sqrt(max(1.0 - ab_s - sig ** 2, 0.0)))
+    return torch.add(x, ctx.randn(), alpha=sig) if sig > 0 else x
 
 
 def ddim_move(ctx: Context, x: torch.Tensor, t: int, s: int, u: torch.Tensor) -> torch.Tensor:
@@ -63,11 +78,7 @@ def ddim(ctx: Context, eta: float = 0.0):
     for i, t, s in ctx.pairs():
         x0, eps = ctx.denoise(x, t)
         yield ctx.step(i, t, x, x0)
-        ab_t, ab_s = ctx.ab(t), ctx.ab(s)
-        sig = eta * math.sqrt((1.0 - ab_s) / (1.0 - ab_t) * (1.0 - ab_t / ab_s))
-        x = torch.add(math.sqrt(ab_s) * x0, eps, alpha=math.sqrt(max(1.0 - ab_s - sig ** 2, 0.0)))
-        if sig > 0:
-            x = torch.add(x, ctx.randn(), alpha=sig)
+        x = ddim_update(ctx, x0, eps, t, s, eta)
     yield ctx.step(ctx.n_steps, 0, x, x)
 
 
@@ -174,16 +185,15 @@ def ghvb(ctx: Context, beta: float = 0.8, order: int = 2):
 
 
 def posterior(ctx: Context, base: str = "ddpm", eta: float = 0.0):
-    """Oracle sampler: ``base`` driven by the exact posterior score ``∇ log p_t(x_t | y)``.
+    """Oracle sampler: ``base`` (DDPM or DDIM(η)) driven by the exact posterior model.
 
-    The noised posterior is the mixture ``Σ π̃_k N(√ᾱ μ̃_k, ᾱ Σ̃_k + (1-ᾱ) I)`` (SCIENCE §3.2), so
-    the samples follow the exact posterior up to the sampler's discretisation — the reference
-    the approximate solvers are compared with. Without a measurement it samples the prior.
+    The driver runs it with ``ctx.model`` = the exact score of the noised posterior
+    ``Σ π̃_k N(√ᾱ μ̃_k, ᾱ Σ̃_k + (1-ᾱ) I)`` (``SolverSpec.oracle``; SCIENCE §3.2), so the samples
+    follow the exact posterior up to the sampler's discretisation — the reference the
+    approximate solvers are compared with. Without a measurement it samples the prior.
     """
     if base not in ("ddpm", "ddim"):
         raise ValueError(f"posterior: base must be 'ddpm' or 'ddim', got {base!r}")
-    target = ctx.posterior if ctx.posterior is not None else ctx.prior
-    ctx.model = ExactScore(target, ctx.schedule)
     yield from (ddpm(ctx) if base == "ddpm" else ddim(ctx, eta=eta))
 
 

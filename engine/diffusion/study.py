@@ -1,13 +1,27 @@
-"""The diffusion lab's worker job: engine runs → one immutable CPU NumPy result."""
+"""What the diffusion lab's frames need, computed in the worker (SCIENCE.md §3.5): the recordings
+as NumPy, the noised prior densities per frame, the exact posterior on a grid and samples of
+it, the view limits, the step-budget study and the EM fit of drawn points.
+
+:func:`lab_views` turns a finished solver run into an immutable CPU NumPy
+:class:`DiffusionLabResult`; :func:`~engine.diffusion.lab.run_config` calls it (and
+:func:`budget_study`, :func:`fit_custom_points`), so a notebook or a worker process gets the
+same result as the app.
+"""
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Generator, Optional
+from typing import Callable, Generator, Optional
 
 import numpy as np
+import torch
 
 from engine.core import Progress
+from engine.diffusion.metrics import density_grid
+from engine.diffusion.priors import fit_gmm
+
+__all__ = ["RunView", "DiffusionLabResult", "BUDGETS", "STUDY_PARTICLES", "lab_views",
+           "budget_study", "fit_custom_points", "forward_progress"]
 
 GRID = 128            # density grid resolution
 MAX_DENSITY_FRAMES = 120
@@ -33,6 +47,9 @@ class RunView:
 
 @dataclass(frozen=True)
 class DiffusionLabResult:
+    """What the diffusion lab's frames draw, immutable CPU NumPy (SCIENCE.md §3.5): the runs, the
+    view limits, the prior noised to each frame's level and the exact posterior on a
+    ``GRID × GRID`` grid, exact posterior samples, the measurement and the budget study."""
     config: object
     runs: tuple                   # (RunView, [RunView])
     xlim: tuple
@@ -48,38 +65,24 @@ class DiffusionLabResult:
     seconds: float
 
 
-def run_lab(config, device: str, prior=None) -> Generator[Progress, None, DiffusionLabResult]:
-    """Run the solver(s), then the density frames and the optional step-budget study."""
-    import time
-
-    import torch
-
-    from engine.diffusion import fit_gmm, run_config
-    start = time.perf_counter()
-    if config.prior == "custom" and prior is None:
-        prior = _fit_custom(config, fit_gmm)
-    gen = run_config(config, device=device, prior=prior)
-    result = yield from _forward(gen, 0.0, 0.6)
-    yield Progress(0.62, "noised densities")
+def lab_views(result, seconds: float, budgets: dict) -> DiffusionLabResult:
+    """The frame data of a :class:`~engine.diffusion.lab.DiffusionResult` as NumPy."""
     lims = _limits(result)
     density, density_t = _densities(result, lims)
     post = None if result.posterior is None else _grid(result.posterior, lims)
-    gen_pts = torch.Generator().manual_seed(config.seed)
     target = result.posterior if result.posterior is not None else result.prior
-    points = target.sample(POSTERIOR_POINTS, gen_pts).numpy()
-    budgets = {}
-    if config.budget_study:
-        budgets = yield from _budget_study(config, device, result.prior)
-    runs = tuple(_run_view(rec) for rec in result.recordings)
+    points = target.sample(POSTERIOR_POINTS, torch.Generator().manual_seed(result.config.seed))
     return DiffusionLabResult(
-        config=config, runs=runs, xlim=lims[0], ylim=lims[1], zlim=lims[2], density=density,
-        density_t=density_t, posterior=post, posterior_points=points,
+        config=result.config, runs=tuple(_run_view(rec) for rec in result.recordings),
+        xlim=lims[0], ylim=lims[1], zlim=lims[2], density=density, density_t=density_t,
+        posterior=post, posterior_points=points.numpy(),
         A=None if result.A is None else result.A.numpy(),
-        y=None if result.y is None else result.y.numpy(), budgets=budgets,
-        seconds=time.perf_counter() - start)
+        y=None if result.y is None else result.y.numpy(), budgets=budgets, seconds=seconds)
 
 
-def _fit_custom(config, fit_gmm):
+def fit_custom_points(config):
+    """EM fit (:func:`~engine.diffusion.priors.fit_gmm`) of the drawn points of a ``custom``
+    config: ``min(fit_components, N/2)`` components, seeded with ``config.seed`` (§3.2)."""
     pts = np.asarray(config.custom_points, dtype=float)
     if pts.size == 0:
         raise ValueError("the 'custom' prior needs points: switch on drawing and drag on the "
@@ -90,7 +93,8 @@ def _fit_custom(config, fit_gmm):
     return fit_gmm(pts, min(config.fit_components, len(pts) // 2 or 1), seed=config.seed)
 
 
-def _forward(gen, lo: float, span: float):
+def forward_progress(gen, lo: float, span: float):
+    """Re-yield ``gen``'s progress mapped to ``[lo, lo + span]``; return its result."""
     while True:
         try:
             p = next(gen)
@@ -112,7 +116,6 @@ def _limits(result) -> tuple:
 
 
 def _grid(gmm, lims) -> np.ndarray:
-    from engine.diffusion import density_grid
     return density_grid(gmm, lims[0], lims[1], res=GRID)
 
 
@@ -126,9 +129,13 @@ def _densities(result, lims) -> tuple:
     return density, rec.t.numpy()[pick]
 
 
-def _budget_study(config, device, prior) -> Generator:
-    """Final energy distance to the exact posterior vs step budget for both solvers."""
-    from engine.diffusion import run_config
+def budget_study(config, run: Callable, lo: float = 0.0, span: float = 1.0) -> Generator:
+    """Final energy distance to the exact posterior vs step budget (5…200 steps, 500 particles)
+    for the solver and the comparison solver, with the same-size exact baseline (§3.5).
+
+    ``run(cfg)`` is the solver-run generator (:func:`~engine.diffusion.lab.run_config` without
+    views); returns ``{solver: (budgets, distance, baseline)}``.
+    """
     names = [config.solver] + ([config.compare_solver] if config.compare_solver != "none" else [])
     out, total, done = {}, len(names) * len(BUDGETS), 0
     for name in dict.fromkeys(names):
@@ -137,8 +144,7 @@ def _budget_study(config, device, prior) -> Generator:
             cfg = dataclasses.replace(config, solver=name, compare_solver="none",
                                       n_steps=budget, n_particles=STUDY_PARTICLES, n_trails=0,
                                       budget_study=False)
-            res = yield from _forward(run_config(cfg, device=device, prior=prior),
-                                      0.65 + 0.35 * done / total, 0.35 / total)
+            res = yield from forward_progress(run(cfg), lo + span * done / total, span / total)
             dist.append(res.recording.summary.get("posterior_distance", np.nan))
             base.append(res.recording.summary.get("posterior_distance_baseline", np.nan))
             done += 1
