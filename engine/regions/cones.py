@@ -10,57 +10,34 @@ an upper bound ``‖c + Aᵀμ‖ ≥ ‖Π_K(c)‖``; the bounds below are rigo
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import lsq_linear, nnls as _scipy_nnls
 
 __all__ = ["nnls", "project_cone", "project_rows", "cone_values", "cone_violation"]
 
 _CHUNK = 4096
 
 
-def nnls(B: np.ndarray, t: np.ndarray, max_iter: int = 200):
-    """Lawson–Hanson ``min_{μ ≥ 0} ‖Bμ − t‖`` for a short, wide ``B`` (p, n).
+def nnls(B: np.ndarray, t: np.ndarray):
+    """Lawson–Hanson ``min_{μ ≥ 0} ‖Bμ − t‖`` for a short, wide ``B`` (p, n): SciPy's
+    compiled solver; returns ``(μ, r)`` with ``r = t − Bμ``.
 
-    Returns ``(μ, r)`` with ``r = t − Bμ``. Columns that would enter with zero weight
-    (degenerate ties) are barred for the rest of the call, so it cannot cycle.
+    ``μ = 0`` is optimal when no column correlates with ``t`` (``Bᵀt ≤ 0`` up to round-off:
+    SciPy can return a wrong point there). A result that fails the KKT test ``Bᵀr ≤ 0`` (or is worse than ``μ = 0``) or SciPy's cycling
+    cap (``RuntimeError``, degenerate ties) falls back to the bounded-variable least squares
+    of :func:`scipy.optimize.lsq_linear`.
     """
-    n = B.shape[1]
-    mu, passive, barred = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    r = t.astype(np.float64).copy()
-    tol = 1e-13 * max(1.0, np.abs(B).max(initial=0.0)) * max(1.0, np.abs(t).max(initial=0.0))
-    for _ in range(max_iter):
-        w = B.T @ r
-        w[passive | barred] = -np.inf
-        j = int(np.argmax(w))
-        if w[j] <= tol:
-            break
-        passive[j] = True
-        mu = _lh_inner(B, t, mu, passive)
-        if mu[j] <= 0.0:
-            barred[j] = True
-        passive &= mu > 0.0
+    scale = max(1.0, np.abs(B).max(initial=0.0)) * max(1.0, np.abs(t).max(initial=0.0))
+    if not (B.T @ t).max(initial=0.0) > 1e-13 * scale:
+        return np.zeros(B.shape[1]), t.astype(np.float64).copy()
+    try:
+        mu = _scipy_nnls(B, t)[0]
         r = t - B @ mu
-    return mu, r
-
-
-def _lh_inner(B, t, mu, passive):
-    """Inner loop of Lawson–Hanson: least squares on the passive set, kept non-negative."""
-    for _ in range(B.shape[1] + 1):
-        idx = np.flatnonzero(passive)
-        z = np.linalg.lstsq(B[:, idx], t, rcond=None)[0]
-        if (z > 0).all():
-            out = np.zeros_like(mu)
-            out[idx] = z
-            return out
-        cur = mu[idx]
-        neg = z <= 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            alpha = np.min(np.where(neg, cur / (cur - z), np.inf))
-        mu = mu.copy()
-        mu[idx] = cur + alpha * (z - cur)
-        mu[mu < 1e-300] = 0.0
-        passive = passive & (mu > 0.0)
-        if not passive.any():
-            return mu
-    return mu
+        if float(r @ r) <= float(t @ t) and (B.T @ r).max() <= 1e-9 * scale:     # KKT
+            return mu, r
+    except RuntimeError:
+        pass
+    mu = lsq_linear(B, t, bounds=(0.0, np.inf), method="bvls", tol=1e-14).x
+    return mu, t - B @ mu
 
 
 def project_cone(A: np.ndarray, d: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -72,14 +49,28 @@ def project_cone(A: np.ndarray, d: np.ndarray, c: np.ndarray) -> np.ndarray:
     return -r
 
 
-def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray) -> np.ndarray:
+def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray,
+                 threshold: float = 0.0) -> np.ndarray:
     """``Π_{K_k}(Z_k)`` row-wise for patterns ``D`` (g, n): rows already inside are kept
-    (one vectorised test), the others projected by NNLS (:func:`project_cone`)."""
+    (one vectorised test), the others projected by NNLS (:func:`project_cone`).
+
+    ``threshold > 0`` (a prox that shrinks by it next): rows whose projection certainly has a
+    norm ``≤ threshold`` — ``‖z‖`` or the one-constraint bound of :func:`_single_constraint`
+    is — are returned as 0 without an NNLS (they shrink to 0 either way).
+    """
     out = Z.copy()
     if len(Z) == 0:
         return out
-    inside = (np.where(D, 1.0, -1.0) * (Z @ A.T) >= 0).all(axis=1)
-    for k in np.flatnonzero(~inside):
+    sign = np.where(D, 1.0, -1.0)
+    M = sign * (Z @ A.T)
+    todo = np.flatnonzero(~(M >= 0).all(axis=1))
+    if threshold > 0 and len(todo):
+        norms2 = np.maximum(np.einsum("ip,ip->i", A, A), 1e-300)
+        bound = _single_constraint(M[todo], norms2, np.einsum("gp,gp->g", Z[todo], Z[todo]))[0]
+        small = bound <= threshold
+        out[todo[small]] = 0.0
+        todo = todo[~small]
+    for k in todo:
         out[k] = project_cone(A, D[k], Z[k])
     return out
 

@@ -142,28 +142,28 @@ class _Problem:
         return self._cache[1], self._cache[2]
 
     def projector(self, ws):
-        """``Z ↦ Π_K(Z)`` row-wise on the working set: corner rays when known, else NNLS."""
+        """``(Z, t) ↦ Π_K(Z)`` row-wise on the working set: corner rays when known, else NNLS
+        (rows whose projection has norm ``≤ t`` may come back as 0: callers shrink by ``t``
+        or compare with it)."""
         if self.cones is None:
             D = self.D[self.pat[ws]]
-            return lambda Z: project_rows(self.A, D, Z)                   # noqa: E731
+            return lambda Z, t=0.0: project_rows(self.A, D, Z, t)         # noqa: E731
         cones, stacked = self._ws_cones(ws)
-        return lambda Z: project_cells(cones, Z, stacked)                 # noqa: E731
+        return lambda Z, t=0.0: project_cells(cones, Z, stacked)          # noqa: E731
 
     def prox(self, ws):
         """Prox of ``λ‖u‖ + I_K(u)`` on the working set: shrink(Π_K(z))."""
         project = self.projector(ws)
-        return lambda Z, t: group_soft_threshold(project(Z), t)            # noqa: E731
+        return lambda Z, t: group_soft_threshold(project(Z, t), t)         # noqa: E731
 
 
-def _solver(formulation: str, solver: str, p: int) -> str:
-    """``"active-set"`` (gated), ``"projected"`` (ReLU, gate dimension ≤ 3) or ``"al"``."""
+def _solver(formulation: str, solver: str) -> str:
+    """``"active-set"`` (gated), ``"projected"`` (ReLU, the default) or ``"al"``."""
     if formulation == "gated":
         return "active-set"
     if solver not in ("auto", "al", "projected"):
         raise ValueError(f"solver must be 'auto', 'al' or 'projected', got {solver!r}")
-    if solver == "auto":
-        return "projected" if p <= 3 else "al"
-    return solver
+    return "projected" if solver == "auto" else solver
 
 
 def _want_cells(formulation, method, n: int, P: int) -> bool:
@@ -183,7 +183,7 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
     yield Progress(0.0, "patterns")
     D, G, exact = yield from relay(_get_patterns(X, bias, patterns, gates, n_gates, seed),
                                    0.0, 0.1)
-    method, cones = _solver(formulation, solver, X.shape[1] + bias), None
+    method, cones = _solver(formulation, solver), None
     if _want_cells(formulation, method, len(X), len(D)):
         cones = yield from relay(cell_cones_iter(X, D, bias), 0.1, 0.15)
     elif formulation == "relu" and method == "projected":
