@@ -50,14 +50,32 @@ def project_cone(A: np.ndarray, d: np.ndarray, c: np.ndarray) -> np.ndarray:
     return -r
 
 
-def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray,
-                 threshold: float = 0.0) -> np.ndarray:
+def _on_face(M: np.ndarray, c: np.ndarray, W: np.ndarray):
+    """``Π_K(c)`` if the constraints ``W`` are its active set, else None: the projection on
+    their span's complement, ``π = c + M_Wᵀμ`` with ``M_WM_Wᵀμ = −M_Wc``, is exact when it
+    passes the KKT test (``μ ≥ 0``, ``Mπ ≥ 0`` up to round-off)."""
+    MW = M[W]
+    try:
+        mu = np.linalg.solve(MW @ MW.T, -(MW @ c))
+    except np.linalg.LinAlgError:
+        return None
+    if not mu.min(initial=0.0) >= 0.0:
+        return None
+    pi = c + MW.T @ mu
+    scale = 1e-12 * max(1.0, float(np.abs(M).max())) * float(np.abs(c).max())
+    return pi if (M @ pi).min() >= -scale else None
+
+
+def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray, threshold: float = 0.0,
+                 faces: dict | None = None) -> np.ndarray:
     """``Π_{K_k}(Z_k)`` row-wise for patterns ``D`` (g, n): rows already inside are kept
-    (one vectorised test), the others projected by NNLS (:func:`project_cone`).
+    (one vectorised test), the others projected by NNLS (:func:`nnls`).
 
     ``threshold > 0`` (a prox that shrinks by it next): rows whose projection certainly has a
-    norm ``≤ threshold`` — ``‖z‖`` or the one-constraint bound of :func:`_single_constraint`
-    is — are returned as 0 without an NNLS (they shrink to 0 either way).
+    norm ``≤ threshold`` — ``‖z‖``, the one-constraint bound of :func:`_single_constraint` or
+    :func:`polar_bound` is — are returned as 0 without an NNLS (they shrink to 0 either way).
+    ``faces`` (row → active constraints of its last projection, updated here): the last
+    active set is tried first (:func:`_on_face`; iterates move little between calls).
     """
     out = Z.copy()
     if len(Z) == 0:
@@ -75,7 +93,15 @@ def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray,
         out[todo[small]] = 0.0
         todo = todo[~small]
     for k in todo:
-        out[k] = project_cone(A, D[k], Z[k])
+        Mk = sign[k][:, None] * A
+        W = None if faces is None else faces.get(k)
+        pi = None if W is None else _on_face(Mk, Z[k], W)
+        if pi is None:
+            mu, r = nnls(Mk.T, -Z[k])
+            pi = -r
+            if faces is not None:
+                faces[k] = np.flatnonzero(mu > 0)
+        out[k] = pi
     return out
 
 

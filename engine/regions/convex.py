@@ -146,8 +146,8 @@ class _Problem:
         (rows whose projection has norm ``≤ t`` may come back as 0: callers shrink by ``t``
         or compare with it)."""
         if self.cones is None:
-            D = self.D[self.pat[ws]]
-            return lambda Z, t=0.0: project_rows(self.A, D, Z, t)         # noqa: E731
+            D, faces = self.D[self.pat[ws]], {}                     # faces: NNLS warm starts
+            return lambda Z, t=0.0: project_rows(self.A, D, Z, t, faces)  # noqa: E731
         cones, stacked = self._ws_cones(ws)
         return lambda Z, t=0.0: project_cells(cones, Z, stacked)          # noqa: E731
 
