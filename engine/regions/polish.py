@@ -139,18 +139,24 @@ class _Reduced:
         H = self.gram.copy()
         Hf = H.reshape(-1)                                   # flat view
         Hf[self.blocks] += P.ravel()
-        if self.any_frozen:
-            H[self.frozen, self.frozen] = 1.0
         dg = Hf[::self.g * self.p + 1]
         dg += 1e-13 * max(1.0, float(dg.max()))
-        _, _, d, info = dgesv(H, -g)                          # LAPACK without NumPy's wrapper
-        if info != 0:
-            d = np.linalg.lstsq(H, -g, rcond=1e-12)[0]
+        if not self.any_frozen:
+            return g, _newton_solve(H, -g)
+        free = np.flatnonzero(~self.frozen)         # lower-dimensional faces: a smaller system
+        d = np.zeros_like(g)
+        d[free] = _newton_solve(H[np.ix_(free, free)], -g[free])
         return g, d
 
     def unpack(self, z):
         """``u_g = B_g z_g`` (gated: the identity)."""
         return z if self.identity else np.einsum("gpk,gk->gp", self.bases, z)
+
+
+def _newton_solve(H: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``H⁻¹ rhs`` by LAPACK (no NumPy wrapper), least squares if ``H`` is singular."""
+    _, _, d, info = dgesv(H, rhs)
+    return d if info == 0 else np.linalg.lstsq(H, rhs, rcond=1e-12)[0]
 
 
 def _caps(A, S_act, red, z, d, an):
