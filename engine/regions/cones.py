@@ -67,15 +67,16 @@ def _on_face(M: np.ndarray, c: np.ndarray, W: np.ndarray):
 
 
 def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray, threshold: float = 0.0,
-                 faces: dict | None = None) -> np.ndarray:
+                 faces: dict | None = None, keys=None) -> np.ndarray:
     """``Π_{K_k}(Z_k)`` row-wise for patterns ``D`` (g, n): rows already inside are kept
     (one vectorised test), the others projected by NNLS (:func:`nnls`).
 
     ``threshold > 0`` (a prox that shrinks by it next): rows whose projection certainly has a
     norm ``≤ threshold`` — ``‖z‖``, the one-constraint bound of :func:`_single_constraint` or
     :func:`polar_bound` is — are returned as 0 without an NNLS (they shrink to 0 either way).
-    ``faces`` (row → active constraints of its last projection, updated here): the last
-    active set is tried first (:func:`_on_face`; iterates move little between calls).
+    ``faces`` (key → active constraints of its last projection, updated here; ``keys[k]`` the
+    key of row ``k``, default ``k``): the last active set is tried first (:func:`_on_face`;
+    iterates move little between calls).
     """
     out = Z.copy()
     if len(Z) == 0:
@@ -93,16 +94,21 @@ def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray, threshold: float =
         out[todo[small]] = 0.0
         todo = todo[~small]
     for k in todo:
-        Mk = sign[k][:, None] * A
-        W = None if faces is None else faces.get(k)
-        pi = None if W is None else _on_face(Mk, Z[k], W)
-        if pi is None:
-            mu, r = nnls(Mk.T, -Z[k])
-            pi = -r
-            if faces is not None:
-                faces[k] = np.flatnonzero(mu > 0)
-        out[k] = pi
+        out[k] = _project_warm(sign[k][:, None] * A, Z[k], faces, k if keys is None else keys[k])
     return out
+
+
+def _project_warm(M: np.ndarray, c: np.ndarray, faces: dict | None, key) -> np.ndarray:
+    """``Π_K(c)``, ``K = {u : Mu ≥ 0}``: the active set remembered in ``faces[key]`` first
+    (:func:`_on_face`), else NNLS (whose active set is remembered)."""
+    W = None if faces is None else faces.get(key)
+    pi = None if W is None else _on_face(M, c, W)
+    if pi is None:
+        mu, r = nnls(M.T, -c)
+        pi = -r
+        if faces is not None:
+            faces[key] = np.flatnonzero(mu > 0)
+    return pi
 
 
 def _single_constraint(M, norms2, c_norm2):
@@ -143,7 +149,7 @@ def polar_bound(A: np.ndarray, sign: np.ndarray, C: np.ndarray, steps: int = BOU
 
 
 def cone_values(A: np.ndarray, D: np.ndarray, C: np.ndarray, threshold: float,
-                feas_tol: float = 1e-12):
+                feas_tol: float = 1e-12, faces: dict | None = None, keys=None):
     """``‖Π_{K_k}(C_k)‖`` for every pattern ``D_k``: exact above ``threshold``, else a bound.
 
     Parameters
@@ -155,6 +161,7 @@ def cone_values(A: np.ndarray, D: np.ndarray, C: np.ndarray, threshold: float,
     Returns
     -------
     values : (P,) ``≥ ‖Π_K C_k‖``, exact wherever the result is ``≥ threshold``.
+    faces, keys : NNLS warm starts as in :func:`project_rows`.
     """
     values = np.linalg.norm(C, axis=1)
     cand = np.flatnonzero(values >= threshold)
@@ -177,7 +184,8 @@ def cone_values(A: np.ndarray, D: np.ndarray, C: np.ndarray, threshold: float,
         values[hard] = np.minimum(values[hard], polar_bound(A, np.where(D[hard], 1.0, -1.0),
                                                              C[hard]))
     for k in hard[values[hard] >= threshold]:
-        values[k] = np.linalg.norm(project_cone(A, D[k], C[k]))
+        M = np.where(D[k], 1.0, -1.0)[:, None] * A
+        values[k] = np.linalg.norm(_project_warm(M, C[k], faces, k if keys is None else keys[k]))
     return values
 
 

@@ -114,13 +114,15 @@ class _Problem:
         self.pat = np.concatenate([np.arange(P), np.arange(P)]) if relu else np.arange(P)
         self.sigma = np.concatenate([np.ones(P), -np.ones(P)]) if relu else np.ones(P)
         self._cache = None                                  # (ws, cones, stacked) of _ws_cones
+        self.faces = {}         # group → active set of its last NNLS cone projection
         self.last_cert = None                               # (U, Certificate) last evaluated
 
     def group_data(self, ws) -> GroupData:
         return GroupData.build(self.A, self.y, self.D[self.pat[ws]], self.sigma[ws], self.relu)
 
     def values(self, rho: np.ndarray) -> np.ndarray:
-        return dual_values(self.A, self.D, rho, self.lam, self.relu, self.cones)
+        return dual_values(self.A, self.D, rho, self.lam, self.relu, self.cones,
+                           faces=self.faces)
 
     def values_ws(self, rho: np.ndarray, ws: np.ndarray) -> np.ndarray:
         """Dual constraint values of the working-set groups only."""
@@ -131,7 +133,7 @@ class _Problem:
         if self.cones is not None:
             cones, stacked = self._ws_cones(ws)
             return np.linalg.norm(project_cells(cones, C, stacked), axis=1)
-        return cone_values(self.A, D, C, self.lam * (1 - 1e-3))
+        return cone_values(self.A, D, C, self.lam * (1 - 1e-3), faces=self.faces, keys=ws)
 
     def _ws_cones(self, ws):
         """The working set's cones and their stacked rows, cached per working set (the
@@ -146,8 +148,8 @@ class _Problem:
         (rows whose projection has norm ``≤ t`` may come back as 0: callers shrink by ``t``
         or compare with it)."""
         if self.cones is None:
-            D, faces = self.D[self.pat[ws]], {}                     # faces: NNLS warm starts
-            return lambda Z, t=0.0: project_rows(self.A, D, Z, t, faces)  # noqa: E731
+            D = self.D[self.pat[ws]]
+            return lambda Z, t=0.0: project_rows(self.A, D, Z, t, self.faces, ws)  # noqa: E731
         cones, stacked = self._ws_cones(ws)
         return lambda Z, t=0.0: project_cells(cones, Z, stacked)          # noqa: E731
 

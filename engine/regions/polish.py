@@ -72,10 +72,10 @@ class _Reduced:
             B[self.blocks] = bases.ravel()
             B = B.reshape(gp, gp)
             gram, rhs = B.T @ gram @ B, rhs @ B
-        elif not identity:              # block by block (O(g²p³), not O(g³p³))
-            R = gram.reshape(g, p, g, p).transpose(0, 2, 1, 3)
-            R = bases.transpose(0, 2, 1)[:, None] @ R @ bases[None]
-            gram = R.transpose(0, 2, 1, 3).reshape(gp, gp)
+        elif not identity:              # R B then Bᵀ(R B): 2g products, not g² (O(g²p³))
+            RB = gram.reshape(gp, g, p).transpose(1, 0, 2) @ bases            # (g, gp, p)
+            RB = RB.transpose(1, 0, 2).reshape(g, p, gp)                       # rows by group
+            gram = (bases.transpose(0, 2, 1) @ RB).reshape(gp, gp)
             rhs = np.einsum("gpk,gp->gk", bases, rhs.reshape(g, p)).ravel()
         self.gram, self.b, self.c = gram, rhs, raw.c
         self.frozen = ~self.mask.ravel()
