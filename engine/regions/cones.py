@@ -15,7 +15,7 @@ from scipy.optimize import lsq_linear, nnls as _scipy_nnls
 __all__ = ["nnls", "project_cone", "project_rows", "cone_values", "cone_violation"]
 
 _CHUNK = 4096
-BOUND_STEPS = 30    # accelerated steps of :func:`polar_bound` (screens out most NNLS solves)
+BOUND_STEPS = 20    # accelerated steps of :func:`polar_bound` (screens out most NNLS solves)
 
 
 def nnls(B: np.ndarray, t: np.ndarray):
@@ -93,9 +93,35 @@ def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray, threshold: float =
         small = polar_bound(A, sign[todo], Z[todo]) <= threshold
         out[todo[small]] = 0.0
         todo = todo[~small]
+    keys = np.arange(len(Z)) if keys is None else np.asarray(keys)
+    if faces:
+        done = _on_faces(A, sign, Z, todo, [faces.get(key) for key in keys[todo]], out)
+        todo = todo[~done]
     for k in todo:
-        out[k] = _project_warm(sign[k][:, None] * A, Z[k], faces, k if keys is None else keys[k])
+        out[k] = _project_warm(sign[k][:, None] * A, Z[k], faces, keys[k])
     return out
+
+
+def _on_faces(A, sign, Z, rows, faces, out) -> np.ndarray:
+    """:func:`_on_face` for many rows at once (one batched solve per active-set size);
+    writes the projections that pass the KKT test into ``out`` and returns which did."""
+    done = np.zeros(len(rows), dtype=bool)
+    sizes = np.array([-1 if W is None else len(W) for W in faces])
+    for m in np.unique(sizes[sizes > 0]):
+        at = np.flatnonzero(sizes == m)
+        r, W = rows[at], np.stack([faces[i] for i in at])                     # (k,), (k, m)
+        MW = np.take_along_axis(sign[r], W, axis=1)[:, :, None] * A[W]        # (k, m, p)
+        c = Z[r]
+        try:
+            mu = np.linalg.solve(MW @ MW.transpose(0, 2, 1), -(MW @ c[:, :, None]))[..., 0]
+        except np.linalg.LinAlgError:
+            continue                                      # a singular face: NNLS for all
+        pi = c + np.einsum("kmp,km->kp", MW, mu)
+        scale = 1e-12 * max(1.0, float(np.abs(A).max())) * np.abs(c).max(axis=1)
+        ok = (mu >= 0).all(axis=1) & ((sign[r] * (pi @ A.T)).min(axis=1) >= -scale)
+        out[r[ok]] = pi[ok]
+        done[at[ok]] = True
+    return done
 
 
 def _project_warm(M: np.ndarray, c: np.ndarray, faces: dict | None, key) -> np.ndarray:
