@@ -93,13 +93,19 @@ def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray, threshold: float =
         small = polar_bound(A, sign[todo], Z[todo]) <= threshold
         out[todo[small]] = 0.0
         todo = todo[~small]
+    _project_many(A, sign, Z, todo, faces, keys, out)
+    return out
+
+
+def _project_many(A, sign, Z, rows, faces, keys, out) -> None:
+    """``out[k] = Π_{K_k}(Z_k)`` for ``k`` in ``rows``: remembered active sets first, batched
+    (:func:`_on_faces`), then one warm NNLS per remaining row (:func:`_project_warm`)."""
     keys = np.arange(len(Z)) if keys is None else np.asarray(keys)
     if faces:
-        done = _on_faces(A, sign, Z, todo, [faces.get(key) for key in keys[todo]], out)
-        todo = todo[~done]
-    for k in todo:
+        done = _on_faces(A, sign, Z, rows, [faces.get(key) for key in keys[rows]], out)
+        rows = rows[~done]
+    for k in rows:
         out[k] = _project_warm(sign[k][:, None] * A, Z[k], faces, keys[k])
-    return out
 
 
 def _on_faces(A, sign, Z, rows, faces, out) -> np.ndarray:
@@ -209,9 +215,12 @@ def cone_values(A: np.ndarray, D: np.ndarray, C: np.ndarray, threshold: float,
     if len(hard):
         values[hard] = np.minimum(values[hard], polar_bound(A, np.where(D[hard], 1.0, -1.0),
                                                              C[hard]))
-    for k in hard[values[hard] >= threshold]:
-        M = np.where(D[k], 1.0, -1.0)[:, None] * A
-        values[k] = np.linalg.norm(_project_warm(M, C[k], faces, k if keys is None else keys[k]))
+    need = hard[values[hard] >= threshold]
+    if len(need):
+        out = np.empty((len(need), A.shape[1]))
+        _project_many(A, np.where(D[need], 1.0, -1.0), C[need], np.arange(len(need)), faces,
+                      need if keys is None else np.asarray(keys)[need], out)
+        values[need] = np.sqrt(np.einsum("kp,kp->k", out, out))
     return values
 
 
