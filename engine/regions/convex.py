@@ -12,8 +12,11 @@ quadratic local convergence. Gated: the prox is group soft-thresholding (``solve
 ``"active-set"``). ReLU with 2-D data (``"projected"``): the prox ``shrink_λ(Π_K(z))`` uses
 exact cone projections from the cones' corner rays — of all arrangement cells
 (:mod:`engine.regions.cells`) when the patterns are (nearly) all cells, else per pattern from
-its gate (:mod:`engine.regions.cone_rays`), else NNLS. Higher-dimensional data: scnn's
-augmented Lagrangian with R-FISTA inner solves (``"al"``, :mod:`engine.regions.al`).
+its gate (:mod:`engine.regions.cone_rays`). Higher-dimensional data (issue #18) uses the same
+active set with NNLS projections (:mod:`engine.regions.cones`): groups whose projection
+certainly shrinks to 0 are screened out by cheap upper bounds, and each group's last active
+constraints warm-start its next projection (one batched, KKT-checked solve). scnn's augmented
+Lagrangian with R-FISTA inner solves stays available (``solver="al"``, :mod:`engine.regions.al`).
 
 Programs with few points (``n ≤ BARRIER_N``) whose groups all fit in one working set are
 first solved approximately by a barrier method on their ``n``-dimensional dual
@@ -368,13 +371,15 @@ def fit_convex(X, y, lam: float, formulation: str = "relu", tol: float = 1e-6,
     patterns, gates : optional fixed patterns (P, n) and their gates; default all patterns
         (exact, ``d + bias ≤ 3``) or ``n_gates`` sampled gates (``seed``).
     bias : append a column of ones. max_iter : total R-FISTA iterations.
-    solver : ``"auto"`` (ReLU: ``"projected"`` — active set with exact cone projections —
-        for 2-D data, else the augmented Lagrangian), ``"al"`` or ``"projected"``.
+    solver : ``"auto"`` or ``"projected"`` (ReLU: the active set with exact cone projections,
+        any dimension) or ``"al"`` (scnn's augmented Lagrangian).
 
     Returns
     -------
     ConvexSolution
         ``objective`` equals :func:`two_layer_objective` of the recovered ``(W1, w2)``
-        (``relu``); see the class for the certificate fields.
+        (``relu``); see the class for the certificate fields. A run stopped by ``max_iter``
+        before the gap reached ``tol`` has ``certified = False`` and a ``summary`` that
+        starts "NOT certified".
     """
     return drain(fit_convex_iter(X, y, lam, formulation, tol, **kwargs))
