@@ -50,22 +50,6 @@ def project_cone(A: np.ndarray, d: np.ndarray, c: np.ndarray) -> np.ndarray:
     return -r
 
 
-def _on_face(M: np.ndarray, c: np.ndarray, W: np.ndarray):
-    """``Π_K(c)`` if the constraints ``W`` are its active set, else None: the projection on
-    their span's complement, ``π = c + M_Wᵀμ`` with ``M_WM_Wᵀμ = −M_Wc``, is exact when it
-    passes the KKT test (``μ ≥ 0``, ``Mπ ≥ 0`` up to round-off)."""
-    MW = M[W]
-    try:
-        mu = np.linalg.solve(MW @ MW.T, -(MW @ c))
-    except np.linalg.LinAlgError:
-        return None
-    if not mu.min(initial=0.0) >= 0.0:
-        return None
-    pi = c + MW.T @ mu
-    scale = 1e-12 * max(1.0, float(np.abs(M).max())) * float(np.abs(c).max())
-    return pi if (M @ pi).min() >= -scale else None
-
-
 def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray, threshold: float = 0.0,
                  faces: dict | None = None, keys=None) -> np.ndarray:
     """``Π_{K_k}(Z_k)`` row-wise for patterns ``D`` (g, n): rows already inside are kept
@@ -75,7 +59,7 @@ def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray, threshold: float =
     norm ``≤ threshold`` — ``‖z‖``, the one-constraint bound of :func:`_single_constraint` or
     :func:`polar_bound` is — are returned as 0 without an NNLS (they shrink to 0 either way).
     ``faces`` (key → active constraints of its last projection, updated here; ``keys[k]`` the
-    key of row ``k``, default ``k``): the last active set is tried first (:func:`_on_face`;
+    key of row ``k``, default ``k``): the last active set is tried first (:func:`_on_faces`;
     iterates move little between calls).
     """
     out = Z.copy()
@@ -99,18 +83,23 @@ def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray, threshold: float =
 
 def _project_many(A, sign, Z, rows, faces, keys, out) -> None:
     """``out[k] = Π_{K_k}(Z_k)`` for ``k`` in ``rows``: remembered active sets first, batched
-    (:func:`_on_faces`), then one warm NNLS per remaining row (:func:`_project_warm`)."""
+    (:func:`_on_faces`), then NNLS for the rest (their active sets are remembered)."""
     keys = np.arange(len(Z)) if keys is None else np.asarray(keys)
-    if faces:
+    if faces:               # rows whose remembered face fails go straight to NNLS
         done = _on_faces(A, sign, Z, rows, [faces.get(key) for key in keys[rows]], out)
         rows = rows[~done]
     for k in rows:
-        out[k] = _project_warm(sign[k][:, None] * A, Z[k], faces, keys[k])
+        mu, r = nnls((sign[k][:, None] * A).T, -Z[k])
+        out[k] = -r
+        if faces is not None:
+            faces[keys[k]] = np.flatnonzero(mu > 0)
 
 
 def _on_faces(A, sign, Z, rows, faces, out) -> np.ndarray:
-    """:func:`_on_face` for many rows at once (one batched solve per active-set size);
-    writes the projections that pass the KKT test into ``out`` and returns which did."""
+    """Projections assuming each row's remembered active set ``W``, one batched solve per
+    size ``|W|``: ``π = c + M_Wᵀμ`` with ``M_WM_Wᵀμ = −M_Wc`` is exact when it passes the KKT
+    test (``μ ≥ 0``, ``Mπ ≥ 0`` up to round-off). Writes the rows that pass into ``out`` and
+    returns which did."""
     done = np.zeros(len(rows), dtype=bool)
     sizes = np.array([-1 if W is None else len(W) for W in faces])
     for m in np.unique(sizes[sizes > 0]):
@@ -128,19 +117,6 @@ def _on_faces(A, sign, Z, rows, faces, out) -> np.ndarray:
         out[r[ok]] = pi[ok]
         done[at[ok]] = True
     return done
-
-
-def _project_warm(M: np.ndarray, c: np.ndarray, faces: dict | None, key) -> np.ndarray:
-    """``Π_K(c)``, ``K = {u : Mu ≥ 0}``: the active set remembered in ``faces[key]`` first
-    (:func:`_on_face`), else NNLS (whose active set is remembered)."""
-    W = None if faces is None else faces.get(key)
-    pi = None if W is None else _on_face(M, c, W)
-    if pi is None:
-        mu, r = nnls(M.T, -c)
-        pi = -r
-        if faces is not None:
-            faces[key] = np.flatnonzero(mu > 0)
-    return pi
 
 
 def _single_constraint(M, norms2, c_norm2):
