@@ -74,20 +74,22 @@ def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray, threshold: float =
         small = bound <= threshold
         out[todo[small]] = 0.0
         todo = todo[~small]
-        small = polar_bound(A, sign[todo], Z[todo]) <= threshold
-        out[todo[small]] = 0.0
-        todo = todo[~small]
-    _project_many(A, sign, Z, todo, faces, keys, out)
+    _project_many(A, sign, Z, todo, faces, keys, out, threshold)
     return out
 
 
-def _project_many(A, sign, Z, rows, faces, keys, out) -> None:
+def _project_many(A, sign, Z, rows, faces, keys, out, threshold: float = 0.0) -> None:
     """``out[k] = Π_{K_k}(Z_k)`` for ``k`` in ``rows``: remembered active sets first, batched
-    (:func:`_on_faces`), then NNLS for the rest (their active sets are remembered)."""
+    (:func:`_on_faces`), then — ``threshold > 0`` — 0 where :func:`polar_bound` is below it,
+    then NNLS for the rest (their active sets are remembered)."""
     keys = np.arange(len(Z)) if keys is None else np.asarray(keys)
-    if faces:               # rows whose remembered face fails go straight to NNLS
+    if faces:               # rows whose remembered face fails go on to the bound / NNLS
         done = _on_faces(A, sign, Z, rows, [faces.get(key) for key in keys[rows]], out)
         rows = rows[~done]
+    if threshold > 0 and len(rows):
+        small = polar_bound(A, sign[rows], Z[rows]) <= threshold
+        out[rows[small]] = 0.0
+        rows = rows[~small]
     for k in rows:
         mu, r = nnls((sign[k][:, None] * A).T, -Z[k])
         out[k] = -r
