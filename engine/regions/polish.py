@@ -87,6 +87,32 @@ class _Reduced:
         self.pmask = self.lam * (self.mask[:, :, None] & self.mask[:, None, :])
         self.eye = np.eye(p)[None]
 
+    def refresh(self, raw: _Raw, active, changed, bases, dims) -> "_Reduced":
+        """The same groups with new faces for the groups ``changed`` only: their rows and
+        columns of ``BᵀRB`` recomputed (``O(|changed|·g·p³)``), the rest kept."""
+        new = copy.copy(self)
+        g, p = self.g, self.p
+        idx = (raw.pos[active][:, None] * p + np.arange(p)[None, :]).ravel()
+        loc = (changed[:, None] * p + np.arange(p)[None, :]).ravel()
+        k = len(changed)
+        RB = raw.R[np.ix_(idx[loc], idx)].reshape(k * p, g, p).transpose(1, 0, 2) @ bases
+        RB = RB.transpose(1, 0, 2).reshape(k, p, g * p)
+        rows = (bases[changed].transpose(0, 2, 1) @ RB).reshape(k * p, g * p)
+        new.gram = self.gram.copy()
+        new.gram[loc, :] = rows
+        new.gram[:, loc] = rows.T
+        new.b = self.b.copy()
+        new.b[loc] = np.einsum("gpk,gp->gk", bases[changed],
+                               raw.b[idx[loc]].reshape(k, p)).ravel()
+        new.bases, new.mask = bases, np.arange(p)[None, :] < dims[:, None]
+        new.frozen = ~new.mask.ravel()
+        new.any_frozen = bool(new.frozen.any())
+        new.gram[new.frozen, :] = 0.0
+        new.gram[:, new.frozen] = 0.0
+        new.b[new.frozen] = 0.0
+        new.pmask = self.lam * (new.mask[:, :, None] & new.mask[:, None, :])
+        return new
+
     def subset(self, keep: np.ndarray) -> "_Reduced":
         """The same program without the groups ``~keep`` (dropped at 0, faces unchanged)."""
         new = copy.copy(self)
@@ -239,8 +265,10 @@ def _pure_step(red, A, S_act, z, d, g):
     return zn if np.abs(gn).max() < 0.5 * np.abs(g).max() else None
 
 
-def _setup(raw, A, S, U, lam):
-    """Active groups, their face bases and the reduced problem (None if nothing active)."""
+def _setup(raw, A, S, U, lam, prev=None):
+    """Active groups, their face bases and the reduced problem (None if nothing active);
+    ``prev``: the last setup — when the groups are the same and only a few faces changed,
+    the reduced problem is refreshed (:meth:`_Reduced.refresh`), not rebuilt."""
     norms = _rn(U)
     U[norms <= 1e-12 * norms.max(initial=0.0)] = 0.0       # round-off residue of a drop
     active = np.flatnonzero(norms > 1e-12 * norms.max(initial=0.0))
@@ -252,7 +280,14 @@ def _setup(raw, A, S, U, lam):
     active, bases, dims = active[keep], bases[keep], dims[keep]
     if len(active) == 0:
         return None
-    red = _Reduced(raw, active, bases, dims, lam, S is None)
+    red = None
+    if prev is not None and S is not None and np.array_equal(prev[0], active):
+        old = prev[1]
+        changed = np.flatnonzero((old.bases != bases).any(axis=(1, 2)))
+        if len(changed) <= len(active) // 4:
+            red = old.refresh(raw, active, changed, bases, dims)
+    if red is None:
+        red = _Reduced(raw, active, bases, dims, lam, S is None)
     return active, red, (U[active] if S is None else np.einsum("gpk,gp->gk", bases, U[active]))
 
 
@@ -300,7 +335,7 @@ def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None):
             keep = (z != 0).any(axis=1)
             setup = (active[keep], red.subset(keep), z[keep]) if keep.any() else None
         elif changed:
-            setup = _setup(raw, A, S, U, lam)
+            setup = _setup(raw, A, S, U, lam, prev=setup)
         else:
             setup = (active, red, z)
     return U
