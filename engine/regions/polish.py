@@ -88,9 +88,8 @@ class _Reduced:
         self.eye = np.eye(p)[None]
 
     def refresh(self, raw: _Raw, active, changed, bases, dims) -> "_Reduced":
-        """The same groups with new faces for the groups ``changed`` only: their rows and
-        columns of ``BᵀRB`` recomputed (``O(|changed|·g·p³)``), the rest kept."""
-        new = copy.copy(self)
+        """In place: new faces for the groups ``changed`` only — their rows and columns of
+        ``BᵀRB`` recomputed (``O(|changed|·g·p³)``), the rest kept; returns ``self``."""
         g, p = self.g, self.p
         idx = (raw.pos[active][:, None] * p + np.arange(p)[None, :]).ravel()
         loc = (changed[:, None] * p + np.arange(p)[None, :]).ravel()
@@ -98,20 +97,18 @@ class _Reduced:
         RB = raw.R[np.ix_(idx[loc], idx)].reshape(k * p, g, p).transpose(1, 0, 2) @ bases
         RB = RB.transpose(1, 0, 2).reshape(k, p, g * p)
         rows = (bases[changed].transpose(0, 2, 1) @ RB).reshape(k * p, g * p)
-        new.gram = self.gram.copy()
-        new.gram[loc, :] = rows
-        new.gram[:, loc] = rows.T
-        new.b = self.b.copy()
-        new.b[loc] = np.einsum("gpk,gp->gk", bases[changed],
-                               raw.b[idx[loc]].reshape(k, p)).ravel()
-        new.bases, new.mask = bases, np.arange(p)[None, :] < dims[:, None]
-        new.frozen = ~new.mask.ravel()
-        new.any_frozen = bool(new.frozen.any())
-        new.gram[new.frozen, :] = 0.0
-        new.gram[:, new.frozen] = 0.0
-        new.b[new.frozen] = 0.0
-        new.pmask = self.lam * (new.mask[:, :, None] & new.mask[:, None, :])
-        return new
+        self.bases, self.mask = bases, np.arange(p)[None, :] < dims[:, None]
+        self.frozen = ~self.mask.ravel()
+        self.any_frozen = bool(self.frozen.any())
+        rows[:, self.frozen] = 0.0
+        rows[self.frozen[loc], :] = 0.0
+        self.gram[loc, :] = rows
+        self.gram[:, loc] = rows.T
+        self.b[loc] = np.einsum("gpk,gp->gk", bases[changed],
+                                raw.b[idx[loc]].reshape(k, p)).ravel()
+        self.b[self.frozen] = 0.0
+        self.pmask = self.lam * (self.mask[:, :, None] & self.mask[:, None, :])
+        return self
 
     def subset(self, keep: np.ndarray) -> "_Reduced":
         """The same program without the groups ``~keep`` (dropped at 0, faces unchanged)."""
