@@ -101,3 +101,30 @@ def test_project_rows_threshold_only_zeroes_rows_that_shrink_to_zero():
     zeroed = ~(fast == exact).all(axis=1)
     assert (fast[zeroed] == 0).all() and (norms[zeroed] <= t).all()
     assert zeroed.any()
+
+
+def test_polish_refresh_equals_rebuilt_reduced_program():
+    """After a face change, refreshing the changed groups' rows of the reduced Gram gives
+    the same reduced program as rebuilding it (the polish's incremental update)."""
+    from engine.regions.faces import face_bases
+    from engine.regions.polish import _Raw, _Reduced
+    rng = np.random.default_rng(8)
+    X, y = rng.normal(size=(40, 5)), rng.normal(size=40)
+    A = augment(X)
+    D, G = sample_patterns(X, 12, 3, return_gates=True)
+    S = 2.0 * D - 1.0
+    U = np.array([project_cone(A, D[k], rng.normal(size=6)) for k in range(len(D))])
+    groups = np.flatnonzero(np.linalg.norm(U, axis=1) > 0)
+    raw = _Raw(A, y, D.astype(float), groups)
+    bases, dims = face_bases(A, S[groups], U[groups], raw.geo)
+    red = _Reduced(raw, groups, bases, dims, LAM, False)
+    U2 = U[groups].copy()
+    U2[:2] = G[groups[:2]]                           # gates: inside their cones (full faces)
+    bases2, dims2 = face_bases(A, S[groups], U2, raw.geo)
+    changed = np.flatnonzero((bases2 != bases).any(axis=(1, 2)))
+    assert len(changed) >= 1 and (dims2[:2] == 6).all()
+    full = _Reduced(raw, groups, bases2, dims2, LAM, False)
+    red.refresh(raw, groups, changed, bases2, dims2)
+    assert np.allclose(red.gram, full.gram, atol=1e-14)
+    assert np.allclose(red.b, full.b, atol=1e-14)
+    assert (red.frozen == full.frozen).all() and np.array_equal(red.pmask, full.pmask)
