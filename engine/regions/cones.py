@@ -23,9 +23,9 @@ def nnls(B: np.ndarray, t: np.ndarray):
     compiled solver; returns ``(μ, r)`` with ``r = t − Bμ``.
 
     ``μ = 0`` is optimal when no column correlates with ``t`` (``Bᵀt ≤ 0`` up to round-off:
-    SciPy can return a wrong point there). A result that fails the KKT test ``Bᵀr ≤ 0`` (or is worse than ``μ = 0``) or SciPy's cycling
-    cap (``RuntimeError``, degenerate ties) falls back to the bounded-variable least squares
-    of :func:`scipy.optimize.lsq_linear`.
+    SciPy can return a wrong point there). A result that fails the KKT test ``Bᵀr ≤ 0`` (or
+    is worse than ``μ = 0``) or SciPy's cycling cap (``RuntimeError``, degenerate ties) falls
+    back to the bounded-variable least squares of :func:`scipy.optimize.lsq_linear`.
     """
     scale = max(1.0, np.abs(B).max(initial=0.0)) * max(1.0, np.abs(t).max(initial=0.0))
     if not (B.T @ t).max(initial=0.0) > 1e-13 * scale:
