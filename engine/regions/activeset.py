@@ -96,7 +96,9 @@ def _entering(gd: GroupData, lam: float, project: Callable | None,
         bound = (lam * (1.0 + margin)) ** 2
         if not np.einsum("gp,gp->g", Z, Z)[zero].max() > bound:     # ‖Π_K(z)‖ ≤ ‖z‖
             return False
-        Z = project(Z)[zero] if project is not None else Z[zero]
+        if project is not None:                                      # zero groups only
+            Z = project(np.where(zero[:, None], Z, 0.0), lam * (1.0 + margin))
+        Z = Z[zero]
         entering.hit = bool(np.einsum("gp,gp->g", Z, Z).max() > bound)
         return entering.hit
     entering.hit = False

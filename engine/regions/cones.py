@@ -10,57 +10,35 @@ an upper bound ``‖c + Aᵀμ‖ ≥ ‖Π_K(c)‖``; the bounds below are rigo
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import lsq_linear, nnls as _scipy_nnls
 
 __all__ = ["nnls", "project_cone", "project_rows", "cone_values", "cone_violation"]
 
 _CHUNK = 4096
+BOUND_STEPS = 20    # accelerated steps of :func:`polar_bound` (screens out most NNLS solves)
 
 
-def nnls(B: np.ndarray, t: np.ndarray, max_iter: int = 200):
-    """Lawson–Hanson ``min_{μ ≥ 0} ‖Bμ − t‖`` for a short, wide ``B`` (p, n).
+def nnls(B: np.ndarray, t: np.ndarray):
+    """Lawson–Hanson ``min_{μ ≥ 0} ‖Bμ − t‖`` for a short, wide ``B`` (p, n): SciPy's
+    compiled solver; returns ``(μ, r)`` with ``r = t − Bμ``.
 
-    Returns ``(μ, r)`` with ``r = t − Bμ``. Columns that would enter with zero weight
-    (degenerate ties) are barred for the rest of the call, so it cannot cycle.
+    ``μ = 0`` is optimal when no column correlates with ``t`` (``Bᵀt ≤ 0`` up to round-off:
+    SciPy can return a wrong point there). A result that fails the KKT test ``Bᵀr ≤ 0`` (or
+    is worse than ``μ = 0``) or SciPy's cycling cap (``RuntimeError``, degenerate ties) falls
+    back to the bounded-variable least squares of :func:`scipy.optimize.lsq_linear`.
     """
-    n = B.shape[1]
-    mu, passive, barred = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    r = t.astype(np.float64).copy()
-    tol = 1e-13 * max(1.0, np.abs(B).max(initial=0.0)) * max(1.0, np.abs(t).max(initial=0.0))
-    for _ in range(max_iter):
-        w = B.T @ r
-        w[passive | barred] = -np.inf
-        j = int(np.argmax(w))
-        if w[j] <= tol:
-            break
-        passive[j] = True
-        mu = _lh_inner(B, t, mu, passive)
-        if mu[j] <= 0.0:
-            barred[j] = True
-        passive &= mu > 0.0
+    scale = max(1.0, np.abs(B).max(initial=0.0)) * max(1.0, np.abs(t).max(initial=0.0))
+    if not (B.T @ t).max(initial=0.0) > 1e-13 * scale:
+        return np.zeros(B.shape[1]), t.astype(np.float64).copy()
+    try:
+        mu = _scipy_nnls(B, t)[0]
         r = t - B @ mu
-    return mu, r
-
-
-def _lh_inner(B, t, mu, passive):
-    """Inner loop of Lawson–Hanson: least squares on the passive set, kept non-negative."""
-    for _ in range(B.shape[1] + 1):
-        idx = np.flatnonzero(passive)
-        z = np.linalg.lstsq(B[:, idx], t, rcond=None)[0]
-        if (z > 0).all():
-            out = np.zeros_like(mu)
-            out[idx] = z
-            return out
-        cur = mu[idx]
-        neg = z <= 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            alpha = np.min(np.where(neg, cur / (cur - z), np.inf))
-        mu = mu.copy()
-        mu[idx] = cur + alpha * (z - cur)
-        mu[mu < 1e-300] = 0.0
-        passive = passive & (mu > 0.0)
-        if not passive.any():
-            return mu
-    return mu
+        if float(r @ r) <= float(t @ t) and (B.T @ r).max() <= 1e-9 * scale:     # KKT
+            return mu, r
+    except RuntimeError:
+        pass
+    mu = lsq_linear(B, t, bounds=(0.0, np.inf), method="bvls", tol=1e-14).x
+    return mu, t - B @ mu
 
 
 def project_cone(A: np.ndarray, d: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -72,16 +50,75 @@ def project_cone(A: np.ndarray, d: np.ndarray, c: np.ndarray) -> np.ndarray:
     return -r
 
 
-def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray) -> np.ndarray:
+def project_rows(A: np.ndarray, D: np.ndarray, Z: np.ndarray, threshold: float = 0.0,
+                 faces: dict | None = None, keys=None) -> np.ndarray:
     """``Π_{K_k}(Z_k)`` row-wise for patterns ``D`` (g, n): rows already inside are kept
-    (one vectorised test), the others projected by NNLS (:func:`project_cone`)."""
+    (one vectorised test), the others projected by NNLS (:func:`nnls`).
+
+    ``threshold > 0`` (a prox that shrinks by it next): rows whose projection certainly has a
+    norm ``≤ threshold`` — ``‖z‖``, the one-constraint bound of :func:`_single_constraint` or
+    :func:`polar_bound` is — are returned as 0 without an NNLS (they shrink to 0 either way).
+    ``faces`` (key → active constraints of its last projection, updated here; ``keys[k]`` the
+    key of row ``k``, default ``k``): the last active set is tried first (:func:`_on_faces`;
+    iterates move little between calls).
+    """
     out = Z.copy()
     if len(Z) == 0:
         return out
-    inside = (np.where(D, 1.0, -1.0) * (Z @ A.T) >= 0).all(axis=1)
-    for k in np.flatnonzero(~inside):
-        out[k] = project_cone(A, D[k], Z[k])
+    sign = np.where(D, 1.0, -1.0)
+    M = sign * (Z @ A.T)
+    todo = np.flatnonzero(~(M >= 0).all(axis=1))
+    if threshold > 0 and len(todo):
+        norms2 = np.maximum(np.einsum("ip,ip->i", A, A), 1e-300)
+        bound = _single_constraint(M[todo], norms2, np.einsum("gp,gp->g", Z[todo], Z[todo]))[0]
+        small = bound <= threshold
+        out[todo[small]] = 0.0
+        todo = todo[~small]
+    _project_many(A, sign, Z, todo, faces, keys, out, threshold)
     return out
+
+
+def _project_many(A, sign, Z, rows, faces, keys, out, threshold: float = 0.0) -> None:
+    """``out[k] = Π_{K_k}(Z_k)`` for ``k`` in ``rows``: remembered active sets first, batched
+    (:func:`_on_faces`), then — ``threshold > 0`` — 0 where :func:`polar_bound` is below it,
+    then NNLS for the rest (their active sets are remembered)."""
+    keys = np.arange(len(Z)) if keys is None else np.asarray(keys)
+    if faces:               # rows whose remembered face fails go on to the bound / NNLS
+        done = _on_faces(A, sign, Z, rows, [faces.get(key) for key in keys[rows]], out)
+        rows = rows[~done]
+    if threshold > 0 and len(rows):
+        small = polar_bound(A, sign[rows], Z[rows]) <= threshold
+        out[rows[small]] = 0.0
+        rows = rows[~small]
+    for k in rows:
+        mu, r = nnls((sign[k][:, None] * A).T, -Z[k])
+        out[k] = -r
+        if faces is not None:
+            faces[keys[k]] = np.flatnonzero(mu > 0)
+
+
+def _on_faces(A, sign, Z, rows, faces, out) -> np.ndarray:
+    """Projections assuming each row's remembered active set ``W``, one batched solve per
+    size ``|W|``: ``π = c + M_Wᵀμ`` with ``M_WM_Wᵀμ = −M_Wc`` is exact when it passes the KKT
+    test (``μ ≥ 0``, ``Mπ ≥ 0`` up to round-off). Writes the rows that pass into ``out`` and
+    returns which did."""
+    done = np.zeros(len(rows), dtype=bool)
+    sizes = np.array([-1 if W is None else len(W) for W in faces])
+    for m in np.unique(sizes[sizes > 0]):
+        at = np.flatnonzero(sizes == m)
+        r, W = rows[at], np.stack([faces[i] for i in at])                     # (k,), (k, m)
+        MW = np.take_along_axis(sign[r], W, axis=1)[:, :, None] * A[W]        # (k, m, p)
+        c = Z[r]
+        try:
+            mu = np.linalg.solve(MW @ MW.transpose(0, 2, 1), -(MW @ c[:, :, None]))[..., 0]
+        except np.linalg.LinAlgError:
+            continue                                      # a singular face: NNLS for all
+        pi = c + np.einsum("kmp,km->kp", MW, mu)
+        scale = 1e-12 * max(1.0, float(np.abs(A).max())) * np.abs(c).max(axis=1)
+        ok = (mu >= 0).all(axis=1) & ((sign[r] * (pi @ A.T)).min(axis=1) >= -scale)
+        out[r[ok]] = pi[ok]
+        done[at[ok]] = True
+    return done
 
 
 def _single_constraint(M, norms2, c_norm2):
@@ -98,8 +135,31 @@ def _single_constraint(M, norms2, c_norm2):
     return bound, j, coef
 
 
+def polar_bound(A: np.ndarray, sign: np.ndarray, C: np.ndarray, steps: int = BOUND_STEPS):
+    """Upper bounds of ``‖Π_{K_k}(C_k)‖`` for many cones at once (``sign`` (k, n) ``2D − 1``).
+
+    ``min_{μ ≥ 0} ‖c + Mᵀμ‖ = ‖Π_K(c)‖`` (``M = diag(s)A``; module docstring), so every
+    ``μ ≥ 0`` bounds it from above: ``steps`` accelerated projected-gradient steps on all
+    rows together (step ``1/‖A‖₂²``, the Lipschitz constant of every row's gradient
+    ``M(c + Mᵀμ)``), keeping each row's smallest value — a cheap screen before exact NNLS.
+    """
+    step = 1.0 / max(float(np.linalg.norm(A, 2)) ** 2, 1e-300)
+    mu = np.zeros(sign.shape)
+    v, t = mu, 1.0
+    best = np.sqrt(np.einsum("kp,kp->k", C, C))
+    for _ in range(steps):
+        R = C + (sign * v) @ A
+        best = np.minimum(best, np.sqrt(np.einsum("kp,kp->k", R, R)))
+        mu_next = np.maximum(v - step * sign * (R @ A.T), 0.0)
+        t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        v = mu_next + ((t - 1.0) / t_next) * (mu_next - mu)
+        mu, t = mu_next, t_next
+    R = C + (sign * mu) @ A
+    return np.minimum(best, np.sqrt(np.einsum("kp,kp->k", R, R)))
+
+
 def cone_values(A: np.ndarray, D: np.ndarray, C: np.ndarray, threshold: float,
-                feas_tol: float = 1e-12):
+                feas_tol: float = 1e-12, faces: dict | None = None, keys=None):
     """``‖Π_{K_k}(C_k)‖`` for every pattern ``D_k``: exact above ``threshold``, else a bound.
 
     Parameters
@@ -111,6 +171,7 @@ def cone_values(A: np.ndarray, D: np.ndarray, C: np.ndarray, threshold: float,
     Returns
     -------
     values : (P,) ``≥ ‖Π_K C_k‖``, exact wherever the result is ``≥ threshold``.
+    faces, keys : NNLS warm starts as in :func:`project_rows`.
     """
     values = np.linalg.norm(C, axis=1)
     cand = np.flatnonzero(values >= threshold)
@@ -128,8 +189,16 @@ def cone_values(A: np.ndarray, D: np.ndarray, C: np.ndarray, threshold: float,
         exact1 = (M1 >= -scale).all(axis=1)
         values[k] = np.where(inside, values[k], bound)
         hard.append(k[~inside & ~exact1 & (bound >= threshold)])
-    for k in np.concatenate(hard) if hard else []:
-        values[k] = np.linalg.norm(project_cone(A, D[k], C[k]))
+    hard = np.concatenate(hard) if hard else np.zeros(0, dtype=int)
+    if len(hard):
+        values[hard] = np.minimum(values[hard], polar_bound(A, np.where(D[hard], 1.0, -1.0),
+                                                             C[hard]))
+    need = hard[values[hard] >= threshold]
+    if len(need):
+        out = np.empty((len(need), A.shape[1]))
+        _project_many(A, np.where(D[need], 1.0, -1.0), C[need], np.arange(len(need)), faces,
+                      need if keys is None else np.asarray(keys)[need], out)
+        values[need] = np.sqrt(np.einsum("kp,kp->k", out, out))
     return values
 
 

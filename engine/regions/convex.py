@@ -12,8 +12,11 @@ quadratic local convergence. Gated: the prox is group soft-thresholding (``solve
 ``"active-set"``). ReLU with 2-D data (``"projected"``): the prox ``shrink_λ(Π_K(z))`` uses
 exact cone projections from the cones' corner rays — of all arrangement cells
 (:mod:`engine.regions.cells`) when the patterns are (nearly) all cells, else per pattern from
-its gate (:mod:`engine.regions.cone_rays`), else NNLS. Higher-dimensional data: scnn's
-augmented Lagrangian with R-FISTA inner solves (``"al"``, :mod:`engine.regions.al`).
+its gate (:mod:`engine.regions.cone_rays`). Higher-dimensional data (issue #18) uses the same
+active set with NNLS projections (:mod:`engine.regions.cones`): groups whose projection
+certainly shrinks to 0 are screened out by cheap upper bounds, and each group's last active
+constraints warm-start its next projection (one batched, KKT-checked solve). scnn's augmented
+Lagrangian with R-FISTA inner solves stays available (``solver="al"``, :mod:`engine.regions.al`).
 
 Programs with few points (``n ≤ BARRIER_N``) whose groups all fit in one working set are
 first solved approximately by a barrier method on their ``n``-dimensional dual
@@ -114,13 +117,15 @@ class _Problem:
         self.pat = np.concatenate([np.arange(P), np.arange(P)]) if relu else np.arange(P)
         self.sigma = np.concatenate([np.ones(P), -np.ones(P)]) if relu else np.ones(P)
         self._cache = None                                  # (ws, cones, stacked) of _ws_cones
+        self.faces = {}         # group → active set of its last NNLS cone projection
         self.last_cert = None                               # (U, Certificate) last evaluated
 
     def group_data(self, ws) -> GroupData:
         return GroupData.build(self.A, self.y, self.D[self.pat[ws]], self.sigma[ws], self.relu)
 
     def values(self, rho: np.ndarray) -> np.ndarray:
-        return dual_values(self.A, self.D, rho, self.lam, self.relu, self.cones)
+        return dual_values(self.A, self.D, rho, self.lam, self.relu, self.cones,
+                           faces=self.faces)
 
     def values_ws(self, rho: np.ndarray, ws: np.ndarray) -> np.ndarray:
         """Dual constraint values of the working-set groups only."""
@@ -131,7 +136,7 @@ class _Problem:
         if self.cones is not None:
             cones, stacked = self._ws_cones(ws)
             return np.linalg.norm(project_cells(cones, C, stacked), axis=1)
-        return cone_values(self.A, D, C, self.lam * (1 - 1e-3))
+        return cone_values(self.A, D, C, self.lam * (1 - 1e-3), faces=self.faces, keys=ws)
 
     def _ws_cones(self, ws):
         """The working set's cones and their stacked rows, cached per working set (the
@@ -142,28 +147,28 @@ class _Problem:
         return self._cache[1], self._cache[2]
 
     def projector(self, ws):
-        """``Z ↦ Π_K(Z)`` row-wise on the working set: corner rays when known, else NNLS."""
+        """``(Z, t) ↦ Π_K(Z)`` row-wise on the working set: corner rays when known, else NNLS
+        (rows whose projection has norm ``≤ t`` may come back as 0: callers shrink by ``t``
+        or compare with it)."""
         if self.cones is None:
             D = self.D[self.pat[ws]]
-            return lambda Z: project_rows(self.A, D, Z)                   # noqa: E731
+            return lambda Z, t=0.0: project_rows(self.A, D, Z, t, self.faces, ws)  # noqa: E731
         cones, stacked = self._ws_cones(ws)
-        return lambda Z: project_cells(cones, Z, stacked)                 # noqa: E731
+        return lambda Z, t=0.0: project_cells(cones, Z, stacked)          # noqa: E731
 
     def prox(self, ws):
         """Prox of ``λ‖u‖ + I_K(u)`` on the working set: shrink(Π_K(z))."""
         project = self.projector(ws)
-        return lambda Z, t: group_soft_threshold(project(Z), t)            # noqa: E731
+        return lambda Z, t: group_soft_threshold(project(Z, t), t)         # noqa: E731
 
 
-def _solver(formulation: str, solver: str, p: int) -> str:
-    """``"active-set"`` (gated), ``"projected"`` (ReLU, gate dimension ≤ 3) or ``"al"``."""
+def _solver(formulation: str, solver: str) -> str:
+    """``"active-set"`` (gated), ``"projected"`` (ReLU, the default) or ``"al"``."""
     if formulation == "gated":
         return "active-set"
     if solver not in ("auto", "al", "projected"):
         raise ValueError(f"solver must be 'auto', 'al' or 'projected', got {solver!r}")
-    if solver == "auto":
-        return "projected" if p <= 3 else "al"
-    return solver
+    return "projected" if solver == "auto" else solver
 
 
 def _want_cells(formulation, method, n: int, P: int) -> bool:
@@ -183,7 +188,7 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
     yield Progress(0.0, "patterns")
     D, G, exact = yield from relay(_get_patterns(X, bias, patterns, gates, n_gates, seed),
                                    0.0, 0.1)
-    method, cones = _solver(formulation, solver, X.shape[1] + bias), None
+    method, cones = _solver(formulation, solver), None
     if _want_cells(formulation, method, len(X), len(D)):
         cones = yield from relay(cell_cones_iter(X, D, bias), 0.1, 0.15)
     elif formulation == "relu" and method == "projected":
@@ -366,13 +371,15 @@ def fit_convex(X, y, lam: float, formulation: str = "relu", tol: float = 1e-6,
     patterns, gates : optional fixed patterns (P, n) and their gates; default all patterns
         (exact, ``d + bias ≤ 3``) or ``n_gates`` sampled gates (``seed``).
     bias : append a column of ones. max_iter : total R-FISTA iterations.
-    solver : ``"auto"`` (ReLU: ``"projected"`` — active set with exact cone projections —
-        for 2-D data, else the augmented Lagrangian), ``"al"`` or ``"projected"``.
+    solver : ``"auto"`` or ``"projected"`` (ReLU: the active set with exact cone projections,
+        any dimension) or ``"al"`` (scnn's augmented Lagrangian).
 
     Returns
     -------
     ConvexSolution
         ``objective`` equals :func:`two_layer_objective` of the recovered ``(W1, w2)``
-        (``relu``); see the class for the certificate fields.
+        (``relu``); see the class for the certificate fields. A run stopped by ``max_iter``
+        before the gap reached ``tol`` has ``certified = False`` and a ``summary`` that
+        starts "NOT certified".
     """
     return drain(fit_convex_iter(X, y, lam, formulation, tol, **kwargs))

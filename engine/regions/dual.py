@@ -30,11 +30,13 @@ def correlations(A: np.ndarray, D: np.ndarray, rho: np.ndarray) -> np.ndarray:
     return out
 
 
-def dual_values(A, D, rho, lam, relu: bool, cones=None, rel: float = 1e-3) -> np.ndarray:
+def dual_values(A, D, rho, lam, relu: bool, cones=None, rel: float = 1e-3,
+                faces: dict | None = None) -> np.ndarray:
     """Dual constraint values of all groups (``[v-groups, w-groups]`` for ReLU).
 
     With corner rays (``cones``) every value is exact; otherwise exact wherever
-    ``≥ λ(1 − rel)`` and a rigorous upper bound elsewhere (:func:`cone_values`).
+    ``≥ λ(1 − rel)`` and a rigorous upper bound elsewhere (:func:`cone_values`; ``faces``:
+    its NNLS warm starts, keyed by group index).
     """
     C = correlations(A, D, rho)
     if not relu:
@@ -42,7 +44,9 @@ def dual_values(A, D, rho, lam, relu: bool, cones=None, rel: float = 1e-3) -> np
     if cones is not None:
         return np.concatenate([_ray_values(cones, C), _ray_values(cones, -C)])
     thr = lam * (1.0 - rel)
-    return np.concatenate([cone_values(A, D, C, thr), cone_values(A, D, -C, thr)])
+    P = len(D)
+    return np.concatenate([cone_values(A, D, C, thr, faces=faces, keys=np.arange(P)),
+                           cone_values(A, D, -C, thr, faces=faces, keys=P + np.arange(P))])
 
 
 def _ray_values(cones, C: np.ndarray) -> np.ndarray:

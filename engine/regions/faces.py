@@ -4,7 +4,7 @@ The Newton polish (:mod:`engine.regions.polish`) works on the face of each group
 contains the group's current vector: an orthonormal basis of the span of that face (the null
 space of the constraints tight there). For 2-D data with a bias (``p = 3``) the faces are the
 interior (``I``), a facet (the plane ⟂ one row ``a``) or a ray (``û``), computed vectorised;
-otherwise by an SVD of the tight rows.
+otherwise by an SVD of the tight rows (cached per tight set).
 """
 from __future__ import annotations
 
@@ -21,15 +21,11 @@ def row_norms(M: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", M, M))
 
 
-def _face_basis(a_rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Orthonormal basis (p, k) of the null space of the constraints tight at ``u`` (SVD)."""
-    p = len(u)
-    vals = a_rows @ u
-    scale = np.linalg.norm(a_rows, axis=1) * np.linalg.norm(u)
-    tight = a_rows[np.abs(vals) <= TIGHT * np.maximum(scale, 1e-300)]
-    if len(tight) == 0:
+def _null_basis(rows: np.ndarray, p: int) -> np.ndarray:
+    """Orthonormal basis (p, k) of the null space of ``rows`` (SVD; all of ``R^p`` if none)."""
+    if len(rows) == 0:
         return np.eye(p)
-    _, s, Vt = np.linalg.svd(tight, full_matrices=True)
+    _, s, Vt = np.linalg.svd(rows, full_matrices=True)
     rank = int((s > 1e-10 * s.max()).sum())
     return Vt[rank:].T
 
@@ -43,6 +39,7 @@ class Geometry:
         self.An = A / np.maximum(self.an, 1e-300)[:, None]
         self.tol_an = np.where(self.an > 0, TIGHT * self.an, -1.0)     # zero rows: never tight
         self._sin2 = None
+        self.faces = {}         # tight set (packed bits) → null-space basis (p > 3)
 
     @property
     def sin2(self) -> np.ndarray:
@@ -88,9 +85,17 @@ def face_bases(A, S, U, geo: Geometry | None = None):
         return np.broadcast_to(np.eye(p), (g, p, p)).copy(), np.full(g, p)
     if p == 3:
         return _bases_3d(U, geo if geo is not None else Geometry(A))
+    geo = geo if geo is not None else Geometry(A)
     out, dims = np.zeros((g, p, p)), np.zeros(g, dtype=int)
+    # |a·u| ≤ TIGHT‖a‖‖u‖; the face's span is the null space of the tight rows, whatever
+    # their signs, so it is cached per tight set (the polish revisits faces)
+    tight = np.abs(U @ A.T) <= TIGHT * row_norms(U)[:, None] * geo.an[None, :]
+    keys = np.packbits(tight, axis=1)
     for i in range(g):
-        B = _face_basis(S[i][:, None] * A, U[i])
+        key = keys[i].tobytes()
+        B = geo.faces.get(key)
+        if B is None:
+            B = geo.faces[key] = _null_basis(A[tight[i]], p)
         out[i, :, :B.shape[1]] = B
         dims[i] = B.shape[1]
     return out, dims

@@ -72,10 +72,10 @@ class _Reduced:
             B[self.blocks] = bases.ravel()
             B = B.reshape(gp, gp)
             gram, rhs = B.T @ gram @ B, rhs @ B
-        elif not identity:              # block by block (O(g²p³), not O(g³p³))
-            R = gram.reshape(g, p, g, p).transpose(0, 2, 1, 3)
-            R = bases.transpose(0, 2, 1)[:, None] @ R @ bases[None]
-            gram = R.transpose(0, 2, 1, 3).reshape(gp, gp)
+        elif not identity:              # R B then Bᵀ(R B): 2g products, not g² (O(g²p³))
+            RB = gram.reshape(gp, g, p).transpose(1, 0, 2) @ bases            # (g, gp, p)
+            RB = RB.transpose(1, 0, 2).reshape(g, p, gp)                       # rows by group
+            gram = (bases.transpose(0, 2, 1) @ RB).reshape(gp, gp)
             rhs = np.einsum("gpk,gp->gk", bases, rhs.reshape(g, p)).ravel()
         self.gram, self.b, self.c = gram, rhs, raw.c
         self.frozen = ~self.mask.ravel()
@@ -86,6 +86,29 @@ class _Reduced:
             self.b[self.frozen] = 0.0
         self.pmask = self.lam * (self.mask[:, :, None] & self.mask[:, None, :])
         self.eye = np.eye(p)[None]
+
+    def refresh(self, raw: _Raw, active, changed, bases, dims) -> "_Reduced":
+        """In place: new faces for the groups ``changed`` only — their rows and columns of
+        ``BᵀRB`` recomputed (``O(|changed|·g·p³)``), the rest kept; returns ``self``."""
+        g, p = self.g, self.p
+        idx = (raw.pos[active][:, None] * p + np.arange(p)[None, :]).ravel()
+        loc = (changed[:, None] * p + np.arange(p)[None, :]).ravel()
+        k = len(changed)
+        RB = raw.R[np.ix_(idx[loc], idx)].reshape(k * p, g, p).transpose(1, 0, 2) @ bases
+        RB = RB.transpose(1, 0, 2).reshape(k, p, g * p)
+        rows = (bases[changed].transpose(0, 2, 1) @ RB).reshape(k * p, g * p)
+        self.bases, self.mask = bases, np.arange(p)[None, :] < dims[:, None]
+        self.frozen = ~self.mask.ravel()
+        self.any_frozen = bool(self.frozen.any())
+        rows[:, self.frozen] = 0.0
+        rows[self.frozen[loc], :] = 0.0
+        self.gram[loc, :] = rows
+        self.gram[:, loc] = rows.T
+        self.b[loc] = np.einsum("gpk,gp->gk", bases[changed],
+                                raw.b[idx[loc]].reshape(k, p)).ravel()
+        self.b[self.frozen] = 0.0
+        self.pmask = self.lam * (self.mask[:, :, None] & self.mask[:, None, :])
+        return self
 
     def subset(self, keep: np.ndarray) -> "_Reduced":
         """The same program without the groups ``~keep`` (dropped at 0, faces unchanged)."""
@@ -139,18 +162,24 @@ class _Reduced:
         H = self.gram.copy()
         Hf = H.reshape(-1)                                   # flat view
         Hf[self.blocks] += P.ravel()
-        if self.any_frozen:
-            H[self.frozen, self.frozen] = 1.0
         dg = Hf[::self.g * self.p + 1]
         dg += 1e-13 * max(1.0, float(dg.max()))
-        _, _, d, info = dgesv(H, -g)                          # LAPACK without NumPy's wrapper
-        if info != 0:
-            d = np.linalg.lstsq(H, -g, rcond=1e-12)[0]
+        if not self.any_frozen:
+            return g, _newton_solve(H, -g)
+        free = np.flatnonzero(~self.frozen)         # lower-dimensional faces: a smaller system
+        d = np.zeros_like(g)
+        d[free] = _newton_solve(H[np.ix_(free, free)], -g[free])
         return g, d
 
     def unpack(self, z):
         """``u_g = B_g z_g`` (gated: the identity)."""
         return z if self.identity else np.einsum("gpk,gk->gp", self.bases, z)
+
+
+def _newton_solve(H: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``H⁻¹ rhs`` by LAPACK (no NumPy wrapper), least squares if ``H`` is singular."""
+    _, _, d, info = dgesv(H, rhs)
+    return d if info == 0 else np.linalg.lstsq(H, rhs, rcond=1e-12)[0]
 
 
 def _caps(A, S_act, red, z, d, an):
@@ -233,8 +262,10 @@ def _pure_step(red, A, S_act, z, d, g):
     return zn if np.abs(gn).max() < 0.5 * np.abs(g).max() else None
 
 
-def _setup(raw, A, S, U, lam):
-    """Active groups, their face bases and the reduced problem (None if nothing active)."""
+def _setup(raw, A, S, U, lam, prev=None):
+    """Active groups, their face bases and the reduced problem (None if nothing active);
+    ``prev``: the last setup — when the groups are the same and only a few faces changed,
+    the reduced problem is refreshed (:meth:`_Reduced.refresh`), not rebuilt."""
     norms = _rn(U)
     U[norms <= 1e-12 * norms.max(initial=0.0)] = 0.0       # round-off residue of a drop
     active = np.flatnonzero(norms > 1e-12 * norms.max(initial=0.0))
@@ -246,7 +277,14 @@ def _setup(raw, A, S, U, lam):
     active, bases, dims = active[keep], bases[keep], dims[keep]
     if len(active) == 0:
         return None
-    red = _Reduced(raw, active, bases, dims, lam, S is None)
+    red = None
+    if prev is not None and S is not None and np.array_equal(prev[0], active):
+        old = prev[1]
+        changed = np.flatnonzero((old.bases != bases).any(axis=(1, 2)))
+        if len(changed) <= len(active) // 4:
+            red = old.refresh(raw, active, changed, bases, dims)
+    if red is None:
+        red = _Reduced(raw, active, bases, dims, lam, S is None)
     return active, red, (U[active] if S is None else np.einsum("gpk,gp->gk", bases, U[active]))
 
 
@@ -294,7 +332,7 @@ def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None):
             keep = (z != 0).any(axis=1)
             setup = (active[keep], red.subset(keep), z[keep]) if keep.any() else None
         elif changed:
-            setup = _setup(raw, A, S, U, lam)
+            setup = _setup(raw, A, S, U, lam, prev=setup)
         else:
             setup = (active, red, z)
     return U

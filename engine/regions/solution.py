@@ -96,6 +96,19 @@ class ConvexSolution:
     def relative_gap(self) -> float:
         return self.dual_gap / max(abs(self.objective), 1e-300)
 
+    @property
+    def summary(self) -> str:
+        """One line for the app: certified or ``NOT certified`` (with the gap), and whether the
+        program's patterns are all of them (global optimum, PE Theorem 1) or sampled (the
+        optimum of a restriction: an upper bound on the global one, SCIENCE.md §2.3)."""
+        gap = f"relative duality gap {self.relative_gap:.1e}"
+        scope = ("all patterns: the global optimum" if self.exact_patterns
+                 else "sampled patterns: an upper bound on the global optimum")
+        if self.certified:
+            return f"certified optimum over {scope} ({gap})"
+        return (f"NOT certified: the {self.solver or 'convex'} solver stopped after "
+                f"{self.n_iter} iterations short of the optimum over {scope} ({gap})")
+
     def predict(self, X) -> np.ndarray:
         """Network output on new points ``X`` (n, d)."""
         X = np.asarray(X, dtype=np.float64)

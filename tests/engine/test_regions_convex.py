@@ -97,7 +97,7 @@ def test_higher_dimensional_data_uses_sampled_gates():
     X = rng.normal(size=(8, 3))
     y = np.maximum(X @ [1.0, -0.5, 0.2], 0) - 0.3
     sol = fit_convex(X, y, 0.02, tol=1e-6, n_gates=60, seed=1)
-    assert not sol.exact_patterns and sol.solver == "al"
+    assert not sol.exact_patterns and sol.solver == "projected"
     assert sol.W1.shape[1] == 4
     assert two_layer_objective(sol.W1, sol.w2, X, y, 0.02) == pytest.approx(sol.objective,
                                                                             rel=1e-9)
