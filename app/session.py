@@ -201,6 +201,8 @@ def restore_config(cls, data: Any) -> tuple[Any, Optional[str]]:
     warning : str or None
         Which fields were reset to defaults and why (None when the data was fine).
     """
+    if isinstance(data, dict):
+        data = {key: _as_tuples(value) for key, value in data.items()}
     try:
         return config_from_dict(cls, data), None
     except Exception as exc:  # noqa: BLE001 - a corrupt entry must still open
@@ -214,6 +216,14 @@ def restore_config(cls, data: Any) -> tuple[Any, Optional[str]]:
     reasons = "; ".join(f"{name} ({why})" for name, why in reset.items())
     log.warning("%s: fields reset to defaults: %s", cls.__name__, reasons)
     return config, f"{cls.__name__}: reset to defaults: {reasons}"
+
+
+def _as_tuples(value: Any) -> Any:
+    """JSON arrays back to the tuples a frozen config holds, at every depth (points saved as
+    ``[[x, y, label], ...]`` compare equal to the ``((x, y, label), ...)`` they came from)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_as_tuples(v) for v in value)
+    return value
 
 
 def _restore_fields(cls, data: dict) -> tuple[dict, dict[str, str]]:

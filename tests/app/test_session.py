@@ -164,3 +164,14 @@ def test_autosaver_reports_errors_without_raising(qtbot, tmp_path):
     with qtbot.waitSignal(saver.sigError, timeout=2000) as err:
         pass
     assert "no session" in err.args[0] and saver.is_dirty()
+
+
+@dataclass(frozen=True)
+class PointsConfig:
+    points: tuple = param((), help="clicked points (x, y, label)", hidden=True)
+
+
+def test_nested_points_come_back_as_tuples():
+    cfg = PointsConfig(points=((0.5, -1.0, 1.0), (0.25, 0.0, -1.0)))
+    back, warning = restore_config(PointsConfig, json.loads(json.dumps({"points": cfg.points})))
+    assert warning is None and back == cfg
