@@ -313,6 +313,7 @@ class MainWindow(QMainWindow):
             other = self.slots[self.running_tag]
             other.message = f"Run cancelled to run {slot.spec.title}."
         self.running_tag = self.current
+        self.clock.restart()
         slot.message = "Running…"
         self.runner.start(slot.presenter.make_run(config, self.device), tag=self.current)
         self._show_lab_status()
@@ -343,7 +344,6 @@ class MainWindow(QMainWindow):
             self.run()
 
     def _run_started(self, _tag) -> None:
-        self.clock.restart()
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
         self.progress.setFormat("%p%")

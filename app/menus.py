@@ -7,7 +7,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QApplication
 
 from app import export, file_open, movie
-from app.presentation import scale_plot_fonts, set_app_font_scale
+from app.presentation import presentation_scale, scale_plot_fonts, set_app_font_scale
 from app.registry import LABS
 from app.results_export import export_results, track_results
 from app.session import Session, SessionError
@@ -187,13 +187,22 @@ def write_movie(presenter, path: str, fps: int = 30, dialog=None, title: str = "
 
 # -- view and help ---------------------------------------------------------------------------
 def toggle_presentation(win) -> None:
+    """F11: full screen with fonts sized for the screen, parameter dock hidden (and back)."""
     on = not win.isFullScreen()
-    set_app_font_scale(on)
+    screen = win.screen() or QApplication.primaryScreen()
+    scale = presentation_scale(screen.geometry().height())
+    set_app_font_scale(on, scale)
     win.setFont(QApplication.font())
     for slot in win.slots.values():
-        scale_plot_fonts(slot.presenter.svg_plots().values(), on)
+        scale_plot_fonts(slot.presenter.svg_plots().values(), on, scale)
         slot.presenter.set_presentation(on)
-    win.showFullScreen() if on else win.showNormal()
+    if on:
+        win.dock_was_visible = win.side_dock.isVisible()
+        win.side_dock.hide()
+        win.showFullScreen()
+    else:
+        win.side_dock.setVisible(getattr(win, "dock_was_visible", True))
+        win.showNormal()
     win.presentation_action.setChecked(on)
 
 

@@ -113,9 +113,14 @@ def nice_length(span: float) -> float:
     return float(power)
 
 
+_SCALE_COLOR = (235, 170, 0)
+
+
 def add_scale_bar(vb: pg.ViewBox) -> pg.ScaleBar:
     """A scale bar in the lower right corner of ``vb`` (view units are mm)."""
-    bar = pg.ScaleBar(size=10.0, width=4, brush=(255, 255, 255), suffix="", offset=(-12, -12))
+    bar = pg.ScaleBar(size=10.0, width=4, brush=_SCALE_COLOR, pen=pg.mkPen("k", width=0.5),
+                      suffix="", offset=(-12, -12))
+    bar.text.setColor(_SCALE_COLOR)             # amber: readable on black and on white
     bar.setParentItem(vb)
     bar.setZValue(1000)
     return bar
