@@ -7,26 +7,21 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFrame, QHBoxLayout, QLabel,
-                               QMainWindow, QProgressBar, QPushButton, QScrollArea,
-                               QStackedWidget, QVBoxLayout, QWidget, QCheckBox)
+from PySide6.QtWidgets import QMainWindow
 
-from app import file_open, menus, window_state
+from app import file_open, menus, window_layout, window_state
 from app.registry import LABS
 from app.run_progress import RunClock, progress_text
 from app.runner import Runner
 from app.session import Autosaver, Session, restore_config
+from app.window_layout import RUN_HINT
 from engine.core.config import config_from_dict, config_to_dict
-from widgets.elided_label import ElidedLabel
 from widgets.parameter_panel import ParameterPanel
-from widgets.playback_bar import PlaybackBar
 
 log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 0.1     # progress-bar updates at most 10 per second
 MIN_SIZE = (1100, 620)     # fits a 1280 × 720 screen with its panels and title bar
 DEFAULT_SIZE = (1500, 950)
-RUN_HINT = "No result yet: press Run (F5)."
 
 
 class LabSlot:
@@ -62,91 +57,16 @@ class MainWindow(QMainWindow):
         self.slots: dict[str, LabSlot] = {}
         self.current: Optional[str] = None
         self._warnings: list[str] = []
-        self._build(devices or [("cpu", "CPU")])
+        window_layout.build(self, devices or [("cpu", "CPU")])
         self._restore(session)         # auto-run is still off here: nothing runs yet
         self.auto_run.setChecked(auto_run)
         self.autosaver = Autosaver(self.session, autosave_path) if autosave_path else None
         self._wire()
         menus.build_menus(self)
-        window_state.restore_window(self, settings)
+        if not window_state.restore_window(self, settings):
+            window_state.fit_to_screen(self)
 
     # -- construction ----------------------------------------------------------------------
-    def _build(self, devices) -> None:
-        self.views = QStackedWidget()
-        self.playback = PlaybackBar()
-        self.run_hint = QLabel(RUN_HINT)
-        self.run_hint.setObjectName("run_hint")
-        self.run_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.run_hint.setStyleSheet("background: #fff4c2; padding: 6px; font-weight: bold;")
-        central = QWidget()
-        box = QVBoxLayout(central)
-        box.setContentsMargins(4, 4, 4, 4)
-        box.addWidget(self.run_hint)
-        box.addWidget(self.views, 1)
-        box.addWidget(self.playback)
-        self.setCentralWidget(central)
-        self._build_side_panel()
-        self._build_status_bar(devices)
-        self.playback.install_shortcuts(self)
-
-    def _build_side_panel(self) -> None:
-        self.lab_box = QComboBox()
-        self.preset_box = QComboBox()
-        self.preset_note = QLabel()
-        self.preset_note.setWordWrap(True)
-        self.panels = QStackedWidget()
-        self.run_button = QPushButton("Run")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.auto_run = QCheckBox("Re-run on every change")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        side = QWidget()
-        lay = QVBoxLayout(side)
-        lay.addWidget(self._scrolled_panel(), 1)
-        buttons = QHBoxLayout()       # Run/Cancel and progress stay below the scrolling part
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        lay.addLayout(buttons)
-        lay.addWidget(self.auto_run)
-        lay.addWidget(self.progress)
-        self.side_dock = QDockWidget("Parameters", self)
-        self.side_dock.setObjectName("parameters")
-        self.side_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.side_dock.setWidget(side)
-        self.side_dock.setMinimumWidth(300)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.side_dock)
-
-    def _scrolled_panel(self) -> QScrollArea:
-        """Lab and preset choice and the parameter panel, scrolling on short screens."""
-        inner = QWidget()
-        lay = QVBoxLayout(inner)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(QLabel("Lab"))
-        lay.addWidget(self.lab_box)
-        lay.addWidget(QLabel("Preset"))
-        lay.addWidget(self.preset_box)
-        lay.addWidget(self.preset_note)
-        lay.addWidget(self.panels, 1)
-        self.side_scroll = QScrollArea()
-        self.side_scroll.setWidgetResizable(True)
-        self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.side_scroll.setWidget(inner)
-        return self.side_scroll
-
-    def _build_status_bar(self, devices) -> None:
-        self.status_label = ElidedLabel("Ready")     # long summaries: "…", full text as tooltip
-        self.device_box = QComboBox()
-        self.device_box.setToolTip("Compute device for engine runs")
-        for dev, name in devices:
-            self.device_box.addItem(name, dev)
-        bar = self.statusBar()
-        bar.addWidget(self.status_label, 1)
-        bar.addPermanentWidget(QLabel("Device:"))
-        bar.addPermanentWidget(self.device_box)
-
     def _restore(self, session: Optional[Session]) -> None:
         saved = session.labs if session else {}
         for name, spec in LABS.items():

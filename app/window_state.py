@@ -48,6 +48,18 @@ def restore_window(win, settings: Optional[QSettings]) -> bool:
     return restored
 
 
+def fit_to_screen(win, fraction: float = 0.95) -> None:
+    """Shrink ``win`` to ``fraction`` of its screen's free area when it is larger (a first
+    start on a 1280 × 720 screen must not put Run or the playback bar off-screen)."""
+    screen = win.screen()
+    if screen is None:
+        return
+    free = screen.availableGeometry()
+    width = min(win.width(), max(win.minimumWidth(), int(free.width() * fraction)))
+    height = min(win.height(), max(win.minimumHeight(), int(free.height() * fraction)))
+    win.resize(width, height)
+
+
 class RecentFiles:
     """Most recent first list of ``(path, kind)`` (kind: ``"session"`` or ``"volume"``),
     stored in ``settings`` when given. Paths that no longer exist are dropped when listed."""

@@ -39,6 +39,8 @@ def shell(qtbot, tmp_path):
     win = MainWindow(session=None, autosave_path=tmp_path / "autosave.json",
                      devices=[("cpu", "CPU")], auto_run=False)
     qtbot.addWidget(win)
+    win.finished_tags = []          # every finished run's lab, in order (see wait_run_of)
+    win.runner.sigFinished.connect(lambda _result, tag: win.finished_tags.append(tag))
     for lab in LABS:
         small(win, lab)
     win.resize(1280, 720)
@@ -59,10 +61,10 @@ def click_every_plot(win, qtbot):
 
 
 def wait_run_of(win, qtbot, lab, timeout=180_000):
-    """Wait for the run of ``lab`` to finish (a superseded run is not enough)."""
-    with qtbot.waitSignal(win.runner.sigFinished, timeout=timeout,
-                          check_params_cb=lambda _result, tag: tag == lab):
-        pass
+    """Wait until the newest run of ``lab`` (started before this call) has finished; works
+    when it finished already (a superseded run never finishes)."""
+    qtbot.waitUntil(lambda: not (win.runner.is_running() and win.running_tag == lab)
+                    and win.finished_tags and win.finished_tags[-1] == lab, timeout=timeout)
 
 
 @pytest.mark.parametrize("lab", list(LABS))
