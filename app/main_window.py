@@ -100,7 +100,8 @@ class MainWindow(QMainWindow):
             slot.panel.sigConfigChanged.connect(self._config_changed)
             slot.panel.sigInvalid.connect(lambda text, n=name: self.show_message(text, n))
             slot.presenter.sigMessage.connect(lambda text, n=name: self.show_message(text, n))
-            slot.presenter.sigConfigEdit.connect(self.edit_config)
+            slot.presenter.sigConfigEdit.connect(
+                lambda changes, n=name: self.edit_config(changes, n))
         self.playback.sigFrameChanged.connect(self._frame_changed)
         self.runner.sigStarted.connect(self._run_started)
         self.runner.sigProgress.connect(self._run_progress)
@@ -238,17 +239,23 @@ class MainWindow(QMainWindow):
         self.runner.start(slot.presenter.make_run(config, self.device), tag=self.current)
         self._show_lab_status()
 
-    def edit_config(self, changes: dict) -> None:
-        """Apply field edits coming from a view; refused edits are reported, nothing changes."""
-        panel = self.slot.panel
+    def edit_config(self, changes: dict, lab: Optional[str] = None) -> None:
+        """Apply field edits coming from the views of ``lab`` (default: the current one);
+        refused edits are reported, nothing changes. Only the lab shown re-runs."""
+        lab = lab if lab in self.slots else self.current
+        panel = self.slots[lab].panel
         data = {**config_to_dict(panel.config()), **changes}
         try:
             config = config_from_dict(type(panel.config()), data)
         except ValueError as err:
-            self.show_message(str(err))
+            self.show_message(str(err), lab)
             return
         panel.set_config(config)
-        self._config_changed(config)
+        if lab == self.current:
+            self._config_changed(config)
+        else:
+            self.slots[lab].preset = None
+            self._mark_dirty()
 
     def _config_changed(self, _config) -> None:
         self.slot.preset = None

@@ -167,3 +167,23 @@ def test_session_with_invalid_fields_keeps_the_rest_and_says_which(shell, qtbot,
     assert "dim" in win.status_label.text() and "reset" in win.status_label.text()
     wait_run_of(win, qtbot, "gradient-flow")
     assert Session.load(path).labs["gradient-flow"]["config"]["dim"] == -4   # file untouched
+
+
+def test_config_edit_from_a_hidden_lab_goes_to_that_lab(shell, qtbot):
+    win = shell
+    win.switch_lab("gradient-flow")
+    before = win.slot.panel.config()
+    win.slots["recon"].presenter.sigConfigEdit.emit({"n_views": 30})
+    assert win.slots["recon"].panel.config().n_views == 30
+    assert win.slot.panel.config() == before and not win.runner.is_running()
+
+
+def test_progress_shows_elapsed_and_time_left(shell, qtbot):
+    win = shell
+    win.switch_lab("gradient-flow")
+    small(win, "gradient-flow", n_init=2000, t_max=20.0, dt=0.001, frames=50)
+    win.run()
+    qtbot.waitUntil(lambda: "left" in win.progress.format(), timeout=60_000)
+    assert "elapsed" in win.progress.format() and "%p%" in win.progress.format()
+    win.runner.cancel()
+    qtbot.waitUntil(lambda: not win.runner.is_running())
