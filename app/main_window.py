@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         self._warnings: list[str] = []
         window_layout.build(self, devices or [("cpu", "CPU")])
         self._restore(session)         # auto-run is still off here: nothing runs yet
+        window_layout.fit_dock_width(self)
         self.auto_run.setChecked(auto_run)
         self.autosaver = Autosaver(self.session, autosave_path) if autosave_path else None
         self._wire()

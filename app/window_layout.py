@@ -94,3 +94,14 @@ def _build_status_bar(win, devices) -> None:
     bar.addWidget(win.status_label, 1)
     bar.addPermanentWidget(QLabel("Device:"))
     bar.addPermanentWidget(win.device_box)
+
+
+def fit_dock_width(win, most: int = 400) -> None:
+    """Make the side dock wide enough for the widest parameter panel (at most ``most`` px),
+    so no editor or unit is cut off and no horizontal scroll bar appears."""
+    widest = max((win.panels.widget(i).sizeHint().width() for i in range(win.panels.count())),
+                 default=0)
+    scroll_bar = win.side_scroll.verticalScrollBar().sizeHint().width()
+    margins = win.side_dock.widget().layout().contentsMargins()
+    need = widest + scroll_bar + margins.left() + margins.right() + 4
+    win.side_dock.setMinimumWidth(max(300, min(most, need)))

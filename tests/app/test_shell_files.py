@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRect, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QScrollArea
 
 from app import file_open, menus
 from app.main_window import MainWindow
@@ -39,6 +40,9 @@ def test_controls_are_on_screen_at_1280x720(qtbot, tmp_path, lab):
     assert win.size().width() <= 1280 and win.size().height() <= 720
     for widget in (win.run_button, win.cancel_button, win.progress, win.playback):
         assert inside(win, widget), widget
+    qtbot.wait(50)
+    for area in win.slot.panel.findChildren(QScrollArea) + [win.side_scroll]:
+        assert not area.horizontalScrollBar().isVisible()      # no editor or unit cut off
     win.shutdown()
 
 
