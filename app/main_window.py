@@ -36,6 +36,7 @@ class LabSlot:
         self.preset: Optional[str] = None
         self.has_result = False      # a run of this lab finished since the window opened
         self.message = ""            # the newest status message of this lab
+        self.ended = ""              # how its last run ended, for the progress bar
 
 
 class MainWindow(QMainWindow):
@@ -190,6 +191,7 @@ class MainWindow(QMainWindow):
             text = text or f"The {other} run goes on in the background; press Run (F5) here " \
                            f"to cancel it and run {slot.spec.title}."
         self.status_label.setText(text)
+        self._show_progress_of_lab()
 
     def _fill_presets(self) -> None:
         slot = self.slot
@@ -290,7 +292,7 @@ class MainWindow(QMainWindow):
             slot.presenter.show_partial(partial)
 
     def _run_finished(self, result, tag) -> None:
-        self._run_ended("done")
+        self._run_ended("done", tag)
         slot = self.slots.get(tag)
         if slot is None:
             return
@@ -302,14 +304,14 @@ class MainWindow(QMainWindow):
         self._run_current_if_empty()
 
     def _run_failed(self, message: str, tag) -> None:
-        self._run_ended("failed")
+        self._run_ended("failed", tag)
         self._abandoned(tag)
         self.show_message(f"Run failed: {message}", tag)
 
     def _run_cancelled(self, tag) -> None:
         superseded = self.runner.is_running()     # a new run took its place
         if not superseded:
-            self._run_ended("cancelled")
+            self._run_ended("cancelled", tag)
         self._abandoned(tag)
         slot = self.slots.get(tag)
         if superseded and (tag == self.running_tag or slot is None
@@ -320,12 +322,21 @@ class MainWindow(QMainWindow):
         self.show_message("Run cancelled; the previous result is still shown." if shown
                           else "Run cancelled; press Run (F5) to run again.", tag)
 
-    def _run_ended(self, word: str) -> None:
-        """Progress bar and Cancel button after a run ended (finished, failed, cancelled)."""
+    def _run_ended(self, word: str, tag) -> None:
+        """Progress bar and Cancel button after a run of ``tag`` ended (done, failed,
+        cancelled); the lab keeps the words for when it is shown again."""
         self.cancel_button.setEnabled(False)
-        if word == "done":
-            self.progress.setValue(1000)
-        self.progress.setFormat(f"{word} in {self.clock.elapsed():.1f} s")
+        if tag in self.slots:
+            self.slots[tag].ended = f"{word} in {self.clock.elapsed():.1f} s"
+        self._show_progress_of_lab()
+
+    def _show_progress_of_lab(self) -> None:
+        """While nothing runs, the progress bar tells how the shown lab's last run ended."""
+        if self.runner.is_running():
+            return
+        ended = self.slot.ended
+        self.progress.setValue(1000 if ended.startswith("done") else 0)
+        self.progress.setFormat(ended)
 
     def _run_current_if_empty(self) -> None:
         """After a background run: the lab now shown runs when it has no result yet."""

@@ -187,3 +187,14 @@ def test_progress_shows_elapsed_and_time_left(shell, qtbot):
     assert "elapsed" in win.progress.format() and "%p%" in win.progress.format()
     win.runner.cancel()
     qtbot.waitUntil(lambda: not win.runner.is_running())
+
+
+def test_progress_bar_tells_the_shown_labs_last_run(shell, qtbot):
+    win = shell
+    win.switch_lab("gradient-flow")
+    run_and_wait(win, qtbot)
+    assert win.progress.format().startswith("done in")
+    win.switch_lab("regions")
+    assert win.progress.format() == "" and win.progress.value() == 0
+    win.switch_lab("gradient-flow")
+    assert win.progress.format().startswith("done in") and win.progress.value() == 1000
