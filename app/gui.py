@@ -58,7 +58,8 @@ def run_gui(args) -> int:
         except ValueError as err:
             warnings.append(str(err))
     win.show()
-    win.run()
+    if not win.runner.is_running():      # switching to --lab may have started it already
+        win.run()
     warnings += win.startup_warnings()
     if warnings:
         QMessageBox.warning(win, "Flowscope", "\n\n".join(warnings))
