@@ -100,6 +100,18 @@ def open_path(win, path) -> bool:
     return False
 
 
+def ask_volume(win, path: Optional[str] = None) -> bool:
+    """File → Open volume: a NIfTI/NumPy/TIFF file, or any file of a DICOM series (the whole
+    series is loaded)."""
+    if path is None:
+        path, _ = QFileDialog.getOpenFileName(
+            win, "Open volume", "", "Volumes (*.nii *.nii.gz *.npy *.npz *.tif *.tiff *.dcm "
+            "*.dicom *.ima);;All files (*)")
+        if not path:
+            return False
+    return open_volume(win, path)
+
+
 def ask_dicom(win, path: Optional[str] = None) -> bool:
     """File → Open DICOM series: choose the folder of the series (or pass ``path``)."""
     if path is None:

@@ -21,6 +21,8 @@ def build_menus(win) -> None:
     _action(win, file_menu, "&Save session", lambda: save_session(win), QKeySequence.Save)
     _action(win, file_menu, "Save session &as…", lambda: save_session(win, ask=True),
             QKeySequence.SaveAs)
+    _action(win, file_menu, "Open &volume (NIfTI, NumPy, TIFF, DICOM file)…",
+            lambda: file_open.ask_volume(win))
     _action(win, file_menu, "Open &DICOM series (folder)…", lambda: file_open.ask_dicom(win))
     win.recent_menu = file_menu.addMenu("Open &recent")
     win.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(win))
