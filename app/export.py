@@ -8,7 +8,9 @@ backend), looping forever.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -93,12 +95,57 @@ def save_plot_svg(plot, path: PathLike) -> Path:
     from pyqtgraph.exporters import SVGExporter
 
     path = Path(path)
-    exporter = SVGExporter(_svg_source(plot))
+    source = _svg_source(plot)
+    exporter = SVGExporter(source)
     install_svg_closed_path_fix()
-    exporter.export(fileName=str(path))
+    with _continuous_curves(source):
+        exporter.export(fileName=str(path))
     if not path.exists():
         raise OSError(f"could not write SVG file {path}")
+    path.write_text(split_svg_polylines(path.read_text(encoding="utf-8")), encoding="utf-8")
     return path
+
+
+@contextlib.contextmanager
+def _continuous_curves(source):
+    """Curves drawn as one continuous line while exporting: pyqtgraph's segmented mode (thick
+    opaque pens without antialiasing) would write one ``<polyline>`` per segment."""
+    scene = source if isinstance(source, QGraphicsScene) else source.scene()
+    import pyqtgraph as pg
+    curves = [c for c in (scene.items() if scene is not None else [])
+              if isinstance(c, pg.PlotCurveItem)]
+    modes = [c.opts.get("segmentedLineMode", "auto") for c in curves]
+    for curve in curves:
+        curve.setSegmentedLineMode("off")
+    try:
+        yield
+    finally:
+        for curve, mode in zip(curves, modes):
+            curve.setSegmentedLineMode(mode)
+
+
+def split_svg_polylines(svg: str) -> str:
+    """One ``<path>`` per polyline: a path of several open sub-paths (``M … L …`` without
+    ``Z``, as a bundle of curves drawn as one item becomes) is split into one path per
+    sub-path with the same attributes. Qt's own SVG renderer truncates very long paths, and
+    editors can then select each curve. Closed paths (fills, frames) are left whole.
+    """
+    from xml.dom import minidom
+
+    doc = minidom.parseString(svg)
+    for node in list(doc.getElementsByTagName("path")):
+        d = node.getAttribute("d")
+        if "Z" in d or "z" in d:
+            continue
+        parts = [p.strip() for p in re.split(r"(?=M)", d) if p.strip()]
+        if len(parts) < 2:
+            continue
+        for part in parts:
+            piece = node.cloneNode(False)
+            piece.setAttribute("d", part)
+            node.parentNode.insertBefore(piece, node)
+        node.parentNode.removeChild(node)
+    return doc.toxml()
 
 
 def install_svg_closed_path_fix() -> None:

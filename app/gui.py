@@ -40,9 +40,10 @@ def run_gui(args) -> int:
     app = create_application()
     configure_torch()
     from app.main_window import MainWindow
+    from app.window_state import app_settings
     session, session_path, auto, warnings = initial_session(args.session)
     win = MainWindow(session=session, autosave_path=auto, session_path=session_path,
-                     devices=device_choices())
+                     devices=device_choices(), settings=app_settings())
     if args.device:
         idx = win.device_box.findData(args.device)
         if idx < 0:
@@ -57,7 +58,8 @@ def run_gui(args) -> int:
         except ValueError as err:
             warnings.append(str(err))
     win.show()
-    win.run()
+    if not win.runner.is_running():      # switching to --lab may have started it already
+        win.run()
     warnings += win.startup_warnings()
     if warnings:
         QMessageBox.warning(win, "Flowscope", "\n\n".join(warnings))

@@ -5,25 +5,23 @@ Nothing lab-specific lives here; presenters (``app/labs``) do the lab work.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Optional
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QMainWindow,
-                               QProgressBar, QPushButton, QStackedWidget, QVBoxLayout, QWidget,
-                               QCheckBox)
+from PySide6.QtWidgets import QMainWindow
 
-from app import menus
+from app import file_open, menus, window_layout, window_state
 from app.registry import LABS
+from app.run_progress import RunClock, progress_text
 from app.runner import Runner
 from app.session import Autosaver, Session, restore_config
+from app.window_layout import RUN_HINT
 from engine.core.config import config_from_dict, config_to_dict
-from widgets.elided_label import ElidedLabel
 from widgets.parameter_panel import ParameterPanel
-from widgets.playback_bar import PlaybackBar
 
 log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 0.1     # progress-bar updates at most 10 per second
+MIN_SIZE = (1100, 620)     # fits a 1280 × 720 screen with its panels and title bar
+DEFAULT_SIZE = (1500, 950)
 
 
 class LabSlot:
@@ -36,88 +34,41 @@ class LabSlot:
         self.presenter.current_config = self.panel.config
         self.presets = spec.presets()
         self.preset: Optional[str] = None
+        self.has_result = False      # a run of this lab finished since the window opened
+        self.message = ""            # the newest status message of this lab
+        self.ended = ""              # how its last run ended, for the progress bar
 
 
 class MainWindow(QMainWindow):
     """Main window. ``session`` restores every lab's config; ``autosave_path`` may be None."""
 
     def __init__(self, session: Optional[Session] = None, autosave_path=None,
-                 session_path=None, devices=None, auto_run: bool = True):
+                 session_path=None, devices=None, auto_run: bool = True, settings=None):
         super().__init__()
         self.setWindowTitle("Flowscope")
-        self.resize(1500, 950)
+        self.setMinimumSize(*MIN_SIZE)
+        self.resize(*DEFAULT_SIZE)
+        self.drops = file_open.DropHandler(self)     # sessions, volumes, CSV files
         self.session_path = session_path
+        self.settings = settings
+        self.recent = window_state.RecentFiles(settings)
         self.runner = Runner(self)
-        self._progress_at = -float("inf")
+        self.clock = RunClock(PROGRESS_SECONDS)
+        self.running_tag: Optional[str] = None
         self.slots: dict[str, LabSlot] = {}
         self.current: Optional[str] = None
         self._warnings: list[str] = []
-        self._build(devices or [("cpu", "CPU")])
-        self._restore(session)
+        window_layout.build(self, devices or [("cpu", "CPU")])
+        self._restore(session)         # auto-run is still off here: nothing runs yet
+        window_layout.fit_dock_width(self)
         self.auto_run.setChecked(auto_run)
         self.autosaver = Autosaver(self.session, autosave_path) if autosave_path else None
         self._wire()
         menus.build_menus(self)
+        if not window_state.restore_window(self, settings):
+            window_state.fit_to_screen(self)
 
     # -- construction ----------------------------------------------------------------------
-    def _build(self, devices) -> None:
-        self.views = QStackedWidget()
-        self.playback = PlaybackBar()
-        central = QWidget()
-        box = QVBoxLayout(central)
-        box.setContentsMargins(4, 4, 4, 4)
-        box.addWidget(self.views, 1)
-        box.addWidget(self.playback)
-        self.setCentralWidget(central)
-        self._build_side_panel()
-        self._build_status_bar(devices)
-        self.playback.install_shortcuts(self)
-
-    def _build_side_panel(self) -> None:
-        self.lab_box = QComboBox()
-        self.preset_box = QComboBox()
-        self.preset_note = QLabel()
-        self.preset_note.setWordWrap(True)
-        self.panels = QStackedWidget()
-        self.run_button = QPushButton("Run")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.auto_run = QCheckBox("Re-run on every change")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        side = QWidget()
-        lay = QVBoxLayout(side)
-        lay.addWidget(QLabel("Lab"))
-        lay.addWidget(self.lab_box)
-        lay.addWidget(QLabel("Preset"))
-        lay.addWidget(self.preset_box)
-        lay.addWidget(self.preset_note)
-        lay.addWidget(self.panels, 1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-        lay.addLayout(buttons)
-        lay.addWidget(self.auto_run)
-        lay.addWidget(self.progress)
-        self.side_dock = QDockWidget("Parameters", self)
-        self.side_dock.setObjectName("parameters")
-        self.side_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.side_dock.setWidget(side)
-        self.side_dock.setMinimumWidth(300)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.side_dock)
-
-    def _build_status_bar(self, devices) -> None:
-        self.status_label = ElidedLabel("Ready")     # long summaries: "…", full text as tooltip
-        self.device_box = QComboBox()
-        self.device_box.setToolTip("Compute device for engine runs")
-        for dev, name in devices:
-            self.device_box.addItem(name, dev)
-        bar = self.statusBar()
-        bar.addWidget(self.status_label, 1)
-        bar.addPermanentWidget(QLabel("Device:"))
-        bar.addPermanentWidget(self.device_box)
-
     def _restore(self, session: Optional[Session]) -> None:
         saved = session.labs if session else {}
         for name, spec in LABS.items():
@@ -125,6 +76,7 @@ class MainWindow(QMainWindow):
             config, warning = restore_config(spec.config_class(), entry.get("config", {}))
             if warning:
                 self._warnings.append(f"{spec.title}: {warning}")
+                log.warning("%s: %s", spec.title, warning)
             slot = LabSlot(spec, config)
             slot.preset = entry.get("preset") if entry.get("preset") in slot.presets else None
             self.slots[name] = slot
@@ -146,15 +98,16 @@ class MainWindow(QMainWindow):
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.runner.cancel)
         self.device_box.currentIndexChanged.connect(self._device_changed)
-        for slot in self.slots.values():
+        for name, slot in self.slots.items():
             slot.panel.sigConfigChanged.connect(self._config_changed)
-            slot.panel.sigInvalid.connect(self.show_message)
-            slot.presenter.sigMessage.connect(self.show_message)
-            slot.presenter.sigConfigEdit.connect(self.edit_config)
+            slot.panel.sigInvalid.connect(lambda text, n=name: self.show_message(text, n))
+            slot.presenter.sigMessage.connect(lambda text, n=name: self.show_message(text, n))
+            slot.presenter.sigConfigEdit.connect(
+                lambda changes, n=name: self.edit_config(changes, n))
         self.playback.sigFrameChanged.connect(self._frame_changed)
         self.runner.sigStarted.connect(self._run_started)
         self.runner.sigProgress.connect(self._run_progress)
-        self.runner.sigPartial.connect(lambda partial: self.slot.presenter.show_partial(partial))
+        self.runner.sigPartial.connect(self._run_partial)
         self.runner.sigFinished.connect(self._run_finished)
         self.runner.sigFailed.connect(self._run_failed)
         self.runner.sigCancelled.connect(self._run_cancelled)
@@ -174,17 +127,26 @@ class MainWindow(QMainWindow):
                 for name, s in self.slots.items()}
         return Session(current_lab=self.current, device=self.device, labs=labs)
 
-    def load_session(self, session: Session) -> None:
+    def load_session(self, session: Session) -> list[str]:
+        """Put a session's configs in the panels and run; returns the warnings (fields reset
+        to defaults), which are also logged and shown in the status bar."""
+        warnings = []
         for name, slot in self.slots.items():
             entry = session.labs.get(name, {})
             config, warning = restore_config(slot.spec.config_class(), entry.get("config", {}))
             if warning:
-                self.show_message(f"{slot.spec.title}: {warning}")
+                warnings.append(f"{slot.spec.title}: {warning}")
+                log.warning("%s: %s", slot.spec.title, warning)
             slot.panel.set_config(config)
             slot.preset = entry.get("preset") if entry.get("preset") in slot.presets else None
-        self.switch_lab(session.current_lab if session.current_lab in self.slots else self.current)
+        self.switch_lab(session.current_lab if session.current_lab in self.slots else self.current,
+                        run_if_empty=False)
+        self._fill_presets()
         self._mark_dirty()
         self.run()
+        if warnings:
+            self.show_message("Session opened; " + " | ".join(warnings))
+        return warnings
 
     def startup_warnings(self) -> list[str]:
         return list(self._warnings)
@@ -194,10 +156,11 @@ class MainWindow(QMainWindow):
             self.autosaver.mark_dirty()
 
     # -- lab switching and presets ---------------------------------------------------------
-    def switch_lab(self, name: str) -> None:
+    def switch_lab(self, name: str, run_if_empty: bool = True) -> None:
+        """Show lab ``name``. A run of the lab left goes on in the background and its result
+        goes to that lab; a lab without a result runs (auto-run) or shows the Run hint."""
         if name == self.current or name not in self.slots:
             return
-        self.runner.cancel()
         self.current = name
         slot = self.slot
         self.views.setCurrentWidget(slot.presenter.view)
@@ -208,6 +171,27 @@ class MainWindow(QMainWindow):
         self._fill_presets()
         self._sync_playback()
         self._mark_dirty()
+        self._show_lab_status()
+        if run_if_empty and not slot.has_result and self.auto_run.isChecked() \
+                and not self._busy_elsewhere():
+            self.run()
+
+    def _busy_elsewhere(self) -> bool:
+        """Whether a run of another lab is going on (the runner runs one job at a time)."""
+        return self.runner.is_running() and self.running_tag != self.current
+
+    def _show_lab_status(self) -> None:
+        """The status line, hint and progress bar of the lab now shown (never another's)."""
+        slot = self.slot
+        running_here = self.runner.is_running() and self.running_tag == self.current
+        self.run_hint.setVisible(not slot.has_result and not running_here)
+        text = slot.message
+        if self._busy_elsewhere():
+            other = self.slots[self.running_tag].spec.title
+            text = text or f"The {other} run goes on in the background; press Run (F5) here " \
+                           f"to cancel it and run {slot.spec.title}."
+        self.status_label.setText(text)
+        self._show_progress_of_lab()
 
     def _fill_presets(self) -> None:
         slot = self.slot
@@ -246,21 +230,35 @@ class MainWindow(QMainWindow):
 
     # -- runs ------------------------------------------------------------------------------
     def run(self) -> None:
+        """Run the current lab (a run of another lab is cancelled, and that is said)."""
         slot = self.slot
         config = slot.panel.config()
+        if self._busy_elsewhere():
+            other = self.slots[self.running_tag]
+            other.message = f"Run cancelled to run {slot.spec.title}."
+        self.running_tag = self.current
+        self.clock.restart()
+        slot.message = "Running…"
         self.runner.start(slot.presenter.make_run(config, self.device), tag=self.current)
+        self._show_lab_status()
 
-    def edit_config(self, changes: dict) -> None:
-        """Apply field edits coming from a view; refused edits are reported, nothing changes."""
-        panel = self.slot.panel
+    def edit_config(self, changes: dict, lab: Optional[str] = None) -> None:
+        """Apply field edits coming from the views of ``lab`` (default: the current one);
+        refused edits are reported, nothing changes. Only the lab shown re-runs."""
+        lab = lab if lab in self.slots else self.current
+        panel = self.slots[lab].panel
         data = {**config_to_dict(panel.config()), **changes}
         try:
             config = config_from_dict(type(panel.config()), data)
         except ValueError as err:
-            self.show_message(str(err))
+            self.show_message(str(err), lab)
             return
         panel.set_config(config)
-        self._config_changed(config)
+        if lab == self.current:
+            self._config_changed(config)
+        else:
+            self.slots[lab].preset = None
+            self._mark_dirty()
 
     def _config_changed(self, _config) -> None:
         self.slot.preset = None
@@ -276,42 +274,77 @@ class MainWindow(QMainWindow):
             self.run()
 
     def _run_started(self, _tag) -> None:
-        self._progress_at = -float("inf")
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
         self.progress.setFormat("%p%")
 
     def _run_progress(self, fraction: float, message: str) -> None:
-        now = time.monotonic()
-        if now - self._progress_at < PROGRESS_SECONDS:
+        if not self.clock.due():
             return          # every repaint recomposes the window (software GL: ~10 ms)
-        self._progress_at = now
         self.progress.setValue(int(1000 * max(0.0, min(1.0, fraction))))
-        self.progress.setFormat(f"%p%  {message}" if message else "%p%")
+        lab = "" if self.running_tag == self.current or self.running_tag not in self.slots \
+            else self.slots[self.running_tag].spec.title
+        self.progress.setFormat(progress_text(fraction, self.clock.elapsed(), message, lab))
+
+    def _run_partial(self, partial) -> None:
+        slot = self.slots.get(self.running_tag)
+        if slot is not None:
+            slot.presenter.show_partial(partial)
 
     def _run_finished(self, result, tag) -> None:
-        self.cancel_button.setEnabled(False)
-        self.progress.setValue(1000)
-        self.progress.setFormat("done")
+        self._run_ended("done", tag)
         slot = self.slots.get(tag)
         if slot is None:
             return
         slot.presenter.show_result(result)
+        slot.has_result = True
         if tag == self.current:
             self._sync_playback()
-        self.show_message(slot.presenter.result_summary(result))
+        self.show_message(slot.presenter.result_summary(result) or "Run finished.", tag)
+        self._run_current_if_empty()
 
     def _run_failed(self, message: str, tag) -> None:
-        self.cancel_button.setEnabled(False)
-        self.progress.setFormat("failed")
+        self._run_ended("failed", tag)
         self._abandoned(tag)
-        self.show_message(f"Run failed: {message}")
+        self.show_message(f"Run failed: {message}", tag)
 
     def _run_cancelled(self, tag) -> None:
-        self.cancel_button.setEnabled(False)
-        self.progress.setFormat("cancelled")
+        superseded = self.runner.is_running()     # a new run took its place
+        if not superseded:
+            self._run_ended("cancelled", tag)
         self._abandoned(tag)
-        self.show_message("Run cancelled; the previous result is still shown.")
+        slot = self.slots.get(tag)
+        if superseded and (tag == self.running_tag or slot is None
+                           or slot.message.startswith("Run cancelled to run")):
+            self._show_lab_status()     # its message was set by run(): nothing stale
+            return
+        shown = slot is not None and slot.has_result
+        self.show_message("Run cancelled; the previous result is still shown." if shown
+                          else "Run cancelled; press Run (F5) to run again.", tag)
+
+    def _run_ended(self, word: str, tag) -> None:
+        """Progress bar and Cancel button after a run of ``tag`` ended (done, failed,
+        cancelled); the lab keeps the words for when it is shown again."""
+        self.cancel_button.setEnabled(False)
+        if tag in self.slots:
+            self.slots[tag].ended = f"{word} in {self.clock.elapsed():.1f} s"
+        self._show_progress_of_lab()
+
+    def _show_progress_of_lab(self) -> None:
+        """While nothing runs, the progress bar tells how the shown lab's last run ended."""
+        if self.runner.is_running():
+            return
+        ended = self.slot.ended
+        self.progress.setValue(1000 if ended.startswith("done") else 0)
+        self.progress.setFormat(ended)
+
+    def _run_current_if_empty(self) -> None:
+        """After a background run: the lab now shown runs when it has no result yet."""
+        if not self.slot.has_result and self.auto_run.isChecked() and \
+                not self.runner.is_running():
+            self.run()
+        else:
+            self._show_lab_status()
 
     def _abandoned(self, tag) -> None:
         """A run ended without a result: its lab shows the result from before it again."""
@@ -334,9 +367,17 @@ class MainWindow(QMainWindow):
         self.slot.presenter.set_frame(index)
 
     # -- misc ------------------------------------------------------------------------------
-    def show_message(self, text: str) -> None:
-        log.info(text)
-        self.status_label.setText(text)
+    def show_message(self, text: str, lab: Optional[str] = None) -> None:
+        """Status message of ``lab`` (default: the current one); shown while it is in front,
+        kept with it while another lab is shown."""
+        lab = lab if lab in self.slots else self.current
+        log.info("%s: %s", lab, text)
+        if lab is None:
+            self.status_label.setText(text)
+            return
+        self.slots[lab].message = text
+        if lab == self.current:
+            self._show_lab_status()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         self.shutdown()
@@ -346,6 +387,8 @@ class MainWindow(QMainWindow):
         """Stop the worker, save the session, release presenters (idempotent)."""
         self.playback.pause()
         self.runner.shutdown()
+        if self.isVisible():
+            window_state.save_window(self, self.settings)
         if getattr(self, "autosaver", None) is not None:
             self.autosaver.mark_dirty()
             self.autosaver.flush()

@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QApplication
 
-from app import export
-from app.presentation import scale_plot_fonts, set_app_font_scale
+from app import export, file_open, movie
+from app.presentation import presentation_scale, scale_plot_fonts, set_app_font_scale
 from app.registry import LABS
 from app.results_export import export_results, track_results
 from app.session import Session, SessionError
@@ -21,6 +21,11 @@ def build_menus(win) -> None:
     _action(win, file_menu, "&Save session", lambda: save_session(win), QKeySequence.Save)
     _action(win, file_menu, "Save session &as…", lambda: save_session(win, ask=True),
             QKeySequence.SaveAs)
+    _action(win, file_menu, "Open &volume (NIfTI, NumPy, TIFF, DICOM file)…",
+            lambda: file_open.ask_volume(win))
+    _action(win, file_menu, "Open &DICOM series (folder)…", lambda: file_open.ask_dicom(win))
+    win.recent_menu = file_menu.addMenu("Open &recent")
+    win.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(win))
     file_menu.addSeparator()
     _action(win, file_menu, "Export view as &PNG…", lambda: export_png(win), "Ctrl+E")
     win.svg_menu = file_menu.addMenu("Export plot as S&VG")
@@ -70,9 +75,27 @@ def open_session(win, path: str | None = None) -> bool:
         win.show_message(f"Session not opened: {err}")
         return False
     win.session_path = path
-    win.load_session(session)
-    win.show_message(f"Opened session {path}")
+    warnings = win.load_session(session)
+    win.recent.add(path, "session")
+    if warnings:      # non-blocking: the window stays usable, the status bar says it too
+        box = QMessageBox(QMessageBox.Icon.Warning, "Session opened: some fields were reset",
+                          "\n\n".join(warnings), QMessageBox.StandardButton.Ok, win)
+        box.setObjectName("session_warnings")
+        box.open()
+    else:
+        win.show_message(f"Opened session {path}")
     return True
+
+
+def fill_recent_menu(win) -> None:
+    """Recent sessions and volumes, most recent first (missing files are left out)."""
+    win.recent_menu.clear()
+    items = win.recent.items()
+    if not items:
+        win.recent_menu.addAction("(none)").setEnabled(False)
+    for path, kind in items:
+        action = win.recent_menu.addAction(f"{kind}: {path}")
+        action.triggered.connect(lambda _c=False, p=path: file_open.open_path(win, p))
 
 
 def save_session(win, ask: bool = False, path: str | None = None) -> bool:
@@ -89,6 +112,7 @@ def save_session(win, ask: bool = False, path: str | None = None) -> bool:
         QMessageBox.warning(win, "Cannot save session", f"{path}: {err}")
         return False
     win.session_path = path
+    win.recent.add(path, "session")
     win.show_message(f"Saved session {path}")
     return True
 
@@ -127,7 +151,8 @@ def export_svg(win, title: str, item, path: str | None = None) -> bool:
 
 
 def export_movie(win, path: str | None = None, fps: int = 30) -> bool:
-    """Record the lab's animation frame by frame to MP4 or GIF (progress + cancel)."""
+    """Record the lab's views frame by frame to MP4 or GIF (≥ 5 s, title and time caption;
+    progress + cancel)."""
     presenter = win.slot.presenter
     n = presenter.frame_count()
     if n == 0:
@@ -140,7 +165,7 @@ def export_movie(win, path: str | None = None, fps: int = 30) -> bool:
     dialog = QProgressDialog("Writing animation…", "Cancel", 0, 1000, win)
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(300)
-    ok = write_movie(presenter, path, fps, dialog)
+    ok = write_movie(presenter, path, fps, dialog, title=movie_title(win))
     dialog.close()
     win.playback.set_frame(n - 1)
     presenter.set_frame(n - 1)
@@ -148,35 +173,38 @@ def export_movie(win, path: str | None = None, fps: int = 30) -> bool:
     return ok
 
 
-def write_movie(presenter, path: str, fps: int = 30, dialog=None) -> bool:
-    """Grab every recorded frame of ``presenter`` into a movie (used by the GUI and CLI)."""
-    widget = presenter.animation_widget()
+def movie_title(win) -> str:
+    """``"Lab title — preset title"`` (or just the lab title for a custom config)."""
+    slot = win.slot
+    preset = slot.presets.get(slot.preset, {}) if slot.preset else {}
+    name = preset.get("title", slot.preset) if preset else ""
+    return f"{slot.spec.title} — {name}" if name else slot.spec.title
 
-    def render(i: int):
-        presenter.set_frame(i)
-        QApplication.processEvents()
-        return export.qimage_to_array(widget.grab().toImage())
 
-    def progress(fraction: float) -> bool:
-        if dialog is None:
-            return True
-        dialog.setValue(int(1000 * fraction))
-        QApplication.processEvents()
-        return not dialog.wasCanceled()
-
-    return bool(export.export_animation(render, presenter.frame_count(), path, fps=fps,
-                                        progress=progress))
+def write_movie(presenter, path: str, fps: int = 30, dialog=None, title: str = "") -> bool:
+    """Grab every recorded frame of ``presenter`` into a movie (used by the GUI and CLI);
+    see :func:`app.movie.write_movie`."""
+    return movie.write_movie(presenter, path, fps, dialog, title=title)
 
 
 # -- view and help ---------------------------------------------------------------------------
 def toggle_presentation(win) -> None:
+    """F11: full screen with fonts sized for the screen, parameter dock hidden (and back)."""
     on = not win.isFullScreen()
-    set_app_font_scale(on)
+    screen = win.screen() or QApplication.primaryScreen()
+    scale = presentation_scale(screen.geometry().height())
+    set_app_font_scale(on, scale)
     win.setFont(QApplication.font())
     for slot in win.slots.values():
-        scale_plot_fonts(slot.presenter.svg_plots().values(), on)
+        scale_plot_fonts(slot.presenter.svg_plots().values(), on, scale)
         slot.presenter.set_presentation(on)
-    win.showFullScreen() if on else win.showNormal()
+    if on:
+        win.dock_was_visible = win.side_dock.isVisible()
+        win.side_dock.hide()
+        win.showFullScreen()
+    else:
+        win.side_dock.setVisible(getattr(win, "dock_was_visible", True))
+        win.showNormal()
     win.presentation_action.setChecked(on)
 
 

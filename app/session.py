@@ -189,19 +189,57 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def restore_config(cls, data: Any) -> tuple[Any, Optional[str]]:
-    """Build config ``cls`` from saved data; never raises.
+    """Build config ``cls`` from saved data, keeping every valid field; never raises.
+
+    Fields whose saved value is invalid (wrong type, out of range, not a choice) are reset to
+    their defaults one by one; the others keep their saved values. Unknown keys are ignored.
 
     Returns
     -------
     config : cls
-        The restored config, or ``cls()`` defaults when ``data`` is invalid or foreign.
+        The restored config (``cls()`` defaults when ``data`` is not an object).
     warning : str or None
-        Why the defaults were used (None when the data was fine).
+        Which fields were reset to defaults and why (None when the data was fine).
     """
+    if isinstance(data, dict):
+        data = {key: _as_tuples(value) for key, value in data.items()}
     try:
         return config_from_dict(cls, data), None
-    except Exception as exc:  # noqa: BLE001 - a corrupt entry must open defaults
+    except Exception as exc:  # noqa: BLE001 - a corrupt entry must still open
+        if not isinstance(data, dict):
+            return cls(), f"{cls.__name__}: saved settings are invalid ({exc}); using defaults"
+    kept, reset = _restore_fields(cls, data)
+    try:
+        config = config_from_dict(cls, kept)
+    except Exception as exc:  # noqa: BLE001 - fields valid alone but not together
         return cls(), f"{cls.__name__}: saved settings are invalid ({exc}); using defaults"
+    reasons = "; ".join(f"{name} ({why})" for name, why in reset.items())
+    log.warning("%s: fields reset to defaults: %s", cls.__name__, reasons)
+    return config, f"{cls.__name__}: reset to defaults: {reasons}"
+
+
+def _as_tuples(value: Any) -> Any:
+    """JSON arrays back to the tuples a frozen config holds, at every depth (points saved as
+    ``[[x, y, label], ...]`` compare equal to the ``((x, y, label), ...)`` they came from)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_as_tuples(v) for v in value)
+    return value
+
+
+def _restore_fields(cls, data: dict) -> tuple[dict, dict[str, str]]:
+    """Saved fields that are valid on top of the ones accepted so far, and the refused
+    ones (field name → reason), tried in the config's field order."""
+    names = [f.name for f in dataclasses.fields(cls) if f.name in data]
+    kept: dict = {}
+    reset: dict[str, str] = {}
+    for name in names:
+        try:
+            config_from_dict(cls, {**kept, name: data[name]})
+        except Exception as exc:  # noqa: BLE001 - any refusal resets this field
+            reset[name] = str(exc)
+            continue
+        kept[name] = data[name]
+    return kept, reset
 
 
 # -- autosave -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from PySide6 import QtCore, QtWidgets
 
 from widgets.curve_data import STYLES as _STYLES, color as _color, pack_lines, subsample_columns
 from widgets.plot_overlays import LegendProxy, OverlayPlacer
+from widgets.range_guard import RangeGuard
 
 __all__ = ["CurvePlot", "subsample_columns", "pack_lines"]
 
@@ -59,6 +60,7 @@ class CurvePlot(QtWidgets.QWidget):
         self._legend.setZValue(2000)  # above the data
         self._legend.setVisible(False)
         self._items: dict[str, dict] = {}
+        self.range_guard = RangeGuard(self.plot_item)   # no "−2e-154" axes for ~0 data
         self.overlays = OverlayPlacer(self.plot_item, self._legend, self._data_items, self)
         self._log = (bool(log_x), bool(log_y))
         self._cursor_x: Optional[float] = None
@@ -106,6 +108,7 @@ class CurvePlot(QtWidgets.QWidget):
     def set_log(self, x: bool, y: bool) -> None:
         """Switch the axes between linear and log scale; every item is redrawn."""
         self._log = (bool(x), bool(y))
+        self.range_guard.release()
         self.plot_item.setLogMode(x=self._log[0], y=self._log[1])
         for entry in self._items.values():
             entry["apply"]()
@@ -132,6 +135,7 @@ class CurvePlot(QtWidgets.QWidget):
     # ------------------------------------------------------------------ key bookkeeping
     def _entry(self, key: str, kind: str, make) -> dict:
         """The entry of ``key``; created with ``make()`` when missing or of another kind."""
+        self.range_guard.release()
         entry = self._items.get(key)
         if entry is not None and entry["kind"] != kind:
             self.remove(key)
@@ -261,7 +265,10 @@ class CurvePlot(QtWidgets.QWidget):
 
         def apply():
             xs, ys = self._clean(x, y)
-            entry["item"].setData(xs, ys, pen=pen, connect="finite", **sym)
+            lone = not symbol and np.count_nonzero(np.isfinite(xs) & np.isfinite(ys)) == 1
+            marks = dict(sym, symbol="o", symbolSize=6, symbolPen=None,
+                         symbolBrush=_color(color)) if lone else sym   # one point: a dot
+            entry["item"].setData(xs, ys, pen=pen, connect="finite", **marks)
 
         entry["apply"] = apply
         apply()

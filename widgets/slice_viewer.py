@@ -19,12 +19,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from widgets.slice_views import AXES, PLANE_OF_AXIS, VIEWS, auto_window, make_view
+from widgets.color_bar import ColorBar
+from widgets.slice_views import (AXES, PLANE_OF_AXIS, VIEWS, add_scale_bar, auto_window,
+                                 make_view, set_scale_bar)
 
 __all__ = ["COLORMAPS", "VIEWS", "SliceViewer", "colormap_lut"]
 
 COLORMAPS = ("gray", "viridis", "magma", "CET-D1")
 _Qt = QtCore.Qt
+_SLICE_STEPS = {_Qt.Key.Key_Up: 1, _Qt.Key.Key_Right: 1, _Qt.Key.Key_Down: -1,
+                _Qt.Key.Key_Left: -1, _Qt.Key.Key_PageUp: 5, _Qt.Key.Key_PageDown: -5}
 
 
 def colormap_lut(name: str) -> np.ndarray:
@@ -48,6 +52,10 @@ class SliceViewer(QtWidgets.QWidget):
     lines : dict of str → (InfiniteLine, InfiniteLine)
         Vertical and horizontal crosshair lines of each view.
     title_label, status_label : QLabel
+    color_bar : ColorBar
+        The colour map with the window's low, level and high values.
+    scale_bars : dict of str → pyqtgraph.ScaleBar
+        A round number of mm in each view.
 
     Signals
     -------
@@ -88,8 +96,11 @@ class SliceViewer(QtWidgets.QWidget):
         lay.addLayout(self._grid, 1)
         lay.addWidget(self.status_label)
         self.views, self.images, self.lines, self._gviews, self._tags = {}, {}, {}, {}, {}
+        self.scale_bars = {}
         for name in VIEWS:
             self._make_view(name)
+        self.color_bar = ColorBar(self)
+        self._grid.addWidget(self.color_bar)
 
     def _make_view(self, name: str) -> None:
         """Build view ``name`` (:func:`widgets.slice_views.make_view`) and add it to the row."""
@@ -97,6 +108,7 @@ class SliceViewer(QtWidgets.QWidget):
         gv.scene().sigMouseMoved.connect(lambda pos, n=name: self._on_move(n, pos))
         self.views[name], self.images[name], self.lines[name] = vb, img, lines
         self._gviews[name], self._tags[name] = gv, tag
+        self.scale_bars[name] = add_scale_bar(vb)
         self._grid.addWidget(gv, 1)
 
     # ------------------------------------------------------------------ volume
@@ -183,6 +195,7 @@ class SliceViewer(QtWidgets.QWidget):
             rect = QtCore.QRectF(-dh / 2, -dv / 2, nh * dh, nv * dv)
             self.images[name].setRect(rect)
             self.views[name].setRange(rect=rect, padding=0.02)
+            set_scale_bar(self.scale_bars[name], nh * dh)
 
     # ------------------------------------------------------------------ cursor
     def set_cursor(self, i: int, j: int, k: int) -> None:
@@ -258,6 +271,7 @@ class SliceViewer(QtWidgets.QWidget):
         for img in self.images.values():
             if img.image is not None:
                 img.setLevels(self._levels())
+        self.color_bar.set_range(*self._levels())
 
     def drag_window(self, dx: float, dy: float, start: tuple[float, float] | None = None) -> None:
         """Window from a drag of ``(dx, dy)`` screen px from ``start`` (default: current).
@@ -282,6 +296,7 @@ class SliceViewer(QtWidgets.QWidget):
         self._cmap = name
         for img in self.images.values():
             img.setLookupTable(lut)
+        self.color_bar.set_lut(lut)
 
     def colormap(self) -> str:
         """Name of the current colour map."""
@@ -316,12 +331,19 @@ class SliceViewer(QtWidgets.QWidget):
         for name in ("coronal", "sagittal"):
             self._gviews[name].setVisible(layout == "tri")
 
+    def event(self, ev) -> bool:
+        """Claim the slice keys before window shortcuts (e.g. the playback bar's ←/→) see
+        them: a focused viewer gets its arrows (Qt's ShortcutOverride)."""
+        if ev.type() == QtCore.QEvent.Type.ShortcutOverride and ev.key() in _SLICE_STEPS \
+                and not ev.modifiers() & ~_Qt.KeyboardModifier.KeypadModifier:
+            ev.accept()
+            return True
+        return super().event(ev)
+
     def keyPressEvent(self, ev) -> None:
         """Arrows ±1 and PageUp/PageDown ±5 slices in the view under the mouse."""
-        steps = {_Qt.Key.Key_Up: 1, _Qt.Key.Key_Right: 1, _Qt.Key.Key_Down: -1,
-                 _Qt.Key.Key_Left: -1, _Qt.Key.Key_PageUp: 5, _Qt.Key.Key_PageDown: -5}
-        if ev.key() in steps:
-            self.step_slice(self._active, steps[ev.key()])
+        if ev.key() in _SLICE_STEPS:
+            self.step_slice(self._active, _SLICE_STEPS[ev.key()])
             ev.accept()
         else:
             super().keyPressEvent(ev)

@@ -100,3 +100,34 @@ def make_view(viewer: SliceViewer, name: str):
     tag.setPos(4, 4)
     tag.setZValue(1000)
     return gv, vb, img, (vline, hline), tag
+
+
+def nice_length(span: float) -> float:
+    """The largest 1, 2 or 5 × 10^k not above ``span`` (a scale-bar length; ``span`` > 0)."""
+    if not span > 0:
+        raise ValueError(f"span must be positive, got {span}")
+    power = 10.0 ** np.floor(np.log10(span))
+    for step in (5.0, 2.0, 1.0):
+        if step * power <= span * (1 + 1e-12):
+            return float(step * power)
+    return float(power)
+
+
+_SCALE_COLOR = (235, 170, 0)
+
+
+def add_scale_bar(vb: pg.ViewBox) -> pg.ScaleBar:
+    """A scale bar in the lower right corner of ``vb`` (view units are mm)."""
+    bar = pg.ScaleBar(size=10.0, width=4, brush=_SCALE_COLOR, pen=pg.mkPen("k", width=0.5),
+                      suffix="", offset=(-12, -12))
+    bar.text.setColor(_SCALE_COLOR)             # amber: readable on black and on white
+    bar.setParentItem(vb)
+    bar.setZValue(1000)
+    return bar
+
+
+def set_scale_bar(bar: pg.ScaleBar, field_mm: float) -> None:
+    """About a quarter of the field of view ``field_mm``, a round number of mm."""
+    bar.size = nice_length(0.25 * field_mm)
+    bar.text.setText(f"{bar.size:g} mm")
+    bar.updateBar()

@@ -70,6 +70,11 @@ class LabPresenter(QObject):
         """The widget recorded frame by frame for movie export."""
         return self.view
 
+    def movie_widget(self) -> QWidget:
+        """The lab's views only (no button rows or status text) for movie export; presenters
+        whose ``animation_widget`` carries controls return the narrower widget here."""
+        return self.animation_widget()
+
     def set_presentation(self, on: bool) -> None:
         """Larger fonts and thicker lines for lectures."""
 

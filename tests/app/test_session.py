@@ -98,6 +98,14 @@ def test_restore_config_keeps_valid_values_and_ignores_unknown_keys():
     assert cfg == DemoConfig(width=8, seed=3) and warning is None
 
 
+def test_restore_config_resets_only_the_invalid_fields_and_names_them():
+    cfg, warning = restore_config(DemoConfig, {"width": -5, "lr": 0.5, "init": "huge",
+                                               "seed": 9})
+    assert cfg == DemoConfig(lr=0.5, seed=9)
+    assert "width" in warning and "init" in warning
+    assert "lr" not in warning and "seed" not in warning
+
+
 def test_corrupt_lab_entry_opens_defaults():
     s = Session.from_json(json.dumps({
         "format": "flowscope-session", "version": 1, "current_lab": "x",
@@ -156,3 +164,14 @@ def test_autosaver_reports_errors_without_raising(qtbot, tmp_path):
     with qtbot.waitSignal(saver.sigError, timeout=2000) as err:
         pass
     assert "no session" in err.args[0] and saver.is_dirty()
+
+
+@dataclass(frozen=True)
+class PointsConfig:
+    points: tuple = param((), help="clicked points (x, y, label)", hidden=True)
+
+
+def test_nested_points_come_back_as_tuples():
+    cfg = PointsConfig(points=((0.5, -1.0, 1.0), (0.25, 0.0, -1.0)))
+    back, warning = restore_config(PointsConfig, json.loads(json.dumps({"points": cfg.points})))
+    assert warning is None and back == cfg
