@@ -8,6 +8,8 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QPushButton, QTabWidget, QVBoxLayout)
 
 from app.labs.base import LabPresenter
+from app.labs.recon_live import LiveRun, as_stages
+from app.labs.recon_panels import AcquisitionPanels
 from widgets.curve_plot import CurvePlot
 from widgets.image_panel import ImagePanel
 from widgets.ranking_table import RankingView
@@ -35,7 +37,9 @@ class ReconLab(LabPresenter):
         self.result = None
         self._frame = 0
         self._b = 1                     # index of the run shown as "method B"
-        self._live_truth = None         # ground truth of the run in progress (live view)
+        self._live: Optional[LiveRun] = None    # what the views show of the run in progress
+        self._stages: Optional[dict] = None     # that run's newest partial per stage
+        self._focus: tuple = ()                 # the voxel the ground truth opened on
         self._build_views()
 
     # -- layout ----------------------------------------------------------------------------
@@ -112,6 +116,7 @@ class ReconLab(LabPresenter):
         self.conv_plot = CurvePlot("Convergence", "iteration / step", "PSNR [dB]")
         self.acq = ImagePanel("Acquisition")
         self.coils = ImagePanel("Coil maps |S_c|")
+        self.panels = AcquisitionPanels(self.acq, self.coils)
         bottom = QGridLayout()
         for i, w in enumerate((self.slice_plot, self.conv_plot, self.acq, self.coils)):
             bottom.addWidget(w, 0, i)
@@ -236,37 +241,70 @@ class ReconLab(LabPresenter):
         return f"{cfg.source} {z}×{y}×{x}, {acq} — " + "; ".join(parts) + notes
 
     def show_partial(self, partial) -> None:
-        """Live view: the new ground truth first, then each method's iterates and, as soon as
-        a (fast) method is done, its final volume."""
-        if not isinstance(partial, dict):
+        """Live view of the run's stages (:mod:`app.labs.recon_live`): the ground truth first,
+        then each shown method's newest iterate and final volume, and a ranking row as each
+        method finishes (fast methods first)."""
+        stages = as_stages(partial)
+        if not stages or "truth" not in stages:
             return
-        if "truth" in partial:
-            self._live_truth, self._live_spacing = partial["truth"], partial["spacing"]
-            self.viewers[0].set_volume(partial["truth"], partial["spacing"], "ground truth")
-            return
-        truth = self._live_truth
-        cfg = self.current_config()
-        if partial.get("volume") is None or truth is None or cfg is None:
-            return
-        names = [cfg.method_a, cfg.method_b]
-        if partial["method"] not in names or partial["volume"].shape != truth.shape:
-            return
-        viewer = self.viewers[1 + names.index(partial["method"])]
-        if viewer.isVisible():
-            viewer.set_volume(partial["volume"], self._live_spacing)  # first run: no volume yet
+        if self._live is None or self._live.truth is not stages["truth"]:
+            self._live = LiveRun(self, stages["truth"])
+        self._stages = stages
+        self._live.draw(stages)
+
+    def run_abandoned(self) -> bool:
+        """A cancelled or failed run: the views show the previous result again (if any)."""
+        drew, self._live, self._stages = self._live is not None, None, None
+        if drew and self.result is not None:
+            self.show_result(self.result)
+            return True
+        return False
+
+    def show_truth(self, truth: np.ndarray, spacing, focus) -> None:
+        """The ground truth in the first viewer; a new geometry opens on voxel ``focus``."""
+        old = self.viewers[0].volume()
+        self.viewers[0].set_volume(truth, spacing, "ground truth")
+        if focus and (old is None or old.shape != truth.shape or focus != self._focus):
+            z, y, x = focus
+            self.viewers[0].set_cursor(x, y, z)
+        self._focus = tuple(focus)
+
+    def title_viewers(self, names) -> None:
+        """Titles of the method viewers: A, B and the error map of A (B hidden without one)."""
+        for i, name in enumerate(names[:2]):
+            self.viewers[1 + i].set_title(f"{'AB'[i]}: {name}")
+        self.viewers[2].setVisible(len(names) > 1)
+        self.viewers[3].set_title(f"|{names[0]} − truth| (error of A)")
+
+    def show_method_volume(self, slot: int, volume, truth, spacing) -> None:
+        """A live volume of the method shown as A (slot 0, with its error map) or B (1)."""
+        self.viewers[1 + slot].set_volume(volume, spacing)
+        if slot == 0:
+            self.viewers[3].set_volume(np.abs(volume - truth), spacing)
+
+    def show_ranking_rows(self, rows, names) -> None:
+        """Rank ``(name, PSNR, SSIM, seconds, steps)`` rows, best PSNR first; colours follow
+        each method's place in ``names`` (A, B, extras) as in the convergence plot."""
+        shown = [(n, p, s, t, steps or "direct") for n, p, s, t, steps in rows]
+        order = sorted(range(len(rows)), key=lambda i: -rows[i][1])
+        colors = [RUN_COLORS[names.index(row[0]) % len(RUN_COLORS)] for row in rows]
+        self.ranking_view.set_rows(shown, order, colors)
 
     def show_result(self, r) -> None:
-        self.result = r
-        self._b = 1 if len(r.runs) > 1 else 0
+        names = [m.name for m in r.runs]
+        live_b = self._live.shown[1:] if self._live is not None else []
+        self.result, self._live, self._stages = r, None, None
+        self._b = names.index(live_b[0]) if live_b and live_b[0] in names[1:] else \
+            (1 if len(r.runs) > 1 else 0)
         self.info.setText(self.result_summary(r))
-        self.viewers[0].set_volume(r.truth, r.spacing, "ground truth")
-        self.viewers[2].setVisible(len(r.runs) > 1)
-        self._title_viewers()
+        self.show_truth(r.truth, r.spacing, r.focus)
+        self.title_viewers([run.name for run in self._shown_runs()])
         self.tri.set_volume(r.runs[0].volume, r.spacing, r.runs[0].name)
         self.volume3d.set_volume(r.runs[0].volume, r.spacing)
         self.volume3d.set_planes(*self.tri.cursor())
-        self._show_acquisition(r)
-        self._show_ranking(r)
+        self.panels.show(r)
+        self.show_ranking_rows([(m.name, m.psnr, m.ssim, m.seconds, m.steps) for m in r.runs],
+                               names)
         self._redraw_convergence()
         self._show_slice_psnr()
         self.set_frame(self.frame_count() - 1)
@@ -275,22 +313,17 @@ class ReconLab(LabPresenter):
         r = self.result
         return [r.runs[0]] + ([r.runs[self._b]] if len(r.runs) > 1 else [])
 
-    def _title_viewers(self) -> None:
-        for i, run in enumerate(self._shown_runs()):
-            self.viewers[1 + i].set_title(f"{'AB'[i]}: {run.name}")
-
-    def _show_ranking(self, r) -> None:
-        rows = [(m.name, m.psnr, m.ssim, m.seconds, m.steps or "direct") for m in r.runs]
-        order = sorted(range(len(rows)), key=lambda i: -r.runs[i].psnr)
-        self.ranking_view.set_rows(rows, order, RUN_COLORS)
-
     def show_as_b(self, index: int) -> None:
-        """Show run ``index`` of the result (any ranked method) in the "method B" viewer."""
+        """Show ranked method ``index`` in the "method B" viewer: run ``index`` of the result,
+        or during a run, the ``index``-th finished method (its iterates as they come)."""
+        if self._live is not None:
+            self._live.pick(index, self._stages)
+            self.tabs.setCurrentIndex(0)
+            return
         if self.result is None or not 0 <= index < len(self.result.runs) or index == 0:
             return
         self._b = index
-        self.viewers[2].setVisible(True)
-        self._title_viewers()
+        self.title_viewers([run.name for run in self._shown_runs()])
         self._redraw_convergence()
         self._show_slice_psnr()
         self.set_frame(self._frame)
@@ -302,20 +335,6 @@ class ReconLab(LabPresenter):
         dialog = open_train_dialog(self.view)
         dialog.sigPriorReady.connect(lambda path: self.sigConfigEdit.emit({"prior_path": path}))
         return dialog
-
-    def _show_acquisition(self, r) -> None:
-        if r.config.modality == "ct":
-            self.acq.set_labels("Sinogram (middle slice)", "detector", "view")
-            self.acq.set_image(r.acquisition, cmap="magma")
-            self.acq.set_overlay(None)
-            self.coils.setVisible(False)
-            return
-        self.acq.set_labels("k-space log|k|, mask in orange", "kx", "ky")
-        self.acq.set_image(r.acquisition, cmap="magma")
-        self.acq.set_overlay(r.mask)
-        self.coils.setVisible(True)
-        maps = r.coil_maps[:4]
-        self.coils.set_image(np.concatenate(list(maps), axis=1), cmap="viridis")
 
     def _redraw_convergence(self) -> None:
         self.conv_plot.clear_items()
@@ -391,7 +410,9 @@ class ReconLab(LabPresenter):
         return run.iterates[index][1]
 
     def show_view(self, name) -> None:
-        if name == "tri":
+        if name == "compare":
+            self.tabs.setCurrentIndex(0)
+        elif name == "tri":
             self.tabs.setCurrentIndex(1)
         elif name == "3d":
             self.tabs.setCurrentIndex(2)
