@@ -105,5 +105,5 @@ class RankingView(QtWidgets.QWidget):
         item.addItem(self._bars)
         item.getAxis("bottom").setTicks([[(k, str(rows[i][0])) for k, i in enumerate(order)]])
         if finite:                      # bars from 0: their heights compare honestly
-            item.setYRange(0.0, max(max(finite), 0.0) * 1.05 or 1.0)
+            item.setYRange(0.0, max(max(finite), 0.0) * 1.05 or 1.0, padding=0.0)
             item.setXRange(-0.6, len(order) - 0.4)

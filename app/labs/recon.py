@@ -399,7 +399,7 @@ class ReconLab(LabPresenter):
         vols = [self._volume_at(run, index) for run in self._shown_runs()]
         for viewer, vol in zip(self.viewers[1:3], vols):
             viewer.set_volume(vol, r.spacing)
-        self.viewers[3].set_volume(np.abs(vols[0] - r.truth), r.spacing, "error")
+        self.viewers[3].set_volume(np.abs(vols[0] - r.truth), r.spacing)
         times = self.frame_times()
         self.conv_plot.set_cursor(float(times[index]) if times is not None else None)
 
