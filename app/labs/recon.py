@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel,
                                QPushButton, QTabWidget, QVBoxLayout)
 
+from app.labs import recon_files
 from app.labs.base import LabPresenter
 from app.labs.recon_live import LiveRun, as_stages
 from app.labs.recon_panels import AcquisitionPanels
@@ -22,11 +23,6 @@ RUN_COLORS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148
 AXES = ("axial (z)", "coronal (y)", "sagittal (x)")
 CONVERGENCE = ("PSNR", "data residual")
 RANK_HEADERS = ("Method", "PSNR (dB)", "SSIM", "Time (s)", "Steps")
-
-
-def run_lab(config, device):
-    from engine.recon.lab import run_config
-    return run_config(config, device=device)
 
 
 class ReconLab(LabPresenter):
@@ -130,107 +126,25 @@ class ReconLab(LabPresenter):
         for viewer in (*self.viewers, self.tri):
             viewer.set_colormap(name)
 
-    # -- files -----------------------------------------------------------------------------
+    # -- files and movies (app/labs/recon_files.py) ------------------------------------------
     def open_volume(self, path: Optional[str] = None) -> bool:
         """Use a NIfTI / DICOM folder / .npy / TIFF volume as ground truth (checked first)."""
-        from engine.recon import load_volume
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self.view, "Open volume", "", "Volumes (*.nii *.nii.gz *.npy *.npz *.tif "
-                "*.tiff *.dcm);;All files (*)")
-            if not path:
-                return False
-        try:
-            vol = load_volume(path)
-        except (ValueError, OSError) as err:
-            self.sigMessage.emit(f"Volume not opened: {err}")
-            return False
-        self.sigMessage.emit(f"Opened {path}: {vol.shape} voxels, spacing {vol.spacing} mm")
-        self.sigConfigEdit.emit({"source": "file", "path": str(path)})
-        return True
+        return recon_files.open_volume(self, path)
 
     def save_result(self, path: Optional[str] = None) -> bool:
         """Save method A's reconstruction as NIfTI (spacing kept)."""
-        import torch
-
-        from engine.recon import Volume, save_nifti
-        if self.result is None:
-            self.sigMessage.emit("Nothing to save yet: run the lab first.")
-            return False
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.view, "Save reconstruction",
-                                                  f"{self.result.runs[0].name}.nii.gz",
-                                                  "NIfTI (*.nii *.nii.gz)")
-            if not path:
-                return False
-        r = self.result
-        sz, sy, sx = r.spacing
-        affine = np.diag([sx, sy, sz, 1.0])
-        save_nifti(Volume(torch.from_numpy(r.runs[0].volume), r.spacing, affine,
-                          r.runs[0].name, {}), path)
-        self.sigMessage.emit(f"Saved {path}")
-        return True
-
-    def _movie_path(self, title: str, default: str) -> str:
-        path, _ = QFileDialog.getSaveFileName(self.view, title, default, "Movie (*.mp4 *.gif)")
-        return path
+        return recon_files.save_result(self, path)
 
     def export_slice_sweep(self, path: Optional[str] = None, fps: int = 8) -> bool:
         """Write a movie of the shown tab sweeping through the axial slices."""
-        from PySide6.QtWidgets import QApplication
-
-        from app import export
-        if self.result is None:
-            self.sigMessage.emit("Nothing to export yet: run the lab first.")
-            return False
-        path = path or self._movie_path("Export slice sweep", "slices.mp4")
-        if not path:
-            return False
-        viewer = self.tri if self.tabs.currentWidget() is self.tri else self.viewers[0]
-        i, j, k0 = viewer.cursor()
-        widget = self.tabs.currentWidget()
-
-        def render(k: int):
-            viewer.set_cursor(i, j, k)
-            QApplication.processEvents()
-            return export.qimage_to_array(widget.grab().toImage())
-
-        try:
-            ok = export.export_animation(render, self.result.truth.shape[0], path, fps=fps)
-        finally:
-            viewer.set_cursor(i, j, k0)
-        self.sigMessage.emit(f"Saved {path}" if ok else "Slice sweep cancelled")
-        return bool(ok)
+        return recon_files.export_slice_sweep(self, path, fps)
 
     def export_rotation(self, path: Optional[str] = None, n_frames: int = 72,
                         fps: int = 24) -> bool:
         """Write a movie of the 3-D view (method A) turning 360° about the vertical axis."""
-        from app import export
-        if self.result is None or not self.volume3d.available:
-            self.sigMessage.emit("Nothing to export: run the lab first" if self.result is None
-                                 else "The 3-D view needs OpenGL, which is not available here")
-            return False
-        path = path or self._movie_path("Export 3-D rotation", "rotation.mp4")
-        if not path:
-            return False
-        self.tabs.setCurrentWidget(self.volume3d)
-        start = self.volume3d.azimuth()
-
-        def render(k: int):
-            self.volume3d.set_azimuth(start + 360.0 * k / n_frames)
-            return self.volume3d.render()
-
-        try:
-            ok = export.export_animation(render, n_frames, path, fps=fps)
-        finally:
-            self.volume3d.set_azimuth(start)
-        self.sigMessage.emit(f"Saved {path}" if ok else "3-D rotation cancelled")
-        return bool(ok)
+        return recon_files.export_rotation(self, path, n_frames, fps)
 
     # -- runs ------------------------------------------------------------------------------
-    def make_run(self, config, device):
-        return lambda: run_lab(config, device)
-
     def result_summary(self, r) -> str:
         cfg = r.config
         acq = (f"CT, {cfg.n_views} views over {cfg.angle_range:g}°" if cfg.modality == "ct"
