@@ -107,7 +107,8 @@ class ReconLab(LabPresenter):
                                 "double-click a row to show it as method B")
         self.ranking.sigPicked.connect(self.show_as_b)
         self.tabs.addTab(self.ranking_view, "Ranking")
-        self.slice_plot = CurvePlot("PSNR per slice (click: go to slice)", "slice", "PSNR [dB]")
+        self.slice_plot = CurvePlot("PSNR per slice", "slice", "PSNR [dB]")
+        self.slice_plot.setToolTip("Click a slice to show it in the viewers")
         self.slice_plot.sigClicked.connect(self._jump_to_slice)
         self.conv_plot = CurvePlot("Convergence", "iteration / step", "PSNR [dB]")
         self.acq = ImagePanel("Acquisition")
@@ -192,9 +193,17 @@ class ReconLab(LabPresenter):
 
     def show_method_volume(self, slot: int, volume, truth, spacing) -> None:
         """A live volume of the method shown as A (slot 0, with its error map) or B (1)."""
-        self.viewers[1 + slot].set_volume(volume, spacing)
+        self.set_viewer_volume(self.viewers[1 + slot], volume, spacing)
         if slot == 0:
-            self.viewers[3].set_volume(np.abs(volume - truth), spacing)
+            self.set_viewer_volume(self.viewers[3], np.abs(volume - truth), spacing)
+
+    def set_viewer_volume(self, viewer, volume, spacing) -> None:
+        """``viewer.set_volume``; a viewer given a new geometry opens where the ground truth's
+        cursor is (a new shape would put it at the centre)."""
+        old = viewer.volume()
+        viewer.set_volume(volume, spacing)
+        if old is None or old.shape != volume.shape:
+            viewer.set_cursor(*self.viewers[0].cursor())
 
     def show_ranking_rows(self, rows, names) -> None:
         """Rank ``(name, PSNR, SSIM, seconds, steps)`` rows, best PSNR first; colours follow
@@ -213,7 +222,8 @@ class ReconLab(LabPresenter):
         self.info.setText(self.result_summary(r))
         self.show_truth(r.truth, r.spacing, r.focus)
         self.title_viewers([run.name for run in self._shown_runs()])
-        self.tri.set_volume(r.runs[0].volume, r.spacing, r.runs[0].name)
+        self.set_viewer_volume(self.tri, r.runs[0].volume, r.spacing)
+        self.tri.set_title(r.runs[0].name)
         self.volume3d.set_volume(r.runs[0].volume, r.spacing)
         self.volume3d.set_planes(*self.tri.cursor())
         self.panels.show(r)
@@ -312,8 +322,8 @@ class ReconLab(LabPresenter):
         self._frame = index
         vols = [self._volume_at(run, index) for run in self._shown_runs()]
         for viewer, vol in zip(self.viewers[1:3], vols):
-            viewer.set_volume(vol, r.spacing)
-        self.viewers[3].set_volume(np.abs(vols[0] - r.truth), r.spacing)
+            self.set_viewer_volume(viewer, vol, r.spacing)
+        self.set_viewer_volume(self.viewers[3], np.abs(vols[0] - r.truth), r.spacing)
         times = self.frame_times()
         self.conv_plot.set_cursor(float(times[index]) if times is not None else None)
 

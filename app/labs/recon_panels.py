@@ -28,14 +28,15 @@ class AcquisitionPanels:
             self.acq.set_image(r.acquisition, cmap="magma")
             self.acq.set_overlay(None)
             self.coils.setVisible(False)
+            _fit_on_resize(self.acq)
             return
-        self.acq.set_labels("k-space log₁₀|k| (middle slice); orange: lines not sampled",
-                            "kx", "ky")
-        self.acq.set_image(r.acquisition, cmap="magma",
-                           levels=kspace_levels(r.acquisition, r.mask))
-        self.acq.set_overlay(None if r.mask is None else ~np.asarray(r.mask, dtype=bool),
-                             color=(255, 140, 0, 90))
         self.coils.setVisible(True)
+        self.acq.set_labels("k-space log₁₀|k| (black: not sampled)", "kx", "ky")
+        measured = r.acquisition if r.mask is None else \
+            np.where(np.asarray(r.mask, dtype=bool), r.acquisition, np.nan)
+        self.acq.set_image(measured, cmap="magma", levels=kspace_levels(r.acquisition, r.mask))
+        self.acq.set_overlay(None)
+        _fit_on_resize(self.acq)
         self.show_coils(r.coil_maps)
 
     def show_coils(self, maps: np.ndarray) -> None:
@@ -45,17 +46,25 @@ class AcquisitionPanels:
         for old in self._coil_labels:
             item.removeItem(old)
         top = float(np.nanmax(mosaic)) or 1.0
-        self.coils.set_labels(f"Coil sensitivities |S_c|, coils 1–{len(maps)} "
-                              f"(colour 0 → {top:.2f})")
+        self.coils.set_labels(f"Coil maps |S_c|, coils 1–{len(maps)}, 0 → {top:.2f}")
         self.coils.set_image(mosaic, cmap="viridis", levels=(0.0, top))
         item.hideAxis("left")
         item.hideAxis("bottom")
+        _fit_on_resize(self.coils)
         self._coil_labels = []
         for c, (x, y) in enumerate(corners):
             text = pg.TextItem(str(c + 1), color=(255, 255, 255), anchor=(0, 0))
             text.setPos(x, y)
             item.addItem(text)
             self._coil_labels.append(text)
+
+
+def _fit_on_resize(panel) -> None:
+    """Keep the whole image in view when the panel is resized (another panel shown or
+    hidden beside it): the view box follows the image's bounds, without padding."""
+    box = panel.plot_item.getViewBox()
+    box.setDefaultPadding(0.0)
+    box.enableAutoRange()
 
 
 def kspace_levels(log_k: np.ndarray, mask) -> tuple[float, float]:

@@ -43,6 +43,8 @@ def test_f5_from_a_fresh_start_streams_into_the_compare_view(window, qtbot):
     assert seen and all(set(shapes) == {(8, 32, 32)} for shapes in seen)
     assert len(_shapes(p)) == 4 and set(_shapes(p)) == {(8, 32, 32)}
     assert p.viewers[3].title_label.text().startswith("|tv − truth|")
+    ventricles = focus_voxel(p.result.config, (8, 32, 32))[0]
+    assert {v.cursor()[2] for v in (*p.viewers, p.tri)} == {ventricles} != {4}
 
 
 def test_changing_slices_mid_run_leaves_every_viewer_on_the_new_shape(window, qtbot):
@@ -57,7 +59,7 @@ def test_changing_slices_mid_run_leaves_every_viewer_on_the_new_shape(window, qt
         window._config_changed(window.slot.panel.config())
     assert p.result.truth.shape == (6, 32, 32)
     assert _shapes(p) == [(6, 32, 32)] * 4
-    assert p.viewers[0].cursor()[2] <= 5
+    assert {v.cursor()[2] for v in p.viewers} == {focus_voxel(p.result.config, (6, 32, 32))[0]}
 
 
 def test_ranking_rows_appear_as_each_method_finishes(lab_window, qtbot):
