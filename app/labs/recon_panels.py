@@ -31,7 +31,7 @@ class AcquisitionPanels:
             _fit_on_resize(self.acq)
             return
         self.coils.setVisible(True)
-        self.acq.set_labels("k-space log₁₀|k| (black: not sampled)", "kx", "ky")
+        self.acq.set_labels("k-space log₁₀|k| (black: unsampled)", "kx", "ky")
         measured = r.acquisition if r.mask is None else \
             np.where(np.asarray(r.mask, dtype=bool), r.acquisition, np.nan)
         self.acq.set_image(measured, cmap="magma", levels=kspace_levels(r.acquisition, r.mask))
