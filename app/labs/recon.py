@@ -173,6 +173,9 @@ class ReconLab(LabPresenter):
         if drew and self.result is not None:
             self.show_result(self.result)
             return True
+        if drew:
+            self.info.setText("The run stopped before it finished: the views show its last "
+                              "iterates. Run the lab to reconstruct again.")
         return False
 
     def show_truth(self, truth: np.ndarray, spacing, focus) -> None:

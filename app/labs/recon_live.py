@@ -38,6 +38,8 @@ class LiveRun:
         self.shown: list = self.names[:2]                 # in the A and B viewers
         self.drawn: dict = {}                             # viewer index → partial drawn
         self.rows: list = []                              # the ranking rows shown
+        lab.info.setText(f"Reconstructing with {', '.join(self.names)} (fast methods first; "
+                         "each shows up as it goes)…")
         lab.show_truth(truth["truth"], truth["spacing"], truth["focus"])
         lab.title_viewers(self.shown)
 

@@ -62,6 +62,17 @@ def test_changing_slices_mid_run_leaves_every_viewer_on_the_new_shape(window, qt
     assert {v.cursor()[2] for v in p.viewers} == {focus_voxel(p.result.config, (6, 32, 32))[0]}
 
 
+def test_a_panel_edit_mid_run_without_auto_run_keeps_the_run_consistent(window, qtbot):
+    window.run()
+    _wait_for_live_volume(window, qtbot, slot=2)
+    p = window.slot.presenter
+    with qtbot.waitSignal(window.runner.sigFinished, timeout=120_000):
+        set_config(window, slices=6, method_b="cgls")                   # no new run
+    assert [m.name for m in p.result.runs] == ["tv", "sirt"]
+    assert p.viewers[2].title_label.text() == "B: sirt"
+    assert _shapes(p) == [(8, 32, 32)] * 4
+
+
 def test_ranking_rows_appear_as_each_method_finishes(lab_window, qtbot):
     window = lab_window("recon", **DIFFUSION)
     p = window.slot.presenter
@@ -106,6 +117,17 @@ def test_cancel_puts_the_previous_result_back(window, qtbot):
     assert _shapes(p) == [(8, 32, 32)] * 4
     assert np.array_equal(p.viewers[1].volume(), before.runs[0].volume)
     assert "previous result is still shown" in window.status_label.text()
+    assert p.info.text() == p.result_summary(before)
+
+
+def test_cancel_before_any_result_says_what_the_views_show(window, qtbot):
+    window.run()
+    _wait_for_live_volume(window, qtbot)
+    p = window.slot.presenter
+    assert p.info.text().startswith("Reconstructing with tv, sirt")
+    with qtbot.waitSignal(window.runner.sigCancelled, timeout=10_000):
+        window.runner.cancel()
+    assert p.result is None and "stopped before it finished" in p.info.text()
 
 
 def test_switch_away_and_back_then_session_round_trip(window, lab_window, qtbot, tmp_path):
