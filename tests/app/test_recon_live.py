@@ -198,3 +198,31 @@ def test_the_psnr_bars_start_at_zero(window, qtbot):
     run_and_wait(window, qtbot)
     item = window.slot.presenter.ranking_view.plot.getPlotItem()
     assert item.viewRange()[1][0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_partial_of_another_geometry_is_dropped_and_a_new_truth_starts_a_new_live_run(window):
+    from app.runner import merge_partial
+    p = window.slot.presenter
+
+    def truth(n):
+        return {"stage": "truth", "truth": np.zeros((n, 32, 32), np.float32),
+                "spacing": (1.0, 1.0, 1.0), "names": ["tv", "sirt"], "focus": (n // 2, 16, 16)}
+
+    def method(name, n, value):
+        return {"stage": f"method:{name}", "method": name, "iteration": 5,
+                "volume": np.full((n, 32, 32), value, np.float32)}
+
+    stages = None
+    for partial in (truth(8), method("tv", 8, 0.5), method("sirt", 8, 0.25)):
+        stages = merge_partial(stages, partial)
+        p.show_partial(stages)
+    assert _shapes(p) == [(8, 32, 32)] * 4 and p.viewers[3].volume().max() == 0.5
+    stages = merge_partial(None, truth(6))                 # the next run: new geometry
+    stages = merge_partial(stages, method("tv", 8, 0.75))  # (never expected) wrong shape
+    p.show_partial(stages)
+    assert p.viewers[0].volume().shape == (6, 32, 32)
+    assert p.viewers[1].volume().max() == 0.5               # the stray volume was dropped
+    p.show_partial(merge_partial(stages, method("tv", 6, 1.0)))
+    assert [v.volume().shape for v in p.viewers[:2]] == [(6, 32, 32)] * 2
+    assert {v.cursor()[2] for v in p.viewers[:2]} == {3}
+    p.show_partial({"method": "tv", "volume": None})       # an unstaged partial: ignored
