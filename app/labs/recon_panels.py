@@ -31,7 +31,7 @@ class AcquisitionPanels:
             _fit_on_resize(self.acq)
             return
         self.coils.setVisible(True)
-        self.acq.set_labels("k-space log₁₀|k| (black: unsampled)", "kx", "ky")
+        self.acq.set_labels("k-space log₁₀|k|", "kx (black: not sampled)", "ky")
         measured = r.acquisition if r.mask is None else \
             np.where(np.asarray(r.mask, dtype=bool), r.acquisition, np.nan)
         self.acq.set_image(measured, cmap="magma", levels=kspace_levels(r.acquisition, r.mask))
@@ -46,7 +46,7 @@ class AcquisitionPanels:
         for old in self._coil_labels:
             item.removeItem(old)
         top = float(np.nanmax(mosaic)) or 1.0
-        self.coils.set_labels(f"Coil maps |S_c|, coils 1–{len(maps)}, 0 → {top:.2f}")
+        self.coils.set_labels(f"{len(maps)} coil maps |S_c| (0–{top:.2f})")
         self.coils.set_image(mosaic, cmap="viridis", levels=(0.0, top))
         item.hideAxis("left")
         item.hideAxis("bottom")

@@ -190,7 +190,7 @@ def test_mri_panels_tile_every_coil_and_window_the_measured_k_space(window, qtbo
     lo, hi = kspace_levels(r.acquisition, r.mask)
     measured = r.acquisition[r.mask.astype(bool)]
     assert r.acquisition.min() < lo < np.median(measured) < hi <= measured.max()
-    assert "unsampled" in p.acq.plot_item.titleLabel.text
+    assert "not sampled" in p.acq.plot_item.getAxis("bottom").labelText
 
 
 def test_the_psnr_bars_start_at_zero(window, qtbot):
