@@ -104,7 +104,6 @@ class RankingView(QtWidgets.QWidget):
                                      brushes=brushes)
         item.addItem(self._bars)
         item.getAxis("bottom").setTicks([[(k, str(rows[i][0])) for k, i in enumerate(order)]])
-        if finite:
-            lo = min(finite)
-            item.setYRange(max(0.0, lo - 0.15 * (max(finite) - lo + 1.0)), max(finite) * 1.03)
+        if finite:                      # bars from 0: their heights compare honestly
+            item.setYRange(0.0, max(max(finite), 0.0) * 1.05 or 1.0, padding=0.0)
             item.setXRange(-0.6, len(order) - 0.4)

@@ -4,10 +4,13 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel,
                                QPushButton, QTabWidget, QVBoxLayout)
 
+from app.labs import recon_files
 from app.labs.base import LabPresenter
+from app.labs.recon_live import LiveRun, as_stages
+from app.labs.recon_panels import AcquisitionPanels
 from widgets.curve_plot import CurvePlot
 from widgets.image_panel import ImagePanel
 from widgets.ranking_table import RankingView
@@ -22,11 +25,6 @@ CONVERGENCE = ("PSNR", "data residual")
 RANK_HEADERS = ("Method", "PSNR (dB)", "SSIM", "Time (s)", "Steps")
 
 
-def run_lab(config, device):
-    from engine.recon.lab import run_config
-    return run_config(config, device=device)
-
-
 class ReconLab(LabPresenter):
     """Presenter of the reconstruction lab (SCIENCE.md §4)."""
 
@@ -35,7 +33,9 @@ class ReconLab(LabPresenter):
         self.result = None
         self._frame = 0
         self._b = 1                     # index of the run shown as "method B"
-        self._live_truth = None         # ground truth of the run in progress (live view)
+        self._live: Optional[LiveRun] = None    # what the views show of the run in progress
+        self._stages: Optional[dict] = None     # that run's newest partial per stage
+        self._focus: tuple = ()                 # the voxel the ground truth opened on
         self._build_views()
 
     # -- layout ----------------------------------------------------------------------------
@@ -107,11 +107,13 @@ class ReconLab(LabPresenter):
                                 "double-click a row to show it as method B")
         self.ranking.sigPicked.connect(self.show_as_b)
         self.tabs.addTab(self.ranking_view, "Ranking")
-        self.slice_plot = CurvePlot("PSNR per slice (click: go to slice)", "slice", "PSNR [dB]")
+        self.slice_plot = CurvePlot("PSNR per slice", "slice", "PSNR [dB]")
+        self.slice_plot.setToolTip("Click a slice to show it in the viewers")
         self.slice_plot.sigClicked.connect(self._jump_to_slice)
         self.conv_plot = CurvePlot("Convergence", "iteration / step", "PSNR [dB]")
         self.acq = ImagePanel("Acquisition")
         self.coils = ImagePanel("Coil maps |S_c|")
+        self.panels = AcquisitionPanels(self.acq, self.coils)
         bottom = QGridLayout()
         for i, w in enumerate((self.slice_plot, self.conv_plot, self.acq, self.coils)):
             bottom.addWidget(w, 0, i)
@@ -125,107 +127,25 @@ class ReconLab(LabPresenter):
         for viewer in (*self.viewers, self.tri):
             viewer.set_colormap(name)
 
-    # -- files -----------------------------------------------------------------------------
+    # -- files and movies (app/labs/recon_files.py) ------------------------------------------
     def open_volume(self, path: Optional[str] = None) -> bool:
         """Use a NIfTI / DICOM folder / .npy / TIFF volume as ground truth (checked first)."""
-        from engine.recon import load_volume
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self.view, "Open volume", "", "Volumes (*.nii *.nii.gz *.npy *.npz *.tif "
-                "*.tiff *.dcm);;All files (*)")
-            if not path:
-                return False
-        try:
-            vol = load_volume(path)
-        except (ValueError, OSError) as err:
-            self.sigMessage.emit(f"Volume not opened: {err}")
-            return False
-        self.sigMessage.emit(f"Opened {path}: {vol.shape} voxels, spacing {vol.spacing} mm")
-        self.sigConfigEdit.emit({"source": "file", "path": str(path)})
-        return True
+        return recon_files.open_volume(self, path)
 
     def save_result(self, path: Optional[str] = None) -> bool:
         """Save method A's reconstruction as NIfTI (spacing kept)."""
-        import torch
-
-        from engine.recon import Volume, save_nifti
-        if self.result is None:
-            self.sigMessage.emit("Nothing to save yet: run the lab first.")
-            return False
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.view, "Save reconstruction",
-                                                  f"{self.result.runs[0].name}.nii.gz",
-                                                  "NIfTI (*.nii *.nii.gz)")
-            if not path:
-                return False
-        r = self.result
-        sz, sy, sx = r.spacing
-        affine = np.diag([sx, sy, sz, 1.0])
-        save_nifti(Volume(torch.from_numpy(r.runs[0].volume), r.spacing, affine,
-                          r.runs[0].name, {}), path)
-        self.sigMessage.emit(f"Saved {path}")
-        return True
-
-    def _movie_path(self, title: str, default: str) -> str:
-        path, _ = QFileDialog.getSaveFileName(self.view, title, default, "Movie (*.mp4 *.gif)")
-        return path
+        return recon_files.save_result(self, path)
 
     def export_slice_sweep(self, path: Optional[str] = None, fps: int = 8) -> bool:
         """Write a movie of the shown tab sweeping through the axial slices."""
-        from PySide6.QtWidgets import QApplication
-
-        from app import export
-        if self.result is None:
-            self.sigMessage.emit("Nothing to export yet: run the lab first.")
-            return False
-        path = path or self._movie_path("Export slice sweep", "slices.mp4")
-        if not path:
-            return False
-        viewer = self.tri if self.tabs.currentWidget() is self.tri else self.viewers[0]
-        i, j, k0 = viewer.cursor()
-        widget = self.tabs.currentWidget()
-
-        def render(k: int):
-            viewer.set_cursor(i, j, k)
-            QApplication.processEvents()
-            return export.qimage_to_array(widget.grab().toImage())
-
-        try:
-            ok = export.export_animation(render, self.result.truth.shape[0], path, fps=fps)
-        finally:
-            viewer.set_cursor(i, j, k0)
-        self.sigMessage.emit(f"Saved {path}" if ok else "Slice sweep cancelled")
-        return bool(ok)
+        return recon_files.export_slice_sweep(self, path, fps)
 
     def export_rotation(self, path: Optional[str] = None, n_frames: int = 72,
                         fps: int = 24) -> bool:
         """Write a movie of the 3-D view (method A) turning 360° about the vertical axis."""
-        from app import export
-        if self.result is None or not self.volume3d.available:
-            self.sigMessage.emit("Nothing to export: run the lab first" if self.result is None
-                                 else "The 3-D view needs OpenGL, which is not available here")
-            return False
-        path = path or self._movie_path("Export 3-D rotation", "rotation.mp4")
-        if not path:
-            return False
-        self.tabs.setCurrentWidget(self.volume3d)
-        start = self.volume3d.azimuth()
-
-        def render(k: int):
-            self.volume3d.set_azimuth(start + 360.0 * k / n_frames)
-            return self.volume3d.render()
-
-        try:
-            ok = export.export_animation(render, n_frames, path, fps=fps)
-        finally:
-            self.volume3d.set_azimuth(start)
-        self.sigMessage.emit(f"Saved {path}" if ok else "3-D rotation cancelled")
-        return bool(ok)
+        return recon_files.export_rotation(self, path, n_frames, fps)
 
     # -- runs ------------------------------------------------------------------------------
-    def make_run(self, config, device):
-        return lambda: run_lab(config, device)
-
     def result_summary(self, r) -> str:
         cfg = r.config
         acq = (f"CT, {cfg.n_views} views over {cfg.angle_range:g}°" if cfg.modality == "ct"
@@ -236,37 +156,82 @@ class ReconLab(LabPresenter):
         return f"{cfg.source} {z}×{y}×{x}, {acq} — " + "; ".join(parts) + notes
 
     def show_partial(self, partial) -> None:
-        """Live view: the new ground truth first, then each method's iterates and, as soon as
-        a (fast) method is done, its final volume."""
-        if not isinstance(partial, dict):
+        """Live view of the run's stages (:mod:`app.labs.recon_live`): the ground truth first,
+        then each shown method's newest iterate and final volume, and a ranking row as each
+        method finishes (fast methods first)."""
+        stages = as_stages(partial)
+        if not stages or "truth" not in stages:
             return
-        if "truth" in partial:
-            self._live_truth, self._live_spacing = partial["truth"], partial["spacing"]
-            self.viewers[0].set_volume(partial["truth"], partial["spacing"], "ground truth")
-            return
-        truth = self._live_truth
-        cfg = self.current_config()
-        if partial.get("volume") is None or truth is None or cfg is None:
-            return
-        names = [cfg.method_a, cfg.method_b]
-        if partial["method"] not in names or partial["volume"].shape != truth.shape:
-            return
-        viewer = self.viewers[1 + names.index(partial["method"])]
-        if viewer.isVisible():
-            viewer.set_volume(partial["volume"], self._live_spacing)  # first run: no volume yet
+        if self._live is None or self._live.truth is not stages["truth"]:
+            self._live = LiveRun(self, stages["truth"])
+        self._stages = stages
+        self._live.draw(stages)
+
+    def run_abandoned(self) -> bool:
+        """A cancelled or failed run: the views show the previous result again (if any)."""
+        drew, self._live, self._stages = self._live is not None, None, None
+        if drew and self.result is not None:
+            self.show_result(self.result)
+            return True
+        if drew:
+            self.info.setText("The run stopped before it finished: the views show its last "
+                              "iterates. Run the lab to reconstruct again.")
+        return False
+
+    def show_truth(self, truth: np.ndarray, spacing, focus) -> None:
+        """The ground truth in the first viewer; a new geometry opens on voxel ``focus``."""
+        old = self.viewers[0].volume()
+        self.viewers[0].set_volume(truth, spacing, "ground truth")
+        if focus and (old is None or old.shape != truth.shape or focus != self._focus):
+            z, y, x = focus
+            self.viewers[0].set_cursor(x, y, z)
+        self._focus = tuple(focus)
+
+    def title_viewers(self, names) -> None:
+        """Titles of the method viewers: A, B and the error map of A (B hidden without one)."""
+        for i, name in enumerate(names[:2]):
+            self.viewers[1 + i].set_title(f"{'AB'[i]}: {name}")
+        self.viewers[2].setVisible(len(names) > 1)
+        self.viewers[3].set_title(f"|{names[0]} − truth| (error of A)")
+
+    def show_method_volume(self, slot: int, volume, truth, spacing) -> None:
+        """A live volume of the method shown as A (slot 0, with its error map) or B (1)."""
+        self.set_viewer_volume(self.viewers[1 + slot], volume, spacing)
+        if slot == 0:
+            self.set_viewer_volume(self.viewers[3], np.abs(volume - truth), spacing)
+
+    def set_viewer_volume(self, viewer, volume, spacing) -> None:
+        """``viewer.set_volume``; a viewer given a new geometry opens where the ground truth's
+        cursor is (a new shape would put it at the centre)."""
+        old = viewer.volume()
+        viewer.set_volume(volume, spacing)
+        if old is None or old.shape != volume.shape:
+            viewer.set_cursor(*self.viewers[0].cursor())
+
+    def show_ranking_rows(self, rows, names) -> None:
+        """Rank ``(name, PSNR, SSIM, seconds, steps)`` rows, best PSNR first; colours follow
+        each method's place in ``names`` (A, B, extras) as in the convergence plot."""
+        shown = [(n, p, s, t, steps or "direct") for n, p, s, t, steps in rows]
+        order = sorted(range(len(rows)), key=lambda i: -rows[i][1])
+        colors = [RUN_COLORS[names.index(row[0]) % len(RUN_COLORS)] for row in rows]
+        self.ranking_view.set_rows(shown, order, colors)
 
     def show_result(self, r) -> None:
-        self.result = r
-        self._b = 1 if len(r.runs) > 1 else 0
+        names = [m.name for m in r.runs]
+        live_b = self._live.shown[1:] if self._live is not None else []
+        self.result, self._live, self._stages = r, None, None
+        self._b = names.index(live_b[0]) if live_b and live_b[0] in names[1:] else \
+            (1 if len(r.runs) > 1 else 0)
         self.info.setText(self.result_summary(r))
-        self.viewers[0].set_volume(r.truth, r.spacing, "ground truth")
-        self.viewers[2].setVisible(len(r.runs) > 1)
-        self._title_viewers()
-        self.tri.set_volume(r.runs[0].volume, r.spacing, r.runs[0].name)
+        self.show_truth(r.truth, r.spacing, r.focus)
+        self.title_viewers([run.name for run in self._shown_runs()])
+        self.set_viewer_volume(self.tri, r.runs[0].volume, r.spacing)
+        self.tri.set_title(r.runs[0].name)
         self.volume3d.set_volume(r.runs[0].volume, r.spacing)
         self.volume3d.set_planes(*self.tri.cursor())
-        self._show_acquisition(r)
-        self._show_ranking(r)
+        self.panels.show(r)
+        self.show_ranking_rows([(m.name, m.psnr, m.ssim, m.seconds, m.steps) for m in r.runs],
+                               names)
         self._redraw_convergence()
         self._show_slice_psnr()
         self.set_frame(self.frame_count() - 1)
@@ -275,22 +240,17 @@ class ReconLab(LabPresenter):
         r = self.result
         return [r.runs[0]] + ([r.runs[self._b]] if len(r.runs) > 1 else [])
 
-    def _title_viewers(self) -> None:
-        for i, run in enumerate(self._shown_runs()):
-            self.viewers[1 + i].set_title(f"{'AB'[i]}: {run.name}")
-
-    def _show_ranking(self, r) -> None:
-        rows = [(m.name, m.psnr, m.ssim, m.seconds, m.steps or "direct") for m in r.runs]
-        order = sorted(range(len(rows)), key=lambda i: -r.runs[i].psnr)
-        self.ranking_view.set_rows(rows, order, RUN_COLORS)
-
     def show_as_b(self, index: int) -> None:
-        """Show run ``index`` of the result (any ranked method) in the "method B" viewer."""
+        """Show ranked method ``index`` in the "method B" viewer: run ``index`` of the result,
+        or during a run, the ``index``-th finished method (its iterates as they come)."""
+        if self._live is not None:
+            self._live.pick(index, self._stages)
+            self.tabs.setCurrentIndex(0)
+            return
         if self.result is None or not 0 <= index < len(self.result.runs) or index == 0:
             return
         self._b = index
-        self.viewers[2].setVisible(True)
-        self._title_viewers()
+        self.title_viewers([run.name for run in self._shown_runs()])
         self._redraw_convergence()
         self._show_slice_psnr()
         self.set_frame(self._frame)
@@ -302,20 +262,6 @@ class ReconLab(LabPresenter):
         dialog = open_train_dialog(self.view)
         dialog.sigPriorReady.connect(lambda path: self.sigConfigEdit.emit({"prior_path": path}))
         return dialog
-
-    def _show_acquisition(self, r) -> None:
-        if r.config.modality == "ct":
-            self.acq.set_labels("Sinogram (middle slice)", "detector", "view")
-            self.acq.set_image(r.acquisition, cmap="magma")
-            self.acq.set_overlay(None)
-            self.coils.setVisible(False)
-            return
-        self.acq.set_labels("k-space log|k|, mask in orange", "kx", "ky")
-        self.acq.set_image(r.acquisition, cmap="magma")
-        self.acq.set_overlay(r.mask)
-        self.coils.setVisible(True)
-        maps = r.coil_maps[:4]
-        self.coils.set_image(np.concatenate(list(maps), axis=1), cmap="viridis")
 
     def _redraw_convergence(self) -> None:
         self.conv_plot.clear_items()
@@ -379,8 +325,8 @@ class ReconLab(LabPresenter):
         self._frame = index
         vols = [self._volume_at(run, index) for run in self._shown_runs()]
         for viewer, vol in zip(self.viewers[1:3], vols):
-            viewer.set_volume(vol, r.spacing)
-        self.viewers[3].set_volume(np.abs(vols[0] - r.truth), r.spacing, "error")
+            self.set_viewer_volume(viewer, vol, r.spacing)
+        self.set_viewer_volume(self.viewers[3], np.abs(vols[0] - r.truth), r.spacing)
         times = self.frame_times()
         self.conv_plot.set_cursor(float(times[index]) if times is not None else None)
 
@@ -391,7 +337,9 @@ class ReconLab(LabPresenter):
         return run.iterates[index][1]
 
     def show_view(self, name) -> None:
-        if name == "tri":
+        if name == "compare":
+            self.tabs.setCurrentIndex(0)
+        elif name == "tri":
             self.tabs.setCurrentIndex(1)
         elif name == "3d":
             self.tabs.setCurrentIndex(2)

@@ -4,6 +4,11 @@ k-th iterate, PSNR per iteration and per slice (SCIENCE.md §4.1-4.8).
 :func:`run_config` is a progress generator (``engine.core`` contract): it yields
 :class:`~engine.core.Progress` (``partial`` = ``{"method", "iteration", "volume"}`` for live
 convergence) and returns a :class:`ReconResult`.
+
+Partials are staged (docs/CONTRACTS.md, "Partials"): ``truth`` (the ground truth, its spacing,
+the method names in result order and the voxel to show first), one ``method:<name>`` stage per
+method (its newest iterate, then its final volume with ``done``) and a cumulative ``ranking``
+stage (one row per finished method, fast methods first).
 """
 from __future__ import annotations
 
@@ -23,10 +28,11 @@ from engine.recon.masks import make_mask
 from engine.recon.methods import METHODS, cached_prior, method_knobs, methods_for
 from engine.recon.metrics import psnr, slice_metric
 from engine.recon.mri import MRI
-from engine.recon.phantom import shepp_logan_3d
+from engine.recon.phantom import ELLIPSOIDS, shepp_logan_3d
 from engine.recon.volume_io import demo_volume, load_volume, resample_volume
 
 __all__ = ["ReconConfig", "MethodRun", "ReconResult", "run_config", "run", "load_truth",
+           "focus_voxel",
            "cached_prior", "cached_radon", "METHODS", "ALL_METHODS", "CT_METHODS",
            "MRI_METHODS", "DIFFUSION_METHODS"]
 
@@ -122,6 +128,7 @@ class ReconResult:
     coil_maps: Optional[np.ndarray]          # |S_c| (C, ny, nx)
     runs: list                               # [MethodRun] (A, B, then the ranked extras)
     notes: list = field(default_factory=list)  # what the user should know (failed methods…)
+    focus: tuple = ()                        # voxel (z, y, x) to show first (focus_voxel)
 
     def ranking(self) -> list:
         """The runs sorted by PSNR, best first."""
@@ -147,6 +154,20 @@ def load_truth(cfg: ReconConfig) -> tuple[torch.Tensor, tuple]:
     return data, tuple(float(s) for s in vol.spacing)
 
 
+def focus_voxel(cfg: ReconConfig, shape: tuple) -> tuple:
+    """The voxel ``(z, y, x)`` a view of the volume should open on.
+
+    For the Shepp–Logan phantom it is the axial slice through the centres of the two
+    ventricle ellipsoids (rows 3–4 of the table, SCIENCE.md §4.4: z0 = −0.25 on the cube
+    [−1, 1]³, slice 0 at z = −1); otherwise the centre of the volume.
+    """
+    centre = tuple(int(n) // 2 for n in shape)
+    if cfg.source != "shepp-logan":
+        return centre
+    z0 = ELLIPSOIDS[2][5]
+    return (int(round((1.0 + z0) / 2.0 * (shape[0] - 1))),) + centre[1:]
+
+
 def _check_methods(cfg: ReconConfig) -> list[str]:
     """Method A, B and the extras to rank, validated for the modality, without repeats."""
     valid = methods_for(cfg.modality)
@@ -170,7 +191,10 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
         op, data, acq, mask, maps = _acquire_ct(cfg, truth)
     else:
         op, data, acq, mask, maps = _acquire_mri(cfg, truth)
-    yield Progress(0.04, "acquired", partial={"truth": truth.cpu().numpy(), "spacing": spacing})
+    focus = focus_voxel(cfg, tuple(truth.shape))
+    yield Progress(0.04, "acquired", partial={"stage": "truth", "truth": truth.cpu().numpy(),
+                                              "spacing": spacing, "names": names,
+                                              "focus": focus})
     done, notes = {}, []
     for i, name in enumerate(sorted(names, key=lambda n: METHODS[n].cost)):   # fast first
         lo, span = 0.05 + 0.95 * i / len(names), 0.95 / len(names)
@@ -182,12 +206,20 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
             notes.append(f"{name} skipped: {err}")      # no usable prior: the rest still run
             continue
         done[name] = run
-        yield Progress(lo + span, f"{name} done", partial={"method": name, "iteration": run.steps,
-                                                           "volume": run.volume, "done": True})
+        yield Progress(lo + span, f"{name} done", partial={
+            "stage": f"method:{name}", "method": name, "iteration": run.steps,
+            "volume": run.volume, "done": True})
+        yield Progress(lo + span, f"{name} ranked", partial={
+            "stage": "ranking", "rows": [_ranking_row(m) for m in done.values()]})
     runs = [done[n] for n in names if n in done]                   # A, B, extras
     if not runs:
         raise ValueError("; ".join(notes))
-    return ReconResult(cfg, truth.cpu().numpy(), spacing, acq, mask, maps, runs, notes)
+    return ReconResult(cfg, truth.cpu().numpy(), spacing, acq, mask, maps, runs, notes, focus)
+
+
+def _ranking_row(run: MethodRun) -> tuple:
+    """``(name, PSNR, SSIM, seconds, steps)`` of a finished run (one row of the ranking)."""
+    return (run.name, run.psnr, run.ssim, run.seconds, run.steps)
 
 
 @functools.lru_cache(maxsize=4)
@@ -245,7 +277,7 @@ def _reconstruct(name, cfg, op, data, truth, lo, span, notes: list) -> Generator
             run.psnr_curve.append((k, psnr(vol, truth, data_range=1.0)))
             run.residual_curve.append((k, _residual(op, data, vol)))
         yield Progress(lo + span * p.fraction, f"{name}: step {k} of {total}",
-                       partial={"method": name, "iteration": k,
+                       partial={"stage": f"method:{name}", "method": name, "iteration": k,
                                 "volume": run.iterates[-1][1] if run.iterates else None})
     vol = _real(final)
     run.volume = vol.cpu().numpy()

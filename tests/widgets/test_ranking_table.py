@@ -1,4 +1,5 @@
 """Ranking table + bar chart: order, picking, bars."""
+import pytest
 from PySide6 import QtCore
 
 from widgets.ranking_table import RankingTable, RankingView
@@ -31,3 +32,5 @@ def test_bar_chart_has_one_bar_per_row_in_rank_order(qtbot):
     assert list(bars["height"]) == [31.4, 30.5, 21.8] and list(bars["x"]) == [0, 1, 2]
     view.set_rows(ROWS[:2], [1, 0])                     # a re-run replaces the bars
     assert list(view._bars.opts["height"]) == [31.4, 21.8]
+    low, high = view.plot.getPlotItem().viewRange()[1]
+    assert low == 0.0 and high == pytest.approx(31.4 * 1.05)          # bars from 0, full
