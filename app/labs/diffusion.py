@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QVBoxLayout)
 
 from app.labs.base import LabPresenter
-from engine.diffusion import BUDGETS, DiffusionLabResult, run_lab
+from engine.diffusion import DiffusionLabResult, run_lab
 from widgets.curve_plot import CurvePlot
 from widgets.particle_canvas import ParticleCanvas
 
@@ -18,6 +18,9 @@ POSTERIOR_RGBA = (1.0, 0.6, 0.0, 0.95)
 METRICS = (("off_manifold", "Distance off the data manifold", "Mahalanobis to nearest component"),
            ("residual", "Measurement residual ‖y − A x̂₀‖", "residual"),
            ("posterior_distance", "Distance to the exact posterior", "energy distance"))
+DISTANCE_LABEL = "energy distance (V-stat.)"
+FLOOR_RGB = (150, 150, 150)
+TRAILS_SHOWN = 6          # at most this many highlighted paths, so they never hide the cloud
 
 
 class DiffusionLab(LabPresenter):
@@ -46,6 +49,11 @@ class DiffusionLab(LabPresenter):
         self.draw_box.toggled.connect(self._toggle_draw)
         self.x0_box = QCheckBox("Show Tweedie estimates x̂₀")
         self.x0_box.toggled.connect(self._show_x0)
+        self.trail_box = QCheckBox("Show paths")
+        self.trail_box.setChecked(True)
+        self.trail_box.setToolTip(f"Red: the paths of up to {TRAILS_SHOWN} traced particles "
+                                  "(config 'Trails'), head = current position")
+        self.trail_box.toggled.connect(self._show_trails)
         self.clear_button = QPushButton("Clear drawn points")
         self.clear_button.clicked.connect(
             lambda: self.sigConfigEdit.emit({"custom_points": (), "prior": "ring"}))
@@ -54,17 +62,16 @@ class DiffusionLab(LabPresenter):
                                     "(one point per row: x, y[, z])")
         self.load_button.clicked.connect(lambda: self.load_points())
         tools = QHBoxLayout()
-        for w in (self.draw_box, self.load_button, self.x0_box, self.clear_button):
+        for w in (self.draw_box, self.load_button, self.x0_box, self.trail_box,
+                  self.clear_button):
             tools.addWidget(w)
         tools.addStretch(1)
         self.plots = {key: CurvePlot(title, "diffusion time t", ylabel)
                       for key, title, ylabel in METRICS}
         for plot in self.plots.values():
             plot.plot_item.invertX(True)
-        self.budget_plot = CurvePlot("Final distance vs step budget", "steps", "energy distance",
+        self.budget_plot = CurvePlot("Final distance vs step budget", "steps", DISTANCE_LABEL,
                                      log_x=True)
-        self.budget_plot.plot_item.getAxis("bottom").setTicks(
-            [[(np.log10(b), str(b)) for b in BUDGETS], []])
         canv = QHBoxLayout()
         for canvas in self.canvases:
             canv.addWidget(canvas, 1)
@@ -90,6 +97,19 @@ class DiffusionLab(LabPresenter):
         for canvas, run in zip(self.canvases, self.result.runs):
             canvas.set_secondary(run.x0_hat, on)
         self.set_frame(self._frame)
+
+    def _show_trails(self, on: bool) -> None:
+        if self.result is None:
+            return
+        for canvas, run in zip(self.canvases, self.result.runs):
+            canvas.set_particles(run.x, highlight=self._highlight(run))
+        self.set_frame(self._frame)
+
+    def _highlight(self, run) -> Optional[np.ndarray]:
+        """Particles whose paths are drawn: the first ≤ TRAILS_SHOWN traced ones, or none."""
+        if not self.trail_box.isChecked():
+            return None
+        return np.arange(min(run.n_trails, run.x.shape[1], TRAILS_SHOWN))
 
     def _points_drawn(self, pts: np.ndarray) -> None:
         cfg = self.current_config()
@@ -130,16 +150,18 @@ class DiffusionLab(LabPresenter):
         return lambda: run_lab(config, device)
 
     def result_summary(self, r: DiffusionLabResult) -> str:
-        parts = []
-        for run in r.runs:
-            d = run.summary.get("posterior_distance", float("nan"))
-            parts.append(f"{run.solver}: {run.status}, distance to exact "
-                         f"{'posterior' if r.posterior is not None else 'prior'} {d:.4f}, "
-                         f"{int(run.summary.get('nfe', 0))} NFE")
-        base = r.runs[0].summary.get("posterior_distance_baseline", float("nan"))
+        """Status line: each run's distance to the exact target (the value of the last curve
+        point, the budget plot at the run's budget and the export) and the noise floor."""
+        target = "posterior" if r.posterior is not None else "prior"
+        parts = [f"{run.solver}: {run.status}, distance "
+                 f"{run.summary.get('posterior_distance', float('nan')):.4f}, "
+                 f"{int(run.summary.get('nfe', 0))} NFE" for run in r.runs]
+        mean, sd = r.distance_floor
         cfg = r.config
         return (f"{cfg.n_particles} particles, {cfg.n_steps} steps — " + "; ".join(parts) +
-                f" (exact-vs-exact baseline {base:.4f}); {r.seconds:.2f} s")
+                f" (energy distance V-stat., {r.distance_points} particles vs {r.distance_points}"
+                f" exact {target} samples; exact-vs-exact floor {mean:.4f} ± {sd:.4f});"
+                f" {r.seconds:.2f} s")
 
     def show_result(self, r: DiffusionLabResult) -> None:
         self.result = r
@@ -157,7 +179,7 @@ class DiffusionLab(LabPresenter):
         canvas.set_dim(d)
         canvas.set_range(r.xlim, r.ylim, r.zlim if d == 3 else None)
         canvas.set_title(f"{run.solver} — {run.status}")
-        canvas.set_particles(run.x, highlight=np.arange(min(run.n_trails, run.x.shape[1])))
+        canvas.set_particles(run.x, highlight=self._highlight(run))
         canvas.set_secondary(run.x0_hat, self.x0_box.isChecked())
         canvas.set_contours("posterior", r.posterior, r.xlim, r.ylim,
                             _contour_levels(r.posterior), POSTERIOR_RGBA)
@@ -173,11 +195,20 @@ class DiffusionLab(LabPresenter):
         else:
             canvas.set_points("drawn", None, (1, 1, 1, 1), 4)
 
+    def _distance_tooltip(self, r: DiffusionLabResult) -> str:
+        target = "posterior" if r.posterior is not None else "prior"
+        return (f"Squared energy distance, V-statistic (≥ 0), of the first {r.distance_points} "
+                f"particles to one fixed sample of {r.distance_points} exact {target} points "
+                f"(noised to each frame's level; at t = 0 the clean sample). Grey band: mean ± "
+                f"sd of the same estimator between independent exact samples (noise floor).")
+
     def _show_metrics(self, r: DiffusionLabResult) -> None:
         self.plots["residual"].setVisible(r.A is not None)
         target = "posterior" if r.posterior is not None else "prior"
-        self.plots["posterior_distance"].set_labels(f"Distance to the exact {target}",
-                                                    "diffusion time t", "energy distance")
+        dist = self.plots["posterior_distance"]
+        dist.set_labels(f"Distance to the exact {target}", "diffusion time t",
+                        f"{DISTANCE_LABEL}, {r.distance_points} pts")
+        dist.setToolTip(self._distance_tooltip(r))
         for key, plot in self.plots.items():
             for name in list(plot.keys()):
                 plot.remove(name)
@@ -187,16 +218,33 @@ class DiffusionLab(LabPresenter):
                     continue
                 plot.set_curve(run.solver + str(i), run.t.astype(float), values,
                                color=RUN_COLORS[i], width=2, name=run.solver)
+        t = r.runs[0].t.astype(float)
+        self._floor_band(dist, "floor", [float(t.min()), float(t.max())], r)
+
+    def _floor_band(self, plot: CurvePlot, key: str, x, r: DiffusionLabResult) -> None:
+        mean, sd = r.distance_floor
+        if np.isfinite(mean):
+            plot.set_band(key, x, [max(mean - sd, 0.0)] * 2, [mean + sd] * 2, color=FLOOR_RGB,
+                          alpha=70, name="exact vs exact (mean ± sd)")
 
     def _show_budgets(self, r: DiffusionLabResult) -> None:
         self.budget_plot.setVisible(bool(r.budgets))
         for name in list(self.budget_plot.keys()):
             self.budget_plot.remove(name)
-        for i, (solver, (steps, dist, base)) in enumerate(r.budgets.items()):
+        if not r.budgets:
+            return
+        self.budget_plot.set_labels("Final distance vs step budget", "steps",
+                                    f"{DISTANCE_LABEL}, {r.distance_points} pts")
+        self.budget_plot.setToolTip(self._distance_tooltip(r))
+        steps = next(iter(r.budgets.values()))[0]
+        self.budget_plot.plot_item.getAxis("bottom").setTicks(
+            [[(np.log10(b), str(b)) for b in steps], []])
+        self._floor_band(self.budget_plot, "floor", [float(steps.min()), float(steps.max())], r)
+        for i, (solver, (steps, dist)) in enumerate(r.budgets.items()):
             self.budget_plot.set_curve(solver, steps.astype(float), dist,
                                        color=RUN_COLORS[i % 2], symbol="o", name=solver)
-            self.budget_plot.set_hline("baseline", float(np.nanmean(base)), (120, 120, 120),
-                                       label="exact vs exact")
+        self.budget_plot.set_vline("budget", float(r.config.n_steps), (200, 200, 200),
+                                   label=f"this run: {r.config.n_steps} steps")
 
     # -- playback --------------------------------------------------------------------------
     def frame_count(self) -> int:
