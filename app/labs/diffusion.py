@@ -6,6 +6,7 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                               QSizePolicy,
                                QVBoxLayout)
 
 from app.labs.base import LabPresenter
@@ -15,12 +16,22 @@ from widgets.particle_canvas import ParticleCanvas
 
 RUN_COLORS = [(31, 119, 180), (214, 39, 40)]
 POSTERIOR_RGBA = (1.0, 0.6, 0.0, 0.95)
-METRICS = (("off_manifold", "Distance off the data manifold", "Mahalanobis to nearest component"),
-           ("residual", "Measurement residual ‖y − A x̂₀‖", "residual"),
-           ("posterior_distance", "Distance to the exact posterior", "energy distance"))
-DISTANCE_LABEL = "energy distance (V-stat.)"
+METRICS = (("off_manifold", "Off the data manifold", "Mahalanobis to nearest component"),
+           ("residual", "Residual ‖y − A x̂₀‖", "residual"),
+           ("posterior_distance", "Distance to posterior", "energy distance"))
+DISTANCE_LABEL = "energy dist. (V-stat.)"
 FLOOR_RGB = (150, 150, 150)
-TRAILS_SHOWN = 6          # at most this many highlighted paths, so they never hide the cloud
+TRAILS_SHOWN = 4          # at most this many highlighted paths, so they never hide the cloud
+X0_RGBA = (1.0, 0.3, 1.0, 0.6)
+KEY_HTML = (
+    "Key: <b>white dots</b> particles x<sub>t</sub> at the frame's time t · "
+    "<b>background</b> log-density of the prior noised to t (viridis, 12 nats) · "
+    "<b style='color:#ff9900'>orange contours / dots</b> the exact posterior (1-2-3σ levels, "
+    "400 samples) · <b style='color:#33ccdd'>cyan dashed</b> the measurement line A x = y · "
+    "<b style='color:#ee3333'>red</b> paths of ≤ {n} traced particles (config Trails), head = now (Show paths) · "
+    "<b style='color:#ff4dff'>magenta</b> Tweedie estimates x̂₀ (Show x̂₀) · "
+    "curves: <b style='color:#1f77b4'>blue</b> left run, <b style='color:#d62728'>red</b> "
+    "right run, <b>grey band</b> exact-vs-exact noise floor")
 
 
 class DiffusionLab(LabPresenter):
@@ -31,6 +42,8 @@ class DiffusionLab(LabPresenter):
         self.result: Optional[DiffusionLabResult] = None
         self._frame = 0
         self._pending_y: Optional[float] = None
+        self._view_t: Optional[float] = None
+        self.opening_frame = 0        # the frame a result opens on (the shell's playback follows)
         self._drag_timer = QTimer(self, singleShot=True, interval=150,
                                   timeout=self._emit_constraint)
         self._build_views()
@@ -39,6 +52,8 @@ class DiffusionLab(LabPresenter):
     def _build_views(self) -> None:
         self.info = QLabel("Run the lab to see sample paths.")
         self.info.setWordWrap(True)
+        self.key = QLabel(KEY_HTML.format(n=TRAILS_SHOWN))
+        self.key.setWordWrap(True)
         self.canvases = [ParticleCanvas(dim=2), ParticleCanvas(dim=2)]
         self.canvases[0].link_view(self.canvases[1])
         for canvas in self.canvases:
@@ -50,7 +65,7 @@ class DiffusionLab(LabPresenter):
         self.x0_box = QCheckBox("Show Tweedie estimates x̂₀")
         self.x0_box.toggled.connect(self._show_x0)
         self.trail_box = QCheckBox("Show paths")
-        self.trail_box.setChecked(True)
+        self.trail_box.setChecked(False)
         self.trail_box.setToolTip(f"Red: the paths of up to {TRAILS_SHOWN} traced particles "
                                   "(config 'Trails'), head = current position")
         self.trail_box.toggled.connect(self._show_trails)
@@ -70,17 +85,19 @@ class DiffusionLab(LabPresenter):
                       for key, title, ylabel in METRICS}
         for plot in self.plots.values():
             plot.plot_item.invertX(True)
-        self.budget_plot = CurvePlot("Final distance vs step budget", "steps", DISTANCE_LABEL,
+        self.budget_plot = CurvePlot("Final distance vs steps", "steps", DISTANCE_LABEL,
                                      log_x=True)
         canv = QHBoxLayout()
         for canvas in self.canvases:
             canv.addWidget(canvas, 1)
         grid = QGridLayout()
         for i, plot in enumerate([*self.plots.values(), self.budget_plot]):
+            plot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             grid.addWidget(plot, 0, i)
         outer = QVBoxLayout(self.view)
         outer.addWidget(self.info)
         outer.addLayout(tools)
+        outer.addWidget(self.key)
         outer.addLayout(canv, 3)
         outer.addLayout(grid, 2)
 
@@ -95,7 +112,7 @@ class DiffusionLab(LabPresenter):
         if self.result is None:
             return
         for canvas, run in zip(self.canvases, self.result.runs):
-            canvas.set_secondary(run.x0_hat, on)
+            canvas.set_secondary(run.x0_hat, on, X0_RGBA)
         self.set_frame(self._frame)
 
     def _show_trails(self, on: bool) -> None:
@@ -172,7 +189,22 @@ class DiffusionLab(LabPresenter):
                 self._fill_canvas(canvas, r, r.runs[i])
         self._show_metrics(r)
         self._show_budgets(r)
-        self.set_frame(self.frame_count() - 1)
+        self.opening_frame = self._claim_frame(r)
+        self.set_frame(self.opening_frame)
+
+    def show_view(self, name: Optional[str]) -> None:
+        """A preset's view: comma-separated ``t=<time>`` (the frame its first result opens
+        on, nearest recorded time) and ``paths`` (paths shown); e.g. ``"t=100,paths"``."""
+        parts = [p.strip() for p in (name or "").split(",") if p.strip()]
+        self._view_t = next((float(p[2:]) for p in parts if p.startswith("t=")), None)
+        self.trail_box.setChecked("paths" in parts)
+
+    def _claim_frame(self, r: DiffusionLabResult) -> int:
+        """The preset's frame on its first result (then the last frame: the result)."""
+        view_t, self._view_t = self._view_t, None
+        if view_t is None:
+            return self.frame_count() - 1
+        return int(np.argmin(np.abs(r.runs[0].t.astype(float) - view_t)))
 
     def _fill_canvas(self, canvas: ParticleCanvas, r: DiffusionLabResult, run) -> None:
         d = run.x.shape[2]
@@ -180,7 +212,7 @@ class DiffusionLab(LabPresenter):
         canvas.set_range(r.xlim, r.ylim, r.zlim if d == 3 else None)
         canvas.set_title(f"{run.solver} — {run.status}")
         canvas.set_particles(run.x, highlight=self._highlight(run))
-        canvas.set_secondary(run.x0_hat, self.x0_box.isChecked())
+        canvas.set_secondary(run.x0_hat, self.x0_box.isChecked(), X0_RGBA)
         canvas.set_contours("posterior", r.posterior, r.xlim, r.ylim,
                             _contour_levels(r.posterior), POSTERIOR_RGBA)
         canvas.set_points("posterior", r.posterior_points, (1.0, 0.6, 0.0, 0.8), 4)
@@ -206,7 +238,7 @@ class DiffusionLab(LabPresenter):
         self.plots["residual"].setVisible(r.A is not None)
         target = "posterior" if r.posterior is not None else "prior"
         dist = self.plots["posterior_distance"]
-        dist.set_labels(f"Distance to the exact {target}", "diffusion time t",
+        dist.set_labels(f"Distance to {target}", "diffusion time t",
                         f"{DISTANCE_LABEL}, {r.distance_points} pts")
         dist.setToolTip(self._distance_tooltip(r))
         for key, plot in self.plots.items():
@@ -225,7 +257,7 @@ class DiffusionLab(LabPresenter):
         mean, sd = r.distance_floor
         if np.isfinite(mean):
             plot.set_band(key, x, [max(mean - sd, 0.0)] * 2, [mean + sd] * 2, color=FLOOR_RGB,
-                          alpha=70, name="exact vs exact (mean ± sd)")
+                          alpha=70, name="exact vs exact ±sd")
 
     def _show_budgets(self, r: DiffusionLabResult) -> None:
         self.budget_plot.setVisible(bool(r.budgets))
@@ -233,7 +265,7 @@ class DiffusionLab(LabPresenter):
             self.budget_plot.remove(name)
         if not r.budgets:
             return
-        self.budget_plot.set_labels("Final distance vs step budget", "steps",
+        self.budget_plot.set_labels("Final distance vs steps", "steps",
                                     f"{DISTANCE_LABEL}, {r.distance_points} pts")
         self.budget_plot.setToolTip(self._distance_tooltip(r))
         steps = next(iter(r.budgets.values()))[0]
@@ -273,7 +305,7 @@ class DiffusionLab(LabPresenter):
 
     def svg_plots(self) -> dict:
         out = {title: self.plots[key].plot_item for key, title, _ in METRICS}
-        out["Final distance vs step budget"] = self.budget_plot.plot_item
+        out["Final distance vs steps"] = self.budget_plot.plot_item
         return out
 
 
