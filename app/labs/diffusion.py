@@ -26,7 +26,7 @@ X0_RGBA = (1.0, 0.3, 1.0, 0.6)
 KEY_HTML = (
     "Key: <b>white dots</b> particles x<sub>t</sub> at the frame's time t · "
     "<b>background</b> log-density of the prior noised to t (viridis, 12 nats) · "
-    "<b style='color:#ff9900'>orange contours / dots</b> the exact posterior (1-2-3σ levels, "
+    "<b style='color:#ff9900'>orange contours / dots</b> the exact {target} (1-2-3σ levels, "
     "400 samples) · <b style='color:#33ccdd'>cyan dashed</b> the measurement line A x = y · "
     "<b style='color:#ee3333'>red</b> paths of ≤ {n} traced particles (config Trails), head = now (Show paths) · "
     "<b style='color:#ff4dff'>magenta</b> Tweedie estimates x̂₀ (Show x̂₀) · "
@@ -52,7 +52,7 @@ class DiffusionLab(LabPresenter):
     def _build_views(self) -> None:
         self.info = QLabel("Run the lab to see sample paths.")
         self.info.setWordWrap(True)
-        self.key = QLabel(KEY_HTML.format(n=TRAILS_SHOWN))
+        self.key = QLabel(KEY_HTML.format(n=TRAILS_SHOWN, target="posterior"))
         self.key.setWordWrap(True)
         self.canvases = [ParticleCanvas(dim=2), ParticleCanvas(dim=2)]
         self.canvases[0].link_view(self.canvases[1])
@@ -183,6 +183,8 @@ class DiffusionLab(LabPresenter):
     def show_result(self, r: DiffusionLabResult) -> None:
         self.result = r
         self.info.setText(self.result_summary(r))
+        self.key.setText(KEY_HTML.format(
+            n=TRAILS_SHOWN, target="posterior" if r.posterior is not None else "prior (no contours)"))
         for i, canvas in enumerate(self.canvases):
             canvas.setVisible(i < len(r.runs))
             if i < len(r.runs):
@@ -232,7 +234,8 @@ class DiffusionLab(LabPresenter):
         return (f"Squared energy distance, V-statistic (≥ 0), of the first {r.distance_points} "
                 f"particles to one fixed sample of {r.distance_points} exact {target} points "
                 f"(noised to each frame's level; at t = 0 the clean sample). Grey band: mean ± "
-                f"sd of the same estimator between independent exact samples (noise floor).")
+                f"sd of the same estimator between independent exact samples of the result's "
+                f"target (t = 0), the noise floor a perfect sampler scatters in.")
 
     def _show_metrics(self, r: DiffusionLabResult) -> None:
         self.plots["residual"].setVisible(r.A is not None)

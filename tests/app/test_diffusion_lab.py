@@ -137,3 +137,25 @@ def test_one_distance_everywhere(lab_window, qtbot, tmp_path, preset):
         assert curve_y[-1] == pytest.approx(value, rel=1e-12)
         assert at_budget == pytest.approx(value, rel=1e-12)
         assert exported == pytest.approx(value, rel=1e-12)
+
+
+def test_preset_opens_on_its_claim_frame_with_paths_on_demand(lab_window, qtbot):
+    """projection-vs-mcg opens at t = 100 (where projection has left the manifold) and the
+    playback bar says so; paths are off until asked for, then at most TRAILS_SHOWN."""
+    from app.labs.diffusion import TRAILS_SHOWN
+
+    win = lab_window("diffusion")
+    win.apply_preset("projection-vs-mcg", run=False)
+    set_config(win, n_particles=200, n_trails=8)
+    run_and_wait(win, qtbot)
+    presenter = win.slot.presenter
+    main = presenter.result.runs[0]
+    assert main.t[presenter._frame] == 100 and win.playback.frame() == presenter._frame
+    assert "t = 100" in win.playback.label.text()
+    off = presenter.result.runs[1].metrics["off_manifold"][presenter._frame]
+    assert off > main.metrics["off_manifold"][presenter._frame]      # the claim, in numbers
+    assert presenter._highlight(main) is None
+    presenter.trail_box.setChecked(True)
+    assert len(presenter._highlight(main)) == TRAILS_SHOWN
+    run_and_wait(win, qtbot)                                       # later runs open at the end
+    assert presenter._frame == len(presenter.result.runs[0].t) - 1
