@@ -361,7 +361,7 @@ class MainWindow(QMainWindow):
         if times is not None and n:
             self.playback.set_times(times)
         if n:
-            self.playback.set_frame(n - 1)
+            self.playback.set_frame(getattr(presenter, "opening_frame", n - 1))
 
     def _frame_changed(self, index: int) -> None:
         self.slot.presenter.set_frame(index)

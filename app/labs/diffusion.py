@@ -6,18 +6,32 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                               QSizePolicy,
                                QVBoxLayout)
 
 from app.labs.base import LabPresenter
-from engine.diffusion import BUDGETS, DiffusionLabResult, run_lab
+from engine.diffusion import DiffusionLabResult, run_lab
 from widgets.curve_plot import CurvePlot
 from widgets.particle_canvas import ParticleCanvas
 
 RUN_COLORS = [(31, 119, 180), (214, 39, 40)]
 POSTERIOR_RGBA = (1.0, 0.6, 0.0, 0.95)
-METRICS = (("off_manifold", "Distance off the data manifold", "Mahalanobis to nearest component"),
-           ("residual", "Measurement residual ‖y − A x̂₀‖", "residual"),
-           ("posterior_distance", "Distance to the exact posterior", "energy distance"))
+METRICS = (("off_manifold", "Off the data manifold", "Mahalanobis to nearest component"),
+           ("residual", "Residual ‖y − A x̂₀‖", "residual"),
+           ("posterior_distance", "Distance to posterior", "energy distance"))
+DISTANCE_LABEL = "energy dist. (V-stat.)"
+FLOOR_RGB = (150, 150, 150)
+TRAILS_SHOWN = 4          # at most this many highlighted paths, so they never hide the cloud
+X0_RGBA = (1.0, 0.3, 1.0, 0.6)
+KEY_HTML = (
+    "Key: <b>white dots</b> particles x<sub>t</sub> at the frame's time t · "
+    "<b>background</b> log-density of the prior noised to t (viridis, 12 nats) · "
+    "<b style='color:#ff9900'>orange contours / dots</b> the exact {target} (1-2-3σ levels, "
+    "400 samples) · <b style='color:#33ccdd'>cyan dashed</b> the measurement line A x = y · "
+    "<b style='color:#ee3333'>red</b> paths of ≤ {n} traced particles (config Trails), head = now (Show paths) · "
+    "<b style='color:#ff4dff'>magenta</b> Tweedie estimates x̂₀ (Show x̂₀) · "
+    "curves: <b style='color:#1f77b4'>blue</b> left run, <b style='color:#d62728'>red</b> "
+    "right run, <b>grey band</b> exact-vs-exact noise floor")
 
 
 class DiffusionLab(LabPresenter):
@@ -28,6 +42,8 @@ class DiffusionLab(LabPresenter):
         self.result: Optional[DiffusionLabResult] = None
         self._frame = 0
         self._pending_y: Optional[float] = None
+        self._view_t: Optional[float] = None
+        self.opening_frame = 0        # the frame a result opens on (the shell's playback follows)
         self._drag_timer = QTimer(self, singleShot=True, interval=150,
                                   timeout=self._emit_constraint)
         self._build_views()
@@ -36,6 +52,8 @@ class DiffusionLab(LabPresenter):
     def _build_views(self) -> None:
         self.info = QLabel("Run the lab to see sample paths.")
         self.info.setWordWrap(True)
+        self.key = QLabel(KEY_HTML.format(n=TRAILS_SHOWN, target="posterior"))
+        self.key.setWordWrap(True)
         self.canvases = [ParticleCanvas(dim=2), ParticleCanvas(dim=2)]
         self.canvases[0].link_view(self.canvases[1])
         for canvas in self.canvases:
@@ -46,6 +64,11 @@ class DiffusionLab(LabPresenter):
         self.draw_box.toggled.connect(self._toggle_draw)
         self.x0_box = QCheckBox("Show Tweedie estimates x̂₀")
         self.x0_box.toggled.connect(self._show_x0)
+        self.trail_box = QCheckBox("Show paths")
+        self.trail_box.setChecked(False)
+        self.trail_box.setToolTip(f"Red: the paths of up to {TRAILS_SHOWN} traced particles "
+                                  "(config 'Trails'), head = current position")
+        self.trail_box.toggled.connect(self._show_trails)
         self.clear_button = QPushButton("Clear drawn points")
         self.clear_button.clicked.connect(
             lambda: self.sigConfigEdit.emit({"custom_points": (), "prior": "ring"}))
@@ -54,26 +77,27 @@ class DiffusionLab(LabPresenter):
                                     "(one point per row: x, y[, z])")
         self.load_button.clicked.connect(lambda: self.load_points())
         tools = QHBoxLayout()
-        for w in (self.draw_box, self.load_button, self.x0_box, self.clear_button):
+        for w in (self.draw_box, self.load_button, self.x0_box, self.trail_box,
+                  self.clear_button):
             tools.addWidget(w)
         tools.addStretch(1)
         self.plots = {key: CurvePlot(title, "diffusion time t", ylabel)
                       for key, title, ylabel in METRICS}
         for plot in self.plots.values():
             plot.plot_item.invertX(True)
-        self.budget_plot = CurvePlot("Final distance vs step budget", "steps", "energy distance",
+        self.budget_plot = CurvePlot("Final distance vs steps", "steps", DISTANCE_LABEL,
                                      log_x=True)
-        self.budget_plot.plot_item.getAxis("bottom").setTicks(
-            [[(np.log10(b), str(b)) for b in BUDGETS], []])
         canv = QHBoxLayout()
         for canvas in self.canvases:
             canv.addWidget(canvas, 1)
         grid = QGridLayout()
         for i, plot in enumerate([*self.plots.values(), self.budget_plot]):
+            plot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             grid.addWidget(plot, 0, i)
         outer = QVBoxLayout(self.view)
         outer.addWidget(self.info)
         outer.addLayout(tools)
+        outer.addWidget(self.key)
         outer.addLayout(canv, 3)
         outer.addLayout(grid, 2)
 
@@ -88,8 +112,21 @@ class DiffusionLab(LabPresenter):
         if self.result is None:
             return
         for canvas, run in zip(self.canvases, self.result.runs):
-            canvas.set_secondary(run.x0_hat, on)
+            canvas.set_secondary(run.x0_hat, on, X0_RGBA)
         self.set_frame(self._frame)
+
+    def _show_trails(self, on: bool) -> None:
+        if self.result is None:
+            return
+        for canvas, run in zip(self.canvases, self.result.runs):
+            canvas.set_particles(run.x, highlight=self._highlight(run))
+        self.set_frame(self._frame)
+
+    def _highlight(self, run) -> Optional[np.ndarray]:
+        """Particles whose paths are drawn: the first ≤ TRAILS_SHOWN traced ones, or none."""
+        if not self.trail_box.isChecked():
+            return None
+        return np.arange(min(run.n_trails, run.x.shape[1], TRAILS_SHOWN))
 
     def _points_drawn(self, pts: np.ndarray) -> None:
         cfg = self.current_config()
@@ -130,35 +167,54 @@ class DiffusionLab(LabPresenter):
         return lambda: run_lab(config, device)
 
     def result_summary(self, r: DiffusionLabResult) -> str:
-        parts = []
-        for run in r.runs:
-            d = run.summary.get("posterior_distance", float("nan"))
-            parts.append(f"{run.solver}: {run.status}, distance to exact "
-                         f"{'posterior' if r.posterior is not None else 'prior'} {d:.4f}, "
-                         f"{int(run.summary.get('nfe', 0))} NFE")
-        base = r.runs[0].summary.get("posterior_distance_baseline", float("nan"))
+        """Status line: each run's distance to the exact target (the value of the last curve
+        point, the budget plot at the run's budget and the export) and the noise floor."""
+        target = "posterior" if r.posterior is not None else "prior"
+        parts = [f"{run.solver}: {run.status}, distance "
+                 f"{run.summary.get('posterior_distance', float('nan')):.4f}, "
+                 f"{int(run.summary.get('nfe', 0))} NFE" for run in r.runs]
+        mean, sd = r.distance_floor
         cfg = r.config
         return (f"{cfg.n_particles} particles, {cfg.n_steps} steps — " + "; ".join(parts) +
-                f" (exact-vs-exact baseline {base:.4f}); {r.seconds:.2f} s")
+                f" (energy distance V-stat., {r.distance_points} particles vs {r.distance_points}"
+                f" exact {target} samples; exact-vs-exact floor {mean:.4f} ± {sd:.4f});"
+                f" {r.seconds:.2f} s")
 
     def show_result(self, r: DiffusionLabResult) -> None:
         self.result = r
         self.info.setText(self.result_summary(r))
+        self.key.setText(KEY_HTML.format(
+            n=TRAILS_SHOWN, target="posterior" if r.posterior is not None else "prior (no contours)"))
         for i, canvas in enumerate(self.canvases):
             canvas.setVisible(i < len(r.runs))
             if i < len(r.runs):
                 self._fill_canvas(canvas, r, r.runs[i])
         self._show_metrics(r)
         self._show_budgets(r)
-        self.set_frame(self.frame_count() - 1)
+        self.opening_frame = self._claim_frame(r)
+        self.set_frame(self.opening_frame)
+
+    def show_view(self, name: Optional[str]) -> None:
+        """A preset's view: comma-separated ``t=<time>`` (the frame its first result opens
+        on, nearest recorded time) and ``paths`` (paths shown); e.g. ``"t=100,paths"``."""
+        parts = [p.strip() for p in (name or "").split(",") if p.strip()]
+        self._view_t = next((float(p[2:]) for p in parts if p.startswith("t=")), None)
+        self.trail_box.setChecked("paths" in parts)
+
+    def _claim_frame(self, r: DiffusionLabResult) -> int:
+        """The preset's frame on its first result (then the last frame: the result)."""
+        view_t, self._view_t = self._view_t, None
+        if view_t is None:
+            return self.frame_count() - 1
+        return int(np.argmin(np.abs(r.runs[0].t.astype(float) - view_t)))
 
     def _fill_canvas(self, canvas: ParticleCanvas, r: DiffusionLabResult, run) -> None:
         d = run.x.shape[2]
         canvas.set_dim(d)
         canvas.set_range(r.xlim, r.ylim, r.zlim if d == 3 else None)
         canvas.set_title(f"{run.solver} — {run.status}")
-        canvas.set_particles(run.x, highlight=np.arange(min(run.n_trails, run.x.shape[1])))
-        canvas.set_secondary(run.x0_hat, self.x0_box.isChecked())
+        canvas.set_particles(run.x, highlight=self._highlight(run))
+        canvas.set_secondary(run.x0_hat, self.x0_box.isChecked(), X0_RGBA)
         canvas.set_contours("posterior", r.posterior, r.xlim, r.ylim,
                             _contour_levels(r.posterior), POSTERIOR_RGBA)
         canvas.set_points("posterior", r.posterior_points, (1.0, 0.6, 0.0, 0.8), 4)
@@ -173,11 +229,21 @@ class DiffusionLab(LabPresenter):
         else:
             canvas.set_points("drawn", None, (1, 1, 1, 1), 4)
 
+    def _distance_tooltip(self, r: DiffusionLabResult) -> str:
+        target = "posterior" if r.posterior is not None else "prior"
+        return (f"Squared energy distance, V-statistic (≥ 0), of the first {r.distance_points} "
+                f"particles to one fixed sample of {r.distance_points} exact {target} points "
+                f"(noised to each frame's level; at t = 0 the clean sample). Grey band: mean ± "
+                f"sd of the same estimator between independent exact samples of the result's "
+                f"target (t = 0), the noise floor a perfect sampler scatters in.")
+
     def _show_metrics(self, r: DiffusionLabResult) -> None:
         self.plots["residual"].setVisible(r.A is not None)
         target = "posterior" if r.posterior is not None else "prior"
-        self.plots["posterior_distance"].set_labels(f"Distance to the exact {target}",
-                                                    "diffusion time t", "energy distance")
+        dist = self.plots["posterior_distance"]
+        dist.set_labels(f"Distance to {target}", "diffusion time t",
+                        f"{DISTANCE_LABEL}, {r.distance_points} pts")
+        dist.setToolTip(self._distance_tooltip(r))
         for key, plot in self.plots.items():
             for name in list(plot.keys()):
                 plot.remove(name)
@@ -187,16 +253,33 @@ class DiffusionLab(LabPresenter):
                     continue
                 plot.set_curve(run.solver + str(i), run.t.astype(float), values,
                                color=RUN_COLORS[i], width=2, name=run.solver)
+        t = r.runs[0].t.astype(float)
+        self._floor_band(dist, "floor", [float(t.min()), float(t.max())], r)
+
+    def _floor_band(self, plot: CurvePlot, key: str, x, r: DiffusionLabResult) -> None:
+        mean, sd = r.distance_floor
+        if np.isfinite(mean):
+            plot.set_band(key, x, [max(mean - sd, 0.0)] * 2, [mean + sd] * 2, color=FLOOR_RGB,
+                          alpha=70, name="exact vs exact ±sd")
 
     def _show_budgets(self, r: DiffusionLabResult) -> None:
         self.budget_plot.setVisible(bool(r.budgets))
         for name in list(self.budget_plot.keys()):
             self.budget_plot.remove(name)
-        for i, (solver, (steps, dist, base)) in enumerate(r.budgets.items()):
+        if not r.budgets:
+            return
+        self.budget_plot.set_labels("Final distance vs steps", "steps",
+                                    f"{DISTANCE_LABEL}, {r.distance_points} pts")
+        self.budget_plot.setToolTip(self._distance_tooltip(r))
+        steps = next(iter(r.budgets.values()))[0]
+        self.budget_plot.plot_item.getAxis("bottom").setTicks(
+            [[(np.log10(b), str(b)) for b in steps], []])
+        self._floor_band(self.budget_plot, "floor", [float(steps.min()), float(steps.max())], r)
+        for i, (solver, (steps, dist)) in enumerate(r.budgets.items()):
             self.budget_plot.set_curve(solver, steps.astype(float), dist,
                                        color=RUN_COLORS[i % 2], symbol="o", name=solver)
-            self.budget_plot.set_hline("baseline", float(np.nanmean(base)), (120, 120, 120),
-                                       label="exact vs exact")
+        self.budget_plot.set_vline("budget", float(r.config.n_steps), (200, 200, 200),
+                                   label=f"this run: {r.config.n_steps} steps")
 
     # -- playback --------------------------------------------------------------------------
     def frame_count(self) -> int:
@@ -225,7 +308,7 @@ class DiffusionLab(LabPresenter):
 
     def svg_plots(self) -> dict:
         out = {title: self.plots[key].plot_item for key, title, _ in METRICS}
-        out["Final distance vs step budget"] = self.budget_plot.plot_item
+        out["Final distance vs steps"] = self.budget_plot.plot_item
         return out
 
 

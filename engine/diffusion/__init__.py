@@ -27,8 +27,10 @@ from engine.diffusion.lab import (
 )
 from engine.diffusion.linalg import batched_cg, dds_consistency
 from engine.diffusion.metrics import (
+                                  DISTANCE_POINTS,
                                   METRIC_KEYS,
                                   density_grid,
+                                  distance_floor,
                                   energy_distance,
                                   sliced_w2,
 )
@@ -45,5 +47,6 @@ __all__ = ["GaussianMixture", "solve", "solve_iter", "SOLVERS", "CONDITIONAL",
            "DiffusionResult", "run_config", "run_config_blocking", "run_lab",
            "DiffusionLabResult", "RunView", "BUDGETS", "fit_custom_points", "build_measurement",
            "build_prior", "BUILTIN_PRIORS", "fit_gmm", "energy_distance", "sliced_w2",
+           "distance_floor", "DISTANCE_POINTS",
            "density_grid", "METRIC_KEYS", "MAX_RECORD_BYTES", "Schedule",
            "hb_stability_interval", "batched_cg", "dds_consistency"]

@@ -99,7 +99,7 @@ class DiffusionConfig:
                              help="RED-diff Adam learning rate")
     reddiff_lambda: float = knob("reddiff_lambda", 0.25, label="RED-diff λ", min=0.0, max=100.0,
                                  help="RED-diff weight of the denoising regulariser")
-    n_trails: int = param(8, label="Trails", min=0, max=200,
+    n_trails: int = param(4, label="Trails", min=0, max=200,
                           help="Particles whose every step is kept and highlighted")
     record_every: int = param(1, label="Record every", min=1, max=1000,
                               help="Frame stride (memory bound for long runs)")

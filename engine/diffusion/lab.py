@@ -144,7 +144,8 @@ def _run_all(result: DiffusionResult, runs, device, views: bool) -> Generator:
         budgets = {}
         if cfg.budget_study:
             budgets = yield from budget_study(
-                cfg, lambda c: run_config(c, device, result.prior, views=False), 0.65, 0.35)
+                cfg, lambda c: run_config(c, device, result.prior, views=False), 0.65, 0.35,
+                {rec.solver: rec for rec in result.recordings})
         result.lab = lab_views(result, time.perf_counter() - start, budgets)
     return result
 

@@ -1,7 +1,12 @@
 """Distances between point clouds, per-frame manifold metrics, density grids (SCIENCE.md §3.3).
 
-- :func:`energy_distance` (squared energy distance, unbiased U-statistics) and
-  :func:`sliced_w2` compare a particle cloud with exact samples;
+- :func:`energy_distance` (squared energy distance, the biased V-statistic: ≥ 0) and
+  :func:`sliced_w2` compare a particle cloud with exact samples; :func:`distance_floor` is the
+  exact-vs-exact noise floor of the same estimator (mean ± sd);
+- the lab's ONE distance to the exact target (:meth:`FrameMetrics.distance`): the V-statistic
+  of the first :data:`DISTANCE_POINTS` particles against one fixed exact sample of as many
+  points, noised to the frame's level with common random numbers. The last curve point, the
+  run's summary, the step-budget study at the run's budget and the export are that value;
 - :class:`FrameMetrics` computes the per-step means recorded in ``rec.metrics``;
 - :func:`density_grid` evaluates a (2-D marginal of a) mixture on a grid for drawing.
 """
@@ -17,35 +22,60 @@ from engine.diffusion.context import Step
 from engine.diffusion.gmm import GaussianMixture
 from engine.diffusion.linalg import Measurement
 
-__all__ = ["energy_distance", "sliced_w2", "density_grid", "FrameMetrics", "METRIC_KEYS"]
+__all__ = ["energy_distance", "sliced_w2", "distance_floor", "density_grid", "FrameMetrics",
+           "METRIC_KEYS", "DISTANCE_POINTS", "FLOOR_PAIRS"]
+
+DISTANCE_POINTS = 500     # particles (and exact reference points) in the lab's distance
+FLOOR_PAIRS = 16          # independent exact-vs-exact pairs behind the noise floor
 
 METRIC_KEYS = ("off_manifold", "off_manifold_x0", "density_quantile", "delta_nll", "residual",
                "posterior_distance", "correction", "nfe")
 
 
-def _mean_dist(a: torch.Tensor, b: torch.Tensor, same: bool, chunk: int = 2048) -> torch.Tensor:
-    """Mean pairwise Euclidean distance (off-diagonal only when ``same``), in float64 chunks."""
+def _mean_dist(a: torch.Tensor, b: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """Mean of all ``n·m`` pairwise Euclidean distances (zero diagonal included when a is b),
+    in float64 chunks."""
     total = a.new_zeros((), dtype=torch.float64)
     for i in range(0, a.shape[0], chunk):
         total = total + torch.cdist(a[i:i + chunk], b).sum()
-    n, m = a.shape[0], b.shape[0]
-    return total / (n * (n - 1) if same else n * m)
+    return total / (a.shape[0] * b.shape[0])
 
 
 def energy_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Squared energy distance ``2E‖X-Y‖ - E‖X-X'‖ - E‖Y-Y'‖`` (Székely–Rizzo), U-statistics.
+    """Squared energy distance ``2E‖X-Y‖ - E‖X-X'‖ - E‖Y-Y'‖`` (Székely–Rizzo), V-statistic.
 
-    Unbiased, so independent samples of one law give values scattered around 0 (possibly
-    slightly negative). Parameters: point clouds (n, d) and (m, d), n, m ≥ 2.
+    Every expectation is the plain mean over all pairs (the diagonal zeros included), i.e. the
+    MMD² of the two empirical laws with the conditionally negative-definite kernel ``‖x - y‖``,
+    so the value is ≥ 0 by construction (SCIENCE.md §3.6). It is biased upwards: independent
+    samples of one law give about ``E‖X-X'‖ (1/n + 1/m)`` (:func:`distance_floor`).
+
+    Parameters
+    ----------
+    a, b : array_like (n, d), (m, d)
+        Point clouds, ``n, m ≥ 1``.
     """
     a = torch.as_tensor(a).detach().to(torch.float64)
     b = torch.as_tensor(b).detach().to(device=a.device, dtype=torch.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"energy_distance needs (n, d) and (m, d) clouds, got {tuple(a.shape)} "
                          f"and {tuple(b.shape)}")
-    if a.shape[0] < 2 or b.shape[0] < 2:
-        raise ValueError("energy_distance needs at least 2 points in each cloud")
-    return float(2 * _mean_dist(a, b, False) - _mean_dist(a, a, True) - _mean_dist(b, b, True))
+    if a.shape[0] < 1 or b.shape[0] < 1:
+        raise ValueError("energy_distance needs at least 1 point in each cloud")
+    value = 2 * _mean_dist(a, b) - _mean_dist(a, a) - _mean_dist(b, b)
+    return max(float(value), 0.0)       # ≥ 0 exactly; the clip only removes rounding (1e-16)
+
+
+def distance_floor(target, n: int, generator: torch.Generator,
+                   pairs: int = FLOOR_PAIRS) -> tuple:
+    """Exact-vs-exact noise floor of :func:`energy_distance` at sample sizes ``(n, n)``.
+
+    ``(mean, sd)`` over ``pairs`` pairs of independent exact samples of ``target`` (anything
+    with ``sample(n, generator)``): the value a perfect sampler scatters around (SCIENCE.md
+    §3.6: a solver matches when it lies within this band).
+    """
+    vals = torch.tensor([energy_distance(target.sample(n, generator), target.sample(n, generator))
+                         for _ in range(int(pairs))], dtype=torch.float64)
+    return float(vals.mean()), float(vals.std())
 
 
 def sliced_w2(a: torch.Tensor, b: torch.Tensor, n_proj: int = 128,
@@ -103,16 +133,17 @@ class FrameMetrics:
       samples of ``p_t``, common random numbers across levels; ≈ 0.5 on the manifold, → 1 off);
     - ``delta_nll``: ``-log p_t(x) - E_{p_t}[-log p_t]``;
     - ``residual``: ``‖y - A x̂_0‖`` (NaN without a measurement);
-    - ``posterior_distance``: energy distance of the first ``n_dist`` particles to as many exact
-      samples of the noised posterior at the frame's level (the noised prior without a
-      measurement; common random numbers across frames);
+    - ``posterior_distance``: :meth:`distance`, the V-statistic energy distance of the first
+      ``n_dist`` particles to a fixed sample of ``n_dist`` exact target points (posterior, or
+      prior without a measurement) noised to the frame's level (common random numbers across
+      frames; at level 1 — the result — the clean sample itself);
     - ``correction``: ``‖Δx‖`` added by the conditioning in the step (NaN for plain samplers);
     - ``nfe``: score evaluations so far (filled in by the recorder).
     """
 
     def __init__(self, prior: GaussianMixture, target: GaussianMixture,
                  meas: Optional[Measurement], generator: torch.Generator,
-                 n_ref: int = 2048, n_dist: int = 192):
+                 n_ref: int = 2048, n_dist: int = DISTANCE_POINTS):
         self.prior, self.target, self.meas = prior, target, meas
         d, conv = prior.dim, dict(dtype=prior.dtype, device=prior.device)
         # common random numbers: p_t samples are √ᾱ x_0 + √(1-ᾱ) ε with x_0, ε fixed once
@@ -151,9 +182,22 @@ class FrameMetrics:
         out["posterior_distance"] = self._distance(st, nan)
         return out
 
+    def reference(self, n: int, level: float) -> torch.Tensor:
+        """The first ``n`` points of the fixed exact target sample, noised to ``level``."""
+        return math.sqrt(level) * self.tgt0[:n] + math.sqrt(1.0 - level) * self.tgt_eps[:n]
+
+    def points(self, n_particles: int) -> int:
+        """Particles (and reference points) the distance uses: ``min(n_dist, N)``."""
+        return min(len(self.tgt0), int(n_particles))
+
+    def distance(self, x: torch.Tensor, level: float) -> float:
+        """The lab's distance to the exact target: :func:`energy_distance` (V-statistic) of
+        ``x[:n]`` against :meth:`reference` ``(n, level)``, ``n = points(N)``; NaN when a
+        particle is not finite."""
+        n = self.points(x.shape[0])
+        if not bool(torch.isfinite(x[:n]).all()):
+            return math.nan
+        return energy_distance(x[:n], self.reference(n, level))
+
     def _distance(self, st: Step, nan: torch.Tensor) -> torch.Tensor:
-        n = min(len(self.tgt0), st.x.shape[0])
-        if n < 2 or not bool(torch.isfinite(st.x[:n]).all()):
-            return nan
-        ref = math.sqrt(st.level) * self.tgt0[:n] + math.sqrt(1.0 - st.level) * self.tgt_eps[:n]
-        return nan.new_tensor(energy_distance(st.x[:n], ref))
+        return nan.new_tensor(self.distance(st.x, st.level))

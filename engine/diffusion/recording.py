@@ -49,10 +49,13 @@ class DiffusionRecording:
         Per-frame means, keys :data:`~engine.diffusion.metrics.METRIC_KEYS` (see
         :class:`~engine.diffusion.metrics.FrameMetrics`); only ``nfe`` without metrics.
     summary : dict of str → float
-        End-of-run numbers: ``posterior_distance`` (energy distance of up to 1000 final
-        particles to as many exact posterior — or prior — samples) and
-        ``posterior_distance_baseline`` (the same between two exact samples), ``sliced_w2`` and
-        ``sliced_w2_baseline``, ``residual`` (mean ``‖y - A x_0‖``), ``off_manifold``, ``nfe``.
+        End-of-run numbers: ``posterior_distance`` (the last frame's
+        :meth:`~engine.diffusion.metrics.FrameMetrics.distance`: V-statistic energy distance
+        of the first ``posterior_distance_points`` particles to as many fixed exact posterior —
+        or prior — samples, at ``posterior_distance_level``; equal to ``metrics[...][-1]``),
+        ``posterior_distance_floor`` and ``..._floor_sd`` (the exact-vs-exact noise floor of
+        that estimator: mean and sd), ``sliced_w2`` (same particles and reference),
+        ``residual`` (mean ``‖y - A x_0‖``), ``off_manifold``, ``nfe``.
     final : Tensor (N, d)
         The whole final cloud.
     trails : Tensor (S' + 1, n_trails, d)

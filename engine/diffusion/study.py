@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from engine.core import Progress
-from engine.diffusion.metrics import density_grid
+from engine.diffusion.metrics import DISTANCE_POINTS, density_grid
 from engine.diffusion.priors import fit_gmm
 
 __all__ = ["RunView", "DiffusionLabResult", "BUDGETS", "STUDY_PARTICLES", "lab_views",
@@ -26,7 +26,7 @@ __all__ = ["RunView", "DiffusionLabResult", "BUDGETS", "STUDY_PARTICLES", "lab_v
 GRID = 128            # density grid resolution
 MAX_DENSITY_FRAMES = 120
 BUDGETS = (5, 10, 20, 50, 100, 200)
-STUDY_PARTICLES = 500
+STUDY_PARTICLES = DISTANCE_POINTS   # study runs: as many particles as the distance uses
 POSTERIOR_POINTS = 400
 
 
@@ -49,7 +49,12 @@ class RunView:
 class DiffusionLabResult:
     """What the diffusion lab's frames draw, immutable CPU NumPy (SCIENCE.md §3.5): the runs, the
     view limits, the prior noised to each frame's level and the exact posterior on a
-    ``GRID × GRID`` grid, exact posterior samples, the measurement and the budget study."""
+    ``GRID × GRID`` grid, exact posterior samples, the measurement and the budget study.
+
+    Every distance to the exact target in it (``runs[k].metrics["posterior_distance"]``, its
+    last value ``runs[k].summary["posterior_distance"]``, ``budgets``) is the one estimator of
+    :meth:`~engine.diffusion.metrics.FrameMetrics.distance` on ``distance_points`` particles;
+    ``distance_floor`` is its exact-vs-exact noise floor (mean, sd) at the result (§3.6)."""
     config: object
     runs: tuple                   # (RunView, [RunView])
     xlim: tuple
@@ -61,8 +66,10 @@ class DiffusionLabResult:
     posterior_points: np.ndarray  # (P, d) exact posterior (or prior) samples
     A: Optional[np.ndarray]
     y: Optional[np.ndarray]
-    budgets: dict                 # solver → (budgets, final distance, baseline)
+    budgets: dict                 # solver → (budgets, final distance); the run's budget included
     seconds: float
+    distance_floor: tuple = (float("nan"), float("nan"))  # exact-vs-exact (mean, sd)
+    distance_points: int = 0      # particles (= exact reference points) in the distance
 
 
 def lab_views(result, seconds: float, budgets: dict) -> DiffusionLabResult:
@@ -72,12 +79,17 @@ def lab_views(result, seconds: float, budgets: dict) -> DiffusionLabResult:
     post = None if result.posterior is None else _grid(result.posterior, lims)
     target = result.posterior if result.posterior is not None else result.prior
     points = target.sample(POSTERIOR_POINTS, torch.Generator().manual_seed(result.config.seed))
+    summary = result.recording.summary
+    floor = (summary.get("posterior_distance_floor", np.nan),
+             summary.get("posterior_distance_floor_sd", np.nan))
     return DiffusionLabResult(
         config=result.config, runs=tuple(_run_view(rec) for rec in result.recordings),
         xlim=lims[0], ylim=lims[1], zlim=lims[2], density=density, density_t=density_t,
         posterior=post, posterior_points=points.numpy(),
         A=None if result.A is None else result.A.numpy(),
-        y=None if result.y is None else result.y.numpy(), budgets=budgets, seconds=seconds)
+        y=None if result.y is None else result.y.numpy(), budgets=budgets, seconds=seconds,
+        distance_floor=floor,
+        distance_points=int(summary.get("posterior_distance_points", 0)))
 
 
 def fit_custom_points(config):
@@ -129,26 +141,37 @@ def _densities(result, lims) -> tuple:
     return density, rec.t.numpy()[pick]
 
 
-def budget_study(config, run: Callable, lo: float = 0.0, span: float = 1.0) -> Generator:
-    """Final energy distance to the exact posterior vs step budget (5…200 steps, 500 particles)
-    for the solver and the comparison solver, with the same-size exact baseline (§3.5).
+def budget_study(config, run: Callable, lo: float = 0.0, span: float = 1.0,
+                 done_runs: Optional[dict] = None) -> Generator:
+    """Final distance to the exact target vs step budget for the solver and the comparison
+    solver (SCIENCE.md §3.5): :data:`BUDGETS` and the run's own ``config.n_steps``.
+
+    Each value is the run's ``summary["posterior_distance"]`` — the one estimator of
+    :meth:`~engine.diffusion.metrics.FrameMetrics.distance` on the first ``min(500, N)``
+    particles against the seed's fixed exact sample. Study runs use ``min(N,``
+    :data:`STUDY_PARTICLES` ``)`` particles, so the estimator, its sample sizes and its noise
+    floor are those of the lab's run; at the run's budget the lab's own runs
+    (``done_runs``: solver → recording) are reused, so that point IS the run's value. Study
+    runs record only their first and last frame (``record_every = budget``).
 
     ``run(cfg)`` is the solver-run generator (:func:`~engine.diffusion.lab.run_config` without
-    views); returns ``{solver: (budgets, distance, baseline)}``.
+    views); returns ``{solver: (budgets, distance)}``.
     """
+    done_runs = done_runs or {}
     names = [config.solver] + ([config.compare_solver] if config.compare_solver != "none" else [])
-    out, total, done = {}, len(names) * len(BUDGETS), 0
+    budgets = sorted(set(BUDGETS) | {int(config.n_steps)})
+    out, todo = {}, [(name, b) for name in dict.fromkeys(names) for b in budgets
+                     if not (b == config.n_steps and name in done_runs)]
+    values = {(name, config.n_steps): rec.summary.get("posterior_distance", np.nan)
+              for name, rec in done_runs.items()}
+    for k, (name, budget) in enumerate(todo):
+        cfg = dataclasses.replace(config, solver=name, compare_solver="none", n_steps=budget,
+                                  n_particles=min(config.n_particles, STUDY_PARTICLES),
+                                  n_trails=0, budget_study=False, record_every=budget)
+        res = yield from forward_progress(run(cfg), lo + span * k / len(todo), span / len(todo))
+        values[name, budget] = res.recording.summary.get("posterior_distance", np.nan)
     for name in dict.fromkeys(names):
-        dist, base = [], []
-        for budget in BUDGETS:
-            cfg = dataclasses.replace(config, solver=name, compare_solver="none",
-                                      n_steps=budget, n_particles=STUDY_PARTICLES, n_trails=0,
-                                      budget_study=False)
-            res = yield from forward_progress(run(cfg), lo + span * done / total, span / total)
-            dist.append(res.recording.summary.get("posterior_distance", np.nan))
-            base.append(res.recording.summary.get("posterior_distance_baseline", np.nan))
-            done += 1
-        out[name] = (np.array(BUDGETS), np.array(dist), np.array(base))
+        out[name] = (np.array(budgets), np.array([values[name, b] for b in budgets]))
     return out
 
 

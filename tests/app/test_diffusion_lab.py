@@ -99,3 +99,63 @@ def test_panel_shows_only_the_knobs_of_the_chosen_solvers(window):
         assert panel.editor(knob).isVisibleTo(panel), knob
     assert not panel.editor("mcg_alpha").isVisibleTo(panel)
     assert panel.editor("n_steps").isVisibleTo(panel) and panel.editor("solver").isVisibleTo(panel)
+
+
+@pytest.mark.parametrize("preset", ["ccdf-fewer-steps", "momentum-10-steps"])
+def test_one_distance_everywhere(lab_window, qtbot, tmp_path, preset):
+    """Issue #11: the status line, the last point of the per-step curve, the budget plot at the
+    run's budget and the exported results show the same distance to the exact target; it is
+    ≥ 0 and the noise floor is a band, not a line solvers can fall below."""
+    import re
+
+    from app.results_export import export_results
+    from engine.core.results_io import load_results
+
+    win = lab_window("diffusion")
+    win.apply_preset(preset, run=False)
+    set_config(win, n_particles=120)
+    run_and_wait(win, qtbot, timeout=300_000)
+    presenter, result = win.slot.presenter, win.slot.presenter.result
+    thread = export_results(win, str(tmp_path / "d.npz"))
+    thread.join(60)
+    qtbot.waitUntil(lambda: (tmp_path / "d.npz").exists(), timeout=10_000)
+    arrays, _ = load_results(tmp_path / "d.npz")
+    status = presenter.info.text()
+    steps = result.config.n_steps
+    budget_plot, curve_plot = presenter.budget_plot, presenter.plots["posterior_distance"]
+    assert "floor" in budget_plot.keys() and "floor" in curve_plot.keys()
+    assert result.distance_points == 120 and "120 particles vs 120 exact" in status
+    for i, run in enumerate(result.runs):
+        shown = float(re.search(rf"{run.solver}: completed, distance ([0-9.]+)", status)[1])
+        _, curve_y = curve_plot.item(run.solver + str(i)).getData()
+        bx, by = budget_plot.item(run.solver).getData()
+        at_budget = by[np.argmin(np.abs(10 ** bx - steps))]      # log-x plot
+        exported = float(arrays[f"runs/{i}/summary/posterior_distance"])
+        value = run.summary["posterior_distance"]
+        assert value >= 0 and np.all(run.metrics["posterior_distance"] >= 0)
+        assert shown == pytest.approx(value, abs=5e-5)
+        assert curve_y[-1] == pytest.approx(value, rel=1e-12)
+        assert at_budget == pytest.approx(value, rel=1e-12)
+        assert exported == pytest.approx(value, rel=1e-12)
+
+
+def test_preset_opens_on_its_claim_frame_with_paths_on_demand(lab_window, qtbot):
+    """projection-vs-mcg opens at t = 100 (where projection has left the manifold) and the
+    playback bar says so; paths are off until asked for, then at most TRAILS_SHOWN."""
+    from app.labs.diffusion import TRAILS_SHOWN
+
+    win = lab_window("diffusion")
+    win.apply_preset("projection-vs-mcg", run=False)
+    set_config(win, n_particles=200, n_trails=8)
+    run_and_wait(win, qtbot)
+    presenter = win.slot.presenter
+    main = presenter.result.runs[0]
+    assert main.t[presenter._frame] == 100 and win.playback.frame() == presenter._frame
+    assert "t = 100" in win.playback.label.text()
+    off = presenter.result.runs[1].metrics["off_manifold"][presenter._frame]
+    assert off > main.metrics["off_manifold"][presenter._frame]      # the claim, in numbers
+    assert presenter._highlight(main) is None
+    presenter.trail_box.setChecked(True)
+    assert len(presenter._highlight(main)) == TRAILS_SHOWN
+    run_and_wait(win, qtbot)                                       # later runs open at the end
+    assert presenter._frame == len(presenter.result.runs[0].t) - 1

@@ -16,6 +16,7 @@ from engine.diffusion import (
     DiffusionConfig,
     DiffusionRecording,
     build_measurement,
+    distance_floor,
     energy_distance,
     fit_gmm,
     run_config,
@@ -48,9 +49,13 @@ def test_recording_fields_and_metrics(ring):
     assert 0.0 <= float(rec.metrics["density_quantile"].min())
     assert float(rec.metrics["density_quantile"].max()) <= 1.0
     assert rec.nfe == 40 and rec.metrics["nfe"][-1] == 40
-    for key in ("posterior_distance", "posterior_distance_baseline", "sliced_w2", "residual",
-                "off_manifold", "nfe"):
+    for key in ("posterior_distance", "posterior_distance_floor", "posterior_distance_floor_sd",
+                "sliced_w2", "residual", "off_manifold", "nfe"):
         assert math.isfinite(rec.summary[key])
+    # one distance: the summary is the last point of the per-step curve, on min(500, N) points
+    assert rec.summary["posterior_distance"] == float(rec.metrics["posterior_distance"][-1])
+    assert rec.summary["posterior_distance_points"] == 300
+    assert rec.summary["posterior_distance_level"] == 1.0
     assert torch.equal(rec.final, rec.x[-1])
 
 
@@ -190,6 +195,38 @@ def test_run_config_with_a_fitted_custom_prior_and_bad_configs():
         run_config(dataclasses.replace(cfg, prior="ring", n_particles=5))
 
 
+def test_energy_distance_is_the_v_statistic_double_sum():
+    """V-statistic: the brute-force double sums over all pairs (diagonal zeros included),
+    hence ≥ 0; 0 for identical clouds."""
+    gen = torch.Generator().manual_seed(3)
+    for n, m in ((5, 7), (1, 4), (12, 12)):
+        a = torch.randn(n, 3, generator=gen, dtype=torch.float64)
+        b = torch.randn(m, 3, generator=gen, dtype=torch.float64) + 0.2
+        d = lambda u, v: sum(float((p - q).norm()) for p in u for q in v)
+        brute = 2 * d(a, b) / (n * m) - d(a, a) / n ** 2 - d(b, b) / m ** 2
+        assert energy_distance(a, b) == pytest.approx(brute, rel=1e-12, abs=1e-15)
+        assert energy_distance(a, b) >= 0
+    assert energy_distance(a, a) == 0.0
+    same = torch.randn(40, 2, generator=gen, dtype=torch.float64)
+    assert min(energy_distance(same[:20], same[20:] + s) for s in (0.0, 1e-3)) >= 0
+
+
+def test_noise_floor_band_contains_exact_vs_exact_draws(ring):
+    """The floor (mean ± sd over 16 pairs) describes fresh exact-vs-exact values: their mean is
+    within 3 standard errors, most lie within mean ± 2 sd; its mean is the V-statistic bias
+    ``E‖X-X'‖ (1/n + 1/n)`` (here estimated from a large exact sample)."""
+    n = 200
+    mean, sd = distance_floor(ring, n, torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(1)
+    draws = np.array([energy_distance(ring.sample(n, gen), ring.sample(n, gen))
+                      for _ in range(40)])
+    assert abs(draws.mean() - mean) < 3 * sd / math.sqrt(16) + 3 * draws.std() / math.sqrt(40)
+    assert np.mean(np.abs(draws - mean) <= 2 * sd) >= 0.85
+    big = ring.sample(2000, gen)
+    spread = float(torch.cdist(big, big).sum()) / (2000 * 1999)
+    assert mean == pytest.approx(spread * 2 / n, rel=0.25)
+
+
 def test_distances():
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(1000, 2, generator=gen, dtype=torch.float64)
@@ -221,8 +258,8 @@ def test_unavailable_cuda_is_a_clear_error(ring):
 def test_run_config_fits_drawn_points_and_computes_the_frames_and_the_budget_study():
     """The lab's whole job runs in the engine: the EM fit of drawn points (two separated
     clusters → two components at their centres), the frames' densities and the step-budget
-    study, whose oracle (exact posterior) run is as close to the posterior as a same-size exact
-    sample at every budget."""
+    study, whose oracle (exact posterior) run is near the exact-vs-exact floor at every budget and
+    within its band from 100 steps on."""
     gen = torch.Generator().manual_seed(0)
     centres = torch.tensor([[-2.0, 0.0], [2.0, 1.0]], dtype=torch.float64)
     pts = centres.repeat(100, 1) + 0.1 * torch.randn(200, 2, generator=gen, dtype=torch.float64)
@@ -235,8 +272,11 @@ def test_run_config_fits_drawn_points_and_computes_the_frames_and_the_budget_stu
     lab = res.lab
     assert lab.density.shape[1:] == (128, 128) and len(lab.runs) == 1
     assert lab.runs[0].x.shape[-1] == 2 and lab.posterior is not None
-    budgets, dist, base = lab.budgets["posterior"]
+    budgets, dist = lab.budgets["posterior"]
     assert list(budgets) == [5, 10, 20, 50, 100, 200]
-    assert np.all(dist < base + 0.05)
+    floor, sd = lab.distance_floor
+    assert lab.distance_points == 100 and np.all(dist < floor + 0.05)
+    assert np.all(dist[budgets >= 100] < floor + 4 * sd)       # enough steps: within the floor
+    assert dist[1] == res.recording.summary["posterior_distance"]      # the run's own budget
     plain = drain(run_config(dataclasses.replace(cfg, budget_study=False), views=False))
     assert plain.lab is None and torch.equal(plain.recording.final, res.recording.final)
