@@ -34,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 warnings.filterwarnings("ignore")
 
-import engine.recon.operator_cache as oc
+import engine.imaging.operator_cache as oc
 from engine.recon import MRI, Radon, cg_sense, fbp, make_mask, psnr, shepp_logan_3d
 
 ROWS: list[tuple[str, str, str, str, str]] = []

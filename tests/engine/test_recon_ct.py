@@ -224,8 +224,8 @@ def test_phantom_values_and_symmetry():
 
 def test_operator_disk_cache(tmp_path, monkeypatch):
     """Matrices are written once, read back bit-identical, corrupt files rebuilt (§4.1)."""
-    import engine.recon.operator_cache as oc
-    from engine.recon import ct
+    import engine.imaging.operator_cache as oc
+    from engine.imaging import ct
     monkeypatch.setenv("FLOWSCOPE_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(oc, "MIN_CACHED_SAMPLES", 0)
     th, x = _angles(12), torch.rand(3, 20, 20, generator=torch.Generator().manual_seed(0))
@@ -258,7 +258,7 @@ def test_operator_disk_cache(tmp_path, monkeypatch):
 
 def test_bands_and_chunks_equal_single_products(monkeypatch):
     """Column bands and slice chunks change nothing but the summation order (§4.1)."""
-    from engine.recon import ct
+    from engine.imaging import ct
     th = _angles(10)
     r1 = Radon(24, th, dtype=torch.float64)            # 576 columns: one band
     monkeypatch.setattr(ct, "_BAND_COLUMNS", 50)

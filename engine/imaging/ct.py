@@ -8,7 +8,7 @@ is stored as well, so :meth:`Radon.adjoint` is the exact transpose of :meth:`Rad
 (adjoint test to float precision).  Sinograms are laid out ``(z, n_angles, n_det)``.
 
 Speed: the matrices are assembled once per geometry and kept on disk
-(:mod:`engine.recon.operator_cache`).  Each is split into :data:`COLUMN_BANDS` column bands
+(:mod:`engine.imaging.operator_cache`).  Each is split into :data:`COLUMN_BANDS` column bands
 (pixel rows for ``A``, angle groups for ``A^T`` and FBP's back-projection), and is applied to
 :data:`CHUNK_SLICES` slices at a time, band after band: the part of the input a band reads
 (``n² / 16`` pixels × 32 slices × 4 bytes = 512 KiB at n = 256) stays in the L2 cache.  On a
@@ -24,7 +24,7 @@ import scipy.sparse as sp
 import torch
 
 from engine.core.linop import LinearOperator
-from engine.recon.operator_cache import cached_matrix
+from engine.imaging.operator_cache import cached_matrix
 
 __all__ = ["CHUNK_SLICES", "COLUMN_BANDS", "Radon", "add_noise"]
 
@@ -199,7 +199,7 @@ class Radon(LinearOperator):
     (n_angles, n)`` and leading slice axes: ``forward`` maps ``(z, n, n)`` (or ``(n, n)``) to
     ``(z, n_angles, n)``; ``adjoint`` is its exact transpose; ``norm`` is the power-iteration
     estimate of the base class (cached).  ``backproject`` is FBP's interpolating back-projection (only approximately
-    the adjoint, §4.1) used by :func:`engine.recon.fbp`.
+    the adjoint, §4.1) used by :func:`engine.imaging.fbp`.
     """
 
     def __init__(self, n: int, angles_deg, device="cpu", dtype: torch.dtype = torch.float32):
@@ -308,8 +308,8 @@ class Radon(LinearOperator):
                            (self.n, self.n))
 
     def approx_inverse(self, y: torch.Tensor) -> torch.Tensor:
-        """Ramp-filtered back-projection :func:`engine.recon.fbp` (§4.2)."""
-        from engine.recon.fbp import fbp  # fbp imports this module
+        """Ramp-filtered back-projection :func:`engine.imaging.fbp` (§4.2)."""
+        from engine.imaging.fbp import fbp  # fbp imports this module
         return fbp(y, self, filter="ramp")
 
 
