@@ -7,8 +7,10 @@ once per angle set as a sparse CSR matrix ``A`` of shape ``(n_angles * n, n * n)
 is stored as well, so :meth:`Radon.adjoint` is the exact transpose of :meth:`Radon.forward`
 (adjoint test to float precision).  Sinograms are laid out ``(z, n_angles, n_det)``.
 
-Speed: the matrices are assembled once per geometry and kept on disk
-(:mod:`engine.imaging.operator_cache`).  Each is split into :data:`COLUMN_BANDS` column bands
+Speed: the matrices (``A``, ``A^T`` on first use, FBP's back-projection) are assembled once
+per geometry and kept on disk (:mod:`engine.imaging.operator_cache`); the back-projection is
+written straight into CSR arrays (no sort), so a new geometry's first FBP waits mostly for
+``A`` (issue #16).  Each is split into :data:`COLUMN_BANDS` column bands
 (pixel rows for ``A``, angle groups for ``A^T`` and FBP's back-projection), and is applied to
 :data:`CHUNK_SLICES` slices at a time, band after band: the part of the input a band reads
 (``n² / 16`` pixels × 32 slices × 4 bytes = 512 KiB at n = 256) stays in the L2 cache.  On a
