@@ -7,6 +7,9 @@ One run prints one table:
   scikit-image ``radon``/``iradon`` (on ``--skimage-slices`` slices, extrapolated; PSNR of our
   FBP vs ``iradon`` on scikit-image's own sinogram) and ASTRA's CPU algorithms (``linear``
   projector, FP / BP / FBP slice by slice in this one process).
+* CT "Run → first FBP" of a new geometry (issue #16): a new operator, the forward projection
+  of the volume and its FBP, cold (empty disk cache) and disk-cached, against the pre-#16
+  back-projection build measured in the same run; and with the operator in memory.
 * MRI, one ``n²`` slice, 8 coils, complex64, R = 4: CG-SENSE, 20 iterations, vs
   ``sigpy.mri.app.SenseRecon`` on the same coil maps, mask and k-space (relative difference
   in complex64 and complex128), for a Cartesian line mask and a 2-D Poisson-disc mask.
@@ -34,7 +37,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 warnings.filterwarnings("ignore")
 
-import engine.recon.operator_cache as oc
+import engine.imaging.ct as ct
+import engine.imaging.operator_cache as oc
 from engine.recon import MRI, Radon, cg_sense, fbp, make_mask, psnr, shepp_logan_3d
 
 ROWS: list[tuple[str, str, str, str, str]] = []
@@ -138,6 +142,82 @@ def bench_ct(a, dev: torch.device) -> None:
     bench_astra(a, ph.cpu().numpy(), angles.numpy(), (t_fp, t_bp, t_fbp))
 
 
+def _legacy_backprojection(n: int, angles_rad: np.ndarray, per: int, dtype=None):
+    """The back-projection matrix as built before issue #16 (per-angle COO, sorted to CSR,
+    transposed, stacked): the baseline of the "Run → first FBP" rows."""
+    import scipy.sparse as sp
+
+    def entries(n, theta):
+        c = n // 2
+        r, q = np.meshgrid(np.arange(n) - c, np.arange(n) - c, indexing="ij")
+        inside = (r ** 2 + q ** 2) <= c ** 2
+        t = (q * np.cos(theta) - r * np.sin(theta))[inside] + c
+        pix = np.flatnonzero(inside)
+        ok = (t >= 0) & (t <= n)
+        t, pix = t[ok], pix[ok]
+        i0 = np.clip(np.floor(t), 0, n - 1).astype(np.int64)
+        return (np.concatenate([i0, i0 + 1]), np.concatenate([pix, pix]),
+                np.concatenate([1 - (t - i0), t - i0]))
+    cols, parts = len(angles_rad) * (n + 1), []
+    for s in range(0, len(angles_rad), per):
+        blk = ct._assemble(n, angles_rad[s:s + per], entries, n + 1).T.tocsr()
+        parts.append(sp.csr_matrix((blk.data, blk.indices + s * (n + 1), blk.indptr),
+                                   shape=(n * n, cols)))
+    return sp.vstack(parts, format="csr")
+
+
+def _run_to_first_fbp(a, ph, angles, dev, build) -> tuple[float, float]:
+    """Seconds from a new :class:`Radon` to the FBP of the whole volume (what the lab does on
+    "Run": operator, forward projection of the truth, FBP), cold (empty disk cache) and
+    disk-cached (a new operator object, matrices read back), with ``build`` assembling FBP's
+    back-projection matrix."""
+    tmp = tempfile.mkdtemp(prefix="flowscope-bench-")
+    old, old_build = os.environ.get("FLOWSCOPE_CACHE_DIR"), ct._assemble_backprojection
+    os.environ["FLOWSCOPE_CACHE_DIR"], ct._assemble_backprojection = tmp, build
+    old_min, oc.MIN_CACHED_SAMPLES = oc.MIN_CACHED_SAMPLES, 0
+    times = []
+    try:
+        for _ in range(2):                                 # cold, then disk-cached
+            t = time.perf_counter()
+            R = Radon(a.n, angles, device=dev)
+            fbp(R.forward(ph), R)
+            _sync(dev)
+            times.append(time.perf_counter() - t)
+    finally:
+        ct._assemble_backprojection, oc.MIN_CACHED_SAMPLES = old_build, old_min
+        if old is None:
+            os.environ.pop("FLOWSCOPE_CACHE_DIR", None)
+        else:
+            os.environ["FLOWSCOPE_CACHE_DIR"] = old
+        shutil.rmtree(tmp, ignore_errors=True)
+    return times[0], times[1]
+
+
+def bench_first_fbp(a, dev: torch.device) -> None:
+    """Issue #16: "Run" → first FBP image of a new geometry, against the pre-#16 build."""
+    ph = shepp_logan_3d((a.slices, a.n, a.n)).to(dev)
+    angles = torch.linspace(0, 180, a.views + 1, dtype=torch.float64)[:-1]
+    best = {}                          # alternating, best of two: no first-run/order bias
+    for _ in range(2):
+        for build in (ct._assemble_backprojection, _legacy_backprojection):
+            t = _run_to_first_fbp(a, ph, angles, dev, build)
+            best[build] = tuple(min(x, y) for x, y in zip(best.get(build, t), t))
+    (cold, disk), (cold_old, disk_old) = best.values()
+    R = Radon(a.n, angles, device=dev)
+    _, mem = timed(lambda: fbp(R.forward(ph), R), a.repeats, dev)
+    rad, na = np.deg2rad(angles.numpy()), a.views
+    per = -(-na // ct._n_bands(na * (a.n + 1)))
+    builds = []
+    for build in (ct._assemble_backprojection, _legacy_backprojection):
+        t = time.perf_counter()
+        build(a.n, rad, per, np.float32)
+        builds.append(time.perf_counter() - t)
+    row("FBP back-projection matrix, cold build", builds[0], "pre-#16 build", builds[1])
+    row("Run -> first FBP, new geometry: cold", cold, "pre-#16 build", cold_old)
+    row("Run -> first FBP, new geometry: disk-cached", disk, "pre-#16 build", disk_old)
+    row("Run -> first FBP, operator in memory", mem, note="forward + FBP only")
+
+
 def bench_astra(a, vol: np.ndarray, angles_deg: np.ndarray, ours) -> None:
     try:
         import astra
@@ -228,6 +308,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="8 x 64^2, 45 views, MRI 64^2")
     ap.add_argument("--skip-ct", action="store_true")
     ap.add_argument("--skip-mri", action="store_true")
+    ap.add_argument("--first-fbp-only", action="store_true",
+                    help="only the issue #16 rows: Run -> first FBP of a new geometry")
     a = ap.parse_args()
     if a.quick:
         a.slices, a.n, a.views, a.mri_n, a.repeats = 8, 64, 45, 64, 2
@@ -241,8 +323,10 @@ def main() -> None:
           f"{os.cpu_count()} CPUs, load average {load:.2f}"
           + (f", GPU {torch.cuda.get_device_name(dev)}" if dev.type == "cuda" else ""))
     if not a.skip_ct:
+        bench_first_fbp(a, dev)
+    if not a.skip_ct and not a.first_fbp_only:
         bench_ct(a, dev)
-    if not a.skip_mri:
+    if not a.skip_mri and not a.first_fbp_only:
         bench_mri(a, dev)
     head = ("item", "ours", "peer", "peer time", "peer/ours")
     w = [max(len(r[i]) for r in ROWS + [head]) for i in range(5)]

@@ -86,7 +86,7 @@ def test_build_backend_supports_the_license_expression():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG layout is Linux's")
 def test_operator_cache_lives_in_the_user_cache_folder(monkeypatch, tmp_path):
-    from engine.recon import operator_cache
+    from engine.imaging import operator_cache
     monkeypatch.delenv("FLOWSCOPE_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert operator_cache.cache_dir() == tmp_path / "flowscope" / "radon"

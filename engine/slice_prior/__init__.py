@@ -3,13 +3,15 @@
 A small ε-prediction U-Net (:mod:`~engine.slice_prior.unet`) trained on axial slices of
 phantoms and of the MNI brain (:mod:`~engine.slice_prior.data`, :mod:`~engine.slice_prior.train`),
 shipped in ``resources/priors/``. The prior is a denoiser behind the shared solver contract
-(:mod:`engine.sampling`); ``engine.recon`` runs the solvers on whole volumes with it
-(:func:`engine.recon.diffusion_reconstruct`: DDS, DiffusionMBIR, MCG, CCDF).
+(:mod:`engine.sampling`); the Reconstruction lab runs the solvers on whole volumes with it
+(:func:`engine.recon.diffusion_reconstruct`: DDS, DiffusionMBIR, MCG, CCDF). This package
+imports only :mod:`engine.core`, :mod:`engine.sampling` and :mod:`engine.imaging`, never a lab.
 
 Example
 -------
 >>> import torch
->>> from engine.recon import Radon, diffusion_reconstruct, shepp_logan_3d
+>>> from engine.imaging import Radon, shepp_logan_3d
+>>> from engine.recon import diffusion_reconstruct
 >>> from engine.slice_prior import load_slice_prior
 >>> prior = load_slice_prior(size=64)
 >>> R = Radon(64, torch.linspace(0, 180, 9)[:-1])
@@ -23,11 +25,3 @@ from engine.slice_prior.unet import SliceUNet, UNetConfig
 __all__ = ["FORMAT", "PRIOR_DIR", "SlicePrior", "SliceUNet", "UNetConfig", "load_slice_prior",
            "prior_path", "save_prior"]
 
-
-def __getattr__(name):
-    """``diffusion_reconstruct(_iter)`` moved to :mod:`engine.recon.diffusion` (the volume
-    wiring); re-exported lazily here so old imports keep working."""
-    if name in ("diffusion_reconstruct", "diffusion_reconstruct_iter"):
-        from engine.recon import diffusion as recon_diffusion
-        return getattr(recon_diffusion, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

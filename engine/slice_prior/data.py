@@ -3,7 +3,7 @@ augmented axial slices of a real brain volume (issue #6; SCIENCE.md §4.4).
 
 Everything is generated batched on the training device from a private ``torch.Generator``, so a
 seed fixes the data stream. Images lie in [0, 1] (the Reconstruction lab's units); row 0 is the
-top of the image (y = +1), as in :func:`engine.recon.shepp_logan_3d`.
+top of the image (y = +1), as in :func:`engine.imaging.shepp_logan_3d`.
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def shepp_logan_slices(batch: int, n: int, gen: torch.Generator, device="cpu",
                        jitter: float = 0.15) -> torch.Tensor:
     """Axial slices ``z ∈ [-0.85, 0.85]`` of the modified 3-D Shepp–Logan phantom (§4.4) whose
     ellipsoids are jittered by up to ``jitter`` (relative sizes, offsets and densities)."""
-    from engine.recon.phantom import ELLIPSOIDS   # training data only: the prior stays recon-free
+    from engine.imaging.phantom import ELLIPSOIDS   # lazy: importing the prior loads no imaging code
     table = torch.tensor(ELLIPSOIDS, dtype=torch.float32, device=device)        # (K, 9)
     K = table.shape[0]
     j = lambda: 1.0 + jitter * (2 * torch.rand((batch, K), generator=gen, device=device) - 1)  # noqa: E731
@@ -94,7 +94,7 @@ def brain_slices(volume: torch.Tensor, batch: int, n: int, gen: torch.Generator,
     Slice positions are drawn from ``z_range`` (fractions of the depth) minus ``exclude``;
     with ``augment``: random rotation (±15°), scale (0.9–1.1), shift (±5 %), left-right flip
     and intensity gamma (0.8–1.25). The whole field of view maps onto the slice, as
-    :func:`engine.recon.resample_volume` does in the Reconstruction lab.
+    :func:`engine.imaging.resample_volume` does in the Reconstruction lab.
     """
     dev = volume.device
     nz = volume.shape[0]

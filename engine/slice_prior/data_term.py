@@ -46,7 +46,7 @@ def cg(matvec: Callable, b: torch.Tensor, x0: torch.Tensor, iters: int,
 
 class DataTerm:
     """``½‖Ã x - ỹ‖²`` for any per-slice :class:`~engine.core.linop.LinearOperator` (a
-    :class:`~engine.recon.Radon` or 2-D :class:`~engine.recon.MRI`, …).
+    :class:`~engine.imaging.Radon` or 2-D :class:`~engine.imaging.MRI`, …).
 
     Parameters
     ----------

@@ -26,7 +26,7 @@ _HELD_OUT_SEED = 987_654_321
 
 def held_out_slices(n: int, brain: Optional[torch.Tensor] = None, per_kind: int = 8) -> torch.Tensor:
     """``(B, n, n)`` held-out slices in [0, 1] (see module docstring)."""
-    from engine.recon.phantom import shepp_logan_3d   # test data only (import-time recon-free)
+    from engine.imaging.phantom import shepp_logan_3d   # lazy: importing the prior loads no imaging code
     parts = [shepp_logan_3d((per_kind + 2, n, n))[1:-1]]      # skip the empty edge slices
     gen = torch.Generator().manual_seed(_HELD_OUT_SEED)
     parts.append(random_ellipse_slices(per_kind, n, gen)[:, 0])

@@ -7,7 +7,7 @@ bfloat16 autocast on CUDA. :func:`train_prior_iter` is a progress generator (can
 stopping it; resume from the state it returns or was given — the state carries the data
 stream's generator state, so a resumed run on the CPU repeats an uninterrupted one exactly;
 :mod:`~engine.slice_prior.checkpoint` writes it to disk). :func:`load_training_volume` makes any
-volume :func:`engine.recon.load_volume` reads a training volume (min–max scaled to [0, 1]);
+volume :func:`engine.imaging.load_volume` reads a training volume (min–max scaled to [0, 1]);
 ``TrainConfig.mix`` chooses phantoms + volume (``"mixed"``) or the volume alone (``"volume"``).
 
 Command line (the shipped weights; see ``resources/priors/MODEL_CARD.md``)::
@@ -188,15 +188,15 @@ def load_training_volume(path) -> torch.Tensor:
     Parameters
     ----------
     path : path-like
-        Anything :func:`engine.recon.load_volume` reads (NIfTI, DICOM folder, NumPy, TIFF).
+        Anything :func:`engine.imaging.load_volume` reads (NIfTI, DICOM folder, NumPy, TIFF).
 
     Raises
     ------
     FileNotFoundError, ValueError
-        From :func:`~engine.recon.load_volume` (the message names the file and the problem),
+        From :func:`~engine.imaging.load_volume` (the message names the file and the problem),
         or ``ValueError`` when the volume is constant (nothing to learn).
     """
-    from engine.recon.volume_io import load_volume
+    from engine.imaging.volume_io import load_volume
     data = torch.as_tensor(load_volume(path).data, dtype=torch.float32)
     lo, hi = float(data.min()), float(data.max())
     if not hi > lo:
@@ -208,7 +208,7 @@ def _load_brain(path: Optional[str]) -> tuple[Optional[torch.Tensor], str]:
     if path:
         return load_training_volume(path), f"volume {Path(path).name}"
     try:
-        from engine.recon.volume_io import demo_volume
+        from engine.imaging.volume_io import demo_volume
         return demo_volume("brain").data.float(), "MNI ICBM152 2009a T1 (nilearn)"
     except (FileNotFoundError, ImportError):
         return None, "no brain volume (phantoms only)"

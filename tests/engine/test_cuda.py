@@ -54,8 +54,9 @@ def test_radon_fbp_and_mri_on_cuda_match_cpu():
 
 
 def test_slice_prior_solvers_run_on_cuda():
-    from engine.recon import Radon, psnr, shepp_logan_3d
-    from engine.slice_prior import diffusion_reconstruct, load_slice_prior, prior_path
+    from engine.imaging import Radon, psnr, shepp_logan_3d
+    from engine.recon import diffusion_reconstruct
+    from engine.slice_prior import load_slice_prior, prior_path
     if not prior_path(64).is_file():
         pytest.skip("no shipped 64² prior")
     vol = shepp_logan_3d((4, 64, 64))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.recon.volume_io import (Volume, brain_template_path, demo_volume, load_volume,
+from engine.imaging.volume_io import (Volume, brain_template_path, demo_volume, load_volume,
                                     resample_volume, save_nifti)
 
 

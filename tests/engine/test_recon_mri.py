@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from engine.core.progress import Progress
-from engine.recon.masks import make_mask
-from engine.recon.mri import (MRI, coil_maps, cg_sense, cg_sense_iter, cs_recon,
+from engine.imaging.masks import make_mask
+from engine.imaging.mri import (MRI, coil_maps, cg_sense, cg_sense_iter, cs_recon,
                               cs_recon_iter, fft_c, haar2, ihaar2,
                               zero_filled)
 
@@ -160,7 +160,7 @@ def _plain_cg(k, op, iters, lam=0.0, x0=None):
                                               ((6, 8, 10), "random", ())])
 def test_fused_normal_and_cg_equal_unfused(shape, kind, batch):
     """The shifted, fused A^H A (FFT pair skipped along fully-sampled axes) is exact (§4.5)."""
-    from engine.recon.mri import _ShiftedNormal
+    from engine.imaging.mri import _ShiftedNormal
     gen = torch.Generator().manual_seed(5)
     mshape = shape[:-1] if len(shape) == 3 else shape
     op = MRI(mask=make_mask(kind, mshape, acceleration=3, seed=2), n_coils=4, shape=shape,

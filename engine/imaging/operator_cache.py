@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 __all__ = ["FORMAT_VERSION", "MAX_BYTES", "MIN_CACHED_SAMPLES", "cache_dir", "cached_matrix"]
 
-FORMAT_VERSION = 2  # 2: matrices stacked in column bands (engine.recon.ct)
+FORMAT_VERSION = 2  # 2: matrices stacked in column bands (engine.imaging.ct)
 MAX_BYTES = 2 * 2 ** 30
 MIN_CACHED_SAMPLES = 2 ** 21  # n² · n_angles below this: rebuild (well under a second)
 _OFF = ("", "0", "off", "none", "false")

@@ -4,8 +4,8 @@ Holds the orthonormal 2-D Haar transform (:func:`haar2`, :func:`ihaar2`), per-sl
 finite differences (:func:`grad2`, :func:`div2`, :func:`grad2_adjoint`: the core
 :class:`engine.core.linop.FiniteDifference` on the last two axes) and :func:`cs_recon_iter` /
 :func:`cs_recon` (wavelet-ℓ1 by the core FISTA, TV by the core PDHG) for the multi-coil
-operator :class:`engine.recon.mri.MRI`; every name (and the complex soft threshold
-:func:`engine.core.algorithms.soft`) is also importable from :mod:`engine.recon.mri`.
+operator :class:`engine.imaging.mri.MRI`; every name (and the complex soft threshold
+:func:`engine.core.algorithms.soft`) is also importable from :mod:`engine.imaging.mri`.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from engine.core.linop import FiniteDifference, divergence, forward_differences
 from engine.core.progress import Progress, drain
 
 if TYPE_CHECKING:
-    from engine.recon.mri import MRI
+    from engine.imaging.mri import MRI
 
 __all__ = ["cs_recon", "cs_recon_iter", "div2", "grad2", "grad2_adjoint", "haar2", "haar_levels",
            "ihaar2", "soft"]

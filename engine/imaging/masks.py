@@ -3,7 +3,7 @@
 1-D masks (``"equispaced"``, ``"random"``, ``"gaussian1d"``) sample whole phase-encode lines
 along the **last** axis (columns ``mask[:, kx]``; the readout along y is fully sampled) and
 always include a fully sampled centre (ACS). 2-D masks (``"variable_density"``, ``"poisson"``)
-sample points of a ky–kz plane (use ``shape=(nz, ny)`` with a 3-D :class:`~engine.recon.mri.MRI`,
+sample points of a ky–kz plane (use ``shape=(nz, ny)`` with a 3-D :class:`~engine.imaging.mri.MRI`,
 broadcast along x) with a fully sampled calibration square. Line/point counts are drawn without
 replacement so the acceleration ``R = 1 / sampled fraction`` is hit to within rounding
 (Poisson disc: by bisection, within ~3%). All masks are deterministic for a given seed.

@@ -8,7 +8,7 @@ and a fully sampled mask, ``A^H A = I`` (§4.9 test 4). Reconstructions return c
 take ``.abs()`` for display and metrics (§4.8).
 
 This module holds the DFT, the coil maps, the operator and CG-SENSE; compressed sensing
-(:func:`cs_recon_iter` and its sparsifying transforms) lives in :mod:`engine.recon.mri_cs` and
+(:func:`cs_recon_iter` and its sparsifying transforms) lives in :mod:`engine.imaging.mri_cs` and
 is re-exported here.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 from engine.core.algorithms import cg
 from engine.core.linop import LinearOperator
 from engine.core.progress import Progress, drain
-from engine.recon.mri_cs import (cs_recon, cs_recon_iter, div2, grad2, grad2_adjoint, haar2,
+from engine.imaging.mri_cs import (cs_recon, cs_recon_iter, div2, grad2, grad2_adjoint, haar2,
                                  haar_levels, ihaar2, soft)
 
 __all__ = ["MRI", "cg_sense", "cg_sense_iter", "coil_maps", "cs_recon", "cs_recon_iter", "div2",

@@ -14,7 +14,7 @@ import torch
 from engine.core import Progress, drain
 from engine.core.algorithms import cg, pdhg, project_group_ball
 from engine.core.linop import FiniteDifference, Scaled, divergence, forward_differences
-from engine.recon.ct import Radon
+from engine.imaging.ct import Radon
 
 __all__ = [
     "TV_MODES",

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from engine.recon.ct import Radon
+from engine.imaging.ct import Radon
 
 __all__ = ["FILTERS", "fbp", "fourier_filter"]
 

@@ -7,8 +7,10 @@ once per angle set as a sparse CSR matrix ``A`` of shape ``(n_angles * n, n * n)
 is stored as well, so :meth:`Radon.adjoint` is the exact transpose of :meth:`Radon.forward`
 (adjoint test to float precision).  Sinograms are laid out ``(z, n_angles, n_det)``.
 
-Speed: the matrices are assembled once per geometry and kept on disk
-(:mod:`engine.recon.operator_cache`).  Each is split into :data:`COLUMN_BANDS` column bands
+Speed: the matrices (``A``, ``A^T`` on first use, FBP's back-projection) are assembled once
+per geometry and kept on disk (:mod:`engine.imaging.operator_cache`); the back-projection is
+written straight into CSR arrays (no sort), so a new geometry's first FBP waits mostly for
+``A`` (issue #16).  Each is split into :data:`COLUMN_BANDS` column bands
 (pixel rows for ``A``, angle groups for ``A^T`` and FBP's back-projection), and is applied to
 :data:`CHUNK_SLICES` slices at a time, band after band: the part of the input a band reads
 (``n² / 16`` pixels × 32 slices × 4 bytes = 512 KiB at n = 256) stays in the L2 cache.  On a
@@ -24,7 +26,7 @@ import scipy.sparse as sp
 import torch
 
 from engine.core.linop import LinearOperator
-from engine.recon.operator_cache import cached_matrix
+from engine.imaging.operator_cache import cached_matrix
 
 __all__ = ["CHUNK_SLICES", "COLUMN_BANDS", "Radon", "add_noise"]
 
@@ -67,27 +69,6 @@ def _rotation_entries(n: int, theta: float):
     return np.concatenate(out_det), np.concatenate(out_pix), np.concatenate(out_w)
 
 
-def _backprojection_entries(n: int, theta: float):
-    """Linear-interpolation weights of FBP's back-projection (``skimage.transform.iradon``, §4.2).
-
-    Pixel ``(r, c)`` reads the projection at ``t = (c - n//2) cos θ - (r - n//2) sin θ`` (detector
-    index ``t + n//2``, linear interpolation, zero outside); pixels outside the inscribed circle
-    are left out.  The detector has ``n + 1`` bins: bin ``n`` is the first sample of the
-    zero-padding that scikit-image filters along with the data.  Returns ``(det, pix, w)``.
-    """
-    c = n // 2
-    r, q = np.meshgrid(np.arange(n) - c, np.arange(n) - c, indexing="ij")
-    inside = (r ** 2 + q ** 2) <= c ** 2
-    t = (q * np.cos(theta) - r * np.sin(theta))[inside] + c
-    pix = np.flatnonzero(inside)
-    ok = (t >= 0) & (t <= n)
-    t, pix = t[ok], pix[ok]
-    i0 = np.clip(np.floor(t), 0, n - 1).astype(np.int64)
-    w1 = t - i0
-    return (np.concatenate([i0, i0 + 1]), np.concatenate([pix, pix]),
-            np.concatenate([1 - w1, w1]))
-
-
 def _assemble(n: int, angles_rad: np.ndarray, entries: Callable, n_det: int | None = None,
               bands: int = 1) -> sp.csr_matrix:
     """Sparse ``(n_angles * n_det, n * n)`` matrix from per-angle entries, built in angle chunks.
@@ -116,26 +97,61 @@ def _assemble(n: int, angles_rad: np.ndarray, entries: Callable, n_det: int | No
                      format="csr")
 
 
-def _assemble_backprojection(n: int, angles_rad: np.ndarray, per: int) -> sp.csr_matrix:
-    """FBP's ``(n², n_angles · (n + 1))`` back-projection stacked in groups of ``per`` angles."""
-    cols = len(angles_rad) * (n + 1)
-    parts = []
-    for s in range(0, len(angles_rad), per):
-        blk = _assemble(n, angles_rad[s:s + per], _backprojection_entries, n + 1).T.tocsr()
-        parts.append(sp.csr_matrix((blk.data, blk.indices + s * (n + 1), blk.indptr),
-                                   shape=(n * n, cols)))
-    return sp.vstack(parts, format="csr")
+def _assemble_backprojection(n: int, angles_rad: np.ndarray, per: int,
+                             dtype=np.float64) -> sp.csr_matrix:
+    """FBP's ``(n², n_angles · (n + 1))`` back-projection stacked in groups of ``per`` angles.
+
+    Pixel ``(r, c)`` reads the projection at ``t = (c - n//2) cos θ - (r - n//2) sin θ``
+    (detector index ``t + n//2``, linear interpolation as ``skimage.transform.iradon``, §4.2);
+    pixels outside the inscribed circle are left out, and bin ``n`` is the first sample of the
+    zero-padding that scikit-image filters along with the data.  The weights are written
+    straight into CSR arrays: a pixel inside the circle reads two detector bins per angle, so
+    every row of a group has ``2 · per`` entries, already in column order (angle, then bin):
+    no COO sort, no transpose, no temporary copies (issue #16: this build was most of the
+    time from "Run" to the first FBP of a new geometry).  Bins past the detector (``t``
+    outside ``[0, n]`` by rounding) keep weight 0, as if left out.
+    """
+    c, na = n // 2, len(angles_rad)
+    r, q = np.meshgrid(np.arange(n) - c, np.arange(n) - c, indexing="ij")
+    inside = ((r ** 2 + q ** 2) <= c ** 2).ravel()
+    r, q = r.ravel()[inside], q.ravel()[inside]
+    data = np.empty(2 * len(r) * na, dtype=dtype)
+    indices = np.empty(len(data), dtype=np.int32 if len(data) < 2 ** 31 - 1 else np.int64)
+    indptr, start = [np.zeros(1, dtype=indices.dtype)], 0
+    for s in range(0, na, per):
+        th = angles_rad[s:s + per]
+        t = q[:, None] * np.cos(th) - r[:, None] * np.sin(th) + c          # (pixels, angles)
+        ok = (t >= 0) & (t <= n)
+        i0 = np.clip(np.floor(t), 0, n - 1)
+        w1 = t - i0
+        end = start + 2 * t.size
+        cols, vals = indices[start:end].reshape(*t.shape, 2), data[start:end].reshape(*t.shape, 2)
+        cols[..., 0] = i0
+        cols[..., 0] += ((s + np.arange(len(th))) * (n + 1)).astype(indices.dtype)
+        cols[..., 1] = cols[..., 0] + 1
+        np.multiply(1 - w1, ok, out=vals[..., 0], casting="unsafe")
+        np.multiply(w1, ok, out=vals[..., 1], casting="unsafe")
+        indptr.append(start + np.cumsum(inside * (2 * len(th)), dtype=indices.dtype))
+        start = end
+    return sp.csr_matrix((data, indices, np.concatenate(indptr)), copy=False,
+                         shape=(len(indptr[1:]) * n * n, na * (n + 1)))
 
 
-def _to_torch(mat: sp.csr_matrix, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """scipy CSR → torch sparse CSR (int32 indices when they fit, to halve the memory)."""
-    idx = np.int32 if max(mat.nnz, mat.shape[1]) < 2 ** 31 - 1 else np.int64
+def _to_torch(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, shape: tuple,
+              dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """CSR arrays → torch sparse CSR (int32 indices when they fit, to halve the memory).
+
+    Takes the arrays, not a scipy matrix: a scipy matrix over slices of a larger (loaded or
+    built) matrix copies them (its format check "prunes" views), which was ≈40 % of the time
+    to read an operator back from the disk cache (issue #16).
+    """
+    idx = np.int32 if max(len(data), shape[1]) < 2 ** 31 - 1 else np.int64
     with warnings.catch_warnings():  # "sparse CSR is beta" / invariant-check notices
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(torch.from_numpy(mat.indptr.astype(idx, copy=False)),
-                                       torch.from_numpy(mat.indices.astype(idx, copy=False)),
-                                       torch.from_numpy(mat.data).to(dtype),
-                                       size=mat.shape).to(device)
+        return torch.sparse_csr_tensor(torch.from_numpy(indptr.astype(idx, copy=False)),
+                                       torch.from_numpy(indices.astype(idx, copy=False)),
+                                       torch.from_numpy(data).to(dtype),
+                                       size=shape).to(device)
 
 
 def _to_scipy(mat: torch.Tensor) -> sp.csr_matrix:
@@ -199,7 +215,7 @@ class Radon(LinearOperator):
     (n_angles, n)`` and leading slice axes: ``forward`` maps ``(z, n, n)`` (or ``(n, n)``) to
     ``(z, n_angles, n)``; ``adjoint`` is its exact transpose; ``norm`` is the power-iteration
     estimate of the base class (cached).  ``backproject`` is FBP's interpolating back-projection (only approximately
-    the adjoint, §4.1) used by :func:`engine.recon.fbp`.
+    the adjoint, §4.1) used by :func:`engine.imaging.fbp`.
     """
 
     def __init__(self, n: int, angles_deg, device="cpu", dtype: torch.dtype = torch.float32):
@@ -237,19 +253,20 @@ class Radon(LinearOperator):
         elif kind == "At":
             per = -(-na // _n_bands(na * n))
             rows, k = n * n, -(-na // per)
-            m = _transpose_bands([_to_scipy(b) for b in self._csr("A", dtype)], per * n)
+            m = cached_matrix(f"radonT{k}", n, rad, (k * rows, na * n), npt,  # issue #16
+                              lambda: _transpose_bands([_to_scipy(b)
+                                                        for b in self._csr("A", dtype)], per * n))
         else:
             per = -(-na // _n_bands(na * (n + 1)))
             rows, k = n * n, -(-na // per)            # bands of whole angle groups
             m = cached_matrix(f"fbp{k}", n, rad, (k * rows, na * (n + 1)), npt,
-                              lambda: _assemble_backprojection(n, rad, per))
+                              lambda: _assemble_backprojection(n, rad, per, npt))
         blocks = []
         for b in range(k):
             ip = m.indptr[b * rows:(b + 1) * rows + 1]
             lo, hi = int(ip[0]), int(ip[-1])
-            blocks.append(_to_torch(sp.csr_matrix((m.data[lo:hi], m.indices[lo:hi], ip - lo),
-                                                  shape=(rows, m.shape[1]), copy=False),
-                                    dtype, self.device))
+            blocks.append(_to_torch(ip - lo, m.indices[lo:hi], m.data[lo:hi],
+                                    (rows, m.shape[1]), dtype, self.device))
         self._mats[(kind, dtype)] = blocks
         return blocks
 
@@ -308,8 +325,8 @@ class Radon(LinearOperator):
                            (self.n, self.n))
 
     def approx_inverse(self, y: torch.Tensor) -> torch.Tensor:
-        """Ramp-filtered back-projection :func:`engine.recon.fbp` (§4.2)."""
-        from engine.recon.fbp import fbp  # fbp imports this module
+        """Ramp-filtered back-projection :func:`engine.imaging.fbp` (§4.2)."""
+        from engine.imaging.fbp import fbp  # fbp imports this module
         return fbp(y, self, filter="ramp")
 
 
