@@ -11,11 +11,46 @@ from PySide6 import QtCore
 
 from widgets.isolines import clip_line
 
-__all__ = ["POS_COLOR", "NEG_COLOR", "boundary_mask", "clip_lines", "hash_index",
+__all__ = ["POS_COLOR", "NEG_COLOR", "KEY_NAMES", "KEY_SYMBOLS", "key_html", "boundary_mask", "clip_lines", "hash_index",
            "hover_anchor", "node_rect", "region_colors", "region_palette"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)   # 2⁶⁴/φ: no single-bit id flip keeps the top byte
 POS_COLOR, NEG_COLOR = (215, 48, 39), (49, 104, 198)   # class colours (match CET-D1)
+
+#: What each kind of mark on a region map means (the key's words; a view may rename them).
+KEY_NAMES = {
+    "boundary": "f(x) = 0: decision boundary",
+    "isolines": "f(x) = ±½ max|f|",
+    "lines": "neuron lines wⱼ·x + bⱼ = 0",
+    "ticks": "tick: side where wⱼ·x + bⱼ > 0",
+    "pos": "data, target +1",
+    "neg": "data, target −1",
+    "targets": "data (colour: target)",
+    "output": "shading: f(x), blue < 0 < red",
+    "faded": "washed out: not used",
+}
+#: How each kind of mark looks, as rich text (matches the items :class:`RegionMap` draws).
+KEY_SYMBOLS = {
+    "boundary": '<span style="color:#141414; font-weight:900">━━</span>',
+    "isolines": '<span style="color:#464646">╌╌</span>',
+    "lines": '<span style="color:#232323">──</span>',
+    "ticks": '<span style="color:#1e1e1e">┴○</span>',
+    "pos": f'<span style="color:rgb{POS_COLOR}">●</span>',
+    "neg": f'<span style="color:rgb{NEG_COLOR}">●</span>',
+    "targets": '<span style="color:#440154">●</span><span style="color:#21918c">●</span>'
+               '<span style="color:#fde725">●</span>',
+    "output": '<span style="color:rgb(49,104,198)">█</span><span style="color:#eeeeee">█</span>'
+              f'<span style="color:rgb{POS_COLOR}">█</span>',
+    "faded": '<span style="color:#d8d8d8">██</span>',
+}
+
+
+def key_html(entries) -> str:
+    """A one-paragraph key: ``symbol name`` for each ``(kind, name)`` (kinds of
+    :data:`KEY_SYMBOLS`), separated by wide gaps; '' for no entries."""
+    items = [f'<span style="white-space:nowrap">{KEY_SYMBOLS[kind]}&nbsp;{name}</span>'
+             for kind, name in entries]
+    return "&nbsp;&nbsp;&nbsp; ".join(items)
 
 
 def region_palette(n: int = 256) -> np.ndarray:
