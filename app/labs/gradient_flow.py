@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.labs.base import LabPresenter
 from widgets.curve_plot import CurvePlot
 from widgets.gl import opengl_available
 from widgets.phase_portrait import PhasePortrait
+from app.labs.gradient_flow_views import legend_html, set_theta_lines, trails_entry
 from widgets.trajectory_canvas import TrajectoryCanvas
 
 if TYPE_CHECKING:
@@ -41,6 +43,11 @@ class GradientFlowLab(LabPresenter):
         self.info = QLabel("Run the lab to see trajectories.")
         self.info.setWordWrap(True)
         self.plane = TrajectoryCanvas()
+        # its key goes below it: inside, the legend hid samples (support-vectors preset)
+        self.plane.legend.hide()
+        self.plane_key = QLabel()
+        self.plane_key.setWordWrap(True)
+        self.plane_key.setTextFormat(Qt.TextFormat.RichText)
         self.view3d = None
         self.weights_view = self.plane
         self.magnitude = CurvePlot("Magnitude ‖w‖(t)", "t", "‖w‖")
@@ -48,8 +55,8 @@ class GradientFlowLab(LabPresenter):
         self.phi = CurvePlot("Angle φ(t) = π − θ(t)", "t", "φ [rad]")
         self.loss = CurvePlot("Loss", "t", "L(w)", log_y=True)
         self.phase = PhasePortrait()
-        self.depth_plot = CurvePlot("Time until loss ≤ 10⁻³ (balanced, θ₀ = π/2)",
-                                    "initial scale ‖u(0)‖", "time", log_x=True, log_y=True)
+        self.depth_plot = CurvePlot("Time to loss ≤ 10⁻³ vs depth L", "initial scale ‖u(0)‖ "
+                                    "(balanced, θ₀ = π/2)", "time", log_x=True, log_y=True)
         self.depth_plot.set_legend_corner("top-right")
         self.depth_plot.plot_item.getAxis("bottom").setTicks(
             [[(np.log10(v), f"{v:g}") for v in (0.01, 0.03, 0.1, 0.3, 1.0)], []])
@@ -62,7 +69,8 @@ class GradientFlowLab(LabPresenter):
         self.tabs.addTab(self.cons_plot, "Conservation")
         self.plane_box = QVBoxLayout()
         self.plane_box.setContentsMargins(0, 0, 0, 0)
-        self.plane_box.addWidget(self.plane)
+        self.plane_box.addWidget(self.plane, 1)
+        self.plane_box.addWidget(self.plane_key)
         plane_holder = QWidget()
         plane_holder.setLayout(self.plane_box)
         grid = QGridLayout()
@@ -139,7 +147,7 @@ class GradientFlowLab(LabPresenter):
         view.set_trajectories(w, teacher)
         view.set_trail_length(0 if w.shape[0] * w.shape[1] <= FULL_TRAILS else 50)
         if view is self.plane:
-            view.set_colors(r.angle[0], limits=(0.0, np.pi), label="θ(0)")
+            view.set_colors(r.angle[0], limits=(0.0, np.pi), label="θ(0): heads; ‖w‖, φ, loss")
         else:
             view.set_colors(r.angle[0], limits=(0.0, np.pi))
         view.set_highlight(HIGHLIGHT)
@@ -147,7 +155,8 @@ class GradientFlowLab(LabPresenter):
         view.set_samples(r.X if has_samples else None)
 
     def _show_curves(self, r: "FlowResult") -> None:
-        self.magnitude.set_lines("all", r.t, r.magnitude, color=LINE_COLOR)
+        theta0 = r.angle[0]
+        set_theta_lines(self.magnitude, r.t, r.magnitude, theta0)
         self.magnitude.set_curve("init", r.t, r.magnitude[:, HIGHLIGHT], color=(200, 30, 30),
                                  width=2, name=f"init #{HIGHLIGHT}")
         if r.bound_lower is not None and r.config.method == "gf":
@@ -161,9 +170,9 @@ class GradientFlowLab(LabPresenter):
             self.magnitude.remove("bound_note")
         self.magnitude.set_hline("nu", float(np.linalg.norm(r.teacher)), color=(90, 90, 90),
                                  label="ν = ‖v‖")
-        self.phi.set_lines("all", r.t, np.pi - r.angle, color=LINE_COLOR)
+        set_theta_lines(self.phi, r.t, np.pi - r.angle, theta0)
         self.phi.set_hline("pi", float(np.pi), color=(90, 90, 90), label="π (aligned)")
-        self.loss.set_lines("all", r.t, np.maximum(r.loss, LOSS_FLOOR), color=LINE_COLOR)
+        set_theta_lines(self.loss, r.t, np.maximum(r.loss, LOSS_FLOOR), theta0)
 
     def _show_phase(self, r: "FlowResult") -> None:
         f = r.phase                                  # NaN arrows where the field is not exact
@@ -221,6 +230,15 @@ class GradientFlowLab(LabPresenter):
             plot.set_cursor(t)
         self.step_plot.set_cursor(t)
         self._show_sample_state(view, index)
+        self._refresh_plane_key()
+
+    def _refresh_plane_key(self) -> None:
+        """The weight plane's key below it (the 3-D view draws its own legend)."""
+        on = self.weights_view is self.plane
+        text = legend_html(self.plane.legend, [trails_entry()]) if on else ""
+        if text != self.plane_key.text():
+            self.plane_key.setText(text)
+        self.plane_key.setVisible(on)
 
     def _show_sample_state(self, view, index: int) -> None:
         r = self.result
@@ -239,3 +257,4 @@ class GradientFlowLab(LabPresenter):
                 "Loss": self.loss.plot_item, "Depth vs init scale": self.depth_plot.plot_item,
                 "GD vs GF": self.step_plot.plot_item, "Conservation": self.cons_plot.plot_item,
                 "Weight plane": self.plane.plot_item, "Phase portrait": self.phase.plot_item}
+
