@@ -31,7 +31,7 @@ KEY_NAMES = {
 }
 #: How each kind of mark looks, as rich text (matches the items :class:`RegionMap` draws).
 KEY_SYMBOLS = {
-    "boundary": '<span style="color:#141414; font-weight:900">━━</span>',
+    "boundary": '<span style="color:#141414">▬▬</span>',
     "isolines": '<span style="color:#464646">╌╌</span>',
     "lines": '<span style="color:#232323">──</span>',
     "ticks": '<span style="color:#1e1e1e">┴○</span>',

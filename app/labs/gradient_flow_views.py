@@ -9,6 +9,7 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 
 from widgets.trail_plot import TRAIL_COLOR
 
@@ -52,7 +53,7 @@ def _symbol(item) -> str:
     if isinstance(item, pg.ScatterPlotItem):
         opts = item.opts
         brush = opts.get("brush")
-        filled = brush is not None and pg.mkBrush(brush).style() != 0
+        filled = brush is not None and pg.mkBrush(brush).style() != Qt.BrushStyle.NoBrush
         glyph = "★" if opts.get("symbol") == "star" else ("●" if filled else "◯")
         colour = pg.mkBrush(brush).color() if filled else pg.mkPen(opts.get("pen")).color()
         return f'<span style="color:{_css(colour)}; font-size:large">{glyph}</span>'
