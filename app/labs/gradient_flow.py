@@ -15,6 +15,7 @@ from app.labs.base import LabPresenter
 from widgets.curve_plot import CurvePlot
 from widgets.gl import opengl_available
 from widgets.phase_portrait import PhasePortrait
+from app.labs.legend_room import leave_legend_room
 from app.labs.gradient_flow_views import legend_html, set_theta_lines, trails_entry
 from widgets.trajectory_canvas import TrajectoryCanvas
 
@@ -201,6 +202,10 @@ class GradientFlowLab(LabPresenter):
             if div is not None and len(t):
                 x_max = max(x_max, float(t[-1]) * 1.1)
         self.step_plot.plot_item.setXRange(0.0, x_max, padding=0.02)
+        # a diverging run climbs to the top: room above the curves keeps the legend off it
+        leave_legend_room(self.step_plot, [np.maximum(loss[t <= x_max], LOSS_FLOOR)
+                                           for t, loss, _ in r.step_study.values()],
+                          log=True)
 
     def _show_conservation(self, r: "FlowResult") -> None:
         deep = r.config.depth > 1

@@ -73,7 +73,7 @@ class RegionsLab(LabPresenter):
         self.gate_maps = (RegionMap(), RegionMap())
         self.tabs.addTab(self.gate_maps[0], "Gate space b > 0")
         self.tabs.addTab(self.gate_maps[1], "Gate space b < 0")
-        self.objective = CurvePlot("Training objective vs the convex optimum", "step",
+        self.objective = CurvePlot(views.OBJECTIVE_TITLE, "step",
                                    "objective", log_y=True)
         self.counts = CurvePlot("Exact regions in view (colours as at left)", "step",
                                  "regions")

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.labs.legend_room import leave_legend_room
 from widgets.region_style import NEG_COLOR, POS_COLOR, region_colors
 
 SEED_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189),
                (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34)]
 _STYLES = ("solid", "dash", "dot")
+OBJECTIVE_TITLE = "Training objective vs the convex optimum"
 DEEP_COLOR = (214, 39, 40)      # the deep net of deep-vs-wide (no seed colour is red)
 REACH_RTOL = 1e-3           # "reaches p*": relative gap below this
 
@@ -103,6 +105,11 @@ def show_curves(objective, counts, r) -> None:
                         name=f"convex optimum p* = {r.convex.objective:.4g}")
     counts.set_hline("convex", float(r.convex_region_count), (0, 0, 0),
                      name=f"convex optimum's net ({r.convex_region_count})")
+    several = len(np.unique(r.widths)) > 1
+    objective.plot_item.setTitle("Training objective (line style: seed)" if several
+                                 else OBJECTIVE_TITLE)
+    leave_legend_room(counts, [r.region_counts, [r.convex_region_count],
+                               getattr(r, "deep_region_counts_lower", None)])
 
 
 def deep_label(r) -> str:

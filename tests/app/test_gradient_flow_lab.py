@@ -77,3 +77,28 @@ def test_titles_fit_at_the_default_and_small_window_sizes(shown, qtbot):
                 text_width = plot.plot_item.titleLabel.item.boundingRect().width()
                 assert text_width <= plot.plot_widget.width() - 4, \
                     (size, plot.plot_item.titleLabel.text)
+
+
+def legend_covers(plot) -> int:
+    """Pixel samples of a CurvePlot's curves under its legend (0: it hides no data)."""
+    from widgets.plot_overlays import SampleGrid
+    plot.update_overlays()
+    vb = plot.plot_item.vb
+    grid = SampleGrid(plot.overlays.samples(), (vb.width(), vb.height()))
+    return grid.count(vb.mapRectFromScene(plot.plot_item.legend.sceneBoundingRect()))
+
+
+def test_step_size_legend_hides_no_curve(lab_window, qtbot):
+    """gd-vs-gf: the diverging η = 6 run climbed through the legend."""
+    win = lab_window("gradient-flow")
+    win.apply_preset("gd-vs-gf", run=False)
+    win.resize(1500, 950)
+    win.show()
+    qtbot.waitExposed(win)
+    run_and_wait(win, qtbot)
+    p = win.slot.presenter
+    p.show_view("stepsize")
+    qtbot.wait(50)
+    assert len(p.step_plot.plot_item.legend.items) == 5
+    assert any("diverged" in label.text for _, label in p.step_plot.plot_item.legend.items)
+    assert legend_covers(p.step_plot) == 0

@@ -251,3 +251,18 @@ def test_maps_have_a_key_per_mark_and_captions_outside(window, qtbot):
     assert {"pos", "neg"} & set(gate.key_entries())
     assert "a data point's line" in gate.key.text() and "neuron" in gate.key.text()
     assert "ticks" not in gate.key_entries()
+
+
+def test_region_count_legend_hides_no_curve(window, qtbot):
+    """deep-vs-wide: the count chart's legend (seeds, p*'s net, deep net) covered curves."""
+    from tests.app.conftest import set_config
+    from tests.app.test_gradient_flow_lab import legend_covers
+    set_config(window, depth=2, width=8, steps=200, snapshots=5)
+    window.resize(1500, 950)
+    window.show()
+    qtbot.waitExposed(window)
+    run_and_wait(window, qtbot)
+    p = window.slot.presenter
+    qtbot.wait(50)
+    assert len(p.counts.plot_item.legend.items) == 2       # p*'s net, the deep net
+    assert legend_covers(p.counts) == 0
