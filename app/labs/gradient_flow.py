@@ -61,7 +61,8 @@ class GradientFlowLab(LabPresenter):
         self.depth_plot.set_legend_corner("top-right")
         self.depth_plot.plot_item.getAxis("bottom").setTicks(
             [[(np.log10(v), f"{v:g}") for v in (0.01, 0.03, 0.1, 0.3, 1.0)], []])
-        self.step_plot = CurvePlot("GD vs GF: median loss", "t = kη", "loss", log_y=True)
+        self.step_plot = CurvePlot("Median loss: GF vs GD (dashed)", "t = kη", "loss",
+                                   log_y=True)
         self.cons_plot = CurvePlot("Conservation residual |Q(t) − Q(0)|", "t", "residual",
                                    log_y=True)
         self.tabs = QTabWidget()
@@ -190,22 +191,23 @@ class GradientFlowLab(LabPresenter):
                                   label="this run's ‖u(0)‖")
 
     def _show_step_study(self, r: "FlowResult") -> None:
+        """Median loss of GF and GD per η; room on the right keeps the legend off the curves
+        (a diverging run climbs to the top, the others fall to the bottom)."""
         for key in list(self.step_plot.keys()):
             self.step_plot.remove(key)
-        x_max = float(r.config.t_max)
-        for i, (label, (t, loss, div)) in enumerate(r.step_study.items()):
-            name = label if div is None else f"{label} (diverged at step {div})"
+        study = {k: (np.asarray(t, dtype=float), np.asarray(loss, dtype=float), div)
+                 for k, (t, loss, div) in r.step_study.items()}
+        x_max = max([float(r.config.t_max)] + [1.1 * float(t[-1]) for t, _, div in
+                                               study.values() if div is not None and len(t)])
+        for i, (label, (t, loss, div)) in enumerate(study.items()):
+            name = label.removeprefix("GD ")
+            name = name if div is None else f"{name}: diverged (step {div})"
             style = "solid" if label == "GF" else "dash"
-            self.step_plot.set_curve(label, t, np.maximum(loss, LOSS_FLOOR), name=name,
-                                     style=style, color=STUDY_COLORS[i % len(STUDY_COLORS)],
-                                     width=2)
-            if div is not None and len(t):
-                x_max = max(x_max, float(t[-1]) * 1.1)
-        self.step_plot.plot_item.setXRange(0.0, x_max, padding=0.02)
-        # a diverging run climbs to the top: room above the curves keeps the legend off it
-        leave_legend_room(self.step_plot, [np.maximum(loss[t <= x_max], LOSS_FLOOR)
-                                           for t, loss, _ in r.step_study.values()],
-                          log=True)
+            keep = t <= x_max                      # the room on the right stays empty
+            self.step_plot.set_curve(label, t[keep], np.maximum(loss[keep], LOSS_FLOOR),
+                                     name=name, style=style, width=2,
+                                     color=STUDY_COLORS[i % len(STUDY_COLORS)])
+        leave_legend_room(self.step_plot, [[0.0, x_max]], axis=0)
 
     def _show_conservation(self, r: "FlowResult") -> None:
         deep = r.config.depth > 1
