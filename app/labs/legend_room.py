@@ -70,3 +70,12 @@ def leave_legend_room(plot, arrays, room: Optional[float] = None, log: bool = Fa
     if room is None:
         vb.sigResized.connect(apply)
     apply()
+
+
+def release_legend_room(plot) -> None:
+    """Back to auto-ranged axes (e.g. while a new run's curves grow)."""
+    previous = getattr(plot, "_legend_room", None)
+    if previous is not None:
+        plot.plot_item.vb.sigResized.disconnect(previous)
+    plot._legend_room = None
+    plot.plot_item.enableAutoRange()

@@ -110,6 +110,9 @@ def show_curves(objective, counts, r) -> None:
                                  else OBJECTIVE_TITLE)
     leave_legend_room(counts, [r.region_counts, [r.convex_region_count],
                                getattr(r, "deep_region_counts_lower", None)])
+    deep = getattr(r, "deep_run", None)
+    leave_legend_room(objective, [run.objective for run in r.runs] + [
+        [r.convex.objective], None if deep is None else deep.objective], log=True)
 
 
 def deep_label(r) -> str:

@@ -266,3 +266,6 @@ def test_region_count_legend_hides_no_curve(window, qtbot):
     qtbot.wait(50)
     assert len(p.counts.plot_item.legend.items) == 2       # p*'s net, the deep net
     assert legend_covers(p.counts) == 0
+    window.resize(1280, 720)
+    qtbot.wait(50)
+    assert legend_covers(p.counts) == 0 and legend_covers(p.objective) == 0

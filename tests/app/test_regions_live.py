@@ -39,6 +39,7 @@ def test_stages_are_drawn_before_the_run_ends(lab_window):
     sol = lab.result.convex                                  # the optimum, no frames yet
     assert lab.result.live and lab.frame_count() == 0
     assert lab.objective.keys() == ["convex"]
+    assert all(lab.objective.plot_item.vb.autoRangeEnabled())     # no range of an old run
     assert "p* =" in lab.info.text() and "Training" in lab.info.text()
     lab._hover(lab.map, 0.1, 0.2, lab._net())                # no trained net yet: no error
     np.testing.assert_array_equal(lab.convex_map._ids, lab.result.convex_region_ids)
