@@ -47,7 +47,6 @@ class GradientFlowLab(LabPresenter):
         # its key goes below it: inside, the legend hid samples (support-vectors preset)
         self.plane.legend.hide()
         self.plane_key = QLabel()
-        self.plane_key.setWordWrap(True)
         self.plane_key.setTextFormat(Qt.TextFormat.RichText)
         self.view3d = None
         self.weights_view = self.plane
@@ -84,6 +83,8 @@ class GradientFlowLab(LabPresenter):
         grid.addWidget(self.tabs, 1, 2)
         for i in range(3):
             grid.setColumnStretch(i, 1)
+        for row in range(2):                  # the plane's key must not squeeze the lower row
+            grid.setRowStretch(row, 1)
         outer = QVBoxLayout(self.view)
         outer.addWidget(self.info)
         outer.addLayout(grid, 1)

@@ -61,13 +61,15 @@ def _symbol(item) -> str:
     return f'<span style="color:{_css(pen.color())}; font-weight:900">━━</span>'
 
 
-def legend_html(legend, extra=()) -> str:
-    """The entries of a pyqtgraph legend (plus ``extra`` ``(symbol html, text)``) as one
-    rich-text paragraph, for a key placed outside the plot."""
+def legend_html(legend, extra=(), per_line: int = 2) -> str:
+    """The entries of a pyqtgraph legend (plus ``extra`` ``(symbol html, text)``) as rich
+    text, ``per_line`` entries a line, for a key placed outside the plot. Explicit lines (no
+    word wrap): a wrapping label's height-for-width squeezed the lab's lower row."""
     entries = [(_symbol(sample.item), html.escape(label.text)) for sample, label in legend.items]
     entries += list(extra)
-    return "&nbsp;&nbsp;&nbsp; ".join(
-        f'<span style="white-space:nowrap">{sym}&nbsp;{text}</span>' for sym, text in entries)
+    cells = [f"{sym}&nbsp;{text}" for sym, text in entries]
+    lines = ["&nbsp;&nbsp; ".join(cells[i:i + per_line]) for i in range(0, len(cells), per_line)]
+    return '<span style="font-size:small">' + "<br>".join(lines) + "</span>"
 
 
 def trails_entry() -> tuple[str, str]:
@@ -75,4 +77,4 @@ def trails_entry() -> tuple[str, str]:
     viridis = pg.colormap.get("viridis").map(np.array([0.1, 0.5, 0.9]), mode="byte")
     heads = "".join(f'<span style="color:rgb({r},{g},{b})">●</span>' for r, g, b, _ in viridis)
     trail = f'<span style="color:{_css(TRAIL_COLOR)}">──</span>'
-    return f"{trail}{heads}", "trajectories w(t); heads coloured by θ(0)"
+    return f"{trail}{heads}", "runs w(t); heads coloured by θ(0)"

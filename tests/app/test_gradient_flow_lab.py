@@ -61,7 +61,7 @@ def test_weight_plane_key_is_outside_and_names_every_mark(shown, qtbot):
     key = p.plane_key.text()
     names = [label.text for _, label in p.plane.legend.items]
     assert len(names) == 5                     # teacher, run, active, inactive, support
-    for name in names + ["heads coloured by θ(0)"]:
+    for name in names + ["runs w(t); heads coloured by θ(0)"]:
         assert html.escape(name) in key
 
 
@@ -102,3 +102,12 @@ def test_step_size_legend_hides_no_curve(lab_window, qtbot):
     assert len(p.step_plot.plot_item.legend.items) == 5
     assert any("diverged" in label.text for _, label in p.step_plot.plot_item.legend.items)
     assert legend_covers(p.step_plot) == 0
+
+
+def test_lower_row_keeps_its_height_at_1280x720(shown, qtbot):
+    """The weight plane's key below it must not squeeze the phase portrait and loss rows."""
+    win, p = shown
+    win.resize(1280, 720)
+    qtbot.wait(50)
+    assert p.phase.height() >= 0.8 * p.magnitude.height()
+    assert p.loss.height() >= 0.8 * p.magnitude.height()
