@@ -60,7 +60,7 @@ class GradientFlowLab(LabPresenter):
         self.depth_plot.set_legend_corner("top-right")
         self.depth_plot.plot_item.getAxis("bottom").setTicks(
             [[(np.log10(v), f"{v:g}") for v in (0.01, 0.03, 0.1, 0.3, 1.0)], []])
-        self.step_plot = CurvePlot("Median loss: GF vs GD (dashed)", "t = kη", "loss",
+        self.step_plot = CurvePlot("Median loss (GD: dashed)", "t = kη", "loss",
                                    log_y=True)
         self.cons_plot = CurvePlot("Conservation residual |Q(t) − Q(0)|", "t", "residual",
                                    log_y=True)
