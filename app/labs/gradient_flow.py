@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QGridLayout, QLabel, QSizePolicy, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from app.labs.base import LabPresenter
 from widgets.curve_plot import CurvePlot
@@ -48,6 +49,8 @@ class GradientFlowLab(LabPresenter):
         self.plane.legend.hide()
         self.plane_key = QLabel()
         self.plane_key.setTextFormat(Qt.TextFormat.RichText)
+        # its width must not widen the plane's column (the study tab's titles were cut)
+        self.plane_key.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.view3d = None
         self.weights_view = self.plane
         self.magnitude = CurvePlot("Magnitude ‖w‖(t)", "t", "‖w‖")

@@ -61,15 +61,23 @@ def _symbol(item) -> str:
     return f'<span style="color:{_css(pen.color())}; font-weight:900">━━</span>'
 
 
-def legend_html(legend, extra=(), per_line: int = 2) -> str:
+def legend_html(legend, extra=(), line_chars: int = 42) -> str:
     """The entries of a pyqtgraph legend (plus ``extra`` ``(symbol html, text)``) as rich
-    text, ``per_line`` entries a line, for a key placed outside the plot. Explicit lines (no
-    word wrap): a wrapping label's height-for-width squeezed the lab's lower row."""
-    entries = [(_symbol(sample.item), html.escape(label.text)) for sample, label in legend.items]
+    text for a key placed outside the plot, packed into lines of at most ~``line_chars``
+    characters of text. Explicit lines (no word wrap): a wrapping label's height-for-width
+    squeezed the lab's lower row."""
+    entries = [(_symbol(sample.item), label.text) for sample, label in legend.items]
     entries += list(extra)
-    cells = [f"{sym}&nbsp;{text}" for sym, text in entries]
-    lines = ["&nbsp;&nbsp; ".join(cells[i:i + per_line]) for i in range(0, len(cells), per_line)]
-    return '<span style="font-size:small">' + "<br>".join(lines) + "</span>"
+    lines, line, used = [], [], 0
+    for sym, text in entries:
+        if line and used + len(text) + 3 > line_chars:
+            lines.append(line)
+            line, used = [], 0
+        line.append(f"{sym}&nbsp;{html.escape(text)}")
+        used += len(text) + 3
+    lines += [line] if line else []
+    body = "<br>".join("&nbsp;&nbsp; ".join(cells) for cells in lines)
+    return f'<span style="font-size:small">{body}</span>'
 
 
 def trails_entry() -> tuple[str, str]:
@@ -77,4 +85,4 @@ def trails_entry() -> tuple[str, str]:
     viridis = pg.colormap.get("viridis").map(np.array([0.1, 0.5, 0.9]), mode="byte")
     heads = "".join(f'<span style="color:rgb({r},{g},{b})">●</span>' for r, g, b, _ in viridis)
     trail = f'<span style="color:{_css(TRAIL_COLOR)}">──</span>'
-    return f"{trail}{heads}", "runs w(t); heads coloured by θ(0)"
+    return f"{trail}{heads}", "runs w(t), heads coloured by θ(0)"

@@ -61,7 +61,7 @@ def test_weight_plane_key_is_outside_and_names_every_mark(shown, qtbot):
     key = p.plane_key.text()
     names = [label.text for _, label in p.plane.legend.items]
     assert len(names) == 5                     # teacher, run, active, inactive, support
-    for name in names + ["runs w(t); heads coloured by θ(0)"]:
+    for name in names + ["runs w(t), heads coloured by θ(0)"]:
         assert html.escape(name) in key
 
 
@@ -111,3 +111,6 @@ def test_lower_row_keeps_its_height_at_1280x720(shown, qtbot):
     qtbot.wait(50)
     assert p.phase.height() >= 0.8 * p.magnitude.height()
     assert p.loss.height() >= 0.8 * p.magnitude.height()
+    widths = [p.plane.width(), p.magnitude.width(), p.tabs.width()]
+    assert min(widths) >= 0.85 * max(widths)            # the key does not widen its column
+    assert p.plane_key.sizeHint().width() <= p.plane.width()   # and is not clipped
