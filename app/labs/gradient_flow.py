@@ -193,6 +193,7 @@ class GradientFlowLab(LabPresenter):
                                       color=DEPTH_COLORS[i], symbol="o", name=f"L = {depth}")
         self.depth_plot.set_vline("init", float(r.config.init_scale), color=(120, 120, 120),
                                   label="this run's ‖u(0)‖")
+        leave_legend_room(self.depth_plot, [r.conv_times], log=True)
 
     def _show_step_study(self, r: "FlowResult") -> None:
         """Median loss of GF and GD per η; room on the right keeps the legend off the curves

@@ -113,4 +113,7 @@ def test_lower_row_keeps_its_height_at_1280x720(shown, qtbot):
     assert p.loss.height() >= 0.8 * p.magnitude.height()
     widths = [p.plane.width(), p.magnitude.width(), p.tabs.width()]
     assert min(widths) >= 0.85 * max(widths)            # the key does not widen its column
+    p.tabs.setCurrentIndex(0)
+    qtbot.wait(50)
+    assert legend_covers(p.depth_plot) == 0
     assert p.plane_key.sizeHint().width() <= p.plane.width()   # and is not clipped
