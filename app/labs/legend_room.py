@@ -16,15 +16,21 @@ MARGIN_PX = 28.0     # legend margins in the view box, and a little air
 
 def legend_room(plot, axis: int = 1, most: float = 3.0) -> float:
     """Room beyond the data (fraction of its span, data drawn from 5 % before their minimum)
-    that fits the plot's legend, laid out in one column, at the plot's current size.
+    that fits the plot's legend at the plot's current size.
 
-    ``axis`` 1: room above (the legend's height); 0: room on the right (its width).
+    ``axis`` 1: room above for the legend's height, in two columns when it has four or more
+    entries and two columns fit the width (the placer then picks that layout); 0: room on the
+    right for its width (one column).
     """
     legend, vb = plot.plot_item.legend, plot.plot_item.vb
     size = vb.height() if axis == 1 else vb.width()
     if legend is None or not legend.items or size <= MARGIN_PX:
         return 0.1
     need = legend.height() if axis == 1 else legend.width()
+    n = len(legend.items)
+    if axis == 1 and legend.columnCount == 1 and n >= 4 and \
+            2 * legend.width() + MARGIN_PX < vb.width():
+        need *= ((n + 1) // 2) / n
     share = min((need + MARGIN_PX) / size, 0.75)
     return float(min(1.05 * share / (1.0 - share), most))
 
