@@ -15,8 +15,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from widgets.region_style import (KEY_NAMES, NEG_COLOR, POS_COLOR, boundary_mask, clip_lines,
-                                  hash_index, hover_anchor, key_html, node_rect, region_palette)
+from widgets.region_style import (KEY_NAMES, NEG_COLOR, POS_COLOR, RegionKeyMixin, boundary_mask,
+                                  clip_lines, hash_index, hover_anchor, node_rect, region_palette)
 
 __all__ = ["MODES", "RegionMap", "boundary_mask", "clip_lines", "hash_index", "region_palette"]
 
@@ -24,7 +24,7 @@ MODES = ("regions", "output", "both")
 _PANEL = {"color": (30, 30, 30), "fill": (255, 255, 255, 215), "border": (160, 160, 160)}
 
 
-class RegionMap(QtWidgets.QWidget):
+class RegionMap(QtWidgets.QWidget, RegionKeyMixin):
     """Activation regions of a ReLU net on 2-D input, with output, neuron lines and data.
 
     Attributes
@@ -355,42 +355,6 @@ class RegionMap(QtWidgets.QWidget):
         doc = QtGui.QTextDocument()
         doc.setHtml(self.caption.text())
         return doc.toPlainText()
-
-    # ------------------------------------------------------------------ key
-    def set_key_names(self, **names: str) -> None:
-        """Rename key entries (keys of :data:`widgets.region_style.KEY_NAMES`), e.g. when the
-        lines are not neurons (gate space: the data points' lines)."""
-        unknown = set(names) - set(KEY_NAMES)
-        if unknown:
-            raise ValueError(f"unknown key entries {sorted(unknown)}; known: "
-                             f"{', '.join(KEY_NAMES)}")
-        self._key_names.update(names)
-        self._refresh_key()
-
-    def key_entries(self) -> list[str]:
-        """Kinds of marks drawn now, in key order: ``boundary`` (f = 0, thick black),
-        ``isolines`` (dashed), ``lines`` (neuron lines), ``ticks`` (white dots on stems),
-        ``pos``/``neg``/``targets`` (data), ``output`` (heat map), ``faded``."""
-        out = []
-        if self._output is not None:
-            levels = [iso.level for iso in self.isocurves if iso.isVisible()]
-            out += ["boundary"] * any(lv == 0 for lv in levels)
-            out += ["isolines"] * any(lv != 0 for lv in levels)
-        if self._lines is not None and self.lines_item.isVisible() and \
-                self.lines_item.xData is not None and len(self.lines_item.xData):
-            out.append("lines")
-            out += ["ticks"] * (len(self.line_marks.data) > 0)
-        if self.data_item.isVisible():
-            out += list(self._data_kinds)
-        out += ["output"] * self.output_image.isVisible()
-        out += ["faded"] * (self._faded and self.fade_image.isVisible())
-        return out
-
-    def _refresh_key(self) -> None:
-        text = key_html([(kind, self._key_names[kind]) for kind in self.key_entries()])
-        if text != self.key.text():
-            self.key.setText(text)
-        self.key.setVisible(bool(text))
 
     def set_hover_text(self, text: str | None) -> None:
         """Show the app's answer to the last ``sigHover`` next to the cursor; ''/None hides."""
