@@ -126,6 +126,7 @@ class PhasePortrait(TrailPlot):
             self.speed_item.setData(pos=np.zeros((0, 2)))
         self._extent_r[1] = x
         self._update_range()
+        self._update_legend()
 
     def set_trajectories(self, r, theta):
         """Trajectories as magnitude ``r`` and angle ``theta`` arrays of shape (T, N)."""
@@ -135,6 +136,7 @@ class PhasePortrait(TrailPlot):
         self._set_layer_data(np.stack([r, theta], axis=-1))
         self._extent_r[0] = r
         self._update_range()
+        self._update_legend()
         self.set_frame(0)
 
     def set_fixed_point(self, r, theta=0.0):
@@ -164,8 +166,13 @@ class PhasePortrait(TrailPlot):
         self.plot_item.disableAutoRange()
 
     def _update_legend(self):
-        """Legend entries for the fixed point and the nullcline, when shown."""
+        """Legend entries for every mark shown: runs (trails, heads), direction field, fixed
+        point and nullcline."""
         entries = []
+        if self.layer.n_total:
+            entries.append((self.layer.trails, "runs (‖w‖, θ)(t); dots: now"))
+        if self.field_item.xData is not None and len(self.field_item.xData):
+            entries.append((self.field_item, "direction of the flow"))
         if len(self.fixed_item.data):
             entries.append((self.fixed_item, "optimum (‖w‖ = ν, θ = 0)"))
         if self.nullcline_item.xData is not None and len(self.nullcline_item.xData):

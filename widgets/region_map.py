@@ -15,8 +15,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from widgets.region_style import (NEG_COLOR, POS_COLOR, boundary_mask, clip_lines, hash_index,
-                                  hover_anchor, node_rect, region_palette)
+from widgets.region_style import (KEY_NAMES, NEG_COLOR, POS_COLOR, RegionKeyMixin, boundary_mask,
+                                  clip_lines, hash_index, hover_anchor, node_rect, region_palette)
 
 __all__ = ["MODES", "RegionMap", "boundary_mask", "clip_lines", "hash_index", "region_palette"]
 
@@ -24,7 +24,7 @@ MODES = ("regions", "output", "both")
 _PANEL = {"color": (30, 30, 30), "fill": (255, 255, 255, 215), "border": (160, 160, 160)}
 
 
-class RegionMap(QtWidgets.QWidget):
+class RegionMap(QtWidgets.QWidget, RegionKeyMixin):
     """Activation regions of a ReLU net on 2-D input, with output, neuron lines and data.
 
     Attributes
@@ -35,7 +35,11 @@ class RegionMap(QtWidgets.QWidget):
         All neuron lines (and their positive-side ticks) as vertex pairs.
     line_marks, data_item : pyqtgraph.ScatterPlotItem
     isocurves : list of pyqtgraph.IsocurveItem
-    info_item, hover_item : pyqtgraph.TextItem
+    hover_item : pyqtgraph.TextItem
+    caption : QLabel
+        Text above the map (:meth:`set_info`): never drawn over the regions.
+    key : QLabel
+        Key below the map, one entry per kind of mark drawn (:meth:`key_entries`).
 
     Signals
     -------
@@ -53,9 +57,19 @@ class RegionMap(QtWidgets.QWidget):
         super().__init__(parent)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(1)
+        self.caption, self.key = QtWidgets.QLabel(self), QtWidgets.QLabel(self)
+        for label in (self.caption, self.key):
+            label.setWordWrap(True)
+            label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+            label.setVisible(False)
         self.plot_widget = pg.PlotWidget(self)
         self.plot_item = self.plot_widget.getPlotItem()
-        lay.addWidget(self.plot_widget)
+        lay.addWidget(self.caption)
+        lay.addWidget(self.plot_widget, 1)
+        lay.addWidget(self.key)
+        self._key_names = dict(KEY_NAMES)
+        self._data_kinds: tuple = ()
         self.plot_item.setAspectLocked(True)
         self.plot_item.layout.setContentsMargins(2, 8, 12, 2)   # room for the end tick labels
         self.plot_item.setLabel("bottom", "x₁")
@@ -95,13 +109,11 @@ class RegionMap(QtWidgets.QWidget):
             item.setZValue(z)
             item.setVisible(False)
             self.plot_item.addItem(item, ignoreBounds=z in (4, 4.5))  # lines follow the view
-        self.info_item, self.hover_item = pg.TextItem(**_PANEL), pg.TextItem(**_PANEL)
+        self.hover_item = pg.TextItem(**_PANEL)
         self.hover_item.setAnchor((0, 0))     # placed by its top-left corner (hover_anchor)
-        for item in (self.info_item, self.hover_item):
-            item.setParentItem(self.plot_item.vb)  # view-box pixels: fixed while panning
-            item.setZValue(1000)
-            item.setVisible(False)
-        self.info_item.setPos(6, 4)
+        self.hover_item.setParentItem(self.plot_item.vb)  # view-box pixels: fixed while panning
+        self.hover_item.setZValue(1000)
+        self.hover_item.setVisible(False)
 
     # ------------------------------------------------------------------ regions
     def set_pattern_ids(self, ids, xlim, ylim, keys=None) -> None:
@@ -240,6 +252,7 @@ class RegionMap(QtWidgets.QWidget):
         self.fade_image.setVisible(show_regions and self._faded)
         for iso in self.isocurves:
             iso.setVisible(has_out and iso.data is not None)
+        self._refresh_key()
 
     # ------------------------------------------------------------------ lines and data
     def set_lines(self, W, b, colors=None, ticks: bool = True) -> None:
@@ -273,7 +286,7 @@ class RegionMap(QtWidgets.QWidget):
         self.lines_item.setVisible(show)
         self.line_marks.setVisible(show)
         if not show:
-            return
+            return self._refresh_key()
         W, b, cols, ticks = self._lines
         (x0, x1), (y0, y1) = self.plot_item.vb.viewRange()
         seg, keep = clip_lines(W, b, (x0, x1), (y0, y1))
@@ -289,6 +302,7 @@ class RegionMap(QtWidgets.QWidget):
         else:
             self.line_marks.setData(pos=np.zeros((0, 2)))
         self.lines_item.setData(pts[:, 0], pts[:, 1], connect="pairs")
+        self._refresh_key()
 
     def set_data(self, X, y=None, kind: str = "class") -> None:
         """Data scatter with dark edges (``X=None`` hides it).
@@ -307,7 +321,8 @@ class RegionMap(QtWidgets.QWidget):
         if X is None:
             self.data_item.setData(pos=np.zeros((0, 2)))
             self.data_item.setVisible(False)
-            return
+            self._data_kinds = ()
+            return self._refresh_key()
         X = np.asarray(X, dtype=float).reshape(-1, 2)
         y = np.ones(len(X)) if y is None else np.asarray(y, dtype=float).reshape(-1)
         if len(y) != len(X):
@@ -317,18 +332,29 @@ class RegionMap(QtWidgets.QWidget):
         if kind == "class":
             pos = y > (0.5 if y.size and y.min() >= 0 else 0.0)
             brush = np.where(pos, pg.mkBrush(POS_COLOR), pg.mkBrush(NEG_COLOR))
+            self._data_kinds = tuple(k for k, has in (("pos", pos.any()), ("neg", (~pos).any()))
+                                     if has)
         else:
             lo, hi = (float(y.min()), float(y.max())) if y.size else (0.0, 1.0)
             t = (y - lo) / (hi - lo) if hi > lo else np.full(len(y), 0.5)
             brush = [pg.mkBrush(c) for c in pg.colormap.get("viridis").map(t, mode="qcolor")]
+            self._data_kinds = ("targets",) if len(y) else ()
         self.data_item.setData(pos=X, brush=brush)
         self.data_item.setVisible(True)
+        self._refresh_key()
 
     # ------------------------------------------------------------------ text
     def set_info(self, text: str | None) -> None:
-        """Text in the top-left corner of the view (e.g. the exact region count); ''/None hides."""
-        self.info_item.setText(text or "")
-        self.info_item.setVisible(bool(text))
+        """Caption above the map (e.g. the exact region count; rich text, newlines kept);
+        ''/None hides it. It is never drawn over the regions."""
+        self.caption.setText((text or "").replace("\n", "<br>"))
+        self.caption.setVisible(bool(text))
+
+    def info_text(self) -> str:
+        """The caption as plain text."""
+        doc = QtGui.QTextDocument()
+        doc.setHtml(self.caption.text())
+        return doc.toPlainText()
 
     def set_hover_text(self, text: str | None) -> None:
         """Show the app's answer to the last ``sigHover`` next to the cursor; ''/None hides."""

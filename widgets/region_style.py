@@ -11,11 +11,46 @@ from PySide6 import QtCore
 
 from widgets.isolines import clip_line
 
-__all__ = ["POS_COLOR", "NEG_COLOR", "boundary_mask", "clip_lines", "hash_index",
+__all__ = ["POS_COLOR", "NEG_COLOR", "KEY_NAMES", "KEY_SYMBOLS", "RegionKeyMixin", "key_html", "boundary_mask", "clip_lines", "hash_index",
            "hover_anchor", "node_rect", "region_colors", "region_palette"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)   # 2⁶⁴/φ: no single-bit id flip keeps the top byte
 POS_COLOR, NEG_COLOR = (215, 48, 39), (49, 104, 198)   # class colours (match CET-D1)
+
+#: What each kind of mark on a region map means (the key's words; a view may rename them).
+KEY_NAMES = {
+    "boundary": "f(x) = 0: decision boundary",
+    "isolines": "f(x) = ±½ max|f|",
+    "lines": "neuron lines wⱼ·x + bⱼ = 0",
+    "ticks": "tick: side where wⱼ·x + bⱼ > 0",
+    "pos": "data, target +1",
+    "neg": "data, target −1",
+    "targets": "data (colour: target)",
+    "output": "shading: f(x), blue < 0 < red",
+    "faded": "washed out: not used",
+}
+#: How each kind of mark looks, as rich text (matches the items :class:`RegionMap` draws).
+KEY_SYMBOLS = {
+    "boundary": '<span style="color:#141414">▬▬</span>',
+    "isolines": '<span style="color:#464646">╌╌</span>',
+    "lines": '<span style="color:#232323">──</span>',
+    "ticks": '<span style="color:#1e1e1e">┴○</span>',
+    "pos": f'<span style="color:rgb{POS_COLOR}">●</span>',
+    "neg": f'<span style="color:rgb{NEG_COLOR}">●</span>',
+    "targets": '<span style="color:#440154">●</span><span style="color:#21918c">●</span>'
+               '<span style="color:#fde725">●</span>',
+    "output": '<span style="color:rgb(49,104,198)">█</span><span style="color:#eeeeee">█</span>'
+              f'<span style="color:rgb{POS_COLOR}">█</span>',
+    "faded": '<span style="color:#d8d8d8">██</span>',
+}
+
+
+def key_html(entries) -> str:
+    """A one-paragraph key: ``symbol name`` for each ``(kind, name)`` (kinds of
+    :data:`KEY_SYMBOLS`), separated by wide gaps; '' for no entries."""
+    items = [f'<span style="white-space:nowrap">{KEY_SYMBOLS[kind]}&nbsp;{name}</span>'
+             for kind, name in entries]
+    return "&nbsp;&nbsp;&nbsp; ".join(items)
 
 
 def region_palette(n: int = 256) -> np.ndarray:
@@ -123,3 +158,46 @@ def hover_anchor(x: float, y: float, width: float, height: float, size=(0.0, 0.0
     left = x - 12 - tw if x > width / 2 else x + 14
     top = y - 10 - th if y > height / 2 else y + 14
     return (min(max(left, 0.0), max(width - tw, 0.0)), min(max(top, 0.0), max(height - th, 0.0)))
+
+
+class RegionKeyMixin:
+    """The key of a :class:`widgets.region_map.RegionMap`: one entry per kind of mark drawn.
+
+    Uses the map's items (``isocurves``, ``lines_item``, ``line_marks``, ``data_item``,
+    ``output_image``, ``fade_image``), its ``key`` label, ``_key_names`` and ``_data_kinds``.
+    """
+
+    def set_key_names(self, **names: str) -> None:
+        """Rename key entries (keys of :data:`widgets.region_style.KEY_NAMES`), e.g. when the
+        lines are not neurons (gate space: the data points' lines)."""
+        unknown = set(names) - set(KEY_NAMES)
+        if unknown:
+            raise ValueError(f"unknown key entries {sorted(unknown)}; known: "
+                             f"{', '.join(KEY_NAMES)}")
+        self._key_names.update(names)
+        self._refresh_key()
+
+    def key_entries(self) -> list[str]:
+        """Kinds of marks drawn now, in key order: ``boundary`` (f = 0, thick black),
+        ``isolines`` (dashed), ``lines`` (neuron lines), ``ticks`` (white dots on stems),
+        ``pos``/``neg``/``targets`` (data), ``output`` (heat map), ``faded``."""
+        out = []
+        if self._output is not None:
+            levels = [iso.level for iso in self.isocurves if iso.isVisible()]
+            out += ["boundary"] * any(lv == 0 for lv in levels)
+            out += ["isolines"] * any(lv != 0 for lv in levels)
+        if self._lines is not None and self.lines_item.isVisible() and \
+                self.lines_item.xData is not None and len(self.lines_item.xData):
+            out.append("lines")
+            out += ["ticks"] * (len(self.line_marks.data) > 0)
+        if self.data_item.isVisible():
+            out += list(self._data_kinds)
+        out += ["output"] * self.output_image.isVisible()
+        out += ["faded"] * (self._faded and self.fade_image.isVisible())
+        return out
+
+    def _refresh_key(self) -> None:
+        text = key_html([(kind, self._key_names[kind]) for kind in self.key_entries()])
+        if text != self.key.text():
+            self.key.setText(text)
+        self.key.setVisible(bool(text))

@@ -8,12 +8,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 import numpy as np
-from PySide6.QtWidgets import QGridLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QGridLayout, QLabel, QSizePolicy, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from app.labs.base import LabPresenter
 from widgets.curve_plot import CurvePlot
 from widgets.gl import opengl_available
 from widgets.phase_portrait import PhasePortrait
+from app.labs.legend_room import leave_legend_room
+from app.labs.gradient_flow_views import legend_html, set_theta_lines, trails_entry
 from widgets.trajectory_canvas import TrajectoryCanvas
 
 if TYPE_CHECKING:
@@ -41,6 +45,12 @@ class GradientFlowLab(LabPresenter):
         self.info = QLabel("Run the lab to see trajectories.")
         self.info.setWordWrap(True)
         self.plane = TrajectoryCanvas()
+        # its key goes below it: inside, the legend hid samples (support-vectors preset)
+        self.plane.legend.hide()
+        self.plane_key = QLabel()
+        self.plane_key.setTextFormat(Qt.TextFormat.RichText)
+        # its width must not widen the plane's column (the study tab's titles were cut)
+        self.plane_key.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.view3d = None
         self.weights_view = self.plane
         self.magnitude = CurvePlot("Magnitude ‖w‖(t)", "t", "‖w‖")
@@ -48,12 +58,13 @@ class GradientFlowLab(LabPresenter):
         self.phi = CurvePlot("Angle φ(t) = π − θ(t)", "t", "φ [rad]")
         self.loss = CurvePlot("Loss", "t", "L(w)", log_y=True)
         self.phase = PhasePortrait()
-        self.depth_plot = CurvePlot("Time until loss ≤ 10⁻³ (balanced, θ₀ = π/2)",
-                                    "initial scale ‖u(0)‖", "time", log_x=True, log_y=True)
+        self.depth_plot = CurvePlot("Time to loss ≤ 10⁻³ vs depth L", "initial scale ‖u(0)‖ "
+                                    "(balanced, θ₀ = π/2)", "time", log_x=True, log_y=True)
         self.depth_plot.set_legend_corner("top-right")
         self.depth_plot.plot_item.getAxis("bottom").setTicks(
             [[(np.log10(v), f"{v:g}") for v in (0.01, 0.03, 0.1, 0.3, 1.0)], []])
-        self.step_plot = CurvePlot("GD vs GF: median loss", "t = kη", "loss", log_y=True)
+        self.step_plot = CurvePlot("Median loss (GD: dashed)", "t = kη", "loss",
+                                   log_y=True)
         self.cons_plot = CurvePlot("Conservation residual |Q(t) − Q(0)|", "t", "residual",
                                    log_y=True)
         self.tabs = QTabWidget()
@@ -62,7 +73,8 @@ class GradientFlowLab(LabPresenter):
         self.tabs.addTab(self.cons_plot, "Conservation")
         self.plane_box = QVBoxLayout()
         self.plane_box.setContentsMargins(0, 0, 0, 0)
-        self.plane_box.addWidget(self.plane)
+        self.plane_box.addWidget(self.plane, 1)
+        self.plane_box.addWidget(self.plane_key)
         plane_holder = QWidget()
         plane_holder.setLayout(self.plane_box)
         grid = QGridLayout()
@@ -74,6 +86,8 @@ class GradientFlowLab(LabPresenter):
         grid.addWidget(self.tabs, 1, 2)
         for i in range(3):
             grid.setColumnStretch(i, 1)
+        for row in range(2):                  # the plane's key must not squeeze the lower row
+            grid.setRowStretch(row, 1)
         outer = QVBoxLayout(self.view)
         outer.addWidget(self.info)
         outer.addLayout(grid, 1)
@@ -139,7 +153,7 @@ class GradientFlowLab(LabPresenter):
         view.set_trajectories(w, teacher)
         view.set_trail_length(0 if w.shape[0] * w.shape[1] <= FULL_TRAILS else 50)
         if view is self.plane:
-            view.set_colors(r.angle[0], limits=(0.0, np.pi), label="θ(0)")
+            view.set_colors(r.angle[0], limits=(0.0, np.pi), label="θ(0): heads; ‖w‖, φ, loss")
         else:
             view.set_colors(r.angle[0], limits=(0.0, np.pi))
         view.set_highlight(HIGHLIGHT)
@@ -147,7 +161,8 @@ class GradientFlowLab(LabPresenter):
         view.set_samples(r.X if has_samples else None)
 
     def _show_curves(self, r: "FlowResult") -> None:
-        self.magnitude.set_lines("all", r.t, r.magnitude, color=LINE_COLOR)
+        theta0 = r.angle[0]
+        set_theta_lines(self.magnitude, r.t, r.magnitude, theta0)
         self.magnitude.set_curve("init", r.t, r.magnitude[:, HIGHLIGHT], color=(200, 30, 30),
                                  width=2, name=f"init #{HIGHLIGHT}")
         if r.bound_lower is not None and r.config.method == "gf":
@@ -161,9 +176,9 @@ class GradientFlowLab(LabPresenter):
             self.magnitude.remove("bound_note")
         self.magnitude.set_hline("nu", float(np.linalg.norm(r.teacher)), color=(90, 90, 90),
                                  label="ν = ‖v‖")
-        self.phi.set_lines("all", r.t, np.pi - r.angle, color=LINE_COLOR)
+        set_theta_lines(self.phi, r.t, np.pi - r.angle, theta0)
         self.phi.set_hline("pi", float(np.pi), color=(90, 90, 90), label="π (aligned)")
-        self.loss.set_lines("all", r.t, np.maximum(r.loss, LOSS_FLOOR), color=LINE_COLOR)
+        set_theta_lines(self.loss, r.t, np.maximum(r.loss, LOSS_FLOOR), theta0)
 
     def _show_phase(self, r: "FlowResult") -> None:
         f = r.phase                                  # NaN arrows where the field is not exact
@@ -178,20 +193,26 @@ class GradientFlowLab(LabPresenter):
                                       color=DEPTH_COLORS[i], symbol="o", name=f"L = {depth}")
         self.depth_plot.set_vline("init", float(r.config.init_scale), color=(120, 120, 120),
                                   label="this run's ‖u(0)‖")
+        leave_legend_room(self.depth_plot, [r.conv_times], log=True)
 
     def _show_step_study(self, r: "FlowResult") -> None:
+        """Median loss of GF and GD per η; room on the right keeps the legend off the curves
+        (a diverging run climbs to the top, the others fall to the bottom)."""
         for key in list(self.step_plot.keys()):
             self.step_plot.remove(key)
-        x_max = float(r.config.t_max)
-        for i, (label, (t, loss, div)) in enumerate(r.step_study.items()):
-            name = label if div is None else f"{label} (diverged at step {div})"
+        study = {k: (np.asarray(t, dtype=float), np.asarray(loss, dtype=float), div)
+                 for k, (t, loss, div) in r.step_study.items()}
+        x_max = max([float(r.config.t_max)] + [1.1 * float(t[-1]) for t, _, div in
+                                               study.values() if div is not None and len(t)])
+        for i, (label, (t, loss, div)) in enumerate(study.items()):
+            name = label.removeprefix("GD ")
+            name = name if div is None else f"{name}: diverged (step {div})"
             style = "solid" if label == "GF" else "dash"
-            self.step_plot.set_curve(label, t, np.maximum(loss, LOSS_FLOOR), name=name,
-                                     style=style, color=STUDY_COLORS[i % len(STUDY_COLORS)],
-                                     width=2)
-            if div is not None and len(t):
-                x_max = max(x_max, float(t[-1]) * 1.1)
-        self.step_plot.plot_item.setXRange(0.0, x_max, padding=0.02)
+            keep = t <= x_max                      # the room on the right stays empty
+            self.step_plot.set_curve(label, t[keep], np.maximum(loss[keep], LOSS_FLOOR),
+                                     name=name, style=style, width=2,
+                                     color=STUDY_COLORS[i % len(STUDY_COLORS)])
+        leave_legend_room(self.step_plot, [[0.0, x_max]], axis=0)
 
     def _show_conservation(self, r: "FlowResult") -> None:
         deep = r.config.depth > 1
@@ -221,6 +242,15 @@ class GradientFlowLab(LabPresenter):
             plot.set_cursor(t)
         self.step_plot.set_cursor(t)
         self._show_sample_state(view, index)
+        self._refresh_plane_key()
+
+    def _refresh_plane_key(self) -> None:
+        """The weight plane's key below it (the 3-D view draws its own legend)."""
+        on = self.weights_view is self.plane
+        text = legend_html(self.plane.legend, [trails_entry()]) if on else ""
+        if text != self.plane_key.text():
+            self.plane_key.setText(text)
+        self.plane_key.setVisible(on)
 
     def _show_sample_state(self, view, index: int) -> None:
         r = self.result
@@ -239,3 +269,4 @@ class GradientFlowLab(LabPresenter):
                 "Loss": self.loss.plot_item, "Depth vs init scale": self.depth_plot.plot_item,
                 "GD vs GF": self.step_plot.plot_item, "Conservation": self.cons_plot.plot_item,
                 "Weight plane": self.plane.plot_item, "Phase portrait": self.phase.plot_item}
+

@@ -73,9 +73,10 @@ class RegionsLab(LabPresenter):
         self.gate_maps = (RegionMap(), RegionMap())
         self.tabs.addTab(self.gate_maps[0], "Gate space b > 0")
         self.tabs.addTab(self.gate_maps[1], "Gate space b < 0")
-        self.objective = CurvePlot("Training objective vs the convex optimum", "step",
+        self.objective = CurvePlot(views.OBJECTIVE_TITLE, "step",
                                    "objective", log_y=True)
-        self.counts = CurvePlot("Exact linear regions in view", "step", "regions")
+        self.counts = CurvePlot("Exact regions in view (colours as at left)", "step",
+                                 "regions")
         grid = QGridLayout()
         grid.addWidget(self.left, 0, 0)
         grid.addWidget(self.tabs, 0, 1)

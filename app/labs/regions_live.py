@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from app.labs import regions_views as views
+from app.labs.legend_room import release_legend_room
 
 __all__ = ["LiveRun"]
 
@@ -82,6 +83,7 @@ class LiveRun:
         for plot in (lab.objective, lab.counts):
             for key in list(plot.keys()):
                 plot.remove(key)
+            release_legend_room(plot)          # the new curves grow in auto-ranged axes
         xl, yl = _limits(data["box"])
         for view in (lab.map, lab.convex_map):
             view.set_pattern_ids(np.zeros((2, 2), np.int32), xl, yl)

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.labs.legend_room import leave_legend_room
 from widgets.region_style import NEG_COLOR, POS_COLOR, region_colors
 
 SEED_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189),
                (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34)]
 _STYLES = ("solid", "dash", "dot")
+OBJECTIVE_TITLE = "Training objective vs the convex optimum"
+DEEP_COLOR = (214, 39, 40)      # the deep net of deep-vs-wide (no seed colour is red)
 REACH_RTOL = 1e-3           # "reaches p*": relative gap below this
 
 
@@ -77,7 +80,12 @@ def curve_styles(r) -> list[tuple]:
 
 
 def show_curves(objective, counts, r) -> None:
-    """Objective and exact region count of every run, the convex optimum as a line."""
+    """Objective and exact region count of every run, the convex optimum as a line and, for
+    deep-vs-wide runs, the deep net (its objective; its region-count lower bound).
+
+    The runs are named in the objective's legend only (same colours and styles in both
+    charts): a second copy of their names would cover the region counts.
+    """
     for plot in (objective, counts):
         for key in list(plot.keys()):
             plot.remove(key)
@@ -87,15 +95,43 @@ def show_curves(objective, counts, r) -> None:
                             color=color, width=2, style=style, name=name)
         counts.set_curve(f"s{i}", r.snapshot_steps.astype(float),
                          r.region_counts[:, i].astype(float), color=color, width=2,
-                         style=style, name=name, symbol=marker)
+                         style=style, symbol=marker)
     if marker:
         counts.plot_item.setXRange(0.0, float(r.snapshot_steps[-1]), padding=0.05)
+    show_deep_curves(objective, counts, r, marker)
     # Named in the legend (placed in a gap of the curves), not labelled beside the line:
     # every run ends near p*, and the region counts crowd the optimum's count.
     objective.set_hline("convex", float(r.convex.objective), (0, 0, 0),
                         name=f"convex optimum p* = {r.convex.objective:.4g}")
     counts.set_hline("convex", float(r.convex_region_count), (0, 0, 0),
                      name=f"convex optimum's net ({r.convex_region_count})")
+    several = len(np.unique(r.widths)) > 1
+    objective.plot_item.setTitle("Training objective (line style: seed)" if several
+                                 else OBJECTIVE_TITLE)
+    leave_legend_room(counts, [r.region_counts, [r.convex_region_count],
+                               getattr(r, "deep_region_counts_lower", None)])
+    deep = getattr(r, "deep_run", None)
+    leave_legend_room(objective, [run.objective for run in r.runs] + [
+        [r.convex.objective], None if deep is None else deep.objective], log=True)
+
+
+def deep_label(r) -> str:
+    """``"deep net 4 × 8"``: depth × neurons per layer of the deep-vs-wide run."""
+    run = r.deep_run
+    return f"deep net {run.depth} × {int(run.layers[0].shape[1])}"
+
+
+def show_deep_curves(objective, counts, r, marker=None) -> None:
+    """The deep net of a deep-vs-wide run in both charts (nothing without one)."""
+    run, lower = getattr(r, "deep_run", None), getattr(r, "deep_region_counts_lower", None)
+    if run is None:
+        return
+    objective.set_curve("deep", np.arange(len(run.objective)), run.objective,
+                        color=DEEP_COLOR, width=2.5, style="dot", name=deep_label(r))
+    if lower is not None and len(lower) == len(r.snapshot_steps):
+        counts.set_curve("deep", r.snapshot_steps.astype(float), lower.astype(float),
+                         color=DEEP_COLOR, width=2.5, style="dot", symbol=marker,
+                         name=f"{deep_label(r)}: ≥ patterns on the grid")
 
 
 # ---------------------------------------------------------------------- gate space
@@ -112,11 +148,14 @@ def show_gate_chart(view, X, c: dict) -> None:
     n_out = int((np.abs(c["gates"]) > c["half"]).any(axis=1).sum())
     view.plot_item.setLabel("bottom", f"g₁ (gate u = (g₁, g₂, {b}))")
     view.plot_item.setLabel("left", "g₂")
-    view.set_info(f"cells: the {len(X)} points' patterns, bias {'> 0' if sign > 0 else '< 0'} "
-                  f"({c['n_cells']} in view)\nbright: {int(c['used'].sum())} cells whose "
-                  f"pattern the optimum uses ({c['n_used']} used in all)\n"
-                  f"dots: its {len(c['gates'])} neurons here at w/|b| ({n_out} outside the "
-                  "view), colour = sign of w₂")
+    view.set_key_names(lines=f"a data point's line xᵢ·g {b[0]} {b[1]} = 0 (its gate flips)",
+                       pos="a neuron of the optimum at w/|b|, w₂ > 0",
+                       neg="a neuron at w/|b|, w₂ < 0",
+                       faded="washed out: patterns the optimum does not use")
+    view.set_info(f"Cells: the {len(X)} points' activation patterns for bias {b} "
+                  f"({c['n_cells']} in view); bright: {int(c['used'].sum())} cells whose "
+                  f"pattern the optimum uses ({c['n_used']} used in all); "
+                  f"{len(c['gates'])} of its neurons here ({n_out} outside the view).")
 
 
 # ---------------------------------------------------------------------- 3-D surface

@@ -107,10 +107,10 @@ def test_several_widths_views_and_3d_surface(window, qtbot):
     assert len(p.objective.keys()) == 6 + 1                       # six runs + p*
     p.seed_box.setCurrentIndex(5)
     W, _ = p._net()
-    assert W.shape == (16, 3) and "m = 16, seed 1" in p.map.info_item.toPlainText()
+    assert W.shape == (16, 3) and "m = 16, seed 1" in p.map.info_text()
     for gate_map in p.gate_maps:                                   # b > 0 and b < 0 charts
         assert gate_map._ids is not None and gate_map.fade_image.isVisible()
-        assert "pattern the optimum uses" in gate_map.info_item.toPlainText()
+        assert "pattern the optimum uses" in gate_map.info_text()
     p.show_view("gates-negative")
     assert p.tabs.currentWidget() is p.gate_maps[1]
     p.show_view("surface")
@@ -210,3 +210,62 @@ def test_reference_lines_are_named_in_the_legend_not_over_the_curves(window, qtb
                        (p.counts, f"convex optimum's net ({r.convex_region_count})")):
         assert plot.line_label("convex") is None
         assert name in [label.text for _, label in plot.plot_item.legend.items]
+
+
+def _legend_names(plot):
+    return [label.text for _, label in plot.plot_item.legend.items]
+
+
+def test_deep_vs_wide_charts_include_the_deep_net(window, qtbot):
+    """Issue #11: deep-vs-wide used to leave the deep net out of the region-count chart."""
+    from tests.app.conftest import set_config
+    set_config(window, depth=2, width=8, steps=100, snapshots=3)
+    run_and_wait(window, qtbot)
+    p = window.slot.presenter
+    r = p.result
+    assert r.deep_run is not None
+    x, y = p.counts.item("deep").getData()
+    np.testing.assert_array_equal(x, r.snapshot_steps)
+    np.testing.assert_array_equal(y, r.deep_region_counts_lower)
+    assert any(n.startswith("deep net 2 × 4: ≥") for n in _legend_names(p.counts))
+    assert len(p.objective.item("deep").getData()[1]) == len(r.deep_run.objective)
+    assert "deep net 2 × 4" in _legend_names(p.objective)
+    assert not p.tabs.isTabVisible(1) or "regions" in p.deep_map.info_text()
+    set_config(window, depth=1)
+    run_and_wait(window, qtbot)
+    assert "deep" not in p.counts.keys() and "deep" not in p.objective.keys()
+
+
+def test_maps_have_a_key_per_mark_and_captions_outside(window, qtbot):
+    """Issue #11: the run's map keys its thick black f = 0, dashed isolines, neuron lines,
+    white-dot ticks and both classes; region counts are captions, not boxes on the map; the
+    gate charts name their lines and dots for what they are there."""
+    run_and_wait(window, qtbot)
+    p = window.slot.presenter
+    assert p.map.key_entries() == ["boundary", "isolines", "lines", "ticks", "pos", "neg"]
+    assert p.convex_map.key_entries()[:4] == ["boundary", "isolines", "lines", "ticks"]
+    assert "exact regions in view" in p.map.info_text()
+    assert not hasattr(p.map, "info_item")
+    gate = p.gate_maps[0]
+    assert {"lines", "faded"} <= set(gate.key_entries())
+    assert {"pos", "neg"} & set(gate.key_entries())
+    assert "a data point's line" in gate.key.text() and "neuron" in gate.key.text()
+    assert "ticks" not in gate.key_entries()
+
+
+def test_region_count_legend_hides_no_curve(window, qtbot):
+    """deep-vs-wide: the count chart's legend (seeds, p*'s net, deep net) covered curves."""
+    from tests.app.conftest import set_config
+    from tests.app.test_gradient_flow_lab import legend_covers
+    set_config(window, depth=2, width=8, steps=200, snapshots=5)
+    window.resize(1500, 950)
+    window.show()
+    qtbot.waitExposed(window)
+    run_and_wait(window, qtbot)
+    p = window.slot.presenter
+    qtbot.wait(50)
+    assert len(p.counts.plot_item.legend.items) == 2       # p*'s net, the deep net
+    assert legend_covers(p.counts) == 0
+    window.resize(1280, 720)
+    qtbot.wait(50)
+    assert legend_covers(p.counts) == 0 and legend_covers(p.objective) == 0

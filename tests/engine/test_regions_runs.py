@@ -80,6 +80,21 @@ def test_datasets(name):
         assert set(np.unique(y)) == {-1.0, 1.0}
 
 
+@pytest.mark.parametrize("n, noise, seed", [(40, 0.0, 0), (40, 0.05, 0), (16, 0.05, 3)])
+def test_spiral_arms_wind_around_the_origin(n, noise, seed):
+    """Issue #11: the spiral must look like one. Each arm, taken outwards, winds ≥ 1.5 turns
+    about the origin (its unwrapped angle), and the arms' points do not overlap."""
+    from engine.regions.datasets import SPIRAL_TURNS
+    X, y = make_dataset("spiral", n, noise, seed)
+    for label in (1.0, -1.0):
+        arm = X[y == label]
+        arm = arm[np.argsort(np.hypot(*arm.T))]
+        turns = np.ptp(np.unwrap(np.arctan2(arm[:, 1], arm[:, 0]))) / (2 * np.pi)
+        assert turns >= 1.5 and turns <= SPIRAL_TURNS + 0.1
+    nearest = np.linalg.norm(X[y > 0][:, None] - X[y < 0][None], axis=-1).min()
+    assert nearest > 0.05
+
+
 def test_dataset_errors_and_custom_points():
     with pytest.raises(ValueError, match="unknown"):
         make_dataset("mnist", 10)

@@ -83,6 +83,18 @@ def test_fixed_point_and_nullcline(portrait):
     assert len(portrait.legend.items) == 1
 
 
+def test_legend_keys_every_mark_drawn(portrait):
+    """Issue #11: a key for every mark: the runs' trails and dots and the direction field."""
+    r, th = np.meshgrid(np.linspace(0.1, 1.5, 6), np.linspace(0, np.pi, 5))
+    portrait.set_field(r, th, 1.0 - r, -np.sin(th))
+    portrait.set_trajectories(np.linspace(0.1, 1, 20)[:, None] * np.ones(4),
+                              np.linspace(2, 0, 20)[:, None] * np.ones(4))
+    portrait.set_fixed_point(1.0, 0.0)
+    labels = [label.text for _sample, label in portrait.legend.items]
+    assert labels == ["runs (‖w‖, θ)(t); dots: now", "direction of the flow",
+                      "optimum (‖w‖ = ν, θ = 0)"]
+
+
 def test_nonfinite_and_colors(portrait):
     r = np.abs(np.random.default_rng(0).normal(size=(20, 8))) + 0.1
     th = np.random.default_rng(1).uniform(0, np.pi, size=(20, 8))

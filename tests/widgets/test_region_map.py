@@ -186,13 +186,43 @@ def test_data_scatter(view):
         view.set_data(X, y, kind="ordinal")
 
 
-def test_info_text(view):
-    view.set_info("exact regions in view: 214")
-    assert view.info_item.isVisible()
-    assert view.info_item.textItem.toPlainText() == "exact regions in view: 214"
-    assert view.info_item.parentItem() is view.plot_item.vb
+def test_info_text_is_a_caption_outside_the_map(view):
+    """Issue #11: info boxes must not sit over the maps."""
+    view.set_info("exact regions in view: 214\nsecond line")
+    assert not view.caption.isHidden()
+    assert view.info_text() == "exact regions in view: 214\nsecond line"
+    assert view.caption.parent() is view and view.caption.geometry().bottom() <= \
+        view.plot_widget.geometry().top()
     view.set_info("")
-    assert not view.info_item.isVisible()
+    assert view.caption.isHidden()
+
+
+def test_the_key_has_an_entry_for_every_kind_of_mark_drawn(view):
+    """Issue #11: a key for every mark (thick black f = 0, dashed isolines, neuron lines,
+    white-dot ticks, data classes), and none for marks not drawn."""
+    assert view.key_entries() == [] and view.key.isHidden()
+    view.set_pattern_ids(grid_ids(), XLIM, YLIM)
+    view.set_data(np.array([[0.1, 0.2], [0.3, -0.4]]), np.array([1.0, -1.0]))
+    assert view.key_entries() == ["pos", "neg"]
+    W, b = np.array([[1.0, 0.5], [-0.3, 1.0]]), np.array([0.1, -0.2])
+    view.set_lines(W, b)
+    assert view.key_entries() == ["lines", "ticks", "pos", "neg"]
+    view.set_lines(W, b, ticks=False)
+    assert "ticks" not in view.key_entries()
+    xs = np.linspace(*XLIM, grid_ids().shape[1])
+    view.set_output(np.tile(xs, (grid_ids().shape[0], 1)))
+    assert view.key_entries()[:2] == ["boundary", "isolines"]
+    view.set_mode("both")
+    assert "output" in view.key_entries()
+    view.set_data(np.array([[0.1, 0.2]]), np.array([1.0]))
+    assert "neg" not in view.key_entries()
+    text = view.key.text()
+    for kind in view.key_entries():
+        assert view._key_names[kind] in text
+    view.set_key_names(lines="the points' lines")
+    assert "the points' lines" in view.key.text() and not view.key.isHidden()
+    with pytest.raises(ValueError):
+        view.set_key_names(stems="x")
 
 
 def test_hover_and_click_signals(qtbot, view):
