@@ -35,7 +35,8 @@ def data_kind(y: np.ndarray) -> str:
 def certificate_text(sol) -> str:
     """What the convex solution is: certified global optimum, uncertified, or a bound."""
     if not sol.exact_patterns:
-        return "optimum over sampled patterns (an upper bound)"
+        return ("optimum over sampled patterns (an upper bound)" if sol.certified
+                else sol.summary)          # an uncertified result always says so (#18)
     eps = sol.max_dual_constraint / sol.lam - 1.0
     detail = f"max dual constraint = λ(1{eps:+.1e}), dual gap {sol.dual_gap:.1e}"
     if sol.certified:

@@ -156,6 +156,8 @@ def test_curve_styles_and_summaries():
     assert certificate_text(sol).startswith("certified global optimum")
     sol.exact_patterns = False
     assert "upper bound" in certificate_text(sol)
+    sol.certified, sol.summary = False, "NOT certified: the projected solver stopped after 9"
+    assert certificate_text(sol).startswith("NOT certified")      # sampled, d > 2 (#18)
 
 
 def test_3d_mode_shows_the_convex_optimum_and_a_hover_readout(window, qtbot):
