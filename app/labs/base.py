@@ -5,7 +5,7 @@ from typing import Callable, Generator, Optional
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLayout, QVBoxLayout, QWidget
 
 
 class LabPresenter(QObject):
@@ -22,6 +22,7 @@ class LabPresenter(QObject):
         super().__init__(parent)
         self.spec = spec
         self.view: QWidget = QWidget()
+        self.views: Optional[QWidget] = None     # the views without tool rows (views_only)
         # The shell replaces this with the panel's getter: the config the user sees now.
         self.current_config: Callable[[], object] = lambda: None
 
@@ -71,12 +72,25 @@ class LabPresenter(QObject):
         return self.view
 
     def movie_widget(self) -> QWidget:
-        """The lab's views only (no button rows or status text) for movie export; presenters
-        whose ``animation_widget`` carries controls return the narrower widget here."""
-        return self.animation_widget()
+        """The lab's views only (no button rows or status text) for movie export: the widget
+        a presenter built with :func:`views_only`, else :meth:`animation_widget`."""
+        return self.views if self.views is not None else self.animation_widget()
 
     def set_presentation(self, on: bool) -> None:
         """Larger fonts and thicker lines for lectures."""
 
     def shutdown(self) -> None:
         """Release GL/threads before the window closes."""
+
+
+def views_only(presenter: LabPresenter, *parts) -> QWidget:
+    """A margin-less widget holding ``parts`` — ``(widget or layout, stretch)`` pairs, top to
+    bottom — that becomes ``presenter.views``: what movies record (the lab's views, without
+    the tool rows and the summary line above them)."""
+    holder = QWidget()
+    lay = QVBoxLayout(holder)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for part, stretch in parts:
+        (lay.addLayout if isinstance(part, QLayout) else lay.addWidget)(part, stretch)
+    presenter.views = holder
+    return holder

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QSizePolicy,
                                QVBoxLayout)
 
-from app.labs.base import LabPresenter
+from app.labs.base import LabPresenter, views_only
 from engine.diffusion import DiffusionLabResult, run_lab
 from widgets.curve_plot import CurvePlot
 from widgets.particle_canvas import ParticleCanvas
@@ -97,9 +97,7 @@ class DiffusionLab(LabPresenter):
         outer = QVBoxLayout(self.view)
         outer.addWidget(self.info)
         outer.addLayout(tools)
-        outer.addWidget(self.key)
-        outer.addLayout(canv, 3)
-        outer.addLayout(grid, 2)
+        outer.addWidget(views_only(self, (self.key, 0), (canv, 3), (grid, 2)), 1)
 
     # -- interaction -----------------------------------------------------------------------
     def _toggle_draw(self, on: bool) -> None:

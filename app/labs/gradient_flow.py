@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QGridLayout, QLabel, QSizePolicy, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from app.labs.base import LabPresenter
+from app.labs.base import LabPresenter, views_only
 from widgets.curve_plot import CurvePlot
 from widgets.gl import opengl_available
 from widgets.phase_portrait import PhasePortrait
@@ -90,7 +90,7 @@ class GradientFlowLab(LabPresenter):
             grid.setRowStretch(row, 1)
         outer = QVBoxLayout(self.view)
         outer.addWidget(self.info)
-        outer.addLayout(grid, 1)
+        outer.addWidget(views_only(self, (grid, 1)), 1)
 
     def _weight_view(self, dim: int):
         """2-D canvas, or the vispy 3-D view for d = 3 when OpenGL is available."""

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel,
                                QPushButton, QTabWidget, QVBoxLayout)
 
 from app.labs import recon_files
-from app.labs.base import LabPresenter
+from app.labs.base import LabPresenter, views_only
 from app.labs.recon_live import LiveRun, as_stages
 from app.labs.recon_panels import AcquisitionPanels
 from widgets.curve_plot import CurvePlot
@@ -120,8 +120,7 @@ class ReconLab(LabPresenter):
         outer = QVBoxLayout(self.view)
         outer.addWidget(self.info)
         outer.addLayout(tools)
-        outer.addWidget(self.tabs, 3)
-        outer.addLayout(bottom, 2)
+        outer.addWidget(views_only(self, (self.tabs, 3), (bottom, 2)), 1)
 
     def _set_colormap(self, name: str) -> None:
         for viewer in (*self.viewers, self.tri):

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout
                                QLabel, QPushButton, QStackedWidget, QTabWidget, QVBoxLayout)
 
 from app.labs import regions_views as views
-from app.labs.base import LabPresenter
+from app.labs.base import LabPresenter, views_only
 from app.labs.regions_live import LiveRun
 from widgets.curve_plot import CurvePlot
 from widgets.region_map import RegionMap
@@ -89,7 +89,7 @@ class RegionsLab(LabPresenter):
         outer = QVBoxLayout(self.view)
         outer.addWidget(self.info)
         outer.addLayout(tools)
-        outer.addLayout(grid, 1)
+        outer.addWidget(views_only(self, (grid, 1)), 1)
 
     def _set_mode(self, mode: str) -> None:
         """2-D modes go to every map; the 3-D surface replaces the run's map and the convex

@@ -5,6 +5,7 @@ import xml.dom.minidom
 import numpy as np
 import pytest
 from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QPushButton
 
 from app import export, menus, movie
 from tests.app.conftest import run_and_wait
@@ -115,3 +116,14 @@ def test_split_keeps_closed_paths_whole():
     assert [p.getAttribute("d") for p in paths] == [
         "M0,0 L1,0 L1,1 Z M2,2 L3,3 Z", "M0,0 L1,1", "M5,5 L6,6"]
     assert paths[2].getAttribute("stroke") == "red"
+
+
+@pytest.mark.parametrize("lab", ["gradient-flow", "regions", "diffusion", "recon"])
+def test_movies_record_the_views_without_the_tool_rows(lab_window, lab):
+    """Issue #11: a movie of a lab is its views, not its button rows or summary line."""
+    presenter = lab_window(lab).slot.presenter
+    views = presenter.movie_widget()
+    assert views is not presenter.view and presenter.view.isAncestorOf(views)
+    assert not views.isAncestorOf(presenter.info)
+    buttons = views.findChildren(QPushButton)
+    assert not buttons, [b.text() for b in buttons]
