@@ -95,7 +95,7 @@ def _grad_into(x, y, gx, gy, t1, t2, nu: float) -> None:
     torch.abs(y, out=t1)
     torch.atan2(t1, x, out=t2)                                  # θ
     r2 = torch.mul(x, x, out=gy).addcmul_(y, y).clamp_min_(norm_floor(x.dtype) ** 2)
-    alpha = t1.div_(r2).mul_(-k).add_(0.5)
+    alpha = torch.sub(0.5, t1.div_(r2), alpha=k, out=t1)
     torch.addcmul(t2.sub_(math.pi).mul_(k), alpha, x, out=gx)   # αx - k(π - θ)
     torch.mul(alpha, y, out=gy)
 

@@ -122,23 +122,23 @@ def _data_fields(prob: Problem, u: torch.Tensor) -> dict:
 def _planar_fields(fm: torch.Tensor, nu: float, plane: Plane) -> dict:
     """Weights, norm, angle and loss of one-layer planar frames ``fm (T, 2, N)`` (§1.2, §1.4).
 
-    ``r = hypot(x, y)``, ``θ = atan2(|y|, x)`` and the loss in reduced form
-    ``r²/4 + ν²/4 - rν g(θ)/(2π)``, ``g = sin θ + (π - θ) cos θ``, frame by frame into
+    ``r = ‖(x, y)‖``, ``θ = atan2(|y|, x)`` and the loss ``r²/4 + ν²/4 - rν g(θ)/(2π)`` with
+    ``r g(θ) = r sin θ + (π - θ) r cos θ = |y| + (π - θ) x``, frame by frame into
     preallocated arrays (each frame's temporaries stay in the cache).
     """
     T, _, N = fm.shape
     k = nu / (2.0 * math.pi)
     w = fm.new_empty((T, N, plane.e1.shape[0]))
     magnitude, angle, loss = (fm.new_empty((T, N)) for _ in range(3))
-    scratch = fm.new_empty(N)
+    ay, r2 = fm.new_empty(N), fm.new_empty(N)
     for i in range(T):
-        x, y, r, th, out = fm[i, 0], fm[i, 1], magnitude[i], angle[i], loss[i]
-        torch.hypot(x, y, out=r)
-        torch.atan2(torch.abs(y, out=scratch), x, out=th)
-        torch.cos(th, out=out).mul_(torch.sub(math.pi, th, out=scratch))
-        out.add_(torch.sin(th, out=scratch)).mul_(-k).add_(r, alpha=0.25).mul_(r)
-        out.add_(0.25 * nu * nu)
-        torch.mul(x.unsqueeze(-1), plane.e1, out=w[i]).addcmul_(y.unsqueeze(-1), plane.e2)
+        x, y, th, out = fm[i, 0], fm[i, 1], angle[i], loss[i]
+        torch.mul(x, x, out=r2).addcmul_(y, y)
+        torch.sqrt(r2, out=magnitude[i])
+        torch.atan2(torch.abs(y, out=ay), x, out=th)
+        torch.sub(math.pi, th, out=out).mul_(x).add_(ay).mul_(-k)
+        out.add_(r2, alpha=0.25).add_(0.25 * nu * nu)
+        torch.addcmul(torch.outer(x, plane.e1), y.unsqueeze(-1), plane.e2, out=w[i])
     return dict(w=w, magnitude=magnitude, angle=angle, loss=loss,
                 layers=fm.new_empty((T, N, 0)), conservation=torch.zeros_like(magnitude))
 

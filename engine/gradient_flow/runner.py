@@ -75,9 +75,12 @@ def _threshold(cfg: FlowConfig) -> float:
 
 
 def _is_bad(S: torch.Tensor, dim: int, thresh: float) -> bool:
-    """Any non-finite value, or some effective norm above ``thresh`` (feature-major ``S``)."""
-    rmax = effective_norm_fm(S, dim).max()
-    return not (bool(torch.isfinite(S).all()) and float(rmax) <= thresh)
+    """Any non-finite value, or some effective norm above ``thresh`` (feature-major ``S``).
+
+    One pass: a NaN or infinite entry makes the effective norm NaN or infinite, and ``max``
+    propagates NaN, so the comparison alone catches it.
+    """
+    return not float(effective_norm_fm(S, dim).max()) <= thresh
 
 
 def _euler(prob, S: torch.Tensor, h: float) -> torch.Tensor:
@@ -216,11 +219,11 @@ def _in_plane(cfg: FlowConfig) -> bool:
     return cfg.data == "population" and not (cfg.method == "gf" and cfg.integrator == "adaptive")
 
 
-def _setup(cfg: FlowConfig, device: str, dtype: torch.dtype):
+def _setup(cfg: FlowConfig, device: str, dtype: torch.dtype, in_plane: bool):
     """Problem, feature-major initial state ``(P, N)`` and plane (None: full coordinates)."""
     S0, plane = initial_state(cfg), None
     prob = make_problem(cfg, device, dtype)
-    if _in_plane(cfg):
+    if in_plane:
         plane = make_plane(S0[:, :cfg.dim], teacher(cfg))
         S0, plane = plane.project(S0), plane.to(device, dtype)
         v2 = torch.tensor([cfg.teacher_norm, 0.0], device=device, dtype=dtype)
@@ -228,16 +231,18 @@ def _setup(cfg: FlowConfig, device: str, dtype: torch.dtype):
     return prob, S0.T.to(device=device, dtype=dtype).contiguous(), plane
 
 
-def simulate_iter(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, None,
-                                                                       FlowRecording]:
+def simulate_iter(cfg: FlowConfig, device: str = "cpu",
+                  full_state: bool = False) -> Generator[Progress, None, FlowRecording]:
     """Run ``cfg`` on ``device``, yielding :class:`~engine.core.Progress`; return the recording.
 
     Gradient flow ``dS/dt = -∇L`` of the chain parameters (SCIENCE.md §1.4-1.5; Euler, RK4 or
     adaptive RK45) or gradient descent ``S ← S - η ∇L`` (§1.1), population (§1.2-1.3) or
     finite data (§1.6), batched over the ``N`` initialisations; fixed-step population runs
     integrate in the plane of ``w(0)`` and ``v`` (:mod:`~engine.gradient_flow.planar`, the
-    same steps at ``d = 2`` cost) and lift the recorded frames. Progress is reported every
-    ~2 % of the steps and at least every ~40 ms; stop iterating to cancel.
+    same steps at ``d = 2`` cost) and lift the recorded frames; ``full_state=True`` keeps
+    the ``d``-dimensional state (the reference the planar run is tested and benchmarked
+    against). Progress is reported every ~2 % of the steps and at least every ~40 ms; stop
+    iterating to cancel.
 
     Raises
     ------
@@ -247,7 +252,7 @@ def simulate_iter(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, N
     validate(cfg)
     dtype = getattr(torch, cfg.dtype)
     _check_size(cfg, torch.finfo(dtype).bits // 8)
-    prob, S0, plane = _setup(cfg, device, dtype)
+    prob, S0, plane = _setup(cfg, device, dtype, in_plane=not full_state and _in_plane(cfg))
     yield Progress(0.0, "starting")
     if cfg.method == "gf" and cfg.integrator == "adaptive":
         t, states, n_steps, diverged = yield from _run_adaptive(cfg, prob, S0)
@@ -257,6 +262,6 @@ def simulate_iter(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, N
     return build_recording(cfg, prob, t, states, n_steps, diverged, plane)
 
 
-def simulate(cfg: FlowConfig, device: str = "cpu") -> FlowRecording:
+def simulate(cfg: FlowConfig, device: str = "cpu", full_state: bool = False) -> FlowRecording:
     """Blocking :func:`simulate_iter` (``engine.core.drain``)."""
-    return drain(simulate_iter(cfg, device=device))
+    return drain(simulate_iter(cfg, device=device, full_state=full_state))

@@ -2,7 +2,7 @@
 
 Known answer: the population gradient lies in span(w, v), so every fixed step keeps w in
 the plane and the planar run is the same discrete map as the full one (rounding only).
-The full run is forced by switching the runner's plane test off.
+``full_state=True`` forces the d-dimensional run.
 """
 import dataclasses
 
@@ -18,10 +18,8 @@ from engine.gradient_flow.closed_form import population_grad
 FIELDS = ("w", "magnitude", "angle", "loss", "layers", "bound_lower")
 
 
-def _full_run(cfg, monkeypatch):
-    with monkeypatch.context() as m:
-        m.setattr(runner, "_in_plane", lambda cfg: False)
-        return simulate(cfg)
+def _full_run(cfg):
+    return simulate(cfg, full_state=True)
 
 
 def _rel(a, b):
@@ -33,12 +31,12 @@ def _rel(a, b):
     (3, 1, True, "gf", "euler", 3), (3, 1, True, "gd", "euler", 4), (1, 1, True, "gf", "rk4", 5),
     (3, 2, True, "gf", "rk4", 6), (10, 3, False, "gf", "rk4", 7), (2, 2, False, "gd", "rk4", 8),
 ])
-def test_planar_run_equals_full_run(monkeypatch, dim, depth, balanced, method, integrator, seed):
+def test_planar_run_equals_full_run(dim, depth, balanced, method, integrator, seed):
     cfg = FlowConfig(dim=dim, depth=depth, balanced=balanced, method=method,
                      integrator=integrator, lr=1.5, n_init=40, init_scale=0.1, t_max=10.0,
                      frames=41, teacher_angle=25.0, seed=seed)
     assert runner._in_plane(cfg)
-    fast, full = simulate(cfg), _full_run(cfg, monkeypatch)
+    fast, full = simulate(cfg), _full_run(cfg)
     assert fast.w.shape == full.w.shape and fast.w.shape[1:] == (40, dim)
     for name in FIELDS:
         a, b = getattr(fast, name), getattr(full, name)
@@ -47,16 +45,16 @@ def test_planar_run_equals_full_run(monkeypatch, dim, depth, balanced, method, i
     assert torch.equal(fast.teacher, full.teacher) and fast.n_steps == full.n_steps
 
 
-def test_planar_gd_diverges_at_the_same_step(monkeypatch):
+def test_planar_gd_diverges_at_the_same_step():
     cfg = FlowConfig(dim=4, n_init=16, init_scale=1.0, method="gd", lr=7.0, t_max=700.0)
-    fast, full = simulate(cfg), _full_run(cfg, monkeypatch)
+    fast, full = simulate(cfg), _full_run(cfg)
     assert fast.diverged_step is not None and fast.diverged_step == full.diverged_step
     assert _rel(fast.w, full.w) < 1e-11
 
 
-def test_planar_float32_run_agrees_with_float64(monkeypatch):
+def test_planar_float32_run_agrees_with_the_full_run():
     cfg = FlowConfig(dim=3, n_init=50, t_max=10.0, frames=20, dtype="float32", seed=3)
-    fast, full = simulate(cfg), _full_run(cfg, monkeypatch)
+    fast, full = simulate(cfg), _full_run(cfg)
     assert fast.w.dtype == torch.float32
     assert (fast.w - full.w).abs().max() < 1e-5
 
