@@ -20,7 +20,7 @@ from app.labs import regions_views as views
 
 __all__ = ["LiveRun"]
 
-CURVES_SECONDS = 0.5     # redraw the growing curves at most this often: painting thousands of
+CURVES_SECONDS = 1.0     # redraw the growing curves at most this often: painting thousands of
                          # antialiased points competes with the run for the CPU (2 cores)
 
 

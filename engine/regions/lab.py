@@ -37,7 +37,8 @@ __all__ = ["RegionsConfig", "RegionsResult", "run_config", "run", "run_widths",
 
 MAX_MAP_BYTES = 2 * 2**30      # region-map snapshots kept in memory
 MAX_WIDTHS = 16                # distinct widths of one lab run
-LIVE_MAP_SECONDS = 0.25        # region map of the net in training at most this often
+LIVE_MAP_SECONDS = 1.0         # region map of the net in training at most this often (issue #16:
+                               # each costs a 256² pattern map in the run and a redraw in the GUI)
 
 
 @dataclass
