@@ -21,7 +21,7 @@ from app.labs.legend_room import release_legend_room
 
 __all__ = ["LiveRun"]
 
-CURVES_SECONDS = 0.5     # redraw the growing curves at most this often: painting thousands of
+CURVES_SECONDS = 1.0     # redraw the growing curves at most this often: painting thousands of
                          # antialiased points competes with the run for the CPU (2 cores)
 
 

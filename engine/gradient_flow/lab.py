@@ -10,6 +10,7 @@ thread; a notebook gets the same result as the app.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Generator, Optional
@@ -105,7 +106,7 @@ def run_config(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, None
     start = time.perf_counter()
     rec = yield from _relay(simulate_iter(cfg, device=device), 0.8, 0.0)
     yield Progress(0.82, "convergence time vs initial scale")
-    conv = np.asarray(convergence_times(SCALES, depths=DEPTHS, nu=cfg.teacher_norm))
+    conv = _convergence_table(float(cfg.teacher_norm)).copy()
     raw = yield from _relay(compare_step_sizes_iter(cfg, STUDY_LRS, device=device), 0.1, 0.9)
     study = _step_study(raw)
     return _to_result(rec, conv, study, time.perf_counter() - start)
@@ -126,6 +127,12 @@ def _relay(gen: Generator, scale: float, start: float) -> Generator:
         yield Progress(start + scale * p.fraction, p.message)
 
 
+@functools.lru_cache(maxsize=8)
+def _convergence_table(nu: float) -> np.ndarray:
+    """``convergence_times`` over ``SCALES × DEPTHS`` (depends on ``ν`` only: cached)."""
+    return np.asarray(convergence_times(SCALES, depths=DEPTHS, nu=nu))
+
+
 def _step_study(raw: dict) -> dict:
     """``compare_step_sizes`` output keyed by legend label (``"GF"``, ``"GD η = 1.5"``)."""
     out = {}
@@ -137,7 +144,8 @@ def _step_study(raw: dict) -> dict:
 
 
 def _np(x) -> Optional[np.ndarray]:
-    return None if x is None else x.detach().cpu().numpy().copy()
+    """NumPy view of a recording's CPU tensor (the recording is dropped: no copy needed)."""
+    return None if x is None else x.detach().cpu().numpy()
 
 
 def _to_result(rec: FlowRecording, conv: np.ndarray, study: dict, seconds: float) -> FlowResult:

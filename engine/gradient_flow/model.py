@@ -18,6 +18,7 @@ from engine.core import make_generator
 from engine.gradient_flow.closed_form import empirical_loss, population_loss
 from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.kernels import chain_grad_fm, emp_grad_fm, pop_euler_fm, pop_grad_fm
+from engine.gradient_flow.planar import planar_grad_fm
 
 __all__ = ["Problem", "make_problem", "initial_state", "split", "chain_product",
            "effective_weight", "conservation", "teacher", "make_data"]
@@ -36,6 +37,7 @@ class Problem:
     depth: int
     X: Optional[torch.Tensor] = None
     y: Optional[torch.Tensor] = None
+    planar: bool = False      # weights in plane coordinates, v = (ν, 0) (engine.gradient_flow.planar)
 
     def loss_u(self, u: torch.Tensor) -> torch.Tensor:
         """Loss of the effective weight: population (§1.2) or empirical ``L_n`` (§1.6)."""
@@ -43,6 +45,8 @@ class Problem:
 
     def grad_u(self, U: torch.Tensor) -> torch.Tensor:
         """Feature-major gradient of :meth:`loss_u` (§1.3 closed form or §1.6 active sets)."""
+        if self.planar:
+            return planar_grad_fm(U, self.nu)
         if self.X is None:
             return pop_grad_fm(U, self.v, self.nu)
         return emp_grad_fm(U, self.X, self.y)
@@ -57,7 +61,7 @@ class Problem:
 
     def euler(self, S: torch.Tensor, h: float) -> torch.Tensor:
         """Euler / GD step ``S - h ∇L(S)``; one-layer population runs use the fused kernel."""
-        if self.X is None and S.shape[0] == self.dim:
+        if self.X is None and S.shape[0] == self.dim and not self.planar:
             return pop_euler_fm(S, self.v, self.nu, h)
         return torch.add(S, self.grad(S), alpha=-h)
 

@@ -10,6 +10,7 @@ import torch
 from engine.gradient_flow.closed_form import angle_to
 from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.model import Problem, conservation, effective_weight, split
+from engine.gradient_flow.planar import Plane
 from engine.gradient_flow.reduced import magnitude_bounds
 
 __all__ = ["FlowRecording", "build_recording", "ACTIVE_BUDGET", "ACTIVE_MAX_INITS"]
@@ -118,34 +119,77 @@ def _data_fields(prob: Problem, u: torch.Tensor) -> dict:
                 support=_cpu(support))
 
 
-def build_recording(cfg: FlowConfig, prob: Problem, t: torch.Tensor, states: torch.Tensor,
-                    n_steps: int, diverged_step: Optional[int]) -> FlowRecording:
-    """Derived per-frame quantities from the recorded states ``(T, N, d + L - 1)``.
+def _planar_fields(fm: torch.Tensor, nu: float, plane: Plane) -> dict:
+    """Weights, norm, angle and loss of one-layer planar frames ``fm (T, 2, N)`` (§1.2, §1.4).
+
+    ``r = ‖(x, y)‖``, ``θ = atan2(|y|, x)`` and the loss ``r²/4 + ν²/4 - rν g(θ)/(2π)`` with
+    ``r g(θ) = r sin θ + (π - θ) r cos θ = |y| + (π - θ) x``, frame by frame into
+    preallocated arrays (each frame's temporaries stay in the cache).
+    """
+    T, _, N = fm.shape
+    k = nu / (2.0 * math.pi)
+    w = fm.new_empty((T, N, plane.e1.shape[0]))
+    magnitude, angle, loss = (fm.new_empty((T, N)) for _ in range(3))
+    ay, r2 = fm.new_empty(N), fm.new_empty(N)
+    for i in range(T):
+        x, y, th, out = fm[i, 0], fm[i, 1], angle[i], loss[i]
+        torch.mul(x, x, out=r2).addcmul_(y, y)
+        torch.sqrt(r2, out=magnitude[i])
+        torch.atan2(torch.abs(y, out=ay), x, out=th)
+        torch.sub(math.pi, th, out=out).mul_(x).add_(ay).mul_(-k)
+        out.add_(r2, alpha=0.25).add_(0.25 * nu * nu)
+        torch.addcmul(torch.outer(x, plane.e1), y.unsqueeze(-1), plane.e2, out=w[i])
+    return dict(w=w, magnitude=magnitude, angle=angle, loss=loss,
+                layers=fm.new_empty((T, N, 0)), conservation=torch.zeros_like(magnitude))
+
+
+def _state_fields(cfg: FlowConfig, prob: Problem, states: torch.Tensor,
+                  plane: Optional[Plane]) -> dict:
+    """Weights, norm, angle, loss, layers and balance residuals of states ``(T, N, P)``."""
+    u = effective_weight(states, prob.dim)
+    magnitude = torch.linalg.vector_norm(u, dim=-1)
+    _, a = split(states, prob.dim)
+    if cfg.depth > 1:
+        q = conservation(states, prob.dim)
+        cons = (q - q[:1]).abs().amax(dim=-1)
+    else:
+        cons = torch.zeros_like(magnitude)
+    w = u if plane is None else plane.lift(u[..., 0], u[..., 1])
+    return dict(w=w, magnitude=magnitude, angle=angle_to(u, prob.v), loss=_frame_loss(prob, u),
+                layers=a, conservation=cons, **_data_fields(prob, u))
+
+
+def build_recording(cfg: FlowConfig, prob: Problem, t: torch.Tensor, fm: torch.Tensor,
+                    n_steps: int, diverged_step: Optional[int],
+                    plane: Optional[Plane] = None) -> FlowRecording:
+    """Derived per-frame quantities from the recorded feature-major states ``(T, P, N)``.
+
+    Norms, angles, losses and balance quantities are invariant under the rotation into
+    the plane, so a planar run (``plane`` given, ``P = 2 + L - 1``) computes them in
+    plane coordinates and lifts only the weights (:meth:`Plane.lift`).
 
     Parameters
     ----------
     cfg : FlowConfig
     prob : Problem
+        The problem the states belong to (the planar one for a planar run).
     t : Tensor (T,)
-    states : Tensor (T, N, d + L - 1), on the run's device
+    fm : Tensor (T, P, N), on the run's device
     n_steps : int
     diverged_step : int or None
+    plane : Plane, optional
     """
-    u = effective_weight(states, cfg.dim)
-    magnitude = torch.linalg.vector_norm(u, dim=-1)
-    _, a = split(states, cfg.dim)
-    if cfg.depth > 1:
-        q = conservation(states, cfg.dim)
-        cons = (q - q[:1]).abs().amax(dim=-1)
+    if plane is not None and cfg.depth == 1:
+        fields = dict(_planar_fields(fm, prob.nu, plane), **_data_fields(prob, None))
     else:
-        cons = torch.zeros_like(magnitude)
+        fields = _state_fields(cfg, prob, fm.transpose(1, 2).contiguous(), plane)
     lower = upper = None
     if cfg.depth == 1 and prob.X is None:
+        magnitude = fields["magnitude"]
         lower, upper = magnitude_bounds(t.to(magnitude), magnitude[0], cfg.teacher_norm)
     status = "completed" if diverged_step is None else f"diverged at step {diverged_step}"
+    v = prob.v if plane is None else plane.v
     return FlowRecording(
-        config=cfg, teacher=_cpu(prob.v), t=_cpu(t), w=_cpu(u), magnitude=_cpu(magnitude),
-        angle=_cpu(angle_to(u, prob.v)), loss=_cpu(_frame_loss(prob, u)), layers=_cpu(a),
-        conservation=_cpu(cons), bound_lower=_cpu(lower), bound_upper=_cpu(upper),
-        diverged_step=diverged_step, status=status, n_steps=int(n_steps),
-        **_data_fields(prob, u))
+        config=cfg, teacher=_cpu(v), t=_cpu(t), bound_lower=_cpu(lower),
+        bound_upper=_cpu(upper), diverged_step=diverged_step, status=status,
+        n_steps=int(n_steps), **{name: _cpu(value) for name, value in fields.items()})

@@ -89,12 +89,13 @@ def magnitude_bounds(t, r0, nu):
     xp = _xp(t, r0)
     if xp is np:
         t, r0 = np.asarray(t, dtype=float), np.asarray(r0, dtype=float)
-    else:
-        ref = t if torch.is_tensor(t) else r0
-        t = torch.as_tensor(t, dtype=ref.dtype, device=ref.device)
-        r0 = torch.as_tensor(r0, dtype=ref.dtype, device=ref.device)
-    decay = xp.exp(-0.5 * t.reshape(tuple(t.shape) + (1,) * r0.ndim))
-    return r0 * decay, nu + (r0 - nu) * decay
+        decay = np.exp(-0.5 * t.reshape(t.shape + (1,) * r0.ndim))
+        return r0 * decay, nu + (r0 - nu) * decay
+    ref = t if torch.is_tensor(t) else r0
+    t = torch.as_tensor(t, dtype=ref.dtype, device=ref.device)
+    r0 = torch.as_tensor(r0, dtype=ref.dtype, device=ref.device)
+    decay = torch.exp(-0.5 * t).reshape(tuple(t.shape) + (1,) * r0.ndim)
+    return r0 * decay, torch.mul(r0 - nu, decay).add_(nu)   # one (T, N) pass each
 
 
 def reduced_trajectory(rho0, theta0, t, depth=1, nu=1.0, rtol=1e-10):

@@ -17,8 +17,9 @@ import torch
 from engine.core import Progress, drain, validate
 from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.kernels import effective_norm_fm
-from engine.gradient_flow.model import initial_state, make_problem
+from engine.gradient_flow.model import Problem, initial_state, make_problem, teacher
 from engine.gradient_flow.ode import dopri5_step, error_norm, next_step_size
+from engine.gradient_flow.planar import PlanarEuler, PlanarRK4, make_plane
 from engine.gradient_flow.recording import FlowRecording, build_recording
 
 __all__ = ["simulate_iter", "simulate", "MAX_BYTES"]
@@ -47,9 +48,9 @@ class _Frames:
             self.keys.pop()
 
     def result(self, scale: float, dtype: torch.dtype):
-        """Frame times ``key * scale`` (CPU) and the states, ``(T, N, P)`` layout."""
+        """Frame times ``key * scale`` (CPU) and the feature-major states ``(T, P, N)``."""
         t = torch.tensor(self.keys, dtype=torch.float64) * scale
-        return t.to(dtype), self.buf[:len(self.keys)].transpose(1, 2).contiguous()
+        return t.to(dtype), self.buf[:len(self.keys)]
 
 
 class _Clock:
@@ -74,9 +75,12 @@ def _threshold(cfg: FlowConfig) -> float:
 
 
 def _is_bad(S: torch.Tensor, dim: int, thresh: float) -> bool:
-    """Any non-finite value, or some effective norm above ``thresh`` (feature-major ``S``)."""
-    rmax = effective_norm_fm(S, dim).max()
-    return not (bool(torch.isfinite(S).all()) and float(rmax) <= thresh)
+    """Any non-finite value, or some effective norm above ``thresh`` (feature-major ``S``).
+
+    One pass: a NaN or infinite entry makes the effective norm NaN or infinite, and ``max``
+    propagates NaN, so the comparison alone catches it.
+    """
+    return not float(effective_norm_fm(S, dim).max()) <= thresh
 
 
 def _euler(prob, S: torch.Tensor, h: float) -> torch.Tensor:
@@ -105,19 +109,23 @@ def _check_size(cfg: FlowConfig, itemsize: int) -> None:
                          f"{MAX_BYTES / 2**30:.0f} GiB): reduce frames, n_init or n_samples")
 
 
-def _fixed_setup(cfg: FlowConfig):
+def _fixed_setup(cfg: FlowConfig, prob: Problem):
     """Step size, stepper, label and frame steps of a fixed-step run.
 
     GD is Euler with step η and ``round(t_max/η)`` steps; GF uses ``round(t_max/dt)`` steps
     of ``t_max / n_steps`` (``dt`` adjusted by < half a step so the run ends at ``t_max``).
+    One-layer planar runs take the fused chunked steps of :mod:`~engine.gradient_flow.planar`.
     """
+    euler = rk4 = None
+    if prob.planar and prob.depth == 1:
+        euler, rk4 = PlanarEuler(prob.nu), PlanarRK4(prob.nu)
     if cfg.method == "gd":
-        h, step, label = cfg.lr, _euler, "GD"
+        h, step, label = cfg.lr, euler or _euler, "GD"
         n_steps = max(1, int(round(cfg.t_max / h)))
     else:
         n_steps = max(1, int(round(cfg.t_max / cfg.dt)))
         h = cfg.t_max / n_steps
-        step = _euler if cfg.integrator == "euler" else _rk4
+        step = (euler or _euler) if cfg.integrator == "euler" else (rk4 or _rk4)
         label = f"GF {cfg.integrator}"
     frame_steps = np.unique(np.round(np.linspace(0, n_steps, cfg.frames)).astype(np.int64))
     return h, step, label, n_steps, [int(s) for s in frame_steps]
@@ -140,7 +148,7 @@ def _replay(step, prob, S, k, k_end, h, frames, frame_steps, dim, thresh):
 
 def _run_fixed(cfg: FlowConfig, prob, S0: torch.Tensor) -> Generator:
     """Euler / RK4 gradient flow or gradient descent; returns ``(t, states, n, diverged)``."""
-    h, step, label, n_steps, frame_steps = _fixed_setup(cfg)
+    h, step, label, n_steps, frame_steps = _fixed_setup(cfg, prob)
     frames, thresh, clock = _Frames(len(frame_steps), S0), _threshold(cfg), _Clock(n_steps)
     S, k, snap, fi, diverged = S0, 0, (S0, 0), 1, None
     while k < n_steps:
@@ -150,9 +158,9 @@ def _run_fixed(cfg: FlowConfig, prob, S0: torch.Tensor) -> Generator:
             frames.add(k, S)
             fi += 1
         if k == n_steps or clock.due(k):
-            if _is_bad(S, cfg.dim, thresh):
+            if _is_bad(S, prob.dim, thresh):
                 diverged, S = _replay(step, prob, *snap, k, h, frames, frame_steps,
-                                      cfg.dim, thresh)
+                                      prob.dim, thresh)
                 break
             snap = (S, k)
             yield Progress(k / n_steps, f"{label}: step {k}/{n_steps}, t = {k * h:.4g}")
@@ -187,7 +195,7 @@ def _run_adaptive(cfg: FlowConfig, prob, S0: torch.Tensor) -> Generator:
         S_new, e, k7 = dopri5_step(prob.rhs, S, dt, k1)
         err = error_norm(e, S, S_new, cfg.rtol, atol)
         if err <= 1.0 or (dt <= h_min and np.isfinite(err)):
-            if _is_bad(S_new, cfg.dim, thresh):
+            if _is_bad(S_new, prob.dim, thresh):
                 diverged = k + 1
                 break
             S, k1, k, t = S_new, k7, k + 1, (targets[fi] if dt == span else t + dt)
@@ -205,14 +213,36 @@ def _run_adaptive(cfg: FlowConfig, prob, S0: torch.Tensor) -> Generator:
     return (*frames.result(1.0, S0.dtype), k, diverged)
 
 
-def simulate_iter(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, None,
-                                                                       FlowRecording]:
+def _in_plane(cfg: FlowConfig) -> bool:
+    """Population runs with a fixed step run in plane coordinates (exact, planar module);
+    the adaptive reference run and finite data (§1.6) keep the ``d``-dimensional state."""
+    return cfg.data == "population" and not (cfg.method == "gf" and cfg.integrator == "adaptive")
+
+
+def _setup(cfg: FlowConfig, device: str, dtype: torch.dtype, in_plane: bool):
+    """Problem, feature-major initial state ``(P, N)`` and plane (None: full coordinates)."""
+    S0, plane = initial_state(cfg), None
+    prob = make_problem(cfg, device, dtype)
+    if in_plane:
+        plane = make_plane(S0[:, :cfg.dim], teacher(cfg))
+        S0, plane = plane.project(S0), plane.to(device, dtype)
+        v2 = torch.tensor([cfg.teacher_norm, 0.0], device=device, dtype=dtype)
+        prob = Problem(v=v2, nu=prob.nu, dim=2, depth=cfg.depth, planar=True)
+    return prob, S0.T.to(device=device, dtype=dtype).contiguous(), plane
+
+
+def simulate_iter(cfg: FlowConfig, device: str = "cpu",
+                  full_state: bool = False) -> Generator[Progress, None, FlowRecording]:
     """Run ``cfg`` on ``device``, yielding :class:`~engine.core.Progress`; return the recording.
 
     Gradient flow ``dS/dt = -∇L`` of the chain parameters (SCIENCE.md §1.4-1.5; Euler, RK4 or
     adaptive RK45) or gradient descent ``S ← S - η ∇L`` (§1.1), population (§1.2-1.3) or
-    finite data (§1.6), batched over the ``N`` initialisations. Progress is reported every
-    ~2 % of the steps and at least every ~40 ms; stop iterating to cancel.
+    finite data (§1.6), batched over the ``N`` initialisations; fixed-step population runs
+    integrate in the plane of ``w(0)`` and ``v`` (:mod:`~engine.gradient_flow.planar`, the
+    same steps at ``d = 2`` cost) and lift the recorded frames; ``full_state=True`` keeps
+    the ``d``-dimensional state (the reference the planar run is tested and benchmarked
+    against). Progress is reported every ~2 % of the steps and at least every ~40 ms; stop
+    iterating to cancel.
 
     Raises
     ------
@@ -222,17 +252,16 @@ def simulate_iter(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, N
     validate(cfg)
     dtype = getattr(torch, cfg.dtype)
     _check_size(cfg, torch.finfo(dtype).bits // 8)
-    prob = make_problem(cfg, device, dtype)
-    S0 = initial_state(cfg).T.to(device=device, dtype=dtype).contiguous()
+    prob, S0, plane = _setup(cfg, device, dtype, in_plane=not full_state and _in_plane(cfg))
     yield Progress(0.0, "starting")
     if cfg.method == "gf" and cfg.integrator == "adaptive":
         t, states, n_steps, diverged = yield from _run_adaptive(cfg, prob, S0)
     else:
         t, states, n_steps, diverged = yield from _run_fixed(cfg, prob, S0)
     yield Progress(1.0, "recording frames")
-    return build_recording(cfg, prob, t, states, n_steps, diverged)
+    return build_recording(cfg, prob, t, states, n_steps, diverged, plane)
 
 
-def simulate(cfg: FlowConfig, device: str = "cpu") -> FlowRecording:
+def simulate(cfg: FlowConfig, device: str = "cpu", full_state: bool = False) -> FlowRecording:
     """Blocking :func:`simulate_iter` (``engine.core.drain``)."""
-    return drain(simulate_iter(cfg, device=device))
+    return drain(simulate_iter(cfg, device=device, full_state=full_state))

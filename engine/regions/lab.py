@@ -33,11 +33,12 @@ from engine.regions.pattern_map import network_output, pattern_ids_iter
 from engine.regions.solution import ConvexSolution
 
 __all__ = ["RegionsConfig", "RegionsResult", "run_config", "run", "run_widths",
-           "dataset_points", "MAX_MAP_BYTES"]
+           "dataset_points", "progress_edges", "MAX_MAP_BYTES"]
 
 MAX_MAP_BYTES = 2 * 2**30      # region-map snapshots kept in memory
 MAX_WIDTHS = 16                # distinct widths of one lab run
-LIVE_MAP_SECONDS = 0.25        # region map of the net in training at most this often
+LIVE_MAP_SECONDS = 1.0         # region map of the net in training at most this often (issue #16:
+                               # each costs a 256² pattern map in the run and a redraw in the GUI)
 
 
 @dataclass
@@ -172,6 +173,51 @@ def _data(cfg: RegionsConfig, data):
     return dataset_points(cfg) if data is None else custom_dataset(*data)
 
 
+# Cost model of a run, in seconds of one CPU core (measured on the spiral preset, issue #16):
+# the stage edges of the progress fraction are the stages' shares of the estimated total, so
+# the percentage follows the run's real time instead of fixed stage weights.
+CONVEX_SECONDS_PER_POINT2 = 2e-3      # convex program: ≈ c · n² (patterns grow like n²)
+STEP_SECONDS = 3e-3                   # one optimiser step of a batch: fixed overhead …
+STEP_SECONDS_PER_UNIT = 2e-7          # … + c · seeds · (width + 8) · n (depth: × depth)
+MAP_SECONDS = (0.08, 1e-3)            # one snapshot map at 256²: a + b · width, ∝ grid²
+
+
+def progress_edges(cfg: RegionsConfig, n_points: int) -> dict:
+    """Fractions where each stage of :func:`run_config` starts and ends.
+
+    Each stage gets its share of the estimated run time (``CONVEX_…``, ``STEP_…``,
+    ``MAP_…`` constants): the convex program, the two-layer training (one span per width),
+    the deep training, the region maps of the two-layer runs and of the deep net.
+
+    Returns
+    -------
+    dict
+        ``"convex"``, ``"deep"``, ``"maps"``, ``"deep_maps"``: ``(lo, hi)``;
+        ``"widths"``: the ``len(run_widths(cfg)) + 1`` edges of the two-layer training.
+    """
+    widths, seeds, n = run_widths(cfg), cfg.n_seeds, max(n_points, 1)
+    snaps, area = min(cfg.snapshots, cfg.steps + 1), (cfg.grid / 256.0) ** 2
+
+    def train(width, count, depth=1):
+        return cfg.steps * (STEP_SECONDS + STEP_SECONDS_PER_UNIT * count * (width + 8) * n
+                            * depth)
+
+    def maps(width, count):
+        return snaps * count * area * (MAP_SECONDS[0] + MAP_SECONDS[1] * width)
+
+    deep_width = max(1, cfg.width // cfg.depth)
+    deep = cfg.depth > 1
+    costs = [CONVEX_SECONDS_PER_POINT2 * n * n, *(train(m, seeds) for m in widths),
+             train(deep_width, 1, cfg.depth) if deep else 0.0,
+             sum(maps(m, seeds) for m in widths), maps(deep_width * cfg.depth, 1) if deep
+             else 0.0]
+    edges = np.concatenate([[0.0], np.cumsum(costs) / np.sum(costs)])
+    k = len(widths)
+    return {"convex": (0.0, edges[1]), "widths": edges[1:k + 2],
+            "deep": (edges[k + 1], edges[k + 2]), "maps": (edges[k + 2], edges[k + 3]),
+            "deep_maps": (edges[k + 3], 1.0)}
+
+
 def _maps(runs, grid_x, grid_y, box, device, lo, hi, final: bool = True) -> Generator:
     """Pattern-id maps, outputs (two-layer nets; zeros for deep ones) and exact counts of
     every snapshot of every run.
@@ -188,7 +234,8 @@ def _maps(runs, grid_x, grid_y, box, device, lo, hi, final: bool = True) -> Gene
     for i, t in enumerate([T - 1, *range(T - 1)]):
         for s, run in enumerate(runs):
             hidden = run.hidden_at(t)
-            m, k = yield from relay(pattern_ids_iter(hidden, grid_x, grid_y, device), lo, lo)
+            done = lo + (hi - lo) * (i * S + s) / (T * S)
+            m, k = yield from relay(pattern_ids_iter(hidden, grid_x, grid_y, device), done, done)
             ids[t, s], keys[t][s] = m, k
             if run.depth == 1:
                 outputs[t, s] = network_output(hidden, run.w_out[t], grid_x, grid_y)
@@ -227,15 +274,14 @@ def _train(cfg, X, y, device, depth, width, seeds, lo, hi) -> Generator:
         n_snapshots=cfg.snapshots, init_scale=cfg.init_scale, device=device), lo, hi))
 
 
-def _train_widths(cfg, X, y, device, grid, lo, hi) -> Generator:
-    """Two-layer runs of every width (one batch of all seeds per width), width-major.
+def _train_widths(cfg, X, y, device, grid, edges) -> Generator:
+    """Two-layer runs of every width (one batch of all seeds per width), width-major; batch
+    ``k`` reports progress in ``[edges[k], edges[k + 1]]`` (:func:`progress_edges`).
 
     Training reports become ``"curves"`` partials (:func:`_curves`), so the objective plot
     grows and the regions move live.
     """
     widths, seeds = run_widths(cfg), [cfg.seed + i for i in range(cfg.n_seeds)]
-    cost = np.array(widths, dtype=float) + 8.0          # rough per-step cost of a batch
-    edges = lo + (hi - lo) * np.concatenate([[0.0], np.cumsum(cost) / cost.sum()])
     runs, plan = [], [(w, seed) for w in widths for seed in seeds]
     for k, m in enumerate(widths):
         runs += yield from _curves(_train(cfg, X, y, device, 1, m, seeds, edges[k],
@@ -295,22 +341,24 @@ def run_config(cfg: RegionsConfig, device: str = "cpu", data=None
     box = data_box(X)
     gx = np.linspace(box[0], box[1], cfg.grid)
     gy = np.linspace(box[2], box[3], cfg.grid)
+    edges = progress_edges(cfg, len(X))
     yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y, "box": box,
                                            "grid_x": gx, "grid_y": gy})
-    convex = yield from _convex_stage(cfg, X, y, box, gx, gy, device)
-    runs = yield from _train_widths(cfg, X, y, device, (gx, gy), 0.3, 0.6)
-    yield Progress(0.6, "training done", {"stage": "training", "runs": runs})
+    convex = yield from _convex_stage(cfg, X, y, box, gx, gy, device, edges["convex"])
+    runs = yield from _train_widths(cfg, X, y, device, (gx, gy), edges["widths"])
+    yield Progress(edges["deep"][0], "training done", {"stage": "training", "runs": runs})
     deep = deep_ids = deep_counts = None
     if cfg.depth > 1:
         deep_width = max(1, cfg.width // cfg.depth)
         deep = (yield from _curves(_train(cfg, X, y, device, cfg.depth, deep_width, [cfg.seed],
-                                          0.6, 0.7), [], [(deep_width, cfg.seed)],
+                                          *edges["deep"]), [], [(deep_width, cfg.seed)],
                                    "deep_curves"))[0]
-        yield from _deep_preview(deep, gx, gy, device, 0.7)
-    ids, keys, counts, plane, outputs = yield from _maps(runs, gx, gy, box, device, 0.7, 0.9)
+        yield from _deep_preview(deep, gx, gy, device, edges["maps"][0])
+    ids, keys, counts, plane, outputs = yield from _maps(runs, gx, gy, box, device,
+                                                         *edges["maps"])
     if deep is not None:
-        d_ids, _, d_counts, _, _ = yield from _maps([deep], gx, gy, box, device, 0.9, 1.0,
-                                                    final=False)
+        d_ids, _, d_counts, _, _ = yield from _maps([deep], gx, gy, box, device,
+                                                    *edges["deep_maps"], final=False)
         deep_ids, deep_counts = d_ids[:, 0], d_counts[:, 0]
     sol = convex["convex"]
     return RegionsResult(
@@ -324,10 +372,10 @@ def run_config(cfg: RegionsConfig, device: str = "cpu", data=None
         deep_region_ids=deep_ids, deep_region_counts_lower=deep_counts)
 
 
-def _convex_stage(cfg, X, y, box, gx, gy, device) -> Generator:
+def _convex_stage(cfg, X, y, box, gx, gy, device, span) -> Generator:
     """The certified convex optimum with its region map, output, exact counts and gate-space
-    charts (§2.2-2.3), sent as the ``"convex"`` partial and returned."""
-    sol = yield from relay(fit_convex_iter(X, y, cfg.lam, cfg.formulation, cfg.tol), 0.0, 0.3)
+    charts (§2.2-2.3), sent as the ``"convex"`` partial and returned; progress in ``span``."""
+    sol = yield from relay(fit_convex_iter(X, y, cfg.lam, cfg.formulation, cfg.tol), *span)
     hidden = _convex_hidden(sol)
     cids, ckeys = yield from pattern_ids_iter(hidden, gx, gy, device)
     W, b = hidden[0]
@@ -337,7 +385,7 @@ def _convex_stage(cfg, X, y, box, gx, gy, device) -> Generator:
              "count": count_regions(W, b, box), "count_plane": count_regions(W, b),
              "output": output.astype(np.float32),
              "gate_charts": tuple(gate_chart(X, sol, sign) for sign in (1.0, -1.0))}
-    yield Progress(0.3, "convex optimum found", stage)
+    yield Progress(span[1], "convex optimum found", stage)
     return stage
 
 

@@ -1,0 +1,178 @@
+"""Population runs in the plane of ``w(0)`` and the teacher (SCIENCE.md §1.3-1.5).
+
+The population gradient ``∇L(w) = α w + β v`` (§1.3) lies in ``span(w, v)``, and the chain
+rule of the deep neuron (§1.5) only rescales it, so every fixed-step integrator (Euler, GD,
+RK4) keeps ``w`` in the plane ``span(w(0), v)`` — step by step, not only in the limit.
+Writing ``w = x e1 + y e2`` with ``e1 = v/ν`` and ``e2`` the unit direction of ``w(0)``'s
+part orthogonal to ``v`` (one per initialisation), the run integrates the two coordinates
+``(x, y)`` (plus the scalar layers ``a_2..a_L``) against the teacher ``(ν, 0)``: the same
+discrete map as the ``d``-dimensional one (orthogonal maps commute with every step), at the
+cost of ``d = 2`` whatever ``d`` is. :meth:`Plane.lift` maps the recorded frames back.
+
+:class:`PlanarRK4` and :class:`PlanarEuler` are the fused one-layer steps: the gradient in
+about a dozen in-place vector operations, the batch processed in cache-sized chunks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from engine.gradient_flow.kernels import chain_grad_fm, norm_floor
+
+__all__ = ["Plane", "make_plane", "planar_grad_fm", "PlanarEuler", "PlanarRK4",
+           "CHUNK"]
+
+CHUNK = 16_384   # trajectories per chunk and thread: the step's buffers stay in the L2 cache
+
+
+@dataclass(frozen=True)
+class Plane:
+    """Per-initialisation orthonormal basis ``(e1, e2[i])`` of ``span(w_i(0), v)``.
+
+    Attributes
+    ----------
+    v : Tensor (d,)
+        The teacher.
+    e1 : Tensor (d,)
+        ``v / ν``.
+    e2 : Tensor (N, d)
+        Unit vectors orthogonal to ``e1`` (zeros when ``d = 1``: the plane is a line).
+    """
+    v: torch.Tensor
+    e1: torch.Tensor
+    e2: torch.Tensor
+
+    def project(self, S: torch.Tensor) -> torch.Tensor:
+        """Planar state ``(N, 2 + L - 1)``: ``(w·e1, w·e2, a_2..a_L)`` of ``S (N, d + L - 1)``."""
+        d = self.e1.shape[0]
+        w, a = S[:, :d], S[:, d:]
+        xy = torch.stack([w @ self.e1, (w * self.e2).sum(dim=-1)], dim=-1)
+        return torch.cat([xy, a], dim=-1)
+
+    def lift(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Weights ``x e1 + y e2`` of plane coordinates ``x, y (..., N)``: ``(..., N, d)``."""
+        out = torch.mul(x.unsqueeze(-1), self.e1)
+        return out.addcmul_(y.unsqueeze(-1), self.e2)
+
+    def to(self, device, dtype) -> "Plane":
+        """The basis on ``device`` in ``dtype``."""
+        return Plane(*(a.to(device=device, dtype=dtype) for a in (self.v, self.e1, self.e2)))
+
+
+def make_plane(w0: torch.Tensor, v: torch.Tensor) -> Plane:
+    """Plane basis of the initial weights ``w0 (N, d)`` and the teacher ``v (d,)`` (float64).
+
+    ``e2[i]`` is the normalised part of ``w0[i]`` orthogonal to ``v`` (Gram-Schmidt twice).
+    A part below ``64 ε ‖w0[i]‖`` is rounding noise with no direction: ``w0[i]`` is then on
+    the teacher's line, ``e2[i]`` is any unit vector orthogonal to ``v`` and ``y`` is 0 (and
+    stays 0: the line is invariant, §1.4).
+    """
+    d = v.shape[0]
+    e1 = v / torch.linalg.vector_norm(v)
+    if d == 1:
+        return Plane(v, e1, torch.zeros_like(w0))
+    perp = w0 - (w0 @ e1).unsqueeze(-1) * e1
+    perp = perp - (perp @ e1).unsqueeze(-1) * e1
+    norm = torch.linalg.vector_norm(perp, dim=-1, keepdim=True)
+    noise = 64 * torch.finfo(w0.dtype).eps * torch.linalg.vector_norm(w0, dim=-1, keepdim=True)
+    axis = torch.zeros_like(e1)
+    axis[int(torch.argmin(e1.abs()))] = 1.0
+    spare = axis - (axis @ e1) * e1
+    spare = spare / torch.linalg.vector_norm(spare)
+    e2 = torch.where(norm > noise, perp / norm.clamp_min(1e-300), spare)
+    return Plane(v, e1, e2)
+
+
+def _grad_into(x, y, gx, gy, t1, t2, nu: float) -> None:
+    """Planar population gradient ``α w + β v`` of ``w = (x, y)``, ``v = (ν, 0)`` (§1.3).
+
+    ``θ = atan2(|y|, x)``, ``α = ½ - ν |y| / (2π r²)`` (``= ½ - ν sin θ/(2π r)``),
+    ``β ν = -ν (π - θ)/(2π)``; writes ``(gx, gy)``, uses ``t1, t2`` as scratch.
+    """
+    k = nu / (2.0 * math.pi)
+    torch.abs(y, out=t1)
+    torch.atan2(t1, x, out=t2)                                  # θ
+    r2 = torch.mul(x, x, out=gy).addcmul_(y, y).clamp_min_(norm_floor(x.dtype) ** 2)
+    alpha = torch.sub(0.5, t1.div_(r2), alpha=k, out=t1)
+    torch.addcmul(t2.sub_(math.pi).mul_(k), alpha, x, out=gx)   # αx - k(π - θ)
+    torch.mul(alpha, y, out=gy)
+
+
+def planar_grad_fm(W: torch.Tensor, nu: float) -> torch.Tensor:
+    """Population gradient of planar weights ``W (2, M)`` against ``v = (ν, 0)`` (§1.3)."""
+    out = torch.empty_like(W)
+    t1, t2 = torch.empty_like(W[0]), torch.empty_like(W[0])
+    _grad_into(W[0], W[1], out[0], out[1], t1, t2, nu)
+    return out
+
+
+class _Chunked:
+    """A fused one-layer step over cache-sized chunks with reused scratch buffers."""
+
+    n_buffers = 0
+
+    def __init__(self, nu: float):
+        self.nu = nu
+        self._work: list[torch.Tensor] = []
+
+    def _scratch(self, S: torch.Tensor) -> tuple[int, list[torch.Tensor]]:
+        """Chunk length and ``n_buffers`` buffers of that length (allocated once).
+
+        One chunk per thread-sized grain on the CPU (torch splits an operation over threads
+        only above 32 768 elements), the whole batch on an accelerator.
+        """
+        n, threads = S.shape[1], torch.get_num_threads()
+        chunk = CHUNK if threads == 1 else 32_768 * threads
+        chunk = n if S.device.type != "cpu" else min(n, chunk)
+        if (not self._work or self._work[0].shape[0] < chunk
+                or self._work[0].dtype != S.dtype or self._work[0].device != S.device):
+            self._work = [S.new_empty(chunk) for _ in range(self.n_buffers)]
+        return chunk, self._work
+
+    def __call__(self, prob, S: torch.Tensor, h: float) -> torch.Tensor:
+        """One step of the planar state ``S (2, N)``; returns a new tensor."""
+        out = torch.empty_like(S)
+        chunk, work = self._scratch(S)
+        for lo in range(0, S.shape[1], chunk):
+            hi = min(S.shape[1], lo + chunk)
+            bufs = [b[:hi - lo] for b in work]
+            self._step(S[0, lo:hi], S[1, lo:hi], out[0, lo:hi], out[1, lo:hi], h, bufs)
+        return out
+
+    def _step(self, x, y, ox, oy, h, bufs) -> None:
+        raise NotImplementedError
+
+
+class PlanarEuler(_Chunked):
+    """Explicit Euler / gradient descent ``w - h ∇L(w)`` on planar one-layer states."""
+
+    n_buffers = 4
+
+    def _step(self, x, y, ox, oy, h, bufs) -> None:
+        gx, gy, t1, t2 = bufs
+        _grad_into(x, y, gx, gy, t1, t2, self.nu)
+        torch.add(x, gx, alpha=-h, out=ox)
+        torch.add(y, gy, alpha=-h, out=oy)
+
+
+class PlanarRK4(_Chunked):
+    """Classical RK4 of ``dw/dt = -∇L(w)`` on planar one-layer states (fused, in place)."""
+
+    n_buffers = 8
+
+    def _step(self, x, y, ox, oy, h, bufs) -> None:
+        gx, gy, ax, ay, px, py, t1, t2 = bufs
+        _grad_into(x, y, ax, ay, t1, t2, self.nu)                       # k1 → accumulator
+        torch.add(x, ax, alpha=-0.5 * h, out=px)
+        torch.add(y, ay, alpha=-0.5 * h, out=py)
+        for weight, reach in ((2.0, 0.5 * h), (2.0, h), (1.0, None)):  # k2, k3, k4
+            _grad_into(px, py, gx, gy, t1, t2, self.nu)
+            ax.add_(gx, alpha=weight)
+            ay.add_(gy, alpha=weight)
+            if reach is not None:
+                torch.add(x, gx, alpha=-reach, out=px)
+                torch.add(y, gy, alpha=-reach, out=py)
+        torch.add(x, ax, alpha=-h / 6.0, out=ox)
+        torch.add(y, ay, alpha=-h / 6.0, out=oy)
