@@ -55,9 +55,11 @@ def build_window(lab: str, preset, device, size: str, overrides=None):
     presenter = win.slot.presenter
     result = run_sync(presenter.make_run(win.slot.panel.config(), win.device))
     presenter.show_result(result)
+    win.slot.has_result = True                 # no "press Run" hint over a finished result
     win.last_results[lab] = result
     win._sync_playback()
     win.show_message(presenter.result_summary(result))
+    win.run_hint.setVisible(False)
     win.progress.setValue(win.progress.maximum())
     win.progress.setFormat("done")
     win.show()

@@ -113,8 +113,38 @@ class ParticleCanvas(VispyWidgetMixin, ParticleInteractionMixin, QWidget):
         self.stroke = make_line(s, 3, STROKE_RGBA, width=2, connect="strip")
         for item in (self.secondary, self.particles, self.trails, self.heads, self.stroke):
             item.visible = False
+        self._build_axes(s)
         self._connect_mouse(self.canvas.events)   # 'first': seen before the scene and camera
         s.events.transform_change.connect(lambda _ev: self.layers.update_constraint())
+
+    def _build_axes(self, s):
+        """3-D only: the x₁, x₂, x₃ axes along three edges of the shown box, with the range
+        of each at its end (the turntable view has no other scale)."""
+        from vispy import scene
+        self.axes3d = scene.visuals.Line(parent=s, connect="segments", width=1.5,
+                                         color=(0.85, 0.85, 0.85, 0.9))
+        self.axis_labels = [scene.visuals.Text("", parent=s, color="white", font_size=9,
+                                               anchor_x="left") for _ in range(3)]
+        self.axes3d.order = self.axis_labels[0].order = 4
+        self._place_axes()
+
+    def _place_axes(self):
+        """Axes from the box's low corner along x₁, x₂, x₃; hidden in 2-D or with no range."""
+        show = self.dim == 3 and self._range is not None
+        for item in (self.axes3d, *self.axis_labels):
+            item.visible = show
+        if not show:
+            return
+        (x0, x1), (y0, y1), zl = self._range
+        z0, z1 = zl if zl is not None else (0.0, 0.0)
+        lo, hi = np.array([x0, y0, z0]), np.array([x1, y1, z1])
+        ends = [lo.copy() for _ in range(3)]
+        for k in range(3):
+            ends[k][k] = hi[k]
+        self.axes3d.set_data(pos=np.array([p for e in ends for p in (lo, e)], np.float32))
+        for k, (label, end) in enumerate(zip(self.axis_labels, ends)):
+            label.text = f"x{k + 1}: {lo[k]:.3g} to {hi[k]:.3g}"
+            label.pos = lo + 0.6 * (end - lo)      # along the axis: the ends may be off view
 
     @property
     def floor(self):
@@ -132,6 +162,7 @@ class ParticleCanvas(VispyWidgetMixin, ParticleInteractionMixin, QWidget):
         self.view.camera = self._cameras[self.dim]
         if self._range is not None:
             self.set_range(*self._range)
+        self._place_axes()
         self.layers.relayout()
         self.set_frame(self._frame)
 
@@ -317,7 +348,8 @@ class ParticleCanvas(VispyWidgetMixin, ParticleInteractionMixin, QWidget):
         else:
             z0, z1 = zl if zl is not None else (0.0, 0.0)
             cam.center = ((x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2)
-            cam.scale_factor = 1.2 * max(x1 - x0, y1 - y0, z1 - z0, 1e-9)
+            cam.scale_factor = 1.7 * max(x1 - x0, y1 - y0, z1 - z0, 1e-9)   # whole box in view
+        self._place_axes()
         self.layers.relayout()
         self.canvas.update()
 

@@ -97,3 +97,12 @@ def test_main_py_and_console_script_share_one_entry():
     res = subprocess.run([sys.executable, "main.py", "--version"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.startswith("flowscope ")
+
+
+def test_headless_window_shows_its_result_without_the_run_hint(qtbot):
+    """A screenshot is of a finished run: no "press Run" banner over it (issue #11)."""
+    from app.headless import build_window
+    win = build_window("gradient-flow", "small-init-vs-depth", None, "1280x720",
+                       {"n_init": 8})
+    qtbot.addWidget(win)
+    assert win.slot.has_result and not win.run_hint.isVisible()

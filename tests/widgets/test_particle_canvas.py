@@ -328,3 +328,17 @@ def test_constraint_drag_moves_the_line_without_panning(view, qtbot):
     moved.clear()
     _drag(view, [_pixel(view, [0.3, -1.5]), _pixel(view, [0.3, -1.2])])   # far away: pans
     assert not moved
+
+
+def test_3d_view_has_labelled_axes_and_2d_has_none(qtbot):
+    """Issue #11: the 3-D diffusion view carries x₁, x₂, x₃ axes with their ranges."""
+    widget = _new_canvas(qtbot, dim=3)
+    widget.set_range((-2, 1), (-3, 3), (0, 4))
+    assert widget.axes3d.visible and all(t.visible for t in widget.axis_labels)
+    pos = widget.axes3d.pos
+    assert pos.shape == (6, 3)
+    assert np.allclose(pos[0::2], [-2, -3, 0])                       # from the low corner …
+    assert np.allclose(pos[1::2], [[1, -3, 0], [-2, 3, 0], [-2, -3, 4]])   # … along each axis
+    assert [t.text for t in widget.axis_labels] == ["x1: -2 to 1", "x2: -3 to 3", "x3: 0 to 4"]
+    widget.set_dim(2)
+    assert not widget.axes3d.visible and not any(t.visible for t in widget.axis_labels)
