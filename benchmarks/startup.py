@@ -4,8 +4,8 @@ lab loaded, for this checkout against a baseline commit measured in the same run
 Each launch runs ``main.py`` (no arguments: the GUI) in a fresh process under
 ``QT_QPA_PLATFORM=offscreen`` with an empty user folder. The probe is outside the app: it wraps
 ``QApplication.exec`` to install an event filter that notes the first paint of the main window
-("shown"), then the first idle moment after it ("loaded": for a window that loads its labs
-after showing, they are loaded then), prints both and exits. So the baseline needs no hook.
+("shown"), then polls until the window has its labs (``MainWindow.slots``: "loaded"; at once for
+a window that builds them before showing), prints both and exits. So the baseline needs no hook.
 The first launch of each tree is the cold(er) file cache; the median of the others is warm.
 
 Run::
@@ -39,11 +39,14 @@ class Probe(QObject):
         if self.shown is None and event.type() == QEvent.Type.Paint \
                 and isinstance(obj, QMainWindow):
             self.shown = time.time() - T0
-            QTimer.singleShot(0, self.loaded)
+            self.win = obj
+            self.poll = QTimer(self, interval=5, timeout=self.loaded)
+            self.poll.start()
         return False
     def loaded(self):
-        print(f"PROBE shown={self.shown:.3f} loaded={time.time() - T0:.3f}", flush=True)
-        os._exit(0)
+        if getattr(self.win, "slots", None):
+            print(f"PROBE shown={self.shown:.3f} loaded={time.time() - T0:.3f}", flush=True)
+            os._exit(0)
 
 _exec = QApplication.exec
 def exec_(self=None):
