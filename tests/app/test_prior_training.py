@@ -12,7 +12,7 @@ from app.labs.prior_training import (TrainPriorDialog, open_train_dialog, time_l
                                      volume_name)
 from engine.slice_prior import load_slice_prior
 from engine.slice_prior.checkpoint import load_checkpoint
-from engine.slice_prior.train import TrainConfig
+from engine.slice_prior.train import TrainConfig, cpu_has_native_bf16
 
 TINY = {"base": 8, "mults": (1, 2), "warmup": 2}
 
@@ -41,6 +41,7 @@ def dialog(qtbot, tmp_path, monkeypatch):
 def test_defaults_device_and_output_path(dialog, tmp_path):
     dlg = dialog()
     assert "CPU" in dlg.device_label.text()
+    assert ("bfloat16" in dlg.device_label.text()) == cpu_has_native_bf16()
     assert dlg.out_edit.text() == str(tmp_path / "priors" / "phantoms_16.pt")
     assert dlg.ckpt_edit.text() == str(tmp_path / "priors" / "phantoms_16.ckpt.pt")
     dlg.size_box.setCurrentIndex(dlg.size_box.findData(128))
