@@ -1,9 +1,9 @@
 """Slice-prior training speed on the CPU (issue #16): seconds per step of the former training
 step (contiguous NCHW network, for-loop AdamW, clipping and EMA) against
-:func:`engine.slice_prior.train.train_prior_iter` (channels-last, foreach kernels, float32 and ``precision="auto"``: bfloat16 autocast on
-CPUs with native bf16), measured
-in the same run, interleaved, at the Train-slice-prior dialog's CPU defaults (64² slices,
-batch 16, base 32, mults 1-2-2-2, phantoms + a volume).
+:func:`engine.slice_prior.train.train_prior_iter` (channels-last, foreach kernels) in float32
+and with ``precision="auto"`` (bfloat16 autocast on CPUs with native bf16), measured in the
+same run, interleaved, at the Train-slice-prior dialog's CPU defaults (64² slices, batch 16,
+base 32, mults 1-2-2-2, phantoms + a volume).
 
 Run::
 
