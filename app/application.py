@@ -17,17 +17,21 @@ def headless_platform() -> None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
-def create_application(argv=None) -> QApplication:
-    """The one QApplication (reused when it exists, e.g. under pytest-qt)."""
+def create_application(argv=None, plotting: bool = True) -> QApplication:
+    """The one QApplication (reused when it exists, e.g. under pytest-qt); ``plotting=False``
+    leaves :func:`configure_plotting` (which imports pyqtgraph) to the caller, before the
+    first plot is made."""
     app = QApplication.instance()
     if app is not None:
-        configure_plotting()
+        if plotting:
+            configure_plotting()
         return app
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QApplication(list(argv) if argv is not None else sys.argv[:1])
     app.setApplicationName("Flowscope")
     app.setOrganizationName("Flowscope")
-    configure_plotting()
+    if plotting:
+        configure_plotting()
     return app
 
 

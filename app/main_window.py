@@ -40,10 +40,15 @@ class LabSlot:
 
 
 class MainWindow(QMainWindow):
-    """Main window. ``session`` restores every lab's config; ``autosave_path`` may be None."""
+    """Main window. ``session`` restores every lab's config; ``autosave_path`` may be None.
+
+    With ``defer_labs`` the window is only the shell ("Loading the labs…"): it can show before
+    torch and the engine are imported, and :meth:`load_labs` builds the labs later (issue #16).
+    """
 
     def __init__(self, session: Optional[Session] = None, autosave_path=None,
-                 session_path=None, devices=None, auto_run: bool = True, settings=None):
+                 session_path=None, devices=None, auto_run: bool = True, settings=None,
+                 defer_labs: bool = False):
         super().__init__()
         self.setWindowTitle("Flowscope")
         self.setMinimumSize(*MIN_SIZE)
@@ -58,15 +63,32 @@ class MainWindow(QMainWindow):
         self.slots: dict[str, LabSlot] = {}
         self.current: Optional[str] = None
         self._warnings: list[str] = []
+        self.autosaver: Optional[Autosaver] = None
+        self._pending = (session, autosave_path, auto_run)
         window_layout.build(self, devices or [("cpu", "CPU")])
+        if not defer_labs:
+            self.load_labs()
+        menus.build_menus(self)
+        if not window_state.restore_window(self, settings):
+            window_state.fit_to_screen(self)
+        if defer_labs:
+            window_layout.show_loading(self, True)
+
+    def load_labs(self, devices=None) -> None:
+        """Build every lab (presenter, panel, presets: this imports torch and the engine),
+        restore the session's configs and wire them; ``devices`` replaces the device choice
+        first. Nothing runs yet. Idempotent."""
+        if self.slots:
+            return
+        session, autosave_path, auto_run = self._pending
+        if devices:
+            window_layout.set_devices(self, devices)
         self._restore(session)         # auto-run is still off here: nothing runs yet
         window_layout.fit_dock_width(self)
         self.auto_run.setChecked(auto_run)
         self.autosaver = Autosaver(self.session, autosave_path) if autosave_path else None
         self._wire()
-        menus.build_menus(self)
-        if not window_state.restore_window(self, settings):
-            window_state.fit_to_screen(self)
+        window_layout.show_loading(self, False)
 
     # -- construction ----------------------------------------------------------------------
     def _restore(self, session: Optional[Session]) -> None:
@@ -231,6 +253,8 @@ class MainWindow(QMainWindow):
     # -- runs ------------------------------------------------------------------------------
     def run(self) -> None:
         """Run the current lab (a run of another lab is cancelled, and that is said)."""
+        if not self.slots:
+            return                      # the labs are still loading
         slot = self.slot
         config = slot.panel.config()
         if self._busy_elsewhere():

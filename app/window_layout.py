@@ -15,6 +15,7 @@ from widgets.elided_label import ElidedLabel
 from widgets.playback_bar import PlaybackBar
 
 RUN_HINT = "No result yet: press Run (F5)."
+LOADING = "Loading the labs…"
 
 
 def build(win, devices) -> None:
@@ -88,12 +89,38 @@ def _build_status_bar(win, devices) -> None:
     win.status_label = ElidedLabel("Ready")     # long summaries: "…", full text as tooltip
     win.device_box = QComboBox()
     win.device_box.setToolTip("Compute device for engine runs")
-    for dev, name in devices:
-        win.device_box.addItem(name, dev)
+    set_devices(win, devices)
     bar = win.statusBar()
     bar.addWidget(win.status_label, 1)
     bar.addPermanentWidget(QLabel("Device:"))
     bar.addPermanentWidget(win.device_box)
+
+
+def set_devices(win, devices) -> None:
+    """Fill the device choice with ``(device, human name)`` pairs."""
+    win.device_box.blockSignals(True)
+    win.device_box.clear()
+    for dev, name in devices:
+        win.device_box.addItem(name, dev)
+    win.device_box.blockSignals(False)
+
+
+def show_loading(win, loading: bool) -> None:
+    """While the labs load: "Loading the labs…" in the view area and the status bar, the
+    side panel and menus disabled (nothing to run yet)."""
+    if loading:
+        win.loading_label = QLabel(LOADING)
+        win.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        win.views.addWidget(win.loading_label)
+        win.status_label.setText(LOADING)
+    elif getattr(win, "loading_label", None) is not None:
+        win.views.removeWidget(win.loading_label)
+        win.loading_label.deleteLater()
+        win.loading_label = None
+    if loading:
+        win.run_hint.hide()
+    win.side_dock.widget().setEnabled(not loading)
+    win.menuBar().setEnabled(not loading)
 
 
 def fit_dock_width(win, most: int = 400) -> None:

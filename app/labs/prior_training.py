@@ -13,6 +13,7 @@ prior; the Reconstruction lab sets its ``prior_path`` from it. The dialog's widg
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -26,7 +27,8 @@ from engine.core import Progress, default_device, device_name
 from engine.slice_prior.checkpoint import checkpoint_path, train_to_files_iter
 from engine.slice_prior.train import TrainConfig, describe_data, load_training_volume
 
-__all__ = ["TrainPriorDialog", "open_train_dialog", "priors_dir", "volume_name"]
+__all__ = ["TrainPriorDialog", "open_train_dialog", "priors_dir", "volume_name",
+           "time_left_text"]
 
 VOLUME_FILTER = ("Volumes (*.nii *.nii.gz *.npy *.npz *.tif *.tiff *.dcm);;All files (*)")
 _SUFFIXES = (".nii.gz", ".nii", ".npy", ".npz", ".tiff", ".tif", ".dcm")
@@ -47,6 +49,22 @@ def volume_name(path: str) -> str:
             name = name[:-len(suffix)]
             break
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "phantoms"
+
+
+def _clock(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss`` from an hour on) of a non-negative duration."""
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
+
+
+def time_left_text(elapsed: float, steps_done: int, steps_left: int) -> str:
+    """``"1:05 elapsed, about 3:20 left"``: the time left at the mean step rate of this run
+    (``steps_done`` steps in ``elapsed`` seconds); no estimate before the first step."""
+    text = f"{_clock(elapsed)} elapsed"
+    if steps_done > 0 and elapsed > 0:
+        text += f", about {_clock(steps_left * elapsed / steps_done)} left"
+    return text
 
 
 def _load_job(path: str):
@@ -91,6 +109,7 @@ class TrainPriorDialog(TrainPriorViewMixin, QDialog):
         self._out_edited = False
         self._outcome: dict = {}
         self._curve: tuple[list, list] = ([], [])
+        self._started_at = time.monotonic()
         self.runner = Runner(self)
         self._poll = QTimer(self, interval=50, timeout=self._check_cancelled)
         self._build(sizes)
@@ -210,6 +229,7 @@ class TrainPriorDialog(TrainPriorViewMixin, QDialog):
         data = describe_data(cfg.size, cfg.mix, None if vol is None else f"volume {vol}")
         self._outcome = outcome = {}
         self._curve = ([], [])
+        self._started_at = time.monotonic()
         self.curve.remove("loss")
         self.progress.setValue(0)
         self.progress.setFormat(f"step 0 of {cfg.steps}")
@@ -237,8 +257,10 @@ class TrainPriorDialog(TrainPriorViewMixin, QDialog):
                 if s < partial["step"]:
                     xs.append(s)
                     ys.append(v)
-        self.progress.setFormat(f"step {partial['step']} of {self._outcome['cfg'].steps}"
-                                "   (%p %)")
+        total, first = self._outcome["cfg"].steps, self._outcome.get("resumed_from") or 0
+        eta = time_left_text(time.monotonic() - self._started_at, partial["step"] - first,
+                             total - partial["step"])
+        self.progress.setFormat(f"step {partial['step']} of {total}   (%p %)   {eta}")
         if not xs or partial["step"] > xs[-1]:
             xs.append(partial["step"])
             ys.append(partial["loss"])

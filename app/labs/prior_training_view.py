@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
                                QWidget)
 
 from engine.core import device_name
+from engine.slice_prior.train import TrainConfig, uses_bf16
 from widgets.curve_plot import CurvePlot
 
 __all__ = ["TrainPriorViewMixin"]
@@ -48,7 +49,10 @@ class TrainPriorViewMixin:
         lay = QVBoxLayout(self)
         lay.addWidget(self._data_group())
         lay.addWidget(self._run_group(sizes))
-        self.device_label = QLabel(f"Device: <b>{device_name(self.device)}</b>")
+        bf16 = uses_bf16(TrainConfig(precision=self.overrides.get("precision", "auto")),
+                         self.device)
+        self.device_label = QLabel(f"Device: <b>{device_name(self.device)}</b>"
+                                   + (" (bfloat16 mixed precision)" if bf16 else ""))
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setFormat("")

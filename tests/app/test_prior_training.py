@@ -2,14 +2,17 @@
 leaves weights and a checkpoint, resume continues from the saved step, bad volumes are
 reported and the dialog stays usable."""
 import gc
+import time
 
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QWidget
 
-from app.labs.prior_training import TrainPriorDialog, open_train_dialog, volume_name
+from app.labs.prior_training import (TrainPriorDialog, open_train_dialog, time_left_text,
+                                     volume_name)
 from engine.slice_prior import load_slice_prior
 from engine.slice_prior.checkpoint import load_checkpoint
+from engine.slice_prior.train import TrainConfig, cpu_has_native_bf16
 
 TINY = {"base": 8, "mults": (1, 2), "warmup": 2}
 
@@ -38,6 +41,7 @@ def dialog(qtbot, tmp_path, monkeypatch):
 def test_defaults_device_and_output_path(dialog, tmp_path):
     dlg = dialog()
     assert "CPU" in dlg.device_label.text()
+    assert ("bfloat16" in dlg.device_label.text()) == cpu_has_native_bf16()
     assert dlg.out_edit.text() == str(tmp_path / "priors" / "phantoms_16.pt")
     assert dlg.ckpt_edit.text() == str(tmp_path / "priors" / "phantoms_16.ckpt.pt")
     dlg.size_box.setCurrentIndex(dlg.size_box.findData(128))
@@ -56,6 +60,7 @@ def test_trains_a_tiny_prior_with_live_progress(dialog, qtbot):
     path = ready.args[0]
     assert path == dlg.out_edit.text() and steps_seen
     assert dlg.progress.value() == 1000 and "Done: 30 steps" in dlg.status.text()
+    assert "elapsed, about 0:00 left" in dlg.progress.format()
     xs, ys = dlg.curve.item("loss").getData()
     assert list(xs) == [float(s) for s in range(1, 31)] and np.all(np.isfinite(ys))
     prior = load_slice_prior(16, path=path)
@@ -134,3 +139,17 @@ def test_open_train_dialog_reuses_an_open_dialog(qtbot, tmp_path, monkeypatch):
     second = open_train_dialog(parent, device="cpu")
     assert second is not first
     second.close()
+
+
+def test_time_left_follows_the_step_rate_of_this_run():
+    assert time_left_text(65, 10, 30) == "1:05 elapsed, about 3:15 left"
+    assert time_left_text(0.2, 0, 100) == "0:00 elapsed"
+    assert time_left_text(3600 + 61, 1, 1) == "1:01:01 elapsed, about 1:01:01 left"
+
+
+def test_progress_shows_elapsed_and_time_left_of_a_resumed_run(dialog):
+    dlg = dialog()
+    dlg._outcome = {"cfg": TrainConfig(steps=100), "resumed_from": 20, "curve": []}
+    dlg._started_at = time.monotonic() - 30.0          # 30 steps (20 → 50) in 30 s
+    dlg._on_partial({"step": 50, "loss": 1.0})
+    assert dlg.progress.format().endswith("0:30 elapsed, about 0:50 left")

@@ -9,8 +9,8 @@ import torch
 from engine.slice_prior import load_slice_prior
 from engine.slice_prior.checkpoint import (checkpoint_path, load_checkpoint, save_checkpoint,
                                            train_to_files_iter)
-from engine.slice_prior.train import (TrainConfig, load_training_volume, main, new_state,
-                                      train_prior_iter)
+from engine.slice_prior.train import (TrainConfig, cpu_has_native_bf16, load_training_volume,
+                                      main, new_state, train_prior_iter, uses_bf16)
 
 TINY = dict(size=16, base=8, mults=(1, 2), batch=4, warmup=2, every=1, seed=3)
 
@@ -28,11 +28,12 @@ def same_tensors(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_checkpoint_resume_equals_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("precision", ["auto", "float32"])
+def test_checkpoint_resume_equals_an_uninterrupted_run(tmp_path, precision):
     brain = torch.rand(12, 20, 20, generator=torch.Generator().manual_seed(0))
-    full = drain(train_prior_iter(TrainConfig(steps=6, **TINY), "cpu", brain))
+    cfg = TrainConfig(steps=6, precision=precision, **TINY)
+    full = drain(train_prior_iter(cfg, "cpu", brain))
 
-    cfg = TrainConfig(steps=6, **TINY)
     state = new_state(cfg, "cpu")
     gen = train_prior_iter(cfg, "cpu", brain, state)
     for _ in range(3):
@@ -83,6 +84,8 @@ def test_volume_only_mix_needs_a_volume_and_unknown_mix_is_refused():
         drain(train_prior_iter(TrainConfig(steps=1, mix="volume", **TINY), "cpu"))
     with pytest.raises(ValueError, match="unknown training mixture"):
         drain(train_prior_iter(TrainConfig(steps=1, mix="cats", **TINY), "cpu"))
+    with pytest.raises(ValueError, match="unknown precision"):
+        drain(train_prior_iter(TrainConfig(steps=1, precision="fp8", **TINY), "cpu"))
     vol = torch.rand(8, 16, 16)
     state = drain(train_prior_iter(TrainConfig(steps=1, mix="volume", **TINY), "cpu", vol))
     assert state["step"] == 1
@@ -158,3 +161,35 @@ def test_cli_two_steps_writes_a_loadable_prior(tmp_path, capsys):
     assert "vol.npy" in prior.card["data"] and math.isfinite(prior.card["curve"][-1][1])
     assert len(prior.card["held_out"]) > 0
     assert prior.eps(torch.zeros(1, 64, 64), 500.0).shape == (1, 64, 64)
+
+
+def test_float32_precision_never_autocasts_and_auto_follows_the_hardware():
+    assert not uses_bf16(TrainConfig(precision="float32"), "cpu")
+    assert not uses_bf16(TrainConfig(precision="float32"), "cuda")
+    assert uses_bf16(TrainConfig(), "cuda")
+    assert uses_bf16(TrainConfig(), "cpu") == cpu_has_native_bf16()
+
+
+def test_fast_layout_keeps_the_float32_step_of_the_former_training_loop():
+    """channels-last + foreach kernels change only the speed: one float32 step matches the
+    former contiguous, for-loop step to float32 rounding (same data, noise and initial weights)."""
+    import copy
+    from engine.sampling.schedule import Schedule
+    from engine.slice_prior.data import SliceSource
+    from engine.slice_prior.train import _loss
+    cfg = TrainConfig(steps=1, precision="float32", **TINY)
+    ref = new_state(cfg, "cpu")["net"]
+    ref = copy.deepcopy(ref).to(memory_format=torch.contiguous_format)
+    opt = torch.optim.AdamW(ref.parameters(), lr=cfg.lr, weight_decay=0.0, foreach=False)
+    src = SliceSource(cfg.size, seed=cfg.seed)
+    ab = torch.as_tensor(Schedule.linear().alpha_bar, dtype=torch.float32)
+    for g in opt.param_groups:
+        g["lr"] = cfg.lr * min(1.0, 1 / cfg.warmup)
+    loss = _loss(ref, 2.0 * src.sample(cfg.batch) - 1.0, ab, src.gen, False)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0, foreach=False)
+    opt.step()
+    new = drain(train_prior_iter(cfg, "cpu"))
+    assert new["curve"][0][1] == pytest.approx(float(loss.detach()), rel=1e-5)
+    for k, v in ref.state_dict().items():
+        torch.testing.assert_close(new["net"].state_dict()[k], v, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,94 @@
+"""Slice-prior training speed on the CPU (issue #16): seconds per step of the former training
+step (contiguous NCHW network, for-loop AdamW, clipping and EMA) against
+:func:`engine.slice_prior.train.train_prior_iter` (channels-last, foreach kernels) in float32
+and with ``precision="auto"`` (bfloat16 autocast on CPUs with native bf16), measured in the
+same run, interleaved, at the Train-slice-prior dialog's CPU defaults (64² slices, batch 16,
+base 32, mults 1-2-2-2, phantoms + a volume).
+
+Run::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/prior_train.py [--threads 1 2] [--steps 4]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from engine.sampling.schedule import Schedule  # noqa: E402
+from engine.slice_prior.data import SliceSource  # noqa: E402
+from engine.slice_prior.train import (TrainConfig, _loss, train_prior_iter,  # noqa: E402
+                                      uses_bf16)
+from engine.slice_prior.unet import SliceUNet, UNetConfig  # noqa: E402
+
+DIALOG_CPU = dict(size=64, batch=16, base=32, mults=(1, 2, 2, 2), every=1)
+
+
+def reference_steps(cfg: TrainConfig, brain: torch.Tensor):
+    """The training step before issue #16, step by step (a generator of nothing per step)."""
+    torch.manual_seed(cfg.seed)
+    net = SliceUNet(UNetConfig(base=cfg.base, mults=tuple(cfg.mults)))
+    ema = copy.deepcopy(net).eval()
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
+    src = SliceSource(cfg.size, brain=brain, seed=cfg.seed)
+    ab = torch.as_tensor(Schedule.linear().alpha_bar, dtype=torch.float32)
+    for step in range(cfg.steps):
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr * min(1.0, (step + 1) / max(cfg.warmup, 1))
+        loss = _loss(net, 2.0 * src.sample(cfg.batch) - 1.0, ab, src.gen, False)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0, foreach=False)
+        opt.step()
+        with torch.no_grad():
+            for pe, p in zip(ema.parameters(), net.parameters()):
+                pe.lerp_(p, 1.0 - (cfg.ema if step > cfg.warmup else 0.0))
+        float(loss.detach())
+        yield
+
+
+def seconds_per_step(steps, count: int) -> float:
+    """Median wall time of ``count`` steps of an iterator after one warm-up step."""
+    next(steps)
+    times = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        next(steps)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--steps", type=int, default=4, help="timed steps per round")
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args(argv)
+    brain = torch.rand(96, 128, 128, generator=torch.Generator().manual_seed(0))
+    cfg = TrainConfig(steps=10_000, **DIALOG_CPU)
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        old, fp32, auto = [], [], []
+        for _ in range(args.rounds):            # interleaved: a busy machine hits all alike
+            old.append(seconds_per_step(reference_steps(cfg, brain), args.steps))
+            fp32.append(seconds_per_step(train_prior_iter(replace(cfg, precision="float32"),
+                                                          "cpu", brain), args.steps))
+            auto.append(seconds_per_step(train_prior_iter(cfg, "cpu", brain), args.steps))
+        o, f, a = min(old), min(fp32), min(auto)
+        print(f"{threads} thread(s): former step {o:.3f} s; now float32 {f:.3f} s "
+              f"({o / f:.2f}×); now precision=auto {a:.3f} s ({o / a:.2f}×, bf16 "
+              f"{'on' if uses_bf16(cfg, 'cpu') else 'off: no native bf16 on this CPU'})",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
