@@ -114,7 +114,7 @@ LABS: dict[str, LabSpec] = {
         title="Diffusion paths",
         presenter="app.labs.diffusion:DiffusionLab",
         config="engine.diffusion:DiffusionConfig",
-        run="engine.diffusion.lab:run_lab",
+        run="engine.diffusion.lab:run_config",
         summary="Diffusion sampler and inverse-solver paths on Gaussian-mixture priors whose "
                 "noised densities, scores and posteriors are exact.",
         papers=(

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QVBoxLayout)
 
 from app.labs.base import LabPresenter, views_only
-from engine.diffusion import DiffusionLabResult
+from engine.diffusion import DiffusionLabResult, run_lab
 from widgets.curve_plot import CurvePlot
 from widgets.particle_canvas import ParticleCanvas
 
@@ -161,6 +161,10 @@ class DiffusionLab(LabPresenter):
             self._pending_y = None
 
     # -- runs ------------------------------------------------------------------------------
+    def make_run(self, config, device):
+        """The lab's ``run_config`` reduced to the frames' NumPy data (``run_lab``)."""
+        return lambda: run_lab(config, device)
+
     def result_summary(self, r: DiffusionLabResult) -> str:
         """Status line: each run's distance to the exact target (the value of the last curve
         point, the budget plot at the run's budget and the export) and the noise floor."""
