@@ -86,3 +86,12 @@ def test_missing_volume_is_a_one_line_error(capsys, tmp_path):
 def test_bad_size_is_a_one_line_error(capsys, tmp_path):
     assert "--size" in _error_line(capsys, ["screenshot", "--lab", "gradient-flow", "--out",
                                             str(tmp_path / "s.png"), "--size", "huge"])
+
+
+def test_widths_as_a_bare_number_runs(capsys, tmp_path):
+    out = tmp_path / "r.npz"
+    rc = main(["results", "--lab", "regions", "--out", str(out), "--set", "widths=8",
+               "--set", "n_points=12", "--set", "width=4", "--set", "steps=20",
+               "--set", "n_seeds=1", "--set", "grid=32", "--set", "snapshots=2"])
+    assert rc == 0, capsys.readouterr().err
+    assert out.exists()
