@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any, Optional, Sequence
 
 
@@ -139,9 +140,10 @@ def points_problem(spec: PointRows, value: Any) -> Optional[str]:
             return "has a row that is not a list of numbers"
         widths.add(len(row))
         for v in row:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 return "has a value that is not a number"
-            if not (isinstance(v, int) or math.isfinite(v)) or abs(v) > spec.bound:
+            if not math.isfinite(float(v) if abs(v) < 1e300 else math.inf) \
+                    or abs(v) > spec.bound:
                 return "has a value that is not finite or too large"
     if len(widths) > 1 or (widths and widths.pop() not in spec.cols):
         return "has rows of the wrong length (ragged or wrong column count)"

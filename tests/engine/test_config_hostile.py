@@ -90,3 +90,12 @@ def test_points_problem_accepts_valid_sets():
 def test_overlong_text_is_refused():
     with pytest.raises(ValueError, match="widths .* too long"):
         config_from_dict(RegionsConfig, {"widths": "8," * 5000})
+
+
+def test_numpy_numbers_are_points_too():
+    import numpy as np
+    rows = ((np.float32(0.5), np.float64(-1.0), np.int64(1)),)
+    cfg = config_from_dict(RegionsConfig, {"custom_points": rows})
+    assert cfg.custom_points == ((0.5, -1.0, 1.0),)
+    with pytest.raises(ValueError, match="too large"):
+        config_from_dict(RegionsConfig, {"custom_points": [[10 ** 400, 0, 1]]})
