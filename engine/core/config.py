@@ -142,8 +142,8 @@ def points_problem(spec: PointRows, value: Any) -> Optional[str]:
         for v in row:
             if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 return "has a value that is not a number"
-            if not math.isfinite(float(v) if abs(v) < 1e300 else math.inf) \
-                    or abs(v) > spec.bound:
+            size = abs(v) if isinstance(v, int) else abs(float(v))   # a huge int stays int
+            if not size <= spec.bound:                                  # NaN fails too
                 return "has a value that is not finite or too large"
     if len(widths) > 1 or (widths and widths.pop() not in spec.cols):
         return "has rows of the wrong length (ragged or wrong column count)"
