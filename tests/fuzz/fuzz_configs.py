@@ -90,7 +90,7 @@ def _draw(f: dataclasses.Field, lab: str, rng: np.random.Generator) -> Any:
     if meta.get("points") is not None:
         spec = meta["points"]
         cols = spec.cols[rng.integers(len(spec.cols))]
-        rows = int(rng.integers(0, min(spec.max_rows, 40) + 1))
+        rows = int(rng.integers(0, min(spec.max_rows, 20) + 1))     # small sizes
         pts = rng.normal(size=(rows, cols))
         if lab == "regions":
             pts[:, 2] = np.sign(pts[:, 2]) + (pts[:, 2] == 0)
