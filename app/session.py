@@ -17,13 +17,14 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
-import time
+import shutil
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
+from app.session_files import (MAX_BYTES, SessionError, atomic_write_text,
+                               free_path, parse_json, remove_orphan_temps, set_aside)
 from engine.core import config_from_dict, config_to_dict
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,9 @@ log = logging.getLogger(__name__)
 FORMAT = "flowscope-session"
 VERSION = 1
 HOME_ENV = "FLOWSCOPE_HOME"
+SAVE_DELAY_MS = 400           # an edit is on disk within this (plus the write)
 
 PathLike = Union[str, os.PathLike]
-
-
-class SessionError(ValueError):
-    """A session text or file that cannot be used (message says why)."""
 
 
 @dataclasses.dataclass
@@ -107,13 +105,10 @@ class Session:
 
     @classmethod
     def from_json(cls, text: str) -> "Session":
-        """Parse session JSON text; raises :class:`SessionError` with a clear reason."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SessionError(f"not valid JSON ({exc.msg} at line {exc.lineno}, "
-                               f"column {exc.colno})") from None
-        return cls.from_dict(data)
+        """Parse session JSON text; raises :class:`SessionError` with a clear reason (also
+        for text over ``MAX_BYTES``, nesting deeper than ``MAX_DEPTH`` and integers
+        longer than Python's digit limit) and nothing else."""
+        return cls.from_dict(parse_json(text))
 
     # -- files ------------------------------------------------------------------------------
     def save(self, path: PathLike) -> None:
@@ -125,6 +120,9 @@ class Session:
         """Read a session file; :class:`SessionError` names the file and the reason."""
         path = Path(path)
         try:
+            if path.stat().st_size > MAX_BYTES:
+                raise SessionError(f"{path}: too large for a session "
+                                   f"({path.stat().st_size} bytes, at most {MAX_BYTES})")
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise SessionError(f"{path}: file not found") from None
@@ -170,24 +168,6 @@ def _lab_entry(lab: str, entry: Any) -> dict:
     return {"config": config, "preset": preset}
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (same-folder temp file + ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def restore_config(cls, data: Any) -> tuple[Any, Optional[str]]:
     """Build config ``cls`` from saved data, keeping every valid field; never raises.
 
@@ -201,9 +181,9 @@ def restore_config(cls, data: Any) -> tuple[Any, Optional[str]]:
     warning : str or None
         Which fields were reset to defaults and why (None when the data was fine).
     """
-    if isinstance(data, dict):
-        data = {key: _as_tuples(value) for key, value in data.items()}
     try:
+        if isinstance(data, dict):
+            data = {key: _as_tuples(value) for key, value in data.items()}
         return config_from_dict(cls, data), None
     except Exception as exc:  # noqa: BLE001 - a corrupt entry must still open
         if not isinstance(data, dict):
@@ -256,48 +236,74 @@ def autosave_path() -> Path:
     return Path(base or Path.home() / ".flowscope") / "autosave.json"
 
 
-def load_autosave(path: Optional[PathLike] = None) -> tuple[Optional[Session], Optional[str]]:
-    """Read the autosave; a corrupt or foreign file is renamed aside, never overwritten.
+def load_autosave(path: Optional[PathLike] = None,
+                  config_classes: Optional[Mapping[str, type]] = None,
+                  ) -> tuple[Optional[Session], Optional[str]]:
+    """Read the autosave at start-up; never raises and never loses what was saved.
+
+    Orphan temporary files of killed writes are removed first. A corrupt or foreign file
+    is renamed aside (``autosave.corrupt-<time>.json``). When some saved config fields are
+    invalid (they will be reset to defaults one by one, see :func:`restore_config`), the
+    file as it was is copied to ``autosave.replaced-<time>.json`` before the app overwrites
+    it, so the replaced values are kept.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Default :func:`autosave_path`.
+    config_classes : mapping, optional
+        Lab name → config class, to find invalid fields (default: every lab of
+        ``app.registry.LABS``).
 
     Returns
     -------
     session : Session or None
         None when there is no autosave or it could not be used (open defaults then).
     warning : str or None
-        For the user: why it was not used and where the old file was kept.
+        For the user: what was set aside or copied, and where.
     """
     path = Path(path) if path is not None else autosave_path()
+    remove_orphan_temps(path)
     if not path.exists():
         return None, None
     try:
-        return Session.load(path), None
+        session = Session.load(path)
     except SessionError as exc:
-        reason = str(exc)
+        return None, set_aside(path, str(exc))
     try:
-        aside = _aside_path(path)
-        os.replace(path, aside)
+        invalid = invalid_labs(session, config_classes)
+    except Exception:  # noqa: BLE001 - a lab that cannot load must not stop the start-up
+        log.warning("Could not check the autosaved configs", exc_info=True)
+        invalid = []
+    if not invalid:
+        return session, None
+    copy = free_path(path, "replaced")
+    try:
+        shutil.copy2(path, copy)
     except OSError as exc:
-        log.warning("Could not move corrupt autosave %s aside: %s", path, exc)
-        return None, (f"The autosaved session could not be read ({reason}) nor moved "
-                      f"aside ({exc.strerror or exc}). Default settings are used.")
-    log.warning("Corrupt autosave moved to %s: %s", aside, reason)
-    return None, (f"The autosaved session could not be read ({reason}). It was kept as "
-                  f"{aside}; default settings are used.")
+        return session, (f"Invalid saved settings of {', '.join(invalid)} are reset to "
+                         f"defaults; the autosave could not be copied ({exc.strerror or exc})")
+    return session, (f"Invalid saved settings of {', '.join(invalid)} are reset to defaults; "
+                     f"the autosave as it was is kept as {copy}.")
 
 
-def _aside_path(path: Path) -> Path:
-    """``<stem>.corrupt-<timestamp>.json`` next to ``path``, not yet taken."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate = path.with_name(f"{path.stem}.corrupt-{stamp}.json")
-    n = 1
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}.corrupt-{stamp}-{n}.json")
-        n += 1
-    return candidate
+def invalid_labs(session: Session, config_classes: Optional[Mapping[str, type]] = None
+                 ) -> list[str]:
+    """Labs of ``session`` whose saved config has fields :func:`restore_config` resets."""
+    if config_classes is None:
+        from app.registry import LABS
+        config_classes = {name: spec.config_class() for name, spec in LABS.items()}
+    return [name for name, cls in config_classes.items()
+            if name in session.labs and session.lab_config(name, cls)[1] is not None]
 
 
 class Autosaver(QObject):
-    """Saves the session shortly after it changes (debounced) and on :meth:`flush`.
+    """Saves the session at most ``interval_ms`` after it changes, and on :meth:`flush`.
+
+    The first change starts the wait and later ones join it (a drag that edits for seconds
+    is saved every ``interval_ms`` rather than only when it stops), so an edit is on disk
+    within ``interval_ms`` plus the write. Orphan temporary files of killed writes are
+    removed when the saver starts.
 
     Parameters
     ----------
@@ -306,14 +312,14 @@ class Autosaver(QObject):
     path : path-like, optional
         Target file (default :func:`autosave_path`).
     interval_ms : int
-        Quiet time after the last :meth:`mark_dirty` before saving.
+        Longest wait from the first unsaved :meth:`mark_dirty` to the save.
     """
 
     sigSaved = Signal(str)   # path
     sigError = Signal(str)   # message
 
     def __init__(self, get_session: Callable[[], Session], path: Optional[PathLike] = None,
-                 interval_ms: int = 2000, parent: Optional[QObject] = None):
+                 interval_ms: int = SAVE_DELAY_MS, parent: Optional[QObject] = None):
         super().__init__(parent)
         self._get_session = get_session
         self.path = Path(path) if path is not None else autosave_path()
@@ -322,15 +328,17 @@ class Autosaver(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(int(interval_ms))
         self._timer.timeout.connect(self.flush)
+        remove_orphan_temps(self.path)
 
     def is_dirty(self) -> bool:
         """Whether changes wait to be saved."""
         return self._dirty
 
     def mark_dirty(self) -> None:
-        """Note a change; the save happens ``interval_ms`` after the last one."""
+        """Note a change; the save happens at most ``interval_ms`` later."""
         self._dirty = True
-        self._timer.start()
+        if not self._timer.isActive():
+            self._timer.start()
 
     def flush(self) -> bool:
         """Save now if dirty; ``True`` when nothing is left unsaved. Never raises."""

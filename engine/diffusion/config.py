@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from engine.core import param
+from engine.core.config import PointRows
 from engine.diffusion.priors import BUILTIN_PRIORS
 from engine.diffusion.table import SOLVERS, SPECS
 from engine.sampling.solvers import CCDF_INITS
@@ -108,7 +109,8 @@ class DiffusionConfig:
     budget_study: bool = param(False, label="Step-budget study",
                                help="Also run both solvers at 5…200 steps (500 particles) and "
                                     "plot the final distance to the exact posterior")
-    custom_points: tuple = param((), hidden=True, label="Drawn points",
+    custom_points: tuple = param((), hidden=True, points=PointRows((2, 3), 10_000),
+                                 label="Drawn points",
                                  help="Points (x, y[, z]) the 'custom' prior is fitted to")
     seed: int = param(0, label="Seed", min=0, max=2**31 - 1,
                       help="Seed of the start, the noise and the measurement injection")

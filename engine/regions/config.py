@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.core import param
+from engine.core.config import PointRows
 
 __all__ = ["RegionsConfig", "DATASET_CHOICES"]
 
@@ -64,7 +65,7 @@ class RegionsConfig:
                               help="Multiplier of the He-normal initialisation")
     tol: float = param(1e-6, label="Convex tolerance", min=1e-10, max=1e-2, log=True,
                        help="Relative duality gap at which the convex solver stops")
-    custom_points: tuple = param((), hidden=True, label="Custom points",
+    custom_points: tuple = param((), hidden=True, points=PointRows((3,), 300), label="Custom points",
                                  help="(x₁, x₂, target) rows of the 'custom' data set "
                                       "(clicked or loaded from CSV)")
     seed: int = param(0, label="Seed", min=0, max=2**31 - 1,

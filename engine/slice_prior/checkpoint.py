@@ -18,14 +18,15 @@ import copy
 import dataclasses
 import time
 from pathlib import Path
-from typing import Generator, Optional
+from typing import Any, Generator, Optional
 
 import torch
 
 from engine.core import Progress
 from engine.slice_prior.prior import read_tagged_file, save_prior
 from engine.slice_prior.train import TrainConfig, card_for, train_prior_iter
-from engine.slice_prior.unet import SliceUNet, UNetConfig
+from engine.slice_prior.unet import SliceUNet
+from engine.slice_prior.validate import check_int, check_state_dict, meta_net, unet_config
 
 __all__ = ["CHECKPOINT_FORMAT", "checkpoint_path", "save_checkpoint", "load_checkpoint",
            "train_to_files_iter"]
@@ -89,11 +90,17 @@ def _read(path: Path) -> dict:
     return read_tagged_file(path, CHECKPOINT_FORMAT, "slice-prior training checkpoint")
 
 
-def _train_config(d: dict) -> TrainConfig:
+def _train_config(d: Any, path: Path) -> TrainConfig:
+    """The stored training configuration (ValueError naming ``path`` when malformed)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: 'train_config' must be a dict")
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     kw = {k: v for k, v in d.items() if k in known}
-    kw["mults"] = tuple(int(m) for m in kw.get("mults", TrainConfig.mults))
-    return TrainConfig(**kw)
+    try:
+        kw["mults"] = tuple(int(m) for m in kw.get("mults", TrainConfig.mults))
+        return TrainConfig(**kw)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"{path}: malformed train_config ({exc})") from None
 
 
 def load_checkpoint(path, device="cpu") -> tuple[dict, TrainConfig]:
@@ -112,28 +119,35 @@ def load_checkpoint(path, device="cpu") -> tuple[dict, TrainConfig]:
     FileNotFoundError
         No file at ``path``.
     ValueError
-        Not a checkpoint, or its weights do not fit its architecture.
+        Not a checkpoint, an oversized or malformed architecture, weights that do not fit
+        it or are not finite, or a malformed optimizer state (the message names the file).
     """
     path = Path(path)
     blob = _read(path)
-    cfg = _train_config(blob.get("train_config", {}))
+    cfg = _train_config(blob.get("train_config", {}), path)
+    arch = unet_config(blob.get("unet", {}), path)
+    shapes = meta_net(arch, path)
+    weights = {k: check_state_dict(blob.get(k), shapes, path, k) for k in ("net", "ema")}
+    step = check_int(blob.get("step"), "step", 0, 10 ** 9, path)
     device = torch.device(device)
     with torch.random.fork_rng(devices=[]):           # building modules draws random numbers
-        net, ema = (SliceUNet(UNetConfig.from_dict(blob.get("unet", {}))) for _ in range(2))
-    try:
-        net.load_state_dict(blob["net"])
-        ema.load_state_dict(blob["ema"])
-    except (RuntimeError, KeyError) as exc:
-        raise ValueError(f"{path}: weights from another architecture "
-                         f"({str(exc).splitlines()[0]})") from exc
+        net, ema = (SliceUNet(arch) for _ in range(2))
+    net.load_state_dict(weights["net"])
+    ema.load_state_dict(weights["ema"])
     net, ema = net.to(device), ema.to(device).eval()
     if device.type == "cuda":
         net, ema = (m.to(memory_format=torch.channels_last) for m in (net, ema))
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.0)
-    opt.load_state_dict(blob["opt"])
-    state = {"net": net, "ema": ema, "opt": opt, "step": int(blob["step"]),
-             "curve": [(int(s), float(v)) for s, v in blob.get("curve", [])],
-             "rng": blob.get("rng"), "meta": dict(blob.get("meta") or {})}
+    try:
+        opt.load_state_dict(blob["opt"])
+        curve = [(int(s), float(v)) for s, v in blob.get("curve", [])]
+    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
+        raise ValueError(f"{path}: malformed optimizer state or loss curve "
+                         f"({type(exc).__name__}: {str(exc)[:120]})") from None
+    rng, meta = blob.get("rng"), blob.get("meta")
+    state = {"net": net, "ema": ema, "opt": opt, "step": step, "curve": curve,
+             "rng": rng if torch.is_tensor(rng) else None,
+             "meta": dict(meta) if isinstance(meta, dict) else {}}
     return state, cfg
 
 

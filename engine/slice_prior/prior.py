@@ -21,7 +21,9 @@ import torch
 
 import resources
 from engine.sampling.schedule import Schedule
-from engine.slice_prior.unet import SliceUNet, UNetConfig
+from engine.slice_prior.unet import SliceUNet
+from engine.slice_prior.validate import (check_int, check_schedule, check_state_dict,
+                                         meta_net, unet_config)
 
 __all__ = ["FORMAT", "SlicePrior", "load_slice_prior", "save_prior", "prior_path",
            "PRIOR_DIR", "to_net", "to_image"]
@@ -176,7 +178,9 @@ def load_slice_prior(size: int = 64, path=None, device="cpu") -> SlicePrior:
     FileNotFoundError
         No weights file at the path (the message says how to train one).
     ValueError
-        The file is not a Flowscope slice prior, or its weights do not fit the architecture.
+        The file is not a Flowscope slice prior, asks for an oversized network (over
+        ``validate.MAX_PARAMETERS`` parameters), or its weights are malformed, of another
+        architecture or not finite; the message names the file.
     """
     path = Path(path) if path is not None else prior_path(size)
     if not path.is_file():
@@ -185,12 +189,21 @@ def load_slice_prior(size: int = 64, path=None, device="cpu") -> SlicePrior:
             f"`python -m engine.slice_prior.train --size {size} --out {path}` "
             "(or Reconstruction → Train slice prior…); the other methods still work.")
     blob = read_tagged_file(path, FORMAT, "slice-prior")
-    net = SliceUNet(UNetConfig.from_dict(blob.get("unet", {})))
-    state = {k: v.float() for k, v in blob["state_dict"].items()}
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0:2]
-        raise ValueError(f"{path}: weights from another architecture ({' '.join(first)})") \
-            from exc
-    return SlicePrior(net, int(blob.get("size", size)), blob.get("card"), device=device)
+    net, state, size = checked_weights(blob, path)
+    net.load_state_dict(state)
+    card = blob.get("card")
+    return SlicePrior(net, size, card if isinstance(card, dict) else None, device=device)
+
+
+def checked_weights(blob: dict, path) -> tuple[SliceUNet, dict, int]:
+    """The network, float32 state dict and slice size of a weights ``blob``, checked before
+    anything is allocated (:mod:`engine.slice_prior.validate`); ValueError naming ``path``."""
+    check_int(blob.get("version"), "version", 1, VERSION, path)
+    size = check_int(blob.get("size"), "size", 8, 1024, path)
+    check_schedule(blob.get("schedule"), path)
+    cfg = unet_config(blob.get("unet", {}), path)
+    if size % 2 ** (len(cfg.mults) - 1):
+        raise ValueError(f"{path}: size {size} is not divisible by "
+                         f"{2 ** (len(cfg.mults) - 1)} (the network's levels)")
+    state = check_state_dict(blob.get("state_dict"), meta_net(cfg, path), path)
+    return SliceUNet(cfg), state, size

@@ -175,3 +175,77 @@ def test_nested_points_come_back_as_tuples():
     cfg = PointsConfig(points=((0.5, -1.0, 1.0), (0.25, 0.0, -1.0)))
     back, warning = restore_config(PointsConfig, json.loads(json.dumps({"points": cfg.points})))
     assert warning is None and back == cfg
+
+
+# -- issue #17: a restore never prevents start-up -------------------------------------------
+def _session_text(config: dict) -> str:
+    return json.dumps({"format": "flowscope-session", "version": 1, "current_lab": "x",
+                       "labs": {"x": {"config": config, "preset": None}}})
+
+
+@pytest.mark.parametrize("text, reason", [
+    ('{"format": "flowscope-session", "version": ' + "9" * 5000 + "}", "digits"),
+    ("[" * 100_000 + "]" * 100_000, "nested deeper"),
+    ('{"a": ' + "[" * 40 + "]" * 40 + "}", "nested deeper than 16"),
+    (" " * (17 * 2 ** 20), "too large"),
+])
+def test_hostile_json_raises_only_session_error(text, reason):
+    with pytest.raises(SessionError, match=reason):
+        Session.from_json(text)
+
+
+def test_huge_autosave_file_is_set_aside(tmp_path):
+    path = tmp_path / "autosave.json"
+    path.write_text('{"format": "flowscope-session", "version": 1, "labs": {}}'
+                    + " " * (17 * 2 ** 20))
+    session, warning = load_autosave(path)
+    assert session is None and "too large" in warning
+    assert len(list(tmp_path.glob("autosave.corrupt-*.json"))) == 1
+
+
+def test_invalid_field_resets_alone_and_the_old_autosave_is_copied(tmp_path):
+    path = tmp_path / "autosave.json"
+    path.write_text(_session_text({"width": 10 ** 400, "lr": 0.5, "seed": 4}))
+    session, warning = load_autosave(path, {"x": DemoConfig})
+    copies = list(tmp_path.glob("autosave.replaced-*.json"))
+    assert len(copies) == 1 and str(copies[0]) in warning and "x" in warning
+    assert copies[0].read_text() == path.read_text()          # the replaced values are kept
+    cfg, field_warning = session.lab_config("x", DemoConfig)
+    assert cfg == DemoConfig(lr=0.5, seed=4) and "width" in field_warning
+    assert "huge integer" in field_warning and len(field_warning) < 300
+
+
+def test_valid_autosave_makes_no_copy(tmp_path):
+    path = tmp_path / "autosave.json"
+    path.write_text(_session_text({"width": 8}))
+    session, warning = load_autosave(path, {"x": DemoConfig})
+    assert warning is None and session.lab_config("x", DemoConfig) == (DemoConfig(width=8), None)
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_orphan_temporary_files_are_removed_at_start(tmp_path):
+    import os
+    import time
+    path = tmp_path / "autosave.json"
+    old = tmp_path / ".autosave.json.abc123.tmp"
+    fresh = tmp_path / ".autosave.json.def456.tmp"
+    other = tmp_path / ".other.json.abc.tmp"
+    for f in (old, fresh, other):
+        f.write_text("{")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    os.utime(other, (time.time() - 3600, time.time() - 3600))
+    assert load_autosave(path) == (None, None)
+    assert not old.exists() and fresh.exists() and other.exists()
+
+
+def test_an_edit_is_on_disk_within_half_a_second_even_while_edits_go_on(qtbot, tmp_path):
+    path = tmp_path / "autosave.json"
+    state = make_session()
+    saver = Autosaver(lambda: state, path)                  # the default delay
+    saver.mark_dirty()
+    assert 0 < saver._timer.remainingTime() <= 500
+    qtbot.wait(150)
+    saver.mark_dirty()                                      # a drag: edits keep coming …
+    assert saver._timer.remainingTime() <= 400              # … and do not push the save back
+    qtbot.waitUntil(path.exists, timeout=2000)
+    assert Session.load(path) == state

@@ -1,0 +1,281 @@
+"""Seeded fuzzer of every lab's config entry paths and runs (issue #17).
+
+Two parts, per lab of ``app.registry.LABS``:
+
+* **runs** — random *valid* configs at small sizes (every field drawn in its range, sizes
+  capped by :data:`CAPS`, hidden point sets drawn valid) through the lab's engine entry
+  ``run_config(cfg, "cpu")``;
+* **hostile** — hostile values (±inf, NaN, 10⁴⁰⁰, digit bombs, wrong types, deep nesting,
+  ragged / huge / string point sets …) put into random fields through every entry path:
+  ``config_from_dict`` (panel edits, view edits and presets go through it), a session file
+  (``Session.from_json`` + ``restore_config``) and the CLI (``--set FIELD=VALUE`` text).
+
+Each case ends as ``ok`` (accepted and valid, or the run returned finite results), ``clear``
+(a ``ValueError``/``FileNotFoundError`` with a message, i.e. a clear error), ``crash`` (any
+other exception), ``nan`` (a run that returned non-finite numbers where its result should
+be finite, without an error) or ``hung`` (a run past :data:`RUN_SECONDS`). Goal: no crash,
+no nan, no hung.
+
+    python -m tests.fuzz.fuzz_configs --count 1000 --runs 50 [--labs regions,recon] [--seed 0]
+
+prints the table; ``tests/fuzz/test_fuzz_small.py`` runs a small count in CI.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+import re
+import time
+import traceback
+from collections import Counter
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+OUTCOMES = ("ok", "clear", "crash", "nan", "hung")
+RUN_SECONDS = 60.0
+
+#: Per lab: fields drawn from a smaller range than theirs, so a run takes about a second.
+CAPS = {
+    "gradient-flow": {"dim": (1, 4), "depth": (1, 3), "n_init": (1, 16), "n_samples": (2, 20),
+                      "frames": (2, 40), "t_max": (0.01, 5.0), "dt": (0.01, 1.0),
+                      "rtol": (1e-6, 1e-2)},
+    "regions": {"n_points": (2, 16), "width": (1, 8), "steps": (1, 60), "n_seeds": (1, 2),
+                "depth": (1, 2), "grid": (32, 48), "snapshots": (2, 4)},
+    "diffusion": {"n_particles": (10, 100), "n_steps": (1, 10), "n_trails": (0, 4),
+                  "record_every": (1, 3), "fit_components": (1, 4), "cg_iters": (1, 5)},
+    "recon": {"size": (16, 32), "slices": (1, 2), "n_views": (1, 12), "iters": (1, 6),
+              "every": (1, 3), "diffusion_steps": (1, 3), "n_coils": (1, 4)},
+}
+#: Per lab: result paths (``results_io.flatten_result`` keys) that must hold finite numbers.
+PRIMARY = {"gradient-flow": r"w|loss|t",
+           "regions": r"outputs|convex_output|runs/\d+/(objective|w_out|layers/\d+)",
+           "diffusion": r"(recording|compare|lab/runs/\d+)/(x|final)",
+           "recon": r"truth|runs/\d+/volume"}
+#: Free-text fields: values a user would type.
+TEXT = {"widths": ("", "4", "4, 8", "2,3"), "also": ("", "fbp", "tv", "cg, fbp"),
+        "path": ("",), "prior_path": ("",)}
+#: Choices left out of random runs (they need a file the fuzzer does not have).
+SKIP_CHOICES = {"source": ("file",)}
+
+
+def hostile_values() -> list:
+    """Values no field accepts as they are (or only some do): the hostile catalogue."""
+    deep = []
+    for _ in range(60):
+        deep = [deep]
+    return [math.inf, -math.inf, math.nan, 10 ** 400, -10 ** 400, 1e308, -1e308, 2 ** 63,
+            -1, 0, 0.5, -0.0, True, False, None, "", "abc", "1e999", "Infinity", "NaN",
+            "9" * 5000, "x" * 10_000, " 3 ", [], [1], [1, 2, 3], {}, {"a": 1}, deep,
+            [[1, 2, 3], [4, 5]], [[0, 1], [2, 3], [4, 5]], [["a", 1, 2]],
+            [[1e300, 0, 1], [0, 1, -1]], [[0.1, 0.2, 1.0]] * 100_000, "[[1, 2, 3]]",
+            [[math.nan, 0, 1]], [[1, 2, 3, 4]], [7, 8, 9], [[True, 1, 2]]]
+
+
+# -- random valid configs -------------------------------------------------------------------
+def random_config(cls, lab: str, rng: np.random.Generator):
+    """A valid config of ``cls`` with every field drawn (sizes capped by :data:`CAPS`)."""
+    kw = {f.name: _draw(f, lab, rng) for f in dataclasses.fields(cls)}
+    return cls(**kw)
+
+
+def _draw(f: dataclasses.Field, lab: str, rng: np.random.Generator) -> Any:
+    meta, default = f.metadata, f.default
+    if meta.get("choices") is not None:
+        options = [c for c in meta["choices"] if c not in SKIP_CHOICES.get(f.name, ())]
+        return options[rng.integers(len(options))]
+    if meta.get("points") is not None:
+        spec = meta["points"]
+        cols = spec.cols[rng.integers(len(spec.cols))]
+        rows = int(rng.integers(0, min(spec.max_rows, 20) + 1))     # small sizes
+        pts = rng.normal(size=(rows, cols))
+        if lab == "regions":
+            pts[:, 2] = np.sign(pts[:, 2]) + (pts[:, 2] == 0)
+        return tuple(tuple(round(float(v), 4) for v in row) for row in pts)
+    if isinstance(default, bool):
+        return bool(rng.integers(2))
+    if isinstance(default, str):
+        return TEXT.get(f.name, (default,))[rng.integers(len(TEXT.get(f.name, (default,))))]
+    if not isinstance(default, (int, float)):
+        return default
+    lo, hi = CAPS.get(lab, {}).get(f.name, (meta.get("min"), meta.get("max")))
+    lo = max(lo, meta.get("min", lo)) if lo is not None else default
+    hi = min(hi, meta.get("max", hi)) if hi is not None else max(default, lo) * 2 + 1
+    if isinstance(default, int):
+        return int(rng.integers(int(lo), int(hi) + 1))
+    if meta.get("log") and lo > 0:
+        return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    return float(rng.uniform(lo, hi))
+
+
+def run_case(run: Callable, cfg, lab: str = "") -> tuple[str, str]:
+    """Run ``cfg`` to the end; (outcome, detail)."""
+    from engine.core.results_io import flatten_result
+    t0 = time.perf_counter()
+    try:
+        gen = run(cfg, "cpu")
+        while True:
+            next(gen)
+            if time.perf_counter() - t0 > RUN_SECONDS:
+                gen.close()
+                return "hung", f"still running after {RUN_SECONDS:.0f} s"
+    except StopIteration as stop:
+        result = stop.value
+    except (ValueError, FileNotFoundError) as err:
+        return ("clear", str(err)) if str(err).strip() else ("crash", repr(err))
+    except Exception as err:  # noqa: BLE001 - anything else is a crash to report
+        return "crash", "".join(traceback.format_exception_only(err)).strip()
+    arrays, _ = flatten_result(result)
+    bad = [k for k, a in arrays.items() if _silently_nonfinite(lab, k, a)]
+    return ("nan", ", ".join(bad[:4])) if bad else ("ok", "")
+
+
+def _silently_nonfinite(lab: str, key: str, array: np.ndarray) -> bool:
+    """A non-finite value in one of the lab's main outputs (:data:`PRIMARY`; other arrays
+    use NaN on purpose for "not measured" / padding)."""
+    if array.dtype.kind not in "fc" or not re.fullmatch(PRIMARY.get(lab, ".*"), key):
+        return False
+    return not bool(np.isfinite(array).all())
+
+
+# -- hostile values through every entry path ------------------------------------------------
+def hostile_cases(cls, rng: np.random.Generator, count: int) -> Iterator[tuple[str, Any]]:
+    """``count`` (field, value) pairs: every hostile value on random fields."""
+    fields = [f.name for f in dataclasses.fields(cls)]
+    values = hostile_values()
+    for i in range(count):
+        yield fields[rng.integers(len(fields))], values[i % len(values)]
+
+
+def through_dict(cls, name: str, value: Any) -> tuple[str, str]:
+    """``config_from_dict`` — panel edits, view edits (``sigConfigEdit``) and presets."""
+    from engine.core import config_from_dict, validate
+    return _judge(lambda: validate(config_from_dict(cls, {name: value})))
+
+
+def through_session(cls, name: str, value: Any) -> tuple[str, str]:
+    """A session file holding the value, opened and restored (never raises)."""
+    from app.session import Session, SessionError
+    try:
+        text = json.dumps({"format": "flowscope-session", "version": 1, "current_lab": "x",
+                           "labs": {"x": {"config": {name: value}, "preset": None}}})
+    except (ValueError, RecursionError):
+        return "ok", "not writable as JSON"
+    try:
+        session = Session.from_json(text)
+    except SessionError as err:
+        return "clear", str(err)
+    except Exception as err:  # noqa: BLE001
+        return "crash", repr(err)[:200]
+    from engine.core import validate
+    return _judge(lambda: validate(session.lab_config("x", cls)[0]), restore=True)
+
+
+def through_cli(cls, name: str, value: Any) -> tuple[str, str]:
+    """``--set FIELD=VALUE`` as the command line gives it (JSON text of the value)."""
+    from app.headless import parse_overrides
+    from engine.core import config_from_dict, validate
+    try:
+        text = value if isinstance(value, str) else json.dumps(value)
+    except (ValueError, RecursionError):
+        return "ok", "not writable as text"
+    return _judge(lambda: validate(config_from_dict(cls, parse_overrides(
+        [f"{name}={text}"], cls))))
+
+
+def _judge(action: Callable, restore: bool = False) -> tuple[str, str]:
+    try:
+        action()
+    except ValueError as err:
+        if restore:
+            return "crash", f"restore gave an invalid config: {err}"
+        text = str(err)
+        return ("clear", text) if text and len(text) < 500 else ("crash", f"unclear: {text[:80]}")
+    except Exception as err:  # noqa: BLE001
+        return "crash", f"{type(err).__name__}: {str(err)[:150]}"
+    return "ok", ""
+
+
+PATHS = {"dict": through_dict, "session": through_session, "cli": through_cli}
+
+
+# -- driver ---------------------------------------------------------------------------------
+def fuzz_lab(lab: str, count: int, runs: int, seed: int = 0, log=None) -> dict:
+    """Counts per outcome for ``lab``: ``{"runs": Counter, "hostile": Counter, "examples":
+    {outcome: [detail, ...]}}`` (examples of crash / nan / hung only)."""
+    from app.registry import LABS
+    spec = LABS[lab]
+    cls, run = spec.config_class(), spec.run_entry()
+    rng = np.random.default_rng([seed, sum(map(ord, lab))])
+    out = {"runs": Counter(), "hostile": Counter(), "examples": {}}
+    for _ in range(runs):
+        cfg = random_config(cls, lab, rng)
+        outcome, detail = run_case(run, cfg, lab)
+        _count(out, "runs", outcome, f"{detail} ← {_brief(cfg)}")
+    for name, value in hostile_cases(cls, rng, count):
+        for path, check in PATHS.items():
+            outcome, detail = check(cls, name, value)
+            _count(out, "hostile", outcome, f"{path} {name}={_short(value)}: {detail}")
+    if log:
+        log(f"{lab}: runs {dict(out['runs'])} hostile {dict(out['hostile'])}")
+    return out
+
+
+def _count(out: dict, part: str, outcome: str, detail: str) -> None:
+    out[part][outcome] += 1
+    if outcome in ("crash", "nan", "hung") or (part == "runs" and outcome == "clear"):
+        out["examples"].setdefault(outcome, []).append(detail)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 50 else text[:47] + "..."
+
+
+def _brief(cfg) -> str:
+    return _short({k: v for k, v in dataclasses.asdict(cfg).items() if k != "custom_points"})
+
+
+def table(results: dict) -> str:
+    """The ok / clear error / crash / silent NaN / hung table, one row per lab and part."""
+    head = f"{'lab':15} {'part':8} " + " ".join(f"{o:>6}" for o in OUTCOMES)
+    rows = [head, "-" * len(head)]
+    for lab, out in results.items():
+        for part in ("runs", "hostile"):
+            rows.append(f"{lab:15} {part:8} "
+                        + " ".join(f"{out[part][o]:6d}" for o in OUTCOMES))
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    from app.registry import LABS
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--count", type=int, default=1000, help="hostile cases per lab (×3 paths)")
+    p.add_argument("--runs", type=int, default=1000, help="random valid runs per lab")
+    p.add_argument("--labs", default=",".join(LABS), help="comma-separated lab names")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--examples", type=int, default=5, help="details printed per outcome")
+    args = p.parse_args(argv)
+    logging.disable(logging.WARNING)        # restore_config logs every reset field
+    import torch
+    torch.set_num_threads(1)
+    results = {}
+    for lab in [s.strip() for s in args.labs.split(",") if s.strip()]:
+        t0 = time.perf_counter()
+        results[lab] = fuzz_lab(lab, args.count, args.runs, args.seed)
+        print(f"{lab}: {time.perf_counter() - t0:.0f} s", flush=True)
+    print(table(results))
+    for lab, out in results.items():
+        for outcome, details in out["examples"].items():
+            for detail in details[:args.examples]:
+                print(f"{lab} {outcome}: {detail}")
+    bad = sum(out[part][o] for out in results.values() for part in ("runs", "hostile")
+              for o in ("crash", "nan", "hung"))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
