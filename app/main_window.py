@@ -19,7 +19,8 @@ from engine.core.config import config_from_dict, config_to_dict
 from widgets.parameter_panel import ParameterPanel
 
 log = logging.getLogger(__name__)
-PROGRESS_SECONDS = 0.1     # progress-bar updates at most 10 per second
+PROGRESS_SECONDS = 0.25    # progress-bar updates at most 4 per second: under software GL each
+                          # one recomposes the whole window (regions live cost, #16)
 MIN_SIZE = (1100, 620)     # fits a 1280 × 720 screen with its panels and title bar
 DEFAULT_SIZE = (1500, 950)
 
