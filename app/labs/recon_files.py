@@ -7,6 +7,8 @@ from typing import Optional
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
+from app.file_open import dicom_series_path
+
 
 def open_volume(lab, path: Optional[str] = None) -> bool:
     """Use a NIfTI / DICOM folder / .npy / TIFF volume as ground truth (checked first)."""
@@ -17,6 +19,7 @@ def open_volume(lab, path: Optional[str] = None) -> bool:
             "*.tiff *.dcm);;All files (*)")
         if not path:
             return False
+    path = dicom_series_path(path)          # one slice of a DICOM series loads the series
     try:
         vol = load_volume(path)
     except (ValueError, OSError) as err:

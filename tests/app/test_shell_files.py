@@ -138,5 +138,7 @@ def test_one_dicom_file_opens_its_whole_series(qtbot, tmp_path):
     assert "(4, 8, 6)" in win.status_label.text()
     assert file_open.ask_volume(win, str(one)) and win.slot.panel.config().path == str(series)
     assert file_open.ask_dicom(win, str(series))
+    assert win.slot.presenter.open_volume(str(one))      # the lab's own "Open volume…" too
+    assert win.slot.panel.config().path == str(series)
     assert RecentFiles(None).items() == [] and win.recent.items()[0] == (str(series), "volume")
     win.shutdown()
