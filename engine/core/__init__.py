@@ -6,9 +6,9 @@ torch loads (issue #16).
 """
 from engine.core.config import (param, validate, field_error, config_to_dict,
                                 config_from_dict)
-from engine.core.progress import Progress, drain
+from engine.core.progress import Progress, drain, relay
 
-__all__ = ["param", "validate", "field_error", "config_to_dict", "config_from_dict",
+__all__ = ["relay", "param", "validate", "field_error", "config_to_dict", "config_from_dict",
            "default_device", "available_devices", "device_name", "make_generator",
            "Progress", "drain"]
 

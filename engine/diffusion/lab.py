@@ -14,14 +14,14 @@ from typing import Generator, Optional
 
 import torch
 
-from engine.core import Progress, drain, validate
+from engine.core import Progress, drain, relay, validate
 from engine.diffusion.config import DiffusionConfig, solver_params
 from engine.diffusion.gmm import GaussianMixture
 from engine.diffusion.priors import BUILTIN_PRIORS
 from engine.diffusion.recording import DiffusionRecording
 from engine.diffusion.run import solve_iter
 from engine.diffusion.study import (DiffusionLabResult, budget_study, fit_custom_points,
-                                    forward_progress, lab_views)
+                                    lab_views)
 
 __all__ = ["DiffusionResult", "run_config", "run_config_blocking", "run_lab",
            "build_measurement", "build_prior"]
@@ -136,7 +136,7 @@ def _run_all(result: DiffusionResult, runs, device, views: bool) -> Generator:
     start, share = time.perf_counter(), (0.6 if views else 1.0)
     recs = []
     for k, gen in enumerate(runs):
-        recs.append((yield from forward_progress(gen, share * k / len(runs), share / len(runs))))
+        recs.append((yield from relay(gen, share * k / len(runs), share * (k + 1) / len(runs))))
     result.recording, result.compare = recs[0], (recs[1] if len(recs) > 1 else None)
     if views:
         cfg = result.config

@@ -16,12 +16,12 @@ from typing import Callable, Generator, Optional
 import numpy as np
 import torch
 
-from engine.core import Progress
+from engine.core import Progress, relay
 from engine.diffusion.metrics import DISTANCE_POINTS, density_grid
 from engine.diffusion.priors import fit_gmm
 
 __all__ = ["RunView", "DiffusionLabResult", "BUDGETS", "STUDY_PARTICLES", "lab_views",
-           "budget_study", "fit_custom_points", "forward_progress"]
+           "budget_study", "fit_custom_points"]
 
 GRID = 128            # density grid resolution
 MAX_DENSITY_FRAMES = 120
@@ -105,16 +105,6 @@ def fit_custom_points(config):
     return fit_gmm(pts, min(config.fit_components, len(pts) // 2 or 1), seed=config.seed)
 
 
-def forward_progress(gen, lo: float, span: float):
-    """Re-yield ``gen``'s progress mapped to ``[lo, lo + span]``; return its result."""
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        yield Progress(lo + span * p.fraction, p.message)
-
-
 def _limits(result) -> tuple:
     """A square view around the prior (±3σ of every component) and the N(0, I) start."""
     means = result.prior.means.numpy()
@@ -168,7 +158,8 @@ def budget_study(config, run: Callable, lo: float = 0.0, span: float = 1.0,
         cfg = dataclasses.replace(config, solver=name, compare_solver="none", n_steps=budget,
                                   n_particles=min(config.n_particles, STUDY_PARTICLES),
                                   n_trails=0, budget_study=False, record_every=budget)
-        res = yield from forward_progress(run(cfg), lo + span * k / len(todo), span / len(todo))
+        res = yield from relay(run(cfg), lo + span * k / len(todo),
+                                lo + span * (k + 1) / len(todo))
         values[name, budget] = res.recording.summary.get("posterior_distance", np.nan)
     for name in dict.fromkeys(names):
         out[name] = (np.array(budgets), np.array([values[name, b] for b in budgets]))

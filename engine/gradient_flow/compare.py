@@ -12,7 +12,7 @@ from typing import Generator, Sequence
 import numpy as np
 import torch
 
-from engine.core import Progress, drain, validate
+from engine.core import Progress, drain, relay, validate
 from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.runner import simulate_iter
 
@@ -73,19 +73,11 @@ def compare_step_sizes_iter(cfg: FlowConfig, lrs: Sequence[float], device: str =
     recs = []
     for i, run_cfg in enumerate(runs):
         name = "GF" if i == 0 else f"GD η = {run_cfg.lr:g}"
-        recs.append((yield from _relay(simulate_iter(run_cfg, device=device), i, len(runs),
-                                       name)))
+        recs.append((yield from relay(simulate_iter(run_cfg, device=device), i / len(runs),
+                                      (i + 1) / len(runs), f"step-size study, {name}: ")))
     out = {"gf": (recs[0].t.to(torch.float64).numpy(), _median_loss(recs[0]))}
     for lr, rec in zip(gd_cfgs, recs[1:]):
         out[lr] = (rec.t.to(torch.float64).numpy(), _median_loss(rec), rec.diverged_step)
     return out
 
 
-def _relay(gen: Generator, i: int, n: int, name: str) -> Generator:
-    """Forward run ``i`` of ``n``'s progress as ``[i/n, (i+1)/n]``; return its recording."""
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        yield Progress((i + p.fraction) / n, f"step-size study, {name}: {p.message}")

@@ -17,7 +17,7 @@ from typing import Generator, Optional
 
 import numpy as np
 
-from engine.core import Progress, drain
+from engine.core import Progress, drain, relay
 from engine.gradient_flow.compare import compare_step_sizes_iter
 from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.recording import FlowRecording
@@ -104,10 +104,10 @@ def run_config(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, None
         Invalid config (names the field) or a run too large for memory.
     """
     start = time.perf_counter()
-    rec = yield from _relay(simulate_iter(cfg, device=device), 0.8, 0.0)
+    rec = yield from relay(simulate_iter(cfg, device=device), 0.0, 0.8)
     yield Progress(0.82, "convergence time vs initial scale")
     conv = _convergence_table(float(cfg.teacher_norm)).copy()
-    raw = yield from _relay(compare_step_sizes_iter(cfg, STUDY_LRS, device=device), 0.1, 0.9)
+    raw = yield from relay(compare_step_sizes_iter(cfg, STUDY_LRS, device=device), 0.9, 1.0)
     study = _step_study(raw)
     return _to_result(rec, conv, study, time.perf_counter() - start)
 
@@ -115,16 +115,6 @@ def run_config(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, None
 def run(cfg: FlowConfig, device: str = "cpu") -> FlowResult:
     """Blocking :func:`run_config`."""
     return drain(run_config(cfg, device))
-
-
-def _relay(gen: Generator, scale: float, start: float) -> Generator:
-    """Forward ``gen``'s progress mapped into ``[start, start + scale]``; return its result."""
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        yield Progress(start + scale * p.fraction, p.message)
 
 
 @functools.lru_cache(maxsize=8)
