@@ -1,0 +1,69 @@
+"""What every convex-duals model returns: the convex optimum beside gradient descent.
+
+Each model of the convex-duals lab (SCIENCE.md §7: vector-output, batch-norm, attention,
+WGAN, convolutional denoiser) solves its convex program, maps the solution back to network
+weights, trains the non-convex network from several seeds, and reports one
+:class:`ModelOutcome`. The lab's views draw the objective of every seed against the optimum
+line and the model's structure arrays (singular values, block norms, token clusters,
+discriminator contours, filters), named per model in that module's docstring.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["ModelOutcome", "ConvexDualsError"]
+
+
+class ConvexDualsError(ValueError):
+    """A setting the convex program cannot take (β = 0 where a closed form needs β > 0,
+    rank-deficient data, too many tokens for the exact program), with the reason."""
+
+
+@dataclass
+class ModelOutcome:
+    """One model's convex optimum, its certificate, and the non-convex runs beside it.
+
+    Attributes
+    ----------
+    model : str
+        The model's name (``"vector_output"``, ``"batchnorm"``, ``"attention"``, ``"wgan"``,
+        ``"denoiser"``).
+    convex_objective : float
+        Optimal value p* of the convex program, in the non-convex objective's units (§7
+        conventions: ½‖·‖²_F loss, not divided by n, plus β times the regulariser).
+    certificate : float
+        The optimality certificate's value: duality gap, KKT residual, or the distance to the
+        closed form, as ``certificate_kind`` says (§7.0 gives the always-valid gap bound).
+    certificate_kind : str
+        ``"duality gap"``, ``"KKT residual"`` or ``"closed form"``.
+    steps : numpy.ndarray
+        Steps (iterations) at which the non-convex objectives were recorded, shape ``(T,)``.
+    gd_objectives : numpy.ndarray
+        Non-convex objective per seed and recorded step, shape ``(seeds, T)``; NaN after a
+        run that diverged stopped (its path up to there is kept).
+    seeds : numpy.ndarray
+        The seed of each row of ``gd_objectives``.
+    arrays : dict of str to numpy.ndarray
+        The model's structure for its view (documented in the model's module).
+    notes : list of str
+        What the app should say next to the result (a run that diverged, a relaxation that
+        is not tight, the problem size).
+    """
+    model: str
+    convex_objective: float
+    certificate: float
+    certificate_kind: str
+    steps: np.ndarray
+    gd_objectives: np.ndarray
+    seeds: np.ndarray
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def gaps(self) -> np.ndarray:
+        """Final non-convex objective minus the convex optimum, per seed (≥ 0 up to the
+        certificate when the convex program is exact)."""
+        finals = np.array([row[np.isfinite(row)][-1] if np.isfinite(row).any() else np.nan
+                           for row in self.gd_objectives])
+        return finals - self.convex_objective
