@@ -166,6 +166,27 @@ LABS: dict[str, LabSpec] = {
                   "https://doi.org/10.1007/s10851-010-0251-1", "PDHG for TV reconstruction."),
         ),
     ),
+    "learned": LabSpec(
+        name="learned",
+        title="Learned reconstruction",
+        presenter="app.labs.learned:LearnedLab",
+        config="engine.learned:LearnedConfig",
+        run="engine.learned.lab:run_config",
+        summary="Unrolled MRI networks (MoDL, VarNet) trained end to end, with gradient "
+                "checkpointing and greedily (GLEAM) on brain slices: loss, validation PSNR, "
+                "peak memory and time per step side by side.",
+        papers=(
+            Paper("B. Ozturkler et al., \"GLEAM: Greedy learning for large-scale accelerated "
+                  "MRI reconstruction\", arXiv:2207.08393", "https://arxiv.org/abs/2207.08393",
+                  "Decoupled greedy modules: local losses, detached inputs, equal memory."),
+            Paper("H. K. Aggarwal, M. P. Mani, M. Jacob, \"MoDL: model-based deep learning "
+                  "architecture for inverse problems\", IEEE TMI 38 (2019); arXiv:1712.02862",
+                  "https://arxiv.org/abs/1712.02862", "CG data consistency, shared CNN."),
+            Paper("A. Sriram et al., \"End-to-end variational networks for accelerated MRI "
+                  "reconstruction\", MICCAI 2020; arXiv:2004.06688",
+                  "https://arxiv.org/abs/2004.06688", "k-space gradient-step cascades."),
+        ),
+    ),
 }
 
 

@@ -12,11 +12,12 @@ the data, the training modes, the memory bookkeeping and the lab.
 """
 from engine.imaging.unrolled import NET_KINDS, unrolled_net
 from engine.imaging.unrolled_io import load_unrolled, save_unrolled
+from engine.learned.config import LearnedConfig
 from engine.learned.data import BrainSlices, brain_slices, mean_psnr, mean_ssim
 from engine.learned.steps import MODES
 from engine.learned.train import (TrainResult, evaluate, load_training, save_training,
                                   train_unrolled)
 
-__all__ = ["BrainSlices", "MODES", "NET_KINDS", "TrainResult", "brain_slices", "evaluate",
+__all__ = ["BrainSlices", "LearnedConfig", "MODES", "NET_KINDS", "TrainResult", "brain_slices", "evaluate",
            "load_training", "load_unrolled", "mean_psnr", "mean_ssim", "save_training",
            "save_unrolled", "train_unrolled", "unrolled_net"]

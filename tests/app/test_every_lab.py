@@ -34,6 +34,8 @@ SMALL = {
     "diffusion": {"n_particles": 100, "n_steps": 8, "n_trails": 4, "budget_study": False},
     "recon": {"size": 32, "slices": 2, "n_views": 12, "iters": 6, "every": 2,
               "diffusion_steps": 3},
+    "learned": {"size": 32, "n_unrolls": 3, "width": 4, "steps": 3, "eval_every": 3,
+                "batch": 2},
 }
 
 CASES = [(lab, preset) for lab, spec in LABS.items() for preset in spec.presets()]

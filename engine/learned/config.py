@@ -1,0 +1,62 @@
+"""Configuration of the learned-reconstruction lab (SCIENCE.md §6.1–§6.3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.core import param
+from engine.imaging.unrolled import NET_KINDS
+
+__all__ = ["LearnedConfig"]
+
+
+@dataclass(frozen=True)
+class LearnedConfig:
+    """One training comparison: the same net, data and steps in each chosen mode (§6.3.3).
+
+    GLEAM's net has ``gleam_factor · K`` unrolls in ``modules`` modules: with factor = modules
+    each module is as deep as the end-to-end net, so both need the same activation memory —
+    the equal-memory set-up of §6.3.3 (arms (a) and (b)).
+    """
+    net: str = param("varnet", label="Network", choices=NET_KINDS,
+                     help="VarNet-style k-space gradient-step unroll (one CNN per unroll) or "
+                          "MoDL (CG data consistency, learned λ; SCIENCE.md §6.2)")
+    n_unrolls: int = param(6, label="Unrolls K", min=1, max=24,
+                           help="Unrolled iterations of the end-to-end and checkpointed nets")
+    width: int = param(16, label="CNN width", min=2, max=64, unit="ch",
+                       help="Channels of each CNN's hidden layers")
+    depth: int = param(4, label="CNN depth", min=2, max=8,
+                       help="3×3 convolutions per CNN")
+    cg_iters: int = param(6, label="MoDL CG iterations", min=1, max=20,
+                          help="CG steps of each MoDL data-consistency solve")
+    train_e2e: bool = param(True, label="Train end-to-end",
+                            help="Back-propagation through all K unrolls")
+    train_checkpoint: bool = param(False, label="Train with checkpointing",
+                                   help="Same gradients as end-to-end; each unroll recomputed "
+                                        "in the backward pass (less memory, more time)")
+    train_gleam: bool = param(True, label="Train GLEAM",
+                              help="Greedy modules with local losses and detached inputs "
+                                   "(needs unshared weights: VarNet, or MoDL with 1 module)")
+    modules: int = param(3, label="GLEAM modules G", min=1, max=24,
+                         help="Modules of GLEAM's net; its unrolls must divide evenly")
+    gleam_factor: int = param(1, label="GLEAM unrolls × K", min=1, max=4,
+                              help="GLEAM's net has this many times K unrolls (= G: the "
+                                   "equal-memory comparison of SCIENCE.md §6.3.3)")
+    size: int = param(64, label="Image size", min=16, max=128, unit="px",
+                      help="Side of the brain slices (64 on a CPU, 128 on a GPU)")
+    acceleration: float = param(4.0, label="Acceleration R", min=2.0, max=12.0,
+                                help="Undersampling of the fixed random-line mask")
+    n_coils: int = param(8, label="Coils", min=1, max=16, help="Synthetic receive coils")
+    noise: float = param(0.01, label="k-space noise", min=0.0, max=0.2,
+                         help="Standard deviation of complex noise on the sampled k-space")
+    steps: int = param(120, label="Training steps", min=1, max=5000,
+                       help="Adam steps of every mode (same batches)")
+    lr: float = param(2e-3, label="Learning rate", min=1e-6, max=1.0, log=True,
+                      help="Adam learning rate of every mode and module")
+    batch: int = param(4, label="Batch", min=1, max=32, help="Slices per step")
+    eval_every: int = param(10, label="Validate every", min=1, max=1000, unit="steps",
+                            help="Validation PSNR every this many steps")
+    shipped: bool = param(True, label="Show the shipped net",
+                          help="Also evaluate the trained weights shipped in resources/learned "
+                               "(a VarNet trained at 64², R = 4)")
+    seed: int = param(0, label="Seed", min=0, max=2**31 - 1,
+                      help="Seeds the data (mask, maps, noise), the weights and batch order")

@@ -1,0 +1,217 @@
+"""The learned-reconstruction lab: one net trained end to end, with checkpointing and greedily
+(GLEAM) on the same brain slices, steps and batches (SCIENCE.md §6.1–§6.3).
+
+:func:`run_config` streams partial stages (docs/CONTRACTS.md): ``data`` (truth, zero-filled
+and CG-SENSE of the shown test slice, the mask, baseline PSNRs), ``curves`` (every mode's loss
+and validation-PSNR curves so far, at most every 0.25 s) and one ``run:<mode>`` per finished
+mode (its strip of iterates, memory, time per step, test PSNR), then ``shipped`` (the trained
+net in ``resources/learned``). The result holds all of it as CPU NumPy arrays.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from typing import Generator, Optional
+
+import numpy as np
+import torch
+
+import resources
+from engine.core import Progress, validate
+from engine.imaging.unrolled import Unrolled, unrolled_net
+from engine.imaging.unrolled_io import load_unrolled
+from engine.learned.config import LearnedConfig
+from engine.learned.data import BrainSlices, brain_slices, mean_psnr, mean_ssim
+from engine.learned.train import evaluate, train_unrolled
+
+__all__ = ["LearnedResult", "ModeRun", "run_config", "SHIPPED_FILE", "MODE_TITLES",
+           "shipped_path"]
+
+SHIPPED_FILE = "varnet_k6_64.pt"
+MODE_TITLES = {"e2e": "end-to-end", "checkpoint": "checkpointing", "gleam": "GLEAM",
+               "shipped": "shipped net"}
+
+
+@dataclass
+class ModeRun:
+    """One trained net: curves, memory, time, the unroll strip and its test reconstruction."""
+    mode: str
+    title: str
+    n_unrolls: int
+    modules: int
+    loss: np.ndarray
+    module_loss: np.ndarray
+    val_steps: np.ndarray
+    val_psnr: np.ndarray
+    val_ssim: np.ndarray
+    test_psnr: float
+    test_ssim: float
+    peak_bytes: int
+    seconds_per_step: float
+    strip: np.ndarray          # (K+1, n, n) magnitudes |x_0| … |x_K| of the shown test slice
+    boundaries: np.ndarray     # unroll counts after which a GLEAM module ends (inner ones)
+    recon: np.ndarray          # |x_K| of the shown slice
+    message: str = ""
+
+
+@dataclass
+class LearnedResult:
+    """Everything the lab draws (docs/CONTRACTS.md lab contract)."""
+    config: LearnedConfig
+    truth: np.ndarray
+    zero_filled: np.ndarray
+    cg_sense: np.ndarray
+    mask: np.ndarray
+    baseline_psnr: dict
+    runs: list
+    shipped: Optional[ModeRun] = None
+    notes: list = field(default_factory=list)
+
+
+def shipped_path():
+    """The shipped trained VarNet (``resources/learned``; see its MODEL_CARD.md)."""
+    return resources.path("learned", SHIPPED_FILE)
+
+
+@functools.lru_cache(maxsize=2)
+def _data(size: int, acceleration: float, n_coils: int, seed: int, noise: float) -> BrainSlices:
+    return brain_slices(size, acceleration, n_coils, seed, noise)
+
+
+def _plan(cfg: LearnedConfig) -> list[tuple[str, int, int]]:
+    """``(mode, K, G)`` of every run; refuses a plan that cannot be trained (clear message)."""
+    plan = [(m, cfg.n_unrolls, 1) for m, on in (("e2e", cfg.train_e2e),
+                                                  ("checkpoint", cfg.train_checkpoint)) if on]
+    if cfg.train_gleam:
+        k = cfg.gleam_factor * cfg.n_unrolls
+        if k % cfg.modules:
+            raise ValueError(f"GLEAM's {k} unrolls (K = {cfg.n_unrolls} × {cfg.gleam_factor}) "
+                             f"cannot be split into {cfg.modules} equal modules")
+        if k > 48:
+            raise ValueError(f"GLEAM would have {k} unrolls; at most 48 (lower K or the factor)")
+        plan.append(("gleam", k, cfg.modules))
+    if not plan:
+        raise ValueError("choose at least one training mode (end-to-end, checkpointing, GLEAM)")
+    return plan
+
+
+def _net(cfg: LearnedConfig, n_unrolls: int, shared: bool) -> Unrolled:
+    torch.manual_seed(cfg.seed)
+    if cfg.net == "modl":
+        return unrolled_net("modl", n_unrolls, cfg.width, cfg.depth, shared=shared,
+                            cg_iters=cfg.cg_iters)
+    return unrolled_net("varnet", n_unrolls, cfg.width, cfg.depth)
+
+
+@torch.no_grad()
+def _strip(net: Unrolled, data: BrainSlices, index: int, device: str) -> np.ndarray:
+    net.eval()
+    _, strip = net(data.test.k[index:index + 1].to(device), data.operator(device), keep=True)
+    return np.stack([s[0].abs().cpu().numpy() for s in strip]).astype(np.float32)
+
+
+def _mode_run(mode, net, train, data, index, device) -> ModeRun:
+    per = net.n_unrolls // train.modules
+    strip = _strip(net, data, index, device)
+    return ModeRun(mode, MODE_TITLES[mode], net.n_unrolls, train.modules, train.loss,
+                   train.module_loss, train.val_steps, train.val_psnr, train.val_ssim,
+                   train.test_psnr, train.test_ssim, train.peak_bytes, train.seconds_per_step,
+                   strip, np.arange(1, train.modules) * per, strip[-1], train.message)
+
+
+def _curves(live: dict) -> dict:
+    return {"stage": "curves", "modes": {m: {k: np.asarray(v) for k, v in c.items()}
+                                         for m, c in live.items()}}
+
+
+def _train_mode(cfg, mode, k, g, data, device, live, span) -> Generator:
+    """Train one mode, streaming ``curves`` (throttled) and return its :class:`ModeRun`."""
+    shared = not (cfg.train_gleam and cfg.modules > 1)
+    net = _net(cfg, k, shared)
+    curve = live.setdefault(mode, {"step": [], "loss": [], "val_steps": [], "val_psnr": []})
+    gen = train_unrolled(net, data, mode, g, cfg.steps, cfg.lr, cfg.seed, cfg.batch,
+                         cfg.eval_every, device)
+    last = 0.0
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            train = stop.value
+            break
+        curve["step"].append(p.partial["step"])
+        curve["loss"].append(p.partial["loss"])
+        if p.partial["val"] is not None:
+            curve["val_steps"].append(p.partial["step"])
+            curve["val_psnr"].append(p.partial["val"][0])
+        now = time.monotonic()
+        partial = _curves(live) if now - last > 0.25 or p.fraction >= 1 else None
+        last = now if partial is not None else last
+        yield Progress(span[0] + (span[1] - span[0]) * p.fraction,
+                       f"{MODE_TITLES[mode]}: {p.message.split(': ', 1)[-1]}", partial)
+    return _mode_run(mode, net, train, data, _shown_index(data), device)
+
+
+def _shown_index(data: BrainSlices) -> int:
+    return len(data.test) // 2
+
+
+def _shipped(data: BrainSlices, device: str, notes: list) -> Optional[ModeRun]:
+    try:
+        net, card = load_unrolled(shipped_path(), device)
+    except (FileNotFoundError, ValueError) as exc:
+        notes.append(f"shipped net not shown: {exc}")
+        return None
+    psnr, ssim = evaluate(net, data, "test", device)
+    strip = _strip(net, data, _shown_index(data), device)
+    empty = np.zeros(0)
+    return ModeRun("shipped", MODE_TITLES["shipped"], net.n_unrolls, 1, empty, empty.reshape(0, 1),
+                   empty.astype(int), empty, empty, psnr, ssim, 0, 0.0, strip,
+                   np.zeros(0, int), strip[-1], str(card.get("summary", "")))
+
+
+def run_config(cfg: LearnedConfig, device: str = "cpu"
+               ) -> Generator[Progress, None, LearnedResult]:
+    """Train the chosen modes on the same data and steps and compare them (SCIENCE.md §6.3.3).
+
+    Parameters
+    ----------
+    cfg : LearnedConfig
+    device : str
+
+    Returns
+    -------
+    LearnedResult
+        Curves, memory, time per step, unroll strips and test PSNRs of every mode beside
+        zero-filled and CG-SENSE (and the shipped net when asked).
+    """
+    validate(cfg)
+    plan = _plan(cfg)
+    yield Progress(0.0, "loading brain slices")
+    data = _data(cfg.size, cfg.acceleration, cfg.n_coils, cfg.seed, cfg.noise)
+    i = _shown_index(data)
+    truth = data.test.target[i].abs().numpy()
+    zf, cg = data.reconstruct("zero_filled"), data.reconstruct("cg_sense")
+    base = {"zero_filled": mean_psnr(zf, data.test.target),
+            "cg_sense": mean_psnr(cg, data.test.target),
+            "zero_filled_ssim": mean_ssim(zf, data.test.target),
+            "cg_sense_ssim": mean_ssim(cg, data.test.target)}
+    mask = data.mask.numpy()
+    yield Progress(0.02, "baselines done", {"stage": "data", "truth": truth,
+                                            "zero_filled": zf[i].abs().numpy(),
+                                            "cg_sense": cg[i].abs().numpy(), "mask": mask,
+                                            "baseline_psnr": base})
+    weights = np.array([k * (2 if m == "checkpoint" else 1) for m, k, _ in plan], float)
+    ends = 0.02 + 0.96 * np.cumsum(weights) / weights.sum()
+    runs, notes, live = [], [], {}
+    for (mode, k, g), start, end in zip(plan, np.r_[0.02, ends[:-1]], ends):
+        run = yield from _train_mode(cfg, mode, k, g, data, device, live, (start, end))
+        runs.append(run)
+        if run.message:
+            notes.append(f"{run.title}: {run.message}")
+        yield Progress(end, f"{run.title} done", {"stage": f"run:{mode}", "run": run})
+    shipped = _shipped(data, device, notes) if cfg.shipped else None
+    if shipped is not None:
+        yield Progress(1.0, "shipped net evaluated", {"stage": "shipped", "run": shipped})
+    return LearnedResult(cfg, truth, zf[i].abs().numpy(), cg[i].abs().numpy(), mask, base,
+                         runs, shipped, notes)
