@@ -79,7 +79,8 @@ class Dashboard(QWidget):
 
     def show_runs(self, runs: list) -> None:
         trained = [r for r in runs if r.mode != "shipped"]
-        self.bars.set_bars([f"{r.title} K={r.n_unrolls}" + (f"/{r.modules}" if r.modules > 1 else "")
+        self.bars.set_bars([f"{r.title} K={r.n_unrolls}"
+                            + (f"/{r.modules}" if r.modules > 1 else "")
                             for r in trained],
                            [_mb(r.peak_bytes) for r in trained],
                            [r.seconds_per_step for r in trained],

@@ -9,6 +9,7 @@ deviation ``noise`` on the sampled k-space. Each slice is normalised by ``s = ma
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Optional
 
@@ -83,6 +84,13 @@ class BrainSlices:
         return mean_psnr(self.reconstruct(method, split), getattr(self, split).target)
 
 
+@functools.lru_cache(maxsize=1)
+def _brain() -> torch.Tensor:
+    """The shipped MNI brain (read once per process)."""
+    from engine.imaging.volume_io import demo_volume
+    return demo_volume("brain").data
+
+
 def _axial_slices(volume: torch.Tensor, size: int) -> torch.Tensor:
     """Middle 60 % of z, zero-padded to square, area-resampled to ``size²``, in [0, 1]."""
     vol = torch.as_tensor(volume, dtype=torch.float32)
@@ -140,8 +148,7 @@ def brain_slices(size: int = 64, acceleration: float = 4.0, n_coils: int = 8, se
     if not 16 <= int(size) <= 256:
         raise ValueError(f"size must be in [16, 256], got {size}")
     if volume is None:
-        from engine.imaging.volume_io import demo_volume
-        volume = demo_volume("brain").data
+        volume = _brain()
     images = _axial_slices(volume, int(size))
     mask = make_mask("random", (size, size), acceleration, seed=seed)
     op = MRI(mask, n_coils=n_coils, seed=seed)

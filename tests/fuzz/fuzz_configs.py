@@ -49,12 +49,16 @@ CAPS = {
                   "record_every": (1, 3), "fit_components": (1, 4), "cg_iters": (1, 5)},
     "recon": {"size": (16, 32), "slices": (1, 2), "n_views": (1, 12), "iters": (1, 6),
               "every": (1, 3), "diffusion_steps": (1, 3), "n_coils": (1, 4)},
+    "learned": {"n_unrolls": (1, 3), "width": (2, 4), "depth": (2, 3), "cg_iters": (1, 3),
+                "modules": (1, 3), "gleam_factor": (1, 2), "size": (16, 24), "n_coils": (1, 4),
+                "steps": (1, 3), "batch": (1, 2), "eval_every": (1, 3)},
 }
 #: Per lab: result paths (``results_io.flatten_result`` keys) that must hold finite numbers.
 PRIMARY = {"gradient-flow": r"w|loss|t",
            "regions": r"outputs|convex_output|runs/\d+/(objective|w_out|layers/\d+)",
            "diffusion": r"(recording|compare|lab/runs/\d+)/(x|final)",
-           "recon": r"truth|runs/\d+/volume"}
+           "recon": r"truth|runs/\d+/volume",
+           "learned": r"truth|runs/\d+/(strip|recon)"}
 #: Free-text fields: values a user would type.
 TEXT = {"widths": ("", "4", "4, 8", "2,3"), "also": ("", "fbp", "tv", "cg, fbp"),
         "path": ("",), "prior_path": ("",)}

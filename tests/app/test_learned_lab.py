@@ -1,0 +1,74 @@
+"""The learned-reconstruction lab as a user drives it: live stages, combos, cancel, bad input."""
+import numpy as np
+import pytest
+
+from app.registry import LABS
+from app.runner import merge_partial, run_sync
+from engine.core import drain
+from engine.learned import LearnedConfig
+from engine.learned.lab import run_config
+
+SMALL = dict(size=24, n_unrolls=2, width=4, depth=2, steps=3, eval_every=1, batch=2,
+             modules=2, train_checkpoint=True, shipped=True)
+
+
+@pytest.fixture(scope="module")
+def small_result():
+    return drain(run_config(LearnedConfig(**SMALL), "cpu"))
+
+
+def test_lab_result_known_answers(small_result):
+    """Checkpointing is end-to-end's mathematics: identical curves (SCIENCE.md §6.3.4)."""
+    runs = {r.mode: r for r in small_result.runs}
+    assert list(runs) == ["e2e", "checkpoint", "gleam"]
+    np.testing.assert_allclose(runs["e2e"].loss, runs["checkpoint"].loss, rtol=1e-6)
+    assert runs["e2e"].test_psnr == pytest.approx(runs["checkpoint"].test_psnr, abs=1e-4)
+    assert runs["gleam"].strip.shape == (3, 24, 24)
+    np.testing.assert_array_equal(runs["gleam"].boundaries, [1])
+    assert small_result.shipped is not None and np.isfinite(small_result.shipped.test_psnr)
+    # an untrained VarNet's x_0 is the zero-filled image of the shown slice
+    np.testing.assert_allclose(runs["gleam"].strip[0], small_result.zero_filled, atol=1e-6)
+
+
+def test_bad_plans_are_clear_errors():
+    with pytest.raises(ValueError, match="at least one training mode"):
+        drain(run_config(LearnedConfig(train_e2e=False, train_gleam=False), "cpu"))
+    with pytest.raises(ValueError, match="equal modules"):
+        drain(run_config(LearnedConfig(n_unrolls=5, modules=3), "cpu"))
+
+
+def _presenter(qtbot):
+    spec = LABS["learned"]
+    presenter = spec.load_presenter()(spec)
+    qtbot.addWidget(presenter.view)
+    presenter.view.resize(1000, 700)
+    presenter.view.show()
+    return presenter
+
+
+def test_stages_draw_live_then_cancel_restores(qtbot, small_result):
+    presenter = _presenter(qtbot)
+    presenter.show_result(small_result)
+    for name in ("dashboard", "compare", "memory"):
+        presenter.show_view(name)
+    box = presenter.compare.method_box
+    titles = [box.itemText(i) for i in range(box.count())]
+    assert titles[:2] == ["zero-filled", "CG-SENSE"] and "GLEAM" in titles
+    for i in range(box.count()):
+        box.setCurrentIndex(i)
+    strip = presenter.dashboard.strip_box
+    for i in range(strip.count()):
+        strip.setCurrentIndex(i)
+    assert "GLEAM" in presenter.info.text()
+    stages = None
+    gen = run_config(LearnedConfig(**{**SMALL, "seed": 3}), "cpu")
+    for _ in range(4):                      # data + a few curves, then "cancel"
+        p = next(gen)
+        if p.partial is not None:
+            stages = merge_partial(stages, p.partial)
+            presenter.show_partial(stages)
+    gen.close()
+    assert presenter.dashboard.loss_plot.keys()
+    assert presenter.run_abandoned()
+    assert presenter.compare.method_box.count() == box.count()
+    presenter.shutdown()
