@@ -229,3 +229,19 @@ def test_brain_slices_split_and_bad_volume(data):
         brain_slices(size=16, volume=torch.rand(8, 24, 24))
     with pytest.raises(ValueError, match="too small"):
         brain_slices(size=64, volume=torch.rand(30, 20, 20))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_memory_and_checkpoint_gradients(data):
+    """§6.3.4 test 3 on a GPU (≤ 1e-6 relative) and the CUDA peak: GLEAM below end-to-end."""
+    peaks = {}
+    for mode, g in (("e2e", 1), ("checkpoint", 1), ("gleam", 3)):
+        torch.manual_seed(0)
+        net = unrolled_net("varnet", 6, 8, 3)
+        r = drain(train_unrolled(net, data, mode, g, steps=2, seed=0, batch=4, device="cuda"))
+        peaks[mode] = r.peak_bytes
+        if mode == "e2e":
+            e2e_loss = r.loss
+        elif mode == "checkpoint":
+            np.testing.assert_allclose(r.loss, e2e_loss, rtol=1e-6)
+    assert 0 < peaks["gleam"] < peaks["e2e"] and 0 < peaks["checkpoint"] < peaks["e2e"]
