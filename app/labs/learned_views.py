@@ -125,6 +125,7 @@ class CompareView(QWidget):
         row.addWidget(self.info, 1)
         panels = QHBoxLayout()
         for p in (self.truth, self.method, self.error):
+            p.plot_item.setAspectLocked(True)
             panels.addWidget(p)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -147,8 +148,8 @@ class CompareView(QWidget):
         self.method_box.addItems(list(images))
         if current in images:
             self.method_box.setCurrentText(current)
-        elif images:
-            self.method_box.setCurrentIndex(len(images) - 1)
+        elif images:     # the first net after the baselines (or the last baseline)
+            self.method_box.setCurrentIndex(min(len(BASE_TITLES), len(images) - 1))
         self.method_box.blockSignals(False)
         self._show()
 
@@ -188,10 +189,17 @@ class MemoryPsnrView(QWidget):
                 self.plot.set_hline(f"base:{key}", baselines[key], color=BASE_COLORS[key])
                 self.plot.set_curve(f"legend:{key}", [], [], color=BASE_COLORS[key],
                                     style="dash", name=title)
-        for r in runs:
-            if r.mode == "shipped":
-                continue
+        trained = [r for r in runs if r.mode != "shipped"]
+        for r in trained:
             self.plot.set_curve(r.mode, [_mb(r.peak_bytes)], [r.test_psnr],
                                 color=MODE_COLORS.get(r.mode, (0, 0, 0)), symbol="o",
                                 name=f"{r.title} K={r.n_unrolls}, G={r.modules}: "
                                      f"{r.test_psnr:.2f} dB")
+        if trained:           # memory from 0, PSNR around the points and the baselines
+            top = max(_mb(r.peak_bytes) for r in trained)
+            ys = [r.test_psnr for r in trained] + [baselines[k] for k in BASE_TITLES
+                                                   if k in baselines]
+            span = max(max(ys) - min(ys), 1.0)
+            self.plot.plot_item.setXRange(0.0, 1.15 * top, padding=0)
+            self.plot.plot_item.setYRange(min(ys) - 0.15 * span, max(ys) + 0.15 * span,
+                                          padding=0)
