@@ -72,8 +72,9 @@ def ratio(device: str) -> None:
 
 def study(device: str, steps: int, k0: int) -> None:
     data = brain_slices(64, 4, 8, 0)
-    print(f"equal memory (§6.3.3), 64², {steps} steps: zero-filled "
-          f"{data.baseline_psnr('zero_filled'):.2f} dB, CG-SENSE {data.baseline_psnr('cg_sense'):.2f} dB")
+    zf, cg = data.baseline_psnr("zero_filled"), data.baseline_psnr("cg_sense")
+    print(f"equal memory (§6.3.3), 64², {steps} steps: zero-filled {zf:.2f} dB, "
+          f"CG-SENSE {cg:.2f} dB")
     for label, mode, k, g in (("(a) e2e K", "e2e", k0, 1), ("(b) GLEAM 3K/3", "gleam", 3 * k0, 3),
                               ("(d) e2e 3K", "e2e", 3 * k0, 1)):
         r, wall = _train("varnet", mode, k, g, data, steps, device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout
+from PySide6.QtWidgets import QLabel, QTabWidget
 
 from app.labs.base import LabPresenter, views_only
 from app.labs.learned_views import BASE_TITLES, CompareView, Dashboard, MemoryPsnrView

@@ -147,7 +147,7 @@ class MoDL(Unrolled):
 
 
 def dc_solve(op: MRI, rhs: torch.Tensor, lam: torch.Tensor, iters: int) -> torch.Tensor:
-    """``(AᴴA + λI)⁻¹ rhs`` by ``iters`` CG steps from zero, one system per sample (§6.2.5 test 7)."""
+    """``(AᴴA + λI)⁻¹ rhs``: ``iters`` CG steps from zero, one system per sample (§6.2.5 test 7)."""
     normal = lambda v: op.normal(v) + lam * v               # noqa: E731
     return drain(cg(normal, rhs, None, iters, batch_dims=1, every=max(iters, 1)))
 

@@ -18,6 +18,7 @@ from engine.learned.steps import MODES
 from engine.learned.train import (TrainResult, evaluate, load_training, save_training,
                                   train_unrolled)
 
-__all__ = ["BrainSlices", "LearnedConfig", "MODES", "NET_KINDS", "TrainResult", "brain_slices", "evaluate",
+__all__ = ["BrainSlices", "LearnedConfig", "MODES", "NET_KINDS", "TrainResult", "brain_slices",
+           "evaluate",
            "load_training", "load_unrolled", "mean_psnr", "mean_ssim", "save_training",
            "save_unrolled", "train_unrolled", "unrolled_net"]

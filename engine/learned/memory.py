@@ -2,8 +2,8 @@
 
 CPU: the bytes of the activations autograd keeps for the backward pass, counted with
 ``torch.autograd.graph.saved_tensors_hooks``. Every tensor packed for backward and still
-alive is counted once per storage (views share it) unless it is a leaf — weights, data, masks and coil maps
-belong to the fixed share ``M0``, not to the activations. The count is deterministic, so it
+alive is counted once per storage (views share it) unless it is a leaf — weights, data,
+masks and coil maps belong to the fixed share ``M0``, not to the activations. The count is deterministic, so it
 is taken once per run. What each mode's "peak" is:
 
 * end-to-end: everything the forward of the K unrolls saved (one graph alive);

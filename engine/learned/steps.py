@@ -32,10 +32,11 @@ class Diverged(RuntimeError):
 
 @dataclass
 class StepOutcome:
-    """Losses of a step (one per module; one for e2e/checkpoint) and the saved bytes counted
-    (None when not counted)."""
+    """Losses of a step (one per module; one for e2e/checkpoint), the saved bytes counted
+    (None when not counted) and the step's wall time (set by the trainer)."""
     losses: list[float]
     saved_bytes: Optional[int]
+    seconds: float = 0.0
 
 
 def l1_loss(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

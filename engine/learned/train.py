@@ -107,6 +107,29 @@ def _finite_weights(net) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in net.parameters())
 
 
+def _guarded_step(net, mode, batch, ranges, opts, step: int, device: str, lr: float):
+    """One step; ``(outcome, "")``, or ``(None, message)`` after a NaN/inf loss or weights, with
+    the net and optimisers put back to the last good step. ``outcome.saved_bytes``: the CUDA
+    peak on a GPU, the saved-activation count of the first step on a CPU (§6.3.2)."""
+    saved = _snapshot(net, opts)
+    try:
+        t0 = time.perf_counter()
+        with cuda_peak(device) as cuda:
+            out = run_step(net, mode, *batch, ranges, opts, count=step == 0)
+        out.seconds = time.perf_counter() - t0
+        if not _finite_weights(net):
+            raise Diverged("the weights became NaN/inf")
+    except Diverged as exc:
+        net.load_state_dict(saved[0])
+        for opt, sd in zip(opts, saved[1]):
+            opt.load_state_dict(sd)
+        return None, (f"{exc} at step {step + 1}: stopped, the weights of step {step} are "
+                      f"kept; lower the learning rate (now {lr:g})")
+    if torch.device(device).type == "cuda":
+        out.saved_bytes = cuda["bytes"]
+    return out, ""
+
+
 def train_unrolled(net: Unrolled, data: BrainSlices, mode: str = "e2e", modules: int = 1,
                    steps: int = 200, lr: float = 1e-3, seed: int = 0, batch: int = 4,
                    eval_every: int = 0, device: str = "cpu", resume: Optional[dict] = None
@@ -149,23 +172,12 @@ def train_unrolled(net: Unrolled, data: BrainSlices, mode: str = "e2e", modules:
     while st["step"] < steps:
         idx = torch.randint(len(train), (batch,), generator=gen)
         k, target = train.k[idx].to(device), train.target[idx].to(device)
-        saved = _snapshot(net, opts)
-        t0 = time.perf_counter()
-        try:
-            with cuda_peak(device) as cuda:
-                out = run_step(net, mode, k, target, op, ranges, opts, count=st["step"] == 0)
-            if not _finite_weights(net):
-                raise Diverged("the weights became NaN/inf")
-        except Diverged as exc:
-            net.load_state_dict(saved[0])
-            for opt, sd in zip(opts, saved[1]):
-                opt.load_state_dict(sd)
-            message = (f"{exc} at step {st['step'] + 1}: stopped, the weights of step "
-                       f"{st['step']} are kept; lower the learning rate (now {lr:g})")
+        out, message = _guarded_step(net, mode, (k, target, op), ranges, opts, st["step"],
+                                     device, lr)
+        if out is None:
             break
-        times.append(time.perf_counter() - t0)
-        peak = cuda["bytes"] if torch.device(device).type == "cuda" else out.saved_bytes
-        st["peak_bytes"] = max(st["peak_bytes"], peak or 0)
+        times.append(out.seconds)
+        st["peak_bytes"] = max(st["peak_bytes"], out.saved_bytes or 0)
         st["step"] += 1
         st["loss"].append(out.losses[-1])
         st["module_loss"].append(out.losses)

@@ -9,7 +9,7 @@ from engine.imaging.mri import MRI, cg_sense
 from engine.imaging.unrolled import unrolled_net
 from engine.imaging.unrolled_io import load_unrolled, save_unrolled
 from engine.learned import brain_slices, load_training, save_training, train_unrolled
-from engine.learned.steps import module_ranges, run_step, l1_loss
+from engine.learned.steps import module_ranges, run_step
 from engine.learned.train import _optimizers
 
 
@@ -39,7 +39,8 @@ def _randomise(net, seed=0):
 def test_modl_without_denoiser_is_cg_sense():
     """§6.2.5 test 2: D ≡ 0 → every unroll returns (AᴴA + λI)⁻¹Aᴴy = cg_sense(λ)."""
     op = _op128()
-    k = op.forward(torch.randn(2, 16, 16, dtype=torch.complex128, generator=torch.Generator().manual_seed(0)))
+    g = torch.Generator().manual_seed(0)
+    k = op.forward(torch.randn(2, 16, 16, dtype=torch.complex128, generator=g))
     net = unrolled_net("modl", 3, 8, 3, cg_iters=10).double()
     net.denoiser_off = True
     out = net(k, op)
