@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtWidgets import QLabel, QTabWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QTabWidget
 
 from app.labs.base import LabPresenter, views_only
 from app.labs.learned_views import BASE_TITLES, CompareView, Dashboard, MemoryPsnrView
@@ -27,6 +27,7 @@ class LearnedLab(LabPresenter):
         self.info = QLabel("Run the lab to train the unrolled nets.")
         self.info.setWordWrap(True)
         self.dashboard = Dashboard()
+        self.dashboard.save_button.clicked.connect(lambda: self.save_net())
         self.compare = CompareView()
         self.memory = MemoryPsnrView()
         self.tabs = QTabWidget()
@@ -115,6 +116,29 @@ class LearnedLab(LabPresenter):
         notes = f" — note: {'; '.join(r.notes)}" if r.notes else ""
         return (f"{r.config.net}, {r.config.size}², R = {r.config.acceleration:g}, "
                 f"{r.config.steps} steps — " + "; ".join(parts) + f" — {base}{notes}")
+
+    def save_net(self, path: Optional[str] = None) -> bool:
+        """Save the weights of the net shown in the strip (``engine.imaging.unrolled_io``)."""
+        from engine.imaging.unrolled_io import save_weights
+        run = self.dashboard.shown_run()
+        if run is None or not run.weights:
+            self.sigMessage.emit("Nothing to save yet: run the lab first.")
+            return False
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self.view, "Save trained net",
+                                                  f"{run.mode}_k{run.n_unrolls}.pt",
+                                                  "Weights (*.pt)")
+            if not path:
+                return False
+        card = {"summary": f"{run.title}, K = {run.n_unrolls}, G = {run.modules}",
+                "test_psnr": float(run.test_psnr), "test_ssim": float(run.test_ssim)}
+        try:
+            save_weights(path, run.arch, run.weights, card)
+        except (OSError, ValueError) as err:
+            self.sigMessage.emit(f"Net not saved: {err}")
+            return False
+        self.sigMessage.emit(f"Saved {run.title} (test PSNR {run.test_psnr:.2f} dB) to {path}")
+        return True
 
     # -- views -------------------------------------------------------------------------------
     def show_view(self, name: Optional[str]) -> None:

@@ -5,8 +5,8 @@ They draw the engine's stages/result (``engine.learned.lab``) as they come; no e
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from widgets.curve_plot import CurvePlot
 from widgets.image_panel import ImagePanel
@@ -36,6 +36,10 @@ class Dashboard(QWidget):
         self.strip_box = QComboBox()
         self.strip_box.setToolTip("Which net's iterates x₀ … x_K to show for one test slice")
         self.strip_box.currentIndexChanged.connect(lambda _i: self._show_strip())
+        self.save_button = QPushButton("Save trained net…")
+        self.save_button.setToolTip("Save the weights of the net shown in the strip (plain "
+                                    "tensors, loadable with weights_only=True)")
+        self.save_button.setEnabled(False)
         self._runs: dict = {}
         grid = QGridLayout()
         grid.addWidget(self.loss_plot, 0, 0)
@@ -44,6 +48,7 @@ class Dashboard(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Strip of:"))
         row.addWidget(self.strip_box)
+        row.addWidget(self.save_button)
         row.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -60,6 +65,7 @@ class Dashboard(QWidget):
         self.strip_box.clear()
         self.strip_box.blockSignals(False)
         self.strip.set_strip(np.zeros((0, 1, 1)))
+        self.save_button.setEnabled(False)
 
     def show_baselines(self, psnr: dict) -> None:
         for key, title in BASE_TITLES.items():
@@ -99,8 +105,13 @@ class Dashboard(QWidget):
         self.strip_box.blockSignals(False)
         self._show_strip()
 
+    def shown_run(self):
+        """The run whose strip is shown (None before any)."""
+        return self._runs.get(self.strip_box.currentText())
+
     def _show_strip(self) -> None:
-        run = self._runs.get(self.strip_box.currentText())
+        run = self.shown_run()
+        self.save_button.setEnabled(run is not None and bool(run.weights))
         if run is None:
             return
         marks = ", red lines: module boundaries" if len(run.boundaries) else ""

@@ -17,7 +17,7 @@ import torch
 
 from engine.imaging.unrolled import NET_KINDS, Unrolled, unrolled_net
 
-__all__ = ["WEIGHTS_FORMAT", "MAX_PARAMETERS", "save_unrolled", "load_unrolled",
+__all__ = ["WEIGHTS_FORMAT", "MAX_PARAMETERS", "save_unrolled", "save_weights", "load_unrolled",
            "read_unrolled_file", "net_from_blob"]
 
 WEIGHTS_FORMAT = "flowscope-unrolled-net"
@@ -38,7 +38,10 @@ def save_unrolled(path, net: Unrolled, card: Optional[dict] = None,
         blob["train"] = train
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    torch.save(blob, tmp)
+    try:
+        torch.save(blob, tmp)
+    except RuntimeError as exc:            # torch reports unwritable paths as RuntimeError
+        raise OSError(f"cannot write {path}: {exc}") from exc
     tmp.replace(path)
     return path
 
@@ -91,6 +94,14 @@ def net_from_blob(blob: dict, path="weights") -> Unrolled:
             raise ValueError(f"{path}: weight {name} is not finite")
     net.load_state_dict({k: v.to(torch.float32) for k, v in state.items()})
     return net
+
+
+def save_weights(path, arch: dict, weights: dict, card: Optional[dict] = None) -> Path:
+    """Write a net given as its ``arch`` (:meth:`Unrolled.arch`) and ``weights`` (name →
+    array, e.g. from a lab result); checked like a loaded file first (ValueError if not)."""
+    state = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in dict(weights).items()}
+    net = net_from_blob({"arch": dict(arch), "state_dict": state}, "weights")
+    return save_unrolled(path, net, card)
 
 
 def load_unrolled(path, device: str = "cpu") -> tuple[Unrolled, dict]:

@@ -53,6 +53,8 @@ class ModeRun:
     boundaries: np.ndarray     # unroll counts after which a GLEAM module ends (inner ones)
     recon: np.ndarray          # |x_K| of the shown slice
     message: str = ""
+    arch: dict = field(default_factory=dict)      # unrolled_net arguments
+    weights: dict = field(default_factory=dict)   # parameter name → float32 array
 
 
 @dataclass
@@ -111,13 +113,18 @@ def _strip(net: Unrolled, data: BrainSlices, index: int, device: str) -> np.ndar
     return np.stack([s[0].abs().cpu().numpy() for s in strip]).astype(np.float32)
 
 
+def _weights(net: Unrolled) -> dict:
+    return {k: v.detach().cpu().float().numpy() for k, v in net.state_dict().items()}
+
+
 def _mode_run(mode, net, train, data, index, device) -> ModeRun:
     per = net.n_unrolls // train.modules
     strip = _strip(net, data, index, device)
     return ModeRun(mode, MODE_TITLES[mode], net.n_unrolls, train.modules, train.loss,
                    train.module_loss, train.val_steps, train.val_psnr, train.val_ssim,
                    train.test_psnr, train.test_ssim, train.peak_bytes, train.seconds_per_step,
-                   strip, np.arange(1, train.modules) * per, strip[-1], train.message)
+                   strip, np.arange(1, train.modules) * per, strip[-1], train.message,
+                   net.arch(), _weights(net))
 
 
 def _curves(live: dict) -> dict:
@@ -167,7 +174,8 @@ def _shipped(data: BrainSlices, device: str, notes: list) -> Optional[ModeRun]:
     empty = np.zeros(0)
     return ModeRun("shipped", MODE_TITLES["shipped"], net.n_unrolls, 1, empty, empty.reshape(0, 1),
                    empty.astype(int), empty, empty, psnr, ssim, 0, 0.0, strip,
-                   np.zeros(0, int), strip[-1], str(card.get("summary", "")))
+                   np.zeros(0, int), strip[-1], str(card.get("summary", "")), net.arch(),
+                   _weights(net))
 
 
 def run_config(cfg: LearnedConfig, device: str = "cpu"

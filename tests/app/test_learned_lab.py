@@ -51,3 +51,21 @@ def test_stages_draw_live_then_cancel_restores(qtbot, small_result):
     assert presenter.run_abandoned()
     assert presenter.compare.method_box.count() == box.count()
     presenter.shutdown()
+
+
+def test_save_trained_net_loads_back(qtbot, small_result, tmp_path):
+    from engine.imaging.unrolled_io import load_unrolled
+    presenter = _presenter(qtbot)
+    messages = []
+    presenter.sigMessage.connect(messages.append)
+    assert not presenter.save_net(str(tmp_path / "none.pt"))          # nothing shown yet
+    presenter.show_result(small_result)
+    presenter.dashboard.strip_box.setCurrentText("GLEAM")
+    assert presenter.save_net(str(tmp_path / "gleam.pt"))
+    net, card = load_unrolled(tmp_path / "gleam.pt")
+    gleam = next(r for r in small_result.runs if r.mode == "gleam")
+    assert net.n_unrolls == gleam.n_unrolls and card["test_psnr"] == pytest.approx(gleam.test_psnr)
+    (tmp_path / "a_file").write_text("x")
+    assert not presenter.save_net(str(tmp_path / "a_file" / "net.pt"))
+    assert "not saved" in messages[-1]
+    presenter.shutdown()
