@@ -76,12 +76,15 @@ class Dashboard(QWidget):
     def show_curves(self, modes: dict, titles: dict) -> None:
         for mode, c in modes.items():
             color = MODE_COLORS.get(mode, (0, 0, 0))
+            # checkpointing retraces end-to-end exactly: dashed on top, end-to-end wider
+            line = {"style": "dash" if mode == "checkpoint" else "solid",
+                    "width": 4 if mode == "e2e" else 2}
             if len(c["step"]):
                 self.loss_plot.set_curve(mode, c["step"], c["loss"], color=color,
-                                         name=titles.get(mode, mode))
+                                         name=titles.get(mode, mode), **line)
             if len(c["val_steps"]):
                 self.val_plot.set_curve(mode, c["val_steps"], c["val_psnr"], color=color,
-                                        symbol="o", name=titles.get(mode, mode))
+                                        symbol="o", name=titles.get(mode, mode), **line)
 
     def show_runs(self, runs: list) -> None:
         trained = [r for r in runs if r.mode != "shipped"]
