@@ -188,7 +188,7 @@ def _outcome(p, X, Z, C_x, cf, paths, record) -> ModelOutcome:
               "ellipse_real": ellipse(C_x), "ellipse_convex": ellipse(cf.C_g),
               "ellipse_gda": ellipse(C_gda),
               "eig_real": np.linalg.eigvalsh(C_x)[::-1],
-              "eig_convex": np.linalg.eigvalsh(cf.C_g)[::-1],
+              "eig_convex": np.clip(np.linalg.eigvalsh(cf.C_g)[::-1], 0.0, None),
               "eig_path": np.array([path.eig for path in paths]),
               "violation_path": np.array([path.violation for path in paths]),
               "gda_path": np.array([path.W for path in paths]), "W_convex": cf.W}

@@ -110,7 +110,7 @@ def gda(C_x, C_z, beta: float, penalty: float, *, neurons: int, seed: int, steps
             r = step // record_every
             path.objective[r] = penalty_objective(W, C_x, C_z, beta, penalty)
             path.violation[r] = np.linalg.norm(Delta, ord=2)
-            path.eig[r] = np.linalg.eigvalsh(W.T @ C_z @ W)[::-1]
+            path.eig[r] = np.clip(np.linalg.eigvalsh(W.T @ C_z @ W)[::-1], 0.0, None)
             path.W[r] = W.ravel()
             path.W_last, path.A_last = W.copy(), A
             yield step / steps

@@ -1,0 +1,160 @@
+"""The WGAN tab of the convex-duals lab: samples over the discriminator, objective and
+covariance paths of gradient descent–ascent against the closed-form generator.
+
+:meth:`DualsWganView.show_outcome` reads a model outcome by duck typing (attributes
+``convex_objective``, ``steps``, ``gd_objectives``, ``seeds``, ``notes`` and the ``arrays``
+keys ``real``, ``generated_convex``, ``generated_gda``, ``grid_x``, ``grid_y``,
+``critic_convex``, ``critic_gda``, ``ellipse_*``, ``eig_real``, ``eig_convex``,
+``eig_path``); it never computes the model, only draws it.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtWidgets
+
+from widgets.color_bar import ColorBar
+from widgets.curve_plot import CurvePlot
+
+__all__ = ["DualsWganView", "SEED_COLORS"]
+
+SEED_COLORS = [(30, 110, 230), (40, 160, 60), (190, 60, 190), (200, 150, 0), (120, 120, 120)]
+REAL, CONVEX, GDA = (60, 60, 60), (230, 110, 0), (30, 110, 230)
+CRITICS = {"Discriminator: convex optimum A*": "critic_convex",
+           "Discriminator: GDA, best seed": "critic_gda"}
+
+
+class DualsWganView(QtWidgets.QWidget):
+    """Samples with the discriminator's quadratic form behind them, the GDA objective per
+    seed against p*, and the eigenvalues of the generator's covariance along the paths."""
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None):
+        super().__init__(parent)
+        self._outcome = None
+        self.critic_choice = QtWidgets.QComboBox(self)
+        self.critic_choice.addItems(list(CRITICS))
+        self.critic_choice.currentTextChanged.connect(self._draw_critic)
+        self.samples = pg.PlotWidget(self)
+        self.samples_item = self.samples.getPlotItem()
+        self.samples_item.setAspectLocked(True)
+        self.samples_item.setLabels(bottom="x₁", left="x₂")
+        self.legend = self.samples_item.addLegend(offset=(8, 8), brush=(255, 255, 255, 215),
+                                                  pen=(160, 160, 160))
+        self.critic_image = pg.ImageItem(axisOrder="row-major")
+        self.critic_image.setZValue(-10)
+        self.critic_image.setOpacity(0.55)          # the samples stay visible over it
+        self.samples_item.addItem(self.critic_image)
+        self.color_bar = ColorBar(self)
+        self.objective_plot = CurvePlot("GDA objective ½‖W‖² + λ(‖C_x − C_g‖₂ − β)₊",
+                                        "step", "objective")
+        self.eig_plot = CurvePlot("Eigenvalues of C_g along GDA", "step", "eigenvalue")
+        self.notes = QtWidgets.QLabel(self)
+        self.notes.setWordWrap(True)
+        self._layout()
+
+    def _layout(self) -> None:
+        left = QtWidgets.QVBoxLayout()
+        left.addWidget(self.critic_choice)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.samples, 1)
+        row.addWidget(self.color_bar)
+        left.addLayout(row, 1)
+        right = QtWidgets.QVBoxLayout()
+        right.addWidget(self.objective_plot, 1)
+        right.addWidget(self.eig_plot, 1)
+        top = QtWidgets.QHBoxLayout()
+        top.addLayout(left, 3)
+        top.addLayout(right, 2)
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.addLayout(top, 1)
+        outer.addWidget(self.notes)
+
+    # ------------------------------------------------------------------ drawing
+    def show_outcome(self, outcome) -> None:
+        """Draw a WGAN outcome (see the module docstring for what is read)."""
+        self._outcome = outcome
+        self._draw_samples(outcome.arrays)
+        self._draw_critic()
+        self._draw_objective(outcome)
+        self._draw_eigs(outcome)
+        self.notes.setText("\n".join(outcome.notes))
+
+    def _draw_samples(self, a: dict) -> None:
+        for item in list(self.samples_item.listDataItems()):
+            self.samples_item.removeItem(item)
+        self.legend.clear()
+        marks = (("real", "ellipse_real", REAL, "real samples"),
+                 ("generated_convex", "ellipse_convex", CONVEX, "generator, closed form"),
+                 ("generated_gda", "ellipse_gda", GDA, "generator, GDA (best seed)"))
+        for points, ring, color, name in marks:
+            pts = np.asarray(a[points])
+            self.samples_item.addItem(pg.ScatterPlotItem(
+                pts[:, 0], pts[:, 1], size=5, pen=None, brush=pg.mkBrush(*color, 170),
+                name=name))
+            ell = np.asarray(a[ring])
+            self.samples_item.addItem(pg.PlotDataItem(
+                ell[:, 0], ell[:, 1], pen=pg.mkPen(color, width=2), name=f"{name}: 2σ ellipse"))
+
+    def _draw_critic(self, *_args) -> None:
+        if self._outcome is None:
+            return
+        a = self._outcome.arrays
+        values = np.asarray(a[CRITICS[self.critic_choice.currentText()]], dtype=float)
+        bound = float(np.nanmax(np.abs(values))) or 1.0
+        cmap = pg.colormap.get("CET-D1")
+        self.critic_image.setImage(values.astype(np.float32), levels=(-bound, bound))
+        self.critic_image.setColorMap(cmap)
+        x, y = np.asarray(a["grid_x"]), np.asarray(a["grid_y"])
+        dx, dy = x[1] - x[0], y[1] - y[0]
+        self.critic_image.setRect(x[0] - dx / 2, y[0] - dy / 2, x[-1] - x[0] + dx,
+                                  y[-1] - y[0] + dy)
+        self.color_bar.set_lut(cmap.getLookupTable(nPts=256, alpha=False))
+        self.color_bar.set_range(-bound, bound, "D(x)")
+        shown = self.critic_choice.currentText().split(": ", 1)[-1]
+        self.samples_item.setTitle(f"Samples over the discriminator D(x) = xᵀAx ({shown})")
+
+    def _draw_objective(self, o) -> None:
+        plot = self.objective_plot
+        plot.clear_items()
+        steps = np.asarray(o.steps, dtype=float)
+        values = np.asarray(o.gd_objectives, dtype=float)
+        for row, seed in enumerate(np.asarray(o.seeds)):
+            plot.set_curve(f"seed{row}", steps, values[row],
+                           color=SEED_COLORS[row % len(SEED_COLORS)], width=1.5,
+                           name=f"GDA seed {int(seed)}")
+        plot.set_hline("optimum", float(o.convex_objective), color=CONVEX,
+                       name=f"p* = {o.convex_objective:.6g} (closed form)")
+        _clip_y(plot, values, float(o.convex_objective))
+
+    def _draw_eigs(self, o) -> None:
+        plot = self.eig_plot
+        plot.clear_items()
+        a, steps = o.arrays, np.asarray(o.steps, dtype=float)
+        path = np.asarray(a["eig_path"], dtype=float)
+        for row in range(path.shape[0]):
+            color = SEED_COLORS[row % len(SEED_COLORS)]
+            for i, style in enumerate(("solid", "dash")):
+                plot.set_curve(f"s{row}e{i}", steps, path[row, :, i], color=color, width=1.5,
+                               style=style, name=f"seed {row}: λ{i + 1}(C_g)" if row == 0 or
+                               i == 0 else None)
+        for i, value in enumerate(np.asarray(a["eig_convex"])):
+            plot.set_hline(f"cf{i}", float(value), color=CONVEX,
+                           name=f"λ{i + 1}(C_g*) closed form = {value:.4g}")
+        for i, value in enumerate(np.asarray(a["eig_real"])):
+            plot.set_hline(f"real{i}", float(value), color=REAL,
+                           name=f"λ{i + 1}(C_x) data = {value:.4g}")
+        _clip_y(plot, path, 0.0, float(np.max(a["eig_real"])))
+
+
+def _clip_y(plot: CurvePlot, values: np.ndarray, low: float, high: float = -np.inf) -> None:
+    """Show the bulk of the paths: the early transient spikes of GDA (above the 97th
+    percentile) run off the top instead of flattening everything else."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return
+    top = max(float(np.percentile(finite, 97)), high)
+    bottom = min(float(finite.min()), low)
+    pad = 0.05 * (top - bottom) or 1.0
+    plot.plot_item.setYRange(bottom - pad, top + pad, padding=0)
