@@ -1,0 +1,161 @@
+"""The attention tab of the convex-duals lab: the low rank of the convex optimum against a
+trained head, the heads' token maps and the token clusters they induce.
+
+:meth:`DualsAttentionView.show_outcome` reads a model outcome by duck typing (attributes
+``convex_objective``, ``steps``, ``gd_objectives``, ``seeds``, ``notes`` and the ``arrays``
+keys ``sv_convex``, ``sv_trained``, ``maps_convex``, ``maps_trained``, ``clusters_convex``,
+``clusters_trained``, ``head_strength_convex``, ``head_strength_trained``); it only draws.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtWidgets
+
+from widgets.color_bar import ColorBar
+from widgets.curve_plot import CurvePlot
+
+__all__ = ["DualsAttentionView"]
+
+SEED_COLORS = [(30, 110, 230), (40, 160, 60), (190, 60, 190), (200, 150, 0), (120, 120, 120)]
+CONVEX, TRAINED = (230, 110, 0), (30, 110, 230)
+CLUSTER_COLORS = [(230, 80, 60), (40, 150, 220), (60, 170, 80), (200, 150, 0), (150, 80, 200),
+                  (90, 90, 90), (0, 170, 170), (220, 100, 170)]
+MAX_MAPS = 4
+
+
+class DualsAttentionView(QtWidgets.QWidget):
+    """Objective per Adam seed against p*, singular values of every block of Z (convex vs
+    trained), token maps of the strongest heads, and token clusters of one sample."""
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None):
+        super().__init__(parent)
+        self.objective_plot = CurvePlot("Adam objective vs the convex optimum p*", "step",
+                                        "objective")
+        self.sv_plot = CurvePlot("Singular values of Z per block (heads needed)",
+                                 "singular value index (blocks side by side)", "σ")
+        self.maps = pg.GraphicsLayoutWidget(self)
+        self.color_bar = ColorBar(self)
+        self.cluster_plot = pg.PlotWidget(self)
+        self.cluster_item = self.cluster_plot.getPlotItem()
+        self.cluster_item.setTitle("Token clusters of sample 0 (token → its strongest head)")
+        self.cluster_item.setLabels(bottom="token")
+        self.cluster_legend = self.cluster_item.addLegend(offset=(8, 2),
+                                                          brush=(255, 255, 255, 215),
+                                                          pen=(160, 160, 160))
+        self.cluster_item.getAxis("left").setTicks([[(0, "trained"), (1, "convex")]])
+        self.cluster_item.setYRange(-0.6, 2.6, padding=0)      # room for the legend on top
+        self.notes = QtWidgets.QLabel(self)
+        self.notes.setWordWrap(True)
+        self._layout()
+
+    def _layout(self) -> None:
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.objective_plot, 1)
+        top.addWidget(self.sv_plot, 1)
+        middle = QtWidgets.QHBoxLayout()
+        middle.addWidget(self.maps, 1)
+        middle.addWidget(self.color_bar)
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.addLayout(top, 5)
+        outer.addLayout(middle, 5)
+        outer.addWidget(self.cluster_plot, 3)
+        outer.addWidget(self.notes)
+
+    # ------------------------------------------------------------------ drawing
+    def show_outcome(self, outcome) -> None:
+        """Draw an attention outcome (see the module docstring for what is read)."""
+        a = outcome.arrays
+        self._draw_objective(outcome)
+        self._draw_singular_values(np.asarray(a["sv_convex"]), np.asarray(a["sv_trained"]))
+        self._draw_maps(a)
+        self._draw_clusters(np.asarray(a["clusters_convex"]), np.asarray(a["clusters_trained"]))
+        self.notes.setText("\n".join(outcome.notes))
+
+    def _draw_objective(self, o) -> None:
+        plot = self.objective_plot
+        plot.clear_items()
+        steps = np.asarray(o.steps, dtype=float)
+        values = np.asarray(o.gd_objectives, dtype=float)
+        for row, seed in enumerate(np.asarray(o.seeds)):
+            plot.set_curve(f"seed{row}", steps, values[row],
+                           color=SEED_COLORS[row % len(SEED_COLORS)], width=1.5,
+                           name=f"Adam seed {int(seed)}")
+        plot.set_hline("optimum", float(o.convex_objective), color=CONVEX,
+                       name=f"p* = {o.convex_objective:.6g} (convex)")
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            top = float(np.percentile(finite, 90))
+            low = min(float(finite.min()), float(o.convex_objective))
+            pad = 0.05 * (top - low) or 1.0
+            plot.plot_item.setYRange(low - pad, top + pad, padding=0)
+
+    def _draw_singular_values(self, sv_convex: np.ndarray, sv_trained: np.ndarray) -> None:
+        plot = self.sv_plot
+        plot.clear_items()
+        width = sv_convex.shape[1] + 1
+        for b in range(sv_convex.shape[0]):
+            x = b * width + np.arange(sv_convex.shape[1])
+            plot.set_curve(f"c{b}", x, sv_convex[b], color=CONVEX, symbol="o",
+                           name="convex optimum Z*" if b == 0 else None)
+            plot.set_curve(f"t{b}", x, sv_trained[b], color=TRAINED, symbol="x", style="dash",
+                           name="trained heads (best seed)" if b == 0 else None)
+            if b:
+                plot.set_vline(f"sep{b}", b * width - 1, color=(170, 170, 170),
+                               name="block boundary" if b == 1 else None)
+
+    def _draw_maps(self, a: dict) -> None:
+        self.maps.clear()
+        rows = (("convex", "maps_convex", "head_strength_convex"),
+                ("trained", "maps_trained", "head_strength_trained"))
+        maps = [np.asarray(a[key]) for _, key, _ in rows]
+        bound = max(float(np.max(np.abs(m))) if m.size else 0.0 for m in maps) or 1.0
+        cmap = pg.colormap.get("CET-D1")
+        for r, (name, key, strength_key) in enumerate(rows):
+            strengths = np.asarray(a[strength_key])
+            for h, image in enumerate(np.asarray(a[key])[:MAX_MAPS]):
+                plot = self.maps.addPlot(row=r, col=h)
+                plot.setTitle(f"{name} head {h + 1}: ‖W1‖‖W2‖ = {strengths[h]:.3g}", size="9pt")
+                plot.setLabels(left="query token", bottom="key token")
+                plot.addItem(_token_image(np.asarray(image, dtype=np.float32), cmap, bound))
+                _token_axes(plot, image.shape[0])
+        self.color_bar.set_lut(cmap.getLookupTable(nPts=256, alpha=False))
+        self.color_bar.set_range(-bound, bound, "map")
+
+    def _draw_clusters(self, convex: np.ndarray, trained: np.ndarray) -> None:
+        self.cluster_item.clear()
+        self.cluster_legend.clear()
+        for label in np.unique(np.r_[convex, trained]):
+            color = CLUSTER_COLORS[int(label) % len(CLUSTER_COLORS)]
+            xs, ys = [], []
+            for y, labels in ((1, convex), (0, trained)):
+                idx = np.flatnonzero(labels == label)
+                xs += idx.tolist()
+                ys += [y] * idx.size
+            self.cluster_item.addItem(pg.ScatterPlotItem(
+                xs, ys, size=16, symbol="s", pen=None, brush=pg.mkBrush(*color),
+                name=f"head {int(label) + 1}"))
+        self.cluster_legend.setColumnCount(max(1, len(np.unique(np.r_[convex, trained]))))
+        count = max(len(convex), 1)
+        self.cluster_item.getAxis("bottom").setTicks([[(t, str(t)) for t in range(count)]])
+        self.cluster_item.setXRange(-0.5, count - 0.5, padding=0)
+
+
+def _token_image(image: np.ndarray, cmap, bound: float) -> pg.ImageItem:
+    """An s×s token map with token t's pixel centred on t."""
+    item = pg.ImageItem(image, axisOrder="row-major", levels=(-bound, bound))
+    item.setColorMap(cmap)
+    item.setRect(-0.5, -0.5, image.shape[1], image.shape[0])
+    return item
+
+
+def _token_axes(plot, count: int) -> None:
+    """Integer token ticks, queries downwards, the map filling the plot."""
+    ticks = [[(t, str(t)) for t in range(count)]]
+    for side in ("left", "bottom"):
+        plot.getAxis(side).setTicks(ticks)
+    plot.invertY(True)
+    plot.setAspectLocked(True)
+    plot.setRange(xRange=(-0.5, count - 0.5), yRange=(-0.5, count - 0.5), padding=0)
