@@ -1,0 +1,71 @@
+"""The attention and WGAN views of the convex-duals lab draw real engine outcomes (small
+sizes), redraw when the outcome changes shape, react to their own controls, and grab to a
+non-blank PNG. Any exception raised in a Qt slot fails the test (pytest-qt)."""
+import numpy as np
+import pytest
+from PySide6 import QtGui
+
+from engine.convex_duals.attention import Params as AttentionParams, run as run_attention
+from engine.convex_duals.wgan import Params as WganParams, run as run_wgan
+from engine.core import drain
+from widgets.duals_attention_view import DualsAttentionView
+from widgets.duals_wgan_view import CRITICS, DualsWganView
+
+
+def _grab_not_blank(widget, path) -> None:
+    assert widget.grab().save(str(path))
+    image = QtGui.QImage(str(path))
+    assert image.width() > 400 and image.height() > 300
+    pixels = {image.pixel(x, y) for x in range(0, image.width(), 7)
+              for y in range(0, image.height(), 7)}
+    assert len(pixels) > 50                               # drawn, not one flat colour
+
+
+@pytest.fixture(scope="module")
+def attention_outcomes():
+    small = dict(samples=6, steps=30, seeds=2)
+    return [drain(run_attention(AttentionParams(head=head, **small)))
+            for head in ("self_attention", "fno", "gated_attention")]
+
+
+def test_attention_view_draws_and_redraws(qtbot, tmp_path, attention_outcomes):
+    view = DualsAttentionView()
+    qtbot.addWidget(view)
+    view.resize(1300, 850)
+    view.show()
+    for k, outcome in enumerate(attention_outcomes):
+        view.show_outcome(outcome)
+        qtbot.wait(20)
+        keys = view.sv_plot.keys()
+        blocks = outcome.arrays["sv_convex"].shape[0]
+        assert sum(key.startswith("c") for key in keys) == blocks
+        assert sum(key.startswith("seed") for key in view.objective_plot.keys()) == 2
+        maps = len(outcome.arrays["maps_convex"]) + len(outcome.arrays["maps_trained"])
+        assert len(view.maps.ci.items) == maps
+        assert view.cluster_legend.items                 # every cluster colour has a key
+        assert "unknowns" in view.notes.text()
+        _grab_not_blank(view, tmp_path / f"attention_{k}.png")
+
+
+def test_wgan_view_draws_switches_critic_and_keeps_a_diverged_path(qtbot, tmp_path):
+    outcome = drain(run_wgan(WganParams(samples=60, steps=1500, seeds=2, lr=0.05)))
+    assert any("diverged" in note for note in outcome.notes)
+    view = DualsWganView()
+    qtbot.addWidget(view)
+    view.resize(1300, 800)
+    view.show()
+    view.show_outcome(outcome)
+    qtbot.wait(20)
+    names = [label.text for _, label in view.legend.items]
+    assert "real samples" in names and "generator, closed form" in names
+    first = np.array(view.critic_image.image, copy=True)
+    view.critic_choice.setCurrentIndex(1)                  # the GDA discriminator
+    qtbot.wait(20)
+    assert "GDA" in view.samples_item.titleLabel.text
+    np.testing.assert_allclose(view.critic_image.image,
+                               outcome.arrays[list(CRITICS.values())[1]].astype(np.float32))
+    assert not np.array_equal(first, view.critic_image.image)
+    assert "diverged" in view.notes.text()
+    _grab_not_blank(view, tmp_path / "wgan.png")
+    view.show_outcome(drain(run_wgan(WganParams(samples=40, steps=200, seeds=1))))
+    assert sum(key.startswith("seed") for key in view.objective_plot.keys()) == 1
