@@ -1,6 +1,6 @@
 """Benchmark of the convex-duals attention and WGAN models (SCIENCE.md §7.3, §7.4, §7.6).
 
-1. Attention: our FISTA + singular-value thresholding (``solve_block_nuclear``, duality-gap
+1. Attention: our ADMM + singular-value thresholding (``solve_block_nuclear``, duality-gap
    stop 1e-7 relative) against cvxpy + Clarabel on the *same* program (the same lifted
    matrix, ``β Σ_b ||Z_b||_*``), for every head family at the lab's default size
    (n = 20 sequences, s = 4 tokens, d = 3, c = 2, planted data, β = 0.5) and on the §7.3.5

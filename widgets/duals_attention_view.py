@@ -3,7 +3,7 @@ trained head, the heads' token maps and the token clusters they induce.
 
 :meth:`DualsAttentionView.show_outcome` reads a model outcome by duck typing (attributes
 ``convex_objective``, ``steps``, ``gd_objectives``, ``seeds``, ``notes`` and the ``arrays``
-keys ``sv_convex``, ``sv_trained``, ``maps_convex``, ``maps_trained``, ``clusters_convex``,
+keys ``sv_convex``, ``sv_trained``, ``beta_path``, ``sv_path``, ``maps_convex``, ``maps_trained``, ``clusters_convex``,
 ``clusters_trained``, ``head_strength_convex``, ``head_strength_trained``); it only draws.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ SEED_COLORS = [(30, 110, 230), (40, 160, 60), (190, 60, 190), (200, 150, 0), (12
 CONVEX, TRAINED = (230, 110, 0), (30, 110, 230)
 CLUSTER_COLORS = [(230, 80, 60), (40, 150, 220), (60, 170, 80), (200, 150, 0), (150, 80, 200),
                   (90, 90, 90), (0, 170, 170), (220, 100, 170)]
+BLOCK_COLORS = [(30, 110, 230), (230, 110, 0), (40, 160, 60), (190, 60, 190), (120, 120, 120)]
 MAX_MAPS = 4
 
 
@@ -36,6 +37,7 @@ class DualsAttentionView(QtWidgets.QWidget):
                                         "objective")
         self.sv_plot = CurvePlot("Singular values of Z per block (heads needed)",
                                  "singular value index (blocks side by side)", "σ")
+        self.path_plot = CurvePlot("Singular values of Z* against β", "β", "σ", log_x=True)
         self.maps = pg.GraphicsLayoutWidget(self)
         self.color_bar = ColorBar(self)
         self.cluster_plot = pg.PlotWidget(self)
@@ -55,6 +57,7 @@ class DualsAttentionView(QtWidgets.QWidget):
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.objective_plot, 1)
         top.addWidget(self.sv_plot, 1)
+        top.addWidget(self.path_plot, 1)
         middle = QtWidgets.QHBoxLayout()
         middle.addWidget(self.maps, 1)
         middle.addWidget(self.color_bar)
@@ -70,6 +73,8 @@ class DualsAttentionView(QtWidgets.QWidget):
         a = outcome.arrays
         self._draw_objective(outcome)
         self._draw_singular_values(np.asarray(a["sv_convex"]), np.asarray(a["sv_trained"]))
+        self._draw_beta_path(np.asarray(a["beta_path"]), np.asarray(a["sv_path"]),
+                             float(np.median(a["beta_path"])))
         self._draw_maps(a)
         self._draw_clusters(np.asarray(a["clusters_convex"]), np.asarray(a["clusters_trained"]))
         self.notes.setText("\n".join(outcome.notes))
@@ -105,6 +110,19 @@ class DualsAttentionView(QtWidgets.QWidget):
             if b:
                 plot.set_vline(f"sep{b}", b * width - 1, color=(170, 170, 170),
                                name="block boundary" if b == 1 else None)
+
+    def _draw_beta_path(self, betas: np.ndarray, sv_path: np.ndarray, beta: float) -> None:
+        plot = self.path_plot
+        plot.clear_items()
+        for b in range(sv_path.shape[1]):
+            color = BLOCK_COLORS[b % len(BLOCK_COLORS)]
+            plot.set_lines(f"b{b}", betas, sv_path[:, b, :], color=color, alpha=230, width=1.5)
+            plot.set_curve(f"key{b}", betas, sv_path[:, b, 0], color=color, width=1.5,
+                           name=f"block {b + 1}: σ₁ … σ_r" if sv_path.shape[1] > 1 else
+                           "σ₁ … σ_r of Z*")
+        plot.set_vline("beta", beta, color=(90, 90, 90), name=f"chosen β = {beta:.3g}")
+        ticks = [(float(np.log10(b)), f"{b:.2g}") for b in betas[::2]]   # log axis: log10
+        plot.plot_item.getAxis("bottom").setTicks([ticks, []])
 
     def _draw_maps(self, a: dict) -> None:
         self.maps.clear()

@@ -6,7 +6,7 @@ FNO) trained with weight decay is the convex program
     p* = min_Z ½ Σ_i ||A_i(Z) − Y_i||_F² + β Σ_b ||Z_b||_*          (§7.3.2, §7.3.4)
 
 over a lifted matrix of blocks ``Z_b`` (one per gate of gated attention, one per frequency of
-the FNO, one otherwise). It is solved by FISTA with singular-value thresholding
+the FNO, one otherwise). It is solved by ADMM with singular-value thresholding
 (:mod:`engine.convex_duals.attention_ops`) and certified by the duality gap of §7.0; its SVD
 gives the heads (rank of ``Z*`` = heads needed). The same heads are trained by Adam from
 several seeds (:mod:`engine.convex_duals.attention_heads`); with weight decay every trained
@@ -14,8 +14,9 @@ objective is ≥ p*. Data: ``n`` samples of ``s`` tokens in ``R^d``, targets in 
 token, either planted (tokens around ``s`` centres, targets from two teacher heads plus
 noise) or Gaussian (the §7.3.5 known-answer instance).
 
-Default size: n = 20, s = 4, d = 3, c = 2, β = 0.5 (54 lifted unknowns): convex solve ≈ 0.2 s, the
-whole run (3 seeds × 600 Adam steps) ≈ 5 s on this CPU.
+Default size: n = 20, s = 4, d = 3, c = 2, β = 0.5 (54 lifted unknowns): convex solve ≈ 0.05 s,
+the β path (9 more solves) ≈ 0.3 s, the whole run (3 seeds × 600 Adam steps) ≈ 5 s on this
+CPU; at most 600 lifted unknowns (≈ 0.3 s per solve).
 
 ``ModelOutcome.arrays`` keys
 ----------------------------
@@ -35,6 +36,11 @@ whole run (3 seeds × 600 Adam steps) ≈ 5 s on this CPU.
     Sample 0's tokens.
 ``masks`` : (B, s, s)
     Gated attention only: the score masks of every gate on sample 0.
+``beta_path`` : (K,)
+    β × [0.1 … 10] (9 values, geometric) around the chosen β.
+``sv_path`` : (K, B, r)
+    Singular values of every block of Z*(β) for each β of ``beta_path``: heads needed
+    against β (the §7.3.5 toy).
 """
 from __future__ import annotations
 
@@ -47,14 +53,15 @@ import numpy as np
 from engine.convex_duals.attention_heads import (heads_from_optimum, lift, network_objective,
                                                  token_clusters, token_maps, train_heads)
 from engine.convex_duals.attention_ops import (AttentionOperator, gate_masks, lifted_matrix,
-                                               solve_block_nuclear)
+                                               singular_value_path, solve_block_nuclear)
 from engine.convex_duals.common import ConvexDualsError, ModelOutcome
 from engine.core import Progress, param
 
 __all__ = ["Params", "run", "make_data", "build_operator", "MAX_LIFTED"]
 
 HEADS = ("self_attention", "gated_attention", "mlp_mixer", "fno")
-MAX_LIFTED = 600      # unknowns of the exact program FISTA solves in about 1 s here
+MAX_LIFTED = 600      # unknowns of the exact program ADMM solves in about 1 s here
+BETA_PATH = np.geomspace(0.1, 10.0, 9)     # multiples of β for the singular-value path
 RECORD_EVERY = 10
 
 
@@ -147,6 +154,8 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     sol = solve_block_nuclear(op, Y, p.beta, A=lifted_matrix(op))
     solve_s = time.perf_counter() - t0
     W1c, W2c, sigma = heads_from_optimum(op, sol.Z)
+    yield Progress(0.1, "singular values of Z* against β")
+    sv_path = singular_value_path(op, Y, p.beta * BETA_PATH)
     runs = []
     for k in range(p.seeds):
         part = train_heads(op, Y, p.beta, heads=p.heads, seed=k, steps=p.steps, lr=p.lr,
@@ -154,7 +163,9 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
         runs.append((yield from _relay(part, 0.2 + 0.8 * k / p.seeds, 0.8 / p.seeds,
                                        f"Adam seed {k}")))
     yield Progress(1.0, "done")
-    return _outcome(p, op, Y, sol, (W1c, W2c, sigma), runs, solve_s)
+    outcome = _outcome(p, op, Y, sol, (W1c, W2c, sigma), runs, solve_s)
+    outcome.arrays.update(beta_path=p.beta * BETA_PATH, sv_path=sv_path)
+    return outcome
 
 
 def _relay(part, start: float, width: float, message: str):
@@ -175,7 +186,7 @@ def _outcome(p, op, Y, sol, convex_heads, runs, solve_s) -> ModelOutcome:
     arrays = _structure(op, sol.Z, (W1c, W2c), (W1t, W2t))
     notes = [f"n = {p.samples} sequences of s = {p.tokens} tokens, d = {p.features}, "
              f"c = {p.outputs}; {int(np.prod(op.shape))} unknowns, solved in {solve_s:.2f} s "
-             f"({sol.iterations} FISTA iterations)",
+             f"({sol.iterations} ADMM iterations)",
              f"rank of Z* per block: {np.count_nonzero(sigma > 0, axis=1).tolist()} "
              f"(heads needed); the recovered heads reach "
              f"{network_objective(op, W1c, W2c, Y, p.beta):.6f}",

@@ -118,6 +118,11 @@ def test_run_adam_never_below_optimum_and_deterministic():
     assert a["maps_convex"].shape[1:] == (p.tokens, p.tokens)
     assert a["clusters_convex"].shape == (p.tokens,)
     assert np.all(np.diff(a["sv_convex"][0]) <= 1e-12)
+    middle = len(a["beta_path"]) // 2                     # the path passes through β itself
+    assert a["beta_path"][middle] == pytest.approx(p.beta)
+    np.testing.assert_allclose(a["sv_path"][middle], a["sv_convex"], atol=1e-3)
+    nuclear = a["sv_path"].sum(axis=(1, 2))
+    assert np.all(np.diff(nuclear) <= 1e-6)              # ||Z*(β)||_* falls as β grows
 
 
 def test_gated_run_has_masks_and_block_norms():
