@@ -5,7 +5,7 @@ covariance paths of gradient descent–ascent against the closed-form generator.
 ``convex_objective``, ``steps``, ``gd_objectives``, ``seeds``, ``notes`` and the ``arrays``
 keys ``real``, ``generated_convex``, ``generated_gda``, ``grid_x``, ``grid_y``,
 ``critic_convex``, ``critic_gda``, ``ellipse_*``, ``eig_real``, ``eig_convex``,
-``eig_path``); it never computes the model, only draws it.
+``eig_path``, ``beta_grid``, ``eig_vs_beta``, ``beta``); it never computes the model, only draws it.
 """
 from __future__ import annotations
 
@@ -50,6 +50,8 @@ class DualsWganView(QtWidgets.QWidget):
         self.objective_plot = CurvePlot("GDA objective ½‖W‖² + λ(‖C_x − C_g‖₂ − β)₊",
                                         "step", "objective")
         self.eig_plot = CurvePlot("Eigenvalues of C_g along GDA", "step", "eigenvalue")
+        self.beta_plot = CurvePlot("Closed form: eigenvalues of C_g* = (C_x − βI)₊ against β",
+                                   "β", "eigenvalue")
         self.notes = QtWidgets.QLabel(self)
         self.notes.setWordWrap(True)
         self._layout()
@@ -64,6 +66,7 @@ class DualsWganView(QtWidgets.QWidget):
         right = QtWidgets.QVBoxLayout()
         right.addWidget(self.objective_plot, 1)
         right.addWidget(self.eig_plot, 1)
+        right.addWidget(self.beta_plot, 1)
         top = QtWidgets.QHBoxLayout()
         top.addLayout(left, 3)
         top.addLayout(right, 2)
@@ -79,6 +82,7 @@ class DualsWganView(QtWidgets.QWidget):
         self._draw_critic()
         self._draw_objective(outcome)
         self._draw_eigs(outcome)
+        self._draw_beta(outcome)
         self.notes.setText("\n".join(outcome.notes))
 
     def _draw_samples(self, a: dict) -> None:
@@ -146,6 +150,21 @@ class DualsWganView(QtWidgets.QWidget):
             plot.set_hline(f"real{i}", float(value), color=REAL,
                            name=f"λ{i + 1}(C_x) data = {value:.4g}")
         _clip_y(plot, path, 0.0, float(np.max(a["eig_real"])))
+
+
+    def _draw_beta(self, o) -> None:
+        plot = self.beta_plot
+        plot.clear_items()
+        a = o.arrays
+        grid, eig = np.asarray(a["beta_grid"]), np.asarray(a["eig_vs_beta"])
+        for i, style in enumerate(("solid", "dash")):
+            plot.set_curve(f"eig{i}", grid, eig[:, i], color=CONVEX, style=style, width=2,
+                           name=f"λ{i + 1}(C_g*)")
+        beta = float(a["beta"])
+        plot.set_vline("beta", beta, color=(90, 90, 90), name=f"this run's β = {beta:.3g}")
+        for i, value in enumerate(np.asarray(a["eig_real"])):
+            plot.set_vline(f"drop{i}", float(value), color=REAL,
+                           name="β = λᵢ(C_x): a direction drops" if i == 0 else None)
 
 
 def _clip_y(plot: CurvePlot, values: np.ndarray, low: float, high: float = -np.inf) -> None:

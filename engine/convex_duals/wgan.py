@@ -36,6 +36,11 @@ keeps its path (NaN after the stop).
     The generator parameters ``W`` (row-major) along every path.
 ``W_convex`` : (d_z, 2)
     The closed-form generator.
+``beta_grid``, ``eig_vs_beta`` : (K,), (K, 2)
+    Eigenvalues of ``C_g*(β) = (C_x − βI)_+`` on a β grid from 0 to 1.2·λ₁(C_x): each
+    direction is dropped where β crosses its variance s_i² (§7.4.3 "β slider").
+``beta`` : ()
+    This run's β.
 """
 from __future__ import annotations
 
@@ -171,6 +176,13 @@ def _certificate(C_x: np.ndarray, cf, beta: float) -> float:
     return err
 
 
+def _beta_sweep(C_x: np.ndarray, points: int = 121) -> dict:
+    """``eig((C_x − βI)_+)`` against β (closed form, §7.4.2)."""
+    eig = np.linalg.eigvalsh(C_x)[::-1]
+    grid = np.linspace(0.0, 1.2 * float(eig[0]), points)
+    return {"beta_grid": grid, "eig_vs_beta": np.maximum(eig[None, :] - grid[:, None], 0.0)}
+
+
 def _outcome(p, X, Z, C_x, cf, paths, record) -> ModelOutcome:
     finals = [path.objective[np.isfinite(path.objective)][-1] for path in paths]
     best = paths[int(np.argmin(finals))]
@@ -192,6 +204,7 @@ def _outcome(p, X, Z, C_x, cf, paths, record) -> ModelOutcome:
               "eig_path": np.array([path.eig for path in paths]),
               "violation_path": np.array([path.violation for path in paths]),
               "gda_path": np.array([path.W for path in paths]), "W_convex": cf.W}
+    arrays.update(_beta_sweep(C_x), beta=np.array(p.beta))
     notes = [f"n = {p.samples} samples, d_z = {p.latent_dim}, {p.neurons} discriminator "
              f"neurons; {cf.k} of 2 directions survive β = {p.beta:g}",
              f"objective of a GDA path: ½||W||² + {cf.penalty:.4g}·(||C_x − C_g||₂ − β)_+ "
