@@ -4,7 +4,8 @@ trained head, the heads' token maps and the token clusters they induce.
 :meth:`DualsAttentionView.show_outcome` reads a model outcome by duck typing (attributes
 ``convex_objective``, ``steps``, ``gd_objectives``, ``seeds``, ``notes`` and the ``arrays``
 keys ``sv_convex``, ``sv_trained``, ``beta_path``, ``sv_path``, ``maps_convex``, ``maps_trained``, ``clusters_convex``,
-``clusters_trained``, ``head_strength_convex``, ``head_strength_trained``); it only draws.
+``clusters_trained``, ``head_strength_convex``, ``head_strength_trained``, and for gated
+attention ``clusters_keysets``); it only draws.
 """
 from __future__ import annotations
 
@@ -42,13 +43,12 @@ class DualsAttentionView(QtWidgets.QWidget):
         self.color_bar = ColorBar(self)
         self.cluster_plot = pg.PlotWidget(self)
         self.cluster_item = self.cluster_plot.getPlotItem()
-        self.cluster_item.setTitle("Token clusters of sample 0 (token → its strongest head)")
+        self.cluster_item.setTitle("Token clusters of sample 0: each token's strongest head (■); "
+                                   "gated attention: equal key sets under the active gates (▼)")
         self.cluster_item.setLabels(bottom="token")
         self.cluster_legend = self.cluster_item.addLegend(offset=(8, 2),
                                                           brush=(255, 255, 255, 215),
                                                           pen=(160, 160, 160))
-        self.cluster_item.getAxis("left").setTicks([[(0, "trained"), (1, "convex")]])
-        self.cluster_item.setYRange(-0.6, 2.6, padding=0)      # room for the legend on top
         self.notes = QtWidgets.QLabel(self)
         self.notes.setWordWrap(True)
         self._layout()
@@ -76,7 +76,8 @@ class DualsAttentionView(QtWidgets.QWidget):
         self._draw_beta_path(np.asarray(a["beta_path"]), np.asarray(a["sv_path"]),
                              float(np.median(a["beta_path"])))
         self._draw_maps(a)
-        self._draw_clusters(np.asarray(a["clusters_convex"]), np.asarray(a["clusters_trained"]))
+        self._draw_clusters(np.asarray(a["clusters_convex"]), np.asarray(a["clusters_trained"]),
+                            a.get("clusters_keysets"))
         self.notes.setText("\n".join(outcome.notes))
 
     def _draw_objective(self, o) -> None:
@@ -142,23 +143,30 @@ class DualsAttentionView(QtWidgets.QWidget):
         self.color_bar.set_lut(cmap.getLookupTable(nPts=256, alpha=False))
         self.color_bar.set_range(-bound, bound, "map")
 
-    def _draw_clusters(self, convex: np.ndarray, trained: np.ndarray) -> None:
+    def _draw_clusters(self, convex: np.ndarray, trained: np.ndarray, keysets=None) -> None:
         self.cluster_item.clear()
         self.cluster_legend.clear()
-        for label in np.unique(np.r_[convex, trained]):
-            color = CLUSTER_COLORS[int(label) % len(CLUSTER_COLORS)]
-            xs, ys = [], []
-            for y, labels in ((1, convex), (0, trained)):
+        rows = [(1, convex, "head {}"), (0, trained, "head {}")]
+        ticks = [(0, "trained"), (1, "convex")]
+        if keysets is not None:
+            rows.append((2, np.asarray(keysets), "key set {}"))
+            ticks.append((2, "key sets"))
+        self.cluster_item.getAxis("left").setTicks([ticks])
+        named: set[str] = set()                    # one legend entry per label
+        for y, labels, text in rows:
+            for label in np.unique(labels):
                 idx = np.flatnonzero(labels == label)
-                xs += idx.tolist()
-                ys += [y] * idx.size
-            self.cluster_item.addItem(pg.ScatterPlotItem(
-                xs, ys, size=16, symbol="s", pen=None, brush=pg.mkBrush(*color),
-                name=f"head {int(label) + 1}"))
-        self.cluster_legend.setColumnCount(max(1, len(np.unique(np.r_[convex, trained]))))
+                name = text.format(int(label) + 1)
+                self.cluster_item.addItem(pg.ScatterPlotItem(
+                    idx, [y] * idx.size, size=16, symbol="s" if "head" in text else "t",
+                    pen=None, brush=pg.mkBrush(*CLUSTER_COLORS[int(label) % len(CLUSTER_COLORS)]),
+                    name=None if name in named else name))
+                named.add(name)
+        self.cluster_legend.setColumnCount(max(1, len(named)))
         count = max(len(convex), 1)
         self.cluster_item.getAxis("bottom").setTicks([[(t, str(t)) for t in range(count)]])
         self.cluster_item.setXRange(-0.5, count - 0.5, padding=0)
+        self.cluster_item.setYRange(-0.6, len(rows) + 0.6 + 0.6, padding=0)
 
 
 def _token_image(image: np.ndarray, cmap, bound: float) -> pg.ImageItem:

@@ -36,6 +36,9 @@ CPU; at most 600 lifted unknowns (≈ 0.3 s per solve).
     Sample 0's tokens.
 ``masks`` : (B, s, s)
     Gated attention only: the score masks of every gate on sample 0.
+``clusters_keysets`` : (s,)
+    Gated attention only: tokens of sample 0 with the same key sets under every gate
+    active in Z* share a label (§7.3.3).
 ``beta_path`` : (K,)
     β × [0.1 … 10] (9 values, geometric) around the chosen β.
 ``sv_path`` : (K, B, r)
@@ -50,8 +53,9 @@ from typing import Generator
 
 import numpy as np
 
-from engine.convex_duals.attention_heads import (heads_from_optimum, lift, network_objective,
-                                                 token_clusters, token_maps, train_heads)
+from engine.convex_duals.attention_heads import (heads_from_optimum, keyset_clusters, lift,
+                                                 network_objective, token_clusters, token_maps,
+                                                 train_heads)
 from engine.convex_duals.attention_ops import (AttentionOperator, gate_masks, lifted_matrix,
                                                singular_value_path, solve_block_nuclear)
 from engine.convex_duals.common import ConvexDualsError, ModelOutcome
@@ -217,4 +221,5 @@ def _structure(op, Z, convex, trained) -> dict:
         arrays[f"head_strength_{name}"] = np.sort(strength, axis=None)[::-1][:4]
     if op.masks is not None:
         arrays["masks"] = op.masks[:, 0].copy()
+        arrays["clusters_keysets"] = keyset_clusters(op, Z)
     return arrays

@@ -23,7 +23,7 @@ import torch
 from engine.convex_duals.attention_ops import AttentionOperator
 
 __all__ = ["head_outputs", "lift", "heads_from_optimum", "network_objective",
-           "token_maps", "token_clusters", "train_heads"]
+           "token_maps", "token_clusters", "keyset_clusters", "train_heads"]
 
 
 def _t(a) -> torch.Tensor:
@@ -121,6 +121,19 @@ def token_clusters(op: AttentionOperator, W1, W2, sample: int = 0) -> np.ndarray
     rank[np.argsort(-strength, axis=None)] = np.arange(strength.size)
     norms = np.linalg.norm(out, axis=-1).reshape(strength.size, -1)  # (heads, s)
     return rank[np.argmax(norms, axis=0)]
+
+
+def keyset_clusters(op: AttentionOperator, Z: np.ndarray, sample: int = 0,
+                    rel_tol: float = 1e-6) -> np.ndarray:
+    """Gated attention: per token of one sample, a label shared by the tokens whose key
+    sets ``S_t = {t' : D_tt' = 1}`` agree under every gate active in ``Z`` (block nuclear
+    norm above ``rel_tol`` of the largest): §7.3.3's token clustering."""
+    norms = np.linalg.svd(Z, compute_uv=False).sum(axis=1)
+    active = norms > rel_tol * max(float(norms.max()), 1e-300)
+    keys = op.masks[active, sample]                                  # (gates, s, s)
+    rows = np.transpose(keys, (1, 0, 2)).reshape(keys.shape[1], -1)  # token → its key sets
+    _, labels = np.unique(rows, axis=0, return_inverse=True)
+    return labels.ravel()
 
 
 def _init(op: AttentionOperator, m: int, seed: int, scale: float):

@@ -8,8 +8,8 @@ import pytest
 
 from engine.convex_duals import ConvexDualsError
 from engine.convex_duals.attention import Params, build_operator, make_data, run
-from engine.convex_duals.attention_heads import (head_outputs, heads_from_optimum, lift,
-                                                 network_objective)
+from engine.convex_duals.attention_heads import (head_outputs, heads_from_optimum,
+                                                 keyset_clusters, lift, network_objective)
 from engine.convex_duals.attention_ops import (AttentionOperator, duality_gap, fourier_basis,
                                                gate_masks, solve_block_nuclear)
 from engine.core import drain
@@ -141,3 +141,18 @@ def test_gated_run_has_masks_and_block_norms():
 def test_refused_settings(change, words):
     with pytest.raises(ConvexDualsError, match=words):
         drain(run(dataclasses.replace(Params(), **change)))
+
+
+def test_keyset_clusters_follow_the_active_gates():
+    """Tokens 0, 1, 3 attend to keys {0, 1} under the active gate; the inactive gate (zero
+    block) would split them but is ignored (§7.3.3)."""
+    active = [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [1, 1, 0, 0]]
+    inactive = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+    masks = np.array([[active], [inactive]], dtype=float)           # (B=2, n=1, s, s)
+    op = AttentionOperator("gated_attention", np.ones((1, 4, 2)), 1, masks)
+    Z = np.zeros(op.shape)
+    Z[0, 0, 0] = 1.0
+    labels = keyset_clusters(op, Z)
+    assert labels[0] == labels[1] == labels[3] != labels[2]
+    Z[1, 0, 0] = 1.0
+    assert len(set(keyset_clusters(op, Z).tolist())) == 4
