@@ -1,11 +1,11 @@
 """The attention tab of the convex-duals lab: the low rank of the convex optimum against a
 trained head, the heads' token maps and the token clusters they induce.
 
-:meth:`DualsAttentionView.show_outcome` reads a model outcome by duck typing (attributes
-``convex_objective``, ``steps``, ``gd_objectives``, ``seeds``, ``notes`` and the ``arrays``
-keys ``sv_convex``, ``sv_trained``, ``beta_path``, ``sv_path``, ``maps_convex``, ``maps_trained``, ``clusters_convex``,
-``clusters_trained``, ``head_strength_convex``, ``head_strength_trained``, and for gated
-attention ``clusters_keysets``); it only draws.
+:meth:`DualsAttentionView.show_outcome` reads a model outcome by duck typing: the ``arrays``
+keys ``sv_convex``, ``sv_trained``, ``beta_path``, ``sv_path``, ``maps_convex``,
+``maps_trained``, ``clusters_convex``, ``clusters_trained``, ``head_strength_convex``,
+``head_strength_trained`` (gated attention: ``clusters_keysets``), and when ``standalone``
+also ``convex_objective``, ``steps``, ``gd_objectives``, ``seeds``, ``notes``. It only draws.
 """
 from __future__ import annotations
 
@@ -25,32 +25,45 @@ CONVEX, TRAINED = (230, 110, 0), (30, 110, 230)
 CLUSTER_COLORS = [(230, 80, 60), (40, 150, 220), (60, 170, 80), (200, 150, 0), (150, 80, 200),
                   (90, 90, 90), (0, 170, 170), (220, 100, 170)]
 BLOCK_COLORS = [(30, 110, 230), (230, 110, 0), (40, 160, 60), (190, 60, 190), (120, 120, 120)]
-MAX_MAPS = 4
+MAX_MAPS = 3
 
 
 class DualsAttentionView(QtWidgets.QWidget):
-    """Objective per Adam seed against p*, singular values of every block of Z (convex vs
-    trained), token maps of the strongest heads, and token clusters of one sample."""
+    """Singular values of every block of Z (convex vs trained) and against β, token maps of
+    the strongest heads, and token clusters of one sample.
 
-    def __init__(self, parent: Optional[QtWidgets.QWidget] = None):
+    Parameters
+    ----------
+    standalone : bool
+        Also draw the objective of every Adam seed against p* and the outcome's notes
+        (the lab's tab draws those itself, so the default leaves them out).
+    parent : QWidget, optional
+
+    Attributes
+    ----------
+    item : pyqtgraph.PlotItem
+        The singular-value plot (the view's main plot, e.g. for SVG export).
+    """
+
+    def __init__(self, standalone: bool = False, parent: Optional[QtWidgets.QWidget] = None):
         super().__init__(parent)
-        self.objective_plot = CurvePlot("Adam objective vs the convex optimum p*", "step",
-                                        "objective")
-        self.sv_plot = CurvePlot("Singular values of Z per block (heads needed)",
-                                 "singular value index (blocks side by side)", "σ")
-        self.path_plot = CurvePlot("Singular values of Z* against β", "β", "σ", log_x=True)
+        self.standalone = standalone
+        self.objective_plot = CurvePlot("Adam vs the optimum p*", "step", "objective")
+        self.objective_plot.setVisible(standalone)
+        self.sv_plot = CurvePlot("σ(Z) per block: heads", "index (blocks side by side)", "σ")
+        self.path_plot = CurvePlot("σ(Z*) against β", "β", "σ", log_x=True)
+        self.item = self.sv_plot.plot_item
         self.maps = pg.GraphicsLayoutWidget(self)
         self.color_bar = ColorBar(self)
         self.cluster_plot = pg.PlotWidget(self)
         self.cluster_item = self.cluster_plot.getPlotItem()
-        self.cluster_item.setTitle("Token clusters of sample 0: each token's strongest head (■); "
-                                   "gated attention: equal key sets under the active gates (▼)")
+        self.cluster_item.setTitle("Token clusters, sample 0")
         self.cluster_item.setLabels(bottom="token")
-        self.cluster_legend = self.cluster_item.addLegend(offset=(8, 2),
-                                                          brush=(255, 255, 255, 215),
-                                                          pen=(160, 160, 160))
+        self.cluster_key = QtWidgets.QLabel(self)        # the key, beside (never over) the marks
+        self.cluster_key.setWordWrap(True)
         self.notes = QtWidgets.QLabel(self)
         self.notes.setWordWrap(True)
+        self.notes.setVisible(standalone)
         self._layout()
 
     def _layout(self) -> None:
@@ -64,21 +77,25 @@ class DualsAttentionView(QtWidgets.QWidget):
         outer = QtWidgets.QVBoxLayout(self)
         outer.addLayout(top, 5)
         outer.addLayout(middle, 5)
-        outer.addWidget(self.cluster_plot, 3)
+        self.cluster_plot.setMinimumHeight(130)
+        outer.addWidget(self.cluster_plot, 2)
+        outer.addWidget(self.cluster_key)
         outer.addWidget(self.notes)
 
     # ------------------------------------------------------------------ drawing
     def show_outcome(self, outcome) -> None:
-        """Draw an attention outcome (see the module docstring for what is read)."""
+        """Draw an attention outcome (see the module docstring for what is read); an object
+        with only ``arrays`` (a partial result) draws the structure alone."""
         a = outcome.arrays
-        self._draw_objective(outcome)
+        if self.standalone and hasattr(outcome, "gd_objectives"):
+            self._draw_objective(outcome)
+            self.notes.setText("\n".join(getattr(outcome, "notes", [])))
         self._draw_singular_values(np.asarray(a["sv_convex"]), np.asarray(a["sv_trained"]))
         self._draw_beta_path(np.asarray(a["beta_path"]), np.asarray(a["sv_path"]),
                              float(np.median(a["beta_path"])))
         self._draw_maps(a)
         self._draw_clusters(np.asarray(a["clusters_convex"]), np.asarray(a["clusters_trained"]),
                             a.get("clusters_keysets"))
-        self.notes.setText("\n".join(outcome.notes))
 
     def _draw_objective(self, o) -> None:
         plot = self.objective_plot
@@ -132,12 +149,14 @@ class DualsAttentionView(QtWidgets.QWidget):
         maps = [np.asarray(a[key]) for _, key, _ in rows]
         bound = max(float(np.max(np.abs(m))) if m.size else 0.0 for m in maps) or 1.0
         cmap = pg.colormap.get("CET-D1")
+        columns = max(len(m[:MAX_MAPS]) for m in maps)
+        self.maps.addLabel("Token maps, sample 0 (query ↓, key →; ‖W1‖·‖W2‖)", row=0, col=0,
+                           colspan=columns, size="9pt")
         for r, (name, key, strength_key) in enumerate(rows):
             strengths = np.asarray(a[strength_key])
             for h, image in enumerate(np.asarray(a[key])[:MAX_MAPS]):
-                plot = self.maps.addPlot(row=r, col=h)
-                plot.setTitle(f"{name} head {h + 1}: ‖W1‖‖W2‖ = {strengths[h]:.3g}", size="9pt")
-                plot.setLabels(left="query token", bottom="key token")
+                plot = self.maps.addPlot(row=r + 1, col=h)
+                plot.setTitle(f"{name} {h + 1}: {strengths[h]:.3g}", size="8pt")
                 plot.addItem(_token_image(np.asarray(image, dtype=np.float32), cmap, bound))
                 _token_axes(plot, image.shape[0])
         self.color_bar.set_lut(cmap.getLookupTable(nPts=256, alpha=False))
@@ -145,28 +164,30 @@ class DualsAttentionView(QtWidgets.QWidget):
 
     def _draw_clusters(self, convex: np.ndarray, trained: np.ndarray, keysets=None) -> None:
         self.cluster_item.clear()
-        self.cluster_legend.clear()
         rows = [(1, convex, "head {}"), (0, trained, "head {}")]
         ticks = [(0, "trained"), (1, "convex")]
         if keysets is not None:
             rows.append((2, np.asarray(keysets), "key set {}"))
             ticks.append((2, "key sets"))
         self.cluster_item.getAxis("left").setTicks([ticks])
-        named: set[str] = set()                    # one legend entry per label
+        key: dict[str, str] = {}                   # one key entry per label
         for y, labels, text in rows:
+            symbol = ("s", "■") if "head" in text else ("t", "▼")
             for label in np.unique(labels):
                 idx = np.flatnonzero(labels == label)
-                name = text.format(int(label) + 1)
+                color = CLUSTER_COLORS[int(label) % len(CLUSTER_COLORS)]
                 self.cluster_item.addItem(pg.ScatterPlotItem(
-                    idx, [y] * idx.size, size=16, symbol="s" if "head" in text else "t",
-                    pen=None, brush=pg.mkBrush(*CLUSTER_COLORS[int(label) % len(CLUSTER_COLORS)]),
-                    name=None if name in named else name))
-                named.add(name)
-        self.cluster_legend.setColumnCount(max(1, len(named)))
+                    idx, [y] * idx.size, size=13, symbol=symbol[0], pen=None,
+                    brush=pg.mkBrush(*color)))
+                name = text.format(int(label) + 1)
+                key[name] = (f"<span style='color: rgb{color}'>{symbol[1]}</span>&nbsp;{name}")
+        self.cluster_key.setText("Key: " + " &nbsp; ".join(key.values()) +
+                                 " &nbsp;(■ the head each token's output owes most to; ▼ tokens "
+                                 "with equal key sets under the active gates)" * (keysets is not None))
         count = max(len(convex), 1)
         self.cluster_item.getAxis("bottom").setTicks([[(t, str(t)) for t in range(count)]])
         self.cluster_item.setXRange(-0.5, count - 0.5, padding=0)
-        self.cluster_item.setYRange(-0.6, len(rows) + 0.6 + 0.6, padding=0)
+        self.cluster_item.setYRange(-0.5, len(rows) - 0.5, padding=0)
 
 
 def _token_image(image: np.ndarray, cmap, bound: float) -> pg.ImageItem:

@@ -1,11 +1,11 @@
 """The WGAN tab of the convex-duals lab: samples over the discriminator, objective and
 covariance paths of gradient descent–ascent against the closed-form generator.
 
-:meth:`DualsWganView.show_outcome` reads a model outcome by duck typing (attributes
-``convex_objective``, ``steps``, ``gd_objectives``, ``seeds``, ``notes`` and the ``arrays``
-keys ``real``, ``generated_convex``, ``generated_gda``, ``grid_x``, ``grid_y``,
-``critic_convex``, ``critic_gda``, ``ellipse_*``, ``eig_real``, ``eig_convex``,
-``eig_path``, ``beta_grid``, ``eig_vs_beta``, ``beta``); it never computes the model, only draws it.
+:meth:`DualsWganView.show_outcome` reads a model outcome by duck typing: the ``arrays`` keys
+``real``, ``generated_convex``, ``generated_gda``, ``grid_x``, ``grid_y``, ``critic_convex``,
+``critic_gda``, ``ellipse_*``, ``eig_real``, ``eig_convex``, ``eig_path``, ``steps``,
+``beta_grid``, ``eig_vs_beta``, ``beta``, and when ``standalone`` also ``convex_objective``,
+``steps``, ``gd_objectives``, ``seeds``, ``notes``. It never computes the model, only draws it.
 """
 from __future__ import annotations
 
@@ -27,17 +27,31 @@ CRITICS = {"Discriminator: convex optimum A*": "critic_convex",
 
 
 class DualsWganView(QtWidgets.QWidget):
-    """Samples with the discriminator's quadratic form behind them, the GDA objective per
-    seed against p*, and the eigenvalues of the generator's covariance along the paths."""
+    """Samples with the discriminator's quadratic form behind them, the eigenvalues of the
+    generator's covariance along the GDA paths and of the closed form against β.
 
-    def __init__(self, parent: Optional[QtWidgets.QWidget] = None):
+    Parameters
+    ----------
+    standalone : bool
+        Also draw the GDA objective of every seed against p* and the outcome's notes (the
+        lab's tab draws those itself, so the default leaves them out).
+    parent : QWidget, optional
+
+    Attributes
+    ----------
+    item : pyqtgraph.PlotItem
+        The samples plot (the view's main plot, e.g. for SVG export).
+    """
+
+    def __init__(self, standalone: bool = False, parent: Optional[QtWidgets.QWidget] = None):
         super().__init__(parent)
-        self._outcome = None
+        self.standalone = standalone
+        self._arrays = None
         self.critic_choice = QtWidgets.QComboBox(self)
         self.critic_choice.addItems(list(CRITICS))
         self.critic_choice.currentTextChanged.connect(self._draw_critic)
         self.samples = pg.PlotWidget(self)
-        self.samples_item = self.samples.getPlotItem()
+        self.samples_item = self.item = self.samples.getPlotItem()
         self.samples_item.setAspectLocked(True)
         self.samples_item.setLabels(bottom="x₁", left="x₂")
         self.legend = self.samples_item.addLegend(offset=(8, 8), brush=(255, 255, 255, 215),
@@ -47,43 +61,45 @@ class DualsWganView(QtWidgets.QWidget):
         self.critic_image.setOpacity(0.55)          # the samples stay visible over it
         self.samples_item.addItem(self.critic_image)
         self.color_bar = ColorBar(self)
-        self.objective_plot = CurvePlot("GDA objective ½‖W‖² + λ(‖C_x − C_g‖₂ − β)₊",
-                                        "step", "objective")
-        self.eig_plot = CurvePlot("Eigenvalues of C_g along GDA", "step", "eigenvalue")
-        self.beta_plot = CurvePlot("Closed form: eigenvalues of C_g* = (C_x − βI)₊ against β",
-                                   "β", "eigenvalue")
+        self.objective_plot = CurvePlot("GDA objective", "step",
+                                        "½‖W‖² + λ(‖C_x − C_g‖₂ − β)₊")
+        self.objective_plot.setVisible(standalone)
+        self.eig_plot = CurvePlot("eig(C_g) along GDA", "step", "eigenvalue")
+        self.beta_plot = CurvePlot("C_g* = (C_x − βI)₊ vs β", "β", "eigenvalue")
         self.notes = QtWidgets.QLabel(self)
         self.notes.setWordWrap(True)
+        self.notes.setVisible(standalone)
         self._layout()
 
     def _layout(self) -> None:
-        left = QtWidgets.QVBoxLayout()
-        left.addWidget(self.critic_choice)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(self.samples, 1)
-        row.addWidget(self.color_bar)
-        left.addLayout(row, 1)
-        right = QtWidgets.QVBoxLayout()
-        right.addWidget(self.objective_plot, 1)
-        right.addWidget(self.eig_plot, 1)
-        right.addWidget(self.beta_plot, 1)
-        top = QtWidgets.QHBoxLayout()
-        top.addLayout(left, 3)
-        top.addLayout(right, 2)
+        """Samples on top, the paths below: fits the lab's tall, narrow tab and a wide
+        window alike."""
+        samples = QtWidgets.QHBoxLayout()
+        samples.addWidget(self.samples, 1)
+        samples.addWidget(self.color_bar)
+        paths = QtWidgets.QHBoxLayout()
+        for plot in (self.objective_plot, self.eig_plot, self.beta_plot):
+            plot.setMinimumSize(160, 150)
+            paths.addWidget(plot, 1)
         outer = QtWidgets.QVBoxLayout(self)
-        outer.addLayout(top, 1)
+        outer.addWidget(self.critic_choice)
+        outer.addLayout(samples, 3)
+        outer.addLayout(paths, 2)
         outer.addWidget(self.notes)
+        self.samples.setMinimumSize(200, 200)
 
     # ------------------------------------------------------------------ drawing
     def show_outcome(self, outcome) -> None:
-        """Draw a WGAN outcome (see the module docstring for what is read)."""
-        self._outcome = outcome
+        """Draw a WGAN outcome (see the module docstring for what is read); an object with
+        only ``arrays`` (a partial result) draws the arrays alone."""
+        self._arrays = outcome.arrays
         self._draw_samples(outcome.arrays)
         self._draw_critic()
-        self._draw_objective(outcome)
-        self._draw_eigs(outcome)
-        self._draw_beta(outcome)
-        self.notes.setText("\n".join(outcome.notes))
+        self._draw_eigs(outcome.arrays)
+        self._draw_beta(outcome.arrays)
+        if self.standalone and hasattr(outcome, "gd_objectives"):
+            self._draw_objective(outcome)
+            self.notes.setText("\n".join(getattr(outcome, "notes", [])))
 
     def _draw_samples(self, a: dict) -> None:
         for item in list(self.samples_item.listDataItems()):
@@ -92,6 +108,7 @@ class DualsWganView(QtWidgets.QWidget):
         marks = (("real", "ellipse_real", REAL, "real samples"),
                  ("generated_convex", "ellipse_convex", CONVEX, "generator, closed form"),
                  ("generated_gda", "ellipse_gda", GDA, "generator, GDA (best seed)"))
+        # one key per colour; the line of each colour is its 2σ covariance ellipse
         for points, ring, color, name in marks:
             pts = np.asarray(a[points])
             self.samples_item.addItem(pg.ScatterPlotItem(
@@ -99,12 +116,13 @@ class DualsWganView(QtWidgets.QWidget):
                 name=name))
             ell = np.asarray(a[ring])
             self.samples_item.addItem(pg.PlotDataItem(
-                ell[:, 0], ell[:, 1], pen=pg.mkPen(color, width=2), name=f"{name}: 2σ ellipse"))
+                ell[:, 0], ell[:, 1], pen=pg.mkPen(color, width=2), name="2σ ellipse"
+                if points == "real" else None))
 
     def _draw_critic(self, *_args) -> None:
-        if self._outcome is None:
+        if self._arrays is None:
             return
-        a = self._outcome.arrays
+        a = self._arrays
         values = np.asarray(a[CRITICS[self.critic_choice.currentText()]], dtype=float)
         bound = float(np.nanmax(np.abs(values))) or 1.0
         cmap = pg.colormap.get("CET-D1")
@@ -116,8 +134,7 @@ class DualsWganView(QtWidgets.QWidget):
                                   y[-1] - y[0] + dy)
         self.color_bar.set_lut(cmap.getLookupTable(nPts=256, alpha=False))
         self.color_bar.set_range(-bound, bound, "D(x)")
-        shown = self.critic_choice.currentText().split(": ", 1)[-1]
-        self.samples_item.setTitle(f"Samples over the discriminator D(x) = xᵀAx ({shown})")
+        self.samples_item.setTitle("Samples over D(x) = xᵀAx")
 
     def _draw_objective(self, o) -> None:
         plot = self.objective_plot
@@ -132,39 +149,37 @@ class DualsWganView(QtWidgets.QWidget):
                        name=f"p* = {o.convex_objective:.6g} (closed form)")
         _clip_y(plot, values, float(o.convex_objective))
 
-    def _draw_eigs(self, o) -> None:
+    def _draw_eigs(self, a: dict) -> None:
         plot = self.eig_plot
         plot.clear_items()
-        a, steps = o.arrays, np.asarray(o.steps, dtype=float)
         path = np.asarray(a["eig_path"], dtype=float)
+        steps = np.asarray(a["steps"], dtype=float)
         for row in range(path.shape[0]):
             color = SEED_COLORS[row % len(SEED_COLORS)]
             for i, style in enumerate(("solid", "dash")):
                 plot.set_curve(f"s{row}e{i}", steps, path[row, :, i], color=color, width=1.5,
-                               style=style, name=f"seed {row}: λ{i + 1}(C_g)" if row == 0 or
-                               i == 0 else None)
+                               style=style, name=f"GDA seed {row}" if i == 0 else
+                               ("λ₂ dashed" if row == 0 else None))
         for i, value in enumerate(np.asarray(a["eig_convex"])):
             plot.set_hline(f"cf{i}", float(value), color=CONVEX,
-                           name=f"λ{i + 1}(C_g*) closed form = {value:.4g}")
+                           name="closed form C_g*" if i == 0 else None)
         for i, value in enumerate(np.asarray(a["eig_real"])):
             plot.set_hline(f"real{i}", float(value), color=REAL,
-                           name=f"λ{i + 1}(C_x) data = {value:.4g}")
+                           name="data C_x" if i == 0 else None)
         _clip_y(plot, path, 0.0, float(np.max(a["eig_real"])))
 
-
-    def _draw_beta(self, o) -> None:
+    def _draw_beta(self, a: dict) -> None:
         plot = self.beta_plot
         plot.clear_items()
-        a = o.arrays
         grid, eig = np.asarray(a["beta_grid"]), np.asarray(a["eig_vs_beta"])
         for i, style in enumerate(("solid", "dash")):
             plot.set_curve(f"eig{i}", grid, eig[:, i], color=CONVEX, style=style, width=2,
-                           name=f"λ{i + 1}(C_g*)")
+                           name="closed form C_g*" if i == 0 else None)
         beta = float(a["beta"])
-        plot.set_vline("beta", beta, color=(90, 90, 90), name=f"this run's β = {beta:.3g}")
+        plot.set_vline("beta", beta, color=(90, 90, 90), name=f"β = {beta:.3g} (this run)")
         for i, value in enumerate(np.asarray(a["eig_real"])):
             plot.set_vline(f"drop{i}", float(value), color=REAL,
-                           name="β = λᵢ(C_x): a direction drops" if i == 0 else None)
+                           name="β = λᵢ(C_x): drops" if i == 0 else None)
 
 
 def _clip_y(plot: CurvePlot, values: np.ndarray, low: float, high: float = -np.inf) -> None:

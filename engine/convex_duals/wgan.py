@@ -29,7 +29,9 @@ keeps its path (NaN after the stop).
 ``eig_real``, ``eig_convex`` : (2,)
     Eigenvalues of ``C_x`` and ``C_g*``, descending.
 ``eig_path`` : (seeds, T, 2)
-    Eigenvalues of ``C_g`` along every GDA path (at ``ModelOutcome.steps``).
+    Eigenvalues of ``C_g`` along every GDA path, at the steps of ``steps``.
+``steps`` : (T,)
+    The recorded GDA steps (the same as ``ModelOutcome.steps``).
 ``violation_path`` : (seeds, T)
     ``||C_x − C_g||₂`` along every path (the constraint is ``≤ β``).
 ``gda_path`` : (seeds, T, d_z·2)
@@ -204,7 +206,8 @@ def _outcome(p, X, Z, C_x, cf, paths, record) -> ModelOutcome:
               "eig_path": np.array([path.eig for path in paths]),
               "violation_path": np.array([path.violation for path in paths]),
               "gda_path": np.array([path.W for path in paths]), "W_convex": cf.W}
-    arrays.update(_beta_sweep(C_x), beta=np.array(p.beta))
+    arrays.update(_beta_sweep(C_x), beta=np.array(p.beta),
+                  steps=np.arange(len(paths[0].objective)) * record)
     notes = [f"n = {p.samples} samples, d_z = {p.latent_dim}, {p.neurons} discriminator "
              f"neurons; {cf.k} of 2 directions survive β = {p.beta:g}",
              f"objective of a GDA path: ½||W||² + {cf.penalty:.4g}·(||C_x − C_g||₂ − β)_+ "

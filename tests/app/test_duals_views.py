@@ -1,6 +1,8 @@
 """The attention and WGAN views of the convex-duals lab draw real engine outcomes (small
 sizes), redraw when the outcome changes shape, react to their own controls, and grab to a
 non-blank PNG. Any exception raised in a Qt slot fails the test (pytest-qt)."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from PySide6 import QtGui
@@ -29,7 +31,7 @@ def attention_outcomes():
 
 
 def test_attention_view_draws_and_redraws(qtbot, tmp_path, attention_outcomes):
-    view = DualsAttentionView()
+    view = DualsAttentionView(standalone=True)
     qtbot.addWidget(view)
     view.resize(1300, 850)
     view.show()
@@ -40,17 +42,35 @@ def test_attention_view_draws_and_redraws(qtbot, tmp_path, attention_outcomes):
         blocks = outcome.arrays["sv_convex"].shape[0]
         assert sum(key.startswith("c") for key in keys) == blocks
         assert sum(key.startswith("seed") for key in view.objective_plot.keys()) == 2
-        maps = len(outcome.arrays["maps_convex"]) + len(outcome.arrays["maps_trained"])
-        assert len(view.maps.ci.items) == maps
-        assert view.cluster_legend.items                 # every cluster colour has a key
+        maps = min(len(outcome.arrays["maps_convex"]), 3) + min(len(outcome.arrays["maps_trained"]), 3)
+        assert len(view.maps.ci.items) == maps + 1          # the maps and their caption
+        labels = np.unique(outcome.arrays["clusters_convex"]).tolist()
+        assert all(f"head {k + 1}" in view.cluster_key.text() for k in labels)   # keyed
         assert "unknowns" in view.notes.text()
         _grab_not_blank(view, tmp_path / f"attention_{k}.png")
+
+
+def test_views_in_the_lab_draw_arrays_only(qtbot, attention_outcomes):
+    """The lab's tab draws the objective itself and may pass a partial (arrays only)."""
+    attention = DualsAttentionView()
+    wgan_view = DualsWganView()
+    for view in (attention, wgan_view):
+        qtbot.addWidget(view)
+        view.show()
+        assert not view.objective_plot.isVisible() and not view.notes.isVisible()
+    attention.show_outcome(SimpleNamespace(arrays=attention_outcomes[0].arrays))
+    assert attention.sv_plot.keys() and not attention.objective_plot.keys()
+    assert attention.item is attention.sv_plot.plot_item
+    outcome = drain(run_wgan(WganParams(samples=30, steps=100, seeds=1)))
+    wgan_view.show_outcome(SimpleNamespace(arrays=outcome.arrays))
+    assert wgan_view.eig_plot.keys() and not wgan_view.objective_plot.keys()
+    assert wgan_view.item is wgan_view.samples_item
 
 
 def test_wgan_view_draws_switches_critic_and_keeps_a_diverged_path(qtbot, tmp_path):
     outcome = drain(run_wgan(WganParams(samples=60, steps=1500, seeds=2, lr=0.05)))
     assert any("diverged" in note for note in outcome.notes)
-    view = DualsWganView()
+    view = DualsWganView(standalone=True)
     qtbot.addWidget(view)
     view.resize(1300, 800)
     view.show()
