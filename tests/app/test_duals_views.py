@@ -81,7 +81,7 @@ def test_wgan_view_draws_switches_critic_and_keeps_a_diverged_path(qtbot, tmp_pa
     first = np.array(view.critic_image.image, copy=True)
     view.critic_choice.setCurrentIndex(1)                  # the GDA discriminator
     qtbot.wait(20)
-    assert "GDA" in view.samples_item.titleLabel.text
+    assert "GDA" in view.critic_choice.currentText()
     np.testing.assert_allclose(view.critic_image.image,
                                outcome.arrays[list(CRITICS.values())[1]].astype(np.float32))
     assert not np.array_equal(first, view.critic_image.image)
