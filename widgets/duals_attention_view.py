@@ -90,11 +90,11 @@ class DualsAttentionView(QtWidgets.QWidget):
         if self.standalone and hasattr(outcome, "gd_objectives"):
             self._draw_objective(outcome)
             self.notes.setText("\n".join(getattr(outcome, "notes", [])))
-        self._draw_singular_values(np.asarray(a["sv_convex"]), np.asarray(a["sv_trained"]))
+        self._draw_singular_values(np.asarray(a["sv_convex"]), a.get("sv_trained"))
         self._draw_beta_path(np.asarray(a["beta_path"]), np.asarray(a["sv_path"]),
                              float(np.median(a["beta_path"])))
         self._draw_maps(a)
-        self._draw_clusters(np.asarray(a["clusters_convex"]), np.asarray(a["clusters_trained"]),
+        self._draw_clusters(np.asarray(a["clusters_convex"]), a.get("clusters_trained"),
                             a.get("clusters_keysets"))
 
     def _draw_objective(self, o) -> None:
@@ -115,7 +115,7 @@ class DualsAttentionView(QtWidgets.QWidget):
             pad = 0.05 * (top - low) or 1.0
             plot.plot_item.setYRange(low - pad, top + pad, padding=0)
 
-    def _draw_singular_values(self, sv_convex: np.ndarray, sv_trained: np.ndarray) -> None:
+    def _draw_singular_values(self, sv_convex: np.ndarray, sv_trained) -> None:
         plot = self.sv_plot
         plot.clear_items()
         width = sv_convex.shape[1] + 1
@@ -123,8 +123,10 @@ class DualsAttentionView(QtWidgets.QWidget):
             x = b * width + np.arange(sv_convex.shape[1])
             plot.set_curve(f"c{b}", x, sv_convex[b], color=CONVEX, symbol="o",
                            name="convex optimum Z*" if b == 0 else None)
-            plot.set_curve(f"t{b}", x, sv_trained[b], color=TRAINED, symbol="x", style="dash",
-                           name="trained heads (best seed)" if b == 0 else None)
+            if sv_trained is not None:                  # absent from the convex partial
+                plot.set_curve(f"t{b}", x, np.asarray(sv_trained)[b], color=TRAINED,
+                               symbol="x", style="dash",
+                               name="trained heads (best seed)" if b == 0 else None)
             if b:
                 plot.set_vline(f"sep{b}", b * width - 1, color=(170, 170, 170),
                                name="block boundary" if b == 1 else None)
@@ -144,8 +146,9 @@ class DualsAttentionView(QtWidgets.QWidget):
 
     def _draw_maps(self, a: dict) -> None:
         self.maps.clear()
-        rows = (("convex", "maps_convex", "head_strength_convex"),
-                ("trained", "maps_trained", "head_strength_trained"))
+        rows = [row for row in (("convex", "maps_convex", "head_strength_convex"),
+                                ("trained", "maps_trained", "head_strength_trained"))
+                if row[1] in a]                    # trained maps arrive after Adam
         maps = [np.asarray(a[key]) for _, key, _ in rows]
         bound = max(float(np.max(np.abs(m))) if m.size else 0.0 for m in maps) or 1.0
         cmap = pg.colormap.get("CET-D1")
@@ -162,10 +165,12 @@ class DualsAttentionView(QtWidgets.QWidget):
         self.color_bar.set_lut(cmap.getLookupTable(nPts=256, alpha=False))
         self.color_bar.set_range(-bound, bound, "map")
 
-    def _draw_clusters(self, convex: np.ndarray, trained: np.ndarray, keysets=None) -> None:
+    def _draw_clusters(self, convex: np.ndarray, trained=None, keysets=None) -> None:
         self.cluster_item.clear()
-        rows = [(1, convex, "head {}"), (0, trained, "head {}")]
+        rows = [(1, convex, "head {}")]
         ticks = [(0, "trained"), (1, "convex")]
+        if trained is not None:
+            rows.append((0, np.asarray(trained), "head {}"))
         if keysets is not None:
             rows.append((2, np.asarray(keysets), "key set {}"))
             ticks.append((2, "key sets"))
@@ -187,7 +192,7 @@ class DualsAttentionView(QtWidgets.QWidget):
         count = max(len(convex), 1)
         self.cluster_item.getAxis("bottom").setTicks([[(t, str(t)) for t in range(count)]])
         self.cluster_item.setXRange(-0.5, count - 0.5, padding=0)
-        self.cluster_item.setYRange(-0.5, len(rows) - 0.5, padding=0)
+        self.cluster_item.setYRange(-0.5, len(ticks) - 0.5, padding=0)
 
 
 def _token_image(image: np.ndarray, cmap, bound: float) -> pg.ImageItem:

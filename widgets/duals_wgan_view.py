@@ -109,7 +109,7 @@ class DualsWganView(QtWidgets.QWidget):
                  ("generated_convex", "ellipse_convex", CONVEX, "generator, closed form"),
                  ("generated_gda", "ellipse_gda", GDA, "generator, GDA (best seed)"))
         # one key per colour; the line of each colour is its 2σ covariance ellipse
-        for points, ring, color, name in marks:
+        for points, ring, color, name in (m for m in marks if m[0] in a):
             pts = np.asarray(a[points])
             self.samples_item.addItem(pg.ScatterPlotItem(
                 pts[:, 0], pts[:, 1], size=5, pen=None, brush=pg.mkBrush(*color, 170),
@@ -123,7 +123,8 @@ class DualsWganView(QtWidgets.QWidget):
         if self._arrays is None:
             return
         a = self._arrays
-        values = np.asarray(a[CRITICS[self.critic_choice.currentText()]], dtype=float)
+        key = CRITICS[self.critic_choice.currentText()]
+        values = np.asarray(a[key] if key in a else a["critic_convex"], dtype=float)
         bound = float(np.nanmax(np.abs(values))) or 1.0
         cmap = pg.colormap.get("CET-D1")
         self.critic_image.setImage(values.astype(np.float32), levels=(-bound, bound))
@@ -152,13 +153,13 @@ class DualsWganView(QtWidgets.QWidget):
     def _draw_eigs(self, a: dict) -> None:
         plot = self.eig_plot
         plot.clear_items()
-        path = np.asarray(a["eig_path"], dtype=float)
-        steps = np.asarray(a["steps"], dtype=float)
-        for row in range(path.shape[0]):
+        path = np.asarray(a.get("eig_path", np.zeros((0, 0, 2))), dtype=float)
+        for row in range(path.shape[0]):        # no paths in the convex partial (GDA not run)
             color = SEED_COLORS[row % len(SEED_COLORS)]
             for i, style in enumerate(("solid", "dash")):
-                plot.set_curve(f"s{row}e{i}", steps, path[row, :, i], color=color, width=1.5,
-                               style=style, name=f"GDA seed {row}" if i == 0 else
+                plot.set_curve(f"s{row}e{i}", np.asarray(a["steps"], dtype=float),
+                               path[row, :, i], color=color, width=1.5, style=style,
+                               name=f"GDA seed {row}" if i == 0 else
                                ("λ₂ dashed" if row == 0 else None))
         for i, value in enumerate(np.asarray(a["eig_convex"])):
             plot.set_hline(f"cf{i}", float(value), color=CONVEX,
@@ -166,7 +167,8 @@ class DualsWganView(QtWidgets.QWidget):
         for i, value in enumerate(np.asarray(a["eig_real"])):
             plot.set_hline(f"real{i}", float(value), color=REAL,
                            name="data C_x" if i == 0 else None)
-        _clip_y(plot, path, 0.0, float(np.max(a["eig_real"])))
+        if path.size:
+            _clip_y(plot, path, 0.0, float(np.max(a["eig_real"])))
 
     def _draw_beta(self, a: dict) -> None:
         plot = self.beta_plot

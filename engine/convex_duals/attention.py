@@ -58,6 +58,7 @@ from engine.convex_duals.attention_heads import (heads_from_optimum, keyset_clus
                                                  train_heads)
 from engine.convex_duals.attention_ops import (AttentionOperator, gate_masks, lifted_matrix,
                                                singular_value_path, solve_block_nuclear)
+from engine.convex_duals.attention_stream import stream_seed_runs
 from engine.convex_duals.common import ConvexDualsError, ModelOutcome
 from engine.core import Progress, param
 
@@ -160,34 +161,24 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     W1c, W2c, sigma = heads_from_optimum(op, sol.Z)
     yield Progress(0.1, "singular values of Z* against β")
     sv_path = singular_value_path(op, Y, p.beta * BETA_PATH)
-    runs = []
-    for k in range(p.seeds):
-        part = train_heads(op, Y, p.beta, heads=p.heads, seed=k, steps=p.steps, lr=p.lr,
-                           record_every=RECORD_EVERY)
-        runs.append((yield from _relay(part, 0.2 + 0.8 * k / p.seeds, 0.8 / p.seeds,
-                                       f"Adam seed {k}")))
-    yield Progress(1.0, "done")
-    outcome = _outcome(p, op, Y, sol, (W1c, W2c, sigma), runs, solve_s)
-    outcome.arrays.update(beta_path=p.beta * BETA_PATH, sv_path=sv_path)
-    return outcome
+    convex = _convex_arrays(op, sol.Z, (W1c, W2c))
+    convex.update(beta_path=p.beta * BETA_PATH, sv_path=sv_path)
+    yield Progress(0.2, "convex optimum", {"stage": "convex", "objective": sol.value,
+                                            "certificate": sol.gap, "arrays": convex})
+    steps = np.arange(p.steps // RECORD_EVERY + 1) * RECORD_EVERY
+    parts = [train_heads(op, Y, p.beta, heads=p.heads, seed=k, steps=p.steps, lr=p.lr,
+                         record_every=RECORD_EVERY) for k in range(p.seeds)]
+    runs = yield from stream_seed_runs(parts, steps, 0.2, 1.0, "Adam", lambda r: r[0])
+    return _outcome(p, op, Y, sol, (W1c, W2c, sigma), runs, solve_s, convex)
 
 
-def _relay(part, start: float, width: float, message: str):
-    while True:
-        try:
-            frac = next(part)
-        except StopIteration as stop:
-            return stop.value
-        yield Progress(start + width * frac, message)
-
-
-def _outcome(p, op, Y, sol, convex_heads, runs, solve_s) -> ModelOutcome:
+def _outcome(p, op, Y, sol, convex_heads, runs, solve_s, convex) -> ModelOutcome:
     W1c, W2c, sigma = convex_heads
     curves = np.array([r[0] for r in runs])
     finals = [row[np.isfinite(row)][-1] if np.isfinite(row).any() else np.inf for row in curves]
     best = int(np.argmin(finals))
     W1t, W2t = runs[best][1], runs[best][2]
-    arrays = _structure(op, sol.Z, (W1c, W2c), (W1t, W2t))
+    arrays = {**convex, **_trained_arrays(op, (W1t, W2t))}
     notes = [f"n = {p.samples} sequences of s = {p.tokens} tokens, d = {p.features}, "
              f"c = {p.outputs}; {int(np.prod(op.shape))} unknowns, solved in {solve_s:.2f} s "
              f"({sol.iterations} ADMM iterations)",
@@ -206,20 +197,27 @@ def _outcome(p, op, Y, sol, convex_heads, runs, solve_s) -> ModelOutcome:
                         notes=notes)
 
 
-def _structure(op, Z, convex, trained) -> dict:
-    Zt = lift(op, *trained)
-    arrays = {"sv_convex": np.linalg.svd(Z, compute_uv=False),
-              "sv_trained": np.linalg.svd(Zt, compute_uv=False),
-              "tokens": op.X[0].copy()}
+def _head_arrays(op, name: str, W1: np.ndarray, W2: np.ndarray) -> dict:
+    """Singular values, block norms, token maps, clusters and strengths of some heads."""
+    sv = np.linalg.svd(lift(op, W1, W2), compute_uv=False)
+    strength = np.sqrt(np.sum(W1.reshape(W1.shape[0], W1.shape[1], -1) ** 2, axis=-1)
+                       * np.sum(W2.reshape(W2.shape[0], W2.shape[1], -1) ** 2, axis=-1))
+    return {f"sv_{name}": sv, f"block_norms_{name}": sv.sum(axis=1),
+            f"maps_{name}": token_maps(op, W1, W2),
+            f"clusters_{name}": token_clusters(op, W1, W2),
+            f"head_strength_{name}": np.sort(strength, axis=None)[::-1][:4]}
+
+
+def _convex_arrays(op, Z: np.ndarray, heads) -> dict:
+    """The optimum's structure (the ``convex`` partial and half of the outcome's arrays)."""
+    arrays = {"tokens": op.X[0].copy(), **_head_arrays(op, "convex", *heads)}
+    arrays["sv_convex"] = np.linalg.svd(Z, compute_uv=False)     # σ of Z* itself, all of them
     arrays["block_norms_convex"] = arrays["sv_convex"].sum(axis=1)
-    arrays["block_norms_trained"] = arrays["sv_trained"].sum(axis=1)
-    for name, (W1, W2) in (("convex", convex), ("trained", trained)):
-        arrays[f"maps_{name}"] = token_maps(op, W1, W2)
-        arrays[f"clusters_{name}"] = token_clusters(op, W1, W2)
-        strength = np.sqrt(np.sum(W1.reshape(W1.shape[0], W1.shape[1], -1) ** 2, axis=-1)
-                           * np.sum(W2.reshape(W2.shape[0], W2.shape[1], -1) ** 2, axis=-1))
-        arrays[f"head_strength_{name}"] = np.sort(strength, axis=None)[::-1][:4]
     if op.masks is not None:
         arrays["masks"] = op.masks[:, 0].copy()
         arrays["clusters_keysets"] = keyset_clusters(op, Z)
     return arrays
+
+
+def _trained_arrays(op, heads) -> dict:
+    return _head_arrays(op, "trained", *heads)

@@ -150,7 +150,8 @@ def _init(op: AttentionOperator, m: int, seed: int, scale: float):
 def train_heads(op: AttentionOperator, Y: np.ndarray, beta: float, *, heads: int, seed: int,
                 steps: int, lr: float, record_every: int = 10, scale: float = 0.3
                 ) -> Generator[float, None, tuple]:
-    """Adam on the heads' objective from one seed; yields the fraction done.
+    """Adam on the heads' objective from one seed; yields ``(fraction done, objectives so
+    far)``.
 
     Returns ``(objectives, W1, W2, diverged_at)``: the objective every ``record_every``
     steps (NaN after a divergence stopped the run), the final (or last finite) weights, and
@@ -169,7 +170,7 @@ def train_heads(op: AttentionOperator, Y: np.ndarray, beta: float, *, heads: int
         if step % record_every == 0:
             records[step // record_every] = loss.item()
             last = (W1.detach().numpy().copy(), W2.detach().numpy().copy())
-            yield step / steps
+            yield step / steps, records
         if step < steps:
             opt.zero_grad()
             loss.backward()

@@ -20,10 +20,13 @@ keeps its path (NaN after the stop).
 ``generated_convex``, ``generated_gda`` : (n, 2)
     ``Z W*`` and ``Z W`` of the best GDA seed's last finite iterate.
 ``grid_x``, ``grid_y`` : (G,)
-    Axes of the discriminator grids.
+    Axes of the discriminator grids; ``grid_points`` (G², 2) the grid's points.
 ``critic_convex``, ``critic_gda`` : (G, G)
     ``x^T A x`` on the grid (rows follow ``grid_y``) for the optimal discriminator ``A*``
     and the best GDA seed's last discriminator.
+
+The ``convex`` partial carries the keys that do not depend on GDA; ``gd`` partials carry
+``steps`` and the objectives of every seed so far.
 ``ellipse_real``, ``ellipse_convex``, ``ellipse_gda`` : (K, 2)
     Two-standard-deviation ellipses of ``C_x``, ``C_g*`` and the GDA ``C_g``.
 ``eig_real``, ``eig_convex`` : (2,)
@@ -51,6 +54,7 @@ from typing import Generator
 
 import numpy as np
 
+from engine.convex_duals.attention_stream import stream_seed_runs
 from engine.convex_duals.common import ConvexDualsError, ModelOutcome
 from engine.convex_duals.wgan_gda import closed_form, gda
 from engine.core import Progress, param
@@ -146,25 +150,39 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     n = p.samples
     C_x, C_z = X.T @ X / n, Z.T @ Z / n
     cf = closed_form(X, Z, p.beta)
-    yield Progress(0.02, "closed-form generator")
+    convex = _convex_arrays(p, X, Z, C_x, cf)
+    certificate = _certificate(C_x, cf, p.beta)
+    yield Progress(0.02, "closed-form generator",
+                   {"stage": "convex", "objective": cf.value, "certificate": certificate,
+                    "arrays": convex})
     record = max(1, p.steps // 400)
-    paths = []
-    for k in range(p.seeds):
-        part = gda(C_x, C_z, p.beta, cf.penalty, neurons=p.neurons, seed=k, steps=p.steps,
-                   lr=p.lr, record_every=record)
-        paths.append((yield from _relay(part, 0.02 + 0.98 * k / p.seeds, 0.98 / p.seeds,
-                                        f"GDA seed {k}")))
-    yield Progress(1.0, "done")
-    return _outcome(p, X, Z, C_x, cf, paths, record)
+    steps = np.arange(p.steps // record + 1) * record
+    parts = [gda(C_x, C_z, p.beta, cf.penalty, neurons=p.neurons, seed=k, steps=p.steps,
+                 lr=p.lr, record_every=record) for k in range(p.seeds)]
+    paths = yield from stream_seed_runs(parts, steps, 0.02, 1.0, "GDA",
+                                        lambda path: path.objective)
+    return _outcome(p, Z, C_z, (cf, certificate), paths, steps, convex)
 
 
-def _relay(part, start: float, width: float, message: str):
-    while True:
-        try:
-            frac = next(part)
-        except StopIteration as stop:
-            return stop.value
-        yield Progress(start + width * frac, message)
+def _convex_arrays(p: Params, X, Z, C_x, cf) -> dict:
+    """The data and the closed form's structure (the ``convex`` partial; part of the
+    outcome's arrays)."""
+    lim = float(np.percentile(np.abs(np.r_[X, Z @ cf.W]), 99)) * 1.3 + 1e-9
+    axis = np.linspace(-lim, lim, GRID)
+    gx, gy = np.meshgrid(axis, axis)
+    arrays = {"real": X, "generated_convex": Z @ cf.W, "W_convex": cf.W,
+              "grid_x": axis, "grid_y": axis, "grid_points": np.c_[gx.ravel(), gy.ravel()],
+              "ellipse_real": ellipse(C_x), "ellipse_convex": ellipse(cf.C_g),
+              "eig_real": np.linalg.eigvalsh(C_x)[::-1],
+              "eig_convex": np.clip(np.linalg.eigvalsh(cf.C_g)[::-1], 0.0, None),
+              "beta": np.array(p.beta), **_beta_sweep(C_x)}
+    arrays["critic_convex"] = _critic(arrays["grid_points"], cf.A)
+    return arrays
+
+
+def _critic(points: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """``x^T A x`` on the grid, shape (G, G)."""
+    return np.einsum("pa,ab,pb->p", points, A, points).reshape(GRID, GRID)
 
 
 def _certificate(C_x: np.ndarray, cf, beta: float) -> float:
@@ -185,29 +203,16 @@ def _beta_sweep(C_x: np.ndarray, points: int = 121) -> dict:
     return {"beta_grid": grid, "eig_vs_beta": np.maximum(eig[None, :] - grid[:, None], 0.0)}
 
 
-def _outcome(p, X, Z, C_x, cf, paths, record) -> ModelOutcome:
+def _outcome(p, Z, C_z, optimum, paths, steps, convex) -> ModelOutcome:
+    cf, certificate = optimum
     finals = [path.objective[np.isfinite(path.objective)][-1] for path in paths]
     best = paths[int(np.argmin(finals))]
-    C_z = Z.T @ Z / p.samples
-    C_gda = best.W_last.T @ C_z @ best.W_last
-    both = np.r_[X, Z @ cf.W, Z @ best.W_last]
-    lim = float(np.percentile(np.abs(both), 99)) * 1.15 + 1e-9
-    axis = np.linspace(-lim, lim, GRID)
-    gx, gy = np.meshgrid(axis, axis)
-    pts = np.c_[gx.ravel(), gy.ravel()]
-    arrays = {"real": X, "generated_convex": Z @ cf.W, "generated_gda": Z @ best.W_last,
-              "grid_x": axis, "grid_y": axis,
-              "critic_convex": np.einsum("pa,ab,pb->p", pts, cf.A, pts).reshape(GRID, GRID),
-              "critic_gda": np.einsum("pa,ab,pb->p", pts, best.A_last, pts).reshape(GRID, GRID),
-              "ellipse_real": ellipse(C_x), "ellipse_convex": ellipse(cf.C_g),
-              "ellipse_gda": ellipse(C_gda),
-              "eig_real": np.linalg.eigvalsh(C_x)[::-1],
-              "eig_convex": np.clip(np.linalg.eigvalsh(cf.C_g)[::-1], 0.0, None),
+    arrays = {**convex, "generated_gda": Z @ best.W_last,
+              "critic_gda": _critic(convex["grid_points"], best.A_last),
+              "ellipse_gda": ellipse(best.W_last.T @ C_z @ best.W_last),
               "eig_path": np.array([path.eig for path in paths]),
               "violation_path": np.array([path.violation for path in paths]),
-              "gda_path": np.array([path.W for path in paths]), "W_convex": cf.W}
-    arrays.update(_beta_sweep(C_x), beta=np.array(p.beta),
-                  steps=np.arange(len(paths[0].objective)) * record)
+              "gda_path": np.array([path.W for path in paths]), "steps": steps}
     notes = [f"n = {p.samples} samples, d_z = {p.latent_dim}, {p.neurons} discriminator "
              f"neurons; {cf.k} of 2 directions survive β = {p.beta:g}",
              f"objective of a GDA path: ½||W||² + {cf.penalty:.4g}·(||C_x − C_g||₂ − β)_+ "
@@ -217,8 +222,6 @@ def _outcome(p, X, Z, C_x, cf, paths, record) -> ModelOutcome:
             notes.append(f"GDA seed {k} diverged at step {path.diverged_at}; its path is kept "
                          f"up to there: lower the step size")
     return ModelOutcome(model="wgan", convex_objective=cf.value,
-                        certificate=_certificate(C_x, cf, p.beta),
-                        certificate_kind="closed form",
-                        steps=np.arange(len(paths[0].objective)) * record,
+                        certificate=certificate, certificate_kind="closed form", steps=steps,
                         gd_objectives=np.array([path.objective for path in paths]),
                         seeds=np.arange(len(paths)), arrays=arrays, notes=notes)

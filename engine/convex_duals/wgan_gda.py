@@ -91,8 +91,8 @@ def _init(d_z: int, d: int, m: int, seed: int):
 
 def gda(C_x, C_z, beta: float, penalty: float, *, neurons: int, seed: int, steps: int,
         lr: float, record_every: int) -> Generator[float, None, GDAPath]:
-    """Simultaneous gradient descent (W) – ascent (u, v) on the game above; yields the
-    fraction done and returns a :class:`GDAPath`. A run whose iterates stop being finite
+    """Simultaneous gradient descent (W) – ascent (u, v) on the game above; yields
+    ``(fraction done, objectives so far)`` and returns a :class:`GDAPath`. A run whose iterates stop being finite
     or exceed 1e6 stops there and keeps its path."""
     d_z, d = C_z.shape[0], C_x.shape[0]
     W, U, v = _init(d_z, d, neurons, seed)
@@ -113,7 +113,7 @@ def gda(C_x, C_z, beta: float, penalty: float, *, neurons: int, seed: int, steps
             path.eig[r] = np.clip(np.linalg.eigvalsh(W.T @ C_z @ W)[::-1], 0.0, None)
             path.W[r] = W.ravel()
             path.W_last, path.A_last = W.copy(), A
-            yield step / steps
+            yield step / steps, path.objective
         grad_W = W - 2.0 * C_z @ W @ A
         DU = U @ Delta                                           # rows Δ u_j
         grad_U = 2.0 * v[:, None] * DU - 2.0 * beta * np.sum(U * U, axis=1)[:, None] * U

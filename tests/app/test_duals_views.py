@@ -67,6 +67,31 @@ def test_views_in_the_lab_draw_arrays_only(qtbot, attention_outcomes):
     assert wgan_view.item is wgan_view.samples_item
 
 
+def test_views_draw_the_convex_partial_then_the_result(qtbot):
+    """The models stream a ``convex`` partial (no trained arrays yet) and ``gd`` partials
+    (every seed so far); the views draw the partial, then the finished outcome."""
+    from app.runner import merge_partial
+    for run, params, view in (
+            (run_attention, AttentionParams(samples=6, steps=30, seeds=2), DualsAttentionView()),
+            (run_wgan, WganParams(samples=40, steps=300, seeds=2), DualsWganView())):
+        qtbot.addWidget(view)
+        gen, stages = run(params), {}
+        while True:
+            try:
+                progress = next(gen)
+            except StopIteration as stop:
+                outcome = stop.value
+                break
+            if progress.partial is not None:
+                stages = merge_partial(stages, progress.partial)
+                if "convex" in stages and "gd" not in stages:
+                    view.show_outcome(SimpleNamespace(arrays=stages["convex"]["arrays"]))
+        assert list(stages) == ["convex", "gd"]
+        np.testing.assert_array_equal(stages["gd"]["objectives"], outcome.gd_objectives)
+        assert stages["convex"]["objective"] == outcome.convex_objective
+        view.show_outcome(outcome)
+
+
 def test_wgan_view_draws_switches_critic_and_keeps_a_diverged_path(qtbot, tmp_path):
     outcome = drain(run_wgan(WganParams(samples=60, steps=1500, seeds=2, lr=0.05)))
     assert any("diverged" in note for note in outcome.notes)
