@@ -91,7 +91,7 @@ class Params:
                        help="Heads of the trained network per block (rank it can reach)")
     seeds: int = param(3, label="Seeds", min=1, max=5, help="Adam runs from different seeds")
     steps: int = param(600, label="Adam steps", min=10, max=5000, help="Steps per seed")
-    lr: float = param(0.02, label="Learning rate", min=1e-5, max=10.0, log=True,
+    lr: float = param(0.1, label="Learning rate", min=1e-5, max=10.0, log=True,
                       help="Adam step size")
     noise: float = param(0.1, label="Noise", min=0.0, max=2.0,
                          help="Planted data: target noise standard deviation")
@@ -186,6 +186,10 @@ def _outcome(p, op, Y, sol, convex_heads, runs, solve_s, convex) -> ModelOutcome
              f"(heads needed); the recovered heads reach "
              f"{network_objective(op, W1c, W2c, Y, p.beta):.6f}",
              f"trained structure shown: seed {best} (lowest final objective)"]
+    rank = int(np.count_nonzero(sigma > 0, axis=1).max())
+    if p.heads < rank:
+        notes.append(f"m = {p.heads} heads per block < rank {rank} of Z*: the trained heads "
+                     f"cannot reach p* (raise 'Heads per block')")
     for k, r in enumerate(runs):
         if r[3] is not None:
             notes.append(f"Adam seed {k} diverged at step {r[3]} (objective not finite); "
