@@ -4,7 +4,8 @@ covariance paths of gradient descent–ascent against the closed-form generator.
 :meth:`DualsWganView.show_outcome` reads a model outcome by duck typing: the ``arrays`` keys
 ``real``, ``generated_convex``, ``generated_gda``, ``grid_x``, ``grid_y``, ``critic_convex``,
 ``critic_gda``, ``ellipse_*``, ``eig_real``, ``eig_convex``, ``eig_path``, ``steps``,
-``beta_grid``, ``eig_vs_beta``, ``beta``, and when ``standalone`` also ``convex_objective``,
+``beta_grid``, ``eig_vs_beta``, ``beta``, ``relu_critic_*``, ``relu_line_*``, and when
+``standalone`` also ``convex_objective``,
 ``steps``, ``gd_objectives``, ``seeds``, ``notes``. It never computes the model, only draws it.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from widgets.color_bar import ColorBar
 from widgets.curve_plot import CurvePlot
@@ -22,6 +23,7 @@ __all__ = ["DualsWganView", "SEED_COLORS"]
 
 SEED_COLORS = [(30, 110, 230), (40, 160, 60), (190, 60, 190), (200, 150, 0), (120, 120, 120)]
 REAL, CONVEX, GDA = (60, 60, 60), (230, 110, 0), (30, 110, 230)
+DASH = QtCore.Qt.PenStyle.DashLine
 CRITICS = {"Discriminator: convex optimum A*": "critic_convex",
            "Discriminator: GDA, best seed": "critic_gda"}
 
@@ -118,6 +120,13 @@ class DualsWganView(QtWidgets.QWidget):
             self.samples_item.addItem(pg.PlotDataItem(
                 ell[:, 0], ell[:, 1], pen=pg.mkPen(color, width=2), name="2σ ellipse"
                 if points == "real" else None))
+        for name, color, label in (("convex", CONVEX, "closed form"), ("gda", GDA, "GDA")):
+            line = np.asarray(a.get(f"relu_line_{name}", np.zeros((0, 2))))
+            if line.size:
+                value = float(a[f"relu_critic_{name}"])
+                self.samples_item.addItem(pg.PlotDataItem(
+                    line[:, 0], line[:, 1], pen=pg.mkPen(color, width=2, style=DASH),
+                    name=f"ReLU critic's split, {label}: |Δ| = {value:.3g}"))
 
     def _draw_critic(self, *_args) -> None:
         if self._arrays is None:

@@ -41,6 +41,11 @@ The ``convex`` partial carries the keys that do not depend on GDA; ``gd`` partia
     The generator parameters ``W`` (row-major) along every path.
 ``W_convex`` : (d_z, 2)
     The closed-form generator.
+``relu_critic_convex``, ``relu_critic_gda`` : ()
+    A ReLU discriminator's critic value (piecewise mean matching, §7.4.1) of the closed-form
+    and the best GDA generator: above β, that discriminator tells them from the data.
+``relu_line_convex``, ``relu_line_gda`` : (K, 2)
+    The line ``u₁x₁ + u₂x₂ + u₃ = 0`` of the maximising direction, inside the grid.
 ``beta_grid``, ``eig_vs_beta`` : (K,), (K, 2)
     Eigenvalues of ``C_g*(β) = (C_x − βI)_+`` on a β grid from 0 to 1.2·λ₁(C_x): each
     direction is dropped where β crosses its variance s_i² (§7.4.3 "β slider").
@@ -57,6 +62,7 @@ import numpy as np
 from engine.convex_duals.attention_stream import stream_seed_runs
 from engine.convex_duals.common import ConvexDualsError, ModelOutcome
 from engine.convex_duals.wgan_gda import closed_form, gda
+from engine.convex_duals.wgan_relu import line_in_box, relu_critic
 from engine.core import Progress, param
 
 __all__ = ["Params", "run", "make_data", "ellipse"]
@@ -177,7 +183,15 @@ def _convex_arrays(p: Params, X, Z, C_x, cf) -> dict:
               "eig_convex": np.clip(np.linalg.eigvalsh(cf.C_g)[::-1], 0.0, None),
               "beta": np.array(p.beta), **_beta_sweep(C_x)}
     arrays["critic_convex"] = _critic(arrays["grid_points"], cf.A)
+    arrays.update(_relu_arrays("convex", X, Z @ cf.W, lim))
     return arrays
+
+
+def _relu_arrays(name: str, X: np.ndarray, G: np.ndarray, limit: float) -> dict:
+    """The ReLU discriminator's critic value of generator samples ``G`` and its line."""
+    value, u = relu_critic(X, G)
+    return {f"relu_critic_{name}": np.array(value),
+            f"relu_line_{name}": line_in_box(u, limit)}
 
 
 def _critic(points: np.ndarray, A: np.ndarray) -> np.ndarray:
@@ -212,11 +226,18 @@ def _outcome(p, Z, C_z, optimum, paths, steps, convex) -> ModelOutcome:
               "ellipse_gda": ellipse(best.W_last.T @ C_z @ best.W_last),
               "eig_path": np.array([path.eig for path in paths]),
               "violation_path": np.array([path.violation for path in paths]),
-              "gda_path": np.array([path.W for path in paths]), "steps": steps}
+              "gda_path": np.array([path.W for path in paths]), "steps": steps,
+              **_relu_arrays("gda", convex["real"], Z @ best.W_last,
+                             float(convex["grid_x"][-1]))}
     notes = [f"n = {p.samples} samples, d_z = {p.latent_dim}, {p.neurons} discriminator "
              f"neurons; {cf.k} of 2 directions survive β = {p.beta:g}",
              f"objective of a GDA path: ½||W||² + {cf.penalty:.4g}·(||C_x − C_g||₂ − β)_+ "
              f"(exact penalty, ≥ p*)"]
+    for name, label in (("convex", "closed-form"), ("gda", "best GDA")):
+        value = float(arrays[f"relu_critic_{name}"])
+        verdict = "tells it from the data" if value > p.beta else "cannot tell it apart"
+        notes.append(f"a ReLU discriminator with the same β {verdict}: the {label} generator's "
+                     f"piecewise means differ by {value:.3g} (β = {p.beta:g}; §7.4.1)")
     for k, path in enumerate(paths):
         if path.diverged_at is not None:
             notes.append(f"GDA seed {k} diverged at step {path.diverged_at}; its path is kept "

@@ -9,6 +9,7 @@ import pytest
 from engine.convex_duals import ConvexDualsError
 from engine.convex_duals.wgan import Params, make_data, run
 from engine.convex_duals.wgan_gda import closed_form, penalty_objective
+from engine.convex_duals.wgan_relu import line_in_box, relu_critic, sphere_directions
 from engine.core import drain
 
 
@@ -102,3 +103,21 @@ def test_diverging_gda_stops_with_note_and_keeps_path():
 def test_refused_settings(change, words):
     with pytest.raises(ConvexDualsError, match=words):
         drain(run(dataclasses.replace(Params(), **change)))
+
+
+def test_relu_critic_piecewise_means():
+    """§7.4.3 KAT 3: G = X gives a zero critic; a shifted copy is told apart more the
+    further it is shifted; the maximising line is where relu(x̃·u) switches."""
+    X, _ = make_data(Params(samples=80))
+    assert relu_critic(X, X)[0] == 0.0
+    small, _ = relu_critic(X, X + [0.1, 0.0])
+    large, u = relu_critic(X, X + [0.5, 0.0])
+    assert 0.0 < small < large
+    U = sphere_directions()
+    np.testing.assert_allclose(np.linalg.norm(U, axis=1), 1.0)
+    direct = np.abs(np.maximum(np.c_[X, np.ones(80)] @ U.T, 0).mean(0)
+                    - np.maximum(np.c_[X + [0.5, 0.0], np.ones(80)] @ U.T, 0).mean(0))
+    assert large == pytest.approx(direct.max())
+    line = line_in_box(u, 5.0)
+    np.testing.assert_allclose(line @ u[:2] + u[2], 0.0, atol=1e-12)
+    assert np.all(np.abs(line) <= 5.0)
