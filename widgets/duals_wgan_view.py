@@ -142,6 +142,8 @@ class DualsWganView(QtWidgets.QWidget):
         dx, dy = x[1] - x[0], y[1] - y[0]
         self.critic_image.setRect(x[0] - dx / 2, y[0] - dy / 2, x[-1] - x[0] + dx,
                                   y[-1] - y[0] + dy)
+        # the view is the grid: a diverged generator's far samples must not shrink the data
+        self.samples_item.setRange(xRange=(x[0], x[-1]), yRange=(y[0], y[-1]), padding=0.02)
         self.color_bar.set_lut(cmap.getLookupTable(nPts=256, alpha=False))
         self.color_bar.set_range(-bound, bound, "D(x)")
         self.samples_item.setTitle("Samples over D(x) = xᵀAx")

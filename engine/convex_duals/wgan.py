@@ -18,7 +18,8 @@ keeps its path (NaN after the stop).
 ``real`` : (n, 2)
     Real samples.
 ``generated_convex``, ``generated_gda`` : (n, 2)
-    ``Z W*`` and ``Z W`` of the best GDA seed's last finite iterate.
+    ``Z W*`` and ``Z W`` of the best GDA seed's last finite iterate (a seed that diverged
+    is shown only when every seed did).
 ``grid_x``, ``grid_y`` : (G,)
     Axes of the discriminator grids; ``grid_points`` (G², 2) the grid's points.
 ``critic_convex``, ``critic_gda`` : (G, G)
@@ -219,8 +220,9 @@ def _beta_sweep(C_x: np.ndarray, points: int = 121) -> dict:
 
 def _outcome(p, Z, C_z, optimum, paths, steps, convex) -> ModelOutcome:
     cf, certificate = optimum
-    finals = [path.objective[np.isfinite(path.objective)][-1] for path in paths]
-    best = paths[int(np.argmin(finals))]
+    finals = [path.objective[np.isfinite(path.objective)][-1]
+              + (np.inf if path.diverged_at is not None else 0.0) for path in paths]
+    best = paths[int(np.argmin(finals))]          # a run that did not diverge, if any
     arrays = {**convex, "generated_gda": Z @ best.W_last,
               "critic_gda": _critic(convex["grid_points"], best.A_last),
               "ellipse_gda": ellipse(best.W_last.T @ C_z @ best.W_last),

@@ -29,7 +29,7 @@ import numpy as np
 
 __all__ = ["ClosedForm", "closed_form", "penalty_objective", "gda"]
 
-BLOW_UP = 1e6
+BLOW_UP = 1e3     # |parameter| beyond this is divergence (the data are O(1))
 
 
 @dataclass
