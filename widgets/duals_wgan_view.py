@@ -1,0 +1,207 @@
+"""The WGAN tab of the convex-duals lab: samples over the discriminator, objective and
+covariance paths of gradient descent–ascent against the closed-form generator.
+
+:meth:`DualsWganView.show_outcome` reads a model outcome by duck typing: the ``arrays`` keys
+``real``, ``generated_convex``, ``generated_gda``, ``grid_x``, ``grid_y``, ``critic_convex``,
+``critic_gda``, ``ellipse_*``, ``eig_real``, ``eig_convex``, ``eig_path``, ``steps``,
+``beta_grid``, ``eig_vs_beta``, ``beta``, ``relu_critic_*``, ``relu_line_*``, and when
+``standalone`` also ``convex_objective``,
+``steps``, ``gd_objectives``, ``seeds``, ``notes``. It never computes the model, only draws it.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from widgets.color_bar import ColorBar
+from widgets.curve_plot import CurvePlot
+
+__all__ = ["DualsWganView", "SEED_COLORS"]
+
+SEED_COLORS = [(30, 110, 230), (40, 160, 60), (190, 60, 190), (200, 150, 0), (120, 120, 120)]
+REAL, CONVEX, GDA = (60, 60, 60), (230, 110, 0), (30, 110, 230)
+DASH = QtCore.Qt.PenStyle.DashLine
+CRITICS = {"Discriminator: convex optimum A*": "critic_convex",
+           "Discriminator: GDA, best seed": "critic_gda"}
+
+
+class DualsWganView(QtWidgets.QWidget):
+    """Samples with the discriminator's quadratic form behind them, the eigenvalues of the
+    generator's covariance along the GDA paths and of the closed form against β.
+
+    Parameters
+    ----------
+    standalone : bool
+        Also draw the GDA objective of every seed against p* and the outcome's notes (the
+        lab's tab draws those itself, so the default leaves them out).
+    parent : QWidget, optional
+
+    Attributes
+    ----------
+    item : pyqtgraph.PlotItem
+        The samples plot (the view's main plot, e.g. for SVG export).
+    """
+
+    def __init__(self, standalone: bool = False, parent: Optional[QtWidgets.QWidget] = None):
+        super().__init__(parent)
+        self.standalone = standalone
+        self._arrays = None
+        self.critic_choice = QtWidgets.QComboBox(self)
+        self.critic_choice.addItems(list(CRITICS))
+        self.critic_choice.currentTextChanged.connect(self._draw_critic)
+        self.samples = pg.PlotWidget(self)
+        self.samples_item = self.item = self.samples.getPlotItem()
+        self.samples_item.setAspectLocked(True)
+        self.samples_item.setLabels(bottom="x₁", left="x₂")
+        self.legend = self.samples_item.addLegend(offset=(8, 8), brush=(255, 255, 255, 215),
+                                                  pen=(160, 160, 160))
+        self.critic_image = pg.ImageItem(axisOrder="row-major")
+        self.critic_image.setZValue(-10)
+        self.critic_image.setOpacity(0.55)          # the samples stay visible over it
+        self.samples_item.addItem(self.critic_image)
+        self.color_bar = ColorBar(self)
+        self.objective_plot = CurvePlot("GDA objective", "step",
+                                        "½‖W‖² + λ(‖C_x − C_g‖₂ − β)₊")
+        self.objective_plot.setVisible(standalone)
+        self.eig_plot = CurvePlot("eig(C_g) along GDA", "step", "eigenvalue")
+        self.beta_plot = CurvePlot("C_g* = (C_x − βI)₊ vs β", "β", "eigenvalue")
+        self.notes = QtWidgets.QLabel(self)
+        self.notes.setWordWrap(True)
+        self.notes.setVisible(standalone)
+        self._layout()
+
+    def _layout(self) -> None:
+        """Samples on top, the paths below: fits the lab's tall, narrow tab and a wide
+        window alike."""
+        samples = QtWidgets.QHBoxLayout()
+        samples.addWidget(self.samples, 1)
+        samples.addWidget(self.color_bar)
+        paths = QtWidgets.QHBoxLayout()
+        for plot in (self.objective_plot, self.eig_plot, self.beta_plot):
+            plot.setMinimumSize(160, 150)
+            paths.addWidget(plot, 1)
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.addWidget(self.critic_choice)
+        outer.addLayout(samples, 3)
+        outer.addLayout(paths, 2)
+        outer.addWidget(self.notes)
+        self.samples.setMinimumSize(200, 200)
+
+    # ------------------------------------------------------------------ drawing
+    def show_outcome(self, outcome) -> None:
+        """Draw a WGAN outcome (see the module docstring for what is read); an object with
+        only ``arrays`` (a partial result) draws the arrays alone."""
+        self._arrays = outcome.arrays
+        self._draw_samples(outcome.arrays)
+        self._draw_critic()
+        self._draw_eigs(outcome.arrays)
+        self._draw_beta(outcome.arrays)
+        if self.standalone and hasattr(outcome, "gd_objectives"):
+            self._draw_objective(outcome)
+            self.notes.setText("\n".join(getattr(outcome, "notes", [])))
+
+    def _draw_samples(self, a: dict) -> None:
+        for item in list(self.samples_item.listDataItems()):
+            self.samples_item.removeItem(item)
+        self.legend.clear()
+        marks = (("real", "ellipse_real", REAL, "real samples"),
+                 ("generated_convex", "ellipse_convex", CONVEX, "generator, closed form"),
+                 ("generated_gda", "ellipse_gda", GDA, "generator, GDA (best seed)"))
+        # one key per colour; the line of each colour is its 2σ covariance ellipse
+        for points, ring, color, name in (m for m in marks if m[0] in a):
+            pts = np.asarray(a[points])
+            self.samples_item.addItem(pg.ScatterPlotItem(
+                pts[:, 0], pts[:, 1], size=5, pen=None, brush=pg.mkBrush(*color, 170),
+                name=name))
+            ell = np.asarray(a[ring])
+            self.samples_item.addItem(pg.PlotDataItem(
+                ell[:, 0], ell[:, 1], pen=pg.mkPen(color, width=2), name="2σ ellipse"
+                if points == "real" else None))
+        for name, color, label in (("convex", CONVEX, "closed form"), ("gda", GDA, "GDA")):
+            line = np.asarray(a.get(f"relu_line_{name}", np.zeros((0, 2))))
+            if line.size:
+                value = float(a[f"relu_critic_{name}"])
+                self.samples_item.addItem(pg.PlotDataItem(
+                    line[:, 0], line[:, 1], pen=pg.mkPen(color, width=2, style=DASH),
+                    name=f"ReLU critic's split, {label}: |Δ| = {value:.3g}"))
+
+    def _draw_critic(self, *_args) -> None:
+        if self._arrays is None:
+            return
+        a = self._arrays
+        key = CRITICS[self.critic_choice.currentText()]
+        values = np.asarray(a[key] if key in a else a["critic_convex"], dtype=float)
+        bound = float(np.nanmax(np.abs(values))) or 1.0
+        cmap = pg.colormap.get("CET-D1")
+        self.critic_image.setImage(values.astype(np.float32), levels=(-bound, bound))
+        self.critic_image.setColorMap(cmap)
+        x, y = np.asarray(a["grid_x"]), np.asarray(a["grid_y"])
+        dx, dy = x[1] - x[0], y[1] - y[0]
+        self.critic_image.setRect(x[0] - dx / 2, y[0] - dy / 2, x[-1] - x[0] + dx,
+                                  y[-1] - y[0] + dy)
+        # the view is the grid: a diverged generator's far samples must not shrink the data
+        self.samples_item.setRange(xRange=(x[0], x[-1]), yRange=(y[0], y[-1]), padding=0.02)
+        self.color_bar.set_lut(cmap.getLookupTable(nPts=256, alpha=False))
+        self.color_bar.set_range(-bound, bound, "D(x)")
+        self.samples_item.setTitle("Samples over D(x) = xᵀAx")
+
+    def _draw_objective(self, o) -> None:
+        plot = self.objective_plot
+        plot.clear_items()
+        steps = np.asarray(o.steps, dtype=float)
+        values = np.asarray(o.gd_objectives, dtype=float)
+        for row, seed in enumerate(np.asarray(o.seeds)):
+            plot.set_curve(f"seed{row}", steps, values[row],
+                           color=SEED_COLORS[row % len(SEED_COLORS)], width=1.5,
+                           name=f"GDA seed {int(seed)}")
+        plot.set_hline("optimum", float(o.convex_objective), color=CONVEX,
+                       name=f"p* = {o.convex_objective:.6g} (closed form)")
+        _clip_y(plot, values, float(o.convex_objective))
+
+    def _draw_eigs(self, a: dict) -> None:
+        plot = self.eig_plot
+        plot.clear_items()
+        path = np.asarray(a.get("eig_path", np.zeros((0, 0, 2))), dtype=float)
+        for row in range(path.shape[0]):        # no paths in the convex partial (GDA not run)
+            color = SEED_COLORS[row % len(SEED_COLORS)]
+            for i, style in enumerate(("solid", "dash")):
+                plot.set_curve(f"s{row}e{i}", np.asarray(a["steps"], dtype=float),
+                               path[row, :, i], color=color, width=1.5, style=style,
+                               name=f"GDA seed {row}" if i == 0 else
+                               ("λ₂ dashed" if row == 0 else None))
+        for i, value in enumerate(np.asarray(a["eig_convex"])):
+            plot.set_hline(f"cf{i}", float(value), color=CONVEX,
+                           name="closed form C_g*" if i == 0 else None)
+        for i, value in enumerate(np.asarray(a["eig_real"])):
+            plot.set_hline(f"real{i}", float(value), color=REAL,
+                           name="data C_x" if i == 0 else None)
+        if path.size:
+            _clip_y(plot, path, 0.0, float(np.max(a["eig_real"])))
+
+    def _draw_beta(self, a: dict) -> None:
+        plot = self.beta_plot
+        plot.clear_items()
+        grid, eig = np.asarray(a["beta_grid"]), np.asarray(a["eig_vs_beta"])
+        for i, style in enumerate(("solid", "dash")):
+            plot.set_curve(f"eig{i}", grid, eig[:, i], color=CONVEX, style=style, width=2,
+                           name="closed form C_g*" if i == 0 else None)
+        beta = float(a["beta"])
+        plot.set_vline("beta", beta, color=(90, 90, 90), name=f"β = {beta:.3g} (this run)")
+        for i, value in enumerate(np.asarray(a["eig_real"])):
+            plot.set_vline(f"drop{i}", float(value), color=REAL,
+                           name="β = λᵢ(C_x): drops" if i == 0 else None)
+
+
+def _clip_y(plot: CurvePlot, values: np.ndarray, low: float, high: float = -np.inf) -> None:
+    """Show the bulk of the paths: the early transient spikes of GDA (above the 97th
+    percentile) run off the top instead of flattening everything else."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return
+    top = max(float(np.percentile(finite, 97)), high)
+    bottom = min(float(finite.min()), low)
+    pad = 0.05 * (top - bottom) or 1.0
+    plot.plot_item.setYRange(bottom - pad, top + pad, padding=0)
