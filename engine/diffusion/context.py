@@ -144,6 +144,20 @@ class LinearData:
         """``A^† y`` (d,)."""
         return self.meas.least_squares()
 
+    @property
+    def rows(self) -> torch.Tensor:
+        """``A`` (m, d) (ΠGDM / TMPD / TDS, :mod:`engine.sampling.guided`)."""
+        return self.meas.A
+
+    @property
+    def noise_var(self) -> float:
+        """``σ_y²``."""
+        return self.meas.sigma_y ** 2
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """``y - A x`` per row (N, m)."""
+        return self.meas.residual(x)
+
     def residual_cotangent(self, x0: torch.Tensor) -> torch.Tensor:
         """``∇_{x̂_0} ‖y - A x̂_0‖ = -Aᵀ r/‖r‖`` per row (MCG/DPS non-squared norm)."""
         r = self.meas.residual(x0)

@@ -126,6 +126,9 @@ def run_config(cfg: DiffusionConfig, device: str = "cpu",
         Also compute :attr:`DiffusionResult.lab` (densities, posterior grid, budget study).
     """
     validate(cfg)
+    if cfg.dim > 3 and cfg.prior != "mcgdiff" and prior is None:
+        raise ValueError(f"prior {cfg.prior!r} exists in 2 or 3 dimensions; d = {cfg.dim} needs "
+                         "the 'mcgdiff' prior (the MCGdiff protocol's grid mixture)")
     if cfg.prior == "custom" and prior is None:
         prior = fit_custom_points(cfg)
     gmm = build_prior(cfg, prior)

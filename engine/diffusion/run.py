@@ -33,6 +33,7 @@ from engine.sampling.schedule import Schedule
 __all__ = ["solve_iter", "solve", "MAX_PARTICLES"]
 
 MAX_PARTICLES = 10_000_000
+MAX_TABLE_BYTES = 2**29       # ExactScore's per-step factorisations (T K d² float64)
 _REPORT_SECONDS = 0.04
 _AUX_SEED, _METRIC_SEED = 0x5EED_0001, 0x5EED_0002
 
@@ -68,6 +69,12 @@ def exact_model(target: GaussianMixture, schedule: Schedule):
     components share one covariance (the MCGdiff protocol), else :class:`ExactScore`."""
     shared = shared_or_none(target) if target.dim > 3 else None
     if shared is None:
+        table = schedule.T * target.n_components * target.dim ** 2 * 8
+        if table > MAX_TABLE_BYTES:
+            raise ValueError(f"the exact score of a {target.n_components}-component mixture "
+                             f"with distinct covariances in d = {target.dim} needs a "
+                             f"{table / 2**30:.1f} GiB table; use components sharing one "
+                             f"covariance (the 'mcgdiff' prior) or d <= 3")
         return ExactScore(target, schedule)
     return SharedScore(shared, schedule, target.device, target.dtype)
 
