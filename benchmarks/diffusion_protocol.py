@@ -96,15 +96,16 @@ def _cell(values, floor) -> str:
     return f"{mean:7.3f}±{sd:5.3f}{star}"
 
 
-def print_table(rows: list, solvers) -> None:
-    head = f"{'d':>4} {'m':>2} {'σ_y':>5} {'KL≤':>7} {'floor':>13} " + " ".join(
+def header(solvers) -> str:
+    return f"{'d':>4} {'m':>2} {'σ_y':>5} {'KL≤':>7} {'floor':>13} " + " ".join(
         f"{s:>14}" for s in solvers)
-    print(head)
-    print("-" * len(head))
-    for (d, m, sig), res in rows:
-        fl = res["floor"]
-        print(f"{d:>4} {m:>2} {sig:>5g} {res['kl']:7.3f} {fl[0]:7.3f}±{fl[1]:5.3f} " +
-              " ".join(f"{_cell(res[s], fl):>14}" for s in solvers))
+
+
+def table_row(d: int, m: int, sig: float, res: dict, solvers) -> str:
+    """One line of the table: the setting, the start bound, the floor, each solver's cell."""
+    fl = res["floor"]
+    return (f"{d:>4} {m:>2} {sig:>5g} {res['kl']:7.3f} {fl[0]:7.3f}±{fl[1]:5.3f} " +
+            " ".join(f"{_cell(res[s], fl):>14}" for s in solvers))
 
 
 def main(argv=None) -> None:
@@ -125,15 +126,16 @@ def main(argv=None) -> None:
     if args.quick:
         args.rows, args.sigmas, args.seeds, args.particles, args.steps = [1, 4], [0.1], 2, 500, 100
     torch.set_num_threads(args.threads)
-    t0, rows = time.perf_counter(), []
+    t0 = time.perf_counter()
     print(f"MCGdiff protocol: {args.particles} particles, {args.steps} steps, start {args.start},"
           f" sliced W2 with {SW_PROJECTIONS} seeded directions; mean ± sd over {args.seeds} "
           f"seeds (* = above floor + 3 sd)")
+    print(header(args.solvers))
     for d in args.dims:
         for m in args.rows:
             for sig in args.sigmas:
-                rows.append(((d, m, sig), one_setting(d, m, sig, args.seeds, args)))
-    print_table(rows, args.solvers)
+                res = one_setting(d, m, sig, args.seeds, args)
+                print(table_row(d, m, sig, res, args.solvers), flush=True)
     print(f"total {time.perf_counter() - t0:.1f} s")
 
 

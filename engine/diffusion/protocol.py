@@ -22,7 +22,6 @@ import math
 
 import torch
 
-from engine.diffusion.gmm import GaussianMixture
 from engine.diffusion.shared_cov import SharedMixture
 
 __all__ = ["mcgdiff_mixture", "mcgdiff_measurement", "start_kl_bound", "start_kl_mc",

@@ -128,13 +128,10 @@ class SharedScore:
         return self.schedule.ab(t)
 
     def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        return self._out(self.mixture.sample(n, _cpu(gen)), gen)
+        return self.mixture.sample(n, _cpu(gen)).to(device=self.device, dtype=self.dtype)
 
     def sample_noised(self, n: int, alpha_bar: float, gen: torch.Generator) -> torch.Tensor:
         return sample_noised(self, n, alpha_bar, gen)
-
-    def _out(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return x.to(device=self.device, dtype=self.dtype)
 
     def _level(self, ab: float) -> tuple:
         """``(γ, C⁻¹m (K, d), m·C⁻¹m (K,), m (K, d))`` at ``ᾱ``; ``C⁻¹ = I + U diag(γ) Uᵀ``."""

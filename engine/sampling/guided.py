@@ -121,7 +121,7 @@ def tds(ctx: Context):
     SMC population: resample by the weights, propose with the ΠGDM-guided DDPM step, reweight
     by ``p(x_s|x_t) p̃_s(y|x_s) / (p̃_t(y|x_t) q(x_s|x_t, y))`` (Gaussians of equal variance); the
     noiseless last step is weighted by ``N(y; A x_0, σ_y² I) / p̃_1(y|x_1)`` and resampled.
-    Needs ``σ_y > 0``. 2 NFE per step."""
+    Needs ``σ_y > 0``. 3 NFE per step (the guided step and the twist at the new state)."""
     _need(ctx, "tds")
     if not ctx.dc.noise_var > 0:
         raise ValueError("solver 'tds' needs a noisy measurement (σ_y > 0): its final weight is "
