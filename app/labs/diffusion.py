@@ -11,6 +11,8 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout,
 
 from app.labs.base import LabPresenter, views_only
 from engine.diffusion import DiffusionLabResult, run_lab
+from engine.diffusion.metrics import SW_PROJECTIONS
+from engine.sampling.contract import START_EXACT
 from widgets.curve_plot import CurvePlot
 from widgets.particle_canvas import ParticleCanvas
 
@@ -169,15 +171,20 @@ class DiffusionLab(LabPresenter):
         """Status line: each run's distance to the exact target (the value of the last curve
         point, the budget plot at the run's budget and the export) and the noise floor."""
         target = "posterior" if r.posterior is not None else "prior"
+        nan = float("nan")
         parts = [f"{run.solver}: {run.status}, distance "
-                 f"{run.summary.get('posterior_distance', float('nan')):.4f}, "
+                 f"{run.summary.get('posterior_distance', nan):.4f}, sliced W2 "
+                 f"{run.summary.get('sliced_w2', nan):.3f}, "
                  f"{int(run.summary.get('nfe', 0))} NFE" for run in r.runs]
         mean, sd = r.distance_floor
-        cfg = r.config
-        return (f"{cfg.n_particles} particles, {cfg.n_steps} steps — " + "; ".join(parts) +
+        cfg, first = r.config, r.runs[0].summary
+        return (f"{cfg.n_particles} particles, {cfg.n_steps} steps, x_T ~ {_start_text(r)} — "
+                + "; ".join(parts) +
                 f" (energy distance V-stat., {r.distance_points} particles vs {r.distance_points}"
-                f" exact {target} samples; exact-vs-exact floor {mean:.4f} ± {sd:.4f});"
-                f" {r.seconds:.2f} s")
+                f" exact {target} samples; exact-vs-exact floor {mean:.4f} ± {sd:.4f}; sliced W2"
+                f" with {SW_PROJECTIONS} seeded directions, floor "
+                f"{first.get('sliced_w2_floor', nan):.3f} ± "
+                f"{first.get('sliced_w2_floor_sd', nan):.3f}); {r.seconds:.2f} s")
 
     def show_result(self, r: DiffusionLabResult) -> None:
         self.result = r
@@ -217,7 +224,7 @@ class DiffusionLab(LabPresenter):
         canvas.set_contours("posterior", r.posterior, r.xlim, r.ylim,
                             _contour_levels(r.posterior), POSTERIOR_RGBA)
         canvas.set_points("posterior", r.posterior_points, (1.0, 0.6, 0.0, 0.8), 4)
-        if r.A is not None and r.A.shape[0] == 1 and d == 2:
+        if r.A is not None and r.A.shape == (1, 2) and d == 2:
             canvas.set_constraint(r.A[0], float(r.y[0]))
         else:
             canvas.set_constraint(None, 0.0)
@@ -354,3 +361,10 @@ def _contour_levels(logp: Optional[np.ndarray]) -> list:
         return []
     top = float(np.nanmax(logp))
     return [top - k * k / 2 for k in (3, 2, 1)]
+
+
+def _start_text(r: DiffusionLabResult) -> str:
+    """The start law of the runs and the bound on its mismatch with N(0, I) (issue #18)."""
+    bound = r.runs[0].summary.get("start_kl_bound", float("nan"))
+    law = "exact p_T" if r.config.start == START_EXACT else "N(0, I)"
+    return f"{law} (KL(p_T ‖ N(0, I)) ≤ {bound:.3g})"

@@ -1,7 +1,7 @@
 """Diffusion sample paths for inverse problems on exact Gaussian-mixture priors (SCIENCE.md §3).
 
 The samplers (DDPM, DDIM, PF-ODE Euler/Heun, HB, GHVB), inverse solvers (projection, MCG, DPS,
-CCDF, DDS, RED-diff) and the oracle posterior sampler of the shared zoo (:mod:`engine.sampling`)
+CCDF, DDS, RED-diff, ΠGDM, TMPD, TDS) and the oracle posterior sampler of the shared zoo (:mod:`engine.sampling`)
 run here on the exact Gaussian-mixture denoiser (:class:`~engine.diffusion.context.ExactScore`),
 batched over particles, with exact posteriors, per-step off-manifold / residual / distance
 metrics, the lab's frames and the step-budget study (:mod:`~engine.diffusion.lab`). References: MCG arXiv 2206.00941, CCDF 2112.05146, DPS 2209.14687, DDS 2303.05754,
@@ -33,7 +33,11 @@ from engine.diffusion.metrics import (
                                   distance_floor,
                                   energy_distance,
                                   sliced_w2,
+                                  sliced_w2_floor,
 )
+from engine.diffusion.protocol import (mcgdiff_measurement, mcgdiff_mixture, start_kl_bound,
+                                       start_kl_mc)
+from engine.diffusion.shared_cov import SharedMixture, SharedScore
 from engine.diffusion.priors import BUILTIN_PRIORS, fit_gmm
 from engine.diffusion.recording import MAX_RECORD_BYTES, DiffusionRecording
 from engine.diffusion.run import solve, solve_iter
@@ -47,6 +51,7 @@ __all__ = ["GaussianMixture", "solve", "solve_iter", "SOLVERS", "CONDITIONAL",
            "DiffusionResult", "run_config", "run_config_blocking", "run_lab",
            "DiffusionLabResult", "RunView", "BUDGETS", "fit_custom_points", "build_measurement",
            "build_prior", "BUILTIN_PRIORS", "fit_gmm", "energy_distance", "sliced_w2",
-           "distance_floor", "DISTANCE_POINTS",
+           "distance_floor", "DISTANCE_POINTS", "sliced_w2_floor", "mcgdiff_mixture",
+           "mcgdiff_measurement", "start_kl_bound", "start_kl_mc", "SharedMixture", "SharedScore",
            "density_grid", "METRIC_KEYS", "MAX_RECORD_BYTES", "Schedule",
            "hb_stability_interval", "batched_cg", "dds_consistency"]

@@ -16,6 +16,7 @@ from engine.core import param
 from engine.core.config import PointRows
 from engine.diffusion.priors import BUILTIN_PRIORS
 from engine.diffusion.table import SOLVERS, SPECS
+from engine.sampling.contract import START_EXACT, STARTS
 from engine.sampling.solvers import CCDF_INITS
 from engine.sampling.table import config_fields, params_from
 
@@ -23,7 +24,7 @@ __all__ = ["DiffusionConfig", "solver_params", "solvers_using", "PRIOR_CHOICES",
            "MEASUREMENTS"]
 
 PRIOR_CHOICES = tuple(BUILTIN_PRIORS) + ("custom",)
-MEASUREMENTS = ("none", "line", "coordinate", "full")
+MEASUREMENTS = ("none", "line", "coordinate", "full", "random")
 
 
 def solvers_using(field_name: str) -> tuple:
@@ -45,19 +46,22 @@ def knob(field_name: str, default, **meta):
 class DiffusionConfig:
     """Sampler / inverse-solver paths on a Gaussian-mixture prior (SCIENCE.md §3.2-3.5).
 
-    ``N`` particles start from ``x_T ~ N(0, I)`` (CCDF: from its diffused initial estimate) and
+    ``N`` particles start from ``x_T ~ p_T`` (``start``: the exact noised mixture, or
+    ``N(0, I)``; CCDF: from its diffused initial estimate) and
     follow ``solver`` over ``n_steps`` respaced steps of the linear-β schedule (``T = 1000``),
     optionally conditioned on ``y = A x_0 + n``; ``compare_solver`` runs with the same seed and
     step budget for side-by-side viewing. Measurements: ``line`` is ``A = [cos a, sin a(, 0)]``,
-    ``coordinate`` observes ``x₁``, ``full`` is ``A = I`` with ``y = value·(cos a, sin a(, 0))``.
+    ``coordinate`` observes ``x₁``, ``full`` is ``A = I`` with ``y = value·(cos a, sin a(, 0))``,
+    ``random`` the MCGdiff protocol's ``meas_rows`` random rows (seeded with ``seed``).
     """
 
     prior: str = param("ring", label="Prior", choices=PRIOR_CHOICES,
                        help="Built-in mixture prior, or 'custom': fitted (EM) to drawn points")
     fit_components: int = param(8, label="EM components", min=1, max=32,
                                 help="Components of the mixture fitted to custom points")
-    dim: int = param(2, label="Dimension d", min=2, max=3,
-                     help="Dimension of the data space (2 or 3)")
+    dim: int = param(2, label="Dimension d", min=2, max=80,
+                     help="Dimension of the data space (2 or 3; up to 80 for the mcgdiff "
+                          "prior, drawn in its first two coordinates)")
     solver: str = param("mcg", label="Solver", choices=tuple(SOLVERS),
                         help="Sampler or inverse solver whose paths are computed")
     compare_solver: str = param("projection", label="Compare with",
@@ -69,6 +73,9 @@ class DiffusionConfig:
                          help="Reverse steps, respaced from T = 1000")
     measurement: str = param("line", label="Measurement", choices=MEASUREMENTS,
                              help="Linear measurement y = A x + n (none = unconditional)")
+    meas_rows: int = param(1, label="Random rows m", min=1, max=4,
+                           help="'random': rows of A (MCGdiff protocol: random A with U(0, 1) "
+                                "singular values, y = A x* + noise for a prior sample x*)")
     meas_angle: float = param(0.0, label="Measurement angle", unit="deg", min=-180.0,
                               max=180.0, help="Angle a of the measured direction")
     meas_value: float = param(1.0, label="Measured value y", min=-10.0, max=10.0,
@@ -100,6 +107,9 @@ class DiffusionConfig:
                              help="RED-diff Adam learning rate")
     reddiff_lambda: float = knob("reddiff_lambda", 0.25, label="RED-diff λ", min=0.0, max=100.0,
                                  help="RED-diff weight of the denoising regulariser")
+    start: str = param(START_EXACT, label="Start x_T", choices=STARTS,
+                       help="Law of x_T: the exact noised mixture p_T, or N(0, I) (mismatch "
+                            "KL(p_T ‖ N(0, I)) ≤ Σ π_k ᾱ_T ‖μ_k‖²/2 grows with d)")
     n_trails: int = param(4, label="Trails", min=0, max=200,
                           help="Particles whose every step is kept and highlighted")
     record_every: int = param(1, label="Record every", min=1, max=1000,

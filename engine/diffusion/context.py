@@ -63,6 +63,17 @@ class ExactScore:
         """``n`` exact samples of the mixture (CCDF's prior-sample start)."""
         return self.gmm.sample(n, gen)
 
+    def sample_noised(self, n: int, alpha_bar: float, gen: torch.Generator) -> torch.Tensor:
+        """``n`` exact samples of ``p_t = Σ_k π_k N(√ᾱ μ_k, ᾱ Σ_k + (1-ᾱ) I)`` at ``ᾱ_t = alpha_bar``
+        (``√ᾱ x_0 + √(1-ᾱ) ε``, SCIENCE §3.2): the exact start of a reverse path."""
+        return sample_noised(self.gmm, n, alpha_bar, gen)
+
+    def tweedie_jvp(self, x: torch.Tensor, t: int, v: torch.Tensor) -> torch.Tensor:
+        """``(∂x̂_0/∂x_t) v = (v + (1-ᾱ) ∇² log p_t v)/√ᾱ`` (symmetric; SCIENCE §3.2)."""
+        ab = self.schedule.ab(t)
+        hv, _ = self.at(t).hvp(x, v)
+        return (v + (1.0 - ab) * hv) / math.sqrt(ab)
+
     def at(self, t: int) -> MixtureEval:
         """Whitened evaluator of ``p_t`` (cached on the mixture)."""
         return self.gmm.noised_evaluator(self.schedule.ab(t))
@@ -96,6 +107,13 @@ class ExactScore:
 
 
 
+def sample_noised(model, n: int, alpha_bar: float, gen: torch.Generator) -> torch.Tensor:
+    """``√ᾱ x_0 + √(1-ᾱ) ε`` with ``x_0 ~ model.sample`` and ``ε ~ N(0, I)`` drawn from ``gen``."""
+    ab = float(alpha_bar)
+    x0 = model.sample(int(n), gen)
+    eps = torch.randn(x0.shape, generator=gen, dtype=x0.dtype, device=x0.device)
+    return torch.add(math.sqrt(ab) * x0, eps, alpha=math.sqrt(1.0 - ab))
+
 
 class LinearData:
     """A toy :class:`~engine.diffusion.linalg.Measurement` as the solvers' data-consistency object.
@@ -125,6 +143,20 @@ class LinearData:
     def initial(self) -> torch.Tensor:
         """``A^† y`` (d,)."""
         return self.meas.least_squares()
+
+    @property
+    def rows(self) -> torch.Tensor:
+        """``A`` (m, d) (ΠGDM / TMPD / TDS, :mod:`engine.sampling.guided`)."""
+        return self.meas.A
+
+    @property
+    def noise_var(self) -> float:
+        """``σ_y²``."""
+        return self.meas.sigma_y ** 2
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """``y - A x`` per row (N, m)."""
+        return self.meas.residual(x)
 
     def residual_cotangent(self, x0: torch.Tensor) -> torch.Tensor:
         """``∇_{x̂_0} ‖y - A x̂_0‖ = -Aᵀ r/‖r‖`` per row (MCG/DPS non-squared norm)."""

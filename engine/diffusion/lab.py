@@ -18,6 +18,7 @@ from engine.core import Progress, drain, relay, validate
 from engine.diffusion.config import DiffusionConfig, solver_params
 from engine.diffusion.gmm import GaussianMixture
 from engine.diffusion.priors import BUILTIN_PRIORS
+from engine.diffusion.protocol import mcgdiff_measurement
 from engine.diffusion.recording import DiffusionRecording
 from engine.diffusion.run import solve_iter
 from engine.diffusion.study import (DiffusionLabResult, budget_study, fit_custom_points,
@@ -62,11 +63,13 @@ class DiffusionResult:
         return [self.recording] + ([self.compare] if self.compare is not None else [])
 
 
-def build_measurement(cfg: DiffusionConfig):
+def build_measurement(cfg: DiffusionConfig, prior: Optional[GaussianMixture] = None):
     """``(A, y)`` float64 for ``cfg.measurement`` (``(None, None)`` for ``"none"``).
 
     ``line``: ``A = [cos a, sin a(, 0)]``, ``y = [value]``; ``coordinate``: ``A = e₁ᵀ``;
-    ``full``: ``A = I``, ``y = value·(cos a, sin a(, 0))``.
+    ``full``: ``A = I``, ``y = value·(cos a, sin a(, 0))``; ``random``: the MCGdiff protocol's
+    ``cfg.meas_rows`` random rows and ``y = A x* + σ_y n`` with ``x* ~ prior`` (seed
+    ``cfg.seed``; :func:`~engine.diffusion.protocol.mcgdiff_measurement`).
     """
     d, a = cfg.dim, math.radians(cfg.meas_angle)
     direction = torch.zeros(d, dtype=torch.float64)
@@ -81,6 +84,10 @@ def build_measurement(cfg: DiffusionConfig):
         return A, torch.tensor([cfg.meas_value], dtype=torch.float64)
     if cfg.measurement == "full":
         return torch.eye(d, dtype=torch.float64), cfg.meas_value * direction
+    if cfg.measurement == "random":
+        if prior is None:
+            raise ValueError("measurement 'random' draws y from the prior: pass the prior")
+        return mcgdiff_measurement(prior, min(cfg.meas_rows, d), cfg.sigma_y, cfg.seed)
     raise ValueError(f"unknown measurement {cfg.measurement!r}")
 
 
@@ -119,15 +126,19 @@ def run_config(cfg: DiffusionConfig, device: str = "cpu",
         Also compute :attr:`DiffusionResult.lab` (densities, posterior grid, budget study).
     """
     validate(cfg)
+    if cfg.dim > 3 and cfg.prior != "mcgdiff" and prior is None:
+        raise ValueError(f"prior {cfg.prior!r} exists in 2 or 3 dimensions; d = {cfg.dim} needs "
+                         "the 'mcgdiff' prior (the MCGdiff protocol's grid mixture)")
     if cfg.prior == "custom" and prior is None:
         prior = fit_custom_points(cfg)
     gmm = build_prior(cfg, prior)
-    A, y = build_measurement(cfg)
+    A, y = build_measurement(cfg, gmm)
     post = gmm.posterior(A, y, cfg.sigma_y) if A is not None else None
     names = [cfg.solver] + ([cfg.compare_solver] if cfg.compare_solver != "none" else [])
     runs = [solve_iter(name, gmm, A, y, cfg.sigma_y, cfg.n_particles, cfg.n_steps, cfg.seed,
                        device, dtype=cfg.dtype, record_every=cfg.record_every,
-                       n_trails=cfg.n_trails, **solver_params(cfg, name)) for name in names]
+                       n_trails=cfg.n_trails, start=cfg.start, **solver_params(cfg, name))
+            for name in names]
     result = DiffusionResult(cfg, gmm, post, A, y, None, None)
     return _run_all(result, runs, device, views)
 

@@ -22,11 +22,13 @@ from engine.diffusion.context import Step
 from engine.diffusion.gmm import GaussianMixture
 from engine.diffusion.linalg import Measurement
 
-__all__ = ["energy_distance", "sliced_w2", "distance_floor", "density_grid", "FrameMetrics",
+__all__ = ["energy_distance", "sliced_w2", "sliced_w2_floor", "SW_PROJECTIONS", "distance_floor",
+           "density_grid", "FrameMetrics",
            "METRIC_KEYS", "DISTANCE_POINTS", "FLOOR_PAIRS"]
 
 DISTANCE_POINTS = 500     # particles (and exact reference points) in the lab's distance
 FLOOR_PAIRS = 16          # independent exact-vs-exact pairs behind the noise floor
+SW_PROJECTIONS = 128      # directions of the sliced W2 distance (drawn with the run's seed)
 
 METRIC_KEYS = ("off_manifold", "off_manifold_x0", "density_quantile", "delta_nll", "residual",
                "posterior_distance", "correction", "nfe")
@@ -99,6 +101,17 @@ def sliced_w2(a: torch.Tensor, b: torch.Tensor, n_proj: int = 128,
         q = (torch.arange(n, dtype=torch.float64) + 0.5) / n
         pa, pb = (torch.quantile(p, q, dim=0) for p in (pa, pb))
     return float((pa - pb).square().mean().sqrt())
+
+
+def sliced_w2_floor(target, n: int, generator: torch.Generator, n_proj: int = SW_PROJECTIONS,
+                    pairs: int = FLOOR_PAIRS, seed: int = 0) -> tuple:
+    """Exact-vs-exact floor of :func:`sliced_w2` at sample sizes ``(n, n)``: ``(mean, sd)`` over
+    ``pairs`` pairs of independent exact samples of ``target`` (``sample(n, generator)``), the
+    ``n_proj`` directions drawn with ``seed`` as in the run's value (issue #18)."""
+    vals = torch.tensor([sliced_w2(target.sample(n, generator), target.sample(n, generator),
+                                   n_proj, torch.Generator().manual_seed(int(seed)))
+                         for _ in range(int(pairs))], dtype=torch.float64)
+    return float(vals.mean()), float(vals.std())
 
 
 def density_grid(gmm: GaussianMixture, xlim, ylim, res: int = 128,

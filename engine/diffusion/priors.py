@@ -5,7 +5,9 @@
 - ``"clusters"``: five anisotropic clusters (stds 0.05–0.3, rotated) in ``[-3, 3]²``;
 - ``"ring"``: 16 thin components (radial std 0.03, tangential std 0.3) on a circle of radius 2
   — a curve-like data manifold;
-- ``"spiral"``: 14 thin components along an Archimedean spiral (a longer, curved manifold).
+- ``"spiral"``: 14 thin components along an Archimedean spiral (a longer, curved manifold);
+- ``"mcgdiff"``: the 25-component unit-covariance grid mixture of the MCGdiff protocol, in any
+  ``dim >= 2`` (:func:`engine.diffusion.protocol.mcgdiff_mixture`, weights drawn with seed 0).
 
 In 3-D the ring and the spiral are curves in the ``x₃ = 0`` plane (thin in ``x₃``, std 0.03; the
 spiral climbs in ``x₃``), the clusters get a third axis of spread.
@@ -18,8 +20,9 @@ import numpy as np
 import torch
 
 from engine.diffusion.gmm import GaussianMixture
+from engine.diffusion.protocol import mcgdiff_mixture
 
-__all__ = ["BUILTIN_PRIORS", "fit_gmm", "clusters", "ring", "spiral"]
+__all__ = ["BUILTIN_PRIORS", "fit_gmm", "clusters", "ring", "spiral", "mcgdiff"]
 
 
 def _rot(angle: float) -> np.ndarray:
@@ -88,7 +91,12 @@ def spiral(dim: int = 2, k: int = 14, turns: float = 1.6, r0: float = 0.5, r1: f
     return _gmm(r, means, covs)
 
 
-BUILTIN_PRIORS = {"clusters": clusters, "ring": ring, "spiral": spiral}
+def mcgdiff(dim: int = 8) -> GaussianMixture:
+    """The MCGdiff protocol's 25-component grid mixture (``Σ_k = I``) in ``dim`` dimensions."""
+    return mcgdiff_mixture(dim, 0).to_gmm()
+
+
+BUILTIN_PRIORS = {"clusters": clusters, "ring": ring, "spiral": spiral, "mcgdiff": mcgdiff}
 
 
 def _kmeans_pp(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:

@@ -21,14 +21,19 @@ from engine.core import Progress, drain, make_generator
 from engine.diffusion.context import Context, ExactScore, LinearData
 from engine.diffusion.gmm import GaussianMixture
 from engine.diffusion.linalg import Measurement
-from engine.diffusion.metrics import FrameMetrics, distance_floor, sliced_w2
+from engine.diffusion.metrics import (SW_PROJECTIONS, FrameMetrics, distance_floor, sliced_w2,
+                                      sliced_w2_floor)
 from engine.diffusion.recording import DiffusionRecording, Recorder
+from engine.diffusion.protocol import start_kl_bound
+from engine.diffusion.shared_cov import SharedScore, shared_or_none
 from engine.diffusion.table import CONDITIONAL, check_params, resolve_solver
+from engine.sampling.contract import START_EXACT, STARTS
 from engine.sampling.schedule import Schedule
 
 __all__ = ["solve_iter", "solve", "MAX_PARTICLES"]
 
 MAX_PARTICLES = 10_000_000
+MAX_TABLE_BYTES = 2**29       # ExactScore's per-step factorisations (T K d² float64)
 _REPORT_SECONDS = 0.04
 _AUX_SEED, _METRIC_SEED = 0x5EED_0001, 0x5EED_0002
 
@@ -59,8 +64,23 @@ class _Run:
     meas: Optional[Measurement]
 
 
+def exact_model(target: GaussianMixture, schedule: Schedule):
+    """The exact denoiser of ``target``: :class:`SharedScore` (``O(N K d)`` per call) when its
+    components share one covariance (the MCGdiff protocol), else :class:`ExactScore`."""
+    shared = shared_or_none(target) if target.dim > 3 else None
+    if shared is None:
+        table = schedule.T * target.n_components * target.dim ** 2 * 8
+        if table > MAX_TABLE_BYTES:
+            raise ValueError(f"the exact score of a {target.n_components}-component mixture "
+                             f"with distinct covariances in d = {target.dim} needs a "
+                             f"{table / 2**30:.1f} GiB table; use components sharing one "
+                             f"covariance (the 'mcgdiff' prior) or d <= 3")
+        return ExactScore(target, schedule)
+    return SharedScore(shared, schedule, target.device, target.dtype)
+
+
 def _build_run(solver: str, prior, A, y, sigma_y, n_particles, n_steps, seed, device,
-               dtype) -> _Run:
+               dtype, start=START_EXACT) -> _Run:
     """Validated context on ``device`` (ValueError with a clear message otherwise)."""
     if not isinstance(prior, GaussianMixture):
         raise ValueError(f"prior must be a GaussianMixture, got {type(prior).__name__}")
@@ -81,15 +101,18 @@ def _build_run(solver: str, prior, A, y, sigma_y, n_particles, n_steps, seed, de
         raise ValueError("pass both A and y (or neither, for an unconditional run)")
     if A is None and solver in CONDITIONAL:
         raise ValueError(f"solver {solver!r} needs a measurement: pass A (m, d) and y (m,)")
+    if start not in STARTS:
+        raise ValueError(f"start must be one of {', '.join(STARTS)}, got {start!r}")
     pr = prior.to(dev, dt)
     meas = post = None
     if A is not None:
         meas = Measurement(A, y, float(sigma_y), prior.dim, dev, dt)
         post = prior.posterior(A, y, float(sigma_y)).to(dev, dt)
     target = (post if post is not None else pr) if resolve_solver(solver).oracle else pr
-    ctx = Context(model=ExactScore(target, sched), grid=grid, shape=(int(n_particles), prior.dim),
+    ctx = Context(model=exact_model(target, sched), grid=grid, shape=(int(n_particles), prior.dim),
                   gen=make_generator(seed, str(dev)), dc=None if meas is None else LinearData(meas),
-                  aux=make_generator(seed + _AUX_SEED, str(dev)), dtype=dt, device=pr.device)
+                  aux=make_generator(seed + _AUX_SEED, str(dev)), dtype=dt, device=pr.device,
+                  start=start)
     return _Run(ctx, pr, post, meas)
 
 
@@ -102,8 +125,10 @@ def _scale(prior: GaussianMixture) -> float:
 def _summary(run: _Run, rec: Recorder, seed: int) -> dict:
     """End-of-run numbers (SCIENCE.md §3.6): the last frame's distance to the exact target (the
     same number as the last point of the per-step curve), its exact-vs-exact noise floor
-    (mean ± sd at the same sample sizes), sliced W2 on the same particles and reference, the
-    residual and the off-manifold distance of the whole final cloud."""
+    (mean ± sd at the same sample sizes), sliced W2 (:data:`SW_PROJECTIONS` directions seeded
+    with ``seed``) on the same particles and reference with its own floor, the bound on the
+    start mismatch ``KL(p_T ‖ N(0, I))`` of the run's target, the residual and the
+    off-manifold distance of the whole final cloud."""
     fm, last = rec.metrics, rec.last
     x, target = last.x, (run.posterior if run.posterior is not None else run.prior)
     n = fm.points(x.shape[0])
@@ -113,8 +138,13 @@ def _summary(run: _Run, rec: Recorder, seed: int) -> dict:
            "posterior_distance_floor": floor, "posterior_distance_floor_sd": floor_sd,
            "posterior_distance_points": float(n), "posterior_distance_level": float(last.level)}
     if bool(torch.isfinite(x[:n]).all()):
-        out["sliced_w2"] = sliced_w2(x[:n], fm.reference(n, last.level), 128,
+        out["sliced_w2"] = sliced_w2(x[:n], fm.reference(n, last.level), SW_PROJECTIONS,
                                      torch.Generator().manual_seed(seed))
+    out["sliced_w2_floor"], out["sliced_w2_floor_sd"] = sliced_w2_floor(
+        target, n, make_generator(seed + _METRIC_SEED + 2, str(x.device)), seed=seed)
+    model = run.ctx.model
+    out["start_kl_bound"] = start_kl_bound(getattr(model, "mixture", None) or model.gmm,
+                                           run.ctx.ab(run.ctx.grid[0]))
     if run.meas is not None:
         out["residual"] = float(run.meas.residual(x).norm(dim=-1).mean())
     out["off_manifold"] = float(run.prior.mahalanobis_min(x).mean())
@@ -126,7 +156,7 @@ def solve_iter(solver: str, prior: GaussianMixture, A: Optional[torch.Tensor] = 
                n_particles: int = 2000, n_steps: int = 100, seed: int = 0,
                device: str = "cpu", *, dtype: Union[str, torch.dtype] = "float32",
                record_every: int = 1, record_particles: Optional[int] = None,
-               n_trails: int = 8, metrics: bool = True,
+               n_trails: int = 8, metrics: bool = True, start: str = START_EXACT,
                **solver_params) -> Generator[Progress, None, DiffusionRecording]:
     """Run ``solver`` on ``prior`` (optionally conditioned on ``y = A x_0 + n``) as a generator.
 
@@ -152,6 +182,11 @@ def solve_iter(solver: str, prior: GaussianMixture, A: Optional[torch.Tensor] = 
         Frame stride, particles per frame (None = all), fully traced particles.
     metrics : bool
         Compute the per-frame metrics (``nfe`` is always recorded).
+    start : str
+        ``"exact p_T"`` (default: ``x_T`` drawn from the exact noised mixture — of the posterior
+        for the oracle) or ``"N(0, I)"`` (the usual approximation; the mismatch
+        ``KL(p_T ‖ N(0, I)) ≤ Σ_k π_k ᾱ_T ‖μ_k‖²/2`` for unit covariances is in the summary,
+        ``start_kl_bound``; issue #18).
     **solver_params
         The solver's step sizes (:func:`~engine.diffusion.table.solver_defaults`).
 
@@ -167,7 +202,8 @@ def solve_iter(solver: str, prior: GaussianMixture, A: Optional[torch.Tensor] = 
     _int("n_trails", n_trails, 0)
     if record_particles is not None:
         _int("record_particles", record_particles, 1)
-    run = _build_run(solver, prior, A, y, sigma_y, n_particles, n_steps, seed, device, dtype)
+    run = _build_run(solver, prior, A, y, sigma_y, n_particles, n_steps, seed, device, dtype,
+                     start)
     target = run.posterior if run.posterior is not None else run.prior
     fm = FrameMetrics(run.prior, target, run.meas,
                       make_generator(seed + _METRIC_SEED, str(run.prior.device))) \

@@ -25,6 +25,7 @@ __all__ = ["RunView", "DiffusionLabResult", "BUDGETS", "STUDY_PARTICLES", "lab_v
 
 GRID = 128            # density grid resolution
 MAX_DENSITY_FRAMES = 120
+SHOWN_DIMS = 3        # d > 3: the frames keep the first two coordinates (the views are 2-D)
 BUDGETS = (5, 10, 20, 50, 100, 200)
 STUDY_PARTICLES = DISTANCE_POINTS   # study runs: as many particles as the distance uses
 POSTERIOR_POINTS = 400
@@ -78,7 +79,8 @@ def lab_views(result, seconds: float, budgets: dict) -> DiffusionLabResult:
     density, density_t = _densities(result, lims)
     post = None if result.posterior is None else _grid(result.posterior, lims)
     target = result.posterior if result.posterior is not None else result.prior
-    points = target.sample(POSTERIOR_POINTS, torch.Generator().manual_seed(result.config.seed))
+    points = _shown(target.sample(POSTERIOR_POINTS,
+                                  torch.Generator().manual_seed(result.config.seed)))
     summary = result.recording.summary
     floor = (summary.get("posterior_distance_floor", np.nan),
              summary.get("posterior_distance_floor_sd", np.nan))
@@ -105,9 +107,14 @@ def fit_custom_points(config):
     return fit_gmm(pts, min(config.fit_components, len(pts) // 2 or 1), seed=config.seed)
 
 
+def _shown(x):
+    """The coordinates the views draw: all for ``d ≤ 3``, else the first two (last axis)."""
+    return x if x.shape[-1] <= SHOWN_DIMS else x[..., :2]
+
+
 def _limits(result) -> tuple:
     """A square view around the prior (±3σ of every component) and the N(0, I) start."""
-    means = result.prior.means.numpy()
+    means = _shown(result.prior.means.numpy())
     spread = np.sqrt(np.linalg.eigvalsh(result.prior.covs.numpy()).max(axis=1))
     lo = np.minimum((means - 3 * spread[:, None]).min(0), -3.0)
     hi = np.maximum((means + 3 * spread[:, None]).max(0), 3.0)
@@ -168,7 +175,8 @@ def budget_study(config, run: Callable, lo: float = 0.0, span: float = 1.0,
 
 def _run_view(rec) -> RunView:
     return RunView(
-        solver=rec.solver, x=rec.x.numpy(), x0_hat=rec.x0_hat.numpy(), t=rec.t.numpy(),
+        solver=rec.solver, x=_shown(rec.x.numpy()), x0_hat=_shown(rec.x0_hat.numpy()),
+        t=rec.t.numpy(),
         step=rec.step_index.numpy(),
         metrics={k: v.numpy() for k, v in rec.metrics.items()}, summary=dict(rec.summary),
         status=rec.status, diverged_step=rec.diverged_step,

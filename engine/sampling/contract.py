@@ -20,7 +20,13 @@ from typing import Callable, Optional, Protocol
 import numpy as np
 import torch
 
-__all__ = ["Denoiser", "DataConsistency", "Step", "Context", "SolverSpec"]
+__all__ = ["Denoiser", "DataConsistency", "Step", "Context", "SolverSpec", "STARTS",
+           "START_EXACT", "START_GAUSSIAN"]
+
+START_EXACT, START_GAUSSIAN = "exact p_T", "N(0, I)"
+STARTS = (START_EXACT, START_GAUSSIAN)
+"""Laws the reverse path starts from: the model's exact noised marginal ``p_T`` (a model with
+``sample_noised``), or the usual ``N(0, I)`` approximation of it."""
 
 
 class Denoiser(Protocol):
@@ -33,7 +39,8 @@ class Denoiser(Protocol):
         """Tweedie ``x̂_0 = E[x_0 | x_t = x]`` and ``ε̂`` (one network / score evaluation)."""
 
     # Optional: ``denoise_grad(x, t, cotangent)`` (exact Jacobian products, MCG/DPS),
-    # ``sample(n, gen)`` (CCDF's prior-sample start), ``ve_denoise(ū, σ)`` and ``sigma_bar``
+    # ``sample(n, gen)`` (CCDF's prior-sample start), ``sample_noised(n, ᾱ, gen)`` (the exact
+    # ``p_T`` start), ``tweedie_jvp(x, t, v)`` (TMPD), ``ve_denoise(ū, σ)`` and ``sigma_bar``
     # (the VE solvers of :mod:`engine.sampling.ve`).
 
 
@@ -118,6 +125,10 @@ class Context:
         Model evaluations so far (a gradient through ``x̂_0`` counts one more).
     info : dict
         What a solver reports besides its steps (``ccdf_steps``).
+    start : str
+        :data:`START_GAUSSIAN` (``x_T ~ N(0, I)``) or :data:`START_EXACT`: ``x_T`` drawn from
+        the model's exact ``p_T`` when it offers ``sample_noised`` (the Gaussian mixture;
+        issue #18: ``KL(p_T ‖ N(0, I))`` grows with ``d``).
     """
     model: Denoiser
     grid: np.ndarray
@@ -129,6 +140,7 @@ class Context:
     device: torch.device = torch.device("cpu")
     nfe: int = 0
     info: dict = field(default_factory=dict)
+    start: str = START_GAUSSIAN
 
     @property
     def n(self) -> int:
@@ -156,6 +168,29 @@ class Context:
     def randn(self) -> torch.Tensor:
         """Standard normal draw of the state's shape from the path generator."""
         return torch.randn(self.shape, generator=self.gen, dtype=self.dtype, device=self.device)
+
+    def draw_start(self) -> torch.Tensor:
+        """``x_T`` of a full reverse path: exact ``p_T`` samples (:attr:`start` =
+        :data:`START_EXACT` and a model with ``sample_noised``), else ``N(0, I)`` (SCIENCE §3.1:
+        ``x_T = √ᾱ_T x_0 + √(1-ᾱ_T) ε`` is exact, ``N(0, I)`` its ``ᾱ_T → 0`` limit)."""
+        if self.start not in STARTS:
+            raise ValueError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
+        if self.start == START_EXACT and hasattr(self.model, "sample_noised"):
+            x = self.model.sample_noised(self.n, self.ab(self.grid[0]), self.gen)
+            return x.to(dtype=self.dtype, device=self.device).reshape(self.shape)
+        return self.randn()
+
+    def tweedie_jvp(self, x: torch.Tensor, t, v: torch.Tensor) -> torch.Tensor:
+        """``(∂x̂_0/∂x_t) v`` (symmetric Jacobian of a conservative score; one extra NFE): the
+        model's ``tweedie_jvp`` when it has one, else autograd through ``denoise``."""
+        self.nfe += 1
+        if hasattr(self.model, "tweedie_jvp"):
+            return self.model.tweedie_jvp(x, t, v)
+        with torch.enable_grad():
+            u = x.detach().requires_grad_(True)
+            x0, _ = self.model.denoise(u, t)
+            g, = torch.autograd.grad(x0, u, v)
+        return g
 
     def need_measurement(self, name: str) -> None:
         if self.dc is None:

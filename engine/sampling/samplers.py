@@ -61,7 +61,7 @@ def ddim_move(ctx: Context, x: torch.Tensor, t: int, s: int, u: torch.Tensor) ->
 
 def ddpm(ctx: Context):
     """Ancestral DDPM sampler (Ho et al. 2020, Alg. 2), respaced; SCIENCE §3.1."""
-    x = ctx.randn()
+    x = ctx.draw_start()
     for i, t, s in ctx.pairs():
         x0, _ = ctx.denoise(x, t)
         yield ctx.step(i, t, x, x0)
@@ -74,7 +74,7 @@ def ddim(ctx: Context, eta: float = 0.0):
 
     ``σ = η √((1-ᾱ_s)/(1-ᾱ_t)) √(1-ᾱ_t/ᾱ_s)``; η = 0 deterministic, η = 1 DDPM-like (§3.1).
     """
-    x = ctx.randn()
+    x = ctx.draw_start()
     for i, t, s in ctx.pairs():
         x0, eps = ctx.denoise(x, t)
         yield ctx.step(i, t, x, x0)
@@ -98,7 +98,7 @@ def pf_euler(ctx: Context):
 
     Integrated in ``λ = -log ᾱ_t`` (``dλ = β dt``), unlike DDIM which is Euler in σ̄ (§3.1, §3.2).
     """
-    x = ctx.randn()
+    x = ctx.draw_start()
     for i, t, s in ctx.pairs():
         f, x0 = _pf_drift(ctx, x, t)
         yield ctx.step(i, t, x, x0)
@@ -109,7 +109,7 @@ def pf_euler(ctx: Context):
 def pf_heun(ctx: Context):
     """Heun (trapezoidal predictor-corrector) on the PF-ODE in ``λ = -log ᾱ`` (Karras et al. 2022,
     Alg. 1); Euler on the last step into ``t = 0`` as in k-diffusion. 2 NFE per step."""
-    x = ctx.randn()
+    x = ctx.draw_start()
     for i, t, s in ctx.pairs():
         f, x0 = _pf_drift(ctx, x, t)
         yield ctx.step(i, t, x, x0)
@@ -156,7 +156,7 @@ def hb(ctx: Context, beta: float = 0.8, order: int = 1):
     (``v_0 = ε̂_0``), ``x̄ ← x̄ + Δσ̄ v`` in DDIM coordinates. β = 1: plain PLMS (order 1: DDIM).
     """
     _check_momentum(beta, order)
-    x, hist, v = ctx.randn(), [], None
+    x, hist, v = ctx.draw_start(), [], None
     for i, t, s in ctx.pairs():
         x0, eps = ctx.denoise(x, t)
         yield ctx.step(i, t, x, x0)
@@ -174,7 +174,7 @@ def ghvb(ctx: Context, beta: float = 0.8, order: int = 2):
     ``order`` v's divided by β; ``x̄ ← x̄ + Δσ̄ U``. Order 1 coincides with HB-Euler.
     """
     _check_momentum(beta, order)
-    x, hist, v = ctx.randn(), [], None
+    x, hist, v = ctx.draw_start(), [], None
     for i, t, s in ctx.pairs():
         x0, eps = ctx.denoise(x, t)
         yield ctx.step(i, t, x, x0)

@@ -42,7 +42,7 @@ def projection(ctx: Context, lam: float = 1.0):
     For inpainting ``A = P`` this is ``(I - PᵀP) x' + Pᵀ y_s``; ``λ = 1`` projects exactly.
     """
     ctx.need_measurement("projection")
-    yield from _projection_path(ctx, ctx.randn(), ctx.grid, lam)
+    yield from _projection_path(ctx, ctx.draw_start(), ctx.grid, lam)
 
 
 def mcg(ctx: Context, alpha: float = 0.1, lam: float = 1.0):
@@ -55,7 +55,7 @@ def mcg(ctx: Context, alpha: float = 0.1, lam: float = 1.0):
     default here is α = 0.1 (α = 1 overshoots across thin components).
     """
     ctx.need_measurement("mcg")
-    cot, corr, x = ctx.dc.residual_cotangent, None, ctx.randn()
+    cot, corr, x = ctx.dc.residual_cotangent, None, ctx.draw_start()
     for i, t, s in ctx.pairs():
         x0, _, g = ctx.denoise_grad(x, t, cot)
         yield ctx.step(i, t, x, x0, correction=corr)
@@ -75,7 +75,7 @@ def dps(ctx: Context, zeta: float = 0.1):
     ~0.03 at 1000 steps: the step has unit size per particle whatever the residual).
     """
     ctx.need_measurement("dps")
-    cot, corr, x = ctx.dc.residual_cotangent, None, ctx.randn()
+    cot, corr, x = ctx.dc.residual_cotangent, None, ctx.draw_start()
     for i, t, s in ctx.pairs():
         x0, _, g = ctx.denoise_grad(x, t, cot)
         yield ctx.step(i, t, x, x0, correction=corr)
@@ -140,7 +140,7 @@ def ccdf(ctx: Context, t0: float = 0.5, init: str = "prior_projection", lam: flo
     if init not in CCDF_INITS:
         raise ValueError(f"ccdf: init must be one of {', '.join(CCDF_INITS)}, got {init!r}")
     start = _ccdf_initial(ctx, init) if len(grid) < len(ctx.grid) else None
-    z = ctx.randn()
+    z = ctx.randn() if start is not None else ctx.draw_start()
     if start is not None:
         ab = ctx.ab(grid[0])
         z = torch.add(math.sqrt(1.0 - ab) * z, start, alpha=math.sqrt(ab))
@@ -173,7 +173,7 @@ def dds(ctx: Context, eta: float = 0.85, cg_iters: int = 5, gamma: float = 1.0,
     ctx.need_measurement("dds")
     if not 0.0 <= eta <= 1.0:
         raise ValueError(f"dds: eta must lie in [0, 1], got {eta}")
-    x, corr, admm = ctx.randn(), None, {}
+    x, corr, admm = ctx.draw_start(), None, {}
     for i, t, s in ctx.pairs():
         x0, eps = ctx.denoise(x, t)
         if tv_z > 0 and s > 0:

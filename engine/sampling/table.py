@@ -12,7 +12,7 @@ import dataclasses
 import math
 from typing import Optional
 
-from engine.sampling import samplers, solvers, ve
+from engine.sampling import guided, samplers, solvers, ve
 from engine.sampling.contract import SolverSpec
 
 __all__ = ["SOLVERS", "knob", "params", "solver_defaults", "resolve_solver", "check_params",
@@ -69,6 +69,9 @@ SOLVERS = {
     "reddiff": SolverSpec(solvers.reddiff, True, params(
         "REDDiffParams", lr=knob(0.1, "reddiff_lr"), lam=knob(0.25, "reddiff_lambda"),
         obs_weight=1.0)),
+    "pigdm": SolverSpec(guided.pigdm, True, NoParams),
+    "tmpd": SolverSpec(guided.tmpd, True, NoParams),
+    "tds": SolverSpec(guided.tds, True, NoParams),
     "posterior": SolverSpec(samplers.posterior, False,
                             params("PosteriorParams", base="ddpm", eta=0.0), oracle=True),
     "mbir": SolverSpec(ve.mbir, True, _MBIR, toy=False, VolumeParams=_MBIR),

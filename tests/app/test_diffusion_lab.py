@@ -159,3 +159,26 @@ def test_preset_opens_on_its_claim_frame_with_paths_on_demand(lab_window, qtbot)
     assert len(presenter._highlight(main)) == TRAILS_SHOWN
     run_and_wait(win, qtbot)                                       # later runs open at the end
     assert presenter._frame == len(presenter.result.runs[0].t) - 1
+
+
+def test_high_dimensional_protocol_point_then_a_2d_prior_again(window, qtbot):
+    """d = 8 MCGdiff mixture with a random row and the new solvers: the views draw the first two
+    coordinates, the status line names the start law, its KL bound and the sliced-W2 floor;
+    switching back to a 2-D prior and to the N(0, I) start runs again; a 2-D-only prior with
+    d = 8 fails with a clear message."""
+    set_config(window, prior="mcgdiff", dim=8, measurement="random", meas_rows=2,
+               sigma_y=0.1, solver="tmpd", compare_solver="tds")
+    run_and_wait(window, qtbot)
+    result = window.slot.presenter.result
+    assert [r.solver for r in result.runs] == ["tmpd", "tds"]
+    assert result.runs[0].x.shape[2] == 2 and result.posterior_points.shape[1] == 2
+    text = window.status_label.text()
+    assert "exact p_T" in text and "KL(p_T" in text and "sliced W2" in text
+    set_config(window, prior="ring", dim=2, measurement="line", solver="pigdm",
+               start="N(0, I)")
+    run_and_wait(window, qtbot)
+    assert "x_T ~ N(0, I)" in window.status_label.text()
+    set_config(window, dim=8)
+    with qtbot.waitSignal(window.runner.sigFailed, timeout=60_000):
+        window.run()
+    assert "mcgdiff" in window.status_label.text()

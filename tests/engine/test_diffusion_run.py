@@ -158,7 +158,7 @@ def test_config_defaults_roundtrip_and_solver_params():
     assert solver_params(cfg, "ccdf") == {"t0": 0.5, "init": "prior_projection"}
     assert solver_params(cfg, "ddpm") == {}
     with pytest.raises(ValueError, match="dim"):
-        config_from_dict(DiffusionConfig, {"dim": 4})
+        config_from_dict(DiffusionConfig, {"dim": 81})
 
 
 @pytest.mark.parametrize("kind,shape", [("none", None), ("line", (1, 3)),
