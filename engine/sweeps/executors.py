@@ -71,6 +71,11 @@ class DaskExecutor:
         except Exception:       # no dashboard configured
             return None
 
+    @property
+    def address(self) -> str:
+        """The scheduler's address (``tcp://…``)."""
+        return self.client.scheduler.address
+
     def worker_count(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
 

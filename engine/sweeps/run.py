@@ -94,7 +94,8 @@ def _follow(events, prep: PreparedSweep, ex) -> Generator:
     """Write rows and turn executor events into Progress."""
     total, start, fresh = len(prep.plan.points), time.perf_counter(), 0
     info = {"workers": ex.worker_count() if ex is not None else 1,
-            "dashboard": ex.dashboard if ex is not None else None}
+            "dashboard": ex.dashboard if ex is not None else None,
+            "scheduler": ex.address if ex is not None else None}
     for event in events:
         if event[0] == "row":
             _, point, result = event
