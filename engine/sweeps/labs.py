@@ -1,4 +1,5 @@
-"""The sweepable labs: name → config class, ``run_config`` and scalar metrics (SCIENCE.md §1.5).
+"""The sweepable labs: name → config class, ``run_config`` and scalar metrics (SCIENCE.md
+§1.5, §2.3, §3.5, §4).
 
 The engine-side twin of ``app/registry.py`` (the engine never imports ``app``): paths are
 "module:attribute" strings resolved on first use, so this shared package imports no lab
@@ -75,11 +76,12 @@ def _reduced_time(cfg, result) -> float:
 def _diffusion_summary(key: str):
     def metric(cfg, result) -> float:
         return float(result.recording.summary[key])
-    metric.__doc__ = f"The main solver's end-of-run {key} (SCIENCE.md §2)."
+    metric.__doc__ = f"The main solver's end-of-run {key} (SCIENCE.md §3.5)."
     return metric
 
 
 def _regions_gap(reduce):
+    """Final non-convex objective minus the certified convex optimum (SCIENCE.md §2.3)."""
     def metric(cfg, result) -> float:
         gaps = np.asarray(result.gaps, dtype=float)
         return float(reduce(gaps)) if gaps.size else math.nan
@@ -87,6 +89,7 @@ def _regions_gap(reduce):
 
 
 def _recon_metric(index: int, attr: str):
+    """PSNR or SSIM of the ``index``-th method's volume (SCIENCE.md §4)."""
     def metric(cfg, result) -> float:
         runs = result.runs
         return float(getattr(runs[index], attr)) if len(runs) > index else math.nan
