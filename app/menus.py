@@ -40,6 +40,7 @@ def build_menus(win) -> None:
     run_menu = bar.addMenu("&Run")
     _action(win, run_menu, "&Run", win.run, "F5")
     _action(win, run_menu, "&Cancel", win.runner.cancel, "Esc")
+    _action(win, run_menu, "S&weep…", lambda: _open_sweep(win), "Ctrl+Shift+W")
     view_menu = bar.addMenu("&View")
     win.presentation_action = _action(win, view_menu, "&Presentation mode",
                                       lambda: toggle_presentation(win), "F11")
@@ -59,6 +60,11 @@ def _action(win, menu, text, slot, shortcut=None) -> QAction:
     action.triggered.connect(lambda _checked=False: slot())
     menu.addAction(action)
     return action
+
+
+def _open_sweep(win) -> None:
+    from app.sweep_dialog import open_sweep_dialog
+    open_sweep_dialog(win)
 
 
 # -- sessions --------------------------------------------------------------------------------
