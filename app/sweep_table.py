@@ -57,15 +57,15 @@ def show_table(plot, table, axes: dict, metric: str, done: int, total: int) -> R
         caption += f", {red.failed} failed (see the 'error' column)"
     if red.rest:
         caption += f"; mean over {', '.join(red.rest)}"
-    ticks = [f"{v:g}" if isinstance(v, float) else str(v) for v in red.x_values]
+    ticks = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in red.x_values]
     if not red.y_name:
         numeric = _numeric(red.x_values)
         x = np.asarray(red.x_values, float) if numeric else np.arange(len(red.x_values))
         log_x = bool(numeric and np.all(x > 0) and x.max() / x.min() >= 20)
         plot.show_line(red.x_name, [] if numeric else ticks, x, red.mean, red.std, metric,
-                       log_x=log_x, caption=caption)
+                       log_x=log_x, caption=caption + " (mean ± sd over seeds)")
     else:
-        y_ticks = [f"{v:g}" if isinstance(v, float) else str(v) for v in red.y_values]
+        y_ticks = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in red.y_values]
         plot.show_heatmap(red.x_name, ticks, red.y_name, y_ticks, red.mean, metric,
                           caption=caption + " (mean over seeds)")
     return red

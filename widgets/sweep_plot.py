@@ -47,7 +47,10 @@ class SweepPlot(QWidget):
             self.bar.setParentItem(None)
             self.bar = None
         self.plot.clear()
-        self.plot.getPlotItem().legend = None
+        item = self.plot.getPlotItem()
+        item.legend = None
+        for side in ("left", "bottom"):
+            item.getAxis(side).setTicks(None)
         self.image, self.mode = None, "empty"
         self.caption.setText(text)
 
@@ -79,8 +82,6 @@ class SweepPlot(QWidget):
         self._label(x_label, metric)
         if x_ticks:
             item.getAxis("bottom").setTicks([list(zip(range(len(x_ticks)), x_ticks))])
-        else:
-            item.getAxis("bottom").setTicks(None)
         self._x = np.asarray(x, float)
 
     def _line_click(self, series: int, points) -> None:
