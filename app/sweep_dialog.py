@@ -13,7 +13,7 @@ import os
 import time
 from typing import Optional
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFormLayout, QGridLayout,
                                QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
@@ -206,8 +206,7 @@ class SweepDialog(QDialog):
         axes = {}
         for combo, edit in zip(self.axis_fields, self.axis_values):
             if combo.currentData():
-                axes[combo.currentData()] = _axis_text(self.fields, combo.currentData(),
-                                                       edit.text())
+                axes[combo.currentData()] = edit.text()
         if not axes:
             raise ValueError("pick at least one axis")
         return Sweep(self.lab, self.base, axes, self.seeds_spin.value(),
@@ -307,24 +306,27 @@ class SweepDialog(QDialog):
         super().done(result)
 
 
-def _axis_text(fields, name: str, text: str):
-    """Axis text, with ``true``/``false`` read as booleans for a boolean field."""
-    f = next(f for f in fields if f.name == name)
-    if isinstance(f.default, bool):
-        words = {"true": True, "false": False, "yes": True, "no": False}
-        values = [v.strip().lower() for v in text.split(",") if v.strip()]
-        if not all(v in words for v in values):
-            raise ValueError(f"{name}: write true, false or both")
-        return [words[v] for v in values]
-    return text
-
-
 def open_sweep_dialog(win) -> SweepDialog:
     """Open the sweep dialog for ``win``'s current lab; a clicked point edits that lab."""
     lab = win.current
     dialog = SweepDialog(lab, win.slot.panel.config(), win)
     dialog.sigLoadConfig.connect(lambda values: win.edit_config(values, lab))
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.close_watcher = _CloseWatcher(dialog, win)
     dialog.show()
     win.sweep_dialog = dialog
     return dialog
+
+
+class _CloseWatcher(QObject):
+    """Stops ``dialog``'s sweep (and its cluster) when the main window closes."""
+
+    def __init__(self, dialog: SweepDialog, win: QWidget):
+        super().__init__(dialog)
+        self.dialog = dialog
+        win.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Type.Close:
+            self.dialog.shutdown()
+        return False

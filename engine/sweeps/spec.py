@@ -21,6 +21,7 @@ from engine.sweeps.labs import target
 __all__ = ["Sweep", "Point", "SweepPlan", "parse_values", "plan_sweep"]
 
 MAX_POINTS = 100_000
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,8 @@ def _axis_values(cls: type, base: dict, name: str, values: Any) -> list:
         raise ValueError(f"{cls.__name__} has no field {name!r} to sweep: expected one of "
                          f"{', '.join(shown)}")
     parsed = parse_values(values)
+    if isinstance(fields[name].default, bool):
+        parsed = [_BOOL_WORDS.get(v.lower(), v) if isinstance(v, str) else v for v in parsed]
     if not parsed:
         raise ValueError(f"axis {name!r} has no values")
     out = []

@@ -33,6 +33,16 @@ def test_axis_values_lists_and_ranges():
             parse_values(bad)
 
 
+def test_plan_coerces_values_like_panel_edits():
+    from engine.sweeps import plan_sweep
+    plan = plan_sweep(Sweep("gradient-flow", {"n_init": 4}, {"balanced": "true,no",
+                            "depth": "lin:1:3:3", "method": "gf,gd"}, 2, ["final_loss"]))
+    assert plan.axes == {"balanced": [True, False], "depth": [1, 2, 3],
+                         "method": ["gf", "gd"]}
+    assert len(plan.points) == 24 and [p.seed for p in plan.points[:2]] == [0, 1]
+    assert plan.points[-1].config["n_init"] == 4 and plan.points[-1].values["method"] == "gd"
+
+
 def test_reduced_sweep_matches_the_ode_and_is_stored(tmp_path):
     out = tmp_path / "s"
     table = drain(run_sweep(_reduced_sweep(), executor="local", store=out))
