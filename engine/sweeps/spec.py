@@ -135,6 +135,10 @@ def _base_config(cls: type, config: Any) -> dict:
         return config_to_dict(config)
     if config is None:
         return config_to_dict(cls())
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field {unknown[0]!r}")
     return config_to_dict(config_from_dict(cls, dict(config)))
 
 

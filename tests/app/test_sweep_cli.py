@@ -31,6 +31,8 @@ def test_sweep_writes_a_parquet_folder_and_resumes(tmp_path, capsys):
     (["--axis", "depth=1", "--preset", "ct-views-method"], "sweeps the recon lab"),
     (["--axis", "depth=1", "--workers", "-1"], "--workers must be"),
     ([], "at least one --axis"),
+    (["--axis", "depth=1", "--set", "dpth=2"], "has no field 'dpth'"),
+    (["--axis", "depth=1", "--set", "n_init=0"], "n_init = 0 is outside"),
 ])
 def test_bad_sweeps_are_one_error_line(tmp_path, capsys, args, says):
     rc = main([*BASE, *args, "--out", str(tmp_path / "x")])
