@@ -86,3 +86,24 @@ def test_line_plot_for_one_axis_and_clicks_map_to_values(qtbot):
     plot._line_click(0, [type("P", (), {"pos": lambda self: QPointF(1.0, 5.0)})()])
     assert got == [(1, 0)] and values_at(red, got[0]) == {"solver": "b"}
     assert reduce_table(table.iloc[:0], {"solver": ["a"]}, "m").failed == 0
+
+
+def test_a_mouse_click_on_a_heat_map_cell_names_that_cell(qtbot):
+    from PySide6.QtCore import QPoint, Qt
+    from widgets.sweep_plot import SweepPlot
+    plot = SweepPlot()
+    qtbot.addWidget(plot)
+    plot.resize(500, 400)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.show_heatmap("depth", ["1", "2", "3"], "scale", ["a", "b"],
+                      np.arange(6.0).reshape(2, 3), "m")
+    qtbot.wait(50)
+    got = []
+    plot.sigPointClicked.connect(got.append)
+    view = plot.plot.getPlotItem().vb
+    scene_pos = view.mapViewToScene(QPointF(2.0, 1.0))       # centre of cell (k=2, j=1)
+    where = plot.plot.mapFromScene(scene_pos)
+    qtbot.mouseClick(plot.plot.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(int(where.x()), int(where.y())))
+    assert got == [(2, 1)]
