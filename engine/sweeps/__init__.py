@@ -7,7 +7,7 @@
 >>> table = drain(run_sweep(sw, executor="dask", workers=2, store="out.parquet"))
 
 Results are a Parquet dataset folder (``pandas.read_parquet(folder)``; :func:`load_sweep`);
-``table.set_index([*axes, "seed"]).to_xarray()`` gives an xarray Dataset.
+``load_sweep(folder, indexed=True).to_xarray()`` gives an xarray Dataset.
 """
 from engine.sweeps.labs import TARGETS, SweepTarget, target
 from engine.sweeps.run import PreparedSweep, prepare_sweep, run_sweep

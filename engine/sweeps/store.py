@@ -102,7 +102,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def load_sweep(folder, meta: bool = False):
+def load_sweep(folder, meta: bool = False, indexed: bool = False):
     """A stored sweep as a pandas DataFrame, one row per finished point, sorted by point.
 
     Axis columns are the swept fields (plus ``seed``), metric columns are floats, ``seconds``
@@ -114,6 +114,9 @@ def load_sweep(folder, meta: bool = False):
     folder : str or Path
     meta : bool
         Also return the ``_meta.json`` dict: ``(df, meta)``.
+    indexed : bool
+        Index the rows by the axes and ``seed`` (a MultiIndex: the form ``df.to_xarray()``
+        turns into a Dataset with the axes as coordinates and the metrics as variables).
     """
     import pandas as pd
     path = Path(folder)
@@ -124,6 +127,9 @@ def load_sweep(folder, meta: bool = False):
         df = pd.read_parquet(path).sort_values("point").reset_index(drop=True)
     else:
         df = arrow_schema(info["axes"], info["metrics"]).empty_table().to_pandas()
+    if indexed:
+        keys = list(dict.fromkeys([*info["axes"], "seed"]))
+        df = df.set_index(keys).drop(columns="point")
     return (df, info) if meta else df
 
 

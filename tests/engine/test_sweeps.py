@@ -56,8 +56,9 @@ def test_reduced_sweep_matches_the_ode_and_is_stored(tmp_path):
     meta = json.loads((out / META_NAME).read_text())
     assert meta["lab"] == REDUCED and meta["axes"]["depth"] == [1, 3]
     assert meta["seeds"] == [0] and meta["versions"]["torch"]
-    ds = read.set_index(["depth", "init_scale", "seed"])["convergence_time"]
-    assert ds.unstack("init_scale").shape == (2, 3)       # the to_xarray()-ready form
+    indexed = load_sweep(out, indexed=True)              # the to_xarray()-ready form
+    assert list(indexed.index.names) == ["depth", "init_scale", "seed"]
+    assert indexed["convergence_time"].unstack("init_scale").shape == (2, 3)
 
 
 def test_resume_computes_only_the_missing_points(tmp_path, monkeypatch):
