@@ -35,7 +35,8 @@ def add_sweep_parser(commands) -> None:
                             description="Run a lab over a grid of parameters and seeds, on "
                                         "this machine or a Dask cluster; results go to a "
                                         "Parquet folder (pandas.read_parquet).")
-    p.add_argument("--lab", help="lab to sweep (default: the preset's)")
+    p.add_argument("--lab", help="lab to sweep: gradient-flow, gradient-flow/reduced, regions, "
+                                 "diffusion, recon (default: the preset's)")
     p.add_argument("--preset", help="sweep preset: " + ", ".join(load_sweep_presets()))
     p.add_argument("--axis", action="append", default=[], metavar="FIELD=VALUES",
                    help="an axis: FIELD=1,2,3 or FIELD=lin:a:b:n or FIELD=log:a:b:n")
