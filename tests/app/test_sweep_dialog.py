@@ -18,9 +18,10 @@ def _fill(dlg, tmp_path, name="s"):
 
 def test_sweep_walk_from_the_run_menu(lab_window, qtbot, tmp_path):
     win = lab_window("gradient-flow", n_init=8, t_max=12.0, frames=30, dt=0.05)
-    action = next(a for m in win.menuBar().actions() if m.text() == "&Run"
-                  for a in m.menu().actions() if a.text() == "S&weep…")
-    action.trigger()
+    run_menu = next(m.menu() for m in win.menuBar().actions() if m.text() == "&Run")
+    run_menu.aboutToShow.emit()
+    assert win.sweep_action.isEnabled()
+    win.sweep_action.trigger()
     dlg = win.sweep_dialog
     try:
         _fill(dlg, tmp_path)
@@ -107,3 +108,19 @@ def test_a_mouse_click_on_a_heat_map_cell_names_that_cell(qtbot):
     qtbot.mouseClick(plot.plot.viewport(), Qt.MouseButton.LeftButton,
                      pos=QPoint(int(where.x()), int(where.y())))
     assert got == [(2, 1)]
+
+
+def test_a_lab_without_sweep_metrics_gets_no_dialog():
+    from app import menus
+
+    class Win:
+        current, said = "no-such-lab", []
+
+        def show_message(self, text):
+            self.said.append(text)
+
+    win = Win()
+    assert not menus._sweepable(win)
+    menus._open_sweep(win)
+    assert win.said == ["The no-such-lab lab has no sweep metrics yet."]
+    assert not hasattr(win, "sweep_dialog")
