@@ -4,6 +4,7 @@
     flowscope screenshot --lab NAME [--preset NAME] --out FILE.png
     flowscope export --lab NAME [--preset NAME] --out FILE.mp4|.gif
     flowscope results --lab NAME [--preset NAME] --out FILE.npz
+    flowscope sweep --lab NAME [--preset NAME] --axis FIELD=VALUES ... --out FOLDER
     flowscope --version
 
 ``python main.py …`` is the same entry point from a checkout: both call :func:`main`, which
@@ -81,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(command, help=summary, description=summary[0].upper()
                                   + summary[1:] + ".")
         _add_render_options(sub, command)
+    from app.sweep_cli import add_sweep_parser
+    add_sweep_parser(commands)
     return p
 
 
@@ -101,6 +104,9 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    if args.command == "sweep":
+        from app.sweep_cli import run_sweep_command
+        return run_sweep_command(args)
     check_lab(args.lab)
     if args.command in RENDER_COMMANDS:
         from app.headless import render

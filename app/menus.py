@@ -40,6 +40,9 @@ def build_menus(win) -> None:
     run_menu = bar.addMenu("&Run")
     _action(win, run_menu, "&Run", win.run, "F5")
     _action(win, run_menu, "&Cancel", win.runner.cancel, "Esc")
+    win.sweep_action = _action(win, run_menu, "S&weep…", lambda: _open_sweep(win),
+                               "Ctrl+Shift+W")
+    run_menu.aboutToShow.connect(lambda: win.sweep_action.setEnabled(_sweepable(win)))
     view_menu = bar.addMenu("&View")
     win.presentation_action = _action(win, view_menu, "&Presentation mode",
                                       lambda: toggle_presentation(win), "F11")
@@ -59,6 +62,20 @@ def _action(win, menu, text, slot, shortcut=None) -> QAction:
     action.triggered.connect(lambda _checked=False: slot())
     menu.addAction(action)
     return action
+
+
+def _sweepable(win) -> bool:
+    """Whether the current lab has sweep metrics (``engine.sweeps.TARGETS``)."""
+    from engine.sweeps.labs import TARGETS
+    return win.current in TARGETS
+
+
+def _open_sweep(win) -> None:
+    if not _sweepable(win):
+        win.show_message(f"The {win.current} lab has no sweep metrics yet.")
+        return
+    from app.sweep_dialog import open_sweep_dialog
+    open_sweep_dialog(win)
 
 
 # -- sessions --------------------------------------------------------------------------------

@@ -23,9 +23,11 @@ from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.recording import FlowRecording
 from engine.gradient_flow.reduced import convergence_times, reduced_rhs
 from engine.gradient_flow.runner import simulate_iter
+from engine.sweeps import Sweep, run_sweep
 
-__all__ = ["FlowConfig", "FlowResult", "PhaseField", "run_config", "run", "phase_field",
-           "DEPTHS", "SCALES", "STUDY_LRS"]
+__all__ = ["FlowConfig", "FlowResult", "PhaseField", "ReducedPoint", "run_config", "run",
+           "phase_field", "reduced_point", "convergence_study", "DEPTHS", "SCALES",
+           "STUDY_LRS"]
 
 DEPTHS = (1, 2, 3, 4)
 SCALES = np.logspace(-2, 0, 9)
@@ -117,10 +119,40 @@ def run(cfg: FlowConfig, device: str = "cpu") -> FlowResult:
     return drain(run_config(cfg, device))
 
 
+@dataclass(frozen=True)
+class ReducedPoint:
+    """One point of the convergence-time study: the reduced ODE's time to loss < 1e-3."""
+    config: FlowConfig
+    convergence_time: float
+
+
+def reduced_point(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, None,
+                                                                      ReducedPoint]:
+    """The balanced chain's convergence time at ``(depth, init_scale, teacher_norm)`` from
+    ``θ₀ = π/2`` (reduced ODE, SCIENCE.md §1.5): one point of :func:`convergence_study`,
+    the ``"gradient-flow/reduced"`` sweep target."""
+    yield Progress(0.0, "reduced ODE")
+    times = convergence_times([cfg.init_scale], depths=(cfg.depth,), nu=cfg.teacher_norm)
+    return ReducedPoint(cfg, float(np.asarray(times)[0, 0]))
+
+
+def convergence_study(nu: float = 1.0, depths=DEPTHS, scales=SCALES):
+    """The lab's convergence-time study (SCIENCE.md §1.5) as a sweep over depth × initial
+    scale, run in this process: a generator of Progress returning the sweep's table."""
+    sweep = Sweep(lab="gradient-flow/reduced", config=FlowConfig(teacher_norm=nu),
+                  axes={"depth": list(depths), "init_scale": [float(s) for s in scales]},
+                  seeds=1, metrics=["convergence_time"])
+    return run_sweep(sweep, executor="local")
+
+
 @functools.lru_cache(maxsize=8)
 def _convergence_table(nu: float) -> np.ndarray:
-    """``convergence_times`` over ``SCALES × DEPTHS`` (depends on ``ν`` only: cached)."""
-    return np.asarray(convergence_times(SCALES, depths=DEPTHS, nu=nu))
+    """The convergence-time study over ``DEPTHS × SCALES`` as a ``(D, S)`` array (depends on
+    ``ν`` only: cached)."""
+    table = drain(convergence_study(nu))
+    if (table["error"] != "").any():
+        raise RuntimeError("convergence-time study failed: " + table["error"].iloc[0])
+    return table["convergence_time"].to_numpy(float).reshape(len(DEPTHS), len(SCALES))
 
 
 def _step_study(raw: dict) -> dict:

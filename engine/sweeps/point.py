@@ -1,0 +1,63 @@
+"""One sweep point: build the config, run the lab's ``run_config``, keep the metrics.
+
+:func:`compute_point` is what every executor runs (in this process, on a LocalCluster
+worker or on a remote Dask worker), so all give the same numbers for the same seed. A point
+that raises is returned as a row with its error text, never raised: the sweep goes on.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Generator
+
+from engine.core import config_from_dict
+from engine.sweeps.labs import target
+
+__all__ = ["compute_point", "point_steps", "pin_worker_threads"]
+
+
+def point_steps(lab: str, config: dict, metrics: list, device: str = "cpu") -> Generator:
+    """Run one point as a progress generator; return ``{metric: value, "seconds", "error"}``.
+
+    ``error`` is ``""`` for a finished run, else the exception's type and message (metrics
+    are then NaN).
+    """
+    tgt = target(lab)
+    start = time.perf_counter()
+    row = {name: math.nan for name in metrics}
+    try:
+        cfg = config_from_dict(tgt.config_class(), config)
+        result = yield from tgt.run_entry()(cfg, device)
+        for name in metrics:
+            row[name] = float(tgt.metrics[name][0](cfg, result))
+        row["error"] = ""
+    except Exception as exc:            # recorded with the point; the sweep goes on
+        row["error"] = f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
+def pin_worker_threads() -> None:
+    """One torch/BLAS thread per task when running inside a Dask worker (one task per
+    core); a no-op in the app's own process."""
+    try:
+        from distributed import get_worker
+        get_worker()
+    except (ImportError, ValueError):
+        return
+    import torch
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def compute_point(lab: str, config: dict, metrics: list) -> dict:
+    """:func:`point_steps` run to the end (the function Dask workers execute)."""
+    pin_worker_threads()
+    gen = point_steps(lab, config, metrics)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+

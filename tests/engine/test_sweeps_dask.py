@@ -1,0 +1,98 @@
+"""engine.sweeps on Dask: an embedded 2-worker LocalCluster gives the serial numbers although
+a worker process is killed mid-sweep (Dask reschedules its points); a separately started
+``dask scheduler`` + ``dask worker`` on localhost (the remote-cluster code path) runs a sweep.
+Slow-ish (worker processes import torch): kept to few, small points."""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from engine.core import drain
+from engine.gradient_flow import FlowConfig
+from engine.sweeps import Sweep, load_sweep, run_sweep
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+METRICS = ["convergence_time", "final_loss"]
+
+
+def _flow_sweep(depths):
+    cfg = FlowConfig(n_init=8, t_max=12.0, frames=30, dt=0.05)
+    return Sweep("gradient-flow", cfg, {"depth": depths, "init_scale": [0.1, 1.0]}, 1, METRICS)
+
+
+def _numbers(table):
+    return table.drop(columns="seconds").sort_values("point").reset_index(drop=True)
+
+
+def _run_killing_a_worker(gen):
+    """Drain ``gen``; after the first finished point SIGKILL one worker process."""
+    from distributed import Client
+    killed, seen = None, []
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value, killed, seen
+        if p.partial:
+            seen.append(p.partial)
+            if killed is None:
+                with Client(p.partial["scheduler"], timeout=30) as client:
+                    killed = max(client.run(os.getpid).values())
+                os.kill(killed, signal.SIGKILL)
+
+
+def test_local_cluster_gives_the_serial_results_despite_a_killed_worker(tmp_path):
+    sweep = _flow_sweep([1, 2])
+    table, killed, seen = _run_killing_a_worker(
+        run_sweep(sweep, executor="dask", workers=2, store=tmp_path / "s"))
+    assert killed is not None and (table["error"] == "").all()
+    assert [s["done"] for s in seen] == [1, 2, 3, 4]
+    assert seen[0]["dashboard"].startswith("http") and seen[0]["workers"] == 2
+    serial = drain(run_sweep(sweep, executor="local"))
+    pd.testing.assert_frame_equal(_numbers(table), _numbers(serial))
+    pd.testing.assert_frame_equal(_numbers(load_sweep(tmp_path / "s")), _numbers(serial))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def scheduler_and_worker():
+    """``dask scheduler`` and ``dask worker`` as separate processes on random ports."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    port = str(_free_port())
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = dict(cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
+                               "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
+                              **quiet)]
+    procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                   "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+                                  **quiet))
+    try:
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_sweep_on_a_separately_started_scheduler_and_worker(scheduler_and_worker):
+    from distributed import Client
+    with Client(scheduler_and_worker, timeout=30) as client:
+        client.wait_for_workers(1, timeout=120)
+    sweep = _flow_sweep([2])
+    table = drain(run_sweep(sweep, executor=scheduler_and_worker))
+    assert (table["error"] == "").all() and len(table) == 2
+    pd.testing.assert_frame_equal(_numbers(table), _numbers(drain(run_sweep(sweep, "local"))))
