@@ -141,6 +141,14 @@ class CurvePlot(QtWidgets.QWidget):
         entry["name"] = name
         self._legend.setVisible(len(self._legend.items) > 0)
 
+    def _show(self, entry: dict, apply, name: Optional[str] = None) -> None:
+        """Draw ``entry`` with ``apply()`` (kept: redrawn on every log-axis switch), place the
+        overlays again and give it its legend ``name`` (None: none)."""
+        entry["apply"] = apply
+        apply()
+        self.overlays.schedule()
+        self._set_legend(entry, name)
+
     def keys(self) -> list[str]:
         """Keys of the items currently in the plot (the cursor is not one)."""
         return list(self._items)
@@ -210,9 +218,7 @@ class CurvePlot(QtWidgets.QWidget):
             xs, ys = clean_xy(*pack_lines(x, Y), self._log)
             entry["item"].setData(xs, ys, pen=pen, connect="finite")
 
-        entry["apply"] = apply
-        apply()
-        self.overlays.schedule()
+        self._show(entry, apply)
 
     def set_curve(self, key: str, x, y, color=(255, 255, 255), width: float = 2,
                   style: str = "solid", symbol: Optional[str] = None,
@@ -254,10 +260,7 @@ class CurvePlot(QtWidgets.QWidget):
                          symbolBrush=_color(color)) if lone else sym   # one point: a dot
             entry["item"].setData(xs, ys, pen=pen, connect="finite", **marks)
 
-        entry["apply"] = apply
-        apply()
-        self.overlays.schedule()
-        self._set_legend(entry, name)
+        self._show(entry, apply, name)
 
     def _make_band(self) -> dict:
         lo, hi = pg.PlotDataItem(), pg.PlotDataItem()
@@ -302,10 +305,7 @@ class CurvePlot(QtWidgets.QWidget):
             entry["hi"].setData(xs[keep], yhi[keep], pen=edge)
             entry["item"].updatePath()
 
-        entry["apply"] = apply
-        apply()
-        self.overlays.schedule()
-        self._set_legend(entry, name)
+        self._show(entry, apply, name)
 
     # ------------------------------------------------------------------ reference lines
     def _set_line(self, key: str, kind: str, angle: int, value: float, color,
@@ -334,10 +334,7 @@ class CurvePlot(QtWidgets.QWidget):
             if pos is not None:
                 line.setValue(pos)
 
-        entry["apply"] = apply
-        apply()
-        self.overlays.schedule()
-        self._set_legend(entry, name)
+        self._show(entry, apply, name)
 
     def set_hline(self, key: str, y: float, color=(200, 200, 200),
                   label: Optional[str] = None, name: Optional[str] = None) -> None:
