@@ -1,4 +1,5 @@
-"""Run-time OpenGL availability check for vispy-based widgets.
+"""Run-time OpenGL availability check for vispy-based widgets, and :class:`VispyHost`: the
+vispy canvas such a widget owns (or the message shown in its place without OpenGL).
 
 The Qt ``offscreen`` platform has no OpenGL, so vispy canvases cannot render there. The app
 calls :func:`opengl_available` before building a vispy view and shows a plain message label
