@@ -1,10 +1,10 @@
 """Mouse interaction of :class:`widgets.particle_canvas.ParticleCanvas` (2-D views).
 
 :class:`ParticleInteraction`, owned by the canvas, holds the draw mode and the handlers of the
-canvas' mouse events: a left click emits ``sigClicked``; in draw mode a left drag draws a stroke, emitted as
-``sigPointsDrawn``; a left drag starting within ``GRAB_PX`` pixels of the constraint line
-moves it along its normal (``sigConstraintMoved``). Both drags block the event, so the camera
-does not pan.
+canvas' mouse events: a left click emits ``sigClicked``; in draw mode a left drag draws a
+stroke, emitted as ``sigPointsDrawn``; a left drag starting within ``GRAB_PX`` pixels of the
+constraint line moves it along its normal (``sigConstraintMoved``). Both drags block the
+event, so the camera does not pan.
 """
 
 from __future__ import annotations
