@@ -171,7 +171,7 @@ def test_rotation_movie(window, qtbot, tmp_path):
 def test_train_prior_button_opens_the_dialog_and_a_ready_prior_is_used(window, qtbot):
     presenter = window.slot.presenter
     dialog = presenter.train_prior()
-    assert dialog.isVisible() and dialog.device_label.text()
+    assert dialog.isVisible() and dialog.form.device_label.text()
     dialog.sigPriorReady.emit("/tmp/my_prior_64.pt")
     assert window.slot.panel.config().prior_path == "/tmp/my_prior_64.pt"
     dialog.close()
