@@ -120,29 +120,29 @@ def make_plane(w0: torch.Tensor, v: torch.Tensor) -> Plane:
     return Plane(v, e1, e2)
 
 
-def _grad_into(x, y, gx, gy, t1, t2, nu: float) -> None:
-    """Planar population gradient ``α w + β v`` of ``w = (x, y)``, ``v = (ν, 0)`` (§1.3).
+def _grad_into(P, G, t1, t2, nu: float) -> None:
+    """Planar population gradient ``α w + β v`` of ``w = (x, y) = P (2, m)``, ``v = (ν, 0)``.
 
-    ``α = ½ - ν |y| / (2π r²)`` (``= ½ - ν sin θ/(2π r)``), ``β ν = -ν φ/(2π)`` with
+    ``α = ½ - ν |y| / (2π r²)`` (``= ½ - ν sin θ/(2π r)``, §1.3), ``β ν = -ν φ/(2π)`` with
     ``φ = π - θ = π/2 + atan(x/|y|)`` (``atan2`` is not vectorised for float64 on the CPU
     and cost over half of an RK4 step; ``atan`` is, and ``|y|`` floored at ``√tiny`` keeps
     ``w = 0`` and the teacher's line exact: ``φ = π/2`` and ``0`` or ``π``).  Writes
-    ``(gx, gy)``, uses ``t1, t2`` as scratch.
+    ``G (2, m)``, uses ``t1, t2 (m,)`` as scratch; ``G = α P`` is one operation on both rows.
     """
     k = nu / (2.0 * math.pi)
+    x, y = P[0], P[1]
     torch.abs(y, out=t1).clamp_min_(norm_floor(x.dtype))       # |y| (> 0)
     torch.div(x, t1, out=t2).atan_()                            # φ - π/2
-    r2 = torch.mul(x, x, out=gy).addcmul_(t1, t1)               # r² (≥ tiny)
+    r2 = torch.mul(x, x, out=G[1]).addcmul_(t1, t1)             # r² (≥ tiny)
     alpha = torch.sub(0.5, t1.div_(r2), alpha=k, out=t1)
-    torch.mul(t2, -k, out=gx).sub_(0.25 * nu).addcmul_(alpha, x)   # αx - kφ (kπ/2 = ν/4)
-    torch.mul(alpha, y, out=gy)
+    torch.mul(P, alpha, out=G)                                  # α w
+    G[0].add_(t2, alpha=-k).sub_(0.25 * nu)                     # - kφ  (kπ/2 = ν/4)
 
 
 def planar_grad_fm(W: torch.Tensor, nu: float) -> torch.Tensor:
     """Population gradient of planar weights ``W (2, M)`` against ``v = (ν, 0)`` (§1.3)."""
     out = torch.empty_like(W)
-    t1, t2 = torch.empty_like(W[0]), torch.empty_like(W[0])
-    _grad_into(W[0], W[1], out[0], out[1], t1, t2, nu)
+    _grad_into(W, out, torch.empty_like(W[0]), torch.empty_like(W[0]), nu)
     return out
 
 
@@ -154,19 +154,21 @@ class _Chunked:
     slice of the batch on its own thread (no fork-join per vector operation).
     """
 
-    n_buffers = 0
+    n_pairs = 0     # (2, chunk) buffers
+    n_buffers = 2   # (chunk,) buffers
 
     def __init__(self, nu: float):
         self.nu = nu
         self._work: list[torch.Tensor] = []
 
     def _scratch(self, S: torch.Tensor) -> tuple[int, list[torch.Tensor]]:
-        """Chunk length and ``n_buffers`` buffers of that length (allocated once); the whole
-        batch is one chunk on an accelerator."""
+        """Chunk length, ``n_pairs`` buffers ``(2, chunk)`` then ``n_buffers`` of ``(chunk,)``
+        (allocated once); the whole batch is one chunk on an accelerator."""
         chunk = S.shape[1] if S.device.type != "cpu" else min(S.shape[1], CHUNK)
-        if (not self._work or self._work[0].shape[0] < chunk
+        if (not self._work or self._work[-1].shape[0] < chunk
                 or self._work[0].dtype != S.dtype or self._work[0].device != S.device):
-            self._work = [S.new_empty(chunk) for _ in range(self.n_buffers)]
+            self._work = ([S.new_empty((2, chunk)) for _ in range(self.n_pairs)]
+                          + [S.new_empty(chunk) for _ in range(self.n_buffers)])
         return chunk, self._work
 
     def __call__(self, prob, S: torch.Tensor, h: float) -> torch.Tensor:
@@ -175,46 +177,42 @@ class _Chunked:
         chunk, work = self._scratch(S)
         for lo in range(0, S.shape[1], chunk):
             hi = min(S.shape[1], lo + chunk)
-            bufs = [b[:hi - lo] for b in work]
-            self._step(S[0, lo:hi], S[1, lo:hi], out[0, lo:hi], out[1, lo:hi], h, bufs)
+            bufs = [b[..., :hi - lo] for b in work]
+            self._step(S[:, lo:hi], out[:, lo:hi], h, bufs)
         return out
 
     def fresh(self) -> "_Chunked":
         """A stepper of the same kind with its own scratch buffers (one per thread)."""
         return type(self)(self.nu)
 
-    def _step(self, x, y, ox, oy, h, bufs) -> None:
+    def _step(self, S, out, h, bufs) -> None:
         raise NotImplementedError
 
 
 class PlanarEuler(_Chunked):
     """Explicit Euler / gradient descent ``w - h ∇L(w)`` on planar one-layer states."""
 
-    n_buffers = 4
+    n_pairs = 1
 
-    def _step(self, x, y, ox, oy, h, bufs) -> None:
-        gx, gy, t1, t2 = bufs
-        _grad_into(x, y, gx, gy, t1, t2, self.nu)
-        torch.add(x, gx, alpha=-h, out=ox)
-        torch.add(y, gy, alpha=-h, out=oy)
+    def _step(self, S, out, h, bufs) -> None:
+        G, t1, t2 = bufs
+        _grad_into(S, G, t1, t2, self.nu)
+        torch.add(S, G, alpha=-h, out=out)
 
 
 class PlanarRK4(_Chunked):
-    """Classical RK4 of ``dw/dt = -∇L(w)`` on planar one-layer states (fused, in place)."""
+    """Classical RK4 of ``dw/dt = -∇L(w)`` on planar one-layer states (fused, in place):
+    both coordinates in each operation, about fifty vector operations per step."""
 
-    n_buffers = 8
+    n_pairs = 3
 
-    def _step(self, x, y, ox, oy, h, bufs) -> None:
-        gx, gy, ax, ay, px, py, t1, t2 = bufs
-        _grad_into(x, y, ax, ay, t1, t2, self.nu)                       # k1 → accumulator
-        torch.add(x, ax, alpha=-0.5 * h, out=px)
-        torch.add(y, ay, alpha=-0.5 * h, out=py)
+    def _step(self, S, out, h, bufs) -> None:
+        G, A, P, t1, t2 = bufs
+        _grad_into(S, A, t1, t2, self.nu)                               # k1 → accumulator
+        torch.add(S, A, alpha=-0.5 * h, out=P)
         for weight, reach in ((2.0, 0.5 * h), (2.0, h), (1.0, None)):  # k2, k3, k4
-            _grad_into(px, py, gx, gy, t1, t2, self.nu)
-            ax.add_(gx, alpha=weight)
-            ay.add_(gy, alpha=weight)
+            _grad_into(P, G, t1, t2, self.nu)
+            A.add_(G, alpha=weight)
             if reach is not None:
-                torch.add(x, gx, alpha=-reach, out=px)
-                torch.add(y, gy, alpha=-reach, out=py)
-        torch.add(x, ax, alpha=-h / 6.0, out=ox)
-        torch.add(y, ay, alpha=-h / 6.0, out=oy)
+                torch.add(S, G, alpha=-reach, out=P)
+        torch.add(S, A, alpha=-h / 6.0, out=out)
