@@ -182,8 +182,8 @@ class _Blocks:
             return self._run(self.steppers[0], S, k, k_end, slots, slice(None))
         edges = np.linspace(0, S.shape[1], len(self.steppers) + 1).astype(int)
         parts = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
-        jobs = [worker_pool().submit(self._run, step, S[:, cols].contiguous(), k, k_end, slots, cols)
-                for step, cols in zip(self.steppers, parts)]
+        jobs = [worker_pool().submit(self._run, step, S[:, cols].contiguous(), k, k_end,
+                                     slots, cols) for step, cols in zip(self.steppers, parts)]
         out = torch.empty_like(S)
         for job, cols in zip(jobs, parts):
             out[:, cols] = job.result()
