@@ -154,10 +154,11 @@ def _replay(step, prob, S, k, k_end, h, frames, frame_steps, dim, thresh):
 class _Blocks:
     """Advances a fixed-step run by blocks of steps, recording the frames met on the way.
 
-    One-layer planar CPU runs with more than one torch thread split the batch into one slice
-    per thread, each advanced by its own stepper on a pool thread (the chunks stay below
-    torch's parallel grain, so the threads meet once per block, not once per vector
-    operation: a loaded machine no longer stalls every operation on a descheduled thread).
+    One-layer planar CPU runs with more than one torch thread keep the batch as one slice
+    per thread, each advanced (and checked for divergence) by its own stepper on a pool
+    thread in chunks below torch's parallel grain: the threads meet once per block, not once
+    per vector operation, so a loaded machine no longer stalls every operation on a
+    descheduled thread (#16).  The state is a list of column slices (one without threads).
     """
 
     def __init__(self, step, prob, h: float, frames: _Frames, frame_steps: list, S0):
@@ -166,28 +167,39 @@ class _Blocks:
         split = (isinstance(step, _Chunked) and S0.device.type == "cpu" and threads > 1
                  and S0.shape[1] >= 2 * CHUNK)
         self.steppers = [step] + ([step.fresh() for _ in range(threads - 1)] if split else [])
+        edges = np.linspace(0, S0.shape[1], len(self.steppers) + 1).astype(int)
+        self.cols = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
-    def _run(self, step, S, k: int, k_end: int, slots: dict, cols: slice):
+    def split(self, S: torch.Tensor) -> list:
+        """The state as the list of slices the steppers advance."""
+        return [S] if len(self.cols) == 1 else [S[:, c].contiguous() for c in self.cols]
+
+    def join(self, parts: list) -> torch.Tensor:
+        """The whole state ``(P, N)`` of a list of slices."""
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+    def _run(self, step, S, k: int, k_end: int, slots: dict, cols: slice, thresh: float):
         while k < k_end:
             S = step(self.prob, S, self.h)
             k += 1
             if k in slots:
                 self.frames.buf[slots[k]][:, cols].copy_(S)
-        return S
+        if len(self.cols) == 1:
+            return S, _is_bad(S, self.prob.dim, thresh)
+        return S, any(_is_bad(S[:, lo:lo + CHUNK], self.prob.dim, thresh)
+                      for lo in range(0, S.shape[1], CHUNK))
 
-    def __call__(self, S: torch.Tensor, k: int, k_end: int) -> torch.Tensor:
-        """State after steps ``k+1..k_end`` (frames at the frame steps among them stored)."""
+    def __call__(self, parts: list, k: int, k_end: int, thresh: float) -> tuple[list, bool]:
+        """Slices after steps ``k+1..k_end`` (frames at the frame steps among them stored)
+        and whether any trajectory diverged (:func:`_is_bad`)."""
         slots = {s: self.frames.reserve(s) for s in self.frame_steps if k < s <= k_end}
-        if len(self.steppers) == 1:
-            return self._run(self.steppers[0], S, k, k_end, slots, slice(None))
-        edges = np.linspace(0, S.shape[1], len(self.steppers) + 1).astype(int)
-        parts = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
-        jobs = [worker_pool().submit(self._run, step, S[:, cols].contiguous(), k, k_end,
-                                     slots, cols) for step, cols in zip(self.steppers, parts)]
-        out = torch.empty_like(S)
-        for job, cols in zip(jobs, parts):
-            out[:, cols] = job.result()
-        return out
+        if len(self.cols) == 1:
+            S, bad = self._run(self.steppers[0], parts[0], k, k_end, slots, slice(None), thresh)
+            return [S], bad
+        jobs = [worker_pool().submit(self._run, step, part, k, k_end, slots, cols, thresh)
+                for step, part, cols in zip(self.steppers, parts, self.cols)]
+        done = [job.result() for job in jobs]
+        return [S for S, _ in done], any(bad for _, bad in done)
 
 
 def _next_block(k: int, n_steps: int, every: int, seconds: float, steps: int) -> int:
@@ -208,16 +220,16 @@ def _run_fixed(cfg: FlowConfig, prob, S0: torch.Tensor) -> Generator:
     frames, thresh = _Frames(len(frame_steps), S0), _threshold(cfg)
     blocks = _Blocks(step, prob, h, frames, frame_steps, S0)
     every = max(1, int(n_steps * _REPORT_FRACTION))
-    S, k, size, diverged = S0, 0, 1, None
+    parts, S, k, size, diverged = blocks.split(S0), S0, 0, 1, None
     while k < n_steps:
         start, k_end = time.perf_counter(), k + size
-        S_new = blocks(S, k, k_end)
-        if _is_bad(S_new, prob.dim, thresh):
-            diverged, S = _replay(step, prob, S, k, k_end, h, frames, frame_steps,
-                                  prob.dim, thresh)
+        new_parts, bad = blocks(parts, k, k_end, thresh)
+        if bad:
+            diverged, S = _replay(step, prob, blocks.join(parts), k, k_end, h, frames,
+                                  frame_steps, prob.dim, thresh)
             k = k_end
             break
-        S, k = S_new, k_end
+        parts, k = new_parts, k_end
         size = _next_block(k, n_steps, every, time.perf_counter() - start, size)
         yield Progress(k / n_steps, f"{label}: step {k}/{n_steps}, t = {k * h:.4g}")
     if diverged is not None and frames.keys[-1] < diverged - 1:
