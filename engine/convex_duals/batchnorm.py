@@ -27,12 +27,12 @@ import torch
 
 from engine.convex_duals import data
 from engine.convex_duals.atoms import dual_lower_bound, solve_atomic
-from engine.convex_duals.common import ConvexDualsError, ModelOutcome
+from engine.convex_duals.common import ConvexDualsError, ModelOutcome, forward
 from engine.convex_duals.gd import adam_runs, init_weights
 from engine.convex_duals.oracle import best_atom, best_direction, best_nonneg_direction, \
     nonneg_atom
 from engine.convex_duals.patterns import boundary_rays, enumerate_patterns
-from engine.core import Progress, param, relay
+from engine.core import Progress, param
 
 __all__ = ["Params", "run", "whiten", "closed_form", "bn_forward", "REGIMES"]
 
@@ -145,7 +145,7 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
         oracle = lambda R: best_atom(Ut, R, pats, rays)                 # noqa: E731
         value = lambda R: best_direction(Ut, R, pats)[1]                # noqa: E731
     yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y})
-    sol = yield from relay(solve_atomic(Ut, y, params.beta, oracle), 0.0, 0.3, "")
+    sol = yield from forward(solve_atomic(Ut, y, params.beta, oracle), 0.0, 0.3)
     neurons = _bn_neurons(sol, s, V)
     pred = bn_forward(X, neurons["w"].T, neurons["gamma"], neurons["alpha"], neurons["v"])
     arrays = {"X": X, "y": y, "prediction": pred, **neurons}
@@ -165,8 +165,8 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     seeds = list(range(params.seeds))
     m, d = params.width, X.shape[1]
     ws = init_weights(seeds, [(d, m), (m,), (m,), (m,)], scale=1.0)
-    runs = yield from relay(adam_runs(ws, _objective(X, y, params.beta), params.steps,
-                                      params.lr), 0.3, 0.98, "")
+    runs = yield from forward(adam_runs(ws, _objective(X, y, params.beta), params.steps,
+                                      params.lr), 0.3, 0.98)
     arrays["gd_gap_bounds"] = _gd_gaps(X, y, Ut, params.beta, runs, value)
     if runs.diverged.any():
         notes.append(f"{int(runs.diverged.sum())} Adam run(s) diverged and were stopped")

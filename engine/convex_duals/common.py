@@ -10,10 +10,24 @@ discriminator contours, filters), named per model in that module's docstring.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Generator
 
 import numpy as np
 
-__all__ = ["ModelOutcome", "ConvexDualsError"]
+from engine.core import Progress
+
+__all__ = ["ModelOutcome", "ConvexDualsError", "forward"]
+
+
+def forward(gen: Generator, start: float, end: float) -> Generator:
+    """Re-yield ``gen``'s progress mapped onto ``[start, end]``, partials kept, and return
+    its result (``engine.core.relay`` drops partials)."""
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress(start * (1.0 - p.fraction) + end * p.fraction, p.message, p.partial)
 
 
 class ConvexDualsError(ValueError):

@@ -51,6 +51,26 @@ def init_weights(seeds: Sequence[int], shapes: Sequence[tuple], scale: float = 0
     return [torch.stack(ws).requires_grad_(True) for ws in out]
 
 
+class _Adam:
+    """Adam (Kingma & Ba 2015; β₁ = 0.9, β₂ = 0.999, ε = 1e-8), written out: importing
+    ``torch.optim`` pulls in ``torch._dynamo`` (seconds on a loaded CPU)."""
+
+    def __init__(self, weights: list[torch.Tensor], lr: float):
+        self.weights, self.lr, self.t = weights, lr, 0
+        self.m = [torch.zeros_like(w) for w in weights]
+        self.v = [torch.zeros_like(w) for w in weights]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        c1, c2 = 1 - 0.9 ** self.t, 1 - 0.999 ** self.t
+        for w, m, v in zip(self.weights, self.m, self.v):
+            m.mul_(0.9).add_(w.grad, alpha=0.1)
+            v.mul_(0.999).addcmul_(w.grad, w.grad, value=0.001)
+            w.sub_(self.lr * (m / c1) / ((v / c2).sqrt() + 1e-8))
+            w.grad = None
+
+
 def _record_points(steps: int, points: int = 200) -> np.ndarray:
     pts = np.unique(np.round(np.geomspace(1, steps, points)).astype(int))
     return np.concatenate([[0], pts])
@@ -65,7 +85,7 @@ def adam_runs(weights: list[torch.Tensor], objective: Callable[[list], torch.Ten
     far) at most every ``every_s`` seconds; returns :class:`GDRuns`.
     """
     record = _record_points(int(steps))
-    opt = torch.optim.Adam(weights, lr=lr)
+    opt = _Adam(weights, lr)
     S = weights[0].shape[0]
     objs = np.full((S, len(record)), np.nan)
     alive = torch.ones(S, dtype=torch.bool)
@@ -84,7 +104,6 @@ def adam_runs(weights: list[torch.Tensor], objective: Callable[[list], torch.Ten
             b[alive] = w.detach()[alive]
         if step == steps or not alive.any():
             break
-        opt.zero_grad()
         torch.where(alive, values, torch.zeros_like(values)).sum().backward()
         opt.step()
         if time.monotonic() - last_yield > every_s:

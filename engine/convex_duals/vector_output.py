@@ -32,12 +32,12 @@ import torch
 
 from engine.convex_duals import data
 from engine.convex_duals.atoms import solve_atomic, dual_lower_bound
-from engine.convex_duals.common import ConvexDualsError, ModelOutcome
+from engine.convex_duals.common import ConvexDualsError, ModelOutcome, forward
 from engine.convex_duals.gd import adam_runs, init_weights
 from engine.convex_duals.oracle import best_atom, best_direction, nonneg_atom, \
     best_nonneg_direction
 from engine.convex_duals.patterns import boundary_rays, enumerate_patterns
-from engine.core import Progress, param, relay
+from engine.core import Progress, param
 
 __all__ = ["Params", "run", "soft_thresholded_svd", "MODES"]
 
@@ -168,7 +168,7 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
         oracle = lambda R: best_atom(X, R, pats, rays)                  # noqa: E731
         value = lambda R: best_direction(X, R, pats)[1]                 # noqa: E731
     yield Progress(0.0, "convex program", {"stage": "data", "X": X, "labels": labels})
-    sol = yield from relay(solve_atomic(X, Y, params.beta, oracle), 0.0, 0.3, "")
+    sol = yield from forward(solve_atomic(X, Y, params.beta, oracle), 0.0, 0.3)
     first, second = sol.neurons()
     arrays = {"X": X, "labels": labels, "first_layer": first.T, "second_layer": second}
     notes = [f"n = {len(X)}, d = {X.shape[1]}, c = {params.classes}; "
@@ -184,8 +184,8 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
                                             "certificate": cert, "arrays": arrays})
     seeds = list(range(params.seeds))
     ws = init_weights(seeds, [(X.shape[1], params.width), (params.width, params.classes)])
-    runs = yield from relay(adam_runs(ws, _objective(X, Y, params.beta), params.steps,
-                                      params.lr), 0.3, 0.98, "")
+    runs = yield from forward(adam_runs(ws, _objective(X, Y, params.beta), params.steps,
+                                      params.lr), 0.3, 0.98)
     arrays["gd_gap_bounds"] = _gap_bounds(X, Y, params.beta, runs, value)
     if runs.diverged.any():
         notes.append(f"{int(runs.diverged.sum())} Adam run(s) diverged and were stopped; "
