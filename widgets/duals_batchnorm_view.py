@@ -23,7 +23,7 @@ class BatchNormView(QtWidgets.QWidget):
         self.plot.setBackground("w")
         self.item = self.plot.getPlotItem()
         self.item.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.item.addLegend(offset=(10, 10), brush=(255, 255, 255, 215))
+        self.legend = self.item.addLegend(offset=(-10, 10), brush=(255, 255, 255, 215))
         self.caption = QtWidgets.QLabel("")
         self.caption.setWordWrap(True)
         lay.addWidget(self.plot, 1)

@@ -27,7 +27,7 @@ class VectorOutputView(QtWidgets.QWidget):
         self.plot.setBackground("w")
         self.item = self.plot.getPlotItem()
         self.item.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.item.addLegend(offset=(10, 10), brush=(255, 255, 255, 215))
+        self.legend = self.item.addLegend(offset=(-10, 10), brush=(255, 255, 255, 215))
         self.caption = QtWidgets.QLabel("")
         self.caption.setWordWrap(True)
         lay.addWidget(self.plot, 1)
@@ -45,7 +45,7 @@ class VectorOutputView(QtWidgets.QWidget):
     def _show_regions(self, a) -> None:
         xs, ys, cls = a["grid_x"], a["grid_y"], np.asarray(a["grid_class"], int)
         rgb = (0.35 * CLASS_COLORS[cls % len(CLASS_COLORS)] + 0.65 * 255).astype(np.uint8)
-        img = pg.ImageItem(rgb, axisOrder="row-major")
+        img = pg.ImageItem(rgb, axisOrder="row-major", levels=(0, 255))
         img.setRect(xs[0], ys[0], xs[-1] - xs[0], ys[-1] - ys[0])
         self.item.addItem(img)
         X, labels = a["X"], np.asarray(a["labels"], int)
@@ -53,7 +53,8 @@ class VectorOutputView(QtWidgets.QWidget):
             pts = X[labels == c]
             self.item.addItem(pg.ScatterPlotItem(
                 pts[:, 0], pts[:, 1], size=9, pen=pg.mkPen("k"),
-                brush=pg.mkBrush(*CLASS_COLORS[c % len(CLASS_COLORS)]), name=f"class {c}"))
+                brush=pg.mkBrush(*(int(v) for v in CLASS_COLORS[c % len(CLASS_COLORS)])),
+                name=f"class {c}"))
         first = np.asarray(a["first_layer"])
         reach = 0.9 * min(abs(xs[[0, -1]]).max(), abs(ys[[0, -1]]).max())
         for k, u in enumerate(first):

@@ -42,6 +42,9 @@ class _Tab(QWidget):
         split.addWidget(self.objective)
         if self.structure is not None:
             split.addWidget(self.structure)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(split.count() - 1, 1)
+        split.setSizes([500, 500])
         lay = QVBoxLayout(self)
         lay.addWidget(self.notes)
         lay.addWidget(split, 1)
