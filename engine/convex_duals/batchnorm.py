@@ -55,6 +55,8 @@ class Params:
                        help="Steps of every Adam run")
     lr: float = param(0.01, label="Learning rate", min=1e-5, max=1.0, log=True,
                       help="Adam learning rate")
+    seed: int = param(0, label="First seed", min=0, max=2**31 - 1,
+                      help="Seed of the first Adam run (the others follow it)")
     data_seed: int = param(3, label="Data seed", min=0, max=2**31 - 1,
                            help="Seed of the data set")
 
@@ -162,7 +164,7 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
             batch=X).reshape(len(ys), len(xs)))
     yield Progress(0.3, "convex optimum", {"stage": "convex", "objective": pstar,
                                             "certificate": cert, "arrays": arrays})
-    seeds = list(range(params.seeds))
+    seeds = list(range(params.seed, params.seed + params.seeds))
     m, d = params.width, X.shape[1]
     ws = init_weights(seeds, [(d, m), (m,), (m,), (m,)], scale=1.0)
     runs = yield from forward(adam_runs(ws, _objective(X, y, params.beta), params.steps,

@@ -63,6 +63,8 @@ class Params:
                        help="Steps of every Adam run")
     lr: float = param(0.01, label="Learning rate", min=1e-5, max=1.0, log=True,
                       help="Adam learning rate")
+    seed: int = param(0, label="First seed", min=0, max=2**31 - 1,
+                      help="Seed of the first Adam run (the others follow it)")
     data_seed: int = param(0, label="Data seed", min=0, max=2**31 - 1,
                            help="Seed of the data set")
 
@@ -182,7 +184,7 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
         arrays.update(_grid_arrays(X, sol, params.classes))
     yield Progress(0.3, "convex optimum", {"stage": "convex", "objective": pstar,
                                             "certificate": cert, "arrays": arrays})
-    seeds = list(range(params.seeds))
+    seeds = list(range(params.seed, params.seed + params.seeds))
     ws = init_weights(seeds, [(X.shape[1], params.width), (params.width, params.classes)])
     runs = yield from forward(adam_runs(ws, _objective(X, Y, params.beta), params.steps,
                                       params.lr), 0.3, 0.98)

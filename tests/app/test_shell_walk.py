@@ -23,6 +23,7 @@ SMALL = {
                 "snapshots": 5, "dataset": "xor"},
     "diffusion": {"n_particles": 200, "n_steps": 20, "n_trails": 4},
     "recon": {"size": 32, "slices": 4, "n_views": 12, "iters": 10, "every": 2},
+    "convex-duals": {"vo_n": 12, "vo_steps": 100, "vo_seeds": 2, "bn_steps": 100},
 }
 SLOW_GF = {"n_init": 20000, "t_max": 1000.0, "dt": 0.001, "frames": 50}
 

@@ -49,12 +49,16 @@ CAPS = {
                   "record_every": (1, 3), "fit_components": (1, 4), "cg_iters": (1, 5)},
     "recon": {"size": (16, 32), "slices": (1, 2), "n_views": (1, 12), "iters": (1, 6),
               "every": (1, 3), "diffusion_steps": (1, 3), "n_coils": (1, 4)},
+    "convex-duals": {"vo_n": (3, 16), "vo_width": (1, 20), "vo_seeds": (1, 2),
+                     "vo_steps": (10, 60), "bn_n": (3, 12), "bn_width": (1, 20),
+                     "bn_seeds": (1, 2), "bn_steps": (10, 60)},
 }
 #: Per lab: result paths (``results_io.flatten_result`` keys) that must hold finite numbers.
 PRIMARY = {"gradient-flow": r"w|loss|t",
            "regions": r"outputs|convex_output|runs/\d+/(objective|w_out|layers/\d+)",
            "diffusion": r"(recording|compare|lab/runs/\d+)/(x|final)",
-           "recon": r"truth|runs/\d+/volume"}
+           "recon": r"truth|runs/\d+/volume",
+           "convex-duals": r"outcome/(convex_objective|certificate|arrays/(?!gd_).*)"}
 #: Free-text fields: values a user would type.
 TEXT = {"widths": ("", "4", "4, 8", "2,3"), "also": ("", "fbp", "tv", "cg, fbp"),
         "path": ("",), "prior_path": ("",)}
