@@ -12,45 +12,14 @@ from engine.convex_duals.oracle import best_atom
 from engine.convex_duals.patterns import boundary_rays, enumerate_patterns
 from engine.core import drain
 
-cp = pytest.importorskip("cvxpy")
+pytest.importorskip("cvxpy")
+from tests.engine.duals_reference import ray_sdp, scalar_cone_program  # noqa: E402
 
 
 def _kat1():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((12, 2))
     return X, np.eye(3)[rng.integers(0, 3, 12)]
-
-
-def _ray_sdp(X, Y, beta):
-    """§7.1.4's exact cell/ray SDP for 2-D data without bias, written literally."""
-    perp = np.concatenate([np.stack([-X[:, 1], X[:, 0]], 1), np.stack([X[:, 1], -X[:, 0]], 1)])
-    ang = np.sort(np.arctan2(perp[:, 1], perp[:, 0]))
-    c, fit, pen, cons = Y.shape[1], 0, 0, []
-    for k in range(len(ang)):
-        a, b = ang[k], ang[(k + 1) % len(ang)] + (2 * np.pi if k == len(ang) - 1 else 0)
-        R = np.array([[np.cos(a), np.cos(b)], [np.sin(a), np.sin(b)]])
-        D = (X @ np.array([np.cos((a + b) / 2), np.sin((a + b) / 2)]) >= 0).astype(float)
-        M = cp.Variable((2 + c, 2 + c), PSD=True)
-        cons.append(M[0, 1] >= 0)
-        fit = fit + (D[:, None] * X) @ R @ M[:2, 2:]
-        pen = pen + cp.trace(R @ M[:2, :2] @ R.T) + cp.trace(M[2:, 2:])
-    prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(fit - Y) + beta / 2 * pen), cons)
-    return prob.solve(solver=cp.CLARABEL)
-
-
-def _scalar_cone_program(X, y, beta):
-    """§2.3 with every pattern of X (d ≤ 3), written literally."""
-    pats = enumerate_patterns(X).astype(float)
-    V = cp.Variable((pats.shape[1], X.shape[1]))
-    Wv = cp.Variable((pats.shape[1], X.shape[1]))
-    pred, cons = 0, []
-    for i in range(pats.shape[1]):
-        D, S = pats[:, i], 2 * pats[:, i] - 1
-        pred = pred + cp.multiply(D, X @ (V[i] - Wv[i]))
-        cons += [cp.multiply(S, X @ V[i]) >= 0, cp.multiply(S, X @ Wv[i]) >= 0]
-    obj = 0.5 * cp.sum_squares(pred - y) + beta * (cp.sum(cp.norm(V, axis=1))
-                                                   + cp.sum(cp.norm(Wv, axis=1)))
-    return cp.Problem(cp.Minimize(obj), cons).solve(solver=cp.CLARABEL)
 
 
 def test_pattern_counts_are_exact():
@@ -67,7 +36,7 @@ def test_vector_output_optimum_matches_clarabel_ray_sdp():
                                                             boundary_rays(X))))
     assert sol.objective == pytest.approx(3.551792, abs=2e-6)        # §7.1.9 KAT 1
     assert sol.gap < 1e-6
-    assert sol.objective == pytest.approx(_ray_sdp(X, Y, 0.5), abs=2e-5)
+    assert sol.objective == pytest.approx(ray_sdp(X, Y, 0.5), abs=2e-5)
     U1, V2 = sol.neurons()                                             # recovery identity
     fit = np.maximum(X @ U1, 0) @ V2 - Y
     assert 0.5 * (fit ** 2).sum() + 0.25 * ((U1 ** 2).sum() + (V2 ** 2).sum()) == \
@@ -107,7 +76,7 @@ def test_batchnorm_optimum_matches_clarabel_and_recovered_bn_net():
     Ut, _, _ = bn.whiten(X)
     out = drain(bn.run(p))
     assert out.convex_objective == pytest.approx(1.962039, abs=2e-6)   # §7.2.5 KAT 1
-    assert out.convex_objective == pytest.approx(_scalar_cone_program(Ut, y, 0.1), abs=2e-5)
+    assert out.convex_objective == pytest.approx(scalar_cone_program(Ut, y, 0.1), abs=2e-5)
     a = out.arrays
     fit = bn.bn_forward(X, a["w"].T, a["gamma"], a["alpha"], a["v"]) - y
     value = 0.5 * (fit ** 2).sum() + 0.05 * ((a["gamma"] ** 2).sum() + (a["alpha"] ** 2).sum()
