@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidge
 from app.labs.base import LabPresenter, views_only
 from engine.convex_duals.config import MODELS
 from widgets.duals_batchnorm_view import BatchNormView
+from widgets.duals_denoiser_view import DenoiserView
 from widgets.duals_objective_plot import DualsObjectivePlot
 from widgets.duals_vector_output_view import VectorOutputView
 
@@ -25,6 +26,7 @@ from widgets.duals_vector_output_view import VectorOutputView
 VIEWS = {
     "vector_output": VectorOutputView,
     "batchnorm": BatchNormView,
+    "denoiser": DenoiserView,
 }
 
 
@@ -91,7 +93,7 @@ class ConvexDualsLab(LabPresenter):
         self.tabs.setCurrentWidget(tab)
         if convex is not None:
             tab.objective.set_optimum(convex["objective"], convex["certificate"],
-                                      "duality gap")
+                                      convex.get("certificate_kind", "certificate"))
             if tab.structure is not None:
                 tab.structure.show_outcome(SimpleNamespace(arrays=convex["arrays"]))
         if gd is not None:

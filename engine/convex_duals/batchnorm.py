@@ -163,7 +163,8 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
             pts, neurons["w"].T, neurons["gamma"], neurons["alpha"], neurons["v"],
             batch=X).reshape(len(ys), len(xs)))
     yield Progress(0.3, "convex optimum", {"stage": "convex", "objective": pstar,
-                                            "certificate": cert, "arrays": arrays})
+                                            "certificate": cert, "certificate_kind": "duality gap",
+                                            "arrays": arrays})
     seeds = list(range(params.seed, params.seed + params.seeds))
     m, d = params.width, X.shape[1]
     ws = init_weights(seeds, [(d, m), (m,), (m,), (m,)], scale=1.0)

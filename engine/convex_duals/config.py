@@ -31,6 +31,7 @@ MODELS: dict[str, ModelEntry] = {
     "vector_output": ModelEntry("engine.convex_duals.vector_output", "vo",
                                 "Vector output (copositive)"),
     "batchnorm": ModelEntry("engine.convex_duals.batchnorm", "bn", "Batch norm"),
+    "denoiser": ModelEntry("engine.convex_duals.denoiser", "den", "Conv denoiser"),
 }
 
 

@@ -183,7 +183,8 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     else:
         arrays.update(_grid_arrays(X, sol, params.classes))
     yield Progress(0.3, "convex optimum", {"stage": "convex", "objective": pstar,
-                                            "certificate": cert, "arrays": arrays})
+                                            "certificate": cert, "certificate_kind": "duality gap",
+                                            "arrays": arrays})
     seeds = list(range(params.seed, params.seed + params.seeds))
     ws = init_weights(seeds, [(X.shape[1], params.width), (params.width, params.classes)])
     runs = yield from forward(adam_runs(ws, _objective(X, Y, params.beta), params.steps,

@@ -34,7 +34,8 @@ SMALL = {
     "diffusion": {"n_particles": 100, "n_steps": 8, "n_trails": 4, "budget_study": False},
     "recon": {"size": 32, "slices": 2, "n_views": 12, "iters": 6, "every": 2,
               "diffusion_steps": 3},
-    "convex-duals": {"vo_steps": 40, "vo_seeds": 2, "bn_steps": 40, "bn_seeds": 2},
+    "convex-duals": {"vo_steps": 40, "vo_seeds": 2, "bn_steps": 40, "bn_seeds": 2,
+                     "den_steps": 40, "den_seeds": 1},
 }
 
 CASES = [(lab, preset) for lab, spec in LABS.items() for preset in spec.presets()]

@@ -36,3 +36,11 @@ def scalar_cone_program(X, y, beta):
     obj = 0.5 * cp.sum_squares(pred - y) + beta * (cp.sum(cp.norm(V, axis=1))
                                                    + cp.sum(cp.norm(Wv, axis=1)))
     return cp.Problem(cp.Minimize(obj), cons).solve(solver=cp.CLARABEL)
+
+
+def gated_program(F, D, x, beta):
+    """§2.5's gated-ReLU group lasso over the patterns ``D``, written literally."""
+    W = cp.Variable((D.shape[1], F.shape[1]))
+    pred = sum(cp.multiply(D[:, i], F @ W[i]) for i in range(D.shape[1]))
+    obj = 0.5 * cp.sum_squares(pred - x) + beta * cp.sum(cp.norm(W, axis=1))
+    return cp.Problem(cp.Minimize(obj)).solve(solver=cp.CLARABEL)

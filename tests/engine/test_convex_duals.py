@@ -111,7 +111,8 @@ def test_batchnorm_closed_form_in_the_overparameterized_regime():
 @pytest.mark.parametrize("module, kw, match", [
     (vo, dict(beta=0.0), "β = 0"), (bn, dict(beta=0.0), "β = 0"),
     (vo, dict(mode="whitened", n=11), "n = 11 > 10"),
-    (bn, dict(regime="over-parameterized", n=12), "n = 12 > 10")])
+    (bn, dict(regime="over-parameterized", n=12), "n = 12 > 10"),
+    (pytest.importorskip("engine.convex_duals.denoiser"), dict(beta=0.0), "β = 0")])
 def test_bad_settings_are_refused_with_the_reason(module, kw, match):
     with pytest.raises(ConvexDualsError, match=match):
         drain(module.run(module.Params(**kw)))
@@ -144,3 +145,35 @@ def test_lab_runs_the_chosen_model_with_stages():
             assert p.partial["model"] == "batchnorm"
     assert stages[:2] == ["data", "convex"]
     assert result.model == "batchnorm" and result.outcome.model == "batchnorm"
+
+
+def test_denoiser_patches_equal_conv2d_and_program_matches_clarabel():
+    import torch
+    from engine.convex_duals import denoiser as dn
+    from engine.convex_duals.patterns import sample_patterns
+    from tests.engine.duals_reference import gated_program
+    rng = np.random.default_rng(4)
+    imgs = rng.random((2, 6, 6))
+    U, v = rng.standard_normal((9, 4)), rng.standard_normal(4)
+    conv = torch.nn.functional.conv2d(torch.as_tensor(imgs)[:, None],
+                                      torch.as_tensor(U.T).reshape(4, 1, 3, 3), padding=1)
+    out = torch.nn.functional.conv2d(torch.relu(conv), torch.as_tensor(v).reshape(1, 4, 1, 1))
+    F = dn.patch_matrix(imgs)                                     # §6.6.1 KAT 1
+    np.testing.assert_allclose(np.maximum(F @ U, 0) @ v, out.numpy().ravel(), atol=1e-12)
+    x = imgs.ravel() * 0.5 + 0.1
+    D = sample_patterns(F, 8, rng).astype(float)
+    W, kkt = drain(dn.solve_gated(F, D, x, 0.3))
+    value = 0.5 * np.sum((((F @ W.T) * D).sum(1) - x) ** 2) + 0.3 * np.linalg.norm(W, axis=1).sum()
+    assert kkt < 1e-7
+    assert value == pytest.approx(gated_program(F, D, x, 0.3), rel=1e-6)
+
+
+def test_denoiser_filters_pixelwise_and_adam_stays_above():
+    from engine.convex_duals import denoiser as dn
+    out = drain(dn.run(dn.Params(crops=1, size=10, patterns=12, steps=200, seeds=2)))
+    a = out.arrays
+    F = dn.patch_matrix(a["noisy"])                               # piecewise-linear filtering
+    filtered = np.einsum("pk,pk->p", F[:100], a["pixel_filters"].reshape(100, 9))
+    np.testing.assert_allclose(filtered, a["denoised"][0].ravel(), atol=1e-10)
+    assert np.all(out.gd_objectives[:, -1] >= out.convex_objective - 1e-6)
+    assert a["psnr"][1] > a["psnr"][0]

@@ -51,7 +51,9 @@ CAPS = {
               "every": (1, 3), "diffusion_steps": (1, 3), "n_coils": (1, 4)},
     "convex-duals": {"vo_n": (3, 16), "vo_width": (1, 20), "vo_seeds": (1, 2),
                      "vo_steps": (10, 60), "bn_n": (3, 12), "bn_width": (1, 20),
-                     "bn_seeds": (1, 2), "bn_steps": (10, 60)},
+                     "bn_seeds": (1, 2), "bn_steps": (10, 60), "den_crops": (1, 2),
+                     "den_size": (8, 12), "den_patterns": (4, 24), "den_seeds": (1, 2),
+                     "den_steps": (10, 60)},
 }
 #: Per lab: result paths (``results_io.flatten_result`` keys) that must hold finite numbers.
 PRIMARY = {"gradient-flow": r"w|loss|t",
