@@ -49,7 +49,8 @@ class BatchNormView(QtWidgets.QWidget):
         lut = pg.colormap.get("CET-D1")
         X = a["X"]
         brushes = [pg.mkBrush(lut.map((v + lim) / (2 * lim), mode="qcolor")) for v in y]
-        self.item.addItem(pg.ScatterPlotItem(X[:, 0], X[:, 1], size=11, pen=pg.mkPen("k", width=1.5),
+        self.item.addItem(pg.ScatterPlotItem(X[:, 0], X[:, 1], size=11,
+                                             pen=pg.mkPen("k", width=1.5),
                                              brush=brushes, name="data (colour = target y)"))
         self.item.setLabels(left="x₂", bottom="x₁",
                             title="Optimal BN network's output (batch statistics of the data)")
@@ -66,6 +67,7 @@ class BatchNormView(QtWidgets.QWidget):
                                           name="convex program's network"))
         self.item.addItem(pg.BarGraphItem(x=x + 0.25, height=closed, width=0.25,
                                           brush=(215, 48, 39), name="closed form (1 − β/‖y±‖)₊ y±"))
-        self.item.setLabels(left="output", bottom="sample", title="Over-parameterized BN: closed form")
+        self.item.setLabels(left="output", bottom="sample",
+                            title="Over-parameterized BN: closed form")
         self.caption.setText(f"max |network − closed form| = {np.abs(pred - closed).max():.1e}; "
                              f"{len(a['v'])} BN neurons.")

@@ -77,7 +77,8 @@ class DenoiserView(QtWidgets.QWidget):
 
     def _show_pixel(self, row: int, col: int) -> None:
         f = self._pixel_filters[row, col]
-        self.images[5].setImage(f, levels=(-max(np.abs(f).max(), 1e-12), max(np.abs(f).max(), 1e-12)))
+        top = max(np.abs(f).max(), 1e-12)
+        self.images[5].setImage(f, levels=(-top, top))
         self.boxes[5].setTitle(f"filter at pixel ({row}, {col})")
 
     def _hover(self, pos) -> None:

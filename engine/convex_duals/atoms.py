@@ -7,10 +7,10 @@ atom ``u`` carries an output row ``w ∈ R^c`` with penalty ``β‖w‖₂`` (th
 fully corrective steps solves it: the exact oracle (:mod:`engine.convex_duals.oracle`) finds the
 feature most correlated with the residual, it joins the active set, and the group lasso over
 the active set is re-solved by FISTA (``engine.core.algorithms.fista`` with the group soft
-threshold), then the active neurons are polished jointly by L-BFGS on the
-non-convex objective (alternating descent conditional gradient, Boyd, Schiebinger & Recht
-2017), which keeps the active set small. Every iterate is a ReLU network, so its objective is an upper bound on p*; the
-§7.0 dual point ``Λ = min(1, β/ĝ) R`` gives the lower bound, and their difference is the
+threshold), then the active neurons are polished jointly by L-BFGS-B, each kept in its
+closed cell where the ReLU is linear (alternating descent conditional gradient, Boyd,
+Schiebinger & Recht 2017), which keeps the active set small. Every iterate is a ReLU
+network, so its objective is an upper bound on p*; the §7.0 dual point ``Λ = min(1, β/ĝ) R`` gives the lower bound, and their difference is the
 duality gap reported as the certificate.
 """
 from __future__ import annotations

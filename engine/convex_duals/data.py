@@ -34,7 +34,8 @@ def whitened(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
     return q.T
 
 
-def grid(X: np.ndarray, size: int, margin: float = 0.15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def grid(X: np.ndarray, size: int, margin: float = 0.15
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A ``size × size`` grid over the bounding box of 2-D ``X`` (``margin`` of its extent):
     returns the x and y coordinates and the ``(size², 2)`` points, row-major in y."""
     lo, hi = X.min(axis=0), X.max(axis=0)

@@ -61,7 +61,8 @@ def best_direction(X: np.ndarray, R: np.ndarray, patterns: np.ndarray
     R : (n, c) array
         Residual (dual variable Λ, SCIENCE.md §7.0).
     patterns : (n, P) bool array
-        Every activation pattern of ``X`` (:func:`~engine.convex_duals.patterns.enumerate_patterns`).
+        Every activation pattern of ``X``
+        (:func:`~engine.convex_duals.patterns.enumerate_patterns`).
     """
     X = np.asarray(X, float)
     R = np.asarray(R, float).reshape(len(X), -1)
