@@ -27,9 +27,12 @@ class DualsObjectivePlot(QtWidgets.QWidget):
         self.curves = CurvePlot("Objective vs step (Adam, every seed)", "step + 1",
                                 "objective")
         self.curves.set_log(True, False)
+        self.excess = CurvePlot("Distance to the optimum", "step + 1", "objective − p*")
+        self.excess.set_log(True, True)
         self.caption = QtWidgets.QLabel("Run the lab: the convex optimum and the runs appear here.")
         self.caption.setWordWrap(True)
-        lay.addWidget(self.curves, 1)
+        lay.addWidget(self.curves, 3)
+        lay.addWidget(self.excess, 2)
         lay.addWidget(self.caption)
         self._optimum: Optional[float] = None
         self._cert = ""
@@ -40,6 +43,7 @@ class DualsObjectivePlot(QtWidgets.QWidget):
 
     def clear(self) -> None:
         self.curves.clear_items()
+        self.excess.clear_items()
         self._optimum, self._cert = None, ""
 
     def set_optimum(self, value: float, certificate: float, kind: str) -> None:
@@ -65,8 +69,18 @@ class DualsObjectivePlot(QtWidgets.QWidget):
             return
         self.curves.set_hline("optimum", self._optimum, color=OPTIMUM_COLOR,
                               label="convex optimum p*", name="convex optimum p*")
+        self._draw_excess(steps, objs)
         tail = objs[:, -1][np.isfinite(objs[:, -1])]
         if tail.size:
             self.caption.setText(f"{self._cert}; final runs − p*: "
                                  + ", ".join(f"{v - self._optimum:.1e}" for v in tail)
                                  + " (never below p* beyond the certificate)")
+
+    def _draw_excess(self, steps: np.ndarray, objs: np.ndarray) -> None:
+        """``objective − p*`` on log axes (a run at or below p* leaves the plot)."""
+        for key in [k for k in self.excess.keys() if k.startswith("seed")]:
+            self.excess.remove(key)
+        for s, row in enumerate(objs):
+            gap = row - self._optimum
+            self.excess.set_curve(f"seed{s}", steps[:len(row)], np.where(gap > 0, gap, np.nan),
+                                  color=SEED_COLORS[s % len(SEED_COLORS)], width=2)

@@ -119,6 +119,7 @@ class ConvexDualsLab(LabPresenter):
         out = {}
         for name, tab in self.tab_of.items():
             out[f"{name} objective"] = tab.objective.plot_item
+            out[f"{name} distance to optimum"] = tab.objective.excess.plot_item
             if tab.structure is not None:
                 out[f"{name} structure"] = tab.structure.item
         return out
