@@ -48,7 +48,7 @@ class VectorOutputView(QtWidgets.QWidget):
         img = pg.ImageItem(rgb, axisOrder="row-major", levels=(0, 255))
         img.setRect(xs[0], ys[0], xs[-1] - xs[0], ys[-1] - ys[0])
         self.item.addItem(img)
-        X, labels = a["X"], np.asarray(a["labels"], int)
+        X, labels = a["X"][:, :2], np.asarray(a["labels"], int)
         for c in np.unique(labels):
             pts = X[labels == c]
             self.item.addItem(pg.ScatterPlotItem(
@@ -57,7 +57,7 @@ class VectorOutputView(QtWidgets.QWidget):
                 name=f"class {c}"))
         first = np.asarray(a["first_layer"])
         reach = 0.9 * min(abs(xs[[0, -1]]).max(), abs(ys[[0, -1]]).max())
-        for k, u in enumerate(first):
+        for k, u in enumerate(first if first.shape[1] == 2 else []):
             d = u / max(np.linalg.norm(u), 1e-300) * reach
             self.item.plot([0, d[0]], [0, d[1]], pen=pg.mkPen((30, 30, 30), width=1.5,
                                                                 style=pg.QtCore.Qt.DashLine),

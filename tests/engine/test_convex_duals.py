@@ -43,6 +43,17 @@ def test_vector_output_optimum_matches_clarabel_ray_sdp():
         pytest.approx(sol.objective, rel=1e-10)
 
 
+def test_vector_output_with_bias_reaches_the_relaxation_value():
+    rng = np.random.default_rng(7)                                    # §7.1.9 KAT 3 (d = 3)
+    X = np.column_stack([rng.standard_normal((10, 2)), np.ones(10)])
+    Y = np.eye(3)[rng.integers(0, 3, 10)]
+    pats = enumerate_patterns(X)
+    sol = drain(solve_atomic(X, Y, 0.3, lambda R: best_atom(X, R, pats, boundary_rays(X))))
+    assert sol.objective == pytest.approx(2.364629, abs=2e-6) and sol.gap < 1e-6
+    out = drain(vo.run(vo.Params(n=10, bias=True, steps=20, seeds=1)))
+    assert out.arrays["first_layer"].shape[1] == 3 and out.certificate < 1e-6
+
+
 def test_soft_thresholded_svd_value_and_recovered_weights():
     Y = np.eye(3)[[0, 1, 1, 2, 2, 2]]
     assert vo.soft_thresholded_svd(Y, 0.8)[3] == pytest.approx(2.357011, abs=1e-6)  # KAT 2
