@@ -4,14 +4,16 @@ The convex program ``min Σ_i ½‖Σ D_i X Z_i − Y‖² + β Σ_i ‖Z_i‖_{
 c = 1) is a group lasso over the infinite set of features ``relu(X u)``, ``‖u‖ = 1``: each
 atom ``u`` carries an output row ``w ∈ R^c`` with penalty ``β‖w‖₂`` (the neuron
 ``(√‖w‖ u, √‖w‖ w/‖w‖)`` has exactly that weight decay, §7.1.3). Conditional gradient with
-fully corrective steps solves it: the exact oracle (:mod:`engine.convex_duals.oracle`) finds the
-feature most correlated with the residual, it joins the active set, and the group lasso over
-the active set is re-solved by FISTA (``engine.core.algorithms.fista`` with the group soft
-threshold), then the active neurons are polished jointly by L-BFGS-B, each kept in its
+local descent solves it: the exact oracle (:mod:`engine.convex_duals.oracle`) finds the
+feature most correlated with the residual and it joins the active set with its block
+soft-threshold step; every fourth round the group lasso over the active set is re-solved by
+FISTA (``engine.core.algorithms.fista`` with the group soft threshold), which prunes
+redundant neurons; then all active neurons are polished jointly by L-BFGS-B, each kept in its
 closed cell where the ReLU is linear (alternating descent conditional gradient, Boyd,
 Schiebinger & Recht 2017), which keeps the active set small. Every iterate is a ReLU
-network, so its objective is an upper bound on p*; the §7.0 dual point ``Λ = min(1, β/ĝ) R`` gives the lower bound, and their difference is the
-duality gap reported as the certificate.
+network, so its objective is an upper bound on p*; the §7.0 dual point
+``Λ = min(1, β/ĝ) R`` gives the lower bound, and their difference is the duality gap
+reported as the certificate.
 """
 from __future__ import annotations
 
@@ -169,6 +171,14 @@ def polish(Y: np.ndarray, beta: float, atoms: list, W: np.ndarray, iters: int = 
     return kept, np.array(rows).reshape(len(kept), Y.shape[1])
 
 
+def _block_step(feature: np.ndarray, R: np.ndarray, beta: float) -> np.ndarray:
+    """The new atom's output row minimising the objective with the others fixed: the block
+    soft threshold ``group_soft(fᵀR, β)/‖f‖²`` (non-zero because ``‖Rᵀf‖ > β``)."""
+    corr = feature @ R
+    shrink = max(0.0, 1 - beta / max(float(np.linalg.norm(corr)), 1e-300))
+    return corr * shrink / max(float(feature @ feature), 1e-300)
+
+
 def _state(atoms, c, d):
     if not atoms:
         return np.zeros((d, 0))
@@ -177,7 +187,7 @@ def _state(atoms, c, d):
 
 def solve_atomic(X: np.ndarray, Y: np.ndarray, beta: float,
                  oracle: Callable[[np.ndarray], tuple[Atom, float]], *,
-                 tol: float = 1e-8, max_rounds: int = 60
+                 tol: float = 1e-7, max_rounds: int = 60
                  ) -> Generator[Progress, None, AtomicSolution]:
     """Solve the convex program by column generation until the duality gap is below
     ``tol·max(1, p)`` (see the module docstring); yields one Progress per oracle call.
@@ -200,11 +210,13 @@ def solve_atomic(X: np.ndarray, Y: np.ndarray, beta: float,
         best = sol
         if best.gap <= tol * max(1.0, abs(best.objective)) or g <= beta:
             break
-        yield Progress(min(rnd / max_rounds, 0.99), f"convex program: duality gap {best.gap:.2e}")
+        yield Progress(min(rnd / max_rounds, 0.99),
+                       f"convex program: duality gap {best.gap:.2e}")
         atoms.append(atom)
-        feats = np.column_stack([at.feature for at in atoms])
-        W = group_lasso(feats, Y, beta, np.vstack([W, np.zeros((1, Y.shape[1]))]),
-                        max_iters=2000)
+        W = np.vstack([W, _block_step(atom.feature, R, beta)])
+        if rnd % 4 == 0:                     # fully corrective: prunes redundant neurons
+            feats = np.column_stack([at.feature for at in atoms])
+            W = group_lasso(feats, Y, beta, W, max_iters=400)
         live = np.linalg.norm(W, axis=1) > 0
         atoms, W = polish(Y, beta, [a for a, k in zip(atoms, live) if k], W[live])
     return best
