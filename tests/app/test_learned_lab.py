@@ -69,3 +69,31 @@ def test_save_trained_net_loads_back(qtbot, small_result, tmp_path):
     assert not presenter.save_net(str(tmp_path / "a_file" / "net.pt"))
     assert "not saved" in messages[-1]
     presenter.shutdown()
+
+
+def test_scale_shift_view_draws_live_and_from_result(qtbot, small_result):
+    """The scale-shift study as a user runs it: stages drawn live, the tab filled, a later
+    run without the study empties it again."""
+    presenter = _presenter(qtbot)
+    cfg = LearnedConfig(size=16, n_unrolls=1, width=4, se_width=2, depth=2, steps=2, batch=2,
+                        eval_every=2, train_gleam=False, shipped=False, scale_study=True)
+    gen, stages = run_config(cfg, "cpu"), None
+    try:
+        while True:
+            p = next(gen)
+            if p.partial is not None:
+                stages = merge_partial(stages, p.partial)
+                presenter.show_partial(stages)
+    except StopIteration as stop:
+        result = stop.value
+    assert "scale-equivariant" in presenter.scale.psnr_plot.keys()
+    presenter.show_result(result)
+    presenter.show_view("scale")
+    assert presenter.tabs.currentWidget() is presenter.scale
+    assert "gain" in presenter.scale.note.text()
+    titles = [presenter.compare.method_box.itemText(i)
+              for i in range(presenter.compare.method_box.count())]
+    assert "scale-equivariant" in titles
+    presenter.show_result(small_result)
+    assert not presenter.scale.psnr_plot.keys()
+    presenter.shutdown()
