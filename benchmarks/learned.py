@@ -87,6 +87,7 @@ def ship(device: str, steps: int) -> None:
     r, wall = _train("varnet", "e2e", 6, 1, data, steps, device)
     card = {"summary": f"VarNet K=6, width 16, depth 4, end-to-end, {steps} Adam steps "
                        f"(lr 2e-3, batch 4, seed 0) on 64² MNI slices, R = 4, 8 coils, noise 0.01",
+            "size": 64, "acceleration": 4.0, "n_coils": 8,
             "test_psnr": r.test_psnr, "test_ssim": r.test_ssim, "steps": steps,
             "zero_filled_psnr": data.baseline_psnr("zero_filled"),
             "cg_sense_psnr": data.baseline_psnr("cg_sense")}

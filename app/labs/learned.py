@@ -12,7 +12,8 @@ from app.labs.learned_scale import ScaleView
 from app.labs.learned_views import BASE_TITLES, CompareView, Dashboard, MemoryPsnrView
 
 TITLES = {"e2e": "end-to-end", "checkpoint": "checkpointing", "gleam": "GLEAM",
-          "scale_eq": "scale-equivariant", "shipped": "shipped net"}
+          "scale_eq": "scale-equivariant", "otcycle": "OT-cycleGAN (unpaired)",
+          "shipped": "shipped net"}
 VIEWS = {"dashboard": 0, "compare": 1, "memory": 2, "scale": 3}
 
 

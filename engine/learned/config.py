@@ -55,6 +55,14 @@ class LearnedConfig:
     batch: int = param(4, label="Batch", min=1, max=32, help="Slices per step")
     eval_every: int = param(10, label="Validate every", min=1, max=1000, unit="steps",
                             help="Validation PSNR every this many steps")
+    train_otcycle: bool = param(False, label="Train unpaired (OT-cycleGAN)",
+                                help="The same net trained without pairs: clean images from "
+                                     "half of the training slices, k-space from the other "
+                                     "half; cycle consistency through the known operator plus "
+                                     "a critic (SCIENCE.md §6.5)")
+    gan_weight: float = param(0.1, label="OT-cycleGAN critic weight", min=0.0, max=10.0,
+                              help="Weight of the critic term; 0 trains with cycle "
+                                   "consistency alone")
     scale_study: bool = param(False, label="Scale-shift study",
                               help="Also train a scale-equivariant net end to end and test both "
                                    "end-to-end nets on test slices zoomed 0.6–1.5× (out of "

@@ -24,6 +24,7 @@ from engine.core import Progress, validate
 from engine.imaging.unrolled import Unrolled, unrolled_net
 from engine.imaging.unrolled_io import load_unrolled
 from engine.learned.config import LearnedConfig
+from engine.learned.cyclegan import train_ot_cyclegan
 from engine.learned.data import BrainSlices, brain_slices, mean_psnr, mean_ssim
 from engine.learned.scale_study import ScaleCurve, psnr_vs_scale
 from engine.learned.train import evaluate, train_unrolled
@@ -33,7 +34,8 @@ __all__ = ["LearnedResult", "ModeRun", "run_config", "SHIPPED_FILE", "MODE_TITLE
 
 SHIPPED_FILE = "varnet_k6_64.pt"
 MODE_TITLES = {"e2e": "end-to-end", "checkpoint": "checkpointing", "gleam": "GLEAM",
-               "scale_eq": "scale-equivariant", "shipped": "shipped net"}
+               "scale_eq": "scale-equivariant", "otcycle": "OT-cycleGAN (unpaired)",
+               "shipped": "shipped net"}
 TRAIN_MODE = {"scale_eq": "e2e"}     # run key → train_unrolled mode (default: the key)
 
 
@@ -98,8 +100,11 @@ def _plan(cfg: LearnedConfig) -> list[tuple[str, int, int]]:
         if k > 48:
             raise ValueError(f"GLEAM would have {k} unrolls; at most 48 (lower K or the factor)")
         plan.append(("gleam", k, cfg.modules))
-    if not plan:
-        raise ValueError("choose at least one training mode (end-to-end, checkpointing, GLEAM)")
+    if not plan and not cfg.train_otcycle:
+        raise ValueError("choose at least one training mode (end-to-end, checkpointing, GLEAM, "
+                         "OT-cycleGAN)")
+    if cfg.train_otcycle:
+        plan.append(("otcycle", cfg.n_unrolls, 1))
     if cfg.scale_study:
         if not cfg.train_e2e:
             raise ValueError("the scale-shift study compares the scale-equivariant net with the "
@@ -150,8 +155,12 @@ def _train_mode(cfg, mode, k, g, data, device, live, span) -> Generator:
     shared = not (cfg.train_gleam and cfg.modules > 1)
     net = _net(cfg, k, shared, mode)
     curve = live.setdefault(mode, {"step": [], "loss": [], "val_steps": [], "val_psnr": []})
-    gen = train_unrolled(net, data, TRAIN_MODE.get(mode, mode), g, cfg.steps, cfg.lr,
-                         cfg.seed, cfg.batch, cfg.eval_every, device)
+    if mode == "otcycle":
+        gen = train_ot_cyclegan(net, data, cfg.steps, cfg.lr, cfg.seed, cfg.batch,
+                                cfg.eval_every, device, gan_weight=cfg.gan_weight)
+    else:
+        gen = train_unrolled(net, data, TRAIN_MODE.get(mode, mode), g, cfg.steps, cfg.lr,
+                             cfg.seed, cfg.batch, cfg.eval_every, device)
     last = 0.0
     while True:
         try:
@@ -222,7 +231,7 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
                                             "zero_filled": zf[i].abs().numpy(),
                                             "cg_sense": cg[i].abs().numpy(), "mask": mask,
                                             "baseline_psnr": base})
-    weights = np.array([k * {"checkpoint": 2, "scale_eq": 2}.get(m, 1) for m, k, _ in plan],
+    weights = np.array([k * {"checkpoint": 2, "scale_eq": 2, "otcycle": 2}.get(m, 1) for m, k, _ in plan],
                        float)
     ends = 0.02 + 0.96 * np.cumsum(weights) / weights.sum()
     runs, notes, live, nets = [], [], {}, {}

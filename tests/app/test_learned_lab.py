@@ -76,7 +76,8 @@ def test_scale_shift_view_draws_live_and_from_result(qtbot, small_result):
     run without the study empties it again."""
     presenter = _presenter(qtbot)
     cfg = LearnedConfig(size=16, n_unrolls=1, width=4, se_width=2, depth=2, steps=2, batch=2,
-                        eval_every=2, train_gleam=False, shipped=False, scale_study=True)
+                        eval_every=2, train_gleam=False, shipped=False, scale_study=True,
+                        train_otcycle=True)
     gen, stages = run_config(cfg, "cpu"), None
     try:
         while True:
@@ -93,7 +94,8 @@ def test_scale_shift_view_draws_live_and_from_result(qtbot, small_result):
     assert "gain" in presenter.scale.note.text()
     titles = [presenter.compare.method_box.itemText(i)
               for i in range(presenter.compare.method_box.count())]
-    assert "scale-equivariant" in titles
+    assert "scale-equivariant" in titles and "OT-cycleGAN (unpaired)" in titles
+    assert "otcycle" in presenter.dashboard.val_plot.keys()
     presenter.show_result(small_result)
     assert not presenter.scale.psnr_plot.keys()
     presenter.shutdown()

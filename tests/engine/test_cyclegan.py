@@ -94,3 +94,17 @@ def test_unpaired_training_runs_reproducibly_and_refuses_bad_rates(data):
         run(lr=-1.0)
     blown = run(lr=1e30)
     assert "NaN" in blown.message and all(torch.isfinite(p).all() for p in blown.net.parameters())
+
+
+def test_lab_trains_the_unpaired_net_beside_the_supervised_one():
+    from engine.learned import LearnedConfig
+    from engine.learned.lab import run_config
+    cfg = LearnedConfig(size=16, n_unrolls=1, width=4, depth=2, steps=2, batch=2, eval_every=2,
+                        train_gleam=False, shipped=False, train_otcycle=True)
+    result = drain(run_config(cfg, "cpu"))
+    runs = {r.mode: r for r in result.runs}
+    assert list(runs) == ["e2e", "otcycle"] and runs["otcycle"].title.startswith("OT-cycleGAN")
+    assert not np.array_equal(runs["e2e"].recon, runs["otcycle"].recon)
+    only = LearnedConfig(train_e2e=False, train_gleam=False, train_otcycle=True)
+    from engine.learned.lab import _plan
+    assert _plan(only) == [("otcycle", only.n_unrolls, 1)]
