@@ -4,6 +4,8 @@
     python benchmarks/learned.py --ratio            # 24 unrolls in 3 modules vs end-to-end
     python benchmarks/learned.py --study            # equal memory: e2e K vs GLEAM 3K in 3 modules
     python benchmarks/learned.py --ship             # retrain resources/learned/varnet_k6_64.pt
+    python benchmarks/learned.py --inference        # shipped net on a 32-slice 64² volume (≤ 2 s)
+    python benchmarks/learned.py --scale            # plain vs scale-equivariant: s/step, PSNR vs zoom
 
 Peak bytes: CPU = saved activations (engine/learned/memory.py), CUDA = max_memory_allocated.
 """
@@ -95,12 +97,52 @@ def ship(device: str, steps: int) -> None:
     print(f"wrote {path} in {wall:.0f} s: {card}")
 
 
+def inference(device: str, repeats: int = 3) -> None:
+    """The recon lab's path (engine/recon/learned_method.py) on 32 slices of 64² (issue #13:
+    ≤ 2 s on the CPU); the first call includes loading the weights file."""
+    from engine.recon.learned_method import load_method_net, unrolled_iter
+    data = brain_slices(64, 4, 8, 0)
+    k = torch.cat([data.test.k, data.val.k])[:32].to(device)
+    op = data.operator(device)
+    load_method_net.cache_clear()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        vol = drain(unrolled_iter(op, k, 1, []))
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    print(f"inference, {tuple(vol.shape)} on {device}: first {times[0]:.3f} s (with loading), "
+          f"then {min(times[1:] or times):.3f} s (threads {torch.get_num_threads()})")
+
+
+def scale(device: str, steps: int) -> None:
+    """Plain vs scale-equivariant VarNet (K = 4, depth 3): s/step, test PSNR, PSNR vs zoom."""
+    from engine.learned.scale_study import psnr_vs_scale
+    data = brain_slices(64, 4, 8, 0)
+    nets = {}
+    for label, den, width in (("plain", "plain", 16), ("scale-eq", "scale_equivariant", 8)):
+        torch.manual_seed(0)
+        net = unrolled_net("varnet", 4, width, 3, denoiser=den)
+        t0 = time.perf_counter()
+        r = drain(train_unrolled(net, data, "e2e", 1, steps, 2e-3, 0, 4, steps, device))
+        nets[label] = r.net
+        print(f"{label:9s} test PSNR {r.test_psnr:6.2f} dB, {r.seconds_per_step:.3f} s/step, "
+              f"peak {r.peak_bytes / 1e6:.1f} MB ({time.perf_counter() - t0:.0f} s)")
+    curve = psnr_vs_scale(nets, data, device=device)
+    print("zoom      " + " ".join(f"{z:6.2f}" for z in curve.zooms))
+    for title, v in curve.psnr.items():
+        print(f"{title:9s} " + " ".join(f"{x:6.2f}" for x in v))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--ratio", action="store_true")
     ap.add_argument("--study", action="store_true")
     ap.add_argument("--ship", action="store_true")
+    ap.add_argument("--inference", action="store_true")
+    ap.add_argument("--scale", action="store_true")
     ap.add_argument("--steps", type=int, default=0)
     ap.add_argument("--k0", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -113,6 +155,10 @@ def main(argv=None) -> None:
         ratio(a.device)
     if a.study:
         study(a.device, a.steps or 150, a.k0)
+    if a.inference:
+        inference(a.device)
+    if a.scale:
+        scale(a.device, a.steps or 100)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ class LearnedConfig:
     gan_weight: float = param(0.1, label="OT-cycleGAN critic weight", min=0.0, max=10.0,
                               help="Weight of the critic term; 0 trains with cycle "
                                    "consistency alone")
+    n_critic: int = param(5, label="OT-cycleGAN critic steps", min=1, max=10,
+                          help="Critic (WGAN-GP) steps per generator step (official code: 5)")
     scale_study: bool = param(False, label="Scale-shift study",
                               help="Also train a scale-equivariant net end to end and test both "
                                    "end-to-end nets on test slices zoomed 0.6–1.5× (out of "

@@ -157,7 +157,8 @@ def _train_mode(cfg, mode, k, g, data, device, live, span) -> Generator:
     curve = live.setdefault(mode, {"step": [], "loss": [], "val_steps": [], "val_psnr": []})
     if mode == "otcycle":
         gen = train_ot_cyclegan(net, data, cfg.steps, cfg.lr, cfg.seed, cfg.batch,
-                                cfg.eval_every, device, gan_weight=cfg.gan_weight)
+                                cfg.eval_every, device, gan_weight=cfg.gan_weight,
+                                n_critic=cfg.n_critic)
     else:
         gen = train_unrolled(net, data, TRAIN_MODE.get(mode, mode), g, cfg.steps, cfg.lr,
                              cfg.seed, cfg.batch, cfg.eval_every, device)

@@ -75,9 +75,9 @@ def test_scale_shift_view_draws_live_and_from_result(qtbot, small_result):
     """The scale-shift study as a user runs it: stages drawn live, the tab filled, a later
     run without the study empties it again."""
     presenter = _presenter(qtbot)
-    cfg = LearnedConfig(size=16, n_unrolls=1, width=4, se_width=2, depth=2, steps=2, batch=2,
-                        eval_every=2, train_gleam=False, shipped=False, scale_study=True,
-                        train_otcycle=True)
+    cfg = LearnedConfig(size=16, n_unrolls=1, width=4, se_width=2, depth=2, steps=1, batch=2,
+                        eval_every=1, train_gleam=False, shipped=False, scale_study=True,
+                        train_otcycle=True, n_critic=1)
     gen, stages = run_config(cfg, "cpu"), None
     try:
         while True:

@@ -84,8 +84,8 @@ def test_unpaired_training_runs_reproducibly_and_refuses_bad_rates(data):
     def run(lr=2e-3):
         torch.manual_seed(0)
         net = unrolled_net("varnet", 2, 4, 2)
-        return drain(train_ot_cyclegan(net, data, steps=4, lr=lr, batch=2, eval_every=2,
-                                       n_critic=2))
+        return drain(train_ot_cyclegan(net, data, steps=2, lr=lr, batch=2, eval_every=1,
+                                       n_critic=1))
     a, b = run(), run()
     np.testing.assert_array_equal(a.loss, b.loss)
     assert a.mode == "otcycle" and len(a.val_psnr) == 2 and np.isfinite(a.test_psnr)
@@ -99,8 +99,8 @@ def test_unpaired_training_runs_reproducibly_and_refuses_bad_rates(data):
 def test_lab_trains_the_unpaired_net_beside_the_supervised_one():
     from engine.learned import LearnedConfig
     from engine.learned.lab import run_config
-    cfg = LearnedConfig(size=16, n_unrolls=1, width=4, depth=2, steps=2, batch=2, eval_every=2,
-                        train_gleam=False, shipped=False, train_otcycle=True)
+    cfg = LearnedConfig(size=16, n_unrolls=1, width=4, depth=2, steps=1, batch=2, eval_every=1,
+                        train_gleam=False, shipped=False, train_otcycle=True, n_critic=1)
     result = drain(run_config(cfg, "cpu"))
     runs = {r.mode: r for r in result.runs}
     assert list(runs) == ["e2e", "otcycle"] and runs["otcycle"].title.startswith("OT-cycleGAN")

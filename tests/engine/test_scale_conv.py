@@ -124,8 +124,8 @@ def test_untrained_varnet_equals_zero_filled_at_every_zoom():
 
 
 def test_lab_scale_study_stage_and_refusal():
-    cfg = LearnedConfig(size=16, n_unrolls=1, width=4, se_width=2, depth=2, steps=2, batch=2,
-                        eval_every=2, train_gleam=False, shipped=False, scale_study=True)
+    cfg = LearnedConfig(size=16, n_unrolls=1, width=4, se_width=2, depth=2, steps=1, batch=2,
+                        eval_every=1, train_gleam=False, shipped=False, scale_study=True)
     gen, stages = run_config(cfg, "cpu"), []
     try:
         while True:
