@@ -5,7 +5,7 @@
     python benchmarks/learned.py --study            # equal memory: e2e K vs GLEAM 3K in 3 modules
     python benchmarks/learned.py --ship             # retrain resources/learned/varnet_k6_64.pt
     python benchmarks/learned.py --inference        # shipped net on a 32-slice 64² volume (≤ 2 s)
-    python benchmarks/learned.py --scale            # plain vs scale-equivariant: s/step, PSNR vs zoom
+    python benchmarks/learned.py --scale            # plain vs scale-equivariant, PSNR vs zoom
 
 Peak bytes: CPU = saved activations (engine/learned/memory.py), CUDA = max_memory_allocated.
 """

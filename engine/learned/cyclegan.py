@@ -1,4 +1,4 @@
-"""Unpaired training of an unrolled net: OT-cycleGAN with a known forward operator (SCIENCE.md §6.5).
+"""Unpaired training of an unrolled net: OT-cycleGAN, known forward operator (SCIENCE.md §6.5).
 
 The forward operator ``A`` (mask, coils) is known, so one generator ``G`` (the unrolled net,
 k-space → image) and one critic ``D`` (on images) suffice (§6.5.1): the second generator and

@@ -232,8 +232,8 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
                                             "zero_filled": zf[i].abs().numpy(),
                                             "cg_sense": cg[i].abs().numpy(), "mask": mask,
                                             "baseline_psnr": base})
-    weights = np.array([k * {"checkpoint": 2, "scale_eq": 2, "otcycle": 2}.get(m, 1) for m, k, _ in plan],
-                       float)
+    cost = {"checkpoint": 2, "scale_eq": 2, "otcycle": 2}      # relative time per unroll
+    weights = np.array([k * cost.get(m, 1) for m, k, _ in plan], float)
     ends = 0.02 + 0.96 * np.cumsum(weights) / weights.sum()
     runs, notes, live, nets = [], [], {}, {}
     for (mode, k, g), start, end in zip(plan, np.r_[0.02, ends[:-1]], ends):

@@ -52,7 +52,8 @@ def _check(k: torch.Tensor, op, size: int) -> None:
 
 
 @torch.no_grad()
-def unrolled_iter(op, data, every, notes, path: str = "") -> Generator[Progress, None, torch.Tensor]:
+def unrolled_iter(op, data, every, notes, path: str = ""
+                  ) -> Generator[Progress, None, torch.Tensor]:
     """``make_iter`` of the recon methods table: the net on every slice of ``data``.
 
     Parameters
