@@ -12,6 +12,7 @@ Peak bytes: CPU = saved activations (engine/learned/memory.py), CUDA = max_memor
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -146,7 +147,10 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=0)
     ap.add_argument("--k0", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1) - 1),
+                    help="torch threads (default: the app's, cpu_count − 1)")
     a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
     if a.ship:
         ship(a.device, a.steps or 800)
     if a.quick:
