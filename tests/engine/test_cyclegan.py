@@ -24,6 +24,23 @@ def test_the_two_training_sets_are_disjoint_and_unpaired(data):
     assert len(sets.x) + len(sets.y) == len(data.train)
 
 
+def test_single_coil_h_is_an_orthogonal_projection_multi_coil_is_not():
+    """§6.5.4 test 1: with one coil (unit map) H = AᴴA is idempotent and self-adjoint; with
+    several coils it is not, so the y-side cycle is measured in k-space, ‖y − A G(y)‖."""
+    from engine.imaging.masks import make_mask
+    from engine.imaging.mri import MRI
+    mask = make_mask("random", (16, 16), 4, seed=0)
+    g = torch.Generator().manual_seed(0)
+    x, z = (torch.randn(16, 16, dtype=torch.complex128, generator=g) for _ in range(2))
+    one = MRI(mask, maps=torch.ones(1, 16, 16, dtype=torch.complex128), dtype=torch.complex128)
+    h = one.normal
+    torch.testing.assert_close(h(h(x)), h(x), rtol=0, atol=1e-12)
+    assert abs(complex(torch.vdot(z.flatten(), h(x).flatten())
+                       - torch.vdot(h(z).flatten(), x.flatten()))) < 1e-12
+    many = MRI(mask, n_coils=4, dtype=torch.complex128).normal
+    assert float((many(many(x)) - many(x)).norm() / many(x).norm()) > 1e-2
+
+
 class _Linear(torch.nn.Module):
     def __init__(self, a):
         super().__init__()

@@ -100,6 +100,11 @@ def test_weights_file_keeps_the_denoiser(tmp_path):
     back, _ = load_unrolled(tmp_path / "se.pt")
     assert back.arch() == net.arch() and back.denoiser == "scale_equivariant"
     torch.testing.assert_close(back.cnns[0].out.weight, net.cnns[0].out.weight)
+    blob = torch.load(tmp_path / "se.pt", weights_only=True)
+    blob["arch"]["denoiser"] = "fourier"
+    torch.save(blob, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="unknown denoiser"):
+        load_unrolled(tmp_path / "bad.pt")
 
 
 def test_zoom_and_zoomed_data():
