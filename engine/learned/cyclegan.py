@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Generator
+from typing import Generator, Optional
 
 import numpy as np
 import torch
@@ -126,10 +126,30 @@ def _generator_step(net, critic, opt, op, x, y, weights, count: bool):
     return float(cyc.detach()), saved, fake
 
 
+def _fresh_state(seed: int) -> dict:
+    return {"step": 0, "rng": torch.Generator().manual_seed(seed).get_state(), "critic": None,
+            "opts": None, "loss": [], "val_steps": [], "val_psnr": [], "val_ssim": [],
+            "peak": 0}
+
+
+def _setup(net, st, lr, seed, device):
+    """Critic and both optimisers, restored from a resumed state ``st`` when it has them."""
+    torch.manual_seed(seed)
+    critic = PatchCritic().to(device)
+    net.to(device).train()
+    opts = (torch.optim.Adam(net.parameters(), lr=lr, betas=BETAS),
+            torch.optim.Adam(critic.parameters(), lr=lr, betas=BETAS))
+    if st["critic"] is not None:
+        critic.load_state_dict(st["critic"])
+        for opt, sd in zip(opts, st["opts"]):
+            opt.load_state_dict(sd)
+    return critic, opts
+
+
 def train_ot_cyclegan(net: Unrolled, data: BrainSlices, steps: int = 200, lr: float = 1e-3,
                       seed: int = 0, batch: int = 4, eval_every: int = 0, device: str = "cpu",
-                      gan_weight: float = 0.1, cycle_weight: float = 1.0, n_critic: int = 5
-                      ) -> Generator[Progress, None, TrainResult]:
+                      gan_weight: float = 0.1, cycle_weight: float = 1.0, n_critic: int = 5,
+                      resume: Optional[dict] = None) -> Generator[Progress, None, TrainResult]:
     """Train ``net`` (the generator) without pairs (SCIENCE.md §6.5); a generator of Progress.
 
     Parameters
@@ -139,10 +159,14 @@ def train_ot_cyclegan(net: Unrolled, data: BrainSlices, steps: int = 200, lr: fl
     data : BrainSlices
         Its training split is halved by :func:`unpaired_split`; the validation and test splits
         (with ground truth) only measure PSNR.
+    steps : int
+        Total generator steps (a resumed run continues up to this count).
     gan_weight, cycle_weight : float
         ``w_gan`` and ``w_cyc`` (``w_gan = 0``: cycle consistency alone, no critic).
     n_critic : int
         Critic steps per generator step.
+    resume : dict, optional
+        ``result.state`` of an earlier run (critic, optimisers, batch generator, curves).
 
     Yields Progress with ``partial = {"step", "loss", "module_loss", "val"}`` (loss = ℓ_cyc);
     returns a :class:`~engine.learned.train.TrainResult` (``mode = "otcycle"``). A non-finite
@@ -152,25 +176,24 @@ def train_ot_cyclegan(net: Unrolled, data: BrainSlices, steps: int = 200, lr: fl
         raise ValueError(f"need lr > 0, steps >= 0, batch >= 1, gan_weight >= 0 "
                          f"(got {lr}, {steps}, {batch}, {gan_weight})")
     sets, op = unpaired_split(data), data.operator(device)
-    torch.manual_seed(seed)
-    critic = PatchCritic().to(device)
-    net.to(device).train()
-    g_opt = torch.optim.Adam(net.parameters(), lr=lr, betas=BETAS)
-    d_opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=BETAS)
+    st = copy.deepcopy(resume) if resume is not None else _fresh_state(seed)
+    critic, (g_opt, d_opt) = _setup(net, st, lr, seed, device)
     gen = torch.Generator().manual_seed(seed)
+    gen.set_state(st["rng"])
     every = eval_every or max(1, steps // 10)
-    st = {"loss": [], "val_steps": [], "val_psnr": [], "val_ssim": [], "peak": 0}
     times, message = [], ""
-    for step in range(steps):
+    while st["step"] < steps:
+        step = st["step"]
         xi = torch.randint(len(sets.x), (batch,), generator=gen)
         yi = torch.randint(len(sets.y), (batch,), generator=gen)
         x, y = sets.x[xi].to(device), sets.y[yi].to(device)
-        saved = copy.deepcopy(net.state_dict())
+        saved = copy.deepcopy((net.state_dict(), g_opt.state_dict()))
         t0 = time.perf_counter()
         cyc, peak, fake = _generator_step(net, critic, g_opt, op, x, y,
                                           (gan_weight, cycle_weight), step == 0)
         if cyc is None or not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
-            net.load_state_dict(saved)
+            net.load_state_dict(saved[0])
+            g_opt.load_state_dict(saved[1])
             message = (f"the loss became NaN/inf at step {step + 1}: stopped, the weights of "
                        f"step {step} are kept; lower the learning rate (now {lr:g})")
             break
@@ -178,20 +201,24 @@ def train_ot_cyclegan(net: Unrolled, data: BrainSlices, steps: int = 200, lr: fl
             _critic_steps(critic, d_opt, x, fake, n_critic, gen)
         times.append(time.perf_counter() - t0)
         st["peak"] = max(st["peak"], peak)
+        st["step"] += 1
         st["loss"].append(cyc)
         val = None
-        if (step + 1) % every == 0 or step + 1 == steps:
+        if st["step"] % every == 0 or st["step"] == steps:
             val = evaluate(net, data, "val", device)
             net.train()
-            st["val_steps"].append(step + 1)
+            st["val_steps"].append(st["step"])
             st["val_psnr"].append(val[0])
             st["val_ssim"].append(val[1])
-        yield Progress((step + 1) / max(steps, 1),
-                       f"otcycle: step {step + 1}/{steps}, cycle loss {cyc:.4f}",
-                       {"step": step + 1, "loss": cyc, "module_loss": [cyc], "val": val})
+        st["rng"] = gen.get_state()
+        yield Progress(st["step"] / max(steps, 1),
+                       f"otcycle: step {st['step']}/{steps}, cycle loss {cyc:.4f}",
+                       {"step": st["step"], "loss": cyc, "module_loss": [cyc], "val": val})
+    st["critic"] = copy.deepcopy(critic.state_dict())
+    st["opts"] = [copy.deepcopy(o.state_dict()) for o in (g_opt, d_opt)]
     test = evaluate(net, data, "test", device)
     loss = np.asarray(st["loss"], float)
     return TrainResult("otcycle", 1, len(loss), loss, loss.reshape(-1, 1),
                        np.asarray(st["val_steps"], int), np.asarray(st["val_psnr"], float),
                        np.asarray(st["val_ssim"], float), test[0], test[1], int(st["peak"]),
-                       float(np.mean(times)) if times else 0.0, message, {}, net)
+                       float(np.mean(times)) if times else 0.0, message, st, net)
