@@ -1,4 +1,6 @@
 """The learned-reconstruction lab as a user drives it: result, combos, live stages, cancel."""
+import dataclasses
+
 import pytest
 
 from app.registry import LABS
@@ -96,6 +98,15 @@ def test_scale_shift_view_draws_live_and_from_result(qtbot, small_result):
               for i in range(presenter.compare.method_box.count())]
     assert "scale-equivariant" in titles and "OT-cycleGAN (unpaired)" in titles
     assert "otcycle" in presenter.dashboard.val_plot.keys()
+    gen, stages = run_config(dataclasses.replace(cfg, seed=5), "cpu"), None
+    for _ in range(3):                       # a new run starts (the tab empties), then cancel
+        p = next(gen)
+        if p.partial is not None:
+            stages = merge_partial(stages, p.partial)
+            presenter.show_partial(stages)
+    gen.close()
+    assert not presenter.scale.psnr_plot.keys()
+    assert presenter.run_abandoned() and "scale-equivariant" in presenter.scale.psnr_plot.keys()
     presenter.show_result(small_result)
     assert not presenter.scale.psnr_plot.keys()
     presenter.shutdown()
