@@ -181,7 +181,7 @@ def test_methods_table_drives_modality_order_knobs_and_steps():
     from engine.recon.lab import ALL_METHODS, CT_METHODS, DIFFUSION_METHODS, MRI_METHODS
     from engine.recon.methods import METHODS, method_knobs, methods_for
     assert CT_METHODS == ("fbp", "sirt", "cgls", "tv")
-    assert MRI_METHODS == ("zero_filled", "cg_sense", "cs_tv", "cs_wavelet")
+    assert MRI_METHODS == ("zero_filled", "cg_sense", "cs_tv", "cs_wavelet", "unrolled_net")
     assert DIFFUSION_METHODS == ("dds", "mbir", "mcg", "ccdf")
     assert ALL_METHODS == CT_METHODS + MRI_METHODS + DIFFUSION_METHODS
     assert methods_for("mri") == MRI_METHODS + DIFFUSION_METHODS
