@@ -33,6 +33,7 @@ from engine.recon.phantom import ELLIPSOIDS, shepp_logan_3d
 from engine.recon.volume_io import demo_volume, load_volume, resample_volume
 
 __all__ = ["ReconConfig", "MethodRun", "ReconResult", "run_config", "run", "load_truth",
+           "load_truth_noted", "truth_notes",
            "focus_voxel",
            "cached_prior", "cached_radon", "METHODS", "ALL_METHODS", "CT_METHODS",
            "MRI_METHODS", "DIFFUSION_METHODS"]
@@ -138,10 +139,17 @@ class ReconResult:
 
 def load_truth(cfg: ReconConfig) -> tuple[torch.Tensor, tuple]:
     """The ground-truth volume (z, size, size) scaled to [0, 1] and its spacing (mm)."""
+    return load_truth_noted(cfg)[:2]
+
+
+def load_truth_noted(cfg: ReconConfig) -> tuple[torch.Tensor, tuple, list]:
+    """:func:`load_truth` and the notes of loading the file (``Volume.notes``: colour →
+    luminance, NaN voxels replaced, missing DICOM slices …), which the result shows."""
     shape = (cfg.slices, cfg.size, cfg.size)
     if cfg.source == "shepp-logan":
         # The phantom cube [-1, 1]³ shown as a 200 mm field of view.
-        return shepp_logan_3d(shape), (200.0 / cfg.slices, 200.0 / cfg.size, 200.0 / cfg.size)
+        return (shepp_logan_3d(shape), (200.0 / cfg.slices, 200.0 / cfg.size,
+                                        200.0 / cfg.size), [])
     if cfg.source == "brain":
         vol = demo_volume("brain")
     else:
@@ -152,7 +160,7 @@ def load_truth(cfg: ReconConfig) -> tuple[torch.Tensor, tuple]:
     data = vol.data.float()
     lo, hi = float(data.min()), float(data.max())
     data = (data - lo) / (hi - lo) if hi > lo else torch.zeros_like(data)
-    return data, tuple(float(s) for s in vol.spacing)
+    return data, tuple(float(s) for s in vol.spacing), vol.notes
 
 
 def focus_voxel(cfg: ReconConfig, shape: tuple) -> tuple:
@@ -185,7 +193,7 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
     """Acquire and reconstruct per ``cfg`` (see module docstring)."""
     validate(cfg)
     names = _check_methods(cfg)
-    truth, spacing = load_truth(cfg)
+    truth, spacing, load_notes = load_truth_noted(cfg)
     truth = truth.to(device)
     yield Progress(0.02, "acquisition")
     if cfg.modality == "ct":
@@ -196,7 +204,7 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
     yield Progress(0.04, "acquired", partial={"stage": "truth", "truth": truth.cpu().numpy(),
                                               "spacing": spacing, "names": names,
                                               "focus": focus})
-    done, notes = {}, truth_notes(truth)
+    done, notes = {}, load_notes + truth_notes(truth)
     for i, name in enumerate(sorted(names, key=lambda n: METHODS[n].cost)):   # fast first
         lo, span = 0.05 + 0.95 * i / len(names), 0.95 / len(names)
         try:
