@@ -107,14 +107,18 @@ def check_spacing(spacing: Sequence, path) -> tuple:
 
 def slice_gap_note(positions: np.ndarray, step: float, path) -> tuple[list, int]:
     """Notes on a DICOM series whose slice positions (sorted, mm) skip slices or vary in
-    spacing, and the number of slices missing (a gap of ``g`` steps misses ``g - 1``)."""
-    gaps = np.diff(positions) / step
+    spacing, and the number of slices missing: in units of the smallest step, a gap of ``g``
+    steps misses ``g - 1`` slices (``step``, the spacing used, is only reported)."""
+    steps = np.diff(positions)
+    if len(steps) == 0 or float(steps.min()) <= 0:
+        return [], 0
+    gaps = steps / float(steps.min())
     missing = int(np.clip(np.rint(gaps) - 1, 0, None).sum())
     name, notes = Path(str(path)).name, []
     if missing:
         notes.append(f"{name}: {missing} slice(s) missing from the series (gaps in the slice "
                      f"positions); the volume is stacked without them")
-    elif len(gaps) and float(np.ptp(gaps)) > 1e-3:
+    elif float(np.ptp(gaps)) > 1e-3:
         notes.append(f"{name}: the slice spacing varies ({np.diff(positions).min():.3g}–"
                      f"{np.diff(positions).max():.3g} mm); the median {step:.3g} mm is used")
     return notes, missing

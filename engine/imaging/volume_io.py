@@ -308,7 +308,11 @@ def load_volume(path, max_bytes: int = DEFAULT_MAX_BYTES, allow_2d: bool = False
     loader = _loader(path)
     try:
         return loader(path, max_bytes, allow_2d)
-    except (ValueError, FileNotFoundError, MemoryError):
+    except (ValueError, FileNotFoundError) as exc:
+        if path.name in str(exc):
+            raise
+        raise VolumeLoadError(path, f"cannot read the file ({exc})") from exc
+    except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - a reader's own failure, named with the file
         raise VolumeLoadError(path, f"cannot read the file ({type(exc).__name__}: {exc})"
