@@ -86,6 +86,7 @@ class _Run:
                  after: tuple = ()):
         self.make_generator = make_generator
         self.after = after                  # cancelled runs whose threads must end first
+        self.interrupts = 0                 # RunCancelled raised in the worker (after cancel)
         self.tag = tag
         self.cancel = threading.Event()
         self.lock = threading.Lock()
@@ -164,6 +165,7 @@ class _Run:
             return
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
                                                    ctypes.py_object(RunCancelled))
+        self.interrupts += 1
         self._arm_interrupt(grace_s)
 
     # -- GUI thread -------------------------------------------------------------------------
