@@ -34,3 +34,23 @@ def test_a_converging_run_has_no_note():
     X, y = _data()
     run = fit_nonconvex(X, y, width=8, lam=1e-3, steps=20, lr=0.01, optimizer="adam")
     assert run.diverged_step is None and run.note is None and not divergence_notes([run])
+
+
+def test_entering_limit_never_overflows():
+    from engine.regions.activeset import _limit_new
+    U = np.zeros((6, 3))
+    U[0] = 1.0
+    U1 = np.ones((6, 3))
+    G = np.arange(18.0).reshape(6, 3)
+    assert np.array_equal(_limit_new(U, U1, G, float("inf")), U1)     # all may enter
+    kept = _limit_new(U, U1, G, 0.5)                                  # 4 of the 5 new
+    assert int((kept != 0).any(axis=1).sum()) == 1 + 4 and not kept[1].any()
+
+
+def test_backtracking_survives_a_step_that_underflows():
+    from engine.regions.fista import _backtrack
+    V = np.ones((2, 2))
+    smooth = lambda U: (float((U * U).sum()), 2 * U)                 # noqa: E731
+    prox = lambda Z, t: Z                                             # noqa: E731
+    U, f, g, eta, curv = _backtrack(smooth, prox, 0.0, V, 4.0, 2 * V, 0.0)
+    assert eta == 0.0 and np.array_equal(U, V) and f == 4.0
