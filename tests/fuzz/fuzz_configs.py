@@ -78,8 +78,16 @@ def hostile_values() -> list:
 
 # -- random valid configs -------------------------------------------------------------------
 def random_config(cls, lab: str, rng: np.random.Generator):
-    """A valid config of ``cls`` with every field drawn (sizes capped by :data:`CAPS`)."""
+    """A valid config of ``cls`` with every field drawn (sizes capped by :data:`CAPS`); for
+    recon, three times in four the methods are drawn among those of the drawn modality (else
+    most runs would only test the mismatch message)."""
     kw = {f.name: _draw(f, lab, rng) for f in dataclasses.fields(cls)}
+    if lab == "recon" and rng.random() < 0.75:
+        from engine.recon.methods import methods_for
+        valid = methods_for(kw["modality"])
+        kw["method_a"] = valid[rng.integers(len(valid))]
+        kw["method_b"] = (("none",) + valid)[rng.integers(len(valid) + 1)]
+        kw["also"] = ""
     return cls(**kw)
 
 
