@@ -13,6 +13,13 @@ GUI side polls the current record with a ~30 Hz :class:`QTimer` and emits every 
 signal from the GUI thread, so a fast generator cannot flood the event loop and stale
 results of superseded or cancelled runs are simply never emitted.
 
+Cancel (goal ≤ 0.2 s, issue #17): a cancelled generator is closed at its next ``yield``; a
+worker still running :data:`CANCEL_GRACE_S` later (an engine step that does not yield often
+enough) is interrupted by raising :class:`RunCancelled` in its thread
+(``PyThreadState_SetAsyncExc``, delivered between Python bytecodes), repeated every
+:data:`CANCEL_GRACE_S` until the thread ends. A new run's worker first waits for every
+cancelled worker to end, so a cancelled run never computes beside the next one.
+
 Staged partials (docs/CONTRACTS.md, "Partials"): a partial that is a dict with a ``"stage"``
 key is kept as the newest partial *of its stage*; ``sigPartial`` then carries a
 :class:`Stages` mapping, stage → newest partial of that stage in this run, in the order the
@@ -22,6 +29,7 @@ delivered as it is, newest only.
 from __future__ import annotations
 
 import collections
+import ctypes
 import logging
 import threading
 import time
@@ -34,6 +42,13 @@ from engine.core import Progress
 log = logging.getLogger(__name__)
 
 POLL_MS = 33
+#: Seconds a cancelled worker may run on before it is interrupted (then again each period).
+CANCEL_GRACE_S = 0.08
+
+
+class RunCancelled(BaseException):
+    """Raised inside a worker thread that did not stop at a ``yield`` soon enough after its
+    cancel (a ``BaseException``, so the engine's ``except Exception`` does not swallow it)."""
 
 GeneratorFactory = Callable[[], Generator]
 
@@ -67,8 +82,11 @@ class _Run:
     """State shared between one worker thread and the GUI side (all fields lock-free
     except the progress slot, which is guarded by ``lock``)."""
 
-    def __init__(self, make_generator: GeneratorFactory, tag: Any):
+    def __init__(self, make_generator: GeneratorFactory, tag: Any,
+                 after: tuple = ()):
         self.make_generator = make_generator
+        self.after = after                  # cancelled runs whose threads must end first
+        self.interrupts = 0                 # RunCancelled raised in the worker (after cancel)
         self.tag = tag
         self.cancel = threading.Event()
         self.lock = threading.Lock()
@@ -81,12 +99,27 @@ class _Run:
     # -- worker thread ----------------------------------------------------------------------
     def _work(self) -> None:
         try:
-            self.outcome = self._iterate()
+            self.outcome = self._outcome()
+        except RunCancelled:                # a second interrupt while the first was handled
+            self.outcome = self.outcome or ("cancelled", None)
+
+    def _outcome(self) -> tuple[str, Any]:
+        try:
+            return self._iterate()
+        except RunCancelled:
+            return ("cancelled", None)
         except BaseException as exc:  # noqa: BLE001 - every failure must be reported
+            if self.cancel.is_set():     # raised while a cancelled run was closed
+                return ("cancelled", None)
             log.error("Run %r failed", self.tag, exc_info=True)
-            self.outcome = ("failed", f"{type(exc).__name__}: {exc}")
+            return ("failed", f"{type(exc).__name__}: {exc}")
 
     def _iterate(self) -> tuple[str, Any]:
+        for previous in self.after:         # never compute beside a cancelled run
+            previous.thread.join()
+        self.after = ()
+        if self.cancel.is_set():
+            return ("cancelled", None)
         gen = self.make_generator()
         self.make_generator = None  # drop closures early
         while True:
@@ -108,6 +141,32 @@ class _Run:
                 if isinstance(merged, Stages):
                     self.stages = merged
                 self.partial = (merged,)
+
+    # -- any thread -------------------------------------------------------------------------
+    def request_cancel(self, grace_s: float = CANCEL_GRACE_S) -> None:
+        """Flag the run; interrupt its worker if it is still running ``grace_s`` later."""
+        if self.cancel.is_set():
+            return
+        self.cancel.set()
+        self._arm_interrupt(grace_s)
+
+    def _arm_interrupt(self, grace_s: float) -> None:
+        timer = threading.Timer(grace_s, self._interrupt, args=(grace_s,))
+        timer.daemon = True
+        timer.start()
+
+    def _interrupt(self, grace_s: float) -> None:
+        """Raise :class:`RunCancelled` in the worker while it lives (checked each period)."""
+        ident = self.thread.ident
+        if ident is None or not self.thread.is_alive() or self.outcome is not None:
+            return
+        if self.after:                      # still waiting for an older run: not computing
+            self._arm_interrupt(grace_s)
+            return
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
+                                                   ctypes.py_object(RunCancelled))
+        self.interrupts += 1
+        self._arm_interrupt(grace_s)
 
     # -- GUI thread -------------------------------------------------------------------------
     def take_progress(self) -> tuple[Optional[tuple[float, str]], Optional[tuple[Any]]]:
@@ -183,7 +242,8 @@ class Runner(QObject):
             Passed back with every lifecycle signal of this run.
         """
         self._cancel_current()
-        run = _Run(make_generator, tag)
+        self._stopping = [r for r in self._stopping if r.thread.is_alive()]
+        run = _Run(make_generator, tag, after=tuple(self._stopping))
         self._current = run
         self._pending.append((self.sigStarted, (tag,)))
         run.thread.start()
@@ -230,7 +290,7 @@ class Runner(QObject):
         run = self._current
         if run is None:
             return False
-        run.cancel.set()
+        run.request_cancel()
         self._current = None
         self._stopping.append(run)
         self._pending.append((self.sigCancelled, (run.tag,)))

@@ -25,7 +25,8 @@ def open_volume(lab, path: Optional[str] = None) -> bool:
     except (ValueError, OSError) as err:
         lab.sigMessage.emit(f"Volume not opened: {err}")
         return False
-    lab.sigMessage.emit(f"Opened {path}: {vol.shape} voxels, spacing {vol.spacing} mm")
+    lab.sigMessage.emit(f"Opened {path}: {vol.shape} voxels, spacing {vol.spacing} mm"
+                        + "".join(f" — note: {n}" for n in vol.notes))
     lab.sigConfigEdit.emit({"source": "file", "path": str(path)})
     return True
 

@@ -169,7 +169,8 @@ class RegionsLab(LabPresenter):
         sol = r.convex
         return (f"Convex {sol.formulation} program: p* = {sol.objective:.6g}, m* = "
                 f"{len(sol.w2)} neurons, {views.certificate_text(sol)}. Non-convex: "
-                f"{views.reach_summary(r)}")
+                f"{views.reach_summary(r)}"
+                + "".join(f" Note: {x.note}." for x in [*r.runs, r.deep_run] if x and x.note))
 
     def show_partial(self, partial) -> None:
         self.live.show(partial)

@@ -151,7 +151,12 @@ def _mag(q: torch.Tensor) -> torch.Tensor:
 
 
 def _tv_project(q: torch.Tensor, lam: float, mode: str) -> torch.Tensor:
-    """Project the dual variable onto the TV ball: isotropic per voxel; "z" keeps d_z apart."""
+    """Project the dual variable onto the TV ball: isotropic per voxel; "z" keeps d_z apart.
+
+    ``lam = 0`` is the ball ``{0}`` (the unregularised limit, plain least squares), never the
+    0/0 of the scaled projection."""
+    if lam <= 0:
+        return torch.zeros_like(q)
     if mode == "z":
         return torch.cat([q[:1].clamp(-lam, lam), project_group_ball(q[1:], lam)])
     return project_group_ball(q, lam)
@@ -170,10 +175,13 @@ def tv_pdhg_iter(sino: torch.Tensor, radon: Radon, lam: float = 1e-4, iters: int
     ``σ = s / ratio`` with ``s = 0.99 / ||K||``, ``||K||² ≤ 1 + 8`` (2-D) or ``1 + 12`` (3-D), so
     ``στ||K||² < 1``; ``ratio ≈ 30`` (large primal steps) converges far faster from ``x = 0``
     than ``ratio = 1`` on 128² phantoms.  Runs the core :func:`engine.core.algorithms.pdhg`.
-    ``history`` gets ``{"residual", "objective"}``.
+    ``history`` gets ``{"residual", "objective"}``.  ``lam = 0`` is the unregularised limit
+    (the dual TV variable stays 0: PDHG on least squares).
     """
     if tv not in TV_MODES:
         raise ValueError(f"unknown tv mode {tv!r}; choose from {TV_MODES}")
+    if not lam >= 0 or lam == float("inf"):
+        raise ValueError(f"the TV weight λ must be a finite number ≥ 0 (got {lam})")
     y, x, ynorm = _prepare(sino, radon, x0)
     scale = radon.norm()
     yn = y / scale

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import math
+from typing import Optional, Sequence
 
 import torch
 
-__all__ = ["ELLIPSOIDS", "PHANTOM_KINDS", "shepp_logan_3d"]
+__all__ = ["ELLIPSOIDS", "PHANTOM_KINDS", "shepp_logan_3d", "slice_centres"]
 
 #: Columns a, b, c, x0, y0, z0, φ (deg), A_KS (Kak–Slaney), A_YYW (Yu–Ye–Wang, "modified").
 ELLIPSOIDS = (
@@ -24,8 +25,14 @@ ELLIPSOIDS = (
 PHANTOM_KINDS = ("modified", "kak-slaney")
 
 
+def slice_centres(n: int, **kw) -> torch.Tensor:
+    """Centres ``-1 + (2k + 1) / n`` (k = 0 … n-1) of ``n`` equal slabs of [-1, 1] (§4.4)."""
+    return -1.0 + (2.0 * torch.arange(n, **kw) + 1.0) / n
+
+
 def shepp_logan_3d(shape=(64, 128, 128), kind: str = "modified",
-                   dtype: torch.dtype = torch.float32, device="cpu") -> torch.Tensor:
+                   dtype: torch.dtype = torch.float32, device="cpu",
+                   z: Optional[Sequence[float]] = None) -> torch.Tensor:
     """Rasterise the 3-D Shepp–Logan phantom on the cube [-1, 1]³ (SCIENCE.md §4.4).
 
     A voxel gets the sum of the densities of all ellipsoids containing its centre,
@@ -40,18 +47,29 @@ def shepp_logan_3d(shape=(64, 128, 128), kind: str = "modified",
         ; ``"kak-slaney"`` = original low-contrast densities (max 2).
     dtype, device
         Output type and device.
+    z : sequence of float, optional
+        The slices' z positions in [-1, 1] (their number must be ``nz``); default: the slice
+        centres below.
 
     Returns
     -------
     torch.Tensor
         Volume ``(z, y, x)``; x runs left→right, y bottom→top as displayed (row 0 is y = +1,
-        as in MATLAB/scikit-image), z from -1 (slice 0) to +1.
+        as in MATLAB/scikit-image); slice ``k`` of ``nz`` is the slab centred at
+        ``z = -1 + (2k + 1) / nz`` (slice centres, so every slice, a single one included, cuts
+        the phantom and no end slice lies on the empty boundary z = ±1).
     """
     if kind not in PHANTOM_KINDS:
         raise ValueError(f"unknown phantom kind {kind!r}; choose from {PHANTOM_KINDS}")
     nz, ny, nx = (shape,) * 3 if isinstance(shape, int) else tuple(int(s) for s in shape)
     f64 = {"dtype": torch.float64, "device": device}
-    z = torch.linspace(-1, 1, nz, **f64)[:, None, None]
+    if z is None:
+        z = slice_centres(nz, **f64)
+    else:
+        z = torch.as_tensor(z, **f64).reshape(-1)
+        if len(z) != nz:
+            raise ValueError(f"{len(z)} slice positions z for {nz} slices")
+    z = z[:, None, None]
     y = torch.linspace(1, -1, ny, **f64)[None, :, None]
     x = torch.linspace(-1, 1, nx, **f64)[None, None, :]
     col = 8 if kind == "modified" else 7

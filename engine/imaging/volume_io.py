@@ -9,6 +9,7 @@ when a file of that kind is read.
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -17,6 +18,8 @@ import numpy as np
 import torch
 
 import resources
+from engine.imaging.volume_checks import (VolumeLoadError, check_gzip, check_spacing,
+                                          clean_voxels, luminance, slice_gap_note)
 
 DEFAULT_MAX_BYTES = 2 << 30          # 2 GiB of float32 voxels
 BRAIN_FILE = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
@@ -35,6 +38,12 @@ class Volume:
     def shape(self) -> tuple:
         return tuple(self.data.shape)
 
+    @property
+    def notes(self) -> list:
+        """What loading changed or found (colour → luminance, NaN voxels, missing slices …),
+        one sentence each naming the file; the app shows them."""
+        return list(self.meta.get("notes", []))
+
 
 def _affine_from_spacing(spacing: Sequence[float]) -> np.ndarray:
     """Diagonal affine for spacing given in (z, y, x) order."""
@@ -48,8 +57,10 @@ def _check_size(shape: Sequence[int], max_bytes: int, path) -> None:
                          f" more than the limit of {max_bytes / 2**20:.0f} MiB; downsample it first")
 
 
-def _finish(arr: np.ndarray, spacing, affine, name: str, allow_2d: bool, path) -> Volume:
-    """Check dimensionality, replace non-finite voxels by 0 and wrap as a float32 Volume."""
+def _finish(arr: np.ndarray, spacing, affine, name: str, allow_2d: bool, path,
+            notes: Sequence[str] = ()) -> Volume:
+    """Check dimensionality, voxels (:func:`~engine.imaging.volume_checks.clean_voxels`) and
+    spacing, and wrap as a float32 Volume whose ``meta["notes"]`` say what was changed."""
     arr = np.asarray(arr)
     if arr.ndim == 2:
         if not allow_2d:
@@ -58,14 +69,9 @@ def _finish(arr: np.ndarray, spacing, affine, name: str, allow_2d: bool, path) -
         arr = arr[None]
     if arr.ndim != 3:
         raise ValueError(f"{path}: expected a 3-D volume, got an array of shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise ValueError(f"{path}: unsupported voxel type {arr.dtype}")
-    arr = arr.astype(np.float32)
-    bad = ~np.isfinite(arr)
-    meta = {"nonfinite": int(bad.sum())}
-    if meta["nonfinite"]:
-        arr[bad] = 0.0
-    spacing = tuple(float(s) for s in spacing)
+    arr, more, bad = clean_voxels(arr, path)
+    spacing = check_spacing(spacing, path)
+    meta = {"nonfinite": bad, "notes": list(notes) + more}
     return Volume(torch.from_numpy(np.ascontiguousarray(arr)), spacing,
                   np.asarray(affine, dtype=float), name, meta)
 
@@ -74,14 +80,21 @@ def _finish(arr: np.ndarray, spacing, affine, name: str, allow_2d: bool, path) -
 
 def _load_nifti(path: Path, max_bytes: int, allow_2d: bool, canonical: bool = True) -> Volume:
     import nibabel as nib
+    if path.name.lower().endswith(".gz"):
+        check_gzip(path, "NIfTI")
     try:
         img = nib.load(str(path))
+        if not hasattr(img.header, "get_zooms"):          # CIFTI-2: grayordinates, not voxels
+            raise VolumeLoadError(path, f"a {type(img).__name__} file (surface / grayordinate "
+                                        "data), not a voxel volume")
         if len(img.shape) == 4 and img.shape[3] == 1:
             img = img.slicer[..., 0]
         _check_size(img.shape, max_bytes, path)
         if canonical and len(img.shape) == 3:
             img = nib.as_closest_canonical(img)
-        arr = np.asarray(img.dataobj, dtype=np.float32)
+        arr = np.asarray(img.dataobj)              # native type: complex stays complex
+    except VolumeLoadError:
+        raise
     except ValueError as exc:
         if "needs" in str(exc) and "MiB" in str(exc):
             raise
@@ -138,6 +151,9 @@ def _read_dicom_datasets(files, path) -> list:
         except Exception as exc:
             raise ValueError(f"{f}: corrupt or truncated DICOM file ({exc})") from exc
         (dsets if "PixelData" in ds else no_pixels).append((f, ds))
+    for f, ds in dsets:
+        if "Rows" not in ds or "Columns" not in ds:
+            raise VolumeLoadError(f, "DICOM pixel data without Rows/Columns (not an image)")
     if not dsets:
         raise ValueError(f"{path}: no DICOM images found")
     series = {getattr(ds, "SeriesInstanceUID", "") for _, ds in dsets}
@@ -152,11 +168,16 @@ def _read_dicom_datasets(files, path) -> list:
     return [ds for _, ds in dsets]
 
 
-def _pixels(ds, path) -> np.ndarray:
+def _pixels(ds, path, notes: list) -> np.ndarray:
     try:
-        arr = ds.pixel_array.astype(np.float32)
+        arr = ds.pixel_array
     except Exception as exc:
         raise ValueError(f"{path}: cannot decode DICOM pixel data ({exc})") from exc
+    if int(getattr(ds, "SamplesPerPixel", 1) or 1) > 1 and arr.shape[-1] in (3, 4):
+        arr, note = luminance(arr, path, str(getattr(ds, "PhotometricInterpretation", "RGB")))
+        if note not in notes:
+            notes.append(note)
+    arr = np.asarray(arr, dtype=np.float32)
     slope = float(getattr(ds, "RescaleSlope", 1.0) or 1.0)
     return arr * slope + float(getattr(ds, "RescaleIntercept", 0.0) or 0.0)
 
@@ -168,11 +189,12 @@ def _load_dicom(path: Path, max_bytes: int, allow_2d: bool) -> Volume:
     frames = int(getattr(first, "NumberOfFrames", 1) or 1)
     _check_size((len(dsets) * frames, first.Rows, first.Columns), max_bytes, path)
     sp = [float(v) for v in getattr(first, "PixelSpacing", (1.0, 1.0))]
+    notes: list = []
     if len(dsets) == 1:
-        arr = _pixels(first, path)
+        arr = _pixels(first, path, notes)
         dz = float(getattr(first, "SliceThickness", 1.0) or 1.0)
         return _finish(arr, (dz, sp[0], sp[1]), _affine_from_spacing((dz, sp[0], sp[1])),
-                       path.name, allow_2d or arr.ndim == 3, path)
+                       path.name, allow_2d or arr.ndim == 3, path, notes)
     if any((ds.Rows, ds.Columns) != (first.Rows, first.Columns) for ds in dsets):
         raise ValueError(f"{path}: DICOM slices have different sizes")
     try:
@@ -188,12 +210,14 @@ def _load_dicom(path: Path, max_bytes: int, allow_2d: bool) -> Volume:
     dz = float(np.median(steps)) if len(steps) else 1.0
     if dz <= 0:
         raise ValueError(f"{path}: DICOM slices share the same position (duplicate slices?)")
-    arr = np.stack([_pixels(ds, path) for ds in dsets])
+    arr = np.stack([_pixels(ds, path, notes) for ds in dsets])
     first = dsets[0]                                   # lowest position along the normal
     affine = _dicom_affine(first, normal, dz, sp) if hasattr(first, "ImagePositionPatient") \
         else _affine_from_spacing((dz, sp[0], sp[1]))
-    vol = _finish(arr, (dz, sp[0], sp[1]), affine, path.name, True, path)
+    gap_notes, missing = slice_gap_note(pos, dz, path)
+    vol = _finish(arr, (dz, sp[0], sp[1]), affine, path.name, True, path, notes + gap_notes)
     vol.meta["irregular_spacing"] = bool(np.ptp(steps) > 1e-3 * abs(dz))
+    vol.meta["missing_slices"] = missing
     return vol
 
 
@@ -209,18 +233,21 @@ def _load_numpy(path: Path, max_bytes: int, allow_2d: bool) -> Volume:
             key = next((k for k in ("data", "volume", "vol", "arr_0") if k in keys), None)
             key = key or next(k for k in keys if obj[k].ndim >= 2)
             if "spacing" in keys:
-                spacing = tuple(np.asarray(obj["spacing"], float).ravel()[:3])
+                spacing = check_spacing(obj["spacing"], path)
             _check_size(obj[key].shape, max_bytes, path)
             arr = obj[key]
         else:
             _check_size(obj.shape, max_bytes, path)
             arr = np.array(obj)
+    except VolumeLoadError:
+        raise
     except ValueError as exc:
         if "MiB" in str(exc):
             raise
         raise ValueError(f"{path}: cannot read NumPy file ({exc})") from exc
-    except (OSError, EOFError, StopIteration) as exc:
-        raise ValueError(f"{path}: corrupt or empty NumPy file ({exc})") from exc
+    except (OSError, EOFError, StopIteration, zipfile.BadZipFile, KeyError) as exc:
+        raise VolumeLoadError(path, f"corrupt, truncated or empty NumPy file "
+                                    f"({type(exc).__name__}: {exc})") from exc
     return _finish(arr, spacing, _affine_from_spacing(spacing), path.name, allow_2d, path)
 
 
@@ -229,15 +256,19 @@ def _load_tiff(path: Path, max_bytes: int, allow_2d: bool) -> Volume:
     try:
         with tifffile.TiffFile(str(path)) as tif:
             _check_size(tif.series[0].shape, max_bytes, path)
-            arr = tif.asarray()
+            arr, axes = tif.asarray(), tif.series[0].axes
     except ValueError as exc:
         if "MiB" in str(exc):
             raise
         raise ValueError(f"{path}: cannot read TIFF file ({exc})") from exc
     except Exception as exc:
         raise ValueError(f"{path}: corrupt TIFF file ({type(exc).__name__}: {exc})") from exc
+    notes = []
+    if axes.endswith("S") and arr.shape[-1] in (3, 4):          # samples per pixel: colour
+        arr, note = luminance(arr, path, "RGB")
+        notes.append(note)
     arr = np.squeeze(arr)
-    return _finish(arr, (1.0, 1.0, 1.0), np.eye(4), path.name, allow_2d, path)
+    return _finish(arr, (1.0, 1.0, 1.0), np.eye(4), path.name, allow_2d, path, notes)
 
 
 def load_volume(path, max_bytes: int = DEFAULT_MAX_BYTES, allow_2d: bool = False) -> Volume:
@@ -259,23 +290,48 @@ def load_volume(path, max_bytes: int = DEFAULT_MAX_BYTES, allow_2d: bool = False
     FileNotFoundError
         The path does not exist.
     ValueError
-        Unknown format, corrupt/truncated file, mixed DICOM series, wrong dimensionality, too
-        large. Non-finite voxels are replaced by 0 (count in ``vol.meta["nonfinite"]``).
+        (:class:`~engine.imaging.volume_checks.VolumeLoadError` or a plain ``ValueError``,
+        both ``"<file>: <reason>"``) Unknown format, corrupt/truncated file (gzip CRC
+        included), mixed DICOM series, DICOM without Rows, CIFTI, wrong dimensionality, empty,
+        no finite voxel, bad spacing (3 finite positive values needed), too large.
+
+    Notes
+    -----
+    What loading changes is said in ``vol.notes`` (``meta["notes"]``): non-finite voxels
+    replaced by 0 (count in ``meta["nonfinite"]``), complex → magnitude, colour (RGB TIFF,
+    colour DICOM) → luminance, values beyond float32 scaled, DICOM slices missing
+    (``meta["missing_slices"]``) or irregularly spaced.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
+    loader = _loader(path)
+    try:
+        return loader(path, max_bytes, allow_2d)
+    except (ValueError, FileNotFoundError) as exc:
+        if path.name in str(exc):
+            raise
+        raise VolumeLoadError(path, f"cannot read the file ({exc})") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a reader's own failure, named with the file
+        raise VolumeLoadError(path, f"cannot read the file ({type(exc).__name__}: {exc})"
+                              ) from exc
+
+
+def _loader(path: Path):
+    """The reader of ``path`` by its name (a folder is a DICOM series)."""
     name = path.name.lower()
     if path.is_dir() or name.endswith((".dcm", ".dicom", ".ima")):
-        return _load_dicom(path, max_bytes, allow_2d)
+        return _load_dicom
     if name.endswith((".nii", ".nii.gz")):
-        return _load_nifti(path, max_bytes, allow_2d)
+        return _load_nifti
     if name.endswith((".npy", ".npz")):
-        return _load_numpy(path, max_bytes, allow_2d)
+        return _load_numpy
     if name.endswith((".tif", ".tiff")):
-        return _load_tiff(path, max_bytes, allow_2d)
-    raise ValueError(f"{path}: unknown volume format (use .nii, .nii.gz, a DICOM folder, "
-                     ".dcm, .npy, .npz, .tif or .tiff)")
+        return _load_tiff
+    raise VolumeLoadError(path, "unknown volume format (use .nii, .nii.gz, a DICOM folder, "
+                                ".dcm, .npy, .npz, .tif or .tiff)")
 
 
 # -- demo data -------------------------------------------------------------------------------

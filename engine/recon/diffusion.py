@@ -5,9 +5,10 @@ The wiring between the three packages: :mod:`engine.sampling` has the solvers, t
 (:class:`~engine.slice_prior.prior.SlicePrior`, a denoiser in network units) is the model, and
 :class:`VolumeData` turns the CT/MRI data term (:class:`~engine.slice_prior.data_term.DataTerm`,
 image units) into the solvers' data-consistency object. All slices go through the network
-together (in chunks of ``prior.max_batch``), on the operator's device; randomness comes only
-from the seed. Stopping the generator cancels; the last partial volume is the best estimate so
-far.
+together (in chunks of ``prior.max_batch``; on the CPU at most :data:`CPU_SLICES_PER_BATCH`,
+which is as fast there and keeps every network operation short, so a cancel lands within
+0.2 s), on the operator's device; randomness comes only from the seed. Stopping the generator
+cancels; the last partial volume is the best estimate so far.
 """
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ __all__ = ["VOLUME_SOLVERS", "VolumeData", "diffusion_reconstruct",
 VOLUME_SOLVERS = {"dds": ("dds", "DDS"), "mbir": ("mbir", "DiffusionMBIR"),
                   "mcg": ("mcg_ve", "MCG"), "ccdf": ("ccdf", "CCDF")}
 """Reconstruction method → (zoo solver of :data:`engine.sampling.table.SOLVERS`, label)."""
+
+#: Slices per network evaluation on the CPU (16×128² in one batch: single convolutions of
+#: ~0.5 s at one thread; 4 slices: ~0.1 s and no slower in all, benchmarks/cancel.py).
+CPU_SLICES_PER_BATCH = 4
 
 
 class VolumeData:
@@ -93,7 +98,15 @@ def diffusion_reconstruct_iter(method: str, prior: SlicePrior, op, y: torch.Tens
     ctx = Context(model=prior, grid=prior.schedule.grid(int(n_steps)), shape=data.shape,
                   gen=torch.Generator(device=data.device).manual_seed(int(seed)),
                   dc=VolumeData(data), dtype=torch.float32, device=data.device)
-    return (yield from _drive(SOLVERS[name].fn(ctx, **knobs), label, data, max(1, int(every))))
+    batch = prior.max_batch
+    if torch.device(data.device).type == "cpu":
+        prior.max_batch = min(batch, CPU_SLICES_PER_BATCH)
+    try:
+        return (yield from _drive(SOLVERS[name].fn(ctx, **knobs), label, data,
+                                  max(1, int(every))))
+    finally:
+        if prior.max_batch == min(batch, CPU_SLICES_PER_BATCH):   # not lowered after an OOM
+            prior.max_batch = batch
 
 
 def _drive(steps, label: str, data: DataTerm, every: int) -> Generator:

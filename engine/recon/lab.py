@@ -13,6 +13,7 @@ stage (one row per finished method, fast methods first).
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Generator, Optional
@@ -32,6 +33,7 @@ from engine.recon.phantom import ELLIPSOIDS, shepp_logan_3d
 from engine.recon.volume_io import demo_volume, load_volume, resample_volume
 
 __all__ = ["ReconConfig", "MethodRun", "ReconResult", "run_config", "run", "load_truth",
+           "load_truth_noted", "truth_notes",
            "focus_voxel",
            "cached_prior", "cached_radon", "METHODS", "ALL_METHODS", "CT_METHODS",
            "MRI_METHODS", "DIFFUSION_METHODS"]
@@ -137,10 +139,17 @@ class ReconResult:
 
 def load_truth(cfg: ReconConfig) -> tuple[torch.Tensor, tuple]:
     """The ground-truth volume (z, size, size) scaled to [0, 1] and its spacing (mm)."""
+    return load_truth_noted(cfg)[:2]
+
+
+def load_truth_noted(cfg: ReconConfig) -> tuple[torch.Tensor, tuple, list]:
+    """:func:`load_truth` and the notes of loading the file (``Volume.notes``: colour →
+    luminance, NaN voxels replaced, missing DICOM slices …), which the result shows."""
     shape = (cfg.slices, cfg.size, cfg.size)
     if cfg.source == "shepp-logan":
         # The phantom cube [-1, 1]³ shown as a 200 mm field of view.
-        return shepp_logan_3d(shape), (200.0 / cfg.slices, 200.0 / cfg.size, 200.0 / cfg.size)
+        return (shepp_logan_3d(shape), (200.0 / cfg.slices, 200.0 / cfg.size,
+                                        200.0 / cfg.size), [])
     if cfg.source == "brain":
         vol = demo_volume("brain")
     else:
@@ -151,7 +160,7 @@ def load_truth(cfg: ReconConfig) -> tuple[torch.Tensor, tuple]:
     data = vol.data.float()
     lo, hi = float(data.min()), float(data.max())
     data = (data - lo) / (hi - lo) if hi > lo else torch.zeros_like(data)
-    return data, tuple(float(s) for s in vol.spacing)
+    return data, tuple(float(s) for s in vol.spacing), vol.notes
 
 
 def focus_voxel(cfg: ReconConfig, shape: tuple) -> tuple:
@@ -159,13 +168,13 @@ def focus_voxel(cfg: ReconConfig, shape: tuple) -> tuple:
 
     For the Shepp–Logan phantom it is the axial slice through the centres of the two
     ventricle ellipsoids (rows 3–4 of the table, SCIENCE.md §4.4: z0 = −0.25 on the cube
-    [−1, 1]³, slice 0 at z = −1); otherwise the centre of the volume.
+    [−1, 1]³; slice k is centred at z = −1 + (2k + 1) / nz); otherwise the centre of the volume.
     """
     centre = tuple(int(n) // 2 for n in shape)
     if cfg.source != "shepp-logan":
         return centre
-    z0 = ELLIPSOIDS[2][5]
-    return (int(round((1.0 + z0) / 2.0 * (shape[0] - 1))),) + centre[1:]
+    z0, nz = ELLIPSOIDS[2][5], int(shape[0])
+    return (min(nz - 1, max(0, int(math.floor((1.0 + z0) / 2.0 * nz)))),) + centre[1:]
 
 
 def _check_methods(cfg: ReconConfig) -> list[str]:
@@ -184,7 +193,7 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
     """Acquire and reconstruct per ``cfg`` (see module docstring)."""
     validate(cfg)
     names = _check_methods(cfg)
-    truth, spacing = load_truth(cfg)
+    truth, spacing, load_notes = load_truth_noted(cfg)
     truth = truth.to(device)
     yield Progress(0.02, "acquisition")
     if cfg.modality == "ct":
@@ -195,7 +204,7 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
     yield Progress(0.04, "acquired", partial={"stage": "truth", "truth": truth.cpu().numpy(),
                                               "spacing": spacing, "names": names,
                                               "focus": focus})
-    done, notes = {}, []
+    done, notes = {}, load_notes + truth_notes(truth)
     for i, name in enumerate(sorted(names, key=lambda n: METHODS[n].cost)):   # fast first
         lo, span = 0.05 + 0.95 * i / len(names), 0.95 / len(names)
         try:
@@ -205,6 +214,11 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
                 raise
             notes.append(f"{name} skipped: {err}")      # no usable prior: the rest still run
             continue
+        if run is None:                                 # diverged: noted, not ranked
+            continue
+        if math.isinf(run.psnr):
+            notes.append(f"{name}: the reconstruction equals the ground truth exactly "
+                         "(PSNR = ∞)")
         done[name] = run
         yield Progress(lo + span, f"{name} done", partial={
             "stage": f"method:{name}", "method": name, "iteration": run.steps,
@@ -215,6 +229,15 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
     if not runs:
         raise ValueError("; ".join(notes))
     return ReconResult(cfg, truth.cpu().numpy(), spacing, acq, mask, maps, runs, notes, focus)
+
+
+def truth_notes(truth: torch.Tensor) -> list:
+    """Notes on a ground truth that makes PSNR/SSIM meaningless (all zero: a constant volume
+    or a field of view outside the object), so an infinite PSNR is never silent."""
+    if float(truth.abs().max()) > 0:
+        return []
+    return ["the ground truth is all zero (a constant volume): PSNR and SSIM against it "
+            "are not meaningful (a zero reconstruction scores PSNR = ∞)"]
 
 
 def _ranking_row(run: MethodRun) -> tuple:
@@ -258,7 +281,8 @@ def _residual(op, data, vol: torch.Tensor) -> float:
 
 def _reconstruct(name, cfg, op, data, truth, lo, span, notes: list) -> Generator:
     """Run method ``name`` of :data:`~engine.recon.methods.METHODS` with its knobs from ``cfg``,
-    keeping every reported iterate with its PSNR and data residual."""
+    keeping every reported iterate with its PSNR and data residual; None (with a note) when
+    the method's volume becomes non-finite."""
     start = time.perf_counter()
     spec, knobs = METHODS[name], method_knobs(name, cfg)
     total = spec.steps(knobs)
@@ -273,6 +297,10 @@ def _reconstruct(name, cfg, op, data, truth, lo, span, notes: list) -> Generator
         k = int(round(p.fraction * total))
         if p.partial is not None:
             vol = _real(p.partial)
+            if not bool(torch.isfinite(vol).all()):
+                gen.close()
+                notes.append(_diverged_note(name, k))
+                return None
             run.iterates.append((k, vol.cpu().numpy()))
             run.psnr_curve.append((k, psnr(vol, truth, data_range=1.0)))
             run.residual_curve.append((k, _residual(op, data, vol)))
@@ -280,6 +308,9 @@ def _reconstruct(name, cfg, op, data, truth, lo, span, notes: list) -> Generator
                        partial={"stage": f"method:{name}", "method": name, "iteration": k,
                                 "volume": run.iterates[-1][1] if run.iterates else None})
     vol = _real(final)
+    if not bool(torch.isfinite(vol).all()):
+        notes.append(_diverged_note(name, total))
+        return None
     run.volume = vol.cpu().numpy()
     run.psnr = psnr(vol, truth, data_range=1.0)
     run.psnr_curve.append((total, run.psnr))
@@ -289,6 +320,11 @@ def _reconstruct(name, cfg, op, data, truth, lo, span, notes: list) -> Generator
     run.ssim = float(slice_metric(vol, truth, "ssim", axis=0, data_range=1.0).mean())
     run.seconds = time.perf_counter() - start
     return run
+
+
+def _diverged_note(name: str, step: int) -> str:
+    return (f"{name}: the reconstruction became non-finite (NaN/∞) by step {step}, so it is "
+            "left out of the ranking; try a smaller λ or fewer iterations")
 
 
 def _real(x: torch.Tensor) -> torch.Tensor:

@@ -63,13 +63,17 @@ def _dF(gd: GroupData, U: np.ndarray, V: np.ndarray, lam: float) -> float:
     return df + lam * float(pen.sum())
 
 
+#: Cap of the entering-group factor (beyond it nothing is limited; never ∞ → OverflowError).
+MAX_GROW = 1e9
+
+
 def _limit_new(U, U1, G, grow: float) -> np.ndarray:
     """Keep at most ``max(4, grow·#active)`` of the groups the PG step switched on (those
     with the largest gradient norm); the others stay at 0 (Roth–Fischer: few at a time, so
     the polish does not have to drop them one by one)."""
     active = _rn(U) > 0
     new = np.flatnonzero(~active & (_rn(U1) > 0))
-    k = max(4, int(grow * active.sum()))
+    k = max(4, int(min(grow * active.sum(), len(U1))))       # never int(∞)
     if len(new) <= k:
         return U1
     order = np.argsort(-_rn(G[new]), kind="stable")
@@ -139,7 +143,7 @@ def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, t
             if g < best[0]:
                 best = (g, U)
             if stale >= PATIENCE:           # no progress: stop limiting the entering groups
-                grow, stale = grow * 4.0, 0
+                grow, stale = min(grow * 4.0, MAX_GROW), 0
         f, G = gd.fit_smooth(U)
         if clock.due():
             yield Progress(0.0, f"active set: iteration {k}, {int((U != 0).any(1).sum())} "

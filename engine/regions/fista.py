@@ -78,7 +78,8 @@ def _backtrack(smooth, prox, lam, V, fv, gv, eta):
         f, g = smooth(U)
         lin = float(np.vdot(gv, diff))
         sq = float(np.vdot(diff, diff))
-        if f <= fv + lin + sq / (2 * eta) + 1e-14 * abs(fv):
+        quad = sq / (2 * eta) if eta > 0 else math.inf     # η underflowed: any step passes
+        if f <= fv + lin + quad + 1e-14 * abs(fv):
             curv = 2.0 * (f - fv - lin) / sq if sq > 0 else 0.0
             return U, f, g, eta, curv
         eta *= 0.8

@@ -21,8 +21,8 @@ import torch
 from engine.core import Progress, drain, make_generator
 from engine.regions.solution import check_data
 
-__all__ = ["NonconvexRun", "fit_nonconvex", "fit_nonconvex_batch", "fit_nonconvex_iter",
-           "MAX_BYTES", "snapshot_steps"]
+__all__ = ["NonconvexRun", "divergence_notes", "fit_nonconvex", "fit_nonconvex_batch",
+           "fit_nonconvex_iter", "MAX_BYTES", "snapshot_steps"]
 
 MAX_BYTES = 2 * 2**30
 _REPORT_SECONDS = 0.04
@@ -76,6 +76,15 @@ class NonconvexRun:
     @property
     def final_objective(self) -> float:
         return float(self.objective[-1])
+
+    @property
+    def note(self) -> Optional[str]:
+        """What the user must know about this run: None, or that it diverged and where."""
+        if self.diverged_step is None:
+            return None
+        return (f"seed {self.seed} diverged at step {self.diverged_step} (objective NaN or "
+                f"above {_DIVERGED:.0e}; {self.optimizer}, step size {self.lr:g}): its "
+                "training stopped there and its path up to then is kept — lower the step size")
 
     def hidden_at(self, k: int = -1) -> list[tuple[np.ndarray, np.ndarray]]:
         """``[(W_l, b_l), ...]`` of snapshot ``k`` (input for :func:`pattern_ids`)."""
@@ -179,8 +188,11 @@ def fit_nonconvex_iter(X, y, width: int, lam: float, steps: int, lr: float,
     for k in range(int(steps) + 1):
         f = _objective(params, X1, yt, float(lam))
         fk = f.detach().cpu().numpy()
-        _mark_diverged(fk, k, div, alive)
+        stopped = _mark_diverged(fk, k, div, alive)
         obj[:, k] = np.where(alive.cpu().numpy() > 0, fk, np.nan)
+        if stopped:
+            yield Progress(k / max(1, int(steps)), f"seed {seeds[stopped[0]]} diverged at "
+                           f"step {k}: its training stopped (lower the step size)")
         if si < len(snaps) and snaps[si] == k:
             for r, p in zip(rec, params):
                 r[si] = p.detach().cpu().numpy()
@@ -197,11 +209,20 @@ def fit_nonconvex_iter(X, y, width: int, lam: float, steps: int, lr: float,
     return _runs(seeds, optimizer, lr, lam, obj, snaps, si, rec, div)
 
 
-def _mark_diverged(fk, k, div, alive) -> None:
+def _mark_diverged(fk, k, div, alive) -> list[int]:
+    """Stop the seeds whose objective is non-finite or above 1e12; the batch rows stopped now."""
+    new = []
     for b in np.flatnonzero(~np.isfinite(fk) | (fk > _DIVERGED)):
         if div[b] is None:
             div[b] = k
             alive[b] = 0.0
+            new.append(int(b))
+    return new
+
+
+def divergence_notes(runs: Sequence[Optional[NonconvexRun]]) -> list[str]:
+    """The notes of the runs that diverged (:attr:`NonconvexRun.note`), in order."""
+    return [r.note for r in runs if r is not None and r.note is not None]
 
 
 def _runs(seeds, optimizer, lr, lam, obj, snaps, n_rec, rec, div) -> list[NonconvexRun]:

@@ -78,7 +78,7 @@ def test_npz_and_tiff(tmp_path):
     vol = load_volume(tmp_path / "v.npz")
     assert np.array_equal(vol.data.numpy(), arr) and vol.spacing == (3.0, 1.0, 0.5)
     tifffile = pytest.importorskip("tifffile")
-    tifffile.imwrite(tmp_path / "s.tif", arr.astype(np.uint16))
+    tifffile.imwrite(tmp_path / "s.tif", arr.astype(np.uint16), photometric="minisblack")
     assert np.array_equal(load_volume(tmp_path / "s.tif").data.numpy(), arr)
 
 

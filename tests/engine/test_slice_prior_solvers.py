@@ -28,7 +28,7 @@ class OraclePrior(SlicePrior):
 
 @pytest.fixture(scope="module")
 def phantom():
-    return shepp_logan_3d((5, N, N))[1:-1]          # 3 slices, no empty edge slice
+    return shepp_logan_3d((3, N, N), z=(-0.5, 0.0, 0.5))   # 3 slices, as pinned
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,77 @@
+"""Cancel of a worker stuck in a step that does not yield, and no overlap of a cancelled run
+with the next one (issue #17: cancel ≤ 0.2 s, a cancelled run stops using the CPU first)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from app.runner import CANCEL_GRACE_S, Runner, _Run
+from engine.core import Progress
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = Runner()
+    yield r
+    assert r.shutdown(2000)
+
+
+def _busy_step(seconds: float, state: dict):
+    """A generator whose second step is pure Python work for ``seconds`` without a yield."""
+    def make():
+        def gen():
+            state["started"] = time.perf_counter()
+            try:
+                yield Progress(0.1, "set-up done")
+                deadline, x = time.perf_counter() + seconds, 0
+                while time.perf_counter() < deadline:
+                    x += 1                                       # no yield, no sleep
+                yield Progress(1.0, "never reached when cancelled")
+                return x
+            finally:
+                state["ended"] = time.perf_counter()
+        return gen()
+    return make
+
+
+def test_a_step_without_yield_is_interrupted_quickly():
+    state = {}
+    run = _Run(_busy_step(30.0, state), "busy")
+    run.thread.start()
+    while run.progress is None:
+        time.sleep(0.005)
+    time.sleep(0.05)                                   # inside the busy step
+    t0 = time.perf_counter()
+    run.request_cancel()
+    run.thread.join(5.0)
+    latency = time.perf_counter() - t0
+    assert not run.thread.is_alive() and run.outcome == ("cancelled", None)
+    assert latency < CANCEL_GRACE_S + 0.5, latency       # not the 30 s of the step
+    assert "ended" in state                              # its finally block ran
+
+
+def test_the_next_run_starts_after_the_cancelled_one_ended(qtbot, runner):
+    old, new = {}, {}
+    finished = []
+    runner.sigFinished.connect(lambda res, tag: finished.append(tag))
+    with qtbot.waitSignal(runner.sigProgress, timeout=3000):
+        runner.start(_busy_step(30.0, old), tag="old")
+    with qtbot.waitSignal(runner.sigFinished, timeout=5000):
+        runner.start(_busy_step(0.0, new), tag="new")
+    assert finished == ["new"]
+    assert old["ended"] <= new["started"]                # never both computing
+
+
+def test_cancel_while_waiting_for_the_previous_run(qtbot, runner):
+    cancelled = []
+    runner.sigCancelled.connect(cancelled.append)
+    state = {}
+    with qtbot.waitSignal(runner.sigProgress, timeout=3000):
+        runner.start(_busy_step(30.0, state), tag="a")
+    runner.start(_busy_step(30.0, {}), tag="b")
+    runner.cancel()
+    assert runner.wait(3000)
+    qtbot.waitUntil(lambda: cancelled == ["a", "b"], timeout=2000)
+    assert not runner.is_running() and threading.active_count() < 50
