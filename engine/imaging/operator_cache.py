@@ -95,6 +95,7 @@ def _prune(folder: Path, keep: Path) -> None:
 
 
 def _save(path: Path, m: sp.csr_matrix, n: int, angles_rad: np.ndarray) -> None:
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
@@ -103,12 +104,16 @@ def _save(path: Path, m: sp.csr_matrix, n: int, angles_rad: np.ndarray) -> None:
                      shape=np.array(m.shape, dtype=np.int64), indptr=m.indptr,
                      indices=m.indices, data=m.data)
         os.replace(tmp, path)
+        tmp = None
         _prune(path.parent, path)
     except OSError:  # read-only or full disk: the cache is an optimisation only
-        try:
-            os.unlink(tmp)
-        except (OSError, UnboundLocalError):
-            pass
+        pass
+    finally:  # also when a cancelled run is interrupted mid-write: no .tmp left behind
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def _compact(m: sp.csr_matrix, dtype) -> sp.csr_matrix:
