@@ -27,12 +27,19 @@ class SweepTarget:
     config: str
     run: str
     metrics: dict = field(default_factory=dict)     # name → (function, one-line help)
+    batch: str = ""     # optional "module:attr": (configs, device) → generator of results
+
 
     def config_class(self) -> type:
         return _resolve(self.config)
 
     def run_entry(self) -> Callable:
         return _resolve(self.run)
+
+    def batch_entry(self) -> Callable:
+        """The lab's group entry (``batch``): many points in one call, each result equal
+        to the ``run`` entry's for that point."""
+        return _resolve(self.batch)
 
 
 def _resolve(path: str):
@@ -112,7 +119,8 @@ TARGETS: dict[str, SweepTarget] = {t.name: t for t in (
     SweepTarget("gradient-flow/reduced", "engine.gradient_flow:FlowConfig",
                 "engine.gradient_flow.lab:reduced_point",
                 {"convergence_time": (_reduced_time, "reduced-ODE time to loss < 1e-3 from "
-                                      "θ₀ = π/2 at (depth, init_scale, teacher_norm)")}),
+                                      "θ₀ = π/2 at (depth, init_scale, teacher_norm)")},
+                batch="engine.gradient_flow.lab:reduced_points"),
     SweepTarget("diffusion", "engine.diffusion:DiffusionConfig",
                 "engine.diffusion.lab:run_config", {
                     "posterior_distance": (_diffusion_summary("posterior_distance"),

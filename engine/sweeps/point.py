@@ -13,7 +13,7 @@ from typing import Generator
 from engine.core import config_from_dict
 from engine.sweeps.labs import target
 
-__all__ = ["compute_point", "point_steps", "pin_worker_threads"]
+__all__ = ["compute_point", "point_steps", "batch_steps", "pin_worker_threads"]
 
 
 def point_steps(lab: str, config: dict, metrics: list, device: str = "cpu") -> Generator:
@@ -35,6 +35,31 @@ def point_steps(lab: str, config: dict, metrics: list, device: str = "cpu") -> G
         row["error"] = f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
     row["seconds"] = time.perf_counter() - start
     return row
+
+
+def batch_steps(lab: str, configs: list, metrics: list, device: str = "cpu") -> Generator:
+    """Run a group of points in one call of the lab's ``batch`` entry (a progress
+    generator returning one result per config); return one row per config, as
+    :func:`point_steps` would.
+
+    The batch entry must give the per-point results exactly (the target's promise; tested
+    per lab). If the group fails as a whole, every point is run alone so that only the
+    points that fail are recorded with their error.
+    """
+    tgt = target(lab)
+    start = time.perf_counter()
+    try:
+        cfgs = [config_from_dict(tgt.config_class(), c) for c in configs]
+        results = yield from tgt.batch_entry()(cfgs, device)
+        rows = [{name: float(tgt.metrics[name][0](cfg, res)) for name in metrics}
+                for cfg, res in zip(cfgs, results)]
+    except Exception:                   # find the failing points one by one
+        rows = []
+        for config in configs:
+            rows.append((yield from point_steps(lab, config, metrics, device)))
+        return rows
+    seconds = (time.perf_counter() - start) / max(len(configs), 1)
+    return [{**row, "error": "", "seconds": seconds} for row in rows]
 
 
 def pin_worker_threads() -> None:

@@ -97,13 +97,13 @@ def _follow(events, prep: PreparedSweep, ex) -> Generator:
             "dashboard": ex.dashboard if ex is not None else None,
             "scheduler": ex.address if ex is not None else None}
     for event in events:
-        if event[0] == "row":
-            _, point, result = event
-            row = _row(point, result, prep.plan.metrics)
-            if prep.store is not None:
-                prep.store.write(row, prep.schema)
-            prep.rows.append(row)
-            fresh += 1
+        if event[0] == "rows":
+            for point, result in event[1]:
+                row = _row(point, result, prep.plan.metrics)
+                if prep.store is not None:
+                    prep.store.write(row, prep.schema)
+                prep.rows.append(row)
+                fresh += 1
             partial = {"stage": "points", "table": _frame(prep.rows, prep.schema),
                        "done": len(prep.rows), "total": total, **info}
             yield Progress(len(prep.rows) / total, _message(prep, start, fresh), partial)
