@@ -98,9 +98,9 @@ class DaskExecutor:
     def run(self, lab: str, points: list, metrics: list) -> Generator:
         """Submit every point, then yield rows as they finish (any order) and ticks."""
         from distributed import wait
-        futures = {}
+        futures, tgt = {}, target(lab)      # shipped whole: workers need not know its name
         for point in points:
-            fut = self.client.submit(compute_point, lab, point.config, metrics, pure=False,
+            fut = self.client.submit(compute_point, tgt, point.config, metrics, pure=False,
                                      key=f"sweep-point-{point.index}-{id(self):x}")
             futures[fut] = point
         pending = set(futures)
