@@ -15,29 +15,14 @@ from app.run_progress import RunClock, progress_text
 from app.runner import Runner
 from app.session import Autosaver, Session, restore_config
 from app.window_layout import RUN_HINT
+from app.window_slots import LabSlot
 from engine.core.config import config_from_dict, config_to_dict
-from widgets.parameter_panel import ParameterPanel
 
 log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 0.25    # progress-bar updates at most 4 per second: under software GL each
                           # one recomposes the whole window (regions live cost, #16)
 MIN_SIZE = (1100, 620)     # fits a 1280 × 720 screen with its panels and title bar
 DEFAULT_SIZE = (1500, 950)
-
-
-class LabSlot:
-    """One lab in the window: its spec, presenter, panel and presets."""
-
-    def __init__(self, spec, config):
-        self.spec = spec
-        self.presenter = spec.load_presenter()(spec)
-        self.panel = ParameterPanel(config)
-        self.presenter.current_config = self.panel.config
-        self.presets = spec.presets()
-        self.preset: Optional[str] = None
-        self.has_result = False      # a run of this lab finished since the window opened
-        self.message = ""            # the newest status message of this lab
-        self.ended = ""              # how its last run ended, for the progress bar
 
 
 class MainWindow(QMainWindow):
@@ -93,16 +78,10 @@ class MainWindow(QMainWindow):
 
     # -- construction ----------------------------------------------------------------------
     def _restore(self, session: Optional[Session]) -> None:
-        saved = session.labs if session else {}
+        saved = session.labs if session and isinstance(session.labs, dict) else {}
         for name, spec in LABS.items():
-            entry = saved.get(name, {}) if isinstance(saved, dict) else {}
-            config, warning = restore_config(spec.config_class(), entry.get("config", {}))
-            if warning:
-                self._warnings.append(f"{spec.title}: {warning}")
-                log.warning("%s: %s", spec.title, warning)
-            slot = LabSlot(spec, config)
-            slot.preset = entry.get("preset") if entry.get("preset") in slot.presets else None
-            self.slots[name] = slot
+            slot = self.slots[name] = LabSlot(spec, saved.get(name, {}))
+            self._warnings += [slot.warning] if slot.warning else []
             self.views.addWidget(slot.presenter.view)
             self.panels.addWidget(slot.panel)
             self.lab_box.addItem(spec.title, name)
@@ -153,15 +132,8 @@ class MainWindow(QMainWindow):
     def load_session(self, session: Session) -> list[str]:
         """Put a session's configs in the panels and run; returns the warnings (fields reset
         to defaults), which are also logged and shown in the status bar."""
-        warnings = []
-        for name, slot in self.slots.items():
-            entry = session.labs.get(name, {})
-            config, warning = restore_config(slot.spec.config_class(), entry.get("config", {}))
-            if warning:
-                warnings.append(f"{slot.spec.title}: {warning}")
-                log.warning("%s: %s", slot.spec.title, warning)
-            slot.panel.set_config(config)
-            slot.preset = entry.get("preset") if entry.get("preset") in slot.presets else None
+        warnings = [slot.load(session.labs.get(name, {})) for name, slot in self.slots.items()]
+        warnings = [w for w in warnings if w]
         self.switch_lab(session.current_lab if session.current_lab in self.slots else self.current,
                         run_if_empty=False)
         self._fill_presets()
@@ -217,16 +189,7 @@ class MainWindow(QMainWindow):
         self._show_progress_of_lab()
 
     def _fill_presets(self) -> None:
-        slot = self.slot
-        self.preset_box.blockSignals(True)
-        self.preset_box.clear()
-        self.preset_box.addItem("(custom)", None)
-        for key, preset in slot.presets.items():
-            self.preset_box.addItem(preset.get("title", key), key)
-        self.preset_box.setCurrentIndex(max(0, self.preset_box.findData(slot.preset)))
-        self.preset_box.blockSignals(False)
-        desc = slot.presets.get(slot.preset, {}).get("description", "") if slot.preset else ""
-        self.preset_note.setText(desc)
+        window_layout.fill_presets(self, self.slot.presets, self.slot.preset)
 
     def apply_preset(self, key: Optional[str], run: bool = True) -> None:
         """Load a preset's config into the panel, show its view and run it."""

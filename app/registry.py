@@ -187,6 +187,29 @@ LABS: dict[str, LabSpec] = {
                   "https://arxiv.org/abs/2004.06688", "k-space gradient-step cascades."),
         ),
     ),
+    "convex-duals": LabSpec(
+        name="convex-duals",
+        title="Convex duals",
+        presenter="app.labs.convex_duals:ConvexDualsLab",
+        config="engine.convex_duals:DualsConfig",
+        run="engine.convex_duals.lab:run_config",
+        summary="Certified global optima of networks beyond the two-layer scalar ReLU net "
+                "(vector outputs, batch norm, a convolutional denoiser) beside Adam from "
+                "several seeds.",
+        papers=(
+            Paper("A. Sahiner, T. Ergen, J. Pauly, M. Pilanci, \"Vector-output ReLU neural "
+                  "network problems are copositive programs\", ICLR 2021; arXiv:2012.13329",
+                  "https://arxiv.org/abs/2012.13329",
+                  "Copositive program, its relaxation, soft-thresholded SVD cases."),
+            Paper("T. Ergen, A. Sahiner, B. Ozturkler, J. Pauly, M. Mardani, M. Pilanci, "
+                  "\"Demystifying batch normalization in ReLU networks\", ICLR 2022; "
+                  "arXiv:2103.01499", "https://arxiv.org/abs/2103.01499",
+                  "BN networks are convex models on whitened data; closed forms."),
+            Paper("A. Sahiner, M. Mardani, B. Ozturkler, M. Pilanci, J. Pauly, \"Convex "
+                  "regularization behind neural reconstruction\", ICLR 2021; arXiv:2012.05169",
+                  "https://arxiv.org/abs/2012.05169",
+                  "Conv ReLU denoiser: path-sparse convex program, piecewise-linear filtering."),
+        )),
 }
 
 

@@ -132,3 +132,17 @@ def fit_dock_width(win, most: int = 400) -> None:
     margins = win.side_dock.widget().layout().contentsMargins()
     need = widest + scroll_bar + margins.left() + margins.right() + 4
     win.side_dock.setMinimumWidth(max(300, min(most, need)))
+
+
+def fill_presets(win, presets: dict, chosen) -> None:
+    """List ``presets`` (key → preset) in ``win``'s preset box after "(custom)", select
+    ``chosen`` (None: custom) and show its description, without emitting a choice."""
+    box = win.preset_box
+    box.blockSignals(True)
+    box.clear()
+    box.addItem("(custom)", None)
+    for key, preset in presets.items():
+        box.addItem(preset.get("title", key), key)
+    box.setCurrentIndex(max(0, box.findData(chosen)))
+    box.blockSignals(False)
+    win.preset_note.setText(presets.get(chosen, {}).get("description", "") if chosen else "")

@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
 
-__all__ = ["STYLES", "color", "subsample_columns", "pack_lines"]
+__all__ = ["STYLES", "clean_xy", "color", "pack_lines", "subsample_columns", "to_view"]
 
 STYLES = {"solid": QtCore.Qt.PenStyle.SolidLine, "dash": QtCore.Qt.PenStyle.DashLine,
           "dot": QtCore.Qt.PenStyle.DotLine}
@@ -47,3 +47,23 @@ def pack_lines(x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = np.full((N, T + 1), np.nan), np.full((N, T + 1), np.nan)
     xs[:, :T], ys[:, :T] = x[None, :], Y.T
     return xs.ravel(), ys.ravel()
+
+
+def clean_xy(x, y, log=(False, False)) -> tuple[np.ndarray, np.ndarray]:
+    """Float copies of ``x``, ``y`` with non-finite values (and, on the axes that ``log``
+    marks logarithmic, non-positive ones) as NaN."""
+    x = np.array(x, dtype=float, copy=True)
+    y = np.array(y, dtype=float, copy=True)
+    for arr, on_log in zip((x, y), log):
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(arr) | ((arr <= 0) if on_log else False)
+        arr[bad] = np.nan
+    return x, y
+
+
+def to_view(value: float, log: bool) -> Optional[float]:
+    """Data coordinate → view coordinate (log10 on a log axis; None when not drawable)."""
+    value = float(value)
+    if not np.isfinite(value) or (log and value <= 0):
+        return None
+    return float(np.log10(value)) if log else value

@@ -12,7 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from widgets.curve_data import STYLES as _STYLES, color as _color, pack_lines, subsample_columns
+from widgets.curve_data import (STYLES as _STYLES, clean_xy, color as _color, pack_lines,
+                                subsample_columns, to_view)
 from widgets.plot_overlays import LegendProxy, OverlayPlacer
 from widgets.range_guard import RangeGuard
 
@@ -115,23 +116,6 @@ class CurvePlot(QtWidgets.QWidget):
         self.set_cursor(self._cursor_x)
         self.overlays.schedule()
 
-    def _clean(self, x, y) -> tuple[np.ndarray, np.ndarray]:
-        """Float copies with non-finite (and, on log axes, non-positive) values as NaN."""
-        x = np.array(x, dtype=float, copy=True)
-        y = np.array(y, dtype=float, copy=True)
-        for arr, log in ((x, self._log[0]), (y, self._log[1])):
-            with np.errstate(invalid="ignore"):
-                bad = ~np.isfinite(arr) | ((arr <= 0) if log else False)
-            arr[bad] = np.nan
-        return x, y
-
-    def _to_view(self, value: float, axis: int) -> Optional[float]:
-        """Data coordinate -> view coordinate (log10 on log axes; None if not drawable)."""
-        value = float(value)
-        if not np.isfinite(value) or (self._log[axis] and value <= 0):
-            return None
-        return float(np.log10(value)) if self._log[axis] else value
-
     # ------------------------------------------------------------------ key bookkeeping
     def _entry(self, key: str, kind: str, make) -> dict:
         """The entry of ``key``; created with ``make()`` when missing or of another kind."""
@@ -156,6 +140,14 @@ class CurvePlot(QtWidgets.QWidget):
             self._legend.addItem(sample, name)
         entry["name"] = name
         self._legend.setVisible(len(self._legend.items) > 0)
+
+    def _show(self, entry: dict, apply, name: Optional[str] = None) -> None:
+        """Draw ``entry`` with ``apply()`` (kept: redrawn on every log-axis switch), place the
+        overlays again and give it its legend ``name`` (None: none)."""
+        entry["apply"] = apply
+        apply()
+        self.overlays.schedule()
+        self._set_legend(entry, name)
 
     def keys(self) -> list[str]:
         """Keys of the items currently in the plot (the cursor is not one)."""
@@ -223,12 +215,10 @@ class CurvePlot(QtWidgets.QWidget):
         pen = pg.mkPen(_color(color, alpha), width=width)
 
         def apply():
-            xs, ys = self._clean(*pack_lines(x, Y))
+            xs, ys = clean_xy(*pack_lines(x, Y), self._log)
             entry["item"].setData(xs, ys, pen=pen, connect="finite")
 
-        entry["apply"] = apply
-        apply()
-        self.overlays.schedule()
+        self._show(entry, apply)
 
     def set_curve(self, key: str, x, y, color=(255, 255, 255), width: float = 2,
                   style: str = "solid", symbol: Optional[str] = None,
@@ -264,16 +254,13 @@ class CurvePlot(QtWidgets.QWidget):
                    symbolBrush=_color(color)) if symbol else dict(symbol=None)
 
         def apply():
-            xs, ys = self._clean(x, y)
+            xs, ys = clean_xy(x, y, self._log)
             lone = not symbol and np.count_nonzero(np.isfinite(xs) & np.isfinite(ys)) == 1
             marks = dict(sym, symbol="o", symbolSize=6, symbolPen=None,
                          symbolBrush=_color(color)) if lone else sym   # one point: a dot
             entry["item"].setData(xs, ys, pen=pen, connect="finite", **marks)
 
-        entry["apply"] = apply
-        apply()
-        self.overlays.schedule()
-        self._set_legend(entry, name)
+        self._show(entry, apply, name)
 
     def _make_band(self) -> dict:
         lo, hi = pg.PlotDataItem(), pg.PlotDataItem()
@@ -311,17 +298,14 @@ class CurvePlot(QtWidgets.QWidget):
         entry["legend_item"].setData([], [], pen=edge, fillLevel=0, fillBrush=brush)
 
         def apply():
-            xs, ylo = self._clean(x, lo)
-            _, yhi = self._clean(x, hi)
+            xs, ylo = clean_xy(x, lo, self._log)
+            _, yhi = clean_xy(x, hi, self._log)
             keep = np.isfinite(xs) & np.isfinite(ylo) & np.isfinite(yhi)
             entry["lo"].setData(xs[keep], ylo[keep], pen=edge)
             entry["hi"].setData(xs[keep], yhi[keep], pen=edge)
             entry["item"].updatePath()
 
-        entry["apply"] = apply
-        apply()
-        self.overlays.schedule()
-        self._set_legend(entry, name)
+        self._show(entry, apply, name)
 
     # ------------------------------------------------------------------ reference lines
     def _set_line(self, key: str, kind: str, angle: int, value: float, color,
@@ -345,15 +329,12 @@ class CurvePlot(QtWidgets.QWidget):
             self.overlays.remove_label(key)
 
         def apply():
-            pos = self._to_view(value, axis)
+            pos = to_view(value, self._log[axis])
             line.setVisible(pos is not None)
             if pos is not None:
                 line.setValue(pos)
 
-        entry["apply"] = apply
-        apply()
-        self.overlays.schedule()
-        self._set_legend(entry, name)
+        self._show(entry, apply, name)
 
     def set_hline(self, key: str, y: float, color=(200, 200, 200),
                   label: Optional[str] = None, name: Optional[str] = None) -> None:
@@ -369,7 +350,7 @@ class CurvePlot(QtWidgets.QWidget):
     def set_cursor(self, x: Optional[float]) -> None:
         """Move the time cursor to ``x`` (data coordinates); ``None`` hides it."""
         self._cursor_x = None if x is None else float(x)
-        pos = None if x is None else self._to_view(x, 0)
+        pos = None if x is None else to_view(x, self._log[0])
         self._cursor.setVisible(pos is not None)
         if pos is not None:
             self._cursor.setValue(pos)

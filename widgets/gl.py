@@ -1,4 +1,5 @@
-"""Run-time OpenGL availability check for vispy-based widgets.
+"""Run-time OpenGL availability check for vispy-based widgets, and :class:`VispyHost`: the
+vispy canvas such a widget owns (or the message shown in its place without OpenGL).
 
 The Qt ``offscreen`` platform has no OpenGL, so vispy canvases cannot render there. The app
 calls :func:`opengl_available` before building a vispy view and shows a plain message label
@@ -8,9 +9,12 @@ exist), never in a collection-time ``skipif``.
 
 from __future__ import annotations
 
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QGuiApplication, QOffscreenSurface, QOpenGLContext
+from PySide6.QtWidgets import QLabel
 
-__all__ = ["opengl_available", "reset_opengl_cache"]
+__all__ = ["VispyHost", "opengl_available", "reset_opengl_cache"]
 
 _CACHE: bool | None = None
 
@@ -78,18 +82,47 @@ def reset_opengl_cache() -> None:
     _CACHE = None
 
 
-if __name__ == "__main__":  # pragma: no cover - manual check
-    import sys
+class VispyHost(QObject):
+    """The vispy ``SceneCanvas`` a QWidget shows, or a message in its place without OpenGL.
 
-    _app = QGuiApplication(sys.argv)
-    print(f"platform={QGuiApplication.platformName()!r} opengl_available={opengl_available()}")
+    The host adds the canvas (or the message) to ``layout``, renders it off-screen and
+    releases it when ``widget`` is closed.
 
+    Parameters
+    ----------
+    widget : QWidget
+        The widget that shows the scene (parent of the canvas and of this host).
+    layout : QBoxLayout
+        The widget's layout; the canvas (or message) is added with stretch 1.
+    available : bool
+        Whether OpenGL works (the widget's :func:`opengl_available` answer).
+    no_gl_text : str
+        The message shown, and raised by :meth:`render`, without OpenGL.
+    bgcolor : str
+        Background colour of the canvas.
 
-class VispyWidgetMixin:
-    """``render()`` and ``closeEvent`` for a QWidget that holds a vispy ``SceneCanvas`` in
-    ``self.canvas`` (None without OpenGL), ``self.available`` and a class ``NO_GL_TEXT``."""
+    Attributes
+    ----------
+    canvas : vispy.scene.SceneCanvas or None
+        None without OpenGL.
+    view : vispy.scene.ViewBox or None
+        The canvas' one view.
+    """
 
-    NO_GL_TEXT = "This view needs OpenGL, which this display does not provide."
+    def __init__(self, widget, layout, available, no_gl_text, bgcolor="black"):
+        super().__init__(widget)
+        self.available, self.no_gl_text = bool(available), no_gl_text
+        self.canvas = self.view = None
+        if not self.available:
+            layout.addWidget(QLabel(no_gl_text, alignment=Qt.AlignmentFlag.AlignCenter), 1)
+            return
+        from vispy import scene
+
+        self.canvas = scene.SceneCanvas(app="pyside6", keys=None, bgcolor=bgcolor,
+                                        size=(600, 500), show=False, parent=widget)
+        layout.addWidget(self.canvas.native, 1)
+        self.view = self.canvas.central_widget.add_view()
+        widget.installEventFilter(self)
 
     def render(self):
         """Render the scene off-screen: (H, W, 4) uint8 RGBA.
@@ -99,13 +132,19 @@ class VispyWidgetMixin:
         RuntimeError
             When OpenGL is not available.
         """
-        import numpy as np
         if not self.available:
-            raise RuntimeError(self.NO_GL_TEXT)
+            raise RuntimeError(self.no_gl_text)
         return np.asarray(self.canvas.render())
 
-    def closeEvent(self, event):  # noqa: N802 (Qt name)
-        """Release the GL canvas with the widget."""
-        if getattr(self, "canvas", None) is not None:
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        """Release the GL canvas when the widget is closed (the event goes on)."""
+        if event.type() == QEvent.Type.Close and self.canvas is not None:
             self.canvas.close()
-        super().closeEvent(event)
+        return False
+
+
+if __name__ == "__main__":  # pragma: no cover - manual check
+    import sys
+
+    _app = QGuiApplication(sys.argv)
+    print(f"platform={QGuiApplication.platformName()!r} opengl_available={opengl_available()}")

@@ -12,131 +12,17 @@ import ``engine`` or ``app``.
 """
 from __future__ import annotations
 
-import ast
 import dataclasses
-import math
 from typing import Any, Optional
 
 from PySide6 import QtCore, QtWidgets
 
+from widgets.parameter_fields import (field_kind, format_number, humanise, parse_value, tooltip,
+                                      visible)
+
 __all__ = ["ParameterPanel", "format_number"]
 
 _ERROR_STYLE = "border: 1px solid #e03030;"
-_SCALAR_NAMES = {"bool": bool, "int": int, "float": float, "str": str}
-
-
-def format_number(value: Any) -> str:
-    """Compact, round-trippable text for a number.
-
-    Parameters
-    ----------
-    value : int or float
-        The number to format.
-
-    Returns
-    -------
-    str
-        ``repr``-like text without a trailing ``.0`` (``1e-05`` stays ``1e-05``).
-    """
-    if isinstance(value, float):
-        text = repr(value)
-        return text[:-2] if text.endswith(".0") else text
-    return str(value)
-
-
-def _humanise(name: str) -> str:
-    """``learning_rate`` -> ``Learning rate``."""
-    text = name.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
-def _field_kind(f: dataclasses.Field, value: Any) -> str:
-    """One of ``bool, choice, int, float, str, literal`` for field ``f``."""
-    if f.metadata.get("choices") is not None:
-        return "choice"
-    ann = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-    kind = _SCALAR_NAMES.get(ann)
-    if kind is None:
-        kind = type(value) if type(value) in (bool, int, float, str) else None
-    return kind.__name__ if kind is not None else "literal"
-
-
-def _visible(f: dataclasses.Field, config) -> bool:
-    """``visible_when`` of ``f`` holds for ``config`` (any named field has a listed value)."""
-    when = f.metadata.get("visible_when")
-    return not when or any(getattr(config, k, None) in v for k, v in when.items())
-
-
-def _range_text(meta) -> str:
-    lo, hi = meta.get("min"), meta.get("max")
-    lo_t = "-inf" if lo is None else format_number(lo)
-    hi_t = "inf" if hi is None else format_number(hi)
-    return f"[{lo_t}, {hi_t}]"
-
-
-def _tooltip(f: dataclasses.Field) -> str:
-    """Help, unit, valid range and choices of a field, one per line."""
-    meta = f.metadata
-    lines = [meta.get("help", "") or f.name]
-    if meta.get("unit"):
-        lines.append(f"unit: {meta['unit']}")
-    if meta.get("min") is not None or meta.get("max") is not None:
-        lines.append(f"valid range {_range_text(meta)}")
-    if meta.get("choices") is not None:
-        lines.append("choices: " + ", ".join(meta["choices"]))
-    if meta.get("log"):
-        lines.append("log scale")
-    return "\n".join(lines)
-
-
-def parse_value(f: dataclasses.Field, kind: str, text: str):
-    """Parse and validate the text of a field editor.
-
-    Parameters
-    ----------
-    f : dataclasses.Field
-        The field; its metadata gives ``min``, ``max`` and ``choices``.
-    kind : str
-        Editor kind from ``_field_kind``.
-    text : str
-        What the user typed (or the chosen item).
-
-    Returns
-    -------
-    value : object
-        The parsed value (None when invalid).
-    error : str or None
-        Why the text was refused, naming the field and its valid range.
-    """
-    name, meta, text = f.name, f.metadata, text.strip()
-    if kind == "str":
-        return text, None
-    if kind == "choice":
-        choices = meta["choices"]
-        ok = text in choices
-        return (text, None) if ok else (None, f"{name} must be one of {', '.join(choices)}")
-    if kind == "literal":
-        try:
-            return ast.literal_eval(text), None
-        except (ValueError, SyntaxError):
-            return None, f"{name}: {text!r} is not a valid value"
-    try:
-        value = float(text)
-    except ValueError:
-        return None, f"{name}: {text!r} is not a number"
-    if math.isnan(value):
-        return None, f"{name} must be a number, not NaN"
-    if kind == "int":
-        if not value.is_integer():
-            return None, f"{name}: {text!r} is not an integer"
-        value = int(value)
-    if math.isinf(value):
-        return None, f"{name} must be a finite number, not {text}"
-    lo, hi = meta.get("min"), meta.get("max")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        return None, (f"{name} = {format_number(value)} is outside the valid range "
-                      f"{_range_text(meta)}")
-    return value, None
 
 
 class ParameterPanel(QtWidgets.QWidget):
@@ -217,7 +103,7 @@ class ParameterPanel(QtWidgets.QWidget):
 
     def row_shown(self, name: str) -> bool:
         """Whether the row of field ``name`` is shown (its ``visible_when`` holds)."""
-        return _visible(self._fields[name], self._config)
+        return visible(self._fields[name], self._config)
 
     # ------------------------------------------------------------------ UI construction
     def _build_ui(self) -> None:
@@ -252,8 +138,8 @@ class ParameterPanel(QtWidgets.QWidget):
 
     def _add_row(self, f: dataclasses.Field) -> None:
         """Create the editor for field ``f`` and add it (with label and unit) to the form."""
-        kind = _field_kind(f, getattr(self._config, f.name))
-        tip = _tooltip(f)
+        kind = field_kind(f, getattr(self._config, f.name))
+        tip = tooltip(f)
         if kind == "bool":
             editor = QtWidgets.QCheckBox()
             editor.toggled.connect(lambda _=None, n=f.name: self._commit(n))
@@ -267,7 +153,7 @@ class ParameterPanel(QtWidgets.QWidget):
         editor.setObjectName(f"editor_{f.name}")
         editor.setToolTip(tip)
         self._fields[f.name], self._kinds[f.name], self._editors[f.name] = f, kind, editor
-        label = QtWidgets.QLabel(f.metadata.get("label") or _humanise(f.name))
+        label = QtWidgets.QLabel(f.metadata.get("label") or humanise(f.name))
         label.setToolTip(tip)
         unit = f.metadata.get("unit")
         if unit and kind in ("int", "float"):
@@ -285,7 +171,7 @@ class ParameterPanel(QtWidgets.QWidget):
     def _update_rows(self) -> None:
         """Show the rows whose ``visible_when`` holds for the current config, hide the rest."""
         for name, widget in self._rows.items():
-            self._form.setRowVisible(widget, _visible(self._fields[name], self._config))
+            self._form.setRowVisible(widget, visible(self._fields[name], self._config))
 
     # ------------------------------------------------------------------ editor <-> config
     def _load_editors(self) -> None:

@@ -13,7 +13,7 @@ gives ``zlim``).
 Interaction (2-D): a left click emits ``sigClicked``; in draw mode a left drag emits the
 stroke as ``sigPointsDrawn``; a left drag starting within a few pixels of the constraint line
 moves it along its normal (``sigConstraintMoved``). The camera does not pan during either drag.
-The handlers live in :class:`widgets.particle_interaction.ParticleInteractionMixin`.
+The handlers live in :class:`widgets.particle_interaction.ParticleInteraction` (``interaction``).
 
 Needs OpenGL: without it the widget shows a message, every ``set_*`` call is a no-op and
 :meth:`ParticleCanvas.render` raises ``RuntimeError``. ``python -m widgets.particle_canvas``
@@ -26,8 +26,8 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from widgets.gl import VispyWidgetMixin, opengl_available
-from widgets.particle_interaction import ParticleInteractionMixin
+from widgets.gl import VispyHost, opengl_available
+from widgets.particle_interaction import ParticleInteraction
 from widgets.particle_layers import (
     ParticleLayers, make_line, make_markers, make_points, set_cloud, to_rgba, xyz,
 )
@@ -44,7 +44,7 @@ DENSE_N = 10_000          # particles drawn 3 px wide up to this many, 2 px beyo
 NO_GL_TEXT = "The particle view needs OpenGL, which this display does not provide."
 
 
-class ParticleCanvas(VispyWidgetMixin, ParticleInteractionMixin, QWidget):
+class ParticleCanvas(QWidget):
     """Animated particle cloud of a diffusion sampler over densities and constraints.
 
     Parameters
@@ -59,8 +59,6 @@ class ParticleCanvas(VispyWidgetMixin, ParticleInteractionMixin, QWidget):
     ``sigPointsDrawn(object)`` (``ndarray (M, 2)`` stroke, draw mode) and
     ``sigConstraintMoved(float)`` (new offset ``y`` while the constraint line is dragged).
     """
-
-    NO_GL_TEXT = NO_GL_TEXT
 
     sigClicked = Signal(float, float)
     sigPointsDrawn = Signal(object)
@@ -78,29 +76,33 @@ class ParticleCanvas(VispyWidgetMixin, ParticleInteractionMixin, QWidget):
         if int(dim) not in (2, 3):
             raise ValueError(f"dim must be 2 or 3, got {dim}")
         self.dim = int(dim)
-        self.available = opengl_available()
-        self.canvas = self.layers = None
+        host = self.host = VispyHost(self, layout, opengl_available(), NO_GL_TEXT)
+        self.available, self.canvas, self.view = host.available, host.canvas, host.view
+        self.layers = None
         self._x = self._x0 = self._trail_src = None    # (S, N, d), (S, N, d), (M, S, d)
         self._highlight = np.zeros(0, dtype=int)
         self._frame, self._secondary_on = 0, False
         self._particle_rgba, self._secondary_rgba = PARTICLE_RGBA, SECONDARY_RGBA
         self._particle_px = None                        # None: by particle count
         self._range = None                              # (xlim, ylim, zlim or None)
-        self._init_interaction()
+        self.interaction = ParticleInteraction(self)
         if not self.available:
-            layout.addWidget(QLabel(NO_GL_TEXT, alignment=Qt.AlignmentFlag.AlignCenter), 1)
             return
-        self._build_scene(layout)
+        self._build_scene()
         self.set_dim(self.dim)
 
-    def _build_scene(self, layout):
-        """Create the canvas, the view, the layers and the particle visuals once."""
+    def render(self):
+        """Render the scene off-screen: (H, W, 4) uint8 RGBA (RuntimeError without OpenGL)."""
+        return self.host.render()
+
+    def set_draw_mode(self, on):
+        """While on, a left drag draws a stroke (emitted as ``sigPointsDrawn``)."""
+        self.interaction.set_draw_mode(on)
+
+    def _build_scene(self):
+        """The cameras, the layers and the particle visuals, once."""
         from vispy import scene
 
-        self.canvas = scene.SceneCanvas(app="pyside6", keys=None, bgcolor="black",
-                                        size=(600, 500), show=False, parent=self)
-        layout.addWidget(self.canvas.native, 1)
-        self.view = self.canvas.central_widget.add_view()
         self._cameras = {2: scene.PanZoomCamera(aspect=1),     # kept, so links survive set_dim
                          3: scene.TurntableCamera(fov=40, elevation=25, azimuth=35)}
         self.view.camera = self._cameras[2]
@@ -114,7 +116,7 @@ class ParticleCanvas(VispyWidgetMixin, ParticleInteractionMixin, QWidget):
         for item in (self.secondary, self.particles, self.trails, self.heads, self.stroke):
             item.visible = False
         self._build_axes(s)
-        self._connect_mouse(self.canvas.events)   # 'first': seen before the scene and camera
+        self.interaction.connect(self.canvas.events)   # 'first': seen before the scene and camera
         s.events.transform_change.connect(lambda _ev: self.layers.update_constraint())
 
     def _build_axes(self, s):

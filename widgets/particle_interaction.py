@@ -1,10 +1,10 @@
 """Mouse interaction of :class:`widgets.particle_canvas.ParticleCanvas` (2-D views).
 
-:class:`ParticleInteractionMixin` holds the draw mode and the handlers of the canvas' mouse
-events: a left click emits ``sigClicked``; in draw mode a left drag draws a stroke, emitted as
-``sigPointsDrawn``; a left drag starting within ``GRAB_PX`` pixels of the constraint line
-moves it along its normal (``sigConstraintMoved``). Both drags block the event, so the camera
-does not pan.
+:class:`ParticleInteraction`, owned by the canvas, holds the draw mode and the handlers of the
+canvas' mouse events: a left click emits ``sigClicked``; in draw mode a left drag draws a
+stroke, emitted as ``sigPointsDrawn``; a left drag starting within ``GRAB_PX`` pixels of the
+constraint line moves it along its normal (``sigConstraintMoved``). Both drags block the
+event, so the camera does not pan.
 """
 
 from __future__ import annotations
@@ -14,26 +14,29 @@ from PySide6.QtCore import Qt
 
 from widgets.particle_layers import xyz
 
-__all__ = ["CLICK_PX", "GRAB_PX", "ParticleInteractionMixin"]
+__all__ = ["CLICK_PX", "GRAB_PX", "ParticleInteraction"]
 
 GRAB_PX = 6.0             # the constraint line is grabbed within this many pixels
 CLICK_PX = 4.0            # a press and release closer than this is a click
 
 
-class ParticleInteractionMixin:
-    """Draw mode, clicks, strokes and constraint drags for a ParticleCanvas.
+class ParticleInteraction:
+    """Draw mode, clicks, strokes and constraint drags of a ParticleCanvas.
 
-    The host provides ``available``, ``canvas``, ``view``, ``dim``, ``layers`` (with
-    ``distance`` and ``constraint_ay``), the ``stroke`` line visual, ``set_constraint`` and the
-    signals ``sigClicked``, ``sigPointsDrawn`` and ``sigConstraintMoved``.
+    Parameters
+    ----------
+    owner : widgets.particle_canvas.ParticleCanvas
+        The canvas handled: its ``available``, ``canvas``, ``view``, ``dim``, ``layers`` (with
+        ``distance`` and ``constraint_ay``), the ``stroke`` line visual, ``set_constraint`` and
+        the signals ``sigClicked``, ``sigPointsDrawn`` and ``sigConstraintMoved``.
     """
 
-    def _init_interaction(self):
-        """No drag, no press, draw mode off."""
-        self._draw_mode, self._drag, self._press, self._grab = False, None, None, 0.0
+    def __init__(self, owner):
+        self.owner = owner
+        self.draw_mode, self._drag, self._press, self._grab = False, None, None, 0.0
         self._stroke = []
 
-    def _connect_mouse(self, events):
+    def connect(self, events):
         """Connect the handlers to the canvas ``events`` (before the scene and its camera)."""
         events.mouse_press.connect(self._on_mouse_press)
         events.mouse_move.connect(self._on_mouse_move)
@@ -41,33 +44,34 @@ class ParticleInteractionMixin:
 
     def set_draw_mode(self, on):
         """While on, a left drag draws a stroke (emitted as ``sigPointsDrawn``)."""
-        self._draw_mode = bool(on)
-        if self.available:
+        self.draw_mode = bool(on)
+        if self.owner.available:
             cursor = Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor
-            self.canvas.native.setCursor(cursor)
+            self.owner.canvas.native.setCursor(cursor)
 
-    def _to_data(self, pos):
+    def to_data(self, pos):
         """Canvas pixel position → 2-D data coordinates."""
-        tr = self.canvas.scene.node_transform(self.view.scene)
+        owner = self.owner
+        tr = owner.canvas.scene.node_transform(owner.view.scene)
         p = tr.map(np.asarray(pos[:2], dtype=float))
         return p[:2] / p[3]
 
     def _near_constraint(self, pos):
         """Whether the pixel ``pos`` lies within ``GRAB_PX`` of the constraint line."""
-        per_px = np.linalg.norm(self._to_data(np.add(pos[:2], (1.0, 0.0))) - self._to_data(pos))
-        return self.layers.distance(self._to_data(pos)) <= GRAB_PX * per_px
+        per_px = np.linalg.norm(self.to_data(np.add(pos[:2], (1.0, 0.0))) - self.to_data(pos))
+        return self.owner.layers.distance(self.to_data(pos)) <= GRAB_PX * per_px
 
     def _on_mouse_press(self, event):
         """Start a stroke, a constraint drag or a click candidate (left button, 2-D)."""
         self._drag = self._press = None
-        if self.dim != 2 or event.button != 1:
+        if self.owner.dim != 2 or event.button != 1:
             return
         self._press = np.asarray(event.pos[:2], dtype=float)
-        xy = self._to_data(event.pos)
-        if self._draw_mode:
+        xy = self.to_data(event.pos)
+        if self.draw_mode:
             self._drag, self._stroke = "draw", [xy]
         elif self._near_constraint(event.pos):
-            a, y = self.layers.constraint_ay
+            a, y = self.owner.layers.constraint_ay
             self._drag, self._grab = "constraint", float(a @ xy) - y
         if self._drag:
             event.blocked = True                       # neither picking nor camera see it
@@ -76,30 +80,30 @@ class ParticleInteractionMixin:
         """Extend the stroke, or move the constraint line along its normal."""
         if self._drag is None:
             return
-        xy = self._to_data(event.pos)
+        xy = self.to_data(event.pos)
         if self._drag == "draw":
             self._stroke.append(xy)
-            self.stroke.set_data(pos=xyz(np.asarray(self._stroke), 2))
-            self.stroke.visible = len(self._stroke) > 1
+            self.owner.stroke.set_data(pos=xyz(np.asarray(self._stroke), 2))
+            self.owner.stroke.visible = len(self._stroke) > 1
         else:
-            a = self.layers.constraint_ay[0]
+            a = self.owner.layers.constraint_ay[0]
             y = float(a @ xy) - self._grab
-            self.set_constraint(a, y)
-            self.sigConstraintMoved.emit(y)
+            self.owner.set_constraint(a, y)
+            self.owner.sigConstraintMoved.emit(y)
         event.blocked = True
-        self.canvas.update()
+        self.owner.canvas.update()
 
     def _on_mouse_release(self, event):
         """Finish a stroke (emit it) or a constraint drag, or emit a click."""
         drag, press = self._drag, self._press
         self._drag = self._press = None
         if drag == "draw":
-            self.stroke.visible = False
-            self._stroke.append(self._to_data(event.pos))
-            self.sigPointsDrawn.emit(np.asarray(self._stroke, dtype=float))
+            self.owner.stroke.visible = False
+            self._stroke.append(self.to_data(event.pos))
+            self.owner.sigPointsDrawn.emit(np.asarray(self._stroke, dtype=float))
         elif drag is None and press is not None and \
                 np.hypot(*(np.asarray(event.pos[:2], dtype=float) - press)) < CLICK_PX:
-            self.sigClicked.emit(*map(float, self._to_data(event.pos)))
+            self.owner.sigClicked.emit(*map(float, self.to_data(event.pos)))
         if drag:
             event.blocked = True
-            self.canvas.update()
+            self.owner.canvas.update()

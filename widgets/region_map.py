@@ -15,8 +15,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from widgets.region_style import (KEY_NAMES, NEG_COLOR, POS_COLOR, RegionKeyMixin, boundary_mask,
-                                  clip_lines, hash_index, hover_anchor, node_rect, region_palette)
+from widgets.region_style import (RegionKey, boundary_mask, clip_lines, data_brushes,
+                                  draw_isocurves, hash_index, hover_anchor, node_rect,
+                                  region_palette)
 
 __all__ = ["MODES", "RegionMap", "boundary_mask", "clip_lines", "hash_index", "region_palette"]
 
@@ -24,7 +25,7 @@ MODES = ("regions", "output", "both")
 _PANEL = {"color": (30, 30, 30), "fill": (255, 255, 255, 215), "border": (160, 160, 160)}
 
 
-class RegionMap(QtWidgets.QWidget, RegionKeyMixin):
+class RegionMap(QtWidgets.QWidget):
     """Activation regions of a ReLU net on 2-D input, with output, neuron lines and data.
 
     Attributes
@@ -40,6 +41,8 @@ class RegionMap(QtWidgets.QWidget, RegionKeyMixin):
         Text above the map (:meth:`set_info`): never drawn over the regions.
     key : QLabel
         Key below the map, one entry per kind of mark drawn (:meth:`key_entries`).
+    region_key : widgets.region_style.RegionKey
+        What fills ``key`` (its ``names``: the words of each entry).
 
     Signals
     -------
@@ -68,7 +71,7 @@ class RegionMap(QtWidgets.QWidget, RegionKeyMixin):
         lay.addWidget(self.caption)
         lay.addWidget(self.plot_widget, 1)
         lay.addWidget(self.key)
-        self._key_names = dict(KEY_NAMES)
+        self.region_key = RegionKey(self.key, self.key_entries)
         self._data_kinds: tuple = ()
         self.plot_item.setAspectLocked(True)
         self.plot_item.layout.setContentsMargins(2, 8, 12, 2)   # room for the end tick labels
@@ -207,31 +210,9 @@ class RegionMap(QtWidgets.QWidget, RegionKeyMixin):
         if self._rect is not None:
             self.output_image.setRect(node_rect(*self._rect))
         levels = (0.0, -vmax / 2, vmax / 2) if levels is None else tuple(map(float, levels))
-        self._set_isocurves(v, levels)
+        draw_isocurves(self.plot_item, self.isocurves, v, levels, self._rect,
+                       self.iso_max_samples)
         self._apply_mode()
-
-    def _set_isocurves(self, v: np.ndarray, levels) -> None:
-        """One IsocurveItem per level on a strided copy of ``v`` (items reused)."""
-        s = max(1, int(np.ceil(max(v.shape) / self.iso_max_samples)))
-        sub = np.ascontiguousarray(v[::s, ::s])
-        while len(self.isocurves) < len(levels):
-            iso = pg.IsocurveItem(axisOrder="row-major")
-            iso.setZValue(3)
-            self.plot_item.addItem(iso)
-            self.isocurves.append(iso)
-        r = node_rect(*(self._rect or (0, v.shape[1] - 1, 0, v.shape[0] - 1, v.shape))[:4],
-                       v.shape, s)                        # sample i sits at pixel i + ½
-        tr = QtGui.QTransform.fromTranslate(r.left(), r.top())
-        tr.scale(r.width() / sub.shape[1], r.height() / sub.shape[0])
-        for k, iso in enumerate(self.isocurves):
-            if k < len(levels):
-                zero = levels[k] == 0
-                iso.setPen(pg.mkPen((20, 20, 20), width=2.5) if zero else
-                           pg.mkPen((70, 70, 70, 200), width=1, style=QtCore.Qt.PenStyle.DashLine))
-                iso.setData(sub, levels[k])
-                iso.setTransform(tr)
-            else:
-                iso.setData(None)
 
     def set_mode(self, mode: str) -> None:
         """``"regions"``, ``"output"`` (heat map) or ``"both"`` (translucent regions on it)."""
@@ -252,7 +233,7 @@ class RegionMap(QtWidgets.QWidget, RegionKeyMixin):
         self.fade_image.setVisible(show_regions and self._faded)
         for iso in self.isocurves:
             iso.setVisible(has_out and iso.data is not None)
-        self._refresh_key()
+        self.region_key.refresh()
 
     # ------------------------------------------------------------------ lines and data
     def set_lines(self, W, b, colors=None, ticks: bool = True) -> None:
@@ -286,7 +267,7 @@ class RegionMap(QtWidgets.QWidget, RegionKeyMixin):
         self.lines_item.setVisible(show)
         self.line_marks.setVisible(show)
         if not show:
-            return self._refresh_key()
+            return self.region_key.refresh()
         W, b, cols, ticks = self._lines
         (x0, x1), (y0, y1) = self.plot_item.vb.viewRange()
         seg, keep = clip_lines(W, b, (x0, x1), (y0, y1))
@@ -302,7 +283,7 @@ class RegionMap(QtWidgets.QWidget, RegionKeyMixin):
         else:
             self.line_marks.setData(pos=np.zeros((0, 2)))
         self.lines_item.setData(pts[:, 0], pts[:, 1], connect="pairs")
-        self._refresh_key()
+        self.region_key.refresh()
 
     def set_data(self, X, y=None, kind: str = "class") -> None:
         """Data scatter with dark edges (``X=None`` hides it).
@@ -322,28 +303,43 @@ class RegionMap(QtWidgets.QWidget, RegionKeyMixin):
             self.data_item.setData(pos=np.zeros((0, 2)))
             self.data_item.setVisible(False)
             self._data_kinds = ()
-            return self._refresh_key()
+            return self.region_key.refresh()
         X = np.asarray(X, dtype=float).reshape(-1, 2)
         y = np.ones(len(X)) if y is None else np.asarray(y, dtype=float).reshape(-1)
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)} entries")
         ok = np.isfinite(X).all(axis=1) & np.isfinite(y)
         X, y = X[ok], y[ok]
-        if kind == "class":
-            pos = y > (0.5 if y.size and y.min() >= 0 else 0.0)
-            brush = np.where(pos, pg.mkBrush(POS_COLOR), pg.mkBrush(NEG_COLOR))
-            self._data_kinds = tuple(k for k, has in (("pos", pos.any()), ("neg", (~pos).any()))
-                                     if has)
-        else:
-            lo, hi = (float(y.min()), float(y.max())) if y.size else (0.0, 1.0)
-            t = (y - lo) / (hi - lo) if hi > lo else np.full(len(y), 0.5)
-            brush = [pg.mkBrush(c) for c in pg.colormap.get("viridis").map(t, mode="qcolor")]
-            self._data_kinds = ("targets",) if len(y) else ()
+        brush, self._data_kinds = data_brushes(y, kind)
         self.data_item.setData(pos=X, brush=brush)
         self.data_item.setVisible(True)
-        self._refresh_key()
+        self.region_key.refresh()
 
-    # ------------------------------------------------------------------ text
+    # ------------------------------------------------------------------ key and text
+    def set_key_names(self, **names: str) -> None:
+        """Rename key entries (keys of :data:`widgets.region_style.KEY_NAMES`), e.g. when the
+        lines are not neurons (gate space: the data points' lines)."""
+        self.region_key.rename(**names)
+
+    def key_entries(self) -> list[str]:
+        """Kinds of marks drawn now, in key order: ``boundary`` (f = 0, thick black),
+        ``isolines`` (dashed), ``lines`` (neuron lines), ``ticks`` (white dots on stems),
+        ``pos``/``neg``/``targets`` (data), ``output`` (heat map), ``faded``."""
+        out = []
+        if self._output is not None:
+            levels = [iso.level for iso in self.isocurves if iso.isVisible()]
+            out += ["boundary"] * any(lv == 0 for lv in levels)
+            out += ["isolines"] * any(lv != 0 for lv in levels)
+        if self._lines is not None and self.lines_item.isVisible() and \
+                self.lines_item.xData is not None and len(self.lines_item.xData):
+            out.append("lines")
+            out += ["ticks"] * (len(self.line_marks.data) > 0)
+        if self.data_item.isVisible():
+            out += list(self._data_kinds)
+        out += ["output"] * self.output_image.isVisible()
+        out += ["faded"] * (self._faded and self.fade_image.isVisible())
+        return out
+
     def set_info(self, text: str | None) -> None:
         """Caption above the map (e.g. the exact region count; rich text, newlines kept);
         ''/None hides it. It is never drawn over the regions."""
@@ -352,9 +348,7 @@ class RegionMap(QtWidgets.QWidget, RegionKeyMixin):
 
     def info_text(self) -> str:
         """The caption as plain text."""
-        doc = QtGui.QTextDocument()
-        doc.setHtml(self.caption.text())
-        return doc.toPlainText()
+        return QtGui.QTextDocumentFragment.fromHtml(self.caption.text()).toPlainText()
 
     def set_hover_text(self, text: str | None) -> None:
         """Show the app's answer to the last ``sigHover`` next to the cursor; ''/None hides."""

@@ -7,11 +7,13 @@ pattern keeps its colour across frames and views; class colours match the CET-D1
 from __future__ import annotations
 
 import numpy as np
-from PySide6 import QtCore
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
 
 from widgets.isolines import clip_line
 
-__all__ = ["POS_COLOR", "NEG_COLOR", "KEY_NAMES", "KEY_SYMBOLS", "RegionKeyMixin", "key_html", "boundary_mask", "clip_lines", "hash_index",
+__all__ = ["POS_COLOR", "NEG_COLOR", "KEY_NAMES", "KEY_SYMBOLS", "RegionKey", "key_html",
+           "boundary_mask", "clip_lines", "data_brushes", "draw_isocurves", "hash_index",
            "hover_anchor", "node_rect", "region_colors", "region_palette"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)   # 2⁶⁴/φ: no single-bit id flip keeps the top byte
@@ -123,8 +125,6 @@ def node_rect(x0, x1, y0, y1, shape, stride=1) -> QtCore.QRectF:
     return QtCore.QRectF(x0 - dx / 2, y0 - dy / 2, nx * dx, ny * dy)
 
 
-
-
 def region_colors(ids, keys=None, lut: np.ndarray | None = None) -> np.ndarray:
     """RGB (uint8, ``ids.shape + (3,)``) of each pixel's region, as :class:`RegionMap` draws it.
 
@@ -160,44 +160,93 @@ def hover_anchor(x: float, y: float, width: float, height: float, size=(0.0, 0.0
     return (min(max(left, 0.0), max(width - tw, 0.0)), min(max(top, 0.0), max(height - th, 0.0)))
 
 
-class RegionKeyMixin:
-    """The key of a :class:`widgets.region_map.RegionMap`: one entry per kind of mark drawn.
+class RegionKey:
+    """The key under a region map: one entry per kind of mark drawn, in words.
 
-    Uses the map's items (``isocurves``, ``lines_item``, ``line_marks``, ``data_item``,
-    ``output_image``, ``fade_image``), its ``key`` label, ``_key_names`` and ``_data_kinds``.
+    Parameters
+    ----------
+    label : QLabel
+        Shows the key (rich text); hidden while nothing is drawn.
+    marks : callable
+        ``marks() -> list[str]``: the kinds of marks drawn now, in key order (keys of
+        :data:`KEY_NAMES`).
+
+    Attributes
+    ----------
+    names : dict
+        The words of each kind of mark (:data:`KEY_NAMES`, as renamed).
     """
 
-    def set_key_names(self, **names: str) -> None:
-        """Rename key entries (keys of :data:`widgets.region_style.KEY_NAMES`), e.g. when the
-        lines are not neurons (gate space: the data points' lines)."""
+    def __init__(self, label, marks):
+        self.label, self.marks, self.names = label, marks, dict(KEY_NAMES)
+
+    def rename(self, **names: str) -> None:
+        """Rename key entries (keys of :data:`KEY_NAMES`)."""
         unknown = set(names) - set(KEY_NAMES)
         if unknown:
             raise ValueError(f"unknown key entries {sorted(unknown)}; known: "
                              f"{', '.join(KEY_NAMES)}")
-        self._key_names.update(names)
-        self._refresh_key()
+        self.names.update(names)
+        self.refresh()
 
-    def key_entries(self) -> list[str]:
-        """Kinds of marks drawn now, in key order: ``boundary`` (f = 0, thick black),
-        ``isolines`` (dashed), ``lines`` (neuron lines), ``ticks`` (white dots on stems),
-        ``pos``/``neg``/``targets`` (data), ``output`` (heat map), ``faded``."""
-        out = []
-        if self._output is not None:
-            levels = [iso.level for iso in self.isocurves if iso.isVisible()]
-            out += ["boundary"] * any(lv == 0 for lv in levels)
-            out += ["isolines"] * any(lv != 0 for lv in levels)
-        if self._lines is not None and self.lines_item.isVisible() and \
-                self.lines_item.xData is not None and len(self.lines_item.xData):
-            out.append("lines")
-            out += ["ticks"] * (len(self.line_marks.data) > 0)
-        if self.data_item.isVisible():
-            out += list(self._data_kinds)
-        out += ["output"] * self.output_image.isVisible()
-        out += ["faded"] * (self._faded and self.fade_image.isVisible())
-        return out
+    def refresh(self) -> None:
+        """Show the entries of the marks drawn now (hide the label when there are none)."""
+        text = key_html([(kind, self.names[kind]) for kind in self.marks()])
+        if text != self.label.text():
+            self.label.setText(text)
+        self.label.setVisible(bool(text))
 
-    def _refresh_key(self) -> None:
-        text = key_html([(kind, self._key_names[kind]) for kind in self.key_entries()])
-        if text != self.key.text():
-            self.key.setText(text)
-        self.key.setVisible(bool(text))
+
+def data_brushes(y: np.ndarray, kind: str):
+    """Brushes of data points with labels or targets ``y`` and the key entries they make.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n,)
+        ``"class"``: ±1 or 0/1 labels (positive red, negative blue); ``"regression"``:
+        targets (viridis over their range).
+    kind : {"class", "regression"}
+
+    Returns
+    -------
+    brush : sequence of QBrush
+    kinds : tuple of str
+        ``("pos", "neg")`` (those present) or ``("targets",)``; empty without points.
+    """
+    if kind == "class":
+        pos = y > (0.5 if y.size and y.min() >= 0 else 0.0)
+        brush = np.where(pos, pg.mkBrush(POS_COLOR), pg.mkBrush(NEG_COLOR))
+        return brush, tuple(k for k, has in (("pos", pos.any()), ("neg", (~pos).any())) if has)
+    lo, hi = (float(y.min()), float(y.max())) if y.size else (0.0, 1.0)
+    t = (y - lo) / (hi - lo) if hi > lo else np.full(len(y), 0.5)
+    brush = [pg.mkBrush(c) for c in pg.colormap.get("viridis").map(t, mode="qcolor")]
+    return brush, (("targets",) if len(y) else ())
+
+
+def draw_isocurves(plot_item, isocurves: list, v: np.ndarray, levels, rect, max_samples: int):
+    """Trace ``levels`` of ``v`` with one IsocurveItem each on a strided copy of ``v``.
+
+    Items in ``isocurves`` are reused, new ones are added to ``plot_item`` (and the list);
+    the level 0 is bold, the others dashed, unused items are cleared. ``rect`` is the grid's
+    ``(x0, x1, y0, y1, shape)`` or None (pixel coordinates).
+    """
+    s = max(1, int(np.ceil(max(v.shape) / max_samples)))
+    sub = np.ascontiguousarray(v[::s, ::s])
+    while len(isocurves) < len(levels):
+        iso = pg.IsocurveItem(axisOrder="row-major")
+        iso.setZValue(3)
+        plot_item.addItem(iso)
+        isocurves.append(iso)
+    r = node_rect(*(rect or (0, v.shape[1] - 1, 0, v.shape[0] - 1, v.shape))[:4],
+                  v.shape, s)                        # sample i sits at pixel i + ½
+    tr = QtGui.QTransform.fromTranslate(r.left(), r.top())
+    tr.scale(r.width() / sub.shape[1], r.height() / sub.shape[0])
+    for k, iso in enumerate(isocurves):
+        if k < len(levels):
+            zero = levels[k] == 0
+            iso.setPen(pg.mkPen((20, 20, 20), width=2.5) if zero else
+                       pg.mkPen((70, 70, 70, 200), width=1, style=QtCore.Qt.PenStyle.DashLine))
+            iso.setData(sub, levels[k])
+            iso.setTransform(tr)
+        else:
+            iso.setData(None)

@@ -28,7 +28,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from widgets.gl import VispyWidgetMixin, opengl_available
+from widgets.gl import VispyHost, opengl_available
 from widgets.region_style import hover_anchor
 from widgets.surface_pick import ray_heightfield
 
@@ -71,7 +71,7 @@ def _rgba(colors, shape) -> np.ndarray:
     return c
 
 
-class SurfaceView3D(VispyWidgetMixin, QWidget):
+class SurfaceView3D(QWidget):
     """Height field ``f`` on a planar grid, with data markers at their targets.
 
     Parameters
@@ -93,7 +93,6 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
         The input point ``(x₁, x₂)`` of the surface under the mouse.
     """
 
-    NO_GL_TEXT = NO_GL_TEXT
     sigHover = Signal(float, float)
 
     def __init__(self, parent=None, max_nodes: int = 128):
@@ -101,28 +100,26 @@ class SurfaceView3D(VispyWidgetMixin, QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.max_nodes = int(max_nodes)
-        self.available = opengl_available()
-        self.canvas = None
+        host = self.host = VispyHost(self, layout, opengl_available(), NO_GL_TEXT, "white")
+        self.available, self.canvas, self.view = host.available, host.canvas, host.view
         self._box: tuple | None = None
         self._zlim: tuple | None = None
         self._auto_zlim = True
         self._points = self._shape = self._field = self._last_surface = None
         self._mouse, self._hover_text = (0.0, 0.0), ""
-        if not self.available:
-            layout.addWidget(QLabel(NO_GL_TEXT, alignment=Qt.AlignmentFlag.AlignCenter))
-            return
-        self._build_scene(layout)
+        if self.available:
+            self._build_scene(layout)
+
+    def render(self):
+        """Render the scene off-screen: (H, W, 4) uint8 RGBA (RuntimeError without OpenGL)."""
+        return self.host.render()
 
     def _build_scene(self, layout) -> None:
-        """Create the canvas, camera and every visual once."""
+        """Camera and every visual, once."""
         from vispy import scene
 
-        self.canvas = scene.SceneCanvas(app="pyside6", keys=None, bgcolor="white",
-                                        size=(600, 500), show=False, parent=self)
         ignored = QSizePolicy.Policy.Ignored          # no 600 × 500 size hint: the layout
         self.canvas.native.setSizePolicy(ignored, ignored)   # sizes it like a 2-D map
-        layout.addWidget(self.canvas.native, 1)
-        self.view = self.canvas.central_widget.add_view()
         self.view.camera = scene.TurntableCamera(fov=35, elevation=28, azimuth=-35)
         s, vis = self.view.scene, scene.visuals
         self.surface = vis.SurfacePlot(z=np.zeros((2, 2), np.float32), shading="flat",

@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from widgets.gl import VispyWidgetMixin, opengl_available
+from widgets.gl import VispyHost, opengl_available
 from widgets.trail_plot import (
     ACTIVE_COLOR, HIGHLIGHT_COLOR, INACTIVE_COLOR, SUPPORT_COLOR, TEACHER_COLOR, finite_bounds,
     run_demo, sample_activity, synthetic_trajectories,
@@ -67,7 +67,7 @@ def _plane_disc(normal, radius, n=48):
     return verts, faces
 
 
-class TrajectoryView3D(VispyWidgetMixin, QWidget):
+class TrajectoryView3D(QWidget):
     """Trajectories of a 3-D student weight under gradient flow, rendered with vispy.
 
     Parameters
@@ -77,36 +77,33 @@ class TrajectoryView3D(VispyWidgetMixin, QWidget):
         Initial trail length in frames (0: whole history).
     """
 
-    NO_GL_TEXT = NO_GL_TEXT
-
     def __init__(self, parent=None, trail_length=50):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.trail_length = int(trail_length)
-        self.available = opengl_available()
-        self.canvas = None
+        host = self.host = VispyHost(self, layout, opengl_available(), NO_GL_TEXT)
+        self.available, self.canvas, self.view = host.available, host.canvas, host.view
         self._w = np.zeros((0, 0, 3), dtype=np.float32)     # (N, T, 3) per-trajectory rows
         self._frame, self._highlight = 0, None
         self._colors = self._samples = self._active = self._support = None
         self._extent = 1.0
         if not self.available:
-            layout.addWidget(QLabel(NO_GL_TEXT, alignment=Qt.AlignmentFlag.AlignCenter))
             return
-        self._build_scene(layout)
+        self._build_scene()
         self.legend = QLabel(textFormat=Qt.TextFormat.RichText)
         self.legend.setStyleSheet("padding: 2px 6px;")
         layout.addWidget(self.legend)
         self._update_legend()
 
-    def _build_scene(self, layout):
-        """Create the canvas, camera and every visual once."""
+    def render(self):
+        """Render the scene off-screen: (H, W, 4) uint8 RGBA (RuntimeError without OpenGL)."""
+        return self.host.render()
+
+    def _build_scene(self):
+        """Camera and every visual, once."""
         from vispy import scene
 
-        self.canvas = scene.SceneCanvas(app="pyside6", keys=None, bgcolor="black",
-                                        size=(600, 500), show=False, parent=self)
-        layout.addWidget(self.canvas.native, 1)
-        self.view = self.canvas.central_widget.add_view()
         self.view.camera = scene.TurntableCamera(fov=40, elevation=25, azimuth=35)
         s, vis = self.view.scene, scene.visuals
         self.axes = vis.XYZAxis(parent=s)

@@ -15,10 +15,9 @@ message, every ``set_*`` call is a no-op and :meth:`VolumeCanvas.render` raises
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from widgets.gl import VispyWidgetMixin, opengl_available
+from widgets.gl import VispyHost, opengl_available
 
 __all__ = ["METHODS", "VolumeCanvas", "demo_volume", "plane_outline"]
 
@@ -70,7 +69,7 @@ def _transparent_low(name):
     return Colormap(colors)
 
 
-class VolumeCanvas(VispyWidgetMixin, QWidget):
+class VolumeCanvas(QWidget):
     """vispy volume view with selectable rendering method and slice-plane outlines.
 
     Parameters
@@ -81,27 +80,21 @@ class VolumeCanvas(VispyWidgetMixin, QWidget):
         ``GL_MAX_3D_TEXTURE_SIZE``); larger volumes are strided down.
     """
 
-    NO_GL_TEXT = NO_GL_TEXT
-
     def __init__(self, parent=None, max_texture=256):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.max_texture = int(max_texture)
-        self.available = opengl_available()
-        self.canvas = self.volume = None
+        host = self.host = VispyHost(self, layout, opengl_available(), NO_GL_TEXT)
+        self.available, self.canvas, self.view = host.available, host.canvas, host.view
+        self.volume = None
         self._method, self._cmap, self._threshold = "mip", "grays", None
         self._shape, self._spacing, self._clim = None, (1.0, 1.0, 1.0), (0.0, 1.0)
         self._factor = 1
         if not self.available:
-            layout.addWidget(QLabel(NO_GL_TEXT, alignment=Qt.AlignmentFlag.AlignCenter))
             return
         from vispy import scene
 
-        self.canvas = scene.SceneCanvas(app="pyside6", keys=None, bgcolor="black",
-                                        size=(600, 500), show=False, parent=self)
-        layout.addWidget(self.canvas.native, 1)
-        self.view = self.canvas.central_widget.add_view()
         self.view.camera = scene.TurntableCamera(fov=40, elevation=25, azimuth=35)
         self.planes = {}
         for name, color in PLANE_COLORS.items():
@@ -112,6 +105,10 @@ class VolumeCanvas(VispyWidgetMixin, QWidget):
             self.planes[name] = line
         self.note = scene.visuals.Text("", color="yellow", font_size=9, anchor_x="left",
                                        anchor_y="bottom", pos=(8, 20), parent=self.canvas.scene)
+
+    def render(self):
+        """Render the scene off-screen: (H, W, 4) uint8 RGBA (RuntimeError without OpenGL)."""
+        return self.host.render()
 
     # ------------------------------------------------------------------ data
     def texture_limit(self):

@@ -8,11 +8,13 @@ from typing import Optional
 from PySide6.QtWidgets import QFileDialog, QLabel, QTabWidget
 
 from app.labs.base import LabPresenter, views_only
+from app.labs.learned_scale import ScaleView
 from app.labs.learned_views import BASE_TITLES, CompareView, Dashboard, MemoryPsnrView
 
 TITLES = {"e2e": "end-to-end", "checkpoint": "checkpointing", "gleam": "GLEAM",
+          "scale_eq": "scale-equivariant", "otcycle": "OT-cycleGAN (unpaired)",
           "shipped": "shipped net"}
-VIEWS = {"dashboard": 0, "compare": 1, "memory": 2}
+VIEWS = {"dashboard": 0, "compare": 1, "memory": 2, "scale": 3}
 
 
 class LearnedLab(LabPresenter):
@@ -30,10 +32,12 @@ class LearnedLab(LabPresenter):
         self.dashboard.save_button.clicked.connect(lambda: self.save_net())
         self.compare = CompareView()
         self.memory = MemoryPsnrView()
+        self.scale = ScaleView()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.dashboard, "Training")
         self.tabs.addTab(self.compare, "Compare")
         self.tabs.addTab(self.memory, "Memory vs PSNR")
+        self.tabs.addTab(self.scale, "PSNR vs scale")
         self.view = views_only(self, (self.info, 0), (self.tabs, 1))
 
     # -- partials ----------------------------------------------------------------------------
@@ -46,6 +50,7 @@ class LearnedLab(LabPresenter):
             self._drew_partial = True
             self.dashboard.clear()
             self.memory.plot.clear_items()
+            self.scale.clear()
             self._show_data(stages["data"])
         if not self._drew_partial:
             return
@@ -54,6 +59,8 @@ class LearnedLab(LabPresenter):
         runs = [s["run"] for k, s in stages.items() if k.startswith("run:") or k == "shipped"]
         if runs:
             self._show_runs(runs, self._base_psnr)
+        if "scale" in stages:
+            self.scale.show_curve(stages["scale"]["scale"])
         self.info.setText(f"Training… {len([r for r in runs if r.mode != 'shipped'])} "
                           f"net(s) finished.")
 
@@ -103,6 +110,10 @@ class LearnedLab(LabPresenter):
         self.dashboard.show_curves(modes, TITLES)
         runs = list(r.runs) + ([r.shipped] if r.shipped is not None else [])
         self._show_runs(runs, self._base_psnr)
+        if getattr(r, "scale", None) is not None:
+            self.scale.show_curve(r.scale)
+        else:
+            self.scale.clear()
         self.info.setText(self.result_summary(r))
 
     def result_summary(self, r) -> str:
@@ -149,4 +160,6 @@ class LearnedLab(LabPresenter):
         return {"Training loss": self.dashboard.loss_plot.plot_item,
                 "Validation PSNR": self.dashboard.val_plot.plot_item,
                 "Peak memory": self.dashboard.bars.plot_item,
-                "PSNR vs memory": self.memory.plot.plot_item}
+                "PSNR vs memory": self.memory.plot.plot_item,
+                "PSNR vs scale": self.scale.psnr_plot.plot_item,
+                "Gain vs scale": self.scale.gain_plot.plot_item}

@@ -14,7 +14,8 @@ from widgets.learned_strip import ImageStrip
 from widgets.memory_bars import MemoryBars
 
 MODE_COLORS = {"e2e": (31, 119, 180), "checkpoint": (255, 127, 14), "gleam": (44, 160, 44),
-               "shipped": (148, 103, 189)}
+               "shipped": (148, 103, 189), "scale_eq": (227, 119, 194),
+               "otcycle": (140, 86, 75)}
 BASE_COLORS = {"zero_filled": (127, 127, 127), "cg_sense": (214, 39, 40)}
 BASE_TITLES = {"zero_filled": "zero-filled", "cg_sense": "CG-SENSE"}
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QDialog, QFileDialog, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QVBoxLayout, QWidget
 
-from app.labs.prior_training_view import TrainPriorViewMixin
+from app.labs.prior_training_view import TrainPriorForm
 from app.runner import Runner
 from app.session import autosave_path
 from engine.core import Progress, default_device, device_name
@@ -73,7 +73,7 @@ def _load_job(path: str):
     return load_training_volume(path)
 
 
-class TrainPriorDialog(TrainPriorViewMixin, QDialog):
+class TrainPriorDialog(QDialog):
     """Train a diffusion slice prior on a volume: choose data, size, steps; start, cancel,
     resume; live progress and loss curve.
 
@@ -112,24 +112,26 @@ class TrainPriorDialog(TrainPriorViewMixin, QDialog):
         self._started_at = time.monotonic()
         self.runner = Runner(self)
         self._poll = QTimer(self, interval=50, timeout=self._check_cancelled)
-        self._build(sizes)
+        self.form = TrainPriorForm(self.device, self.overrides.get("precision", "auto"), sizes)
+        QVBoxLayout(self).addWidget(self.form)
+        self.resize(620, 720)
         self._connect()
         self._update_output()
         self._set_busy(False)
 
-    # -- wiring (the widgets are built by TrainPriorViewMixin) -------------------------------
+    # -- wiring (the widgets are the form's: app.labs.prior_training_view) ---------------------
     def _connect(self) -> None:
-        self.file_button.clicked.connect(lambda: self._browse("volume"))
-        self.folder_button.clicked.connect(lambda: self._browse("folder"))
-        self.volume_edit.editingFinished.connect(
-            lambda: self.set_volume(self.volume_edit.text().strip()))
-        self.size_box.currentIndexChanged.connect(lambda _i: self._update_output())
-        self.out_edit.textEdited.connect(self._output_edited)
-        self.out_button.clicked.connect(lambda: self._browse("output"))
-        self.ckpt_button.clicked.connect(lambda: self._browse("checkpoint"))
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.close_button.clicked.connect(self.close)
+        self.form.file_button.clicked.connect(lambda: self._browse("volume"))
+        self.form.folder_button.clicked.connect(lambda: self._browse("folder"))
+        self.form.volume_edit.editingFinished.connect(
+            lambda: self.set_volume(self.form.volume_edit.text().strip()))
+        self.form.size_box.currentIndexChanged.connect(lambda _i: self._update_output())
+        self.form.out_edit.textEdited.connect(self._output_edited)
+        self.form.out_button.clicked.connect(lambda: self._browse("output"))
+        self.form.ckpt_button.clicked.connect(lambda: self._browse("checkpoint"))
+        self.form.start_button.clicked.connect(self.start)
+        self.form.cancel_button.clicked.connect(self.cancel)
+        self.form.close_button.clicked.connect(self.close)
         self.runner.sigProgress.connect(self._on_progress)
         self.runner.sigPartial.connect(self._on_partial)
         self.runner.sigFinished.connect(self._on_finished)
@@ -142,61 +144,61 @@ class TrainPriorDialog(TrainPriorViewMixin, QDialog):
         if what == "folder":
             path = QFileDialog.getExistingDirectory(self, "DICOM series folder")
         elif what == "output":
-            path = QFileDialog.getSaveFileName(self, "Save prior", self.out_edit.text(),
+            path = QFileDialog.getSaveFileName(self, "Save prior", self.form.out_edit.text(),
                                                "Slice prior (*.pt)")[0]
         elif what == "volume":
             path = QFileDialog.getOpenFileName(self, "Training volume", "", VOLUME_FILTER)[0]
         else:
-            path = QFileDialog.getOpenFileName(self, "Checkpoint", self.ckpt_edit.text(),
+            path = QFileDialog.getOpenFileName(self, "Checkpoint", self.form.ckpt_edit.text(),
                                                "Checkpoint (*.ckpt.pt *.pt)")[0]
         if not path:
             return
         if what in ("volume", "folder"):
             self.set_volume(path)
         elif what == "output":
-            self.out_edit.setText(path)
+            self.form.out_edit.setText(path)
             self._output_edited()
         else:
-            self.ckpt_edit.setText(path)
-            self.resume_box.setChecked(True)
+            self.form.ckpt_edit.setText(path)
+            self.form.resume_box.setChecked(True)
 
     def _output_edited(self, _text: str = "") -> None:
         self._out_edited = True
-        self.ckpt_edit.setText(str(checkpoint_path(self.out_edit.text().strip())))
+        self.form.ckpt_edit.setText(str(checkpoint_path(self.form.out_edit.text().strip())))
 
     def _update_output(self) -> None:
         """Default output ``<user folder>/priors/<volume>_<size>.pt`` (until the user edits
         it) and its checkpoint."""
         if not self._out_edited:
-            name = volume_name(self.volume_edit.text().strip())
-            self.out_edit.setText(str(priors_dir() / f"{name}_{self.size}.pt"))
-        self.ckpt_edit.setText(str(checkpoint_path(self.out_edit.text().strip())))
+            name = volume_name(self.form.volume_edit.text().strip())
+            self.form.out_edit.setText(str(priors_dir() / f"{name}_{self.size}.pt"))
+        self.form.ckpt_edit.setText(str(checkpoint_path(self.form.out_edit.text().strip())))
 
     @property
     def size(self) -> int:
         """The chosen slice size."""
-        return int(self.size_box.currentData())
+        return int(self.form.size_box.currentData())
 
     def set_volume(self, path: str) -> None:
         """Use the volume at ``path`` (read in the background; "" = phantoms only)."""
         if path == self._volume_path:
             return
         self._volume_path = path
-        self.volume_edit.setText(path)
+        self.form.volume_edit.setText(path)
         self.volume, self._volume_error = None, None
         self._update_output()
         if not path:
-            self._show_info("No volume: phantoms only.")
+            self.form.show_info("No volume: phantoms only.")
             return
-        self._show_info(f"Reading {Path(path).name}…")
+        self.form.show_info(f"Reading {Path(path).name}…")
         self.runner.start(lambda: _load_job(path), tag="load")
 
     # -- running ----------------------------------------------------------------------------
     def config(self) -> TrainConfig:
         """The training configuration the dialog describes."""
-        steps = self.steps_spin.value()
-        mix = "mixed" if self.phantoms_box.isChecked() else "volume"
-        fields = {"size": self.size, "steps": steps, "batch": self.batch_spin.value(),
+        steps = self.form.steps_spin.value()
+        mix = "mixed" if self.form.phantoms_box.isChecked() else "volume"
+        fields = {"size": self.size, "steps": steps, "batch": self.form.batch_spin.value(),
                   "every": max(1, min(10, steps // 100)), "mix": mix, **self.overrides}
         return TrainConfig(**fields)
 
@@ -207,12 +209,12 @@ class TrainPriorDialog(TrainPriorViewMixin, QDialog):
         if self._volume_error:
             return "The volume could not be read (see above): choose another, or clear it " \
                    "to train on phantoms only."
-        if self.volume is None and not self.phantoms_box.isChecked():
+        if self.volume is None and not self.form.phantoms_box.isChecked():
             return "Choose a volume, or tick “Include phantoms” to train on phantoms only."
-        if not self.out_edit.text().strip():
+        if not self.form.out_edit.text().strip():
             return "Choose where to save the prior."
-        ckpt = Path(self.ckpt_edit.text().strip())
-        if self.resume_box.isChecked() and not ckpt.is_file():
+        ckpt = Path(self.form.ckpt_edit.text().strip())
+        if self.form.resume_box.isChecked() and not ckpt.is_file():
             return f"No checkpoint to resume at {ckpt}."
         return None
 
@@ -220,22 +222,23 @@ class TrainPriorDialog(TrainPriorViewMixin, QDialog):
         """Start (or resume) training; False (with a message) when the inputs are not ready."""
         problem = self._problem()
         if problem:
-            self._show_status(problem, error=True)
+            self.form.show_status(problem, error=True)
             return False
         cfg, device, brain = self.config(), self.device, self.volume
-        out, ckpt = self.out_edit.text().strip(), self.ckpt_edit.text().strip()
-        resume = self.resume_box.isChecked()
+        out, ckpt = self.form.out_edit.text().strip(), self.form.ckpt_edit.text().strip()
+        resume = self.form.resume_box.isChecked()
         vol = Path(self._volume_path).name if brain is not None else None
         data = describe_data(cfg.size, cfg.mix, None if vol is None else f"volume {vol}")
         self._outcome = outcome = {}
         self._curve = ([], [])
         self._started_at = time.monotonic()
-        self.curve.remove("loss")
-        self.progress.setValue(0)
-        self.progress.setFormat(f"step 0 of {cfg.steps}")
+        self.form.curve.remove("loss")
+        self.form.progress.setValue(0)
+        self.form.progress.setFormat(f"step 0 of {cfg.steps}")
         self.runner.start(lambda: train_to_files_iter(cfg, device, brain, out, ckpt, resume,
                                                       data, outcome), tag="train")
-        self._show_status(("Resuming" if resume else "Starting") + f" on {device_name(device)}…")
+        verb = "Resuming" if resume else "Starting"
+        self.form.show_status(f"{verb} on {device_name(device)}…")
         self._set_busy(True)
         return True
 
@@ -247,8 +250,8 @@ class TrainPriorDialog(TrainPriorViewMixin, QDialog):
     # -- runner signals -----------------------------------------------------------------------
     def _on_progress(self, fraction: float, message: str) -> None:
         if self._training:
-            self.progress.setValue(int(round(1000 * fraction)))
-            self._show_status(message)
+            self.form.progress.setValue(int(round(1000 * fraction)))
+            self.form.show_status(message)
 
     def _on_partial(self, partial) -> None:
         xs, ys = self._curve
@@ -260,22 +263,22 @@ class TrainPriorDialog(TrainPriorViewMixin, QDialog):
         total, first = self._outcome["cfg"].steps, self._outcome.get("resumed_from") or 0
         eta = time_left_text(time.monotonic() - self._started_at, partial["step"] - first,
                              total - partial["step"])
-        self.progress.setFormat(f"step {partial['step']} of {total}   (%p %)   {eta}")
+        self.form.progress.setFormat(f"step {partial['step']} of {total}   (%p %)   {eta}")
         if not xs or partial["step"] > xs[-1]:
             xs.append(partial["step"])
             ys.append(partial["loss"])
-        self.curve.set_curve("loss", xs, ys, color=(80, 150, 255), width=2)
+        self.form.show_curve(xs, ys)
 
     def _on_finished(self, result, tag) -> None:
         if tag == "load":
             self.volume = result
             z, y, x = result.shape
-            self._show_info(f"{z} × {y} × {x} voxels (z, y, x), min–max scaled to [0, 1].")
+            self.form.show_info(f"{z} × {y} × {x} voxels (z, y, x), min–max scaled to [0, 1].")
             self._set_busy(False)
             return
         self._show_curve(result.get("curve", []))
-        self.progress.setValue(1000)
-        self._show_status(f"Done: {result['step']} steps. Prior saved to {result['prior']}; "
+        self.form.progress.setValue(1000)
+        self.form.show_status(f"Done: {result['step']} steps. Prior saved to {result['prior']}; "
                           f"checkpoint {result['checkpoint']} (resume it for more steps).")
         self._after_run(result["checkpoint"])
         self.sigPriorReady.emit(result["prior"])
@@ -284,15 +287,15 @@ class TrainPriorDialog(TrainPriorViewMixin, QDialog):
         if tag == "load":
             message = message.split(": ", 1)[-1]                  # drop the exception type
             self._volume_error = message.removeprefix(f"{self._volume_path}: ")
-            self._show_info(f"Cannot use this volume: {self._volume_error}", error=True)
+            self.form.show_info(f"Cannot use this volume: {self._volume_error}", error=True)
         else:
-            self._show_status(f"Training failed: {message}", error=True)
+            self.form.show_status(f"Training failed: {message}", error=True)
         self._set_busy(False)
 
     def _on_cancelled(self, tag) -> None:
         if tag == "train":
-            self._show_status("Cancelling: finishing the current step and saving…")
-            self.cancel_button.setEnabled(False)
+            self.form.show_status("Cancelling: finishing the current step and saving…")
+            self.form.cancel_button.setEnabled(False)
             self._poll.start()
 
     def _check_cancelled(self) -> None:
@@ -304,21 +307,32 @@ class TrainPriorDialog(TrainPriorViewMixin, QDialog):
         if res.get("prior"):
             self._show_curve(res.get("curve", []))
             total = res["cfg"].steps
-            self.progress.setValue(int(round(1000 * res["step"] / total)))
-            self.progress.setFormat(f"step {res['step']} of {total}   (%p %)")
-            self._show_status(f"Cancelled at step {res['step']}. Weights saved to "
+            self.form.progress.setValue(int(round(1000 * res["step"] / total)))
+            self.form.progress.setFormat(f"step {res['step']} of {total}   (%p %)")
+            self.form.show_status(f"Cancelled at step {res['step']}. Weights saved to "
                               f"{res['prior']}; checkpoint {res['checkpoint']}. Press Start "
                               "with “Resume from checkpoint” ticked to continue.")
             self._after_run(res["checkpoint"])
         elif res.get("error"):
-            self._show_status(f"Cancelled; {res['error']}", error=True)
+            self.form.show_status(f"Cancelled; {res['error']}", error=True)
         else:
-            self._show_status("Cancelled before the first step; nothing was saved.")
+            self.form.show_status("Cancelled before the first step; nothing was saved.")
         self._set_busy(False)
 
+    def _set_busy(self, training: bool) -> None:
+        """Lock the inputs while training; only Cancel is enabled then."""
+        self._training = training
+        self.form.set_busy(training)
+
+    def _show_curve(self, curve) -> None:
+        """Show a whole ``[(step, loss), …]`` curve (nothing when empty)."""
+        if curve:
+            self._curve = ([s for s, _ in curve], [v for _, v in curve])
+            self.form.show_curve(*self._curve)
+
     def _after_run(self, checkpoint: str) -> None:
-        self.ckpt_edit.setText(checkpoint)
-        self.resume_box.setChecked(True)
+        self.form.ckpt_edit.setText(checkpoint)
+        self.form.resume_box.setChecked(True)
         self._set_busy(False)
 
     # -- closing ----------------------------------------------------------------------------

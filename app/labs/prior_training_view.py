@@ -1,9 +1,9 @@
 """The widgets of the "Train slice prior" dialog (:mod:`app.labs.prior_training`).
 
-:class:`TrainPriorViewMixin` builds the dialog's controls (training data, training settings,
-device, progress bar, loss curve, status line and buttons) as attributes of the dialog, and
-shows state in them: busy/idle, messages, the loss curve. The dialog class adds the behaviour
-(choosing files, running, the runner's signals).
+:class:`TrainPriorForm` is the dialog's one child widget: the controls (training data, training
+settings, device, progress bar, loss curve, status line and buttons) as its attributes, and the
+display of state in them: busy/idle, messages, the loss curve. The dialog (its ``form``) adds
+the behaviour (choosing files, running, the runner's signals).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from engine.core import device_name
 from engine.slice_prior.train import TrainConfig, uses_bf16
 from widgets.curve_plot import CurvePlot
 
-__all__ = ["TrainPriorViewMixin"]
+__all__ = ["TrainPriorForm"]
 
 
 def _path_row(edit: QLineEdit, *buttons: QPushButton) -> QWidget:
@@ -36,22 +36,28 @@ def _say(label: QLabel, text: str, error: bool) -> None:
     label.setText(text)
 
 
-class TrainPriorViewMixin:
+class TrainPriorForm(QWidget):
     """Controls of :class:`app.labs.prior_training.TrainPriorDialog` and the display of its state.
 
-    Mixed into the QDialog; the host provides ``device`` (str) and ``_curve`` (the loss curve
-    shown, ``(steps, values)``).
+    Parameters
+    ----------
+    device : str
+        Training device: shown, and it sets the default steps and batch.
+    precision : str
+        The ``TrainConfig.precision`` the dialog trains with (shown as bfloat16 or not).
+    sizes : sequence of int
+        Slice sizes offered (64 chosen when offered).
+    parent : QWidget, optional
     """
 
-    # -- layout -----------------------------------------------------------------------------
-    def _build(self, sizes) -> None:
-        """Data and training groups, device, progress, loss curve, status line, buttons."""
+    def __init__(self, device: str, precision: str, sizes, parent=None):
+        super().__init__(parent)
         lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self._data_group())
-        lay.addWidget(self._run_group(sizes))
-        bf16 = uses_bf16(TrainConfig(precision=self.overrides.get("precision", "auto")),
-                         self.device)
-        self.device_label = QLabel(f"Device: <b>{device_name(self.device)}</b>"
+        lay.addWidget(self._run_group(sizes, device.startswith("cuda")))
+        bf16 = uses_bf16(TrainConfig(precision=precision), device)
+        self.device_label = QLabel(f"Device: <b>{device_name(device)}</b>"
                                    + (" (bfloat16 mixed precision)" if bf16 else ""))
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -64,7 +70,6 @@ class TrainPriorViewMixin:
         for w in (self.device_label, self.progress, self.curve, self.status):
             lay.addWidget(w)
         lay.addLayout(self._buttons())
-        self.resize(620, 720)
 
     def _data_group(self) -> QGroupBox:
         """Volume path (file or DICOM folder), what was read, the phantoms option."""
@@ -84,7 +89,7 @@ class TrainPriorViewMixin:
         form.addRow("", self.phantoms_box)
         return box
 
-    def _run_group(self, sizes) -> QGroupBox:
+    def _run_group(self, sizes, cuda: bool) -> QGroupBox:
         """Slice size, steps, batch (CUDA or CPU defaults), output and checkpoint paths."""
         box = QGroupBox("Training")
         form = QFormLayout(box)
@@ -94,7 +99,6 @@ class TrainPriorViewMixin:
         self.size_box.setCurrentIndex(max(0, self.size_box.findData(64)))
         self.steps_spin = QSpinBox(minimum=1, maximum=1_000_000, singleStep=500)
         self.batch_spin = QSpinBox(minimum=1, maximum=1024, singleStep=8)
-        cuda = self.device.startswith("cuda")
         self.steps_spin.setValue(4000 if cuda else 1000)
         self.batch_spin.setValue(64 if cuda else 16)
         self.out_edit = QLineEdit()
@@ -124,9 +128,8 @@ class TrainPriorViewMixin:
         return row
 
     # -- state ------------------------------------------------------------------------------
-    def _set_busy(self, training: bool) -> None:
+    def set_busy(self, training: bool) -> None:
         """Lock the inputs while training; only Cancel is enabled then."""
-        self._training = training
         for w in (self.volume_edit, self.file_button, self.folder_button, self.phantoms_box,
                   self.size_box, self.steps_spin, self.batch_spin, self.out_edit,
                   self.out_button, self.resume_box, self.ckpt_edit, self.ckpt_button):
@@ -134,16 +137,14 @@ class TrainPriorViewMixin:
         self.start_button.setEnabled(not training)
         self.cancel_button.setEnabled(training)
 
-    def _show_curve(self, curve) -> None:
-        """Show a whole ``[(step, loss), …]`` curve (nothing when empty)."""
-        if curve:
-            self._curve = ([s for s, _ in curve], [v for _, v in curve])
-            self.curve.set_curve("loss", *self._curve, color=(80, 150, 255), width=2)
+    def show_curve(self, steps, values) -> None:
+        """Show the loss curve ``values`` at ``steps``."""
+        self.curve.set_curve("loss", steps, values, color=(80, 150, 255), width=2)
 
-    def _show_info(self, text: str, error: bool = False) -> None:
+    def show_info(self, text: str, error: bool = False) -> None:
         """Message under the volume path."""
         _say(self.volume_info, text, error)
 
-    def _show_status(self, text: str, error: bool = False) -> None:
+    def show_status(self, text: str, error: bool = False) -> None:
         """Message in the status line."""
         _say(self.status, text, error)

@@ -336,14 +336,10 @@ class ReconLab(LabPresenter):
         return run.iterates[index][1]
 
     def show_view(self, name) -> None:
-        if name == "compare":
-            self.tabs.setCurrentIndex(0)
-        elif name == "tri":
-            self.tabs.setCurrentIndex(1)
-        elif name == "3d":
-            self.tabs.setCurrentIndex(2)
-        elif name == "ranking":
+        if name == "ranking":
             self.tabs.setCurrentWidget(self.ranking_view)
+        elif name in (tabs := {"compare": 0, "tri": 1, "3d": 2}):
+            self.tabs.setCurrentIndex(tabs[name])
 
     def svg_plots(self) -> dict:
         return {"PSNR per slice": self.slice_plot.plot_item,

@@ -267,16 +267,10 @@ class RegionsLab(LabPresenter):
         widget.set_hover_text(f"pattern {bits}\nf(x) = {a[0]:+.3f}·x₁ {a[1]:+.3f}·x₂ {c:+.3f}")
 
     def show_view(self, name) -> None:
-        if name == "deep":
-            self.tabs.setCurrentIndex(1)
-        elif name == "convex":
-            self.tabs.setCurrentIndex(0)
-        elif name == "gates":
-            self.tabs.setCurrentIndex(2)
-        elif name == "gates-negative":
-            self.tabs.setCurrentIndex(3)
-        elif name == "surface":
+        if name == "surface":
             self.mode_box.setCurrentText(SURFACE)
+        elif name in (tabs := {"convex": 0, "deep": 1, "gates": 2, "gates-negative": 3}):
+            self.tabs.setCurrentIndex(tabs[name])
 
     def svg_plots(self) -> dict:
         return {"Objective": self.objective.plot_item, "Region counts": self.counts.plot_item,

@@ -6,14 +6,38 @@ weights, trains the non-convex network from several seeds, and reports one
 :class:`ModelOutcome`. The lab's views draw the objective of every seed against the optimum
 line and the model's structure arrays (singular values, block norms, token clusters,
 discriminator contours, filters), named per model in that module's docstring.
+
+Model contract (every ``engine/convex_duals/<model>.py``): ``Params`` (frozen dataclass of
+``engine.core.param`` fields; a field named ``seed`` is the lab's shared first seed) and
+``run(params, device="cpu") -> Generator[Progress, None, ModelOutcome]`` raising
+:class:`ConvexDualsError` for refused settings. Partials (dicts with a ``"stage"``): ``data``
+(the model's data), ``convex`` (``objective``, ``certificate``, ``certificate_kind``,
+``arrays`` — the structure arrays known once the program is solved), ``gd`` (``steps`` and
+``objectives`` of every run so far; :func:`engine.convex_duals.gd.adam_runs` sends it). The
+lab (:mod:`engine.convex_duals.lab`) adds ``"model"``; :func:`forward` relays a part's
+progress with its partials.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Generator
 
 import numpy as np
 
-__all__ = ["ModelOutcome", "ConvexDualsError"]
+from engine.core import Progress
+
+__all__ = ["ModelOutcome", "ConvexDualsError", "forward"]
+
+
+def forward(gen: Generator, start: float, end: float) -> Generator:
+    """Re-yield ``gen``'s progress mapped onto ``[start, end]``, partials kept, and return
+    its result (``engine.core.relay`` drops partials)."""
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress(start * (1.0 - p.fraction) + end * p.fraction, p.message, p.partial)
 
 
 class ConvexDualsError(ValueError):

@@ -17,16 +17,19 @@ class Progress:
     partial: Optional[Any] = None
 
 
-def relay(gen: Generator, start: float, end: float, prefix: str = "") -> Generator:
-    """Re-yield ``gen``'s progress mapped onto ``[start, end]`` (messages after ``prefix``)
-    and return its result: one long run as a part of a bigger one. The map hits ``start``
-    and ``end`` exactly, so consecutive parts never step the fraction back."""
+def relay(gen: Generator, start: float, end: float, prefix: str = "",
+          partials: bool = False) -> Generator:
+    """Re-yield ``gen``'s progress mapped onto ``[start, end]`` (messages after ``prefix``;
+    its partial results too with ``partials``) and return its result: one long run as a part
+    of a bigger one. The map hits ``start`` and ``end`` exactly, so consecutive parts never
+    step the fraction back."""
     while True:
         try:
             p = next(gen)
         except StopIteration as stop:
             return stop.value
-        yield Progress(start * (1.0 - p.fraction) + end * p.fraction, prefix + p.message)
+        yield Progress(start * (1.0 - p.fraction) + end * p.fraction, prefix + p.message,
+                       p.partial if partials else None)
 
 
 def drain(gen: Generator) -> Any:

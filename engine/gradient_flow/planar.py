@@ -15,6 +15,7 @@ about a dozen in-place vector operations, the batch processed in cache-sized chu
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -22,9 +23,34 @@ import torch
 from engine.gradient_flow.kernels import chain_grad_fm, norm_floor
 
 __all__ = ["Plane", "make_plane", "planar_grad_fm", "PlanarEuler", "PlanarRK4",
-           "CHUNK"]
+           "CHUNK", "run_parts", "worker_pool"]
 
 CHUNK = 16_384   # trajectories per chunk and thread: the step's buffers stay in the L2 cache
+
+
+_POOL: list = []
+
+
+def worker_pool() -> ThreadPoolExecutor:
+    """Worker threads (one per torch thread, created on first use) for batches split into
+    slices whose vector operations stay below torch's parallel grain (#16)."""
+    threads = torch.get_num_threads()
+    if not _POOL or _POOL[0][1] < threads:
+        _POOL[:] = [(ThreadPoolExecutor(threads, "gf-worker"), threads)]
+    return _POOL[0][0]
+
+
+def run_parts(fn, n: int, parallel: bool = True) -> None:
+    """``fn(lo, hi)`` over ``[0, n)`` split into one range per torch thread on the worker
+    pool (``parallel=False`` or one thread: a single call here); exceptions propagate."""
+    parts = min(n, torch.get_num_threads()) if parallel else 1
+    if parts <= 1:
+        fn(0, n)
+        return
+    edges = [n * p // parts for p in range(parts + 1)]
+    jobs = [worker_pool().submit(fn, a, b) for a, b in zip(edges[:-1], edges[1:])]
+    for job in jobs:
+        job.result()
 
 
 @dataclass(frozen=True)
@@ -52,9 +78,18 @@ class Plane:
         return torch.cat([xy, a], dim=-1)
 
     def lift(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Weights ``x e1 + y e2`` of plane coordinates ``x, y (..., N)``: ``(..., N, d)``."""
-        out = torch.mul(x.unsqueeze(-1), self.e1)
-        return out.addcmul_(y.unsqueeze(-1), self.e2)
+        """Weights ``x e1 + y e2`` of plane coordinates ``x, y (..., N)``: ``(..., N, d)``.
+
+        Written one output column at a time (``d`` strided writes of length-``N`` vector
+        operations): with several torch threads on a loaded machine the broadcast along the
+        short trailing axis ``d`` was ~15× slower (#16); on one thread both cost the same.
+        """
+        d = self.e1.shape[0]
+        out = x.new_empty(tuple(x.shape) + (d,))
+        e2t = self.e2.T.contiguous()
+        for j, e1j in enumerate(self.e1.tolist()):
+            torch.mul(y, e2t[j], out=out[..., j]).add_(x, alpha=e1j)
+        return out
 
     def to(self, device, dtype) -> "Plane":
         """The basis on ``device`` in ``dtype``."""
@@ -85,50 +120,55 @@ def make_plane(w0: torch.Tensor, v: torch.Tensor) -> Plane:
     return Plane(v, e1, e2)
 
 
-def _grad_into(x, y, gx, gy, t1, t2, nu: float) -> None:
-    """Planar population gradient ``α w + β v`` of ``w = (x, y)``, ``v = (ν, 0)`` (§1.3).
+def _grad_into(P, G, t1, t2, nu: float) -> None:
+    """Planar population gradient ``α w + β v`` of ``w = (x, y) = P (2, m)``, ``v = (ν, 0)``.
 
-    ``θ = atan2(|y|, x)``, ``α = ½ - ν |y| / (2π r²)`` (``= ½ - ν sin θ/(2π r)``),
-    ``β ν = -ν (π - θ)/(2π)``; writes ``(gx, gy)``, uses ``t1, t2`` as scratch.
+    ``α = ½ - ν |y| / (2π r²)`` (``= ½ - ν sin θ/(2π r)``, §1.3), ``β ν = -ν φ/(2π)`` with
+    ``φ = π - θ = π/2 + atan(x/|y|)`` (``atan2`` is not vectorised for float64 on the CPU
+    and cost over half of an RK4 step; ``atan`` is, and ``|y|`` floored at ``√tiny`` keeps
+    ``w = 0`` and the teacher's line exact: ``φ = π/2`` and ``0`` or ``π``).  Writes
+    ``G (2, m)``, uses ``t1, t2 (m,)`` as scratch; ``G = α P`` is one operation on both rows.
     """
     k = nu / (2.0 * math.pi)
-    torch.abs(y, out=t1)
-    torch.atan2(t1, x, out=t2)                                  # θ
-    r2 = torch.mul(x, x, out=gy).addcmul_(y, y).clamp_min_(norm_floor(x.dtype) ** 2)
+    x, y = P[0], P[1]
+    torch.abs(y, out=t1).clamp_min_(norm_floor(x.dtype))       # |y| (> 0)
+    torch.div(x, t1, out=t2).atan_()                            # φ - π/2
+    r2 = torch.mul(x, x, out=G[1]).addcmul_(t1, t1)             # r² (≥ tiny)
     alpha = torch.sub(0.5, t1.div_(r2), alpha=k, out=t1)
-    torch.addcmul(t2.sub_(math.pi).mul_(k), alpha, x, out=gx)   # αx - k(π - θ)
-    torch.mul(alpha, y, out=gy)
+    torch.mul(P, alpha, out=G)                                  # α w
+    G[0].add_(t2, alpha=-k).sub_(0.25 * nu)                     # - kφ  (kπ/2 = ν/4)
 
 
 def planar_grad_fm(W: torch.Tensor, nu: float) -> torch.Tensor:
     """Population gradient of planar weights ``W (2, M)`` against ``v = (ν, 0)`` (§1.3)."""
     out = torch.empty_like(W)
-    t1, t2 = torch.empty_like(W[0]), torch.empty_like(W[0])
-    _grad_into(W[0], W[1], out[0], out[1], t1, t2, nu)
+    _grad_into(W, out, torch.empty_like(W[0]), torch.empty_like(W[0]), nu)
     return out
 
 
 class _Chunked:
-    """A fused one-layer step over cache-sized chunks with reused scratch buffers."""
+    """A fused one-layer step over cache-sized chunks with reused scratch buffers.
 
-    n_buffers = 0
+    Chunks are at most :data:`CHUNK` long, below torch's parallel grain (32 768): each
+    operation runs on the calling thread, and :func:`advance_parallel` runs one stepper per
+    slice of the batch on its own thread (no fork-join per vector operation).
+    """
+
+    n_pairs = 0     # (2, chunk) buffers
+    n_buffers = 2   # (chunk,) buffers
 
     def __init__(self, nu: float):
         self.nu = nu
         self._work: list[torch.Tensor] = []
 
     def _scratch(self, S: torch.Tensor) -> tuple[int, list[torch.Tensor]]:
-        """Chunk length and ``n_buffers`` buffers of that length (allocated once).
-
-        One chunk per thread-sized grain on the CPU (torch splits an operation over threads
-        only above 32 768 elements), the whole batch on an accelerator.
-        """
-        n, threads = S.shape[1], torch.get_num_threads()
-        chunk = CHUNK if threads == 1 else 32_768 * threads
-        chunk = n if S.device.type != "cpu" else min(n, chunk)
-        if (not self._work or self._work[0].shape[0] < chunk
+        """Chunk length, ``n_pairs`` buffers ``(2, chunk)`` then ``n_buffers`` of ``(chunk,)``
+        (allocated once); the whole batch is one chunk on an accelerator."""
+        chunk = S.shape[1] if S.device.type != "cpu" else min(S.shape[1], CHUNK)
+        if (not self._work or self._work[-1].shape[0] < chunk
                 or self._work[0].dtype != S.dtype or self._work[0].device != S.device):
-            self._work = [S.new_empty(chunk) for _ in range(self.n_buffers)]
+            self._work = ([S.new_empty((2, chunk)) for _ in range(self.n_pairs)]
+                          + [S.new_empty(chunk) for _ in range(self.n_buffers)])
         return chunk, self._work
 
     def __call__(self, prob, S: torch.Tensor, h: float) -> torch.Tensor:
@@ -137,42 +177,42 @@ class _Chunked:
         chunk, work = self._scratch(S)
         for lo in range(0, S.shape[1], chunk):
             hi = min(S.shape[1], lo + chunk)
-            bufs = [b[:hi - lo] for b in work]
-            self._step(S[0, lo:hi], S[1, lo:hi], out[0, lo:hi], out[1, lo:hi], h, bufs)
+            bufs = [b[..., :hi - lo] for b in work]
+            self._step(S[:, lo:hi], out[:, lo:hi], h, bufs)
         return out
 
-    def _step(self, x, y, ox, oy, h, bufs) -> None:
+    def fresh(self) -> "_Chunked":
+        """A stepper of the same kind with its own scratch buffers (one per thread)."""
+        return type(self)(self.nu)
+
+    def _step(self, S, out, h, bufs) -> None:
         raise NotImplementedError
 
 
 class PlanarEuler(_Chunked):
     """Explicit Euler / gradient descent ``w - h ∇L(w)`` on planar one-layer states."""
 
-    n_buffers = 4
+    n_pairs = 1
 
-    def _step(self, x, y, ox, oy, h, bufs) -> None:
-        gx, gy, t1, t2 = bufs
-        _grad_into(x, y, gx, gy, t1, t2, self.nu)
-        torch.add(x, gx, alpha=-h, out=ox)
-        torch.add(y, gy, alpha=-h, out=oy)
+    def _step(self, S, out, h, bufs) -> None:
+        G, t1, t2 = bufs
+        _grad_into(S, G, t1, t2, self.nu)
+        torch.add(S, G, alpha=-h, out=out)
 
 
 class PlanarRK4(_Chunked):
-    """Classical RK4 of ``dw/dt = -∇L(w)`` on planar one-layer states (fused, in place)."""
+    """Classical RK4 of ``dw/dt = -∇L(w)`` on planar one-layer states (fused, in place):
+    both coordinates in each operation, about fifty vector operations per step."""
 
-    n_buffers = 8
+    n_pairs = 3
 
-    def _step(self, x, y, ox, oy, h, bufs) -> None:
-        gx, gy, ax, ay, px, py, t1, t2 = bufs
-        _grad_into(x, y, ax, ay, t1, t2, self.nu)                       # k1 → accumulator
-        torch.add(x, ax, alpha=-0.5 * h, out=px)
-        torch.add(y, ay, alpha=-0.5 * h, out=py)
+    def _step(self, S, out, h, bufs) -> None:
+        G, A, P, t1, t2 = bufs
+        _grad_into(S, A, t1, t2, self.nu)                               # k1 → accumulator
+        torch.add(S, A, alpha=-0.5 * h, out=P)
         for weight, reach in ((2.0, 0.5 * h), (2.0, h), (1.0, None)):  # k2, k3, k4
-            _grad_into(px, py, gx, gy, t1, t2, self.nu)
-            ax.add_(gx, alpha=weight)
-            ay.add_(gy, alpha=weight)
+            _grad_into(P, G, t1, t2, self.nu)
+            A.add_(G, alpha=weight)
             if reach is not None:
-                torch.add(x, gx, alpha=-reach, out=px)
-                torch.add(y, gy, alpha=-reach, out=py)
-        torch.add(x, ax, alpha=-h / 6.0, out=ox)
-        torch.add(y, ay, alpha=-h / 6.0, out=oy)
+                torch.add(S, G, alpha=-reach, out=P)
+        torch.add(S, A, alpha=-h / 6.0, out=out)

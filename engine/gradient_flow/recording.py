@@ -10,7 +10,8 @@ import torch
 from engine.gradient_flow.closed_form import angle_to
 from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.model import Problem, conservation, effective_weight, split
-from engine.gradient_flow.planar import Plane
+from engine.gradient_flow.kernels import norm_floor
+from engine.gradient_flow.planar import CHUNK, Plane, run_parts
 from engine.gradient_flow.reduced import magnitude_bounds
 
 __all__ = ["FlowRecording", "build_recording", "ACTIVE_BUDGET", "ACTIVE_MAX_INITS"]
@@ -122,25 +123,48 @@ def _data_fields(prob: Problem, u: torch.Tensor) -> dict:
 def _planar_fields(fm: torch.Tensor, nu: float, plane: Plane) -> dict:
     """Weights, norm, angle and loss of one-layer planar frames ``fm (T, 2, N)`` (§1.2, §1.4).
 
-    ``r = ‖(x, y)‖``, ``θ = atan2(|y|, x)`` and the loss ``r²/4 + ν²/4 - rν g(θ)/(2π)`` with
-    ``r g(θ) = r sin θ + (π - θ) r cos θ = |y| + (π - θ) x``, frame by frame into
-    preallocated arrays (each frame's temporaries stay in the cache).
+    ``r = ‖(x, y)‖``, ``θ = π/2 - atan(x/|y|)`` (= ``atan2(|y|, x)``; ``|y|`` floored as in
+    the steps, :func:`~engine.gradient_flow.planar.planar_grad_fm`) and the loss
+    ``r²/4 + ν²/4 - rν g(θ)/(2π)`` with ``r g(θ) = |y| + (π - θ) x``.  Computed in blocks of
+    frames × :data:`~engine.gradient_flow.planar.CHUNK` trajectories (temporaries in the
+    cache, each operation below torch's parallel grain), the frames split over the worker
+    threads of :func:`~engine.gradient_flow.planar.run_parts`.
     """
     T, _, N = fm.shape
+    d = plane.e1.shape[0]
+    out = dict(w=fm.new_empty((T, N, d)), magnitude=fm.new_empty((T, N)),
+               angle=fm.new_empty((T, N)), loss=fm.new_empty((T, N)))
+    e2t = plane.e2.T.contiguous()
+    e1 = plane.e1.tolist()
+    chunk = N if fm.device.type != "cpu" else CHUNK
+
+    def frames(lo: int, hi: int) -> None:
+        ay, t = fm.new_empty(min(N, chunk)), fm.new_empty(min(N, chunk))
+        for i in range(lo, hi):
+            for c0 in range(0, N, chunk):
+                c1 = min(N, c0 + chunk)
+                cols = slice(c0, c1)
+                _frame_block(fm[i, 0, cols], fm[i, 1, cols], ay[:c1 - c0], t[:c1 - c0],
+                             {name: a[i, cols] for name, a in out.items()}, nu)
+                for j in range(d):
+                    torch.mul(fm[i, 1, cols], e2t[j, cols], out=out["w"][i, cols, j])
+                    out["w"][i, cols, j].add_(fm[i, 0, cols], alpha=e1[j])
+
+    run_parts(frames, T, parallel=fm.device.type == "cpu")
+    return dict(out, layers=fm.new_empty((T, N, 0)),
+                conservation=torch.zeros_like(out["magnitude"]))
+
+
+def _frame_block(x, y, ay, t, out: dict, nu: float) -> None:
+    """Norm, angle and loss of the plane points ``(x, y)`` into ``out`` (see above)."""
     k = nu / (2.0 * math.pi)
-    w = fm.new_empty((T, N, plane.e1.shape[0]))
-    magnitude, angle, loss = (fm.new_empty((T, N)) for _ in range(3))
-    ay, r2 = fm.new_empty(N), fm.new_empty(N)
-    for i in range(T):
-        x, y, th, out = fm[i, 0], fm[i, 1], angle[i], loss[i]
-        torch.mul(x, x, out=r2).addcmul_(y, y)
-        torch.sqrt(r2, out=magnitude[i])
-        torch.atan2(torch.abs(y, out=ay), x, out=th)
-        torch.sub(math.pi, th, out=out).mul_(x).add_(ay).mul_(-k)
-        out.add_(r2, alpha=0.25).add_(0.25 * nu * nu)
-        torch.addcmul(torch.outer(x, plane.e1), y.unsqueeze(-1), plane.e2, out=w[i])
-    return dict(w=w, magnitude=magnitude, angle=angle, loss=loss,
-                layers=fm.new_empty((T, N, 0)), conservation=torch.zeros_like(magnitude))
+    r2 = torch.mul(x, x, out=out["loss"]).addcmul_(y, y)
+    torch.sqrt(r2, out=out["magnitude"])
+    torch.abs(y, out=ay).clamp_min_(norm_floor(x.dtype))
+    torch.div(x, ay, out=t).atan_()                               # π/2 - θ
+    torch.sub(0.5 * math.pi, t, out=out["angle"])
+    r2.mul_(0.25).add_(0.25 * nu * nu)
+    r2.add_(t.add_(0.5 * math.pi).mul_(x).add_(ay), alpha=-k)     # - k(φ x + |y|)
 
 
 def _state_fields(cfg: FlowConfig, prob: Problem, states: torch.Tensor,

@@ -19,7 +19,8 @@ from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.kernels import effective_norm_fm
 from engine.gradient_flow.model import Problem, initial_state, make_problem, teacher
 from engine.gradient_flow.ode import dopri5_step, error_norm, next_step_size
-from engine.gradient_flow.planar import PlanarEuler, PlanarRK4, make_plane
+from engine.gradient_flow.planar import (CHUNK, PlanarEuler, PlanarRK4, _Chunked, make_plane,
+                                         worker_pool)
 from engine.gradient_flow.recording import FlowRecording, build_recording
 
 __all__ = ["simulate_iter", "simulate", "MAX_BYTES"]
@@ -39,8 +40,12 @@ class _Frames:
 
     def add(self, key, S: torch.Tensor) -> None:
         """Store ``S`` as the next frame, labelled ``key``."""
-        self.buf[len(self.keys)].copy_(S)
+        self.buf[self.reserve(key)].copy_(S)
+
+    def reserve(self, key) -> int:
+        """Index of the next frame, labelled ``key``; the caller fills ``buf[index]``."""
         self.keys.append(key)
+        return len(self.keys) - 1
 
     def truncate(self, key) -> None:
         """Forget frames recorded after ``key`` (divergence replay)."""
@@ -146,24 +151,87 @@ def _replay(step, prob, S, k, k_end, h, frames, frame_steps, dim, thresh):
     return k_end, S
 
 
+class _Blocks:
+    """Advances a fixed-step run by blocks of steps, recording the frames met on the way.
+
+    One-layer planar CPU runs with more than one torch thread keep the batch as one slice
+    per thread, each advanced (and checked for divergence) by its own stepper on a pool
+    thread in chunks below torch's parallel grain: the threads meet once per block, not once
+    per vector operation, so a loaded machine no longer stalls every operation on a
+    descheduled thread (#16).  The state is a list of column slices (one without threads).
+    """
+
+    def __init__(self, step, prob, h: float, frames: _Frames, frame_steps: list, S0):
+        self.prob, self.h, self.frames, self.frame_steps = prob, h, frames, frame_steps
+        threads = torch.get_num_threads()
+        split = (isinstance(step, _Chunked) and S0.device.type == "cpu" and threads > 1
+                 and S0.shape[1] >= 2 * CHUNK)
+        self.steppers = [step] + ([step.fresh() for _ in range(threads - 1)] if split else [])
+        edges = np.linspace(0, S0.shape[1], len(self.steppers) + 1).astype(int)
+        self.cols = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+    def split(self, S: torch.Tensor) -> list:
+        """The state as the list of slices the steppers advance."""
+        return [S] if len(self.cols) == 1 else [S[:, c].contiguous() for c in self.cols]
+
+    def join(self, parts: list) -> torch.Tensor:
+        """The whole state ``(P, N)`` of a list of slices."""
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+    def _run(self, step, S, k: int, k_end: int, slots: dict, cols: slice, thresh: float):
+        while k < k_end:
+            S = step(self.prob, S, self.h)
+            k += 1
+            if k in slots:
+                self.frames.buf[slots[k]][:, cols].copy_(S)
+        if len(self.cols) == 1:
+            return S, _is_bad(S, self.prob.dim, thresh)
+        return S, any(_is_bad(S[:, lo:lo + CHUNK], self.prob.dim, thresh)
+                      for lo in range(0, S.shape[1], CHUNK))
+
+    def __call__(self, parts: list, k: int, k_end: int, thresh: float) -> tuple[list, bool]:
+        """Slices after steps ``k+1..k_end`` (frames at the frame steps among them stored)
+        and whether any trajectory diverged (:func:`_is_bad`)."""
+        slots = {s: self.frames.reserve(s) for s in self.frame_steps if k < s <= k_end}
+        if len(self.cols) == 1:
+            S, bad = self._run(self.steppers[0], parts[0], k, k_end, slots, slice(None), thresh)
+            return [S], bad
+        jobs = [worker_pool().submit(self._run, step, part, k, k_end, slots, cols, thresh)
+                for step, part, cols in zip(self.steppers, parts, self.cols)]
+        done = [job.result() for job in jobs]
+        return [S for S, _ in done], any(bad for _, bad in done)
+
+
+def _next_block(k: int, n_steps: int, every: int, seconds: float, steps: int) -> int:
+    """Steps in the next block: about :data:`_REPORT_SECONDS` of work at the rate measured
+    on the last block, at least 1 and at most 2 % of the run (:data:`_REPORT_FRACTION`)."""
+    per_step = seconds / max(steps, 1)
+    size = int(_REPORT_SECONDS / per_step) if per_step > 0 else every
+    return min(n_steps - k, every, max(1, size))
+
+
 def _run_fixed(cfg: FlowConfig, prob, S0: torch.Tensor) -> Generator:
-    """Euler / RK4 gradient flow or gradient descent; returns ``(t, states, n, diverged)``."""
+    """Euler / RK4 gradient flow or gradient descent; returns ``(t, states, n, diverged)``.
+
+    Progress after each block of steps (about every 40 ms, at most every 2 % of the run);
+    the divergence check runs there too and replays the block step by step when it fails.
+    """
     h, step, label, n_steps, frame_steps = _fixed_setup(cfg, prob)
-    frames, thresh, clock = _Frames(len(frame_steps), S0), _threshold(cfg), _Clock(n_steps)
-    S, k, snap, fi, diverged = S0, 0, (S0, 0), 1, None
+    frames, thresh = _Frames(len(frame_steps), S0), _threshold(cfg)
+    blocks = _Blocks(step, prob, h, frames, frame_steps, S0)
+    every = max(1, int(n_steps * _REPORT_FRACTION))
+    parts, S, k, size, diverged = blocks.split(S0), S0, 0, 1, None
     while k < n_steps:
-        S = step(prob, S, h)
-        k += 1
-        if k == frame_steps[fi]:
-            frames.add(k, S)
-            fi += 1
-        if k == n_steps or clock.due(k):
-            if _is_bad(S, prob.dim, thresh):
-                diverged, S = _replay(step, prob, *snap, k, h, frames, frame_steps,
-                                      prob.dim, thresh)
-                break
-            snap = (S, k)
-            yield Progress(k / n_steps, f"{label}: step {k}/{n_steps}, t = {k * h:.4g}")
+        start, k_end = time.perf_counter(), k + size
+        new_parts, bad = blocks(parts, k, k_end, thresh)
+        if bad:
+            diverged, S = _replay(step, prob, blocks.join(parts), k, k_end, h, frames,
+                                  frame_steps, prob.dim, thresh)
+            k = k_end
+            break
+        parts, k = new_parts, k_end
+        size = _next_block(k, n_steps, every, time.perf_counter() - start, size)
+        yield Progress(k / n_steps, f"{label}: step {k}/{n_steps}, t = {k * h:.4g}")
     if diverged is not None and frames.keys[-1] < diverged - 1:
         frames.add(diverged - 1, S)
     n_done = k if diverged is None else diverged - 1

@@ -32,10 +32,13 @@ from torch import nn
 from engine.core.algorithms import cg
 from engine.core.progress import drain
 from engine.imaging.mri import MRI, fft_c, ifft_c
+from engine.imaging.scale_conv import ScaleEquivariantCNN
 
-__all__ = ["ConvNet", "MoDL", "VarNet", "unrolled_net", "NET_KINDS"]
+__all__ = ["ConvNet", "MoDL", "VarNet", "unrolled_net", "make_denoiser", "NET_KINDS",
+           "DENOISERS"]
 
 NET_KINDS = ("modl", "varnet")
+DENOISERS = ("plain", "scale_equivariant")
 
 
 def to_channels(x: torch.Tensor) -> torch.Tensor:
@@ -73,19 +76,32 @@ class ConvNet(nn.Module):
         return from_channels(self.layers(to_channels(x)))
 
 
+def make_denoiser(denoiser: str, width: int, depth: int) -> nn.Module:
+    """The CNN of one unroll: ``"plain"`` (:class:`ConvNet`, §6.2.4) or ``"scale_equivariant"``
+    (:class:`~engine.imaging.scale_conv.ScaleEquivariantCNN`, kernel 7, k_eff 3, scales 1, √2,
+    2; SCIENCE.md §6.4.2). Both output exactly zero before training."""
+    if denoiser == "plain":
+        return ConvNet(width, depth)
+    if denoiser == "scale_equivariant":
+        return ScaleEquivariantCNN(width, depth)
+    raise ValueError(f"unknown denoiser {denoiser!r}; choose one of {DENOISERS}")
+
+
 class Unrolled(nn.Module):
     """Common shape of the unrolled nets: ``state → unroll(i) → … → image`` (§6.2, §6.3.1)."""
 
     kind = ""
 
-    def __init__(self, n_unrolls: int, width: int, depth: int, shared: bool):
+    def __init__(self, n_unrolls: int, width: int, depth: int, shared: bool,
+                 denoiser: str = "plain"):
         super().__init__()
         if n_unrolls < 1:
             raise ValueError(f"n_unrolls must be >= 1, got {n_unrolls}")
         self.n_unrolls, self.width, self.depth = int(n_unrolls), int(width), int(depth)
-        self.shared = bool(shared)
+        self.shared, self.denoiser = bool(shared), str(denoiser)
         n_cnn = 1 if self.shared else self.n_unrolls
-        self.cnns = nn.ModuleList(ConvNet(width, depth) for _ in range(n_cnn))
+        self.cnns = nn.ModuleList(make_denoiser(self.denoiser, width, depth)
+                                  for _ in range(n_cnn))
 
     def cnn(self, i: int) -> nn.Module:
         return self.cnns[0 if self.shared else i]
@@ -97,7 +113,7 @@ class Unrolled(nn.Module):
     def arch(self) -> dict:
         """Constructor arguments (saved with the weights)."""
         return {"kind": self.kind, "n_unrolls": self.n_unrolls, "width": self.width,
-                "depth": self.depth, "shared": self.shared}
+                "depth": self.depth, "shared": self.shared, "denoiser": self.denoiser}
 
     def forward(self, k: torch.Tensor, op: MRI, keep: bool = False):
         """Reconstruct ``(B, n, n)`` from k-space ``(B, C, n, n)``; ``keep=True`` also returns
@@ -118,8 +134,9 @@ class MoDL(Unrolled):
     kind = "modl"
 
     def __init__(self, n_unrolls: int = 6, width: int = 16, depth: int = 4,
-                 shared: bool = True, cg_iters: int = 8, lam: float = 0.05):
-        super().__init__(n_unrolls, width, depth, shared)
+                 shared: bool = True, cg_iters: int = 8, lam: float = 0.05,
+                 denoiser: str = "plain"):
+        super().__init__(n_unrolls, width, depth, shared, denoiser)
         self.cg_iters = int(cg_iters)
         rho = math.log(math.expm1(lam))                 # softplus(ρ) = λ
         self.rho = nn.ParameterList(nn.Parameter(torch.tensor(rho)) for _ in self.cnns)
@@ -157,8 +174,9 @@ class VarNet(Unrolled):
 
     kind = "varnet"
 
-    def __init__(self, n_unrolls: int = 6, width: int = 16, depth: int = 4, eta: float = 1.0):
-        super().__init__(n_unrolls, width, depth, shared=False)
+    def __init__(self, n_unrolls: int = 6, width: int = 16, depth: int = 4, eta: float = 1.0,
+                 denoiser: str = "plain"):
+        super().__init__(n_unrolls, width, depth, shared=False, denoiser=denoiser)
         self.eta = nn.ParameterList(nn.Parameter(torch.tensor(float(eta)))
                                     for _ in range(self.n_unrolls))
 
@@ -178,7 +196,8 @@ class VarNet(Unrolled):
 
 
 def unrolled_net(kind: str, n_unrolls: int = 6, width: int = 16, depth: int = 4,
-                 shared: Optional[bool] = None, cg_iters: int = 8) -> Unrolled:
+                 shared: Optional[bool] = None, cg_iters: int = 8,
+                 denoiser: str = "plain") -> Unrolled:
     """Build an unrolled net (SCIENCE.md §6.2.4).
 
     Parameters
@@ -193,11 +212,15 @@ def unrolled_net(kind: str, n_unrolls: int = 6, width: int = 16, depth: int = 4,
         MoDL only: one CNN for all unrolls (default True, as in the paper). VarNet is unshared.
     cg_iters : int
         MoDL only: CG iterations of each data-consistency solve.
+    denoiser : {"plain", "scale_equivariant"}
+        The CNN of each unroll: plain 3×3 convolutions, or the scale-equivariant proximal CNN
+        of SCIENCE.md §6.4.2 (a drop-in replacement).
     """
     if kind == "modl":
-        return MoDL(n_unrolls, width, depth, True if shared is None else shared, cg_iters)
+        return MoDL(n_unrolls, width, depth, True if shared is None else shared, cg_iters,
+                    denoiser=denoiser)
     if kind == "varnet":
         if shared:
             raise ValueError("VarNet has one CNN per cascade; shared=True is not available")
-        return VarNet(n_unrolls, width, depth)
+        return VarNet(n_unrolls, width, depth, denoiser=denoiser)
     raise ValueError(f"unknown net {kind!r}; choose one of {NET_KINDS}")

@@ -15,7 +15,7 @@ from typing import Optional
 
 import torch
 
-from engine.imaging.unrolled import NET_KINDS, Unrolled, unrolled_net
+from engine.imaging.unrolled import DENOISERS, NET_KINDS, Unrolled, unrolled_net
 
 __all__ = ["WEIGHTS_FORMAT", "MAX_PARAMETERS", "save_unrolled", "save_weights", "load_unrolled",
            "read_unrolled_file", "net_from_blob"]
@@ -65,7 +65,10 @@ def read_unrolled_file(path) -> dict:
 def _checked_arch(arch, path) -> dict:
     if not isinstance(arch, dict) or arch.get("kind") not in NET_KINDS:
         raise ValueError(f"{path}: unknown network description {arch!r}")
-    out = {"kind": arch["kind"], "shared": bool(arch.get("shared", False))}
+    out = {"kind": arch["kind"], "shared": bool(arch.get("shared", False)),
+           "denoiser": arch.get("denoiser", "plain")}
+    if out["denoiser"] not in DENOISERS:
+        raise ValueError(f"{path}: unknown denoiser {out['denoiser']!r}")
     for key, (lo, hi) in _ARCH_LIMITS.items():
         value = arch.get(key, 8 if key == "cg_iters" else None)
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:

@@ -55,6 +55,23 @@ class LearnedConfig:
     batch: int = param(4, label="Batch", min=1, max=32, help="Slices per step")
     eval_every: int = param(10, label="Validate every", min=1, max=1000, unit="steps",
                             help="Validation PSNR every this many steps")
+    train_otcycle: bool = param(False, label="Train unpaired (OT-cycleGAN)",
+                                help="The same net trained without pairs: clean images from "
+                                     "half of the training slices, k-space from the other "
+                                     "half; cycle consistency through the known operator plus "
+                                     "a critic (SCIENCE.md §6.5)")
+    gan_weight: float = param(0.1, label="OT-cycleGAN critic weight", min=0.0, max=10.0,
+                              help="Weight of the critic term; 0 trains with cycle "
+                                   "consistency alone")
+    n_critic: int = param(5, label="OT-cycleGAN critic steps", min=1, max=10,
+                          help="Critic (WGAN-GP) steps per generator step (official code: 5)")
+    scale_study: bool = param(False, label="Scale-shift study",
+                              help="Also train a scale-equivariant net end to end and test both "
+                                   "end-to-end nets on test slices zoomed 0.6–1.5× (out of "
+                                   "distribution; SCIENCE.md §6.4.4)")
+    se_width: int = param(8, label="Scale-eq. CNN width", min=2, max=64, unit="ch",
+                          help="Channels per scale of the scale-equivariant CNN (3 scales, "
+                               "7×7 Hermite basis: ~3× a plain CNN's activations per channel)")
     shipped: bool = param(True, label="Show the shipped net",
                           help="Also evaluate the trained weights shipped in resources/learned "
                                "(a VarNet trained at 64², R = 4)")

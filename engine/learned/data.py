@@ -20,7 +20,8 @@ from engine.imaging.masks import make_mask
 from engine.imaging.metrics import psnr, ssim
 from engine.imaging.mri import MRI, cg_sense
 
-__all__ = ["BrainSlices", "Split", "brain_slices", "mean_psnr", "mean_ssim", "BASELINES"]
+__all__ = ["BrainSlices", "Split", "brain_slices", "mean_psnr", "mean_ssim", "BASELINES",
+           "measure_slices"]
 
 BASELINES = ("zero_filled", "cg_sense")
 MIN_SLICES = 10
@@ -113,7 +114,7 @@ def _axial_slices(volume: torch.Tensor, size: int) -> torch.Tensor:
     return (out - out.min()) / max(float(out.max() - out.min()), 1e-12)
 
 
-def _measure(images: torch.Tensor, op: MRI, noise: float, seed: int) -> tuple:
+def measure_slices(images: torch.Tensor, op: MRI, noise: float, seed: int) -> tuple:
     """k-space ``A x + σ n`` and targets, both divided by ``s = max|Aᴴy|`` per slice (§6.1)."""
     x = images.to(op.dtype)
     k = op.forward(x)
@@ -152,7 +153,7 @@ def brain_slices(size: int = 64, acceleration: float = 4.0, n_coils: int = 8, se
     images = _axial_slices(volume, int(size))
     mask = make_mask("random", (size, size), acceleration, seed=seed)
     op = MRI(mask, n_coils=n_coils, seed=seed)
-    k, target = _measure(images, op, float(noise), seed)
+    k, target = measure_slices(images, op, float(noise), seed)
     n = len(images)
     a, b = int(round(0.6 * n)), int(round(0.7 * n))
     idx = np.arange(n)

@@ -5,7 +5,9 @@
 and CG-SENSE of the shown test slice, the mask, baseline PSNRs), ``curves`` (every mode's loss
 and validation-PSNR curves so far, at most every 0.25 s) and one ``run:<mode>`` per finished
 mode (its strip of iterates, memory, time per step, test PSNR), then ``shipped`` (the trained
-net in ``resources/learned``). The result holds all of it as CPU NumPy arrays.
+net in ``resources/learned``) and, for the scale-shift study, ``scale`` (PSNR vs zoom of the
+plain and scale-equivariant end-to-end nets, SCIENCE.md §6.4.4). The result holds all of it
+as CPU NumPy arrays.
 """
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ from engine.core import Progress, validate
 from engine.imaging.unrolled import Unrolled, unrolled_net
 from engine.imaging.unrolled_io import load_unrolled
 from engine.learned.config import LearnedConfig
+from engine.learned.cyclegan import train_ot_cyclegan
 from engine.learned.data import BrainSlices, brain_slices, mean_psnr, mean_ssim
+from engine.learned.scale_study import ScaleCurve, psnr_vs_scale
 from engine.learned.train import evaluate, train_unrolled
 
 __all__ = ["LearnedResult", "ModeRun", "run_config", "SHIPPED_FILE", "MODE_TITLES",
@@ -30,7 +34,9 @@ __all__ = ["LearnedResult", "ModeRun", "run_config", "SHIPPED_FILE", "MODE_TITLE
 
 SHIPPED_FILE = "varnet_k6_64.pt"
 MODE_TITLES = {"e2e": "end-to-end", "checkpoint": "checkpointing", "gleam": "GLEAM",
+               "scale_eq": "scale-equivariant", "otcycle": "OT-cycleGAN (unpaired)",
                "shipped": "shipped net"}
+TRAIN_MODE = {"scale_eq": "e2e"}     # run key → train_unrolled mode (default: the key)
 
 
 @dataclass
@@ -69,6 +75,7 @@ class LearnedResult:
     runs: list
     shipped: Optional[ModeRun] = None
     notes: list = field(default_factory=list)
+    scale: Optional[ScaleCurve] = None      # PSNR vs zoom (scale-shift study, §6.4.4)
 
 
 def shipped_path():
@@ -93,17 +100,27 @@ def _plan(cfg: LearnedConfig) -> list[tuple[str, int, int]]:
         if k > 48:
             raise ValueError(f"GLEAM would have {k} unrolls; at most 48 (lower K or the factor)")
         plan.append(("gleam", k, cfg.modules))
-    if not plan:
-        raise ValueError("choose at least one training mode (end-to-end, checkpointing, GLEAM)")
+    if not plan and not cfg.train_otcycle:
+        raise ValueError("choose at least one training mode (end-to-end, checkpointing, GLEAM, "
+                         "OT-cycleGAN)")
+    if cfg.train_otcycle:
+        plan.append(("otcycle", cfg.n_unrolls, 1))
+    if cfg.scale_study:
+        if not cfg.train_e2e:
+            raise ValueError("the scale-shift study compares the scale-equivariant net with the "
+                             "plain end-to-end net: switch 'Train end-to-end' on")
+        plan.append(("scale_eq", cfg.n_unrolls, 1))
     return plan
 
 
-def _net(cfg: LearnedConfig, n_unrolls: int, shared: bool) -> Unrolled:
+def _net(cfg: LearnedConfig, n_unrolls: int, shared: bool, key: str = "e2e") -> Unrolled:
     torch.manual_seed(cfg.seed)
+    denoiser = "scale_equivariant" if key == "scale_eq" else "plain"
+    width = cfg.se_width if key == "scale_eq" else cfg.width
     if cfg.net == "modl":
-        return unrolled_net("modl", n_unrolls, cfg.width, cfg.depth, shared=shared,
-                            cg_iters=cfg.cg_iters)
-    return unrolled_net("varnet", n_unrolls, cfg.width, cfg.depth)
+        return unrolled_net("modl", n_unrolls, width, cfg.depth, shared=shared,
+                            cg_iters=cfg.cg_iters, denoiser=denoiser)
+    return unrolled_net("varnet", n_unrolls, width, cfg.depth, denoiser=denoiser)
 
 
 @torch.no_grad()
@@ -133,12 +150,18 @@ def _curves(live: dict) -> dict:
 
 
 def _train_mode(cfg, mode, k, g, data, device, live, span) -> Generator:
-    """Train one mode, streaming ``curves`` (throttled) and return its :class:`ModeRun`."""
+    """Train one run (``mode``: a MODE_TITLES key), streaming ``curves`` (throttled), and
+    return its :class:`ModeRun` and trained net."""
     shared = not (cfg.train_gleam and cfg.modules > 1)
-    net = _net(cfg, k, shared)
+    net = _net(cfg, k, shared, mode)
     curve = live.setdefault(mode, {"step": [], "loss": [], "val_steps": [], "val_psnr": []})
-    gen = train_unrolled(net, data, mode, g, cfg.steps, cfg.lr, cfg.seed, cfg.batch,
-                         cfg.eval_every, device)
+    if mode == "otcycle":
+        gen = train_ot_cyclegan(net, data, cfg.steps, cfg.lr, cfg.seed, cfg.batch,
+                                cfg.eval_every, device, gan_weight=cfg.gan_weight,
+                                n_critic=cfg.n_critic)
+    else:
+        gen = train_unrolled(net, data, TRAIN_MODE.get(mode, mode), g, cfg.steps, cfg.lr,
+                             cfg.seed, cfg.batch, cfg.eval_every, device)
     last = 0.0
     while True:
         try:
@@ -156,7 +179,7 @@ def _train_mode(cfg, mode, k, g, data, device, live, span) -> Generator:
         last = now if partial is not None else last
         yield Progress(span[0] + (span[1] - span[0]) * p.fraction,
                        f"{MODE_TITLES[mode]}: {p.message.split(': ', 1)[-1]}", partial)
-    return _mode_run(mode, net, train, data, _shown_index(data), device)
+    return _mode_run(mode, net, train, data, _shown_index(data), device), net
 
 
 def _shown_index(data: BrainSlices) -> int:
@@ -209,11 +232,13 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
                                             "zero_filled": zf[i].abs().numpy(),
                                             "cg_sense": cg[i].abs().numpy(), "mask": mask,
                                             "baseline_psnr": base})
-    weights = np.array([k * (2 if m == "checkpoint" else 1) for m, k, _ in plan], float)
+    cost = {"checkpoint": 2, "scale_eq": 2, "otcycle": 2}      # relative time per unroll
+    weights = np.array([k * cost.get(m, 1) for m, k, _ in plan], float)
     ends = 0.02 + 0.96 * np.cumsum(weights) / weights.sum()
-    runs, notes, live = [], [], {}
+    runs, notes, live, nets = [], [], {}, {}
     for (mode, k, g), start, end in zip(plan, np.r_[0.02, ends[:-1]], ends):
-        run = yield from _train_mode(cfg, mode, k, g, data, device, live, (start, end))
+        run, nets[mode] = yield from _train_mode(cfg, mode, k, g, data, device, live,
+                                                 (start, end))
         runs.append(run)
         if run.message:
             notes.append(f"{run.title}: {run.message}")
@@ -221,5 +246,11 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
     shipped = _shipped(data, device, notes) if cfg.shipped else None
     if shipped is not None:
         yield Progress(1.0, "shipped net evaluated", {"stage": "shipped", "run": shipped})
+    scale = None
+    if cfg.scale_study:
+        yield Progress(0.99, "testing both nets on zoomed slices (0.6–1.5×)")
+        scale = psnr_vs_scale({MODE_TITLES[m]: nets[m] for m in ("e2e", "scale_eq")}, data,
+                              device=device)
+        yield Progress(1.0, "scale-shift study done", {"stage": "scale", "scale": scale})
     return LearnedResult(cfg, truth, zf[i].abs().numpy(), cg[i].abs().numpy(), mask, base,
-                         runs, shipped, notes)
+                         runs, shipped, notes, scale)

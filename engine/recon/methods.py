@@ -17,6 +17,7 @@ from typing import Callable, Generator
 from engine.recon.diffusion import VOLUME_SOLVERS, diffusion_reconstruct_iter
 from engine.recon.fbp import fbp
 from engine.recon.iterative import cgls_iter, sirt_iter, tv_pdhg_iter
+from engine.recon.learned_method import UnrolledParams, unrolled_iter
 from engine.recon.mri import cg_sense_iter, cs_recon_iter, zero_filled
 from engine.sampling.solvers import ccdf_steps
 from engine.sampling.table import SOLVERS, config_fields
@@ -128,6 +129,7 @@ METHODS = {
                         _iters),
     "cs_wavelet": MethodSpec("mri", ITERATIVE, _iterative(cs_recon_iter, reg="wavelet"),
                              _REGULARISED, _iters),
+    "unrolled_net": MethodSpec("mri", DIRECT, unrolled_iter, UnrolledParams),   # §6.2, shipped
     **{m: _diffusion_spec(m) for m in VOLUME_SOLVERS},
 }
 

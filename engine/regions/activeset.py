@@ -46,10 +46,6 @@ def _rn(M: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("gp,gp->g", M, M))
 
 
-def _F(gd: GroupData, U: np.ndarray, lam: float) -> float:
-    f, _ = gd.fit_smooth(U)
-    return f + lam * float(_rn(U).sum())
-
 
 def _dF(gd: GroupData, U: np.ndarray, V: np.ndarray, lam: float) -> float:
     """``F(V) − F(U)`` evaluated as a difference (the fit change through the residual

@@ -11,7 +11,7 @@ from typing import Generator
 
 import numpy as np
 
-from engine.core import Progress
+from engine.core import relay as core_relay
 from engine.regions.cells import project_cells
 from engine.regions.cones import cone_values
 from engine.regions.programs import predict
@@ -102,10 +102,6 @@ class Certificate:
 
 
 def relay(gen: Generator, lo: float, hi: float) -> Generator:
-    """``yield from gen`` with its progress fractions mapped into ``[lo, hi]``."""
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        yield Progress(lo + (hi - lo) * p.fraction, p.message, p.partial)
+    """``yield from gen`` with its progress fractions mapped into ``[lo, hi]`` and its
+    partial results passed on (:func:`engine.core.relay`)."""
+    return core_relay(gen, lo, hi, partials=True)

@@ -36,6 +36,8 @@ SMALL = {
               "diffusion_steps": 3},
     "learned": {"size": 32, "n_unrolls": 3, "width": 4, "steps": 3, "eval_every": 3,
                 "batch": 2},
+    "convex-duals": {"vo_steps": 40, "vo_seeds": 2, "bn_steps": 40, "bn_seeds": 2,
+                     "den_steps": 40, "den_seeds": 1},
 }
 
 CASES = [(lab, preset) for lab, spec in LABS.items() for preset in spec.presets()]

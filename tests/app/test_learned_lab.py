@@ -1,4 +1,6 @@
 """The learned-reconstruction lab as a user drives it: result, combos, live stages, cancel."""
+import dataclasses
+
 import pytest
 
 from app.registry import LABS
@@ -68,4 +70,43 @@ def test_save_trained_net_loads_back(qtbot, small_result, tmp_path):
     (tmp_path / "a_file").write_text("x")
     assert not presenter.save_net(str(tmp_path / "a_file" / "net.pt"))
     assert "not saved" in messages[-1]
+    presenter.shutdown()
+
+
+def test_scale_shift_view_draws_live_and_from_result(qtbot, small_result):
+    """The scale-shift study as a user runs it: stages drawn live, the tab filled, a later
+    run without the study empties it again."""
+    presenter = _presenter(qtbot)
+    cfg = LearnedConfig(size=16, n_unrolls=1, width=4, se_width=2, depth=2, steps=1, batch=2,
+                        eval_every=1, train_gleam=False, shipped=False, scale_study=True,
+                        train_otcycle=True, n_critic=1)
+    gen, stages = run_config(cfg, "cpu"), None
+    try:
+        while True:
+            p = next(gen)
+            if p.partial is not None:
+                stages = merge_partial(stages, p.partial)
+                presenter.show_partial(stages)
+    except StopIteration as stop:
+        result = stop.value
+    assert "scale-equivariant" in presenter.scale.psnr_plot.keys()
+    presenter.show_result(result)
+    presenter.show_view("scale")
+    assert presenter.tabs.currentWidget() is presenter.scale
+    assert "gain" in presenter.scale.note.text()
+    titles = [presenter.compare.method_box.itemText(i)
+              for i in range(presenter.compare.method_box.count())]
+    assert "scale-equivariant" in titles and "OT-cycleGAN (unpaired)" in titles
+    assert "otcycle" in presenter.dashboard.val_plot.keys()
+    gen, stages = run_config(dataclasses.replace(cfg, seed=5), "cpu"), None
+    for _ in range(3):                       # a new run starts (the tab empties), then cancel
+        p = next(gen)
+        if p.partial is not None:
+            stages = merge_partial(stages, p.partial)
+            presenter.show_partial(stages)
+    gen.close()
+    assert not presenter.scale.psnr_plot.keys()
+    assert presenter.run_abandoned() and "scale-equivariant" in presenter.scale.psnr_plot.keys()
+    presenter.show_result(small_result)
+    assert not presenter.scale.psnr_plot.keys()
     presenter.shutdown()

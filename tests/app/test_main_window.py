@@ -105,12 +105,13 @@ def test_corrupt_session_file_opens_defaults_and_is_not_overwritten(tmp_path):
 
 
 def test_exports_png_svg_and_gif(window, qtbot, tmp_path):
+    set_config(window, frames=8)          # a short GIF (the movie's length: test_shell_export)
     run_and_wait(window, qtbot)
     assert menus.export_png(window, path=str(tmp_path / "v.png"))
     title, item = next(iter(window.slot.presenter.svg_plots().items()))
     assert menus.export_svg(window, title, item, path=str(tmp_path / "p.svg"))
     assert "<svg" in (tmp_path / "p.svg").read_text()
-    assert menus.export_movie(window, path=str(tmp_path / "m.gif"))
+    assert menus.export_movie(window, path=str(tmp_path / "m.gif"), fps=2)
     assert (tmp_path / "m.gif").stat().st_size > 1000
 
 

@@ -26,9 +26,9 @@ def dialog(qtbot, tmp_path, monkeypatch):
     def make(steps=12, batch=4):
         dlg = TrainPriorDialog(device="cpu", sizes=(16, 64, 128), overrides=TINY)
         qtbot.addWidget(dlg)
-        dlg.size_box.setCurrentIndex(dlg.size_box.findData(16))
-        dlg.steps_spin.setValue(steps)
-        dlg.batch_spin.setValue(batch)
+        dlg.form.size_box.setCurrentIndex(dlg.form.size_box.findData(16))
+        dlg.form.steps_spin.setValue(steps)
+        dlg.form.batch_spin.setValue(batch)
         made.append(dlg)
         return dlg
 
@@ -40,14 +40,14 @@ def dialog(qtbot, tmp_path, monkeypatch):
 
 def test_defaults_device_and_output_path(dialog, tmp_path):
     dlg = dialog()
-    assert "CPU" in dlg.device_label.text()
-    assert ("bfloat16" in dlg.device_label.text()) == cpu_has_native_bf16()
-    assert dlg.out_edit.text() == str(tmp_path / "priors" / "phantoms_16.pt")
-    assert dlg.ckpt_edit.text() == str(tmp_path / "priors" / "phantoms_16.ckpt.pt")
-    dlg.size_box.setCurrentIndex(dlg.size_box.findData(128))
-    assert dlg.out_edit.text().endswith("phantoms_128.pt")
+    assert "CPU" in dlg.form.device_label.text()
+    assert ("bfloat16" in dlg.form.device_label.text()) == cpu_has_native_bf16()
+    assert dlg.form.out_edit.text() == str(tmp_path / "priors" / "phantoms_16.pt")
+    assert dlg.form.ckpt_edit.text() == str(tmp_path / "priors" / "phantoms_16.ckpt.pt")
+    dlg.form.size_box.setCurrentIndex(dlg.form.size_box.findData(128))
+    assert dlg.form.out_edit.text().endswith("phantoms_128.pt")
     assert volume_name("/data/My scan.nii.gz") == "My_scan" and volume_name("") == "phantoms"
-    assert not dlg.cancel_button.isEnabled() and dlg.start_button.isEnabled()
+    assert not dlg.form.cancel_button.isEnabled() and dlg.form.start_button.isEnabled()
 
 
 def test_trains_a_tiny_prior_with_live_progress(dialog, qtbot):
@@ -56,17 +56,17 @@ def test_trains_a_tiny_prior_with_live_progress(dialog, qtbot):
     dlg.runner.sigPartial.connect(lambda p: steps_seen.append(p["step"]))
     with qtbot.waitSignal(dlg.sigPriorReady, timeout=60_000) as ready:
         assert dlg.start()
-        assert dlg.cancel_button.isEnabled() and not dlg.start_button.isEnabled()
+        assert dlg.form.cancel_button.isEnabled() and not dlg.form.start_button.isEnabled()
     path = ready.args[0]
-    assert path == dlg.out_edit.text() and steps_seen
-    assert dlg.progress.value() == 1000 and "Done: 30 steps" in dlg.status.text()
-    assert "elapsed, about 0:00 left" in dlg.progress.format()
-    xs, ys = dlg.curve.item("loss").getData()
+    assert path == dlg.form.out_edit.text() and steps_seen
+    assert dlg.form.progress.value() == 1000 and "Done: 30 steps" in dlg.form.status.text()
+    assert "elapsed, about 0:00 left" in dlg.form.progress.format()
+    xs, ys = dlg.form.curve.item("loss").getData()
     assert list(xs) == [float(s) for s in range(1, 31)] and np.all(np.isfinite(ys))
     prior = load_slice_prior(16, path=path)
     assert prior.card["steps"] == 30 and prior.card["device"] == "cpu"
     assert "phantoms" in prior.card["data"]
-    assert dlg.resume_box.isChecked() and dlg.start_button.isEnabled()
+    assert dlg.form.resume_box.isChecked() and dlg.form.start_button.isEnabled()
 
 
 def test_cancel_saves_weights_and_checkpoint_and_resume_continues(dialog, qtbot):
@@ -74,22 +74,22 @@ def test_cancel_saves_weights_and_checkpoint_and_resume_continues(dialog, qtbot)
     assert dlg.start()
     qtbot.waitUntil(lambda: len(dlg._curve[0]) >= 2, timeout=60_000)
     dlg.cancel()
-    qtbot.waitUntil(lambda: "Cancelled at step" in dlg.status.text(), timeout=60_000)
-    assert dlg.start_button.isEnabled() and dlg.resume_box.isChecked()
-    state, cfg = load_checkpoint(dlg.ckpt_edit.text())
+    qtbot.waitUntil(lambda: "Cancelled at step" in dlg.form.status.text(), timeout=60_000)
+    assert dlg.form.start_button.isEnabled() and dlg.form.resume_box.isChecked()
+    state, cfg = load_checkpoint(dlg.form.ckpt_edit.text())
     saved = state["step"]
-    assert saved > 0 and saved % cfg.every == 0 and f"step {saved}" in dlg.status.text()
-    assert dlg.progress.format().startswith(f"step {saved} of 100000")
-    assert load_slice_prior(16, path=dlg.out_edit.text()).card["steps"] == saved
+    assert saved > 0 and saved % cfg.every == 0 and f"step {saved}" in dlg.form.status.text()
+    assert dlg.form.progress.format().startswith(f"step {saved} of 100000")
+    assert load_slice_prior(16, path=dlg.form.out_edit.text()).card["steps"] == saved
 
-    dlg.steps_spin.setValue(saved + 3)
+    dlg.form.steps_spin.setValue(saved + 3)
     with qtbot.waitSignal(dlg.sigPriorReady, timeout=60_000):
         assert dlg.start()
     assert dlg._outcome["resumed_from"] == saved
-    card = load_slice_prior(16, path=dlg.out_edit.text()).card
+    card = load_slice_prior(16, path=dlg.form.out_edit.text()).card
     assert card["steps"] == saved + 3
     assert [s for s, _ in card["curve"]][-1] == saved + 3
-    assert dlg.curve.item("loss").getData()[0][-1] == saved + 3
+    assert dlg.form.curve.item("loss").getData()[0][-1] == saved + 3
 
 
 def test_bad_volume_is_reported_and_the_dialog_stays_usable(dialog, qtbot, tmp_path):
@@ -97,21 +97,21 @@ def test_bad_volume_is_reported_and_the_dialog_stays_usable(dialog, qtbot, tmp_p
     bad = tmp_path / "broken.nii.gz"
     bad.write_bytes(b"definitely not gzip")
     dlg.set_volume(str(bad))
-    qtbot.waitUntil(lambda: "Cannot use this volume" in dlg.volume_info.text(), timeout=20_000)
-    assert "broken.nii.gz" in dlg.volume_info.text()
-    assert not dlg.start() and "could not be read (see above)" in dlg.status.text()
+    qtbot.waitUntil(lambda: "Cannot use this volume" in dlg.form.volume_info.text(), timeout=20_000)
+    assert "broken.nii.gz" in dlg.form.volume_info.text()
+    assert not dlg.start() and "could not be read (see above)" in dlg.form.status.text()
 
     dlg.set_volume(str(tmp_path / "missing.npy"))
-    qtbot.waitUntil(lambda: "no such file" in dlg.volume_info.text(), timeout=20_000)
+    qtbot.waitUntil(lambda: "no such file" in dlg.form.volume_info.text(), timeout=20_000)
 
     good = tmp_path / "head scan.npy"
     np.save(good, np.random.default_rng(0).random((10, 24, 20)).astype(np.float32) * 900)
     dlg.set_volume(str(good))
     qtbot.waitUntil(lambda: dlg.volume is not None, timeout=20_000)
-    assert "10 × 24 × 20" in dlg.volume_info.text()
+    assert "10 × 24 × 20" in dlg.form.volume_info.text()
     assert float(dlg.volume.max()) == 1.0 and float(dlg.volume.min()) == 0.0
-    assert dlg.out_edit.text().endswith("head_scan_16.pt")
-    dlg.phantoms_box.setChecked(False)
+    assert dlg.form.out_edit.text().endswith("head_scan_16.pt")
+    dlg.form.phantoms_box.setChecked(False)
     with qtbot.waitSignal(dlg.sigPriorReady, timeout=60_000) as ready:
         assert dlg.start()
     card = load_slice_prior(16, path=ready.args[0]).card
@@ -121,11 +121,11 @@ def test_bad_volume_is_reported_and_the_dialog_stays_usable(dialog, qtbot, tmp_p
 
 def test_volume_only_without_a_volume_and_missing_checkpoint_are_refused(dialog):
     dlg = dialog()
-    dlg.phantoms_box.setChecked(False)
-    assert not dlg.start() and "Choose a volume" in dlg.status.text()
-    dlg.phantoms_box.setChecked(True)
-    dlg.resume_box.setChecked(True)
-    assert not dlg.start() and "No checkpoint to resume" in dlg.status.text()
+    dlg.form.phantoms_box.setChecked(False)
+    assert not dlg.start() and "Choose a volume" in dlg.form.status.text()
+    dlg.form.phantoms_box.setChecked(True)
+    dlg.form.resume_box.setChecked(True)
+    assert not dlg.start() and "No checkpoint to resume" in dlg.form.status.text()
     assert not dlg.runner.is_running()
 
 
@@ -152,4 +152,4 @@ def test_progress_shows_elapsed_and_time_left_of_a_resumed_run(dialog):
     dlg._outcome = {"cfg": TrainConfig(steps=100), "resumed_from": 20, "curve": []}
     dlg._started_at = time.monotonic() - 30.0          # 30 steps (20 → 50) in 30 s
     dlg._on_partial({"step": 50, "loss": 1.0})
-    assert dlg.progress.format().endswith("0:30 elapsed, about 0:50 left")
+    assert dlg.form.progress.format().endswith("0:30 elapsed, about 0:50 left")

@@ -171,7 +171,7 @@ def test_rotation_movie(window, qtbot, tmp_path):
 def test_train_prior_button_opens_the_dialog_and_a_ready_prior_is_used(window, qtbot):
     presenter = window.slot.presenter
     dialog = presenter.train_prior()
-    assert dialog.isVisible() and dialog.device_label.text()
+    assert dialog.isVisible() and dialog.form.device_label.text()
     dialog.sigPriorReady.emit("/tmp/my_prior_64.pt")
     assert window.slot.panel.config().prior_path == "/tmp/my_prior_64.pt"
     dialog.close()
@@ -181,7 +181,7 @@ def test_methods_table_drives_modality_order_knobs_and_steps():
     from engine.recon.lab import ALL_METHODS, CT_METHODS, DIFFUSION_METHODS, MRI_METHODS
     from engine.recon.methods import METHODS, method_knobs, methods_for
     assert CT_METHODS == ("fbp", "sirt", "cgls", "tv")
-    assert MRI_METHODS == ("zero_filled", "cg_sense", "cs_tv", "cs_wavelet")
+    assert MRI_METHODS == ("zero_filled", "cg_sense", "cs_tv", "cs_wavelet", "unrolled_net")
     assert DIFFUSION_METHODS == ("dds", "mbir", "mcg", "ccdf")
     assert ALL_METHODS == CT_METHODS + MRI_METHODS + DIFFUSION_METHODS
     assert methods_for("mri") == MRI_METHODS + DIFFUSION_METHODS

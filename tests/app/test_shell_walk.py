@@ -25,6 +25,7 @@ SMALL = {
     "recon": {"size": 32, "slices": 4, "n_views": 12, "iters": 10, "every": 2},
     "learned": {"size": 32, "n_unrolls": 2, "width": 4, "steps": 4, "eval_every": 2,
                 "batch": 2, "modules": 2},
+    "convex-duals": {"vo_n": 12, "vo_steps": 100, "vo_seeds": 2, "bn_steps": 100},
 }
 SLOW_GF = {"n_init": 20000, "t_max": 1000.0, "dt": 0.001, "frames": 50}
 

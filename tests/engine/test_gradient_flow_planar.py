@@ -102,3 +102,40 @@ def test_adaptive_and_finite_runs_keep_the_full_state():
     assert not runner._in_plane(dataclasses.replace(base, integrator="adaptive"))
     assert not runner._in_plane(dataclasses.replace(base, data="finite"))
     assert runner._in_plane(dataclasses.replace(base, method="gd", integrator="adaptive"))
+
+
+def test_threaded_slices_equal_one_thread_and_the_full_run():
+    """Batches of ≥ 2 chunks run one slice per worker thread (#16): the same numbers as one
+    thread (each trajectory's arithmetic is unchanged) and as the d-dimensional run."""
+    from engine.gradient_flow.planar import CHUNK
+    cfg = FlowConfig(dim=3, n_init=2 * CHUNK + 7, t_max=0.2, frames=5, seed=11)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        split = simulate(cfg)
+        torch.set_num_threads(1)
+        single = simulate(cfg)
+    finally:
+        torch.set_num_threads(threads)
+    full = _full_run(cfg)
+    assert torch.equal(split.w, single.w) and torch.equal(split.loss, single.loss)
+    for name in ("w", "magnitude", "angle", "loss"):
+        assert _rel(getattr(split, name), getattr(full, name)) < 1e-11, name
+
+
+def test_threaded_slices_find_the_same_divergence_step():
+    """A diverging GD run split over threads replays the failing block on the whole batch:
+    the same first bad step and frames as one thread."""
+    from engine.gradient_flow.planar import CHUNK
+    cfg = FlowConfig(dim=4, n_init=2 * CHUNK + 3, init_scale=1.0, method="gd", lr=7.0,
+                     t_max=210.0, frames=7, seed=2)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        split = simulate(cfg)
+        torch.set_num_threads(1)
+        single = simulate(cfg)
+    finally:
+        torch.set_num_threads(threads)
+    assert split.diverged_step is not None and split.diverged_step == single.diverged_step
+    assert torch.equal(split.t, single.t) and torch.equal(split.w, single.w)

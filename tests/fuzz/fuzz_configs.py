@@ -52,13 +52,19 @@ CAPS = {
     "learned": {"n_unrolls": (1, 3), "width": (2, 4), "depth": (2, 3), "cg_iters": (1, 3),
                 "modules": (1, 3), "gleam_factor": (1, 2), "size": (16, 24), "n_coils": (1, 4),
                 "steps": (1, 3), "batch": (1, 2), "eval_every": (1, 3)},
+    "convex-duals": {"vo_n": (3, 16), "vo_width": (1, 20), "vo_seeds": (1, 2),
+                     "vo_steps": (10, 60), "bn_n": (3, 12), "bn_width": (1, 20),
+                     "bn_seeds": (1, 2), "bn_steps": (10, 60), "den_crops": (1, 2),
+                     "den_size": (8, 12), "den_patterns": (4, 24), "den_seeds": (1, 2),
+                     "den_steps": (10, 60)},
 }
 #: Per lab: result paths (``results_io.flatten_result`` keys) that must hold finite numbers.
 PRIMARY = {"gradient-flow": r"w|loss|t",
            "regions": r"outputs|convex_output|runs/\d+/(objective|w_out|layers/\d+)",
            "diffusion": r"(recording|compare|lab/runs/\d+)/(x|final)",
            "recon": r"truth|runs/\d+/volume",
-           "learned": r"truth|runs/\d+/(strip|recon)"}
+           "learned": r"truth|runs/\d+/(strip|recon)",
+           "convex-duals": r"outcome/(convex_objective|certificate|arrays/(?!gd_).*)"}
 #: Free-text fields: values a user would type.
 TEXT = {"widths": ("", "4", "4, 8", "2,3"), "also": ("", "fbp", "tv", "cg, fbp"),
         "path": ("",), "prior_path": ("",)}

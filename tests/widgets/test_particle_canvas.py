@@ -321,7 +321,7 @@ def test_constraint_drag_moves_the_line_without_panning(view, qtbot):
     path = [tuple(start + (0, -k * 10)) for k in range(4)]      # drag upwards on screen
     _drag(view, path)
     assert len(moved) == 3 and np.all(np.diff(moved) > 0)      # y grows upwards
-    end_y = view._to_data(path[-1])[1] - view._to_data(path[0])[1]
+    end_y = view.interaction.to_data(path[-1])[1] - view.interaction.to_data(path[0])[1]
     assert moved[-1] == pytest.approx(end_y, abs=1e-3)
     assert view.layers.constraint_ay[1] == pytest.approx(moved[-1])
     assert np.allclose(before, _rect(view))

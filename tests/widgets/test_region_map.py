@@ -218,7 +218,7 @@ def test_the_key_has_an_entry_for_every_kind_of_mark_drawn(view):
     assert "neg" not in view.key_entries()
     text = view.key.text()
     for kind in view.key_entries():
-        assert view._key_names[kind] in text
+        assert view.region_key.names[kind] in text
     view.set_key_names(lines="the points' lines")
     assert "the points' lines" in view.key.text() and not view.key.isHidden()
     with pytest.raises(ValueError):

@@ -1,0 +1,224 @@
+"""Unpaired training of an unrolled net: OT-cycleGAN, known forward operator (SCIENCE.md §6.5).
+
+The forward operator ``A`` (mask, coils) is known, so one generator ``G`` (the unrolled net,
+k-space → image) and one critic ``D`` (on images) suffice (§6.5.1): the second generator and
+its critic ψ do not depend on ``G`` and are dropped. The training slices are split in two
+halves that never meet (§6.5.3, :func:`unpaired_split`): clean images ``x`` from the even
+positions, undersampled k-space ``y`` from the odd ones; no ``(x, y)`` pair is ever formed.
+
+* cycle (§6.5.2, "6.1"): ``ℓ_cyc = mean|x − G(A x)| + mean|y − A G(y)|`` (y-side in k-space);
+* generator: ``L_G = w_gan · (−mean D(G(y))) + w_cyc · ℓ_cyc``; with ``w_gan = 0`` this is
+  the cycle term alone, whose y-side is the data-consistency residual CG-SENSE minimises;
+* critic (WGAN-GP): ``L_D = ½[−mean D(x) + mean D(G(y)) + 5·GP]``,
+  ``GP = E(‖∇D(x̃)‖₂ − 1)²`` at random interpolates ``x̃`` of real and fake (§6.5.4 test 4);
+  ``n_critic`` critic steps per generator step, Adam β = (0.5, 0.9) (the official code's).
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Generator, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.core.progress import Progress
+from engine.imaging.unrolled import Unrolled, to_channels
+from engine.learned.data import BrainSlices
+from engine.learned.memory import count_saved
+from engine.learned.train import TrainResult, evaluate
+
+__all__ = ["UnpairedSets", "unpaired_split", "PatchCritic", "gradient_penalty", "cycle_loss",
+           "generator_loss", "critic_loss", "train_ot_cyclegan", "GP_WEIGHT"]
+
+GP_WEIGHT = 5.0
+BETAS = (0.5, 0.9)
+
+
+@dataclass
+class UnpairedSets:
+    """Clean images ``x`` and undersampled k-space ``y`` from disjoint training slices."""
+    x: torch.Tensor
+    x_index: np.ndarray
+    y: torch.Tensor
+    y_index: np.ndarray
+
+
+def unpaired_split(data: BrainSlices) -> UnpairedSets:
+    """Even training positions give clean images, odd ones k-space; never paired (§6.5.3)."""
+    train = data.train
+    if len(train) < 2:
+        raise ValueError("unpaired training needs at least 2 training slices")
+    even, odd = np.arange(0, len(train), 2), np.arange(1, len(train), 2)
+    return UnpairedSets(train.target[even], train.index[even], train.k[odd], train.index[odd])
+
+
+class PatchCritic(nn.Module):
+    """A 3-layer PatchGAN critic on ``[Re x, Im x]`` (16–32–64 channels, no norm, no sigmoid;
+    §6.5.3); ``D(x)`` is the mean of its patch scores, one number per image."""
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        w = int(width)
+        self.layers = nn.Sequential(
+            nn.Conv2d(2, w, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * w, 4 * w, 3, 1, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * w, 1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(to_channels(x)).mean(dim=(1, 2, 3))
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator) -> torch.Tensor:
+    """``E(‖∇D(x̃)‖₂ − 1)²`` at ``x̃ = εx + (1 − ε)x_fake``, ε ~ U(0, 1) per image (§6.5.2)."""
+    eps = torch.rand(real.shape[0], generator=generator).to(real.device, real.real.dtype)
+    mixed = (eps[:, None, None] * real + (1 - eps[:, None, None]) * fake).detach()
+    mixed.requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    norm = torch.view_as_real(grad).flatten(1).norm(dim=1)
+    return ((norm - 1) ** 2).mean()
+
+
+def cycle_loss(net: Unrolled, op, x: torch.Tensor, y: torch.Tensor):
+    """``(ℓ_cyc, G(y))``: ``mean|x − G(Ax)| + mean|y − A G(y)|`` (§6.5.2)."""
+    fake = net(y, op)
+    cyc = (x - net(op.forward(x), op)).abs().mean() + (y - op.forward(fake)).abs().mean()
+    return cyc, fake
+
+
+def generator_loss(net, critic, op, x, y, gan_weight: float, cycle_weight: float):
+    """``(L_G, ℓ_cyc, G(y))`` with ``L_G = w_gan·(−mean D(G(y))) + w_cyc·ℓ_cyc`` (§6.5.1)."""
+    cyc, fake = cycle_loss(net, op, x, y)
+    loss = cycle_weight * cyc
+    if gan_weight:
+        loss = loss - gan_weight * critic(fake).mean()
+    return loss, cyc, fake
+
+
+def critic_loss(critic, real, fake, generator) -> torch.Tensor:
+    """``½[−mean D(x) + mean D(G(y)) + 5·GP]`` (the official code's WGAN-GP, §6.5.2)."""
+    gp = gradient_penalty(critic, real, fake, generator)
+    return 0.5 * (-critic(real).mean() + critic(fake).mean() + GP_WEIGHT * gp)
+
+
+def _critic_steps(critic, opt, x, fake, n_critic, gen) -> None:
+    for _ in range(n_critic):
+        loss = critic_loss(critic, x, fake.detach(), gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+def _generator_step(net, critic, opt, op, x, y, weights, count: bool):
+    with count_saved() as counter:
+        loss, cyc, fake = generator_loss(net, critic, op, x, y, *weights)
+    saved = counter.bytes if count else 0          # alive until the backward frees them
+    value = float(loss.detach())
+    if not np.isfinite(value) or not np.isfinite(float(cyc.detach())):
+        return None, 0, fake
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(cyc.detach()), saved, fake
+
+
+def _fresh_state(seed: int) -> dict:
+    return {"step": 0, "rng": torch.Generator().manual_seed(seed).get_state(), "critic": None,
+            "opts": None, "loss": [], "val_steps": [], "val_psnr": [], "val_ssim": [],
+            "peak": 0}
+
+
+def _setup(net, st, lr, seed, device):
+    """Critic and both optimisers, restored from a resumed state ``st`` when it has them."""
+    torch.manual_seed(seed)
+    critic = PatchCritic().to(device)
+    net.to(device).train()
+    opts = (torch.optim.Adam(net.parameters(), lr=lr, betas=BETAS),
+            torch.optim.Adam(critic.parameters(), lr=lr, betas=BETAS))
+    if st["critic"] is not None:
+        critic.load_state_dict(st["critic"])
+        for opt, sd in zip(opts, st["opts"]):
+            opt.load_state_dict(sd)
+    return critic, opts
+
+
+def train_ot_cyclegan(net: Unrolled, data: BrainSlices, steps: int = 200, lr: float = 1e-3,
+                      seed: int = 0, batch: int = 4, eval_every: int = 0, device: str = "cpu",
+                      gan_weight: float = 0.1, cycle_weight: float = 1.0, n_critic: int = 5,
+                      resume: Optional[dict] = None) -> Generator[Progress, None, TrainResult]:
+    """Train ``net`` (the generator) without pairs (SCIENCE.md §6.5); a generator of Progress.
+
+    Parameters
+    ----------
+    net : Unrolled
+        The generator ``G`` (k-space → image), trained in place.
+    data : BrainSlices
+        Its training split is halved by :func:`unpaired_split`; the validation and test splits
+        (with ground truth) only measure PSNR.
+    steps : int
+        Total generator steps (a resumed run continues up to this count).
+    gan_weight, cycle_weight : float
+        ``w_gan`` and ``w_cyc`` (``w_gan = 0``: cycle consistency alone, no critic).
+    n_critic : int
+        Critic steps per generator step.
+    resume : dict, optional
+        ``result.state`` of an earlier run (critic, optimisers, batch generator, curves).
+
+    Yields Progress with ``partial = {"step", "loss", "module_loss", "val"}`` (loss = ℓ_cyc);
+    returns a :class:`~engine.learned.train.TrainResult` (``mode = "otcycle"``). A non-finite
+    loss stops the run with a message and keeps the weights of the last good step.
+    """
+    if not (lr > 0 and np.isfinite(lr)) or steps < 0 or batch < 1 or gan_weight < 0:
+        raise ValueError(f"need lr > 0, steps >= 0, batch >= 1, gan_weight >= 0 "
+                         f"(got {lr}, {steps}, {batch}, {gan_weight})")
+    sets, op = unpaired_split(data), data.operator(device)
+    st = copy.deepcopy(resume) if resume is not None else _fresh_state(seed)
+    critic, (g_opt, d_opt) = _setup(net, st, lr, seed, device)
+    gen = torch.Generator().manual_seed(seed)
+    gen.set_state(st["rng"])
+    every = eval_every or max(1, steps // 10)
+    times, message = [], ""
+    while st["step"] < steps:
+        step = st["step"]
+        xi = torch.randint(len(sets.x), (batch,), generator=gen)
+        yi = torch.randint(len(sets.y), (batch,), generator=gen)
+        x, y = sets.x[xi].to(device), sets.y[yi].to(device)
+        saved = copy.deepcopy((net.state_dict(), g_opt.state_dict()))
+        t0 = time.perf_counter()
+        cyc, peak, fake = _generator_step(net, critic, g_opt, op, x, y,
+                                          (gan_weight, cycle_weight), step == 0)
+        if cyc is None or not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+            net.load_state_dict(saved[0])
+            g_opt.load_state_dict(saved[1])
+            message = (f"the loss became NaN/inf at step {step + 1}: stopped, the weights of "
+                       f"step {step} are kept; lower the learning rate (now {lr:g})")
+            break
+        if gan_weight:
+            _critic_steps(critic, d_opt, x, fake, n_critic, gen)
+        times.append(time.perf_counter() - t0)
+        st["peak"] = max(st["peak"], peak)
+        st["step"] += 1
+        st["loss"].append(cyc)
+        val = None
+        if st["step"] % every == 0 or st["step"] == steps:
+            val = evaluate(net, data, "val", device)
+            net.train()
+            st["val_steps"].append(st["step"])
+            st["val_psnr"].append(val[0])
+            st["val_ssim"].append(val[1])
+        st["rng"] = gen.get_state()
+        yield Progress(st["step"] / max(steps, 1),
+                       f"otcycle: step {st['step']}/{steps}, cycle loss {cyc:.4f}",
+                       {"step": st["step"], "loss": cyc, "module_loss": [cyc], "val": val})
+    st["critic"] = copy.deepcopy(critic.state_dict())
+    st["opts"] = [copy.deepcopy(o.state_dict()) for o in (g_opt, d_opt)]
+    test = evaluate(net, data, "test", device)
+    loss = np.asarray(st["loss"], float)
+    return TrainResult("otcycle", 1, len(loss), loss, loss.reshape(-1, 1),
+                       np.asarray(st["val_steps"], int), np.asarray(st["val_psnr"], float),
+                       np.asarray(st["val_ssim"], float), test[0], test[1], int(st["peak"]),
+                       float(np.mean(times)) if times else 0.0, message, st, net)

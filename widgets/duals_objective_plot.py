@@ -1,0 +1,86 @@
+"""Objective vs step of every gradient-descent seed against the convex optimum line
+(the convex-duals lab's shared plot, in the regions lab's visual language)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from PySide6 import QtWidgets
+
+from widgets.curve_plot import CurvePlot
+
+__all__ = ["DualsObjectivePlot", "SEED_COLORS"]
+
+SEED_COLORS = [(49, 104, 198), (230, 120, 20), (40, 150, 70), (150, 60, 170), (200, 40, 60),
+               (20, 150, 160), (140, 110, 40), (90, 90, 90)]
+OPTIMUM_COLOR = (0, 0, 0)
+
+
+class DualsObjectivePlot(QtWidgets.QWidget):
+    """A log-log plot of each seed's objective, the optimum p* as a dashed line, a key, and
+    the optimality certificate in a line of text under it."""
+
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None):
+        super().__init__(parent)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.curves = CurvePlot("Objective vs step (Adam, every seed)", "step + 1",
+                                "objective")
+        self.curves.set_log(True, False)
+        self.excess = CurvePlot("Distance to the optimum", "step + 1", "objective − p*")
+        self.excess.set_log(True, True)
+        self.caption = QtWidgets.QLabel("Run the lab: the convex optimum and the runs appear here.")
+        self.caption.setWordWrap(True)
+        lay.addWidget(self.curves, 3)
+        lay.addWidget(self.excess, 2)
+        lay.addWidget(self.caption)
+        self._optimum: Optional[float] = None
+        self._cert = ""
+
+    @property
+    def plot_item(self):
+        return self.curves.plot_item
+
+    def clear(self) -> None:
+        self.curves.clear_items()
+        self.excess.clear_items()
+        self._optimum, self._cert = None, ""
+
+    def set_optimum(self, value: float, certificate: float, kind: str) -> None:
+        """The convex optimum p* and its certificate (duality gap, KKT residual …)."""
+        self._optimum = float(value)
+        self._cert = f"p* = {value:.6f}, {kind} {certificate:.1e}"
+        self.caption.setText(self._cert)
+        self.curves.set_hline("optimum", self._optimum, color=OPTIMUM_COLOR,
+                              label="convex optimum p*", name="convex optimum p*")
+
+    def set_runs(self, steps, objectives) -> None:
+        """Objectives ``(S, T)`` at ``steps`` (``T``); NaN where a run stopped (its path up
+        to there stays drawn)."""
+        steps = np.asarray(steps, float) + 1.0
+        objs = np.atleast_2d(np.asarray(objectives, float))
+        for key in [k for k in self.curves.keys() if k.startswith("seed")]:
+            self.curves.remove(key)
+        for s, row in enumerate(objs):
+            self.curves.set_curve(f"seed{s}", steps[:len(row)], row,
+                                  color=SEED_COLORS[s % len(SEED_COLORS)], width=2,
+                                  name=f"Adam seed {s}")
+        if self._optimum is None:
+            return
+        self.curves.set_hline("optimum", self._optimum, color=OPTIMUM_COLOR,
+                              label="convex optimum p*", name="convex optimum p*")
+        self._draw_excess(steps, objs)
+        tail = objs[:, -1][np.isfinite(objs[:, -1])]
+        if tail.size:
+            self.caption.setText(f"{self._cert}; final runs − p*: "
+                                 + ", ".join(f"{v - self._optimum:.1e}" for v in tail)
+                                 + " (never below p* beyond the certificate)")
+
+    def _draw_excess(self, steps: np.ndarray, objs: np.ndarray) -> None:
+        """``objective − p*`` on log axes (a run at or below p* leaves the plot)."""
+        for key in [k for k in self.excess.keys() if k.startswith("seed")]:
+            self.excess.remove(key)
+        for s, row in enumerate(objs):
+            gap = row - self._optimum
+            self.excess.set_curve(f"seed{s}", steps[:len(row)], np.where(gap > 0, gap, np.nan),
+                                  color=SEED_COLORS[s % len(SEED_COLORS)], width=2)
