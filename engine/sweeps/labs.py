@@ -1,5 +1,5 @@
 """The sweepable labs: name → config class, ``run_config`` and scalar metrics (SCIENCE.md
-§1.5, §2.3, §3.5, §4).
+§1.5, §2.3, §3.5, §4, §6, §7).
 
 The engine-side twin of ``app/registry.py`` (the engine never imports ``app``): paths are
 "module:attribute" strings resolved on first use, so this shared package imports no lab
@@ -107,6 +107,50 @@ def _recon_best_psnr(cfg, result) -> float:
     return max((float(r.psnr) for r in result.runs), default=math.nan)
 
 
+LEARNED_MODES = ("e2e", "checkpoint", "gleam", "scale_eq", "otcycle")
+
+
+def _learned_metric(mode: str, attr: str):
+    """``attr`` of the run trained in ``mode`` (NaN when the config did not train it)."""
+    def metric(cfg, result) -> float:
+        run = next((r for r in result.runs if r.mode == mode), None)
+        return float(getattr(run, attr)) if run is not None else math.nan
+    metric.__doc__ = f"{attr} of the {mode} run (SCIENCE.md §6)."
+    return metric
+
+
+def _learned_metrics() -> dict:
+    out = {"best_psnr": (lambda cfg, r: max((float(x.test_psnr) for x in r.runs),
+                                            default=math.nan),
+                         "best test PSNR over the trained modes (dB)")}
+    for mode in LEARNED_MODES:
+        out[f"psnr_{mode}"] = (_learned_metric(mode, "test_psnr"), f"test PSNR of {mode} (dB)")
+        out[f"seconds_per_step_{mode}"] = (_learned_metric(mode, "seconds_per_step"),
+                                           f"training seconds per step of {mode}")
+        out[f"peak_bytes_{mode}"] = (_learned_metric(mode, "peak_bytes"),
+                                     f"peak training memory of {mode} (bytes)")
+    return out
+
+
+def _duals_gaps(result) -> np.ndarray:
+    """Final non-convex objective of every seed minus the convex optimum p* (SCIENCE.md §7);
+    a run that diverged (NaN at the end) counts as ``inf``."""
+    out = result.outcome
+    final = np.asarray(out.gd_objectives, dtype=float)[:, -1]
+    return np.where(np.isfinite(final), final - float(out.convex_objective), np.inf)
+
+
+DUALS_METRICS = {
+    "gap_min": (lambda cfg, r: float(np.min(_duals_gaps(r))) if len(_duals_gaps(r))
+                else math.nan, "smallest final objective gap over the seeds (≥ 0 up to the "
+                "certificate)"),
+    "gap_mean": (lambda cfg, r: float(np.mean(_duals_gaps(r))) if len(_duals_gaps(r))
+                 else math.nan, "mean final objective gap over the seeds (inf: one diverged)"),
+    "certificate": (lambda cfg, r: float(r.outcome.certificate),
+                    "the convex optimum's certificate (duality gap, KKT residual or distance "
+                    "to the closed form)"),
+}
+
 FLOW_METRICS = {
     "convergence_time": (_flow_convergence_time,
                          "time the median loss first falls below 1e-3 (inf: never)"),
@@ -140,6 +184,10 @@ TARGETS: dict[str, SweepTarget] = {t.name: t for t in (
         "psnr_b": (_recon_metric(1, "psnr"), "PSNR of method B (dB)"),
         "ssim_b": (_recon_metric(1, "ssim"), "mean axial SSIM of method B"),
         "best_psnr": (_recon_best_psnr, "best PSNR over all methods run (dB)")}),
+    SweepTarget("learned", "engine.learned:LearnedConfig", "engine.learned.lab:run_config",
+                _learned_metrics()),
+    SweepTarget("convex-duals", "engine.convex_duals:DualsConfig",
+                "engine.convex_duals.lab:run_config", DUALS_METRICS),
 )}
 
 
