@@ -20,7 +20,7 @@ TICK = 0.25             # seconds between progress ticks while Dask works
 BATCH = 64              # points per call of a lab's batch entry (in this process)
 
 
-def in_process(lab: str, points: Iterable, metrics: list) -> Generator:
+def in_process(lab, points: Iterable, metrics: list) -> Generator:
     """Run the points here, relaying each run's progress as ticks: one after another, or
     in groups of :data:`BATCH` when the lab has a ``batch`` entry (same numbers)."""
     points = list(points)
@@ -95,7 +95,7 @@ class DaskExecutor:
     def worker_count(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
 
-    def run(self, lab: str, points: list, metrics: list) -> Generator:
+    def run(self, lab, points: list, metrics: list) -> Generator:
         """Submit every point, then yield rows as they finish (any order) and ticks."""
         from distributed import wait
         futures, tgt = {}, target(lab)      # shipped whole: workers need not know its name

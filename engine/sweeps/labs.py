@@ -22,10 +22,14 @@ CONVERGENCE_TOL = 1e-3   # loss threshold of the convergence time (SCIENCE.md §
 
 @dataclass(frozen=True)
 class SweepTarget:
-    """One sweepable lab: its config class, its run entry and its metrics."""
+    """One sweepable lab: its config class, its run entry and its metrics.
+
+    ``config``, ``run`` and ``batch`` are "module:attribute" paths (what Dask workers
+    resolve); an in-process sweep may also be given a target whose ``run`` is a callable
+    (a lab's study of an object that is not in the config, e.g. an overriding prior)."""
     name: str
     config: str
-    run: str
+    run: object
     metrics: dict = field(default_factory=dict)     # name → (function, one-line help)
     batch: str = ""     # optional "module:attr": (configs, device) → generator of results
 
@@ -42,7 +46,9 @@ class SweepTarget:
         return _resolve(self.batch)
 
 
-def _resolve(path: str):
+def _resolve(path):
+    if callable(path):
+        return path
     module, _, attr = path.partition(":")
     return getattr(importlib.import_module(module), attr)
 
@@ -191,8 +197,11 @@ TARGETS: dict[str, SweepTarget] = {t.name: t for t in (
 )}
 
 
-def target(name: str) -> SweepTarget:
-    """The sweep target ``name``; ``ValueError`` listing the known ones otherwise."""
+def target(name) -> SweepTarget:
+    """The sweep target ``name`` (a target passes through); ``ValueError`` listing the known
+    ones otherwise."""
+    if isinstance(name, SweepTarget):
+        return name
     if name not in TARGETS:
         raise ValueError(f"no sweepable lab {name!r}: expected one of {', '.join(TARGETS)}")
     return TARGETS[name]

@@ -53,7 +53,7 @@ def batch_steps(lab: str, configs: list, metrics: list, device: str = "cpu") -> 
     per lab). If the group fails as a whole, every point is run alone so that only the
     points that fail are recorded with their error.
     """
-    tgt = target(lab)
+    tgt = _target_of(lab)
     start = time.perf_counter()
     try:
         cfgs = [config_from_dict(tgt.config_class(), c) for c in configs]

@@ -193,3 +193,24 @@ def test_the_lab_study_is_the_sweep():
     np.testing.assert_array_equal(got, _convergence_table(1.0)[:, ::4])
     batched = convergence_times(SCALES[::4], depths=DEPTHS)
     np.testing.assert_allclose(got, batched, rtol=1e-7)     # common-step batch: close
+
+
+def test_the_diffusion_budget_study_is_a_sweep_with_the_runs_own_numbers():
+    """Each budget's distance equals a lone solver run at that budget recording its first and
+    last frame (the study's former loop), and the run's own budget is the run's value."""
+    import dataclasses
+    from engine.diffusion import DiffusionConfig
+    from engine.diffusion.lab import run_config
+    from engine.diffusion.study import BUDGETS, budget_study
+    cfg = DiffusionConfig(prior="ring", solver="posterior", compare_solver="none",
+                          n_particles=100, n_steps=30, budget_study=False)
+    res = drain(run_config(cfg, views=False))
+    study = drain(budget_study(cfg, lambda c: run_config(c, "cpu", res.prior, views=False),
+                               0.0, 1.0, {r.solver: r for r in res.recordings}))
+    budgets, dist = study["posterior"]
+    assert list(budgets) == sorted(set(BUDGETS) | {30})
+    assert dist[list(budgets).index(30)] == res.recording.summary["posterior_distance"]
+    for b in (5, 50):
+        alone = drain(run_config(dataclasses.replace(cfg, n_steps=b, record_every=b,
+                                                     n_trails=0), views=False))
+        assert dist[list(budgets).index(b)] == alone.recording.summary["posterior_distance"]
