@@ -178,7 +178,8 @@ def budget_study(config, run: Callable, lo: float = 0.0, span: float = 1.0,
         table = yield from relay(
             run_sweep(Sweep(study, base, {"n_steps": todo}, 1, ["posterior_distance"]),
                       executor="local"),
-            lo + span * done / total, lo + span * (done + len(todo)) / total)
+            lo + span * done / total, lo + span * (done + len(todo)) / total,
+            f"step-budget study, {name}: ")
         failed = table["error"][table["error"] != ""]
         if len(failed):
             raise RuntimeError(f"step-budget study, {name}: {failed.iloc[0]}")
