@@ -28,8 +28,8 @@ from engine.gradient_flow.runner import simulate_iter
 from engine.sweeps import Sweep, run_sweep
 
 __all__ = ["FlowConfig", "FlowResult", "PhaseField", "ReducedPoint", "run_config", "run",
-           "phase_field", "reduced_point", "reduced_points", "convergence_study", "DEPTHS", "SCALES",
-           "STUDY_LRS"]
+           "phase_field", "reduced_point", "reduced_points", "convergence_study", "DEPTHS",
+           "SCALES", "STUDY_LRS"]
 
 DEPTHS = (1, 2, 3, 4)
 SCALES = np.logspace(-2, 0, 9)
