@@ -2,7 +2,8 @@
 a worker process is killed mid-sweep (Dask reschedules its points); a separately started
 ``dask scheduler`` + ``dask worker`` on localhost (the remote-cluster code path) runs a lab's
 sweep. The killed-worker test sweeps a torch-free seeded target (tests/engine/sweep_toy.py)
-so its workers start in about a second; the scheduler test runs the gradient-flow lab."""
+so its workers start in about a second; the scheduler test runs the gradient-flow lab's
+reduced-ODE target."""
 import os
 import pathlib
 import signal
@@ -19,12 +20,6 @@ from engine.sweeps import TARGETS, Sweep, load_sweep, run_sweep
 from tests.engine.sweep_toy import TOY, WalkConfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-METRICS = ["convergence_time", "final_loss"]
-
-
-def _flow_sweep(depths):
-    cfg = FlowConfig(n_init=8, t_max=12.0, frames=30, dt=0.05)
-    return Sweep("gradient-flow", cfg, {"depth": depths, "init_scale": [0.1, 1.0]}, 1, METRICS)
 
 
 def _numbers(table):
@@ -102,7 +97,10 @@ def test_sweep_on_a_separately_started_scheduler_and_worker(scheduler_and_worker
     from distributed import Client
     with Client(scheduler_and_worker, timeout=30) as client:
         client.wait_for_workers(1, timeout=120)
-    sweep = _flow_sweep([2])
+    # the gradient-flow lab's reduced-ODE target: one point per task on the worker, one
+    # batched call here (its batch hook) -- the same numbers
+    sweep = Sweep("gradient-flow/reduced", FlowConfig(), {"depth": [2, 3]}, 1,
+                  ["convergence_time"])
     table = drain(run_sweep(sweep, executor=scheduler_and_worker))
     assert (table["error"] == "").all() and len(table) == 2
     pd.testing.assert_frame_equal(_numbers(table), _numbers(drain(run_sweep(sweep, "local"))))
