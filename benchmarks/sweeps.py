@@ -60,6 +60,32 @@ def timed(gen):
     return table, wall
 
 
+def study_figures() -> str:
+    """The gradient-flow lab's 36-point convergence-time study: as the in-process sweep
+    (batch hook), point by point through the same sweep engine, and the older common-step
+    batched ``convergence_times``."""
+    from engine.gradient_flow.lab import DEPTHS, SCALES, convergence_study
+    from engine.gradient_flow.reduced import convergence_times
+    from engine.sweeps import TARGETS
+    start = time.perf_counter()
+    drain(convergence_study(1.0))
+    t_batch = time.perf_counter() - start
+    target = TARGETS["gradient-flow/reduced"]
+    TARGETS["gradient-flow/reduced"] = type(target)(
+        target.name, target.config, target.run, target.metrics)        # no batch hook
+    try:
+        start = time.perf_counter()
+        drain(convergence_study(1.0))
+        t_points = time.perf_counter() - start
+    finally:
+        TARGETS["gradient-flow/reduced"] = target
+    start = time.perf_counter()
+    convergence_times(SCALES, depths=DEPTHS, nu=1.0)
+    t_common = time.perf_counter() - start
+    return (f"convergence study (36 points): sweep with batch hook {t_batch:.2f} s, point by "
+            f"point {t_points:.2f} s, common-step batched ODE {t_common:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="16 points instead of 64")
@@ -90,6 +116,7 @@ def main() -> None:
     print(f"scheduling overhead        {overhead * 1e3:7.1f} ms/point (target <= "
           f"{TARGET_OVERHEAD * 1e3:.0f} ms) {'OK' if overhead <= TARGET_OVERHEAD else 'MISSED'}")
     print(f"results identical to serial: {same}")
+    print(study_figures())
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The result plot of a sweep: a line with error bars for one axis, a heat map for two.
+"""The result plot of a sweep: a line with error bars for one axis, a heat map for two,
+small multiples (:class:`widgets.sweep_multiples.SmallMultiples`) for three.
 
 Takes NumPy arrays only (the app reduces the sweep table): ``show_line`` draws the mean of a
 metric over seeds against one axis with ± one standard deviation, one curve per value of an
@@ -14,6 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from widgets.sweep_multiples import SmallMultiples
+
 __all__ = ["SweepPlot"]
 
 COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -21,7 +24,8 @@ COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 10
 
 
 class SweepPlot(QWidget):
-    """Line plot (one axis) or heat map (two axes) of a sweep's metric; clickable points."""
+    """Line plot (one axis), heat map (two axes) or small multiples (three axes) of a
+    sweep's metric; clickable points."""
 
     sigPointClicked = Signal(object)      # tuple of indices into the axes' values
 
@@ -33,7 +37,11 @@ class SweepPlot(QWidget):
         self.caption.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.multiples = SmallMultiples()
+        self.multiples.hide()
+        self.multiples.sigPointClicked.connect(self.sigPointClicked)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.multiples, 1)
         layout.addWidget(self.caption)
         self.mode = "empty"
         self.image: Optional[pg.ImageItem] = None
@@ -53,6 +61,21 @@ class SweepPlot(QWidget):
             item.getAxis(side).setTicks(None)
         self.image, self.mode = None, "empty"
         self.caption.setText(text)
+        self.multiples.reset()
+        self.multiples.hide()
+        self.plot.show()
+
+    def show_multiples(self, kind: str, caption: str = "", **panels) -> None:
+        """One panel per value of a third axis: ``kind`` ``"heatmap"`` (arguments of
+        :meth:`SmallMultiples.show_heatmaps`) or ``"line"`` (of ``show_lines``)."""
+        self.clear(caption)
+        self.plot.hide()
+        self.multiples.show()
+        if kind == "heatmap":
+            self.multiples.show_heatmaps(**panels)
+        else:
+            self.multiples.show_lines(**panels)
+        self.mode = "multiples-" + kind
 
     def show_line(self, x_label: str, x_ticks: Sequence[str], x: np.ndarray, mean: np.ndarray,
                   std: np.ndarray, metric: str, series: Sequence[str] = ("",),

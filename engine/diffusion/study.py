@@ -19,6 +19,7 @@ import torch
 from engine.core import Progress, relay
 from engine.diffusion.metrics import DISTANCE_POINTS, density_grid
 from engine.diffusion.priors import fit_gmm
+from engine.sweeps import Sweep, SweepTarget, run_sweep
 
 __all__ = ["RunView", "DiffusionLabResult", "BUDGETS", "STUDY_PARTICLES", "lab_views",
            "budget_study", "fit_custom_points"]
@@ -141,7 +142,8 @@ def _densities(result, lims) -> tuple:
 def budget_study(config, run: Callable, lo: float = 0.0, span: float = 1.0,
                  done_runs: Optional[dict] = None) -> Generator:
     """Final distance to the exact target vs step budget for the solver and the comparison
-    solver (SCIENCE.md §3.5): :data:`BUDGETS` and the run's own ``config.n_steps``.
+    solver (SCIENCE.md §3.5): :data:`BUDGETS` and the run's own ``config.n_steps``, as one
+    in-process sweep over ``n_steps`` per solver (``engine.sweeps``).
 
     Each value is the run's ``summary["posterior_distance"]`` — the one estimator of
     :meth:`~engine.diffusion.metrics.FrameMetrics.distance` on the first ``min(500, N)``
@@ -149,28 +151,57 @@ def budget_study(config, run: Callable, lo: float = 0.0, span: float = 1.0,
     :data:`STUDY_PARTICLES` ``)`` particles, so the estimator, its sample sizes and its noise
     floor are those of the lab's run; at the run's budget the lab's own runs
     (``done_runs``: solver → recording) are reused, so that point IS the run's value. Study
-    runs record only their first and last frame (``record_every = budget``).
+    runs record only their first and last frame (``record_every`` ≥ every budget).
 
     ``run(cfg)`` is the solver-run generator (:func:`~engine.diffusion.lab.run_config` without
-    views); returns ``{solver: (budgets, distance)}``.
+    views, with the lab's prior); returns ``{solver: (budgets, distance)}``.
+
+    Raises
+    ------
+    RuntimeError
+        A study run failed (its error text).
     """
-    done_runs = done_runs or {}
-    names = [config.solver] + ([config.compare_solver] if config.compare_solver != "none" else [])
+    names = list(dict.fromkeys(
+        [config.solver] + ([config.compare_solver] if config.compare_solver != "none" else [])))
     budgets = sorted(set(BUDGETS) | {int(config.n_steps)})
-    out, todo = {}, [(name, b) for name in dict.fromkeys(names) for b in budgets
-                     if not (b == config.n_steps and name in done_runs)]
     values = {(name, config.n_steps): rec.summary.get("posterior_distance", np.nan)
-              for name, rec in done_runs.items()}
-    for k, (name, budget) in enumerate(todo):
-        cfg = dataclasses.replace(config, solver=name, compare_solver="none", n_steps=budget,
-                                  n_particles=min(config.n_particles, STUDY_PARTICLES),
-                                  n_trails=0, budget_study=False, record_every=budget)
-        res = yield from relay(run(cfg), lo + span * k / len(todo),
-                                lo + span * (k + 1) / len(todo))
-        values[name, budget] = res.recording.summary.get("posterior_distance", np.nan)
-    for name in dict.fromkeys(names):
-        out[name] = (np.array(budgets), np.array([values[name, b] for b in budgets]))
-    return out
+              for name, rec in (done_runs or {}).items()}
+    plans = [(name, [b for b in budgets if (name, b) not in values]) for name in names]
+    total, done = max(1, sum(len(todo) for _, todo in plans)), 0
+    study = _study_target(run)
+    for name, todo in plans:
+        if not todo:
+            continue
+        base = dataclasses.replace(config, solver=name, compare_solver="none",
+                                   n_particles=min(config.n_particles, STUDY_PARTICLES),
+                                   n_trails=0, budget_study=False, record_every=max(budgets))
+        table = yield from relay(
+            run_sweep(Sweep(study, base, {"n_steps": todo}, 1, ["posterior_distance"]),
+                      executor="local"),
+            lo + span * done / total, lo + span * (done + len(todo)) / total,
+            f"step-budget study, {name}: ")
+        failed = table["error"][table["error"] != ""]
+        if len(failed):
+            raise RuntimeError(f"step-budget study, {name}: {failed.iloc[0]}")
+        values.update({(name, int(b)): float(v) for b, v in
+                       zip(table["n_steps"], table["posterior_distance"])})
+        done += len(todo)
+    return {name: (np.array(budgets), np.array([values[name, b] for b in budgets]))
+            for name in names}
+
+
+def _study_target(run: Callable) -> SweepTarget:
+    """The study's sweep target: ``run`` (the lab's solver runs, its prior included) and the
+    final distance to the exact target."""
+    def point(cfg, device="cpu"):
+        return run(cfg)
+
+    def distance(cfg, result) -> float:
+        return float(result.recording.summary.get("posterior_distance", np.nan))
+
+    return SweepTarget("diffusion/budget", "engine.diffusion:DiffusionConfig", point,
+                       {"posterior_distance": (distance, "final distance to the exact "
+                                               "target")})
 
 
 def _run_view(rec) -> RunView:

@@ -11,6 +11,7 @@ thread; a notebook gets the same result as the app.
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass
 from typing import Generator, Optional
@@ -21,13 +22,14 @@ from engine.core import Progress, drain, relay
 from engine.gradient_flow.compare import compare_step_sizes_iter
 from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.recording import FlowRecording
-from engine.gradient_flow.reduced import convergence_times, reduced_rhs
+from engine.gradient_flow.ode import dopri5_step, next_step_size
+from engine.gradient_flow.reduced import reduced_loss, reduced_rhs
 from engine.gradient_flow.runner import simulate_iter
 from engine.sweeps import Sweep, run_sweep
 
 __all__ = ["FlowConfig", "FlowResult", "PhaseField", "ReducedPoint", "run_config", "run",
-           "phase_field", "reduced_point", "convergence_study", "DEPTHS", "SCALES",
-           "STUDY_LRS"]
+           "phase_field", "reduced_point", "reduced_points", "convergence_study", "DEPTHS",
+           "SCALES", "STUDY_LRS"]
 
 DEPTHS = (1, 2, 3, 4)
 SCALES = np.logspace(-2, 0, 9)
@@ -130,10 +132,93 @@ def reduced_point(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, N
                                                                       ReducedPoint]:
     """The balanced chain's convergence time at ``(depth, init_scale, teacher_norm)`` from
     ``θ₀ = π/2`` (reduced ODE, SCIENCE.md §1.5): one point of :func:`convergence_study`,
-    the ``"gradient-flow/reduced"`` sweep target."""
-    yield Progress(0.0, "reduced ODE")
-    times = convergence_times([cfg.init_scale], depths=(cfg.depth,), nu=cfg.teacher_norm)
-    return ReducedPoint(cfg, float(np.asarray(times)[0, 0]))
+    the ``"gradient-flow/reduced"`` sweep target (:func:`reduced_points` with one point)."""
+    points = yield from reduced_points([cfg], device)
+    return points[0]
+
+
+def reduced_points(cfgs, device: str = "cpu") -> Generator[Progress, None, list]:
+    """:func:`reduced_point` for many configs in one vectorised integration (the sweep
+    target's ``batch`` hook; SCIENCE.md §1.5).
+
+    Every point keeps its own adaptive RK45 step (Dormand-Prince, the controller of
+    ``engine.gradient_flow.ode``), so each time equals the single-point
+    ``convergence_times([init_scale], depths=(depth,), nu=teacher_norm)`` bit for bit,
+    whatever the group: a sweep gives the same numbers on any executor.
+    """
+    cfgs = list(cfgs)
+    depth = np.array([float(c.depth) for c in cfgs])
+    nu = np.array([float(c.teacher_norm) for c in cfgs])
+    y = np.stack([np.array([float(c.init_scale) for c in cfgs]),
+                  np.full(len(cfgs), math.pi / 2)], -1)
+    yield Progress(0.0, f"reduced ODE, {len(cfgs)} points")
+    times = yield from _independent_crossing_times(y, depth, nu)
+    return [ReducedPoint(c, float(t)) for c, t in zip(cfgs, times)]
+
+
+def _independent_crossing_times(y, depth, nu, tol=1e-3, t_cap=1e4, rtol=1e-9):
+    """Per-row adaptive RK45 of the reduced flow until ``reduced_loss < tol`` (the
+    algorithm of ``reduced.convergence_times`` with one step size per row)."""
+    n = len(y)
+    times = np.where(reduced_loss(y[:, 0], y[:, 1], nu) < tol, 0.0, np.inf)
+    t, h = np.zeros(n), np.full(n, 1e-3)
+    y_cross, h_cross = np.zeros_like(y), np.zeros(n)
+    steps = 0
+    while True:
+        live = np.flatnonzero(np.isinf(times) & (t < t_cap))
+        if live.size == 0:
+            break
+        steps += 1
+        if steps % 200 == 0:
+            yield Progress(min(0.99, 1.0 - live.size / n), f"{n - live.size}/{n} converged")
+        yl, hl, Ll, nl = y[live], h[live], depth[live], nu[live]
+
+        def f(state):
+            return np.stack(reduced_rhs(state[:, 0], state[:, 1], Ll, nl), -1)
+
+        y_new, e, _ = dopri5_step(f, yl, hl[:, None])
+        err = _row_error_norm(e, yl, y_new, rtol, rtol * 1e-3)
+        ok = err <= 1.0
+        crossed = ok & (reduced_loss(y_new[:, 0], y_new[:, 1], nl) < tol)
+        idx = live[crossed]
+        times[idx] = t[idx]                    # + the sub-step, found below for all rows
+        y_cross[idx], h_cross[idx] = yl[crossed], hl[crossed]
+        acc = live[ok]
+        t[acc], y[acc] = t[acc] + hl[ok], y_new[ok]
+        h[live] = np.minimum(_next_steps(hl, err), 1.0)
+    hit = np.flatnonzero(h_cross > 0)          # rows bisected independently: one batch
+    if hit.size:
+        times[hit] += _bisect_rows(y_cross[hit], h_cross[hit], depth[hit], nu[hit], tol)
+    return times
+
+
+def _row_error_norm(err, y, y_new, rtol, atol) -> np.ndarray:
+    """``ode.error_norm`` per row (non-finite → inf: the row's step is rejected)."""
+    scale = atol + rtol * np.maximum(np.abs(y), np.abs(y_new))
+    val = np.max(np.abs(err) / scale, axis=1)
+    return np.where(np.isfinite(val), val, np.inf)
+
+
+def _next_steps(h, err) -> np.ndarray:
+    """``ode.next_step_size`` per row, in Python floats (NumPy's vectorised ``**`` may
+    round differently from the scalar one: the rows must match single-point runs)."""
+    return np.array([next_step_size(a, b) for a, b in zip(h.tolist(), err.tolist())])
+
+
+def _bisect_rows(y0, h, L, nu, tol, iters=50) -> np.ndarray:
+    """Sub-step ``τ ∈ (0, h]`` per row where the reduced loss crosses ``tol``
+    (``reduced._bisect_crossing`` with one ``h`` per row)."""
+    lo, hi = np.zeros(len(y0)), np.array(h, dtype=float)
+
+    def f(y):
+        return np.stack(reduced_rhs(y[:, 0], y[:, 1], L, nu), -1)
+
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        y_mid = dopri5_step(f, y0, mid[:, None])[0]
+        below = reduced_loss(y_mid[:, 0], y_mid[:, 1], nu) < tol
+        hi, lo = np.where(below, mid, hi), np.where(below, lo, mid)
+    return hi
 
 
 def convergence_study(nu: float = 1.0, depths=DEPTHS, scales=SCALES):

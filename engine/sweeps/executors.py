@@ -1,6 +1,6 @@
 """Where a sweep's points run: this process, an embedded LocalCluster, or a Dask scheduler.
 
-Every executor yields events ``("row", point, row)`` for a finished point and ``("tick",
+Every executor yields events ``("rows", [(point, row), ...])`` for finished points and ``("tick",
 fraction)`` while waiting, so :func:`engine.sweeps.run_sweep` can write, report progress and
 be cancelled between events. The Dask executors submit :func:`compute_point` for every point
 and let the scheduler place, retry and reschedule them (a killed worker's tasks run again).
@@ -10,25 +10,41 @@ from __future__ import annotations
 import logging
 from typing import Generator, Iterable, Optional
 
-from engine.sweeps.point import compute_point, point_steps
+from engine.sweeps.labs import target
+from engine.sweeps.point import batch_steps, compute_point, point_steps
 
 __all__ = ["in_process", "DaskExecutor", "open_executor", "CONNECT_TIMEOUT"]
 
 CONNECT_TIMEOUT = 5.0   # seconds to reach a scheduler before the sweep is refused
 TICK = 0.25             # seconds between progress ticks while Dask works
+BATCH = 64              # points per call of a lab's batch entry (in this process)
 
 
-def in_process(lab: str, points: Iterable, metrics: list) -> Generator:
-    """Run the points one after another here, relaying each run's progress as ticks."""
+def in_process(lab, points: Iterable, metrics: list) -> Generator:
+    """Run the points here, relaying each run's progress as ticks: one after another, or
+    in groups of :data:`BATCH` when the lab has a ``batch`` entry (same numbers)."""
+    points = list(points)
+    if target(lab).batch:
+        groups = [points[i:i + BATCH] for i in range(0, len(points), BATCH)]
+        for group in groups:
+            rows = yield from _ticks(batch_steps(lab, [p.config for p in group], metrics),
+                                     len(group))
+            yield ("rows", list(zip(group, rows)))
+        return
     for point in points:
-        gen = point_steps(lab, point.config, metrics)
-        while True:
-            try:
-                p = next(gen)
-            except StopIteration as stop:
-                yield ("row", point, stop.value)
-                break
-            yield ("tick", p.fraction)
+        row = yield from _ticks(point_steps(lab, point.config, metrics))
+        yield ("rows", [(point, row)])
+
+
+def _ticks(gen, weight: int = 1) -> Generator:
+    """Relay a run's progress as ``("tick", points done)`` events (``weight`` points run
+    in it); return its value."""
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield ("tick", weight * p.fraction)
 
 
 class DaskExecutor:
@@ -79,20 +95,20 @@ class DaskExecutor:
     def worker_count(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
 
-    def run(self, lab: str, points: list, metrics: list) -> Generator:
+    def run(self, lab, points: list, metrics: list) -> Generator:
         """Submit every point, then yield rows as they finish (any order) and ticks."""
         from distributed import wait
-        futures = {}
+        futures, tgt = {}, target(lab)      # shipped whole: workers need not know its name
         for point in points:
-            fut = self.client.submit(compute_point, lab, point.config, metrics, pure=False,
+            fut = self.client.submit(compute_point, tgt, point.config, metrics, pure=False,
                                      key=f"sweep-point-{point.index}-{id(self):x}")
             futures[fut] = point
         pending = set(futures)
         try:
             while pending:
                 done, pending = _wait_first(wait, pending)
-                for fut in done:
-                    yield ("row", futures[fut], _row_of(fut))
+                if done:
+                    yield ("rows", [(futures[f], _row_of(f)) for f in done])
                 yield ("tick", 0.0)
         finally:
             if pending:

@@ -1,5 +1,5 @@
 """The sweepable labs: name → config class, ``run_config`` and scalar metrics (SCIENCE.md
-§1.5, §2.3, §3.5, §4).
+§1.5, §2.3, §3.5, §4, §6, §7).
 
 The engine-side twin of ``app/registry.py`` (the engine never imports ``app``): paths are
 "module:attribute" strings resolved on first use, so this shared package imports no lab
@@ -22,11 +22,17 @@ CONVERGENCE_TOL = 1e-3   # loss threshold of the convergence time (SCIENCE.md §
 
 @dataclass(frozen=True)
 class SweepTarget:
-    """One sweepable lab: its config class, its run entry and its metrics."""
+    """One sweepable lab: its config class, its run entry and its metrics.
+
+    ``config``, ``run`` and ``batch`` are "module:attribute" paths (what Dask workers
+    resolve); an in-process sweep may also be given a target whose ``run`` is a callable
+    (a lab's study of an object that is not in the config, e.g. an overriding prior)."""
     name: str
     config: str
-    run: str
+    run: object
     metrics: dict = field(default_factory=dict)     # name → (function, one-line help)
+    batch: str = ""     # optional "module:attr": (configs, device) → generator of results
+
 
     def config_class(self) -> type:
         return _resolve(self.config)
@@ -34,8 +40,15 @@ class SweepTarget:
     def run_entry(self) -> Callable:
         return _resolve(self.run)
 
+    def batch_entry(self) -> Callable:
+        """The lab's group entry (``batch``): many points in one call, each result equal
+        to the ``run`` entry's for that point."""
+        return _resolve(self.batch)
 
-def _resolve(path: str):
+
+def _resolve(path):
+    if callable(path):
+        return path
     module, _, attr = path.partition(":")
     return getattr(importlib.import_module(module), attr)
 
@@ -100,6 +113,50 @@ def _recon_best_psnr(cfg, result) -> float:
     return max((float(r.psnr) for r in result.runs), default=math.nan)
 
 
+LEARNED_MODES = ("e2e", "checkpoint", "gleam", "scale_eq", "otcycle")
+
+
+def _learned_metric(mode: str, attr: str):
+    """``attr`` of the run trained in ``mode`` (NaN when the config did not train it)."""
+    def metric(cfg, result) -> float:
+        run = next((r for r in result.runs if r.mode == mode), None)
+        return float(getattr(run, attr)) if run is not None else math.nan
+    metric.__doc__ = f"{attr} of the {mode} run (SCIENCE.md §6)."
+    return metric
+
+
+def _learned_metrics() -> dict:
+    out = {"best_psnr": (lambda cfg, r: max((float(x.test_psnr) for x in r.runs),
+                                            default=math.nan),
+                         "best test PSNR over the trained modes (dB)")}
+    for mode in LEARNED_MODES:
+        out[f"psnr_{mode}"] = (_learned_metric(mode, "test_psnr"), f"test PSNR of {mode} (dB)")
+        out[f"seconds_per_step_{mode}"] = (_learned_metric(mode, "seconds_per_step"),
+                                           f"training seconds per step of {mode}")
+        out[f"peak_bytes_{mode}"] = (_learned_metric(mode, "peak_bytes"),
+                                     f"peak training memory of {mode} (bytes)")
+    return out
+
+
+def _duals_gaps(result) -> np.ndarray:
+    """Final non-convex objective of every seed minus the convex optimum p* (SCIENCE.md §7);
+    a run that diverged (NaN at the end) counts as ``inf``."""
+    out = result.outcome
+    final = np.asarray(out.gd_objectives, dtype=float)[:, -1]
+    return np.where(np.isfinite(final), final - float(out.convex_objective), np.inf)
+
+
+DUALS_METRICS = {
+    "gap_min": (lambda cfg, r: float(np.min(_duals_gaps(r))) if len(_duals_gaps(r))
+                else math.nan, "smallest final objective gap over the seeds (≥ 0 up to the "
+                "certificate)"),
+    "gap_mean": (lambda cfg, r: float(np.mean(_duals_gaps(r))) if len(_duals_gaps(r))
+                 else math.nan, "mean final objective gap over the seeds (inf: one diverged)"),
+    "certificate": (lambda cfg, r: float(r.outcome.certificate),
+                    "the convex optimum's certificate (duality gap, KKT residual or distance "
+                    "to the closed form)"),
+}
+
 FLOW_METRICS = {
     "convergence_time": (_flow_convergence_time,
                          "time the median loss first falls below 1e-3 (inf: never)"),
@@ -112,7 +169,8 @@ TARGETS: dict[str, SweepTarget] = {t.name: t for t in (
     SweepTarget("gradient-flow/reduced", "engine.gradient_flow:FlowConfig",
                 "engine.gradient_flow.lab:reduced_point",
                 {"convergence_time": (_reduced_time, "reduced-ODE time to loss < 1e-3 from "
-                                      "θ₀ = π/2 at (depth, init_scale, teacher_norm)")}),
+                                      "θ₀ = π/2 at (depth, init_scale, teacher_norm)")},
+                batch="engine.gradient_flow.lab:reduced_points"),
     SweepTarget("diffusion", "engine.diffusion:DiffusionConfig",
                 "engine.diffusion.lab:run_config", {
                     "posterior_distance": (_diffusion_summary("posterior_distance"),
@@ -132,11 +190,18 @@ TARGETS: dict[str, SweepTarget] = {t.name: t for t in (
         "psnr_b": (_recon_metric(1, "psnr"), "PSNR of method B (dB)"),
         "ssim_b": (_recon_metric(1, "ssim"), "mean axial SSIM of method B"),
         "best_psnr": (_recon_best_psnr, "best PSNR over all methods run (dB)")}),
+    SweepTarget("learned", "engine.learned:LearnedConfig", "engine.learned.lab:run_config",
+                _learned_metrics()),
+    SweepTarget("convex-duals", "engine.convex_duals:DualsConfig",
+                "engine.convex_duals.lab:run_config", DUALS_METRICS),
 )}
 
 
-def target(name: str) -> SweepTarget:
-    """The sweep target ``name``; ``ValueError`` listing the known ones otherwise."""
+def target(name) -> SweepTarget:
+    """The sweep target ``name`` (a target passes through); ``ValueError`` listing the known
+    ones otherwise."""
+    if isinstance(name, SweepTarget):
+        return name
     if name not in TARGETS:
         raise ValueError(f"no sweepable lab {name!r}: expected one of {', '.join(TARGETS)}")
     return TARGETS[name]

@@ -16,6 +16,7 @@ from typing import Generator, Optional
 
 from engine.core import Progress
 from engine.sweeps.executors import in_process, open_executor
+from engine.sweeps.labs import target
 from engine.sweeps.spec import Sweep, SweepPlan, plan_sweep
 from engine.sweeps.store import SweepStore, arrow_schema
 
@@ -79,10 +80,11 @@ def run_sweep(sweep: Sweep, executor: str = "dask", workers: int = 2, store=None
     try:
         if prep.store is not None:
             prep.store.open()
+        lab = target(sweep.lab)
         if ex is None:
-            events = in_process(prep.plan.lab, prep.todo, prep.plan.metrics)
+            events = in_process(lab, prep.todo, prep.plan.metrics)
         else:
-            events = ex.run(prep.plan.lab, prep.todo, prep.plan.metrics)
+            events = ex.run(lab, prep.todo, prep.plan.metrics)
         yield from _follow(events, prep, ex)
     finally:
         if ex is not None:
@@ -97,13 +99,13 @@ def _follow(events, prep: PreparedSweep, ex) -> Generator:
             "dashboard": ex.dashboard if ex is not None else None,
             "scheduler": ex.address if ex is not None else None}
     for event in events:
-        if event[0] == "row":
-            _, point, result = event
-            row = _row(point, result, prep.plan.metrics)
-            if prep.store is not None:
-                prep.store.write(row, prep.schema)
-            prep.rows.append(row)
-            fresh += 1
+        if event[0] == "rows":
+            for point, result in event[1]:
+                row = _row(point, result, prep.plan.metrics)
+                if prep.store is not None:
+                    prep.store.write(row, prep.schema)
+                prep.rows.append(row)
+                fresh += 1
             partial = {"stage": "points", "table": _frame(prep.rows, prep.schema),
                        "done": len(prep.rows), "total": total, **info}
             yield Progress(len(prep.rows) / total, _message(prep, start, fresh), partial)

@@ -26,7 +26,8 @@ _BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": Fals
 
 @dataclass(frozen=True)
 class Sweep:
-    """What to run: ``lab`` (a name of :data:`engine.sweeps.labs.TARGETS`), its base
+    """What to run: ``lab`` (a name of :data:`engine.sweeps.labs.TARGETS`, or a
+    :class:`~engine.sweeps.labs.SweepTarget` for an in-process sweep), its base
     ``config`` (a config instance or a dict of fields), ``axes`` (field → values), ``seeds``
     (each point runs with ``config.seed + k`` for ``k < seeds``) and ``metrics`` (names the
     lab produces; ``seconds`` is always kept)."""
@@ -124,7 +125,7 @@ def plan_sweep(sweep: Sweep) -> SweepPlan:
         raise ValueError(f"the sweep has {count} points; at most {MAX_POINTS} are allowed")
     seeds = [int(base["seed"]) + k for k in range(sweep.seeds)] if "seed" in base else [0]
     points = _points(cls, base, axes, seeds)
-    return SweepPlan(sweep.lab, base, axes, seeds, metrics, points)
+    return SweepPlan(tgt.name, base, axes, seeds, metrics, points)
 
 
 def _base_config(cls: type, config: Any) -> dict:

@@ -63,13 +63,14 @@ def test_reduced_sweep_matches_the_ode_and_is_stored(tmp_path):
 
 def test_resume_computes_only_the_missing_points(tmp_path, monkeypatch):
     calls = []
-    real = executors.point_steps
+    real = executors.batch_steps
 
-    def counting(lab, config, metrics, device="cpu"):
-        calls.append((config["depth"], config["init_scale"]))
-        return real(lab, config, metrics, device)
+    def counting(lab, configs, metrics, device="cpu"):
+        calls.extend((c["depth"], c["init_scale"]) for c in configs)
+        return real(lab, configs, metrics, device)
 
-    monkeypatch.setattr(executors, "point_steps", counting)
+    monkeypatch.setattr(executors, "batch_steps", counting)
+    monkeypatch.setattr(executors, "BATCH", 2)      # the reduced target runs in groups
     out, sweep = tmp_path / "s", _reduced_sweep()
     gen = run_sweep(sweep, executor="local", store=out)
     rows = 0
@@ -121,6 +122,7 @@ def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch
 ])
 def test_bad_input_is_refused_before_any_work(tmp_path, monkeypatch, change, message):
     monkeypatch.setattr(executors, "point_steps", lambda *a, **k: pytest.fail("ran a point"))
+    monkeypatch.setattr(executors, "batch_steps", lambda *a, **k: pytest.fail("ran a point"))
     with pytest.raises(ValueError, match=message):
         next(run_sweep(_reduced_sweep(**change), executor="local", store=tmp_path / "x"))
     assert not (tmp_path / "x").exists()
@@ -137,6 +139,50 @@ def test_an_unreachable_scheduler_is_refused_before_any_work(tmp_path, monkeypat
         drain(run_sweep(_reduced_sweep(), executor="slurm"))
 
 
+def test_a_batch_gives_the_single_point_numbers_exactly():
+    """The reduced target's batch hook (one vectorised integration, a step size per point)
+    equals the per-point path and ``convergence_times`` of one pair, bit for bit."""
+    from engine.gradient_flow.lab import reduced_point, reduced_points
+    cfgs = [FlowConfig(depth=d, init_scale=s, teacher_norm=nu)
+            for d, s, nu in [(1, 0.01, 1.0), (4, 0.01, 1.0), (2, 0.3, 2.0), (3, 1.0, 0.5),
+                             (4, 0.05, 1.0)]]
+    batch = [p.convergence_time for p in drain(reduced_points(cfgs))]
+    alone = [drain(reduced_point(c)).convergence_time for c in cfgs]
+    ode = [convergence_times([c.init_scale], depths=(c.depth,), nu=c.teacher_norm)[0, 0]
+           for c in cfgs]
+    assert batch == alone == ode and all(np.isfinite(batch))
+    sweep = _reduced_sweep(axes={"depth": [1, 4], "init_scale": [0.01, 0.3]})
+    grouped = drain(run_sweep(sweep, executor="local"))
+    pd.testing.assert_frame_equal(grouped.drop(columns="seconds"), _one_by_one(sweep))
+
+
+def _one_by_one(sweep):
+    """The sweep's table with every point run alone through ``point_steps``."""
+    from engine.sweeps.point import compute_point
+    from engine.sweeps.spec import plan_sweep
+    from engine.sweeps.store import arrow_schema
+    from engine.sweeps.run import _frame, _row
+    plan = plan_sweep(sweep)
+    rows = [_row(p, compute_point(sweep.lab, p.config, plan.metrics), plan.metrics)
+            for p in plan.points]
+    return _frame(rows, arrow_schema(plan.axes, plan.metrics)).drop(columns="seconds")
+
+
+def test_a_failing_batch_falls_back_to_single_points(monkeypatch):
+    monkeypatch.setitem(TARGETS, "brittle", SweepTarget(
+        "brittle", "engine.gradient_flow:FlowConfig",
+        "tests.engine.test_sweeps:_fails_at_depth_two", TARGETS[REDUCED].metrics,
+        batch="tests.engine.test_sweeps:_broken_batch"))
+    table = drain(run_sweep(Sweep("brittle", FlowConfig(), {"depth": [1, 2]}, 1,
+                                  ["convergence_time"]), executor="local"))
+    assert list(table["error"]) == ["", "FloatingPointError: diverged at depth 2"]
+
+
+def _broken_batch(cfgs, device="cpu"):
+    yield Progress(0.0, "batch")
+    raise RuntimeError("the group failed")
+
+
 def test_the_lab_study_is_the_sweep():
     """The lab's convergence-time table is the in-process sweep's numbers, exactly."""
     from engine.gradient_flow.lab import DEPTHS, SCALES, _convergence_table
@@ -146,4 +192,25 @@ def test_the_lab_study_is_the_sweep():
     got = table["convergence_time"].to_numpy().reshape(len(DEPTHS), -1)
     np.testing.assert_array_equal(got, _convergence_table(1.0)[:, ::4])
     batched = convergence_times(SCALES[::4], depths=DEPTHS)
-    np.testing.assert_allclose(got, batched, rtol=1e-7)
+    np.testing.assert_allclose(got, batched, rtol=1e-7)     # common-step batch: close
+
+
+def test_the_diffusion_budget_study_is_a_sweep_with_the_runs_own_numbers():
+    """Each budget's distance equals a lone solver run at that budget recording its first and
+    last frame (the study's former loop), and the run's own budget is the run's value."""
+    import dataclasses
+    from engine.diffusion import DiffusionConfig
+    from engine.diffusion.lab import run_config
+    from engine.diffusion.study import BUDGETS, budget_study
+    cfg = DiffusionConfig(prior="ring", solver="posterior", compare_solver="none",
+                          n_particles=100, n_steps=30, budget_study=False)
+    res = drain(run_config(cfg, views=False))
+    study = drain(budget_study(cfg, lambda c: run_config(c, "cpu", res.prior, views=False),
+                               0.0, 1.0, {r.solver: r for r in res.recordings}))
+    budgets, dist = study["posterior"]
+    assert list(budgets) == sorted(set(BUDGETS) | {30})
+    assert dist[list(budgets).index(30)] == res.recording.summary["posterior_distance"]
+    for b in (5, 50):
+        alone = drain(run_config(dataclasses.replace(cfg, n_steps=b, record_every=b,
+                                                     n_trails=0), views=False))
+        assert dist[list(budgets).index(b)] == alone.recording.summary["posterior_distance"]
