@@ -35,6 +35,7 @@ class DualsObjectivePlot(QtWidgets.QWidget):
         lay.addWidget(self.caption)
         self._optimum: Optional[float] = None
         self._cert = ""
+        self.run_names: list[str] = []        # the key's name of every run drawn now
 
     @property
     def plot_item(self):
@@ -44,6 +45,7 @@ class DualsObjectivePlot(QtWidgets.QWidget):
         self.curves.clear_items()
         self.excess.clear_items()
         self._optimum, self._cert = None, ""
+        self.run_names = []
 
     def set_optimum(self, value: float, certificate_text: str) -> None:
         """The convex optimum p* and the caption's line for it and its certificate (the
@@ -62,12 +64,13 @@ class DualsObjectivePlot(QtWidgets.QWidget):
         objs = np.atleast_2d(np.asarray(objectives, float))
         seeds = np.arange(len(objs)) if seeds is None else np.asarray(seeds)
         self.curves.plot_item.setTitle(f"Objective vs step ({optimizer}, every seed)")
+        self.run_names = [f"{optimizer} seed {seed}" for seed in seeds[:len(objs)]]
         for key in [k for k in self.curves.keys() if k.startswith("seed")]:
             self.curves.remove(key)
         for s, row in enumerate(objs):
             self.curves.set_curve(f"seed{s}", steps[:len(row)], row,
                                   color=SEED_COLORS[s % len(SEED_COLORS)], width=2,
-                                  name=f"{optimizer} seed {seeds[s]}")
+                                  name=self.run_names[s])
         if self._optimum is None:
             return
         self.curves.set_hline("optimum", self._optimum, color=OPTIMUM_COLOR,
