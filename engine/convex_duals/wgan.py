@@ -22,6 +22,8 @@ keeps its path (NaN after the stop).
     is shown only when every seed did).
 ``grid_x``, ``grid_y`` : (G,)
     Axes of the discriminator grids; ``grid_points`` (G², 2) the grid's points.
+``gda_best`` : ()
+    Row (seed index from 0) of the best GDA seed, the one the ``*_gda`` arrays show.
 ``critic_convex``, ``critic_gda`` : (G, G)
     ``x^T A x`` on the grid (rows follow ``grid_y``) for the optimal discriminator ``A*``
     and the best GDA seed's last discriminator.
@@ -227,8 +229,9 @@ def _outcome(p, Z, C_z, optimum, paths, steps, convex) -> ModelOutcome:
     cf, certificate = optimum
     finals = [path.objective[np.isfinite(path.objective)][-1]
               + (np.inf if path.diverged_at is not None else 0.0) for path in paths]
-    best = paths[int(np.argmin(finals))]          # a run that did not diverge, if any
-    arrays = {**convex, "generated_gda": Z @ best.W_last,
+    best_row = int(np.argmin(finals))             # a run that did not diverge, if any
+    best = paths[best_row]
+    arrays = {**convex, "gda_best": np.array(best_row), "generated_gda": Z @ best.W_last,
               "critic_gda": _critic(convex["grid_points"], best.A_last),
               "ellipse_gda": ellipse(best.W_last.T @ C_z @ best.W_last),
               "eig_path": np.array([path.eig for path in paths]),

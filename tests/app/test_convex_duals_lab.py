@@ -6,7 +6,7 @@ from app.runner import merge_partial
 from tests.app.conftest import run_and_wait
 
 SMALL = {"vo_n": 12, "vo_steps": 60, "vo_seeds": 2, "bn_n": 8, "bn_steps": 60, "bn_seeds": 2,
-         "att_samples": 6, "att_steps": 40, "att_seeds": 2,
+         "att_steps": 40, "att_seeds": 2,
          "wgan_samples": 60, "wgan_steps": 600, "wgan_seeds": 2}
 
 
