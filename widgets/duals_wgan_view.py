@@ -68,7 +68,7 @@ class DualsWganView(QtWidgets.QWidget):
                                         "½‖W‖² + λ(‖C_x − C_g‖₂ − β)₊")
         self.objective_plot.setVisible(standalone)
         self.eig_plot = CurvePlot("eig(C_g) along GDA (λ₂ dashed)", "step", "eigenvalue")
-        self.beta_plot = CurvePlot("C_g* = (C_x − βI)₊ vs β", "β", "eigenvalue")
+        self.beta_plot = CurvePlot("C_g* = (C_x − βI)₊", "β", "eigenvalue")
         self.notes = QtWidgets.QLabel(self)
         self.notes.setWordWrap(True)
         self.notes.setVisible(standalone)
@@ -194,12 +194,12 @@ class DualsWganView(QtWidgets.QWidget):
         grid, eig = np.asarray(a["beta_grid"]), np.asarray(a["eig_vs_beta"])
         for i, style in enumerate(("solid", "dash")):
             plot.set_curve(f"eig{i}", grid, eig[:, i], color=CONVEX, style=style, width=2,
-                           name="closed form C_g*" if i == 0 else None)
+                           name="eig C_g*" if i == 0 else None)
         beta = float(a["beta"])
-        plot.set_vline("beta", beta, color=BETA, name=f"β = {beta:.3g} (this run)")
+        plot.set_vline("beta", beta, color=BETA, name=f"this β = {beta:.3g}")
         for i, value in enumerate(np.asarray(a["eig_real"])):
             plot.set_vline(f"drop{i}", float(value), color=REAL,
-                           name="β = λᵢ(C_x): drops" if i == 0 else None)
+                           name="β = λᵢ(C_x)" if i == 0 else None)
 
 
 def _clip_y(plot: CurvePlot, values: np.ndarray, low: float, high: float = -np.inf) -> None:

@@ -105,7 +105,7 @@ def test_network_equals_lifted_map_and_gap_bounds(kind):
 
 
 def test_run_adam_never_below_optimum_and_deterministic():
-    p = Params(head="self_attention", samples=8, steps=80, seeds=2)
+    p = Params(head="self_attention", samples=20, steps=80, seeds=2)
     out = drain(run(p))
     again = drain(run(p))
     np.testing.assert_array_equal(out.gd_objectives, again.gd_objectives)
@@ -161,7 +161,7 @@ def test_keyset_clusters_follow_the_active_gates():
 def test_first_seed_is_the_labs_seed_and_partials_name_the_runs():
     """The lab's shared ``seed`` shifts the runs: seed 1 alone repeats the second row of a
     run from seed 0; the gd partials carry the seeds and the optimizer's name."""
-    p = Params(samples=6, steps=30, seeds=2)
+    p = Params(steps=30, seeds=2)
     both = drain(run(p))
     gen, partials = run(dataclasses.replace(p, seed=1, seeds=1)), []
     while True:
