@@ -194,8 +194,8 @@ LABS: dict[str, LabSpec] = {
         config="engine.convex_duals:DualsConfig",
         run="engine.convex_duals.lab:run_config",
         summary="Certified global optima of networks beyond the two-layer scalar ReLU net "
-                "(vector outputs, batch norm, a convolutional denoiser) beside Adam from "
-                "several seeds.",
+                "(vector outputs, batch norm, a convolutional denoiser, attention heads, a "
+                "Wasserstein GAN) beside Adam or gradient descent–ascent from several seeds.",
         papers=(
             Paper("A. Sahiner, T. Ergen, J. Pauly, M. Pilanci, \"Vector-output ReLU neural "
                   "network problems are copositive programs\", ICLR 2021; arXiv:2012.13329",
@@ -209,6 +209,16 @@ LABS: dict[str, LabSpec] = {
                   "regularization behind neural reconstruction\", ICLR 2021; arXiv:2012.05169",
                   "https://arxiv.org/abs/2012.05169",
                   "Conv ReLU denoiser: path-sparse convex program, piecewise-linear filtering."),
+            Paper("A. Sahiner, T. Ergen, B. Ozturkler, J. Pauly, M. Mardani, M. Pilanci, "
+                  "\"Unraveling attention via convex duality: analysis and interpretations of "
+                  "vision transformers\", ICML 2022; arXiv:2205.08078",
+                  "https://arxiv.org/abs/2205.08078",
+                  "Attention heads as block nuclear-norm programs; token clusters."),
+            Paper("A. Sahiner, T. Ergen, B. Ozturkler, B. Bartan, J. Pauly, M. Mardani, "
+                  "M. Pilanci, \"Hidden convexity of Wasserstein GANs: interpretable generative "
+                  "models with closed-form solutions\", ICLR 2022; arXiv:2107.05680",
+                  "https://arxiv.org/abs/2107.05680",
+                  "Two-layer-discriminator WGANs: closed-form generators, convex-concave games."),
         )),
 }
 

@@ -24,8 +24,7 @@ class DualsObjectivePlot(QtWidgets.QWidget):
         super().__init__(parent)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.curves = CurvePlot("Objective vs step (Adam, every seed)", "step + 1",
-                                "objective")
+        self.curves = CurvePlot("Objective vs step (every seed)", "step + 1", "objective")
         self.curves.set_log(True, False)
         self.excess = CurvePlot("Distance to the optimum", "step + 1", "objective − p*")
         self.excess.set_log(True, True)
@@ -36,6 +35,7 @@ class DualsObjectivePlot(QtWidgets.QWidget):
         lay.addWidget(self.caption)
         self._optimum: Optional[float] = None
         self._cert = ""
+        self.run_names: list[str] = []        # the key's name of every run drawn now
 
     @property
     def plot_item(self):
@@ -45,26 +45,32 @@ class DualsObjectivePlot(QtWidgets.QWidget):
         self.curves.clear_items()
         self.excess.clear_items()
         self._optimum, self._cert = None, ""
+        self.run_names = []
 
-    def set_optimum(self, value: float, certificate: float, kind: str) -> None:
-        """The convex optimum p* and its certificate (duality gap, KKT residual …)."""
+    def set_optimum(self, value: float, certificate_text: str) -> None:
+        """The convex optimum p* and the caption's line for it and its certificate (the
+        presenter's one formatting of it, e.g. ``"p* = 1.5, duality gap 1e-09"``)."""
         self._optimum = float(value)
-        self._cert = f"p* = {value:.6f}, {kind} {certificate:.1e}"
+        self._cert = certificate_text
         self.caption.setText(self._cert)
         self.curves.set_hline("optimum", self._optimum, color=OPTIMUM_COLOR,
                               label="convex optimum p*", name="convex optimum p*")
 
-    def set_runs(self, steps, objectives) -> None:
+    def set_runs(self, steps, objectives, seeds=None, optimizer: str = "Adam") -> None:
         """Objectives ``(S, T)`` at ``steps`` (``T``); NaN where a run stopped (its path up
-        to there stays drawn)."""
+        to there stays drawn). The key names each row ``"<optimizer> seed <seed>"``
+        (``seeds`` default 0 … S−1)."""
         steps = np.asarray(steps, float) + 1.0
         objs = np.atleast_2d(np.asarray(objectives, float))
+        seeds = np.arange(len(objs)) if seeds is None else np.asarray(seeds)
+        self.curves.plot_item.setTitle(f"Objective vs step ({optimizer}, every seed)")
+        self.run_names = [f"{optimizer} seed {seed}" for seed in seeds[:len(objs)]]
         for key in [k for k in self.curves.keys() if k.startswith("seed")]:
             self.curves.remove(key)
         for s, row in enumerate(objs):
             self.curves.set_curve(f"seed{s}", steps[:len(row)], row,
                                   color=SEED_COLORS[s % len(SEED_COLORS)], width=2,
-                                  name=f"Adam seed {s}")
+                                  name=self.run_names[s])
         if self._optimum is None:
             return
         self.curves.set_hline("optimum", self._optimum, color=OPTIMUM_COLOR,

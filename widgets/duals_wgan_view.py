@@ -18,11 +18,12 @@ from PySide6 import QtCore, QtWidgets
 
 from widgets.color_bar import ColorBar
 from widgets.curve_plot import CurvePlot
+from widgets.duals_objective_plot import SEED_COLORS
 
 __all__ = ["DualsWganView", "SEED_COLORS"]
 
-SEED_COLORS = [(30, 110, 230), (40, 160, 60), (190, 60, 190), (200, 150, 0), (120, 120, 120)]
-REAL, CONVEX, GDA = (60, 60, 60), (230, 110, 0), (30, 110, 230)
+# the closed form is black like the objective plot's optimum line; GDA takes its seed's colour
+REAL, CONVEX, BETA = (130, 130, 130), (0, 0, 0), (200, 40, 60)
 DASH = QtCore.Qt.PenStyle.DashLine
 CRITICS = {"Discriminator: convex optimum A*": "critic_convex",
            "Discriminator: GDA, best seed": "critic_gda"}
@@ -66,8 +67,8 @@ class DualsWganView(QtWidgets.QWidget):
         self.objective_plot = CurvePlot("GDA objective", "step",
                                         "½‖W‖² + λ(‖C_x − C_g‖₂ − β)₊")
         self.objective_plot.setVisible(standalone)
-        self.eig_plot = CurvePlot("eig(C_g) along GDA", "step", "eigenvalue")
-        self.beta_plot = CurvePlot("C_g* = (C_x − βI)₊ vs β", "β", "eigenvalue")
+        self.eig_plot = CurvePlot("eig(C_g) along GDA (λ₂ dashed)", "step", "eigenvalue")
+        self.beta_plot = CurvePlot("C_g* = (C_x − βI)₊", "β", "eigenvalue")
         self.notes = QtWidgets.QLabel(self)
         self.notes.setWordWrap(True)
         self.notes.setVisible(standalone)
@@ -80,9 +81,9 @@ class DualsWganView(QtWidgets.QWidget):
         samples.addWidget(self.samples, 1)
         samples.addWidget(self.color_bar)
         paths = QtWidgets.QHBoxLayout()
-        for plot in (self.objective_plot, self.eig_plot, self.beta_plot):
+        for plot, stretch in ((self.objective_plot, 2), (self.eig_plot, 3), (self.beta_plot, 2)):
             plot.setMinimumSize(160, 150)
-            paths.addWidget(plot, 1)
+            paths.addWidget(plot, stretch)
         outer = QtWidgets.QVBoxLayout(self)
         outer.addWidget(self.critic_choice)
         outer.addLayout(samples, 3)
@@ -95,21 +96,25 @@ class DualsWganView(QtWidgets.QWidget):
         """Draw a WGAN outcome (see the module docstring for what is read); an object with
         only ``arrays`` (a partial result) draws the arrays alone."""
         self._arrays = outcome.arrays
-        self._draw_samples(outcome.arrays)
+        self._draw_samples(outcome.arrays, getattr(outcome, "seeds", None))
         self._draw_critic()
-        self._draw_eigs(outcome.arrays)
+        self._draw_eigs(outcome.arrays, getattr(outcome, "seeds", None))
         self._draw_beta(outcome.arrays)
         if self.standalone and hasattr(outcome, "gd_objectives"):
             self._draw_objective(outcome)
             self.notes.setText("\n".join(getattr(outcome, "notes", [])))
 
-    def _draw_samples(self, a: dict) -> None:
+    def _draw_samples(self, a: dict, seeds=None) -> None:
         for item in list(self.samples_item.listDataItems()):
             self.samples_item.removeItem(item)
         self.legend.clear()
+        best = int(a.get("gda_best", 0))
+        seed = best if seeds is None else int(np.asarray(seeds)[best])
+        gda_color = SEED_COLORS[best % len(SEED_COLORS)]
         marks = (("real", "ellipse_real", REAL, "real samples"),
                  ("generated_convex", "ellipse_convex", CONVEX, "generator, closed form"),
-                 ("generated_gda", "ellipse_gda", GDA, "generator, GDA (best seed)"))
+                 ("generated_gda", "ellipse_gda", gda_color,
+                  f"generator, GDA seed {seed} (best)"))
         # one key per colour; the line of each colour is its 2σ covariance ellipse
         for points, ring, color, name in (m for m in marks if m[0] in a):
             pts = np.asarray(a[points])
@@ -120,7 +125,7 @@ class DualsWganView(QtWidgets.QWidget):
             self.samples_item.addItem(pg.PlotDataItem(
                 ell[:, 0], ell[:, 1], pen=pg.mkPen(color, width=2), name="2σ ellipse"
                 if points == "real" else None))
-        for name, color, label in (("convex", CONVEX, "closed form"), ("gda", GDA, "GDA")):
+        for name, color, label in (("convex", CONVEX, "closed form"), ("gda", gda_color, "GDA")):
             line = np.asarray(a.get(f"relu_line_{name}", np.zeros((0, 2))))
             if line.size:
                 value = float(a[f"relu_critic_{name}"])
@@ -161,17 +166,19 @@ class DualsWganView(QtWidgets.QWidget):
                        name=f"p* = {o.convex_objective:.6g} (closed form)")
         _clip_y(plot, values, float(o.convex_objective))
 
-    def _draw_eigs(self, a: dict) -> None:
+    def _draw_eigs(self, a: dict, seeds=None) -> None:
+        """λ₁ (solid) and λ₂ (dashed) of every seed's path, in the objective plot's seed
+        colours, against the closed form's and the data's eigenvalues."""
         plot = self.eig_plot
         plot.clear_items()
         path = np.asarray(a.get("eig_path", np.zeros((0, 0, 2))), dtype=float)
+        seeds = np.arange(path.shape[0]) if seeds is None else np.asarray(seeds)
         for row in range(path.shape[0]):        # no paths in the convex partial (GDA not run)
             color = SEED_COLORS[row % len(SEED_COLORS)]
             for i, style in enumerate(("solid", "dash")):
                 plot.set_curve(f"s{row}e{i}", np.asarray(a["steps"], dtype=float),
                                path[row, :, i], color=color, width=1.5, style=style,
-                               name=f"GDA seed {row}" if i == 0 else
-                               ("λ₂ dashed" if row == 0 else None))
+                               name=f"GDA seed {int(seeds[row])}" if i == 0 else None)
         for i, value in enumerate(np.asarray(a["eig_convex"])):
             plot.set_hline(f"cf{i}", float(value), color=CONVEX,
                            name="closed form C_g*" if i == 0 else None)
@@ -187,12 +194,12 @@ class DualsWganView(QtWidgets.QWidget):
         grid, eig = np.asarray(a["beta_grid"]), np.asarray(a["eig_vs_beta"])
         for i, style in enumerate(("solid", "dash")):
             plot.set_curve(f"eig{i}", grid, eig[:, i], color=CONVEX, style=style, width=2,
-                           name="closed form C_g*" if i == 0 else None)
+                           name="eig C_g*" if i == 0 else None)
         beta = float(a["beta"])
-        plot.set_vline("beta", beta, color=(90, 90, 90), name=f"β = {beta:.3g} (this run)")
+        plot.set_vline("beta", beta, color=BETA, name=f"this β = {beta:.3g}")
         for i, value in enumerate(np.asarray(a["eig_real"])):
             plot.set_vline(f"drop{i}", float(value), color=REAL,
-                           name="β = λᵢ(C_x): drops" if i == 0 else None)
+                           name="β = λᵢ(C_x)" if i == 0 else None)
 
 
 def _clip_y(plot: CurvePlot, values: np.ndarray, low: float, high: float = -np.inf) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from app.labs.base import LabPresenter, views_only
+from engine.convex_duals.common import certificate_line
 from engine.convex_duals.config import MODELS
 from widgets.duals_attention_view import DualsAttentionView
 from widgets.duals_batchnorm_view import BatchNormView
@@ -57,9 +58,9 @@ class _Tab(QWidget):
 
     def show_outcome(self, outcome) -> None:
         self.objective.clear()
-        self.objective.set_optimum(outcome.convex_objective, outcome.certificate,
-                                   outcome.certificate_kind)
-        self.objective.set_runs(outcome.steps, outcome.gd_objectives)
+        self.objective.set_optimum(outcome.convex_objective, outcome.certificate_text())
+        self.objective.set_runs(outcome.steps, outcome.gd_objectives, outcome.seeds,
+                                outcome.optimizer)
         if self.structure is not None:
             self.structure.show_outcome(outcome)
         self.notes.setText(" · ".join(outcome.notes))
@@ -96,12 +97,13 @@ class ConvexDualsLab(LabPresenter):
         tab = self.tab_of[model]
         self.tabs.setCurrentWidget(tab)
         if convex is not None:
-            tab.objective.set_optimum(convex["objective"], convex["certificate"],
-                                      convex.get("certificate_kind", "certificate"))
+            tab.objective.set_optimum(convex["objective"], certificate_line(
+                convex["objective"], convex["certificate"], convex["certificate_kind"]))
             if tab.structure is not None:
                 tab.structure.show_outcome(SimpleNamespace(arrays=convex["arrays"]))
         if gd is not None:
-            tab.objective.set_runs(gd["steps"], gd["objectives"])
+            tab.objective.set_runs(gd["steps"], gd["objectives"], gd.get("seeds"),
+                                   gd.get("optimizer", "Adam"))
 
     def run_abandoned(self) -> bool:
         if self.result is None:
@@ -111,8 +113,7 @@ class ConvexDualsLab(LabPresenter):
 
     def result_summary(self, result) -> str:
         o = result.outcome
-        return (f"{MODELS[result.model].title}: p* = {o.convex_objective:.6f} "
-                f"({o.certificate_kind} {o.certificate:.1e})")
+        return f"{MODELS[result.model].title}: {o.certificate_text()}"
 
     # -- presets, export ---------------------------------------------------------------------
     def show_view(self, name: Optional[str]) -> None:

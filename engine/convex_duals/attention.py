@@ -68,6 +68,7 @@ HEADS = ("self_attention", "gated_attention", "mlp_mixer", "fno")
 MAX_LIFTED = 600      # unknowns of the exact program ADMM solves in about 1 s here
 BETA_PATH = np.geomspace(0.1, 10.0, 9)     # multiples of β for the singular-value path
 RECORD_EVERY = 10
+CERTIFICATE = "duality gap"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class Params:
                       help="Adam step size")
     noise: float = param(0.1, label="Noise", min=0.0, max=2.0,
                          help="Planted data: target noise standard deviation")
+    seed: int = param(0, label="First seed", min=0, max=2**31 - 1,
+                      help="Seed of the first Adam run (the others follow it)")
     data_seed: int = param(4, label="Data seed", min=0, max=2**31 - 1,
                            help="Seed of the data and the gates")
 
@@ -164,11 +167,14 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     convex = _convex_arrays(op, sol.Z, (W1c, W2c))
     convex.update(beta_path=p.beta * BETA_PATH, sv_path=sv_path)
     yield Progress(0.2, "convex optimum", {"stage": "convex", "objective": sol.value,
-                                            "certificate": sol.gap, "arrays": convex})
+                                            "certificate": sol.gap,
+                                            "certificate_kind": CERTIFICATE, "arrays": convex})
     steps = np.arange(p.steps // RECORD_EVERY + 1) * RECORD_EVERY
+    seeds = np.arange(p.seed, p.seed + p.seeds)
     parts = [train_heads(op, Y, p.beta, heads=p.heads, seed=k, steps=p.steps, lr=p.lr,
-                         record_every=RECORD_EVERY) for k in range(p.seeds)]
-    runs = yield from stream_seed_runs(parts, steps, 0.2, 1.0, "Adam", lambda r: r[0])
+                         record_every=RECORD_EVERY) for k in seeds]
+    runs = yield from stream_seed_runs(parts, steps, 0.2, 1.0, "Adam", lambda r: r[0],
+                                       seeds=seeds)
     return _outcome(p, op, Y, sol, (W1c, W2c, sigma), runs, solve_s, convex)
 
 
@@ -185,20 +191,20 @@ def _outcome(p, op, Y, sol, convex_heads, runs, solve_s, convex) -> ModelOutcome
              f"rank of Z* per block: {np.count_nonzero(sigma > 0, axis=1).tolist()} "
              f"(heads needed); the recovered heads reach "
              f"{network_objective(op, W1c, W2c, Y, p.beta):.6f}",
-             f"trained structure shown: seed {best} (lowest final objective)"]
+             f"trained structure shown: seed {p.seed + best} (lowest final objective)"]
     rank = int(np.count_nonzero(sigma > 0, axis=1).max())
     if p.heads < rank:
         notes.append(f"m = {p.heads} heads per block < rank {rank} of Z*: the trained heads "
                      f"cannot reach p* (raise 'Heads per block')")
     for k, r in enumerate(runs):
         if r[3] is not None:
-            notes.append(f"Adam seed {k} diverged at step {r[3]} (objective not finite); "
+            notes.append(f"Adam seed {p.seed + k} diverged at step {r[3]} (objective not finite); "
                          f"its path is kept up to there: lower the learning rate")
     return ModelOutcome(model="attention", convex_objective=sol.value, certificate=sol.gap,
-                        certificate_kind="duality gap",
+                        certificate_kind=CERTIFICATE,
                         steps=np.arange(curves.shape[1]) * RECORD_EVERY,
-                        gd_objectives=curves, seeds=np.arange(len(runs)), arrays=arrays,
-                        notes=notes)
+                        gd_objectives=curves, seeds=np.arange(p.seed, p.seed + len(runs)),
+                        arrays=arrays, notes=notes, optimizer="Adam")
 
 
 def _head_arrays(op, name: str, W1: np.ndarray, W2: np.ndarray) -> dict:

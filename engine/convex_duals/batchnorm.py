@@ -169,7 +169,7 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     m, d = params.width, X.shape[1]
     ws = init_weights(seeds, [(d, m), (m,), (m,), (m,)], scale=1.0)
     runs = yield from forward(adam_runs(ws, _objective(X, y, params.beta), params.steps,
-                                      params.lr), 0.3, 0.98)
+                                      params.lr, seeds=seeds), 0.3, 0.98)
     arrays["gd_gap_bounds"] = _gd_gaps(X, y, Ut, params.beta, runs, value)
     if runs.diverged.any():
         notes.append(f"{int(runs.diverged.sum())} Adam run(s) diverged and were stopped")

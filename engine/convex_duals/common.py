@@ -13,9 +13,11 @@ Model contract (every ``engine/convex_duals/<model>.py``): ``Params`` (frozen da
 :class:`ConvexDualsError` for refused settings. Partials (dicts with a ``"stage"``): ``data``
 (the model's data), ``convex`` (``objective``, ``certificate``, ``certificate_kind``,
 ``arrays`` — the structure arrays known once the program is solved), ``gd`` (``steps`` and
-``objectives`` of every run so far; :func:`engine.convex_duals.gd.adam_runs` sends it). The
-lab (:mod:`engine.convex_duals.lab`) adds ``"model"``; :func:`forward` relays a part's
-progress with its partials.
+``objectives`` of every run so far, ``seeds`` of the rows and the ``optimizer``'s name;
+:func:`engine.convex_duals.gd.adam_runs` sends it). The lab (:mod:`engine.convex_duals.lab`)
+adds ``"model"``; :func:`forward` relays a part's progress with its partials. The app shows
+the certificate only through :func:`certificate_line`, so the status line, the tab's caption
+and the exported ``outcome/certificate`` are one number.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import numpy as np
 
 from engine.core import Progress
 
-__all__ = ["ModelOutcome", "ConvexDualsError", "forward"]
+__all__ = ["ModelOutcome", "ConvexDualsError", "forward", "certificate_line"]
 
 
 def forward(gen: Generator, start: float, end: float) -> Generator:
@@ -38,6 +40,12 @@ def forward(gen: Generator, start: float, end: float) -> Generator:
         except StopIteration as stop:
             return stop.value
         yield Progress(start * (1.0 - p.fraction) + end * p.fraction, p.message, p.partial)
+
+
+def certificate_line(objective: float, certificate: float, kind: str) -> str:
+    """``"p* = 1.234567, duality gap 1.2e-09"``: the optimum and its certificate as every
+    view of the lab prints them (§7.0; ``kind`` as :attr:`ModelOutcome.certificate_kind`)."""
+    return f"p* = {float(objective):.6f}, {kind} {float(certificate):.1e}"
 
 
 class ConvexDualsError(ValueError):
@@ -74,6 +82,9 @@ class ModelOutcome:
     notes : list of str
         What the app should say next to the result (a run that diverged, a relaxation that
         is not tight, the problem size).
+    optimizer : str
+        The name of the non-convex runs' method, as the views label them: ``"Adam"``, or
+        ``"GDA"`` (gradient descent–ascent, the WGAN game).
     """
     model: str
     convex_objective: float
@@ -84,6 +95,11 @@ class ModelOutcome:
     seeds: np.ndarray
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    optimizer: str = "Adam"
+
+    def certificate_text(self) -> str:
+        """:func:`certificate_line` of this outcome."""
+        return certificate_line(self.convex_objective, self.certificate, self.certificate_kind)
 
     def gaps(self) -> np.ndarray:
         """Final non-convex objective minus the convex optimum, per seed (≥ 0 up to the

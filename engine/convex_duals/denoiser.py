@@ -195,7 +195,7 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     P = D.shape[1]
     ws = init_weights(seeds, [(K * K, P), (P,)], scale=0.5)
     runs = yield from forward(adam_runs(ws, _objective(F, D, x, params.beta), params.steps,
-                                        params.lr), 0.3, 0.98)
+                                        params.lr, seeds=seeds), 0.3, 0.98)
     notes = [f"{clean.shape[0]} crops of {params.size}² px: n = {len(x)} patches of 3×3, "
              f"P = {P} sampled gates; {len(arrays['filters'])} filters (paths) survive β",
              "gated-ReLU program (cone constraints of §7.5 eq 4 dropped); Adam trains the "

@@ -77,16 +77,18 @@ def _record_points(steps: int, points: int = 200) -> np.ndarray:
 
 
 def adam_runs(weights: list[torch.Tensor], objective: Callable[[list], torch.Tensor],
-              steps: int, lr: float, *, stage: str = "gd", every_s: float = 0.25
-              ) -> Generator[Progress, None, GDRuns]:
+              steps: int, lr: float, *, stage: str = "gd", every_s: float = 0.25,
+              seeds: Sequence[int] | None = None) -> Generator[Progress, None, GDRuns]:
     """Adam on ``objective(weights) -> (S,)`` (one value per seed) for ``steps`` steps.
 
-    Yields Progress whose partial is ``{"stage": stage, "steps", "objectives"}`` (every run so
-    far) at most every ``every_s`` seconds; returns :class:`GDRuns`.
+    Yields Progress whose partial is ``{"stage": stage, "steps", "objectives", "seeds",
+    "optimizer": "Adam"}`` (every run so far; ``seeds`` the rows' seeds, default 0..S−1) at
+    most every ``every_s`` seconds; returns :class:`GDRuns`.
     """
     record = _record_points(int(steps))
     opt = _Adam(weights, lr)
     S = weights[0].shape[0]
+    seed_ids = np.arange(S) if seeds is None else np.asarray(seeds)
     objs = np.full((S, len(record)), np.nan)
     alive = torch.ones(S, dtype=torch.bool)
     start, last_yield, k_rec = None, time.monotonic(), 0
@@ -110,5 +112,6 @@ def adam_runs(weights: list[torch.Tensor], objective: Callable[[list], torch.Ten
             last_yield = time.monotonic()
             yield Progress(step / steps, f"Adam step {step}/{steps}",
                            {"stage": stage, "steps": record[:k_rec].copy(),
-                            "objectives": objs[:, :k_rec].copy()})
+                            "objectives": objs[:, :k_rec].copy(), "seeds": seed_ids,
+                            "optimizer": "Adam"})
     return GDRuns(record, objs, [b.numpy() for b in best], ~alive.numpy())

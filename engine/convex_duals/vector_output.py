@@ -193,7 +193,7 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     seeds = list(range(params.seed, params.seed + params.seeds))
     ws = init_weights(seeds, [(X.shape[1], params.width), (params.width, params.classes)])
     runs = yield from forward(adam_runs(ws, _objective(X, Y, params.beta), params.steps,
-                                      params.lr), 0.3, 0.98)
+                                      params.lr, seeds=seeds), 0.3, 0.98)
     arrays["gd_gap_bounds"] = _gap_bounds(X, Y, params.beta, runs, value)
     if runs.diverged.any():
         notes.append(f"{int(runs.diverged.sum())} Adam run(s) diverged and were stopped; "

@@ -22,6 +22,8 @@ keeps its path (NaN after the stop).
     is shown only when every seed did).
 ``grid_x``, ``grid_y`` : (G,)
     Axes of the discriminator grids; ``grid_points`` (G², 2) the grid's points.
+``gda_best`` : ()
+    Row (seed index from 0) of the best GDA seed, the one the ``*_gda`` arrays show.
 ``critic_convex``, ``critic_gda`` : (G, G)
     ``x^T A x`` on the grid (rows follow ``grid_y``) for the optimal discriminator ``A*``
     and the best GDA seed's last discriminator.
@@ -70,6 +72,8 @@ __all__ = ["Params", "run", "make_data", "ellipse"]
 
 DATASETS = ("gaussian", "two_blobs", "ring")
 GRID = 61
+CERTIFICATE = "closed form"       # the distance to the closed form's identities (§7.4.3)
+OPTIMIZER = "GDA"                 # simultaneous gradient descent–ascent
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ class Params:
                        help="Simultaneous descent–ascent steps per seed")
     lr: float = param(0.003, label="Step size", min=1e-5, max=1.0, log=True,
                       help="GDA step size (1e-2 and above can collapse and diverge)")
+    seed: int = param(0, label="First seed", min=0, max=2**31 - 1,
+                      help="Seed of the first GDA run (the others follow it)")
     data_seed: int = param(5, label="Data seed", min=0, max=2**31 - 1,
                            help="Seed of the real and latent samples")
 
@@ -161,13 +167,14 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     certificate = _certificate(C_x, cf, p.beta)
     yield Progress(0.02, "closed-form generator",
                    {"stage": "convex", "objective": cf.value, "certificate": certificate,
-                    "arrays": convex})
+                    "certificate_kind": CERTIFICATE, "arrays": convex})
     record = max(1, p.steps // 400)
     steps = np.arange(p.steps // record + 1) * record
+    seeds = np.arange(p.seed, p.seed + p.seeds)
     parts = [gda(C_x, C_z, p.beta, cf.penalty, neurons=p.neurons, seed=k, steps=p.steps,
-                 lr=p.lr, record_every=record) for k in range(p.seeds)]
-    paths = yield from stream_seed_runs(parts, steps, 0.02, 1.0, "GDA",
-                                        lambda path: path.objective)
+                 lr=p.lr, record_every=record) for k in seeds]
+    paths = yield from stream_seed_runs(parts, steps, 0.02, 1.0, OPTIMIZER,
+                                        lambda path: path.objective, seeds=seeds)
     return _outcome(p, Z, C_z, (cf, certificate), paths, steps, convex)
 
 
@@ -222,8 +229,9 @@ def _outcome(p, Z, C_z, optimum, paths, steps, convex) -> ModelOutcome:
     cf, certificate = optimum
     finals = [path.objective[np.isfinite(path.objective)][-1]
               + (np.inf if path.diverged_at is not None else 0.0) for path in paths]
-    best = paths[int(np.argmin(finals))]          # a run that did not diverge, if any
-    arrays = {**convex, "generated_gda": Z @ best.W_last,
+    best_row = int(np.argmin(finals))             # a run that did not diverge, if any
+    best = paths[best_row]
+    arrays = {**convex, "gda_best": np.array(best_row), "generated_gda": Z @ best.W_last,
               "critic_gda": _critic(convex["grid_points"], best.A_last),
               "ellipse_gda": ellipse(best.W_last.T @ C_z @ best.W_last),
               "eig_path": np.array([path.eig for path in paths]),
@@ -242,9 +250,10 @@ def _outcome(p, Z, C_z, optimum, paths, steps, convex) -> ModelOutcome:
                      f"piecewise means differ by {value:.3g} (β = {p.beta:g}; §7.4.1)")
     for k, path in enumerate(paths):
         if path.diverged_at is not None:
-            notes.append(f"GDA seed {k} diverged at step {path.diverged_at}; its path is kept "
-                         f"up to there: lower the step size")
+            notes.append(f"GDA seed {p.seed + k} diverged at step {path.diverged_at}; its path "
+                         f"is kept up to there: lower the step size")
     return ModelOutcome(model="wgan", convex_objective=cf.value,
-                        certificate=certificate, certificate_kind="closed form", steps=steps,
+                        certificate=certificate, certificate_kind=CERTIFICATE, steps=steps,
                         gd_objectives=np.array([path.objective for path in paths]),
-                        seeds=np.arange(len(paths)), arrays=arrays, notes=notes)
+                        seeds=np.arange(p.seed, p.seed + len(paths)), arrays=arrays,
+                        notes=notes, optimizer=OPTIMIZER)

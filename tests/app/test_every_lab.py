@@ -37,7 +37,8 @@ SMALL = {
     "learned": {"size": 32, "n_unrolls": 3, "width": 4, "steps": 3, "eval_every": 3,
                 "batch": 2},
     "convex-duals": {"vo_steps": 40, "vo_seeds": 2, "bn_steps": 40, "bn_seeds": 2,
-                     "den_steps": 40, "den_seeds": 1},
+                     "den_steps": 40, "den_seeds": 1, "att_steps": 30,
+                     "att_seeds": 2, "wgan_samples": 60, "wgan_steps": 300, "wgan_seeds": 2},
 }
 
 CASES = [(lab, preset) for lab, spec in LABS.items() for preset in spec.presets()]
