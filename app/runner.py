@@ -17,8 +17,10 @@ Cancel (goal ≤ 0.2 s, issue #17): a cancelled generator is closed at its next 
 worker still running :data:`CANCEL_GRACE_S` later (an engine step that does not yield often
 enough) is interrupted by raising :class:`RunCancelled` in its thread
 (``PyThreadState_SetAsyncExc``, delivered between Python bytecodes), repeated every
-:data:`CANCEL_GRACE_S` until the thread ends. A new run's worker first waits for every
-cancelled worker to end, so a cancelled run never computes beside the next one.
+:data:`CANCEL_GRACE_S` until the thread ends — never while the generator's own clean-up
+(``finally``, ``except GeneratorExit``) runs, and never for a ``Runner(interruptible=False)``,
+whose runs save their state at a ``yield`` (slice-prior training). A new run's worker first
+waits for every cancelled worker to end, so a cancelled run never computes beside the next one.
 
 Staged partials (docs/CONTRACTS.md, "Partials"): a partial that is a dict with a ``"stage"``
 key is kept as the newest partial *of its stage*; ``sigPartial`` then carries a
@@ -83,9 +85,11 @@ class _Run:
     except the progress slot, which is guarded by ``lock``)."""
 
     def __init__(self, make_generator: GeneratorFactory, tag: Any,
-                 after: tuple = ()):
+                 after: tuple = (), interruptible: bool = True):
         self.make_generator = make_generator
         self.after = after                  # cancelled runs whose threads must end first
+        self.interruptible = interruptible  # False: a cancel waits for the next yield
+        self.closing = False                # the generator's own clean-up is running
         self.interrupts = 0                 # RunCancelled raised in the worker (after cancel)
         self.tag = tag
         self.cancel = threading.Event()
@@ -124,6 +128,7 @@ class _Run:
         self.make_generator = None  # drop closures early
         while True:
             if self.cancel.is_set():
+                self.closing = True         # its finally blocks (saving work) run unbroken
                 _close(gen)
                 return ("cancelled", None)
             try:
@@ -148,7 +153,8 @@ class _Run:
         if self.cancel.is_set():
             return
         self.cancel.set()
-        self._arm_interrupt(grace_s)
+        if self.interruptible:
+            self._arm_interrupt(grace_s)
 
     def _arm_interrupt(self, grace_s: float) -> None:
         timer = threading.Timer(grace_s, self._interrupt, args=(grace_s,))
@@ -160,7 +166,7 @@ class _Run:
         ident = self.thread.ident
         if ident is None or not self.thread.is_alive() or self.outcome is not None:
             return
-        if self.after:                      # still waiting for an older run: not computing
+        if self.after or self.closing:      # waiting for an older run, or cleaning up
             self._arm_interrupt(grace_s)
             return
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
@@ -220,9 +226,11 @@ class Runner(QObject):
     sigFailed = Signal(str, object)        # "ExcType: message", tag
     sigCancelled = Signal(object)          # tag
 
-    def __init__(self, parent: Optional[QObject] = None):
+    def __init__(self, parent: Optional[QObject] = None, interruptible: bool = True):
         super().__init__(parent)
         collect_garbage_on_gui_thread()
+        # False for runs whose cancel must land at a yield (training saves its state there)
+        self._interruptible = interruptible
         self._current: Optional[_Run] = None
         self._stopping: list[_Run] = []     # cancelled runs whose threads may still live
         self._pending: collections.deque = collections.deque()  # (signal, args) to emit
@@ -243,7 +251,8 @@ class Runner(QObject):
         """
         self._cancel_current()
         self._stopping = [r for r in self._stopping if r.thread.is_alive()]
-        run = _Run(make_generator, tag, after=tuple(self._stopping))
+        run = _Run(make_generator, tag, after=tuple(self._stopping),
+                   interruptible=self._interruptible)
         self._current = run
         self._pending.append((self.sigStarted, (tag,)))
         run.thread.start()

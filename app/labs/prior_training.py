@@ -110,7 +110,7 @@ class TrainPriorDialog(QDialog):
         self._outcome: dict = {}
         self._curve: tuple[list, list] = ([], [])
         self._started_at = time.monotonic()
-        self.runner = Runner(self)
+        self.runner = Runner(self, interruptible=False)  # cancel saves at a step
         self._poll = QTimer(self, interval=50, timeout=self._check_cancelled)
         self.form = TrainPriorForm(self.device, self.overrides.get("precision", "auto"), sizes)
         QVBoxLayout(self).addWidget(self.form)
@@ -287,7 +287,9 @@ class TrainPriorDialog(QDialog):
         if tag == "load":
             message = message.split(": ", 1)[-1]                  # drop the exception type
             self._volume_error = message.removeprefix(f"{self._volume_path}: ")
-            self.form.show_info(f"Cannot use this volume: {self._volume_error}", error=True)
+            name = Path(self._volume_path).name if self._volume_path else "?"
+            self.form.show_info(f"Cannot use this volume ({name}): {self._volume_error}",
+                                error=True)
         else:
             self.form.show_status(f"Training failed: {message}", error=True)
         self._set_busy(False)

@@ -75,3 +75,43 @@ def test_cancel_while_waiting_for_the_previous_run(qtbot, runner):
     assert runner.wait(3000)
     qtbot.waitUntil(lambda: cancelled == ["a", "b"], timeout=2000)
     assert not runner.is_running() and threading.active_count() < 50
+
+
+def _saving_run(step_s: float, state: dict):
+    """A generator like slice-prior training: a busy step, then on cancel (at a yield) a
+    clean-up that takes longer than the interrupt grace (saving weights)."""
+    def make():
+        def gen():
+            try:
+                while True:
+                    deadline = time.perf_counter() + step_s
+                    while time.perf_counter() < deadline:
+                        pass                                     # a step without a yield
+                    state["steps"] = state.get("steps", 0) + 1
+                    yield Progress(0.5, "step")
+            except GeneratorExit:
+                deadline = time.perf_counter() + 4 * CANCEL_GRACE_S
+                while time.perf_counter() < deadline:
+                    pass                                         # saving
+                state["saved"] = state.get("steps", 0)
+        return gen()
+    return make
+
+
+def test_an_uninterruptible_run_ends_its_step_and_saves(qtbot):
+    runner, state = Runner(interruptible=False), {}
+    runner.start(_saving_run(3 * CANCEL_GRACE_S, state))
+    qtbot.waitUntil(lambda: state.get("steps", 0) >= 1, timeout=10_000)
+    with qtbot.waitSignal(runner.sigCancelled, timeout=5000):
+        runner.cancel()
+    assert runner.shutdown(10_000)
+    assert state["saved"] == state["steps"] >= 1      # the step ended, then the save ran whole
+
+
+def test_the_clean_up_of_a_closed_generator_is_never_interrupted(qtbot):
+    runner, state = Runner(), {}
+    runner.start(_saving_run(0.0, state))
+    qtbot.waitUntil(lambda: state.get("steps", 0) >= 3, timeout=10_000)
+    runner.cancel()
+    assert runner.shutdown(10_000)
+    assert "saved" in state                            # 4× the grace, yet not interrupted
