@@ -151,6 +151,26 @@ class LearnedLab(LabPresenter):
         self.sigMessage.emit(f"Saved {run.title} (test PSNR {run.test_psnr:.2f} dB) to {path}")
         return True
 
+    def open_volume(self, path: Optional[str] = None) -> bool:
+        """Train on the slices of a user's volume (File → Open volume… while this lab is in
+        front): checked with the recon lab's loader, then kept in the config (sessions keep it)."""
+        from engine.imaging.volume_io import load_volume
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self.view, "Open volume", "", "Volumes (*.nii *.nii.gz *.npy *.npz *.tif "
+                "*.tiff *.dcm);;All files (*)")
+            if not path:
+                return False
+        try:
+            vol = load_volume(path)
+        except (OSError, ValueError) as err:
+            self.sigMessage.emit(f"Volume not opened: {err}")
+            return False
+        self.sigMessage.emit(f"Opened {path}: {tuple(vol.data.shape)} voxels; the lab trains "
+                             f"on its axial slices ('Slices from: opened volume'). Run the lab.")
+        self.sigConfigEdit.emit({"data_source": "opened volume", "volume_path": str(path)})
+        return True
+
     # -- views -------------------------------------------------------------------------------
     def show_view(self, name: Optional[str]) -> None:
         if name in VIEWS:
