@@ -142,6 +142,7 @@ class LearnedLab(LabPresenter):
             if not path:
                 return False
         card = {"summary": f"{run.title}, K = {run.n_unrolls}, G = {run.modules}",
+                "size": int(run.strip.shape[-1]),          # the recon lab runs it at this size
                 "test_psnr": float(run.test_psnr), "test_ssim": float(run.test_ssim)}
         try:
             save_weights(path, run.arch, run.weights, card)

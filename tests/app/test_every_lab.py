@@ -34,8 +34,8 @@ SMALL = {
     "diffusion": {"n_particles": 100, "n_steps": 8, "n_trails": 4, "budget_study": False},
     "recon": {"size": 32, "slices": 2, "n_views": 12, "iters": 6, "every": 2,
               "diffusion_steps": 3},
-    "learned": {"size": 32, "n_unrolls": 3, "width": 4, "steps": 3, "eval_every": 3,
-                "batch": 2},
+    "learned": {"size": 16, "n_unrolls": 1, "width": 2, "se_width": 2, "depth": 2,
+                "cg_iters": 2, "n_critic": 1, "steps": 2, "eval_every": 2, "batch": 2},
     "convex-duals": {"vo_steps": 40, "vo_seeds": 2, "bn_steps": 40, "bn_seeds": 2,
                      "den_steps": 40, "den_seeds": 1},
 }

@@ -67,6 +67,7 @@ def test_save_trained_net_loads_back(qtbot, small_result, tmp_path):
     net, card = load_unrolled(tmp_path / "gleam.pt")
     gleam = next(r for r in small_result.runs if r.mode == "gleam")
     assert net.n_unrolls == gleam.n_unrolls and card["test_psnr"] == pytest.approx(gleam.test_psnr)
+    assert card["size"] == 24                      # the recon lab runs it on 24² slices
     (tmp_path / "a_file").write_text("x")
     assert not presenter.save_net(str(tmp_path / "a_file" / "net.pt"))
     assert "not saved" in messages[-1]
