@@ -113,7 +113,7 @@ def test_scale_shift_view_draws_live_and_from_result(qtbot, small_result):
     presenter.shutdown()
 
 
-TINY = dict(size=24, n_unrolls=2, width=4, depth=2, steps=2, eval_every=2, batch=2,
+TINY = dict(size=16, n_unrolls=1, width=2, depth=2, steps=1, eval_every=1, batch=2,
             train_gleam=False, shipped=False)
 
 
@@ -138,7 +138,7 @@ def test_opened_volume_trains_and_too_small_is_reported(lab_window, qtbot, tmp_p
     cfg = win.slot.panel.config()
     assert cfg.data_source == "opened volume" and cfg.volume_path.endswith("vol.npy")
     run_and_wait(win, qtbot)
-    assert presenter.result is not None and presenter.result.truth.shape == (24, 24)
+    assert presenter.result is not None and presenter.result.truth.shape == (16, 16)
     assert presenter.open_volume(str(tmp_path / "thin.npy"))
     with qtbot.waitSignal(win.runner.sigFailed, timeout=60_000):
         win.run()
