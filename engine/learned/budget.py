@@ -18,7 +18,7 @@ from engine.learned.data import BrainSlices
 from engine.learned.memory import count_saved
 from engine.learned.steps import activation_bytes, unroll_bytes
 
-__all__ = ["run_bytes", "fit_budget", "MB"]
+__all__ = ["run_bytes", "fit_budget", "pick_unrolls", "smallest_bytes", "MB"]
 
 MB = 1e6
 TRAIN_MODE = {"scale_eq": "e2e"}     # run key → the training step it uses
@@ -74,3 +74,22 @@ def fit_budget(plan: list, budget_mb: float, measure: Callable[[str, int, int], 
         notes.append("scale-equivariant net not trained: its study needs the end-to-end net, "
                      "which the budget refused")
     return kept, sizes, notes
+
+
+def pick_unrolls(measure: Callable[[int], float], budget_mb: float, k_max: int) -> int:
+    """The largest K ≤ ``k_max`` whose step meets ``budget_mb`` (1 when none does).
+
+    ``measure(K)``: activation bytes with K unrolls (the largest over the chosen modes; GLEAM's
+    modules of K unrolls need about end-to-end's memory, §6.3.3). They grow linearly in K
+    (SCIENCE.md §6.3.2), so K = 1 and 2 give the estimate, checked by measuring it and lowered
+    until it fits.
+    """
+    limit = budget_mb * MB
+    one = measure(1)
+    if one > limit or k_max < 2:
+        return 1
+    per = max(measure(2) - one, 1)
+    k = int(min(k_max, max(1, 1 + (limit - one) // per))) if per < float("inf") else 1
+    while k > 1 and measure(k) > limit:
+        k -= 1
+    return k

@@ -53,9 +53,13 @@ class LearnedConfig:
                                  help="Activation memory one training step may keep (0: no "
                                       "limit). Every mode is measured on one batch before "
                                       "training; a mode over the budget is refused with its "
-                                      "figure. For the equal-memory study pick K so that "
-                                      "end-to-end fits: GLEAM's modules of K unrolls then fit "
-                                      "too (SCIENCE.md §6.3.2)")
+                                      "figure; with 'Budget picks K' it sets K for the "
+                                      "equal-memory study (SCIENCE.md §6.3.2)")
+    budget_picks_k: bool = param(False, label="Budget picks K",
+                                 help="With a memory budget: K is the largest number of "
+                                      "unrolls whose end-to-end step fits it (measured); GLEAM's "
+                                      "modules of K unrolls then fit too — the equal-memory "
+                                      "study at the budget (SCIENCE.md §6.3.3)")
     size: int = param(64, label="Image size", min=16, max=128, unit="px",
                       help="Side of the brain slices (64 on a CPU, 128 on a GPU)")
     acceleration: float = param(4.0, label="Acceleration R", min=2.0, max=12.0,

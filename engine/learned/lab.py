@@ -11,6 +11,7 @@ as CPU NumPy arrays.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ import resources
 from engine.core import Progress, validate
 from engine.imaging.unrolled import Unrolled, unrolled_net
 from engine.imaging.unrolled_io import load_unrolled
-from engine.learned.budget import fit_budget, run_bytes, smallest_bytes
+from engine.learned.budget import fit_budget, pick_unrolls, run_bytes, smallest_bytes
 from engine.learned.config import LearnedConfig
 from engine.learned.cyclegan import train_ot_cyclegan
 from engine.learned.data import BrainSlices, brain_slices, mean_psnr, mean_ssim
@@ -113,6 +114,25 @@ def _load_data(cfg: LearnedConfig) -> BrainSlices:
                      cfg.volume_path)
     except ValueError as err:
         raise ValueError(f"{Path(cfg.volume_path).name}: {err}") from err
+
+
+def _budget_unrolls(cfg: LearnedConfig, data: BrainSlices, device: str) -> LearnedConfig:
+    """``cfg`` with K picked by the memory budget when asked: the largest K at which every
+    chosen mode's step fits (:func:`pick_unrolls`)."""
+    if not (cfg.budget_picks_k and cfg.memory_budget > 0):
+        return cfg
+    shared = not (cfg.train_gleam and cfg.modules > 1)
+
+    def measure(n: int) -> float:
+        try:
+            plan = _plan(dataclasses.replace(cfg, n_unrolls=n))
+        except ValueError:              # GLEAM's unrolls do not split: this K is no choice
+            return float("inf")
+        return max(run_bytes(_net(cfg, k, shared, mode), mode, g, data, cfg.batch, device,
+                             cfg.gan_weight) for mode, k, g in plan)
+
+    k_max = min(24, 48 // cfg.gleam_factor) if cfg.train_gleam else 24
+    return dataclasses.replace(cfg, n_unrolls=pick_unrolls(measure, cfg.memory_budget, k_max))
 
 
 def _apply_budget(cfg: LearnedConfig, plan: list, data: BrainSlices, device: str):
@@ -257,7 +277,12 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
     plan = _plan(cfg)
     yield Progress(0.0, "loading brain slices")
     data = _load_data(cfg)
-    plan, _, budget_notes = _apply_budget(cfg, plan, data, device)
+    picked = _budget_unrolls(cfg, data, device)
+    budget_notes = [f"K = {picked.n_unrolls} picked by the {cfg.memory_budget:g} MB budget"
+                    ] if picked is not cfg else []
+    cfg = picked
+    plan, _, refused = _apply_budget(cfg, _plan(cfg), data, device)
+    budget_notes += refused
     i = _shown_index(data)
     truth = data.test.target[i].abs().numpy()
     zf, cg = data.reconstruct("zero_filled"), data.reconstruct("cg_sense")

@@ -74,3 +74,19 @@ def test_user_volume_trains_and_too_small_is_refused(tmp_path):
         drain(run_config(LearnedConfig(**dict(cfg, volume_path=str(small))), "cpu"))
     with pytest.raises(ValueError, match="File → Open volume"):
         drain(run_config(LearnedConfig(**dict(cfg, volume_path="")), "cpu"))
+
+
+def test_budget_picks_the_largest_k_that_fits():
+    from engine.learned.budget import pick_unrolls
+    assert pick_unrolls(lambda k: (1 + 2 * k) * MB, 10.0, 24) == 4        # 9 MB ≤ 10 < 11
+    assert pick_unrolls(lambda k: (1 + 2 * k) * MB, 2.0, 24) == 1         # nothing fits: 1
+    assert pick_unrolls(lambda k: (1 + 2 * k) * MB, 1e3, 6) == 6          # capped at k_max
+    cfg = dict(TINY, gleam_factor=2, modules=2, budget_picks_k=True)
+    probe = drain(run_config(LearnedConfig(**dict(cfg, budget_picks_k=False, n_unrolls=3)),
+                             "cpu"))
+    need = max(r.peak_bytes for r in probe.runs)      # K = 3: every mode's figure
+    result = drain(run_config(LearnedConfig(**cfg, memory_budget=(need + 1) / MB), "cpu"))
+    runs = {r.mode: r for r in result.runs}
+    assert result.config.n_unrolls == 3 and runs["gleam"].n_unrolls == 6
+    assert max(r.peak_bytes for r in result.runs) <= need + 1
+    assert "K = 3 picked" in result.notes[0]
