@@ -123,9 +123,10 @@ def _lab_message(win):
 
 def test_opened_volume_trains_and_too_small_is_reported(lab_window, qtbot, tmp_path):
     """File → Open volume… in this lab: the slices come from the file; a volume with too few
-    slices fails the run with the reason, and the previous result stays."""
+    slices, or a memory budget no mode meets, fails the run with the reason, and the previous
+    result stays."""
     import numpy as np
-    from tests.app.conftest import run_and_wait
+    from tests.app.conftest import run_and_wait, set_config
     vol = np.zeros((30, 28, 28), np.float32)
     vol[:, 6:22, 6:22] = np.random.default_rng(0).random((30, 16, 16))
     np.save(tmp_path / "vol.npy", vol)
@@ -144,6 +145,10 @@ def test_opened_volume_trains_and_too_small_is_reported(lab_window, qtbot, tmp_p
         win.run()
     assert "Run failed" in _lab_message(win) and "fewer than the 10" in _lab_message(win)
     assert presenter.result.config.volume_path.endswith("vol.npy")       # nothing lost
+    set_config(win, volume_path=str(tmp_path / "vol.npy"), memory_budget=0.001)
+    with qtbot.waitSignal(win.runner.sigFailed, timeout=60_000):
+        win.run()
+    assert "no training mode fits the 0.001 MB memory budget" in _lab_message(win)
 
 
 def test_diverging_loss_and_corrupt_weights_reach_the_user(lab_window, qtbot, tmp_path,
