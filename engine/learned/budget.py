@@ -4,8 +4,9 @@ refuse the runs that cannot meet it (SCIENCE.md §6.3.2).
 The figure is the count of :mod:`engine.learned.memory` — the activation bytes one training
 step keeps for its backward pass on a batch of the lab's size — measured by one forward pass
 of each planned net on the first training batch (:func:`run_bytes`). It is the same count the
-dashboard's memory bars show after training, so a run the budget admits shows a bar at or
-under the budget. Weights, optimiser state and the data (the fixed share M0) are not in it.
+dashboard's memory bars show after a CPU run, so a run the budget admits shows a bar at or
+under the budget. Weights, optimiser state and the data (the fixed share M0) are not in it; on a
+CUDA device the bars show the allocator's peak instead, which includes more than this count.
 """
 from __future__ import annotations
 
