@@ -142,6 +142,7 @@ class LearnedLab(LabPresenter):
             if not path:
                 return False
         card = {"summary": f"{run.title}, K = {run.n_unrolls}, G = {run.modules}",
+                "size": int(run.strip.shape[-1]),          # the recon lab runs it at this size
                 "test_psnr": float(run.test_psnr), "test_ssim": float(run.test_ssim)}
         try:
             save_weights(path, run.arch, run.weights, card)
@@ -149,6 +150,26 @@ class LearnedLab(LabPresenter):
             self.sigMessage.emit(f"Net not saved: {err}")
             return False
         self.sigMessage.emit(f"Saved {run.title} (test PSNR {run.test_psnr:.2f} dB) to {path}")
+        return True
+
+    def open_volume(self, path: Optional[str] = None) -> bool:
+        """Train on the slices of a user's volume (File → Open volume… while this lab is in
+        front): checked with the recon lab's loader, then kept in the config (sessions keep it)."""
+        from engine.imaging.volume_io import load_volume
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self.view, "Open volume", "", "Volumes (*.nii *.nii.gz *.npy *.npz *.tif "
+                "*.tiff *.dcm);;All files (*)")
+            if not path:
+                return False
+        try:
+            vol = load_volume(path)
+        except (OSError, ValueError) as err:
+            self.sigMessage.emit(f"Volume not opened: {err}")
+            return False
+        self.sigMessage.emit(f"Opened {path}: {tuple(vol.data.shape)} voxels; the lab trains "
+                             f"on its axial slices ('Slices from: opened volume'). Run the lab.")
+        self.sigConfigEdit.emit({"data_source": "opened volume", "volume_path": str(path)})
         return True
 
     # -- views -------------------------------------------------------------------------------

@@ -5,9 +5,11 @@ They draw the engine's stages/result (``engine.learned.lab``) as they come; no e
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QVBoxLayout, QWidget)
 
+from widgets.color_bar import ColorBar
 from widgets.curve_plot import CurvePlot
 from widgets.image_panel import ImagePanel
 from widgets.learned_strip import ImageStrip
@@ -18,6 +20,17 @@ MODE_COLORS = {"e2e": (31, 119, 180), "checkpoint": (255, 127, 14), "gleam": (44
                "otcycle": (140, 86, 75)}
 BASE_COLORS = {"zero_filled": (127, 127, 127), "cg_sense": (214, 39, 40)}
 BASE_TITLES = {"zero_filled": "zero-filled", "cg_sense": "CG-SENSE"}
+ERROR_CMAP = "inferno"
+ERROR_WINDOW = 0.25            # the error panel shows 0 … 25 % of the truth's maximum
+ERROR_LUT = pg.colormap.get(ERROR_CMAP).getLookupTable(nPts=256, alpha=False)
+
+
+def fit_to_image(panel: ImagePanel) -> None:
+    """An image panel without pixel axes, aspect locked, the view kept on the image."""
+    panel.plot_item.hideAxis("left")
+    panel.plot_item.hideAxis("bottom")
+    panel.plot_item.setAspectLocked(True)
+    panel.plot_item.getViewBox().setDefaultPadding(0.0)
 
 
 def _mb(b) -> float:
@@ -133,22 +146,40 @@ class CompareView(QWidget):
         self.truth = ImagePanel("ground truth")
         self.method = ImagePanel("method")
         self.error = ImagePanel("|method − truth|")
+        self.error_bar = ColorBar()
+        self.error_bar.set_lut(ERROR_LUT)
+        self.error_bar.set_range(0.0, 100 * ERROR_WINDOW, "%")
+        self.error_bar.setToolTip("|method − truth| in % of the truth's maximum intensity")
         self.info = QLabel("")
         row = QHBoxLayout()
         row.addWidget(QLabel("Method:"))
         row.addWidget(self.method_box)
         row.addWidget(self.info, 1)
-        panels = QHBoxLayout()
-        for p in (self.truth, self.method, self.error):
-            p.plot_item.setAspectLocked(True)
-            panels.addWidget(p)
+        self.panel_box = QWidget()
+        panels = QHBoxLayout(self.panel_box)
+        panels.setContentsMargins(0, 0, 0, 0)
+        self.panels = (self.truth, self.method, self.error)
+        for p in self.panels:
+            fit_to_image(p)
+            panels.addWidget(p, 1)
+        bar = QVBoxLayout()
+        bar.addWidget(QLabel("% of max"), 0)
+        bar.addWidget(self.error_bar, 1)
+        panels.addLayout(bar)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(row)
-        lay.addLayout(panels, 1)
+        lay.addWidget(self.panel_box)
+        lay.addStretch(1)
         self._truth = None
         self._images: dict = {}
         self._psnr: dict = {}
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """Square panels: as high as they are wide (plus the title), no empty bands."""
+        super().resizeEvent(event)
+        side = int(self.width() - self.error_bar.sizeHint().width()) // 3
+        self.panel_box.setFixedHeight(max(120, min(side + 30, self.height() - 40)))
 
     def set_truth(self, truth: np.ndarray) -> None:
         self._truth = np.asarray(truth)
@@ -174,12 +205,12 @@ class CompareView(QWidget):
             return
         img = self._images[name]
         top = float(self._truth.max()) or 1.0
-        self.method.set_labels(name)
+        self.method.plot_item.setTitle(name)
         self.method.set_image(img[::-1], cmap="CET-L1", levels=(0, top))
-        self.error.set_image(np.abs(img - self._truth)[::-1], cmap="inferno",
-                             levels=(0, 0.25 * top))
+        self.error.set_image(np.abs(img - self._truth)[::-1], cmap=ERROR_CMAP,
+                             levels=(0, ERROR_WINDOW * top))
         self.info.setText(f"{name}: mean test PSNR {self._psnr.get(name, float('nan')):.2f} dB "
-                          f"(error shown on 0 … 25 % of the truth's maximum)")
+                          f"(error in % of the truth's maximum, colour bar at the right)")
 
 
 class MemoryPsnrView(QWidget):

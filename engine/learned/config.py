@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from engine.core import param
 from engine.imaging.unrolled import NET_KINDS
 
-__all__ = ["LearnedConfig"]
+__all__ = ["LearnedConfig", "DATA_SOURCES"]
+
+DATA_SOURCES = ("brain demo", "opened volume")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,23 @@ class LearnedConfig:
     gleam_factor: int = param(1, label="GLEAM unrolls × K", min=1, max=4,
                               help="GLEAM's net has this many times K unrolls (= G: the "
                                    "equal-memory comparison of SCIENCE.md §6.3.3)")
+    data_source: str = param("brain demo", label="Slices from", choices=DATA_SOURCES,
+                             help="The shipped MNI brain, or the volume opened with File → "
+                                  "Open volume… (its middle 60 % of axial slices, resampled)")
+    volume_path: str = param("", label="Volume file", hidden=True,
+                             help="The opened volume (NIfTI / DICOM / .npy / TIFF) for "
+                                  "'opened volume'")
+    memory_budget: float = param(0.0, label="Memory budget", min=0.0, max=1e6, unit="MB",
+                                 help="Activation memory one training step may keep (0: no "
+                                      "limit). Every mode is measured on one batch before "
+                                      "training; a mode over the budget is refused with its "
+                                      "figure; with 'Budget picks K' it sets K for the "
+                                      "equal-memory study (SCIENCE.md §6.3.2)")
+    budget_picks_k: bool = param(False, label="Budget picks K",
+                                 help="With a memory budget: K is the largest number of "
+                                      "unrolls whose end-to-end step fits it (measured); GLEAM's "
+                                      "modules of K unrolls then fit too — the equal-memory "
+                                      "study at the budget (SCIENCE.md §6.3.3)")
     size: int = param(64, label="Image size", min=16, max=128, unit="px",
                       help="Side of the brain slices (64 on a CPU, 128 on a GPU)")
     acceleration: float = param(4.0, label="Acceleration R", min=2.0, max=12.0,

@@ -11,9 +11,11 @@ as CPU NumPy arrays.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Generator, Optional
 
 import numpy as np
@@ -23,6 +25,7 @@ import resources
 from engine.core import Progress, validate
 from engine.imaging.unrolled import Unrolled, unrolled_net
 from engine.imaging.unrolled_io import load_unrolled
+from engine.learned.budget import fit_budget, pick_unrolls, run_bytes, smallest_bytes
 from engine.learned.config import LearnedConfig
 from engine.learned.cyclegan import train_ot_cyclegan
 from engine.learned.data import BrainSlices, brain_slices, mean_psnr, mean_ssim
@@ -84,8 +87,62 @@ def shipped_path():
 
 
 @functools.lru_cache(maxsize=2)
-def _data(size: int, acceleration: float, n_coils: int, seed: int, noise: float) -> BrainSlices:
-    return brain_slices(size, acceleration, n_coils, seed, noise)
+def _data(size: int, acceleration: float, n_coils: int, seed: int, noise: float,
+          path: str = "") -> BrainSlices:
+    return brain_slices(size, acceleration, n_coils, seed, noise,
+                        volume=_user_volume(path, size) if path else None)
+
+
+def _user_volume(path: str, size: int) -> torch.Tensor:
+    """The opened volume's voxels; a file that cannot be read is refused with its reason."""
+    from engine.imaging.volume_io import load_volume
+    try:
+        return load_volume(path).data
+    except (OSError, ValueError) as err:
+        raise ValueError(f"the opened volume cannot be used for training: {err}") from err
+
+
+def _load_data(cfg: LearnedConfig) -> BrainSlices:
+    """The brain slices, or the opened volume's (too small a volume: a clear message)."""
+    if cfg.data_source == "brain demo":
+        return _data(cfg.size, cfg.acceleration, cfg.n_coils, cfg.seed, cfg.noise)
+    if not cfg.volume_path:
+        raise ValueError("'Slices from: opened volume' needs a volume: use File → Open "
+                         "volume… (or choose 'brain demo')")
+    try:
+        return _data(cfg.size, cfg.acceleration, cfg.n_coils, cfg.seed, cfg.noise,
+                     cfg.volume_path)
+    except ValueError as err:
+        raise ValueError(f"{Path(cfg.volume_path).name}: {err}") from err
+
+
+def _budget_unrolls(cfg: LearnedConfig, data: BrainSlices, device: str) -> LearnedConfig:
+    """``cfg`` with K picked by the memory budget when asked: the largest K at which every
+    chosen mode's step fits (:func:`pick_unrolls`)."""
+    if not (cfg.budget_picks_k and cfg.memory_budget > 0):
+        return cfg
+    shared = not (cfg.train_gleam and cfg.modules > 1)
+
+    def measure(n: int) -> float:
+        try:
+            plan = _plan(dataclasses.replace(cfg, n_unrolls=n))
+        except ValueError:              # GLEAM's unrolls do not split: this K is no choice
+            return float("inf")
+        return max(run_bytes(_net(cfg, k, shared, mode), mode, g, data, cfg.batch, device,
+                             cfg.gan_weight) for mode, k, g in plan)
+
+    k_max = min(24, 48 // cfg.gleam_factor) if cfg.train_gleam else 24
+    return dataclasses.replace(cfg, n_unrolls=pick_unrolls(measure, cfg.memory_budget, k_max))
+
+
+def _apply_budget(cfg: LearnedConfig, plan: list, data: BrainSlices, device: str):
+    """``(plan, bytes per mode, notes)`` under the memory budget (:mod:`engine.learned.budget`)."""
+    shared = not (cfg.train_gleam and cfg.modules > 1)
+    return fit_budget(
+        plan, cfg.memory_budget,
+        lambda mode, k, g: run_bytes(_net(cfg, k, shared, mode), mode, g, data, cfg.batch,
+                                     device, cfg.gan_weight),
+        lambda: smallest_bytes(_net(cfg, 1, True), data, cfg.batch, device))
 
 
 def _plan(cfg: LearnedConfig) -> list[tuple[str, int, int]]:
@@ -219,7 +276,13 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
     validate(cfg)
     plan = _plan(cfg)
     yield Progress(0.0, "loading brain slices")
-    data = _data(cfg.size, cfg.acceleration, cfg.n_coils, cfg.seed, cfg.noise)
+    data = _load_data(cfg)
+    picked = _budget_unrolls(cfg, data, device)
+    budget_notes = [f"K = {picked.n_unrolls} picked by the {cfg.memory_budget:g} MB budget"
+                    ] if picked is not cfg else []
+    cfg = picked
+    plan, _, refused = _apply_budget(cfg, _plan(cfg), data, device)
+    budget_notes += refused
     i = _shown_index(data)
     truth = data.test.target[i].abs().numpy()
     zf, cg = data.reconstruct("zero_filled"), data.reconstruct("cg_sense")
@@ -235,7 +298,7 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
     cost = {"checkpoint": 2, "scale_eq": 2, "otcycle": 2}      # relative time per unroll
     weights = np.array([k * cost.get(m, 1) for m, k, _ in plan], float)
     ends = 0.02 + 0.96 * np.cumsum(weights) / weights.sum()
-    runs, notes, live, nets = [], [], {}, {}
+    runs, notes, live, nets = [], list(budget_notes), {}, {}
     for (mode, k, g), start, end in zip(plan, np.r_[0.02, ends[:-1]], ends):
         run, nets[mode] = yield from _train_mode(cfg, mode, k, g, data, device, live,
                                                  (start, end))

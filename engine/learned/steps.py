@@ -20,8 +20,8 @@ from torch.utils.checkpoint import checkpoint
 
 from engine.learned.memory import count_saved, tensor_bytes
 
-__all__ = ["MODES", "Diverged", "StepOutcome", "l1_loss", "module_ranges", "run_step",
-           "unroll_bytes"]
+__all__ = ["MODES", "Diverged", "StepOutcome", "activation_bytes", "l1_loss", "module_ranges",
+           "run_step", "unroll_bytes"]
 
 MODES = ("e2e", "checkpoint", "gleam")
 
@@ -111,3 +111,29 @@ def unroll_bytes(net, k, op) -> list[int]:
         out.append(counter.bytes)
         state = nxt.detach()
     return out
+
+
+def activation_bytes(net, mode: str, modules: int, k, target, op) -> int:
+    """Activation bytes one training step of ``net`` in ``mode`` keeps for its backward, counted
+    as :func:`run_step` counts them but without the backward or any update (SCIENCE.md §6.3.2).
+
+    Used before training to check a memory budget: the count depends only on the net, the
+    batch and the mode, so one forward pass per mode measures it.
+    """
+    ranges = module_ranges(net.n_unrolls, modules if mode == "gleam" else 1)
+    with torch.no_grad():
+        state = net.initial(k, op)
+    peak = 0
+    for unrolls in ranges:
+        with torch.enable_grad(), count_saved() as counter:
+            out = _forward(net, k, op, unrolls, state.detach(), mode == "checkpoint")
+            loss = l1_loss(net.image(out, op), target)
+            held = counter.bytes
+        del loss
+        if mode == "gleam":
+            held += tensor_bytes(state)
+        elif mode == "checkpoint":
+            held += net.n_unrolls * tensor_bytes(state) + max(unroll_bytes(net, k, op))
+        peak = max(peak, held)
+        state = out.detach()
+    return int(peak)

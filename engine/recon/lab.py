@@ -99,6 +99,9 @@ class ReconConfig:
     prior_path: str = param("", label="Slice prior file", hidden=True,
                             help="Weights of a slice prior trained in the app; empty: the "
                                  "shipped prior for the in-plane size (64 or 128)")
+    net_path: str = param("", label="Unrolled net file", hidden=True,
+                          help="Weights of an unrolled net saved by the learned lab ('Save "
+                               "trained net…'); empty: the shipped VarNet")
     every: int = param(5, label="Record every", min=1, max=100,
                        help="Keep every k-th iterate for the convergence slider")
     seed: int = param(0, label="Seed", min=0, max=2**31 - 1,
@@ -210,7 +213,7 @@ def run_config(cfg: ReconConfig, device: str = "cpu") -> Generator[Progress, Non
         try:
             run = yield from _reconstruct(name, cfg, op, data, truth, lo, span, notes)
         except (FileNotFoundError, ValueError) as err:
-            if name not in DIFFUSION_METHODS:                   # the prior's file or size
+            if name not in (*DIFFUSION_METHODS, "unrolled_net"):   # its net/prior file or size
                 raise
             notes.append(f"{name} skipped: {err}")      # no usable prior: the rest still run
             continue

@@ -27,7 +27,9 @@ CHUNK = 8          # slices per forward pass
 
 @dataclasses.dataclass(frozen=True)
 class UnrolledParams:
-    """The recon method reads no ``ReconConfig`` knob: it runs the shipped net."""
+    """The ``ReconConfig`` knob the method reads: ``net_path``, a net saved by the learned lab
+    (empty: the shipped VarNet)."""
+    net_path: str = ""
 
 
 @functools.lru_cache(maxsize=2)
@@ -41,18 +43,18 @@ def load_method_net(path: str, device: str):
     return net.eval(), size
 
 
-def _check(k: torch.Tensor, op, size: int) -> None:
+def _check(k: torch.Tensor, op, size: int, which: str = "the shipped") -> None:
     shape = tuple(op.shape)
     if len(shape) != 2 or k.dim() != 4:
         raise ValueError("the unrolled net reconstructs 2-D slices: use the MRI modality with "
                          "per-slice (2-D) sampling")
     if shape != (size, size):
-        raise ValueError(f"the shipped unrolled net was trained on {size}² slices; the volume "
+        raise ValueError(f"{which} unrolled net was trained on {size}² slices; the volume "
                          f"has {shape[0]}×{shape[1]} slices — set the in-plane size to {size}")
 
 
 @torch.no_grad()
-def unrolled_iter(op, data, every, notes, path: str = ""
+def unrolled_iter(op, data, every, notes, path: str = "", net_path: str = ""
                   ) -> Generator[Progress, None, torch.Tensor]:
     """``make_iter`` of the recon methods table: the net on every slice of ``data``.
 
@@ -64,17 +66,20 @@ def unrolled_iter(op, data, every, notes, path: str = ""
         Multi-coil k-space ``(z, C, n, n)``.
     every, notes
         The table's protocol (a direct method: progress per chunk of slices, no iterates).
-    path : str
-        A weights file (default: the shipped net).
+    path, net_path : str
+        A weights file saved by the learned lab (default: the shipped net); a corrupt or
+        foreign file, or a net of another size, is refused with the reason (the recon lab
+        then skips the method with a note).
 
     Returns
     -------
     torch.Tensor
         The complex volume ``(z, n, n)``.
     """
+    path = net_path or path
     net, size = load_method_net(path or str(resources.path("learned", SHIPPED_NET)),
                                 str(op.device))
-    _check(data, op, size)
+    _check(data, op, size, "the shipped" if not path else "the chosen")
     out = []
     for lo in range(0, data.shape[0], CHUNK):
         k = data[lo:lo + CHUNK].to(op.dtype)

@@ -67,6 +67,7 @@ def test_save_trained_net_loads_back(qtbot, small_result, tmp_path):
     net, card = load_unrolled(tmp_path / "gleam.pt")
     gleam = next(r for r in small_result.runs if r.mode == "gleam")
     assert net.n_unrolls == gleam.n_unrolls and card["test_psnr"] == pytest.approx(gleam.test_psnr)
+    assert card["size"] == 24                      # the recon lab runs it on 24² slices
     (tmp_path / "a_file").write_text("x")
     assert not presenter.save_net(str(tmp_path / "a_file" / "net.pt"))
     assert "not saved" in messages[-1]
@@ -110,3 +111,65 @@ def test_scale_shift_view_draws_live_and_from_result(qtbot, small_result):
     presenter.show_result(small_result)
     assert not presenter.scale.psnr_plot.keys()
     presenter.shutdown()
+
+
+TINY = dict(size=16, n_unrolls=1, width=2, depth=2, steps=1, eval_every=1, batch=2,
+            train_gleam=False, shipped=False)
+
+
+def _lab_message(win):
+    return win.slots["learned"].message
+
+
+def test_opened_volume_trains_and_too_small_is_reported(lab_window, qtbot, tmp_path):
+    """File → Open volume… in this lab: the slices come from the file; a volume with too few
+    slices, or a memory budget no mode meets, fails the run with the reason, and the previous
+    result stays."""
+    import numpy as np
+    from tests.app.conftest import run_and_wait, set_config
+    vol = np.zeros((30, 28, 28), np.float32)
+    vol[:, 6:22, 6:22] = np.random.default_rng(0).random((30, 16, 16))
+    np.save(tmp_path / "vol.npy", vol)
+    np.save(tmp_path / "thin.npy", vol[:8])
+    win = lab_window("learned", **TINY)
+    presenter = win.slot.presenter
+    assert not presenter.open_volume(str(tmp_path / "missing.npy"))
+    assert "Volume not opened" in _lab_message(win)
+    assert presenter.open_volume(str(tmp_path / "vol.npy"))
+    cfg = win.slot.panel.config()
+    assert cfg.data_source == "opened volume" and cfg.volume_path.endswith("vol.npy")
+    run_and_wait(win, qtbot)
+    assert presenter.result is not None and presenter.result.truth.shape == (16, 16)
+    assert presenter.open_volume(str(tmp_path / "thin.npy"))
+    with qtbot.waitSignal(win.runner.sigFailed, timeout=60_000):
+        win.run()
+    assert "Run failed" in _lab_message(win) and "fewer than the 10" in _lab_message(win)
+    assert presenter.result.config.volume_path.endswith("vol.npy")       # nothing lost
+    set_config(win, volume_path=str(tmp_path / "vol.npy"), memory_budget=0.001)
+    with qtbot.waitSignal(win.runner.sigFailed, timeout=60_000):
+        win.run()
+    assert "no training mode fits the 0.001 MB memory budget" in _lab_message(win)
+
+
+def test_diverging_loss_and_corrupt_weights_reach_the_user(lab_window, qtbot, tmp_path,
+                                                           monkeypatch):
+    """A NaN loss stops training with a note in the lab's summary; a corrupt weights file
+    (here the shipped net's) is named in a note while the rest of the run is shown."""
+    import copy
+
+    import engine.learned.lab as lab
+    from tests.app.conftest import run_and_wait
+    real = lab._data
+
+    def poisoned(*args):
+        data = copy.deepcopy(real(*args))
+        data.train.target[:] = float("nan")
+        return data
+
+    (tmp_path / "corrupt.pt").write_bytes(b"not a torch file")
+    monkeypatch.setattr(lab, "_data", poisoned)
+    monkeypatch.setattr(lab, "shipped_path", lambda: tmp_path / "corrupt.pt")
+    win = lab_window("learned", **{**TINY, "shipped": True})
+    run_and_wait(win, qtbot)
+    text = win.slot.presenter.info.text()
+    assert "lower the learning rate" in text and "shipped net not shown" in text

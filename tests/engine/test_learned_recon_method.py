@@ -41,3 +41,23 @@ def test_recon_lab_lists_and_ranks_the_net():
     psnr = {r.name: r.psnr for r in result.runs}
     assert set(psnr) == {"zero_filled", "unrolled_net", "cg_sense"}
     assert psnr["unrolled_net"] > psnr["cg_sense"] > psnr["zero_filled"]
+
+
+def test_a_saved_net_runs_and_a_refused_net_is_skipped_with_a_note(tmp_path):
+    """A net saved at 32² (the learned lab's 'Save trained net…' card) reconstructs a 32²
+    volume; the shipped 64² net on that volume, or a corrupt file, is skipped with a note
+    while the other methods still run."""
+    from engine.imaging.unrolled import unrolled_net
+    from engine.imaging.unrolled_io import save_unrolled
+    from engine.recon.lab import ReconConfig, run_config
+    torch.manual_seed(0)
+    save_unrolled(tmp_path / "net.pt", unrolled_net("varnet", 2, 4, 2), {"size": 32})
+    (tmp_path / "bad.pt").write_bytes(b"not weights")
+    base = dict(source="brain", modality="mri", size=32, slices=2, method_a="zero_filled",
+                method_b="unrolled_net", iters=4)
+    saved = drain(run_config(ReconConfig(**base, net_path=str(tmp_path / "net.pt")), "cpu"))
+    assert [r.name for r in saved.runs] == ["zero_filled", "unrolled_net"] and not saved.notes
+    for path, reason in (("", "trained on 64²"), (str(tmp_path / "bad.pt"), "not a readable")):
+        result = drain(run_config(ReconConfig(**base, net_path=path), "cpu"))
+        assert [r.name for r in result.runs] == ["zero_filled"]
+        assert any(n.startswith("unrolled_net skipped") and reason in n for n in result.notes)
