@@ -125,7 +125,8 @@ class VispyHost(QObject):
         widget.installEventFilter(self)
 
     def _attach(self) -> None:
-        """Put the GL canvas into its widget (at the place it was reserved) on first show.
+        """Put the GL canvas into its widget (at the place it was reserved) when the widget is
+        first shown (on screen, or made visible in a hidden window).
 
         A window with a GL widget composites every repaint through OpenGL (software GL:
         ~10 ms per progress-bar or label update, issue #16); until a 3-D view is shown,
@@ -153,7 +154,7 @@ class VispyHost(QObject):
         """Release the GL canvas when the widget is closed (the event goes on)."""
         if event.type() == QEvent.Type.Close and self.canvas is not None:
             self.canvas.close()
-        elif event.type() == QEvent.Type.Show and getattr(self, "_pending", None):
+        elif event.type() in (QEvent.Type.Show, QEvent.Type.ShowToParent) and self._pending:
             self._attach()
         return False
 
