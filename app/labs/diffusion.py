@@ -17,7 +17,7 @@ from widgets.curve_plot import CurvePlot
 from widgets.particle_canvas import ParticleCanvas
 from widgets.playback_bar import LatestCall
 
-CURSOR_SECONDS = 0.2   # plot cursors follow playback ≤ 5×/s (each move repaints a plot)
+CURSOR_SECONDS = 0.5   # plot cursors follow playback ≤ 2×/s (each move repaints a plot)
 RUN_COLORS = [(31, 119, 180), (214, 39, 40)]
 POSTERIOR_RGBA = (1.0, 0.6, 0.0, 0.95)
 METRICS = (("off_manifold", "Off the data manifold", "Mahalanobis to nearest component"),

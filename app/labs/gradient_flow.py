@@ -24,7 +24,7 @@ from widgets.trajectory_canvas import TrajectoryCanvas
 if TYPE_CHECKING:
     from engine.gradient_flow.lab import FlowResult
 
-CURSOR_SECONDS = 0.2   # plot cursors follow playback ≤ 5×/s (each move repaints a plot)
+CURSOR_SECONDS = 0.5   # plot cursors follow playback ≤ 2×/s (each move repaints a plot)
 DEPTH_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
 STUDY_COLORS = [(0, 0, 0), (31, 119, 180), (44, 160, 44), (255, 127, 14), (214, 39, 40)]
 LINE_COLOR = (40, 90, 200)
