@@ -112,17 +112,31 @@ class VispyHost(QObject):
     def __init__(self, widget, layout, available, no_gl_text, bgcolor="black"):
         super().__init__(widget)
         self.available, self.no_gl_text = bool(available), no_gl_text
-        self.canvas = self.view = None
+        self.canvas = self.view = self._pending = None
         if not self.available:
             layout.addWidget(QLabel(no_gl_text, alignment=Qt.AlignmentFlag.AlignCenter), 1)
             return
         from vispy import scene
 
         self.canvas = scene.SceneCanvas(app="pyside6", keys=None, bgcolor=bgcolor,
-                                        size=(600, 500), show=False, parent=widget)
-        layout.addWidget(self.canvas.native, 1)
+                                        size=(600, 500), show=False, parent=None)
+        self._pending = (widget, layout, layout.count())   # joins the window when first shown
         self.view = self.canvas.central_widget.add_view()
         widget.installEventFilter(self)
+
+    def _attach(self) -> None:
+        """Put the GL canvas into its widget (at the place it was reserved) when the widget is
+        first shown (on screen, or made visible in a hidden window).
+
+        A window with a GL widget composites every repaint through OpenGL (software GL:
+        ~10 ms per progress-bar or label update, issue #16); until a 3-D view is shown,
+        the window keeps raster painting.
+        """
+        widget, layout, index = self._pending
+        self._pending = None
+        self.canvas.native.setParent(widget)
+        layout.insertWidget(index, self.canvas.native, 1)
+        self.canvas.native.show()
 
     def render(self):
         """Render the scene off-screen: (H, W, 4) uint8 RGBA.
@@ -140,6 +154,8 @@ class VispyHost(QObject):
         """Release the GL canvas when the widget is closed (the event goes on)."""
         if event.type() == QEvent.Type.Close and self.canvas is not None:
             self.canvas.close()
+        elif event.type() in (QEvent.Type.Show, QEvent.Type.ShowToParent) and self._pending:
+            self._attach()
         return False
 
 

@@ -6,12 +6,13 @@ moves and emits nothing, so views can follow each other without feedback loops.
 """
 from __future__ import annotations
 
-from typing import Optional
+import time
+from typing import Callable, Optional
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-__all__ = ["PlaybackBar", "SPEEDS", "BASE_FPS"]
+__all__ = ["PlaybackBar", "LatestCall", "SPEEDS", "BASE_FPS"]
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 BASE_FPS = 30.0
@@ -292,6 +293,50 @@ class PlaybackBar(QtWidgets.QWidget):
     def loop(self) -> bool:
         """Whether playback wraps to frame 0 at the end."""
         return self.loop_check.isChecked()
+
+
+class LatestCall(QtCore.QObject):
+    """Run the newest of a stream of calls at most once every ``seconds``; the last one
+    always runs (at most ``seconds`` late).
+
+    For views that follow the playback frame but cost more than a frame to repaint (the
+    curve plots' time cursors: each move repaints the plot's curves and axes, ~10 ms under
+    software GL): the frames play at full rate while those views follow a few times a
+    second and end on the right frame.
+
+    Parameters
+    ----------
+    seconds : float
+        Least time between two runs.
+    parent : QObject, optional
+        Qt parent (a pending call dies with it).
+    """
+
+    def __init__(self, seconds: float, parent: Optional[QtCore.QObject] = None):
+        super().__init__(parent)
+        self.seconds = float(seconds)
+        self._last = -float("inf")
+        self._pending: Optional[tuple[Callable, tuple]] = None
+        self._timer = QtCore.QTimer(self, singleShot=True, timeout=self.flush)
+
+    def call(self, fn: Callable, *args) -> None:
+        """Run ``fn(*args)`` now if the last run is ``seconds`` old, else when it is (a
+        newer call replaces this one)."""
+        self._pending = (fn, args)
+        wait = self._last + self.seconds - time.monotonic()
+        if wait <= 0:
+            self.flush()
+        elif not self._timer.isActive():
+            self._timer.start(int(1000 * wait) + 1)
+
+    def flush(self) -> None:
+        """Run the pending call now (nothing if none)."""
+        self._timer.stop()
+        if self._pending is None:
+            return
+        (fn, args), self._pending = self._pending, None
+        self._last = time.monotonic()
+        fn(*args)
 
 
 def _demo() -> None:  # pragma: no cover - manual demo

@@ -15,7 +15,9 @@ from engine.diffusion.metrics import SW_PROJECTIONS
 from engine.sampling.contract import START_EXACT
 from widgets.curve_plot import CurvePlot
 from widgets.particle_canvas import ParticleCanvas
+from widgets.playback_bar import LatestCall
 
+CURSOR_SECONDS = 0.5   # plot cursors follow playback ≤ 2×/s (each move repaints a plot)
 RUN_COLORS = [(31, 119, 180), (214, 39, 40)]
 POSTERIOR_RGBA = (1.0, 0.6, 0.0, 0.95)
 METRICS = (("off_manifold", "Off the data manifold", "Mahalanobis to nearest component"),
@@ -48,6 +50,7 @@ class DiffusionLab(LabPresenter):
         self.opening_frame = 0        # the frame a result opens on (the shell's playback follows)
         self._drag_timer = QTimer(self, singleShot=True, interval=150,
                                   timeout=self._emit_constraint)
+        self._cursors = LatestCall(CURSOR_SECONDS, self)   # plot cursors follow playback
         self._build_views()
 
     # -- layout ----------------------------------------------------------------------------
@@ -309,6 +312,9 @@ class DiffusionLab(LabPresenter):
             f = index if run is main else int(np.argmin(np.abs(run.t - t)))
             canvas.set_density(density, r.xlim, r.ylim, log=False, clim=clim)
             canvas.set_frame(f)
+        self._cursors.call(self._move_cursors, t)
+
+    def _move_cursors(self, t: float) -> None:
         for plot in self.plots.values():
             plot.set_cursor(t)
 

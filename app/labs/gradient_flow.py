@@ -16,6 +16,7 @@ from app.labs.base import LabPresenter, views_only
 from widgets.curve_plot import CurvePlot
 from widgets.gl import opengl_available
 from widgets.phase_portrait import PhasePortrait
+from widgets.playback_bar import LatestCall
 from app.labs.legend_room import leave_legend_room
 from app.labs.gradient_flow_views import legend_html, set_theta_lines, trails_entry
 from widgets.trajectory_canvas import TrajectoryCanvas
@@ -23,6 +24,7 @@ from widgets.trajectory_canvas import TrajectoryCanvas
 if TYPE_CHECKING:
     from engine.gradient_flow.lab import FlowResult
 
+CURSOR_SECONDS = 0.5   # plot cursors follow playback ≤ 2×/s (each move repaints a plot)
 DEPTH_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
 STUDY_COLORS = [(0, 0, 0), (31, 119, 180), (44, 160, 44), (255, 127, 14), (214, 39, 40)]
 LINE_COLOR = (40, 90, 200)
@@ -38,6 +40,7 @@ class GradientFlowLab(LabPresenter):
         super().__init__(spec, parent)
         self.result: Optional["FlowResult"] = None
         self._frame = 0
+        self._cursors = LatestCall(CURSOR_SECONDS, self)   # plot cursors follow playback
         self._build_views()
 
     # -- layout ----------------------------------------------------------------------------
@@ -238,11 +241,13 @@ class GradientFlowLab(LabPresenter):
         view.set_frame(index)
         self.phase.set_frame(index)
         t = float(r.t[index])
-        for plot in (self.magnitude, self.phi, self.loss, self.cons_plot):
-            plot.set_cursor(t)
-        self.step_plot.set_cursor(t)
+        self._cursors.call(self._move_cursors, t)
         self._show_sample_state(view, index)
         self._refresh_plane_key()
+
+    def _move_cursors(self, t: float) -> None:
+        for plot in (self.magnitude, self.phi, self.loss, self.cons_plot, self.step_plot):
+            plot.set_cursor(t)
 
     def _refresh_plane_key(self) -> None:
         """The weight plane's key below it (the 3-D view draws its own legend)."""
