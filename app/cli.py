@@ -22,7 +22,7 @@ import re
 import sys
 from pathlib import Path
 
-ALL_LAB_NAMES = ("gradient-flow", "regions", "diffusion", "recon")
+ALL_LAB_NAMES = ("gradient-flow", "regions", "diffusion", "recon", "learned", "convex-duals")
 DISTRIBUTION = "flowscope"
 RENDER_COMMANDS = {
     "screenshot": "run a lab headless and save the window as a PNG",

@@ -1,7 +1,7 @@
 """The labs that exist: name → LabSpec. The shell lists exactly these.
 
-Lab names are fixed for all labs to come: ``gradient-flow``, ``regions``, ``diffusion``,
-``recon``. A lab appears here only once it is built (no placeholders).
+Lab names are fixed: ``gradient-flow``, ``regions``, ``diffusion``, ``recon``, ``learned``,
+``convex-duals``. A lab appears here only once it is built (no placeholders).
 """
 from __future__ import annotations
 
