@@ -2,36 +2,20 @@
 output over the 2-D plane with the data, or its prediction against the closed form."""
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+
+from widgets.captioned_plot import CaptionedPlot
 
 __all__ = ["BatchNormView"]
 
 
-class BatchNormView(QtWidgets.QWidget):
+class BatchNormView(CaptionedPlot):
     """``show_outcome(outcome)`` reads ``outcome.arrays`` (keys of
     ``engine/convex_duals/batchnorm.py``) by duck typing."""
 
-    def __init__(self, parent: Optional[QtWidgets.QWidget] = None):
-        super().__init__(parent)
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
-        self.item = self.plot.getPlotItem()
-        self.item.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.item.addLegend(offset=(-10, 10), brush=(255, 255, 255, 215))
-        self.caption = QtWidgets.QLabel("")
-        self.caption.setWordWrap(True)
-        lay.addWidget(self.plot, 1)
-        lay.addWidget(self.caption)
-
     def show_outcome(self, outcome) -> None:
-        self.item.clear()
-        self.legend.clear()
+        self.clear()
         a = outcome.arrays
         if "grid_prediction" in a:
             self._show_surface(a)

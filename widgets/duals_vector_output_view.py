@@ -3,11 +3,10 @@ regions of the optimal network over the data with its neurons' directions, or, f
 data, the singular values of Y before and after soft thresholding."""
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+
+from widgets.captioned_plot import CaptionedPlot
 
 __all__ = ["VectorOutputView", "CLASS_COLORS"]
 
@@ -15,27 +14,12 @@ CLASS_COLORS = np.array([(215, 48, 39), (49, 104, 198), (40, 150, 70), (150, 60,
                          (230, 150, 20)], dtype=np.uint8)
 
 
-class VectorOutputView(QtWidgets.QWidget):
+class VectorOutputView(CaptionedPlot):
     """``show_outcome(outcome)`` reads ``outcome.arrays`` (keys of
     ``engine/convex_duals/vector_output.py``) by duck typing."""
 
-    def __init__(self, parent: Optional[QtWidgets.QWidget] = None):
-        super().__init__(parent)
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
-        self.item = self.plot.getPlotItem()
-        self.item.showGrid(x=True, y=True, alpha=0.2)
-        self.legend = self.item.addLegend(offset=(-10, 10), brush=(255, 255, 255, 215))
-        self.caption = QtWidgets.QLabel("")
-        self.caption.setWordWrap(True)
-        lay.addWidget(self.plot, 1)
-        lay.addWidget(self.caption)
-
     def show_outcome(self, outcome) -> None:
-        self.item.clear()
-        self.legend.clear()
+        self.clear()
         a = outcome.arrays
         if "grid_class" in a:
             self._show_regions(a)
