@@ -50,8 +50,9 @@ class DiffusionLab(LabPresenter):
         self.opening_frame = 0        # the frame a result opens on (the shell's playback follows)
         self._drag_timer = QTimer(self, singleShot=True, interval=150,
                                   timeout=self._emit_constraint)
-        self._cursors = LatestCall(CURSOR_SECONDS, self)   # plot cursors follow playback
         self._build_views()
+        # plot cursors follow playback; owned by the view, so a pending call dies with it
+        self._cursors = LatestCall(CURSOR_SECONDS, self.view)
 
     # -- layout ----------------------------------------------------------------------------
     def _build_views(self) -> None:

@@ -40,8 +40,9 @@ class GradientFlowLab(LabPresenter):
         super().__init__(spec, parent)
         self.result: Optional["FlowResult"] = None
         self._frame = 0
-        self._cursors = LatestCall(CURSOR_SECONDS, self)   # plot cursors follow playback
         self._build_views()
+        # plot cursors follow playback; owned by the view, so a pending call dies with it
+        self._cursors = LatestCall(CURSOR_SECONDS, self.view)
 
     # -- layout ----------------------------------------------------------------------------
     def _build_views(self) -> None:
