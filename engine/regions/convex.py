@@ -17,6 +17,7 @@ active set with NNLS projections (:mod:`engine.regions.cones`): groups whose pro
 certainly shrinks to 0 are screened out by cheap upper bounds, and each group's last active
 constraints warm-start its next projection (one batched, KKT-checked solve). scnn's augmented
 Lagrangian with R-FISTA inner solves stays available (``solver="al"``, :mod:`engine.regions.al`).
+Large d > 2 programs with a small λ follow a homotopy in λ (:func:`_continuation`).
 
 Programs with few points (``n ≤ BARRIER_N``) whose groups all fit in one working set are
 first solved approximately by a barrier method on their ``n``-dimensional dual
