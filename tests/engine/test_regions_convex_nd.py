@@ -128,3 +128,19 @@ def test_polish_refresh_equals_rebuilt_reduced_program():
     assert np.allclose(red.gram, full.gram, atol=1e-14)
     assert np.allclose(red.b, full.b, atol=1e-14)
     assert (red.frozen == full.frozen).all() and np.array_equal(red.pmask, full.pmask)
+
+
+def test_lambda_continuation_reaches_the_same_certified_optimum(cvxpy_clarabel, monkeypatch):
+    """The homotopy in λ (large programs; forced here on a small one) changes where the last
+    stage starts, not its answer: certified, Clarabel's objective, the direct solve's."""
+    import engine.regions.convex as convex
+    X, y, D = _instance(40, 4, 40, 1)
+    direct = fit_convex(X, y, LAM, tol=1e-8, patterns=D)
+    monkeypatch.setattr(convex, "CONTINUE_SIZE", 0)
+    sol = fit_convex(X, y, LAM, tol=1e-8, patterns=D)
+    assert sol.certified and sol.relative_gap <= 1e-8
+    assert sol.lam == LAM and sol.n_iter > direct.n_iter           # the stages did run
+    assert sol.objective == pytest.approx(direct.objective, rel=1e-9)
+    ref = _clarabel_objective(cvxpy_clarabel, X, y, D, LAM)
+    assert sol.objective == pytest.approx(ref, rel=1e-6)
+    assert sol.dual_value <= ref * (1 + 1e-7) and sol.cone_violation <= 1e-10
