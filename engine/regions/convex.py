@@ -17,7 +17,7 @@ active set with NNLS projections (:mod:`engine.regions.cones`): groups whose pro
 certainly shrinks to 0 are screened out by cheap upper bounds, and each group's last active
 constraints warm-start its next projection (one batched, KKT-checked solve). scnn's augmented
 Lagrangian with R-FISTA inner solves stays available (``solver="al"``, :mod:`engine.regions.al`).
-Large d > 2 programs with a small λ follow a homotopy in λ (:func:`_continuation`).
+Large d > 2 programs with a small λ follow a homotopy in λ (:mod:`engine.regions.homotopy`).
 
 Programs with few points (``n ≤ BARRIER_N``) whose groups all fit in one working set are
 first solved approximately by a barrier method on their ``n``-dimensional dual
@@ -49,6 +49,7 @@ from engine.regions.cells import cell_cones_iter, project_cells
 from engine.regions.cone_rays import pattern_cones
 from engine.regions.cones import cone_values, cone_violation, project_rows
 from engine.regions.dual import Certificate, correlations, dual_values, relay
+from engine.regions.homotopy import continuation
 from engine.regions.fista import Clock, group_soft_threshold
 from engine.regions.gated import least_squares_gated
 from engine.regions.ipm import basic_primal, gated_barrier
@@ -66,9 +67,6 @@ SMALL_PROGRAM = 3000     # gated programs with P·(d + bias) ≤ this start with
 SMALL_RELU_PROGRAM = 2500  # so do ReLU programs with P·n ≤ this (n ≈ 10: one round, not five)
 BARRIER_N = 64           # programs with n ≤ this start from the dual barrier (small gated ones,
 BARRIER_RELU = 20_000    # ReLU ones with G·n ≤ this), all groups in the working set
-CONTINUATION = (10.0, 6.0, 3.5, 2.0, 1.4)  # large d > 2 ReLU programs with λ < LAM_CONTINUE
-LAM_CONTINUE = 0.05      # are first solved at these multiples of λ (a homotopy in λ) when
-CONTINUE_SIZE = 1_000_000  # groups · n · (d + 1) ≥ this
 
 
 def _get_patterns(X, bias, patterns, gates, n_gates, seed) -> Generator:
@@ -204,7 +202,8 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
         info = (0, 1, True)
         history = [fit_value(prob.A, prob.D, prob.sigma, U, y, 0.0)]
     else:
-        U, ws, info, history = yield from _continuation(prob, method, tol, max_iter)
+        U, ws, info, history = yield from continuation(prob, method, tol, max_iter,
+                                                       _working_set)
     return _finish(prob, D, G, exact, ws, U, info, history, time.perf_counter() - t0, tol,
                    method)
 
@@ -231,30 +230,6 @@ def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> 
         gd, U, lam, step=state.step, tol=tol, max_iter=max_iter, clock=clock, gap=gap,
         prox=prox, project=project)
     return U, U, used
-
-
-def _continuation(prob: _Problem, method: str, tol: float, max_iter: int) -> Generator:
-    """Large sampled-pattern ReLU programs (d > 2) with a small λ: solved first at
-    ``λ·CONTINUATION[k]`` (largest first, to a relative gap of 1e-4), each solution and
-    working set starting the next — a homotopy in λ: a large λ has few nonzero groups and
-    solves fast, and each stage's support is close to the next one's (at n = 200, d = 20,
-    P = 500, λ = 0.01: ~50 s instead of not finishing in 330 s). The last stage is the
-    requested program; its certificate (over all groups) is the one returned."""
-    lam = prob.lam
-    size = len(prob.pat) * prob.A.shape[0] * prob.A.shape[1]
-    homotopy = (prob.relu and method == "projected" and prob.cones is None
-                and lam < LAM_CONTINUE and size >= CONTINUE_SIZE)
-    stages = [lam * f for f in CONTINUATION] * homotopy + [lam]
-    start, used = None, 0
-    for k, stage in enumerate(stages):
-        prob.lam, prob.last_cert = stage, None
-        last = k == len(stages) - 1
-        U, ws, info, history = yield from relay(_working_set(
-            prob, method, tol if last else max(tol, 1e-4), max_iter - used, start),
-            k / len(stages), (k + 1) / len(stages))
-        used += info[0]
-        start = (ws, U)
-    return U, ws, (used, info[1], info[2]), history
 
 
 def _working_set(prob: _Problem, method: str, tol: float, max_iter: int,

@@ -133,10 +133,10 @@ def test_polish_refresh_equals_rebuilt_reduced_program():
 def test_lambda_continuation_reaches_the_same_certified_optimum(cvxpy_clarabel, monkeypatch):
     """The homotopy in λ (large programs; forced here on a small one) changes where the last
     stage starts, not its answer: certified, Clarabel's objective, the direct solve's."""
-    import engine.regions.convex as convex
+    import engine.regions.homotopy as homotopy
     X, y, D = _instance(40, 4, 40, 1)
     direct = fit_convex(X, y, LAM, tol=1e-8, patterns=D)
-    monkeypatch.setattr(convex, "CONTINUE_SIZE", 0)
+    monkeypatch.setattr(homotopy, "CONTINUE_SIZE", 0)
     sol = fit_convex(X, y, LAM, tol=1e-8, patterns=D)
     assert sol.certified and sol.relative_gap <= 1e-8
     assert sol.lam == LAM and sol.n_iter > direct.n_iter           # the stages did run
