@@ -28,7 +28,7 @@ from engine.core.progress import Progress
 from engine.imaging.unrolled import Unrolled, to_channels
 from engine.learned.data import BrainSlices
 from engine.learned.memory import count_saved
-from engine.learned.train import TrainResult, evaluate
+from engine.learned.train import StopTraining, TrainResult, evaluate
 
 __all__ = ["UnpairedSets", "unpaired_split", "PatchCritic", "gradient_penalty", "cycle_loss",
            "generator_loss", "critic_loss", "train_ot_cyclegan", "GP_WEIGHT"]
@@ -211,12 +211,17 @@ def train_ot_cyclegan(net: Unrolled, data: BrainSlices, steps: int = 200, lr: fl
             st["val_psnr"].append(val[0])
             st["val_ssim"].append(val[1])
         st["rng"] = gen.get_state()
-        yield Progress(st["step"] / max(steps, 1),
-                       f"otcycle: step {st['step']}/{steps}, cycle loss {cyc:.4f}",
-                       {"step": st["step"], "loss": cyc, "module_loss": [cyc], "val": val})
+        try:
+            yield Progress(st["step"] / max(steps, 1),
+                           f"otcycle: step {st['step']}/{steps}, cycle loss {cyc:.4f}",
+                           {"step": st["step"], "loss": cyc, "module_loss": [cyc], "val": val})
+        except StopTraining:
+            message = f"stopped at step {st['step']}"
+            break
     st["critic"] = copy.deepcopy(critic.state_dict())
     st["opts"] = [copy.deepcopy(o.state_dict()) for o in (g_opt, d_opt)]
-    test = evaluate(net, data, "test", device)
+    stopped = message.startswith("stopped at")
+    test = (float("nan"),) * 2 if stopped else evaluate(net, data, "test", device)
     loss = np.asarray(st["loss"], float)
     return TrainResult("otcycle", 1, len(loss), loss, loss.reshape(-1, 1),
                        np.asarray(st["val_steps"], int), np.asarray(st["val_psnr"], float),
