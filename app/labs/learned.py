@@ -132,8 +132,9 @@ class LearnedLab(LabPresenter):
         if r.shipped is not None:
             base += f", shipped net {r.shipped.test_psnr:.2f} dB"
         notes = f" — note: {'; '.join(r.notes)}" if r.notes else ""
+        steps = max([len(run.loss) for run in r.runs] or [r.config.steps])   # resumed: more
         return (f"{r.config.net}, {r.config.size}², R = {r.config.acceleration:g}, "
-                f"{r.config.steps} steps — " + "; ".join(parts) + f" — {base}{notes}")
+                f"{steps} steps — " + "; ".join(parts) + f" — {base}{notes}")
 
     def save_net(self, path: Optional[str] = None) -> bool:
         """Save the weights of the net shown in the strip (``engine.imaging.unrolled_io``)."""

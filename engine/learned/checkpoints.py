@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
 
 from engine.learned.config import LearnedConfig
 from engine.learned.train import TrainResult, load_training, save_training
@@ -54,7 +55,8 @@ def _differences(saved: dict, wanted: dict) -> list[str]:
             if saved.get(k) != v]
 
 
-def load_checkpoints(cfg: LearnedConfig, marks: dict) -> tuple[dict, list[str]]:
+def load_checkpoints(cfg: LearnedConfig, marks: dict, titles: Optional[dict] = None
+                     ) -> tuple[dict, list[str]]:
     """``({run_key: (net, state)}, notes)`` for resuming every planned run.
 
     Parameters
@@ -62,6 +64,8 @@ def load_checkpoints(cfg: LearnedConfig, marks: dict) -> tuple[dict, list[str]]:
     cfg : LearnedConfig
     marks : dict
         ``run_key → fingerprint`` of the planned runs.
+    titles : dict
+        ``run_key → title`` for the notes (default: the key).
 
     Raises
     ------
@@ -69,12 +73,12 @@ def load_checkpoints(cfg: LearnedConfig, marks: dict) -> tuple[dict, list[str]]:
         No checkpoint at all, an unreadable one, or one trained under other net/data
         settings (the message names the file and the differences; nothing is overwritten).
     """
-    folder = checkpoint_folder(cfg)
+    folder, titles = checkpoint_folder(cfg), titles or {}
     found, notes = {}, []
     for key, mark in marks.items():
         path = folder / f"{key}.pt"
         if not path.is_file():
-            notes.append(f"{key}: no checkpoint in {folder}, trained from the start")
+            notes.append(f"{titles.get(key, key)}: no checkpoint in {folder}, trained from the start")
             continue
         net, card, state = load_training(path)
         diff = _differences(card.get("fingerprint") or {}, mark)
@@ -82,7 +86,7 @@ def load_checkpoints(cfg: LearnedConfig, marks: dict) -> tuple[dict, list[str]]:
             raise ValueError(f"cannot resume from {path}: it was trained with "
                              f"{', '.join(diff)}. Set these back, or untick 'Resume training'")
         found[key] = (net, state)
-        notes.append(f"{key}: resumed from step {state['step']}")
+        notes.append(f"{titles.get(key, key)}: resumed from step {state['step']}")
     if not found:
         raise ValueError(f"nothing to resume: no checkpoint in {folder} for "
                          f"{', '.join(marks)}; run once without 'Resume training'")

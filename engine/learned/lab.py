@@ -328,7 +328,7 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
     plan, _, refused = _apply_budget(cfg, _plan(cfg), data, device)
     budget_notes += refused
     marks = {m: fingerprint(cfg, m, k, g) for m, k, g in plan}
-    found, resume_notes = load_checkpoints(cfg, marks) if cfg.resume else ({}, [])
+    found, resume_notes = load_checkpoints(cfg, marks, MODE_TITLES) if cfg.resume else ({}, [])
     folder, saved, notes = checkpoint_folder(cfg), [], budget_notes + resume_notes
     save = functools.partial(_save, folder, marks, saved, notes)
     i = _shown_index(data)
@@ -357,7 +357,7 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
             notes.append(f"{run.title}: {run.message}")
         yield Progress(end, f"{run.title} done", {"stage": f"run:{mode}", "run": run})
     if saved:
-        notes.append(f"checkpoints of {', '.join(saved)} saved in {folder} (tick 'Resume "
+        notes.append(f"checkpoints of {', '.join(MODE_TITLES[m] for m in saved)} saved in {folder} (tick 'Resume "
                      f"training' to continue them)")
     shipped = _shipped(data, device, notes) if cfg.shipped else None
     if shipped is not None:

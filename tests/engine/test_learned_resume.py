@@ -28,7 +28,7 @@ def test_n_steps_then_m_resumed_equals_n_plus_m(tmp_path):
         assert a.test_psnr == b.test_psnr
         for name in a.weights:
             np.testing.assert_array_equal(a.weights[name], b.weights[name])
-    assert any("resumed from step 2" in n for n in resumed.notes)
+    assert any("end-to-end: resumed from step 2" in n for n in resumed.notes)
 
 
 class _Interrupt(BaseException):
