@@ -6,7 +6,10 @@ iterating) that returns a :class:`TrainResult`. Same data, same batches (a seede
 checkpoint). A NaN/inf loss or weights stop the run with a message and the weights of the last
 good step. ``result.state`` resumes the run: training 2·n steps equals n steps then n resumed
 (the batch generator's and optimisers' states travel in it); :func:`save_training` writes it
-with the weights (plain tensors, ``weights_only=True``).
+with the weights (plain tensors, ``weights_only=True``). A run stops resumably at a yield
+(``gen.throw(StopTraining())`` returns its result) or mid-step: an interrupt (a
+``BaseException`` such as the app's cancel) puts the last step back and carries that step's
+result as ``exc.stopped_result`` (the lab's checkpoints, :mod:`engine.learned.checkpoints`).
 """
 from __future__ import annotations
 

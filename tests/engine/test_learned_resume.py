@@ -67,3 +67,26 @@ def test_other_settings_or_no_checkpoint_are_refused_and_nothing_lost(tmp_path):
     assert (tmp_path / "e2e.pt").read_bytes() == before
     with pytest.raises(ValueError, match="nothing to resume"):
         drain(run_config(_cfg(tmp_path / "empty", steps=1, resume=True)))
+
+
+def test_unpaired_run_interrupted_mid_step_resumes_exactly(tmp_path, monkeypatch):
+    """OT-cycleGAN: the critic and both optimisers travel in the checkpoint; an interrupt in
+    the third step keeps the state of step 2, and resuming 2 more equals 4 straight."""
+    only = dict(train_e2e=False, train_gleam=False, train_otcycle=True, n_critic=1)
+    straight = drain(run_config(_cfg(tmp_path / "a", steps=4, **only)))
+    from engine.learned import cyclegan
+    calls, real = [], cyclegan._generator_step
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise _Interrupt()
+        return real(*args, **kwargs)
+    monkeypatch.setattr(cyclegan, "_generator_step", interrupted)
+    with pytest.raises(_Interrupt):
+        drain(run_config(_cfg(tmp_path / "b", steps=50, **only)))
+    assert load_training(tmp_path / "b" / "otcycle.pt")[2]["step"] == 2
+    monkeypatch.setattr(cyclegan, "_generator_step", real)
+    resumed = drain(run_config(_cfg(tmp_path / "b", steps=2, resume=True, **only)))
+    np.testing.assert_array_equal(straight.runs[0].loss, resumed.runs[0].loss)
+    assert straight.runs[0].test_psnr == resumed.runs[0].test_psnr
