@@ -26,6 +26,7 @@ class LearnedLab(LabPresenter):
         self._drew_partial = False
         self._base_images: dict = {}
         self._base_psnr: dict = {}
+        self._checkpoint_dir = ""
         self.info = QLabel("Run the lab to train the unrolled nets.")
         self.info.setWordWrap(True)
         self.dashboard = Dashboard()
@@ -67,6 +68,7 @@ class LearnedLab(LabPresenter):
     def _show_data(self, data: dict) -> None:
         self._base_images = {BASE_TITLES[k]: data[k] for k in BASE_TITLES}
         self._base_psnr = data["baseline_psnr"]
+        self._checkpoint_dir = data.get("checkpoint_dir", "")
         self.compare.set_truth(data["truth"])
         self.compare.set_methods(self._base_images, self._titled_psnr({}))
         self.dashboard.show_baselines(self._base_psnr)
@@ -87,12 +89,17 @@ class LearnedLab(LabPresenter):
     def run_abandoned(self) -> bool:
         """Cancelled or failed: put the previous result back (if any)."""
         drew, self._drew_partial = self._drew_partial, False
+        saved = (f" Its checkpoints (at the last step) are in {self._checkpoint_dir}: tick "
+                 f"'Resume training' to continue them." if drew and self._checkpoint_dir
+                 else "")
         if drew and self.result is not None:
             self.show_result(self.result)
+            if saved:
+                self.sigMessage.emit("The run stopped before it finished." + saved)
             return True
         if drew:
             self.info.setText("The run stopped before it finished: the views show what it "
-                              "had trained. Run the lab to train again.")
+                              "had trained." + (saved or " Run the lab to train again."))
         return False
 
     # -- results -----------------------------------------------------------------------------
@@ -125,8 +132,9 @@ class LearnedLab(LabPresenter):
         if r.shipped is not None:
             base += f", shipped net {r.shipped.test_psnr:.2f} dB"
         notes = f" — note: {'; '.join(r.notes)}" if r.notes else ""
+        steps = max([len(run.loss) for run in r.runs] or [r.config.steps])   # resumed: more
         return (f"{r.config.net}, {r.config.size}², R = {r.config.acceleration:g}, "
-                f"{r.config.steps} steps — " + "; ".join(parts) + f" — {base}{notes}")
+                f"{steps} steps — " + "; ".join(parts) + f" — {base}{notes}")
 
     def save_net(self, path: Optional[str] = None) -> bool:
         """Save the weights of the net shown in the strip (``engine.imaging.unrolled_io``)."""

@@ -94,5 +94,12 @@ class LearnedConfig:
     shipped: bool = param(True, label="Show the shipped net",
                           help="Also evaluate the trained weights shipped in resources/learned "
                                "(a VarNet trained at 64², R = 4)")
+    resume: bool = param(False, label="Resume training",
+                         help="Continue every mode from the checkpoint the last run left (at "
+                              "its end, its NaN stop or its cancel) for 'Training steps' more "
+                              "steps; its net and data settings must match (SCIENCE.md §6.3.1)")
+    checkpoint_dir: str = param("", label="Checkpoint folder", hidden=True,
+                                help="Where each run leaves one checkpoint per mode ('': "
+                                     "learned-checkpoints in the user folder)")
     seed: int = param(0, label="Seed", min=0, max=2**31 - 1,
                       help="Seeds the data (mask, maps, noise), the weights and batch order")

@@ -28,7 +28,7 @@ from engine.core.progress import Progress
 from engine.imaging.unrolled import Unrolled, to_channels
 from engine.learned.data import BrainSlices
 from engine.learned.memory import count_saved
-from engine.learned.train import TrainResult, evaluate
+from engine.learned.train import StopTraining, TrainResult, evaluate
 
 __all__ = ["UnpairedSets", "unpaired_split", "PatchCritic", "gradient_penalty", "cycle_loss",
            "generator_loss", "critic_loss", "train_ot_cyclegan", "GP_WEIGHT"]
@@ -187,18 +187,26 @@ def train_ot_cyclegan(net: Unrolled, data: BrainSlices, steps: int = 200, lr: fl
         xi = torch.randint(len(sets.x), (batch,), generator=gen)
         yi = torch.randint(len(sets.y), (batch,), generator=gen)
         x, y = sets.x[xi].to(device), sets.y[yi].to(device)
-        saved = copy.deepcopy((net.state_dict(), g_opt.state_dict()))
+        modules = (net, g_opt, critic, d_opt)
+        saved = copy.deepcopy([m.state_dict() for m in modules])
         t0 = time.perf_counter()
-        cyc, peak, fake = _generator_step(net, critic, g_opt, op, x, y,
-                                          (gan_weight, cycle_weight), step == 0)
-        if cyc is None or not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
-            net.load_state_dict(saved[0])
-            g_opt.load_state_dict(saved[1])
+        try:
+            cyc, peak, fake = _generator_step(net, critic, g_opt, op, x, y,
+                                              (gan_weight, cycle_weight), step == 0)
+            ok = cyc is not None and all(bool(torch.isfinite(p).all()) for p in net.parameters())
+            if ok and gan_weight:
+                _critic_steps(critic, d_opt, x, fake, n_critic, gen)
+        except BaseException as exc:    # interrupted mid-step (cancel): back to the last step
+            if not isinstance(exc, Exception):
+                _load(modules, saved)
+                exc.stopped_result = _finish(st, modules, times, f"stopped at step {step}",
+                                             (float("nan"),) * 2)
+            raise
+        if not ok:
+            _load(modules, saved)
             message = (f"the loss became NaN/inf at step {step + 1}: stopped, the weights of "
                        f"step {step} are kept; lower the learning rate (now {lr:g})")
             break
-        if gan_weight:
-            _critic_steps(critic, d_opt, x, fake, n_critic, gen)
         times.append(time.perf_counter() - t0)
         st["peak"] = max(st["peak"], peak)
         st["step"] += 1
@@ -211,12 +219,29 @@ def train_ot_cyclegan(net: Unrolled, data: BrainSlices, steps: int = 200, lr: fl
             st["val_psnr"].append(val[0])
             st["val_ssim"].append(val[1])
         st["rng"] = gen.get_state()
-        yield Progress(st["step"] / max(steps, 1),
-                       f"otcycle: step {st['step']}/{steps}, cycle loss {cyc:.4f}",
-                       {"step": st["step"], "loss": cyc, "module_loss": [cyc], "val": val})
+        try:
+            yield Progress(st["step"] / max(steps, 1),
+                           f"otcycle: step {st['step']}/{steps}, cycle loss {cyc:.4f}",
+                           {"step": st["step"], "loss": cyc, "module_loss": [cyc], "val": val})
+        except StopTraining:
+            message = f"stopped at step {st['step']}"
+            break
+    stopped = message.startswith("stopped at")
+    test = (float("nan"),) * 2 if stopped else None
+    return _finish(st, (net, g_opt, critic, d_opt), times, message,
+                   test or evaluate(net, data, "test", device))
+
+
+def _load(modules, saved) -> None:
+    for module, state in zip(modules, saved):
+        module.load_state_dict(state)
+
+
+def _finish(st, modules, times, message, test) -> TrainResult:
+    """The run's :class:`TrainResult`, its state holding the critic and both optimisers."""
+    net, g_opt, critic, d_opt = modules
     st["critic"] = copy.deepcopy(critic.state_dict())
     st["opts"] = [copy.deepcopy(o.state_dict()) for o in (g_opt, d_opt)]
-    test = evaluate(net, data, "test", device)
     loss = np.asarray(st["loss"], float)
     return TrainResult("otcycle", 1, len(loss), loss, loss.reshape(-1, 1),
                        np.asarray(st["val_steps"], int), np.asarray(st["val_psnr"], float),

@@ -25,12 +25,14 @@ import resources
 from engine.core import Progress, validate
 from engine.imaging.unrolled import Unrolled, unrolled_net
 from engine.imaging.unrolled_io import load_unrolled
+from engine.learned.checkpoints import (checkpoint_folder, fingerprint, load_checkpoints,
+                                        save_checkpoint)
 from engine.learned.budget import fit_budget, pick_unrolls, run_bytes, smallest_bytes
 from engine.learned.config import LearnedConfig
 from engine.learned.cyclegan import train_ot_cyclegan
 from engine.learned.data import BrainSlices, brain_slices, mean_psnr, mean_ssim
 from engine.learned.scale_study import ScaleCurve, psnr_vs_scale
-from engine.learned.train import evaluate, train_unrolled
+from engine.learned.train import StopTraining, evaluate, train_unrolled
 
 __all__ = ["LearnedResult", "ModeRun", "run_config", "SHIPPED_FILE", "MODE_TITLES",
            "shipped_path"]
@@ -206,26 +208,46 @@ def _curves(live: dict) -> dict:
                                          for m, c in live.items()}}
 
 
-def _train_mode(cfg, mode, k, g, data, device, live, span) -> Generator:
-    """Train one run (``mode``: a MODE_TITLES key), streaming ``curves`` (throttled), and
-    return its :class:`ModeRun` and trained net."""
-    shared = not (cfg.train_gleam and cfg.modules > 1)
-    net = _net(cfg, k, shared, mode)
-    curve = live.setdefault(mode, {"step": [], "loss": [], "val_steps": [], "val_psnr": []})
+def _trainer(cfg, mode, g, net, data, device, state):
+    """The training generator of run ``mode``, continuing ``state`` (None: from the start)."""
+    steps = cfg.steps + (state["step"] if state else 0)
     if mode == "otcycle":
-        gen = train_ot_cyclegan(net, data, cfg.steps, cfg.lr, cfg.seed, cfg.batch,
-                                cfg.eval_every, device, gan_weight=cfg.gan_weight,
-                                n_critic=cfg.n_critic)
-    else:
-        gen = train_unrolled(net, data, TRAIN_MODE.get(mode, mode), g, cfg.steps, cfg.lr,
-                             cfg.seed, cfg.batch, cfg.eval_every, device)
-    last = 0.0
+        return train_ot_cyclegan(net, data, steps, cfg.lr, cfg.seed, cfg.batch, cfg.eval_every,
+                                 device, gan_weight=cfg.gan_weight, n_critic=cfg.n_critic,
+                                 resume=state)
+    return train_unrolled(net, data, TRAIN_MODE.get(mode, mode), g, steps, cfg.lr, cfg.seed,
+                          cfg.batch, cfg.eval_every, device, resume=state)
+
+
+def _live_curve(live: dict, mode: str, state: Optional[dict]) -> dict:
+    """The mode's live curve, starting with the resumed run's history (steps continue)."""
+    old = state or {"loss": [], "val_steps": [], "val_psnr": []}
+    return live.setdefault(mode, {"step": list(range(1, len(old["loss"]) + 1)),
+                                  "loss": list(old["loss"]),
+                                  "val_steps": list(old["val_steps"]),
+                                  "val_psnr": list(old["val_psnr"])})
+
+
+def _train_mode(cfg, mode, k, g, data, device, live, span, save, resume=(None, None)
+                ) -> Generator:
+    """Train one run (``mode``: a MODE_TITLES key), streaming ``curves`` (throttled); ``save``
+    writes its checkpoint when it ends, stops or is cancelled (generator closed). Returns its
+    :class:`ModeRun` and trained net."""
+    net, state = resume
+    net = net if net is not None else _net(cfg, k, not (cfg.train_gleam and cfg.modules > 1),
+                                           mode)
+    curve = _live_curve(live, mode, state)
+    gen, last = _trainer(cfg, mode, g, net, data, device, state), 0.0
     while True:
         try:
             p = next(gen)
         except StopIteration as stop:
             train = stop.value
             break
+        except BaseException as exc:       # interrupted mid-step (cancel): its last step
+            if getattr(exc, "stopped_result", None) is not None:
+                save(mode, exc.stopped_result)
+            raise
         curve["step"].append(p.partial["step"])
         curve["loss"].append(p.partial["loss"])
         if p.partial["val"] is not None:
@@ -234,9 +256,31 @@ def _train_mode(cfg, mode, k, g, data, device, live, span) -> Generator:
         now = time.monotonic()
         partial = _curves(live) if now - last > 0.25 or p.fraction >= 1 else None
         last = now if partial is not None else last
-        yield Progress(span[0] + (span[1] - span[0]) * p.fraction,
-                       f"{MODE_TITLES[mode]}: {p.message.split(': ', 1)[-1]}", partial)
+        try:
+            yield Progress(span[0] + (span[1] - span[0]) * p.fraction,
+                           f"{MODE_TITLES[mode]}: {p.message.split(': ', 1)[-1]}", partial)
+        except GeneratorExit:              # cancelled: keep the last step as a checkpoint
+            _save_stopped(gen, save, mode)
+            raise
+    save(mode, train)
     return _mode_run(mode, net, train, data, _shown_index(data), device), net
+
+
+def _save_stopped(gen, save, mode: str) -> None:
+    try:
+        gen.throw(StopTraining())
+    except StopIteration as stop:
+        save(mode, stop.value)
+
+
+def _save(folder, marks: dict, saved: list, notes: list, mode: str, train) -> None:
+    """Write run ``mode``'s checkpoint; a folder that cannot be written is a note, not a
+    failed run."""
+    try:
+        save_checkpoint(folder, mode, marks[mode], train)
+        saved.append(mode)
+    except (OSError, ValueError) as err:
+        notes.append(f"{MODE_TITLES[mode]}: checkpoint not saved ({err})")
 
 
 def _shown_index(data: BrainSlices) -> int:
@@ -283,6 +327,10 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
     cfg = picked
     plan, _, refused = _apply_budget(cfg, _plan(cfg), data, device)
     budget_notes += refused
+    marks = {m: fingerprint(cfg, m, k, g) for m, k, g in plan}
+    found, resume_notes = load_checkpoints(cfg, marks, MODE_TITLES) if cfg.resume else ({}, [])
+    folder, saved, notes = checkpoint_folder(cfg), [], budget_notes + resume_notes
+    save = functools.partial(_save, folder, marks, saved, notes)
     i = _shown_index(data)
     truth = data.test.target[i].abs().numpy()
     zf, cg = data.reconstruct("zero_filled"), data.reconstruct("cg_sense")
@@ -294,18 +342,23 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
     yield Progress(0.02, "baselines done", {"stage": "data", "truth": truth,
                                             "zero_filled": zf[i].abs().numpy(),
                                             "cg_sense": cg[i].abs().numpy(), "mask": mask,
-                                            "baseline_psnr": base})
+                                            "baseline_psnr": base,
+                                            "checkpoint_dir": str(folder)})
     cost = {"checkpoint": 2, "scale_eq": 2, "otcycle": 2}      # relative time per unroll
     weights = np.array([k * cost.get(m, 1) for m, k, _ in plan], float)
     ends = 0.02 + 0.96 * np.cumsum(weights) / weights.sum()
-    runs, notes, live, nets = [], list(budget_notes), {}, {}
+    runs, live, nets = [], {}, {}
     for (mode, k, g), start, end in zip(plan, np.r_[0.02, ends[:-1]], ends):
         run, nets[mode] = yield from _train_mode(cfg, mode, k, g, data, device, live,
-                                                 (start, end))
+                                                 (start, end), save,
+                                                 found.get(mode, (None, None)))
         runs.append(run)
         if run.message:
             notes.append(f"{run.title}: {run.message}")
         yield Progress(end, f"{run.title} done", {"stage": f"run:{mode}", "run": run})
+    if saved:
+        notes.append(f"checkpoints of {', '.join(MODE_TITLES[m] for m in saved)} saved in {folder} (tick 'Resume "
+                     f"training' to continue them)")
     shipped = _shipped(data, device, notes) if cfg.shipped else None
     if shipped is not None:
         yield Progress(1.0, "shipped net evaluated", {"stage": "shipped", "run": shipped})

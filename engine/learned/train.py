@@ -6,7 +6,10 @@ iterating) that returns a :class:`TrainResult`. Same data, same batches (a seede
 checkpoint). A NaN/inf loss or weights stop the run with a message and the weights of the last
 good step. ``result.state`` resumes the run: training 2·n steps equals n steps then n resumed
 (the batch generator's and optimisers' states travel in it); :func:`save_training` writes it
-with the weights (plain tensors, ``weights_only=True``).
+with the weights (plain tensors, ``weights_only=True``). A run stops resumably at a yield
+(``gen.throw(StopTraining())`` returns its result) or mid-step: an interrupt (a
+``BaseException`` such as the app's cancel) puts the last step back and carries that step's
+result as ``exc.stopped_result`` (the lab's checkpoints, :mod:`engine.learned.checkpoints`).
 """
 from __future__ import annotations
 
@@ -25,7 +28,14 @@ from engine.learned.data import BrainSlices, mean_psnr, mean_ssim
 from engine.learned.memory import cuda_peak
 from engine.learned.steps import MODES, Diverged, module_ranges, run_step
 
-__all__ = ["TrainResult", "train_unrolled", "evaluate", "save_training", "load_training"]
+__all__ = ["TrainResult", "StopTraining", "train_unrolled", "evaluate", "save_training",
+           "load_training"]
+
+
+class StopTraining(Exception):
+    """Thrown into a training generator (``gen.throw(StopTraining())``) at a step: it stops
+    there and returns its :class:`TrainResult` (resumable ``state``; test metrics NaN, not
+    measured), so a cancelled run can still be checkpointed."""
 
 
 @dataclass
@@ -107,6 +117,12 @@ def _finite_weights(net) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in net.parameters())
 
 
+def _restore(net, opts, saved) -> None:
+    net.load_state_dict(saved[0])
+    for opt, sd in zip(opts, saved[1]):
+        opt.load_state_dict(sd)
+
+
 def _guarded_step(net, mode, batch, ranges, opts, step: int, device: str, lr: float):
     """One step; ``(outcome, "")``, or ``(None, message)`` after a NaN/inf loss or weights, with
     the net and optimisers put back to the last good step. ``outcome.saved_bytes``: the CUDA
@@ -120,11 +136,13 @@ def _guarded_step(net, mode, batch, ranges, opts, step: int, device: str, lr: fl
         if not _finite_weights(net):
             raise Diverged("the weights became NaN/inf")
     except Diverged as exc:
-        net.load_state_dict(saved[0])
-        for opt, sd in zip(opts, saved[1]):
-            opt.load_state_dict(sd)
+        _restore(net, opts, saved)
         return None, (f"{exc} at step {step + 1}: stopped, the weights of step {step} are "
                       f"kept; lower the learning rate (now {lr:g})")
+    except BaseException as exc:       # an interrupt (a cancelled run): back to the last step
+        if not isinstance(exc, Exception):
+            _restore(net, opts, saved)
+        raise
     if torch.device(device).type == "cuda":
         out.saved_bytes = cuda["bytes"]
     return out, ""
@@ -172,8 +190,15 @@ def train_unrolled(net: Unrolled, data: BrainSlices, mode: str = "e2e", modules:
     while st["step"] < steps:
         idx = torch.randint(len(train), (batch,), generator=gen)
         k, target = train.k[idx].to(device), train.target[idx].to(device)
-        out, message = _guarded_step(net, mode, (k, target, op), ranges, opts, st["step"],
-                                     device, lr)
+        try:
+            out, message = _guarded_step(net, mode, (k, target, op), ranges, opts, st["step"],
+                                         device, lr)
+        except BaseException as exc:    # interrupted mid-step: the result of the last step
+            if not isinstance(exc, Exception):
+                st["opts"] = [copy.deepcopy(o.state_dict()) for o in opts]
+                exc.stopped_result = _result(mode, ranges, st, times, "stopped at step "
+                                             f"{st['step']}", (float("nan"),) * 2, net)
+            raise
         if out is None:
             break
         times.append(out.seconds)
@@ -189,12 +214,21 @@ def train_unrolled(net: Unrolled, data: BrainSlices, mode: str = "e2e", modules:
             st["val_psnr"].append(val[0])
             st["val_ssim"].append(val[1])
         st["rng"] = gen.get_state()
-        yield Progress(st["step"] / max(steps, 1),
-                       f"{mode}: step {st['step']}/{steps}, loss {out.losses[-1]:.4f}",
-                       {"step": st["step"], "loss": out.losses[-1], "module_loss": out.losses,
-                        "val": val})
+        try:
+            yield Progress(st["step"] / max(steps, 1),
+                           f"{mode}: step {st['step']}/{steps}, loss {out.losses[-1]:.4f}",
+                           {"step": st["step"], "loss": out.losses[-1],
+                            "module_loss": out.losses, "val": val})
+        except StopTraining:
+            message = f"stopped at step {st['step']}"
+            break
     st["opts"] = [copy.deepcopy(o.state_dict()) for o in opts]
-    test = evaluate(net, data, "test", device)
+    stopped = message.startswith("stopped at")
+    test = (float("nan"),) * 2 if stopped else evaluate(net, data, "test", device)
+    return _result(mode, ranges, st, times, message, test, net)
+
+
+def _result(mode, ranges, st, times, message, test, net) -> TrainResult:
     return TrainResult(mode, len(ranges), st["step"], np.asarray(st["loss"], float),
                        np.asarray(st["module_loss"], float).reshape(-1, len(ranges)),
                        np.asarray(st["val_steps"], int), np.asarray(st["val_psnr"], float),
