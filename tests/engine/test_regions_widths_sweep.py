@@ -73,3 +73,40 @@ def test_single_point_matches_its_batch():
 def _fields(cfg):
     from engine.core import config_to_dict
     return config_to_dict(cfg)
+
+
+def test_failed_training_is_a_clear_error(monkeypatch):
+    """A point whose training raises stops the lab run with that point's error."""
+    import pytest
+
+    from engine.regions import widths_study
+
+    real = widths_study.fit_nonconvex_iter
+
+    def failing(X, y, width, *args, **kwargs):
+        if width == 5:
+            raise RuntimeError("out of memory at width 5")
+        return real(X, y, width, *args, **kwargs)
+
+    monkeypatch.setattr(widths_study, "fit_nonconvex_iter", failing)
+    with pytest.raises(ValueError, match="out of memory at width 5"):
+        run(CFG)
+
+
+def test_curves_partials_keep_their_shape(monkeypatch):
+    """The live "curves" partials: every run's (width, seed) plan, the finished runs' curves
+    before the batch in training, and the live map of the batch's first net."""
+    from engine.regions import nonconvex
+    from engine.regions.lab import run_config
+
+    monkeypatch.setattr(nonconvex, "_REPORT_SECONDS", 0.0)     # a report every step
+
+    curves = [p.partial for p in run_config(CFG)
+              if isinstance(p.partial, dict) and p.partial.get("stage") == "curves"]
+    assert curves, "training sent no curves partial"
+    for part in curves:
+        assert part["widths"] == [3, 3, 5, 5] and part["seeds"] == [3, 4, 3, 4]
+        assert len(part["objective"]) in (2, 4)
+        assert part.get("map_run", 0) in (0, 2)
+    assert {len(p["objective"]) for p in curves} == {2, 4}     # both widths reported live
+    assert "map_ids" in curves[0]
