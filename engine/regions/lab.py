@@ -28,11 +28,14 @@ from engine.regions.convex import fit_convex_iter
 from engine.regions.datasets import data_box
 from engine.regions.dual import relay
 from engine.regions.gate_space import gate_chart
-from engine.regions.nonconvex import NonconvexRun, fit_nonconvex_iter
+from engine.regions.nonconvex import NonconvexRun
 from engine.regions.pattern_map import network_output, pattern_ids_iter
 from engine.regions.plan import (MAX_MAP_BYTES, check_size, dataset_points, lab_data,
                                  progress_edges, run_widths)
 from engine.regions.solution import ConvexSolution
+from engine.regions.widths_study import GAP_METRIC, WidthsStudy, train_batch
+from engine.sweeps import plan_sweep
+from engine.sweeps.point import batch_steps
 
 __all__ = ["RegionsConfig", "RegionsResult", "run_config", "run", "run_widths",
            "dataset_points", "progress_edges", "MAX_MAP_BYTES"]
@@ -161,25 +164,33 @@ def _deep_preview(run, grid_x, grid_y, device, frac) -> Generator:
 
 
 def _train(cfg, X, y, device, depth, width, seeds, lo, hi) -> Generator:
-    return (yield from relay(fit_nonconvex_iter(
-        X, y, width, cfg.lam, cfg.steps, cfg.lr, seeds, optimizer=cfg.optimizer, depth=depth,
-        n_snapshots=cfg.snapshots, init_scale=cfg.init_scale, device=device), lo, hi))
+    return (yield from train_batch(cfg, X, y, device, depth, width, seeds, lo, hi))
 
 
-def _train_widths(cfg, X, y, device, grid, edges) -> Generator:
+def _train_widths(cfg, X, y, device, grid, edges, convex_objective: float) -> Generator:
     """Two-layer runs of every width (one batch of all seeds per width), width-major; batch
     ``k`` reports progress in ``[edges[k], edges[k + 1]]`` (:func:`progress_edges`).
 
-    Training reports become ``"curves"`` partials (:func:`_curves`), so the objective plot
-    grows and the regions move live.
+    The runs are the points of the lab's widths sweep (:class:`WidthsStudy`), computed by
+    its batch hook through :func:`engine.sweeps.point.batch_steps`; training reports become
+    ``"curves"`` partials (:func:`_curves`), so the objective plot grows and the regions move
+    live. Returns ``(runs, gaps)``: ``gaps`` is the sweep's ``objective_gap`` column.
+
+    Raises
+    ------
+    ValueError
+        The error of the first point that failed.
     """
-    widths, seeds = run_widths(cfg), [cfg.seed + i for i in range(cfg.n_seeds)]
-    runs, plan = [], [(w, seed) for w in widths for seed in seeds]
-    for k, m in enumerate(widths):
-        runs += yield from _curves(_train(cfg, X, y, device, 1, m, seeds, edges[k],
-                                          edges[k + 1]), [r.objective for r in runs], plan,
-                                   grid=grid)
-    return runs
+    study = WidthsStudy(cfg, X, y, convex_objective, edges,
+                        lambda gen, finished, plan: _curves(gen, finished, plan, grid=grid))
+    points = plan_sweep(study.sweep()).points
+    rows = yield from batch_steps(study.target(), [p.config for p in points], [GAP_METRIC],
+                                  device)
+    failed = [row["error"] for row in rows if row["error"]]
+    if failed:
+        raise ValueError(failed[0])
+    runs = [study.runs[(p.config["width"], p.seed)] for p in points]
+    return runs, np.array([row[GAP_METRIC] for row in rows])
 
 
 def _curves(gen: Generator, finished: list, plan: list, stage: str = "curves",
@@ -237,7 +248,8 @@ def run_config(cfg: RegionsConfig, device: str = "cpu", data=None
     yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y, "box": box,
                                            "grid_x": gx, "grid_y": gy})
     convex = yield from _convex_stage(cfg, X, y, box, gx, gy, device, edges["convex"])
-    runs = yield from _train_widths(cfg, X, y, device, (gx, gy), edges["widths"])
+    runs, gaps = yield from _train_widths(cfg, X, y, device, (gx, gy), edges["widths"],
+                                          convex["convex"].objective)
     yield Progress(edges["deep"][0], "training done", {"stage": "training", "runs": runs})
     deep = deep_ids = deep_counts = None
     if cfg.depth > 1:
@@ -260,7 +272,7 @@ def run_config(cfg: RegionsConfig, device: str = "cpu", data=None
         convex_output=convex["output"], gate_charts=convex["gate_charts"], runs=runs,
         snapshot_steps=runs[0].steps.copy(), region_ids=ids, region_keys=keys,
         region_counts=counts, region_counts_plane=plane, outputs=outputs,
-        gaps=np.array([r.final_objective - sol.objective for r in runs]), deep_run=deep,
+        gaps=gaps, deep_run=deep,
         deep_region_ids=deep_ids, deep_region_counts_lower=deep_counts)
 
 
