@@ -18,7 +18,8 @@ worker still running :data:`CANCEL_GRACE_S` later (an engine step that does not 
 enough) is interrupted by raising :class:`RunCancelled` in its thread
 (``PyThreadState_SetAsyncExc``, delivered between Python bytecodes), repeated every
 :data:`CANCEL_GRACE_S` until the thread ends — never while the generator's own clean-up
-(``finally``, ``except GeneratorExit``) runs, and never for a ``Runner(interruptible=False)``,
+(``finally``, ``except GeneratorExit``) runs or it is inside ``engine.core.unbroken()`` (writing
+a checkpoint), and never for a ``Runner(interruptible=False)``,
 whose runs save their state at a ``yield`` (slice-prior training). A new run's worker first
 waits for every cancelled worker to end, so a cancelled run never computes beside the next one.
 
@@ -39,7 +40,7 @@ from typing import Any, Callable, Generator, Optional
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine.core import Progress
+from engine.core import Progress, in_unbroken
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class _Run:
         ident = self.thread.ident
         if ident is None or not self.thread.is_alive() or self.outcome is not None:
             return
-        if self.after or self.closing:      # waiting for an older run, or cleaning up
+        if self.after or self.closing or in_unbroken(ident):  # waiting, cleaning up, saving
             self._arm_interrupt(grace_s)
             return
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),

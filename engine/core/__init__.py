@@ -6,11 +6,11 @@ torch loads (issue #16).
 """
 from engine.core.config import (param, validate, field_error, config_to_dict,
                                 config_from_dict)
-from engine.core.progress import Progress, drain, relay
+from engine.core.progress import Progress, drain, in_unbroken, relay, unbroken
 
 __all__ = ["relay", "param", "validate", "field_error", "config_to_dict", "config_from_dict",
            "default_device", "available_devices", "device_name", "make_generator",
-           "Progress", "drain"]
+           "Progress", "drain", "unbroken", "in_unbroken"]
 
 _LAZY = {"default_device", "available_devices", "device_name", "make_generator"}
 

@@ -5,6 +5,8 @@ consumer may stop iterating at any yield to cancel) and *returns* its result.
 """
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generator, Optional
 
@@ -39,3 +41,24 @@ def drain(gen: Generator) -> Any:
             next(gen)
         except StopIteration as stop:
             return stop.value
+
+
+_UNBROKEN: set[int] = set()   # idents of threads inside :func:`unbroken`
+
+
+@contextmanager
+def unbroken():
+    """Mark a section (writing a checkpoint or a cache file) that a cancel must not cut:
+    the app's runner, which interrupts a cancelled worker that does not reach a ``yield``
+    soon, waits while the worker's thread is inside it."""
+    ident = threading.get_ident()
+    _UNBROKEN.add(ident)
+    try:
+        yield
+    finally:
+        _UNBROKEN.discard(ident)
+
+
+def in_unbroken(ident: int) -> bool:
+    """Whether the thread ``ident`` is inside an :func:`unbroken` section."""
+    return ident in _UNBROKEN

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from engine.core.progress import unbroken
+
 __all__ = ["FORMAT_VERSION", "MAX_BYTES", "MIN_CACHED_SAMPLES", "cache_dir", "cached_matrix"]
 
 FORMAT_VERSION = 2  # 2: matrices stacked in column bands (engine.imaging.ct)
@@ -98,13 +100,14 @@ def _save(path: Path, m: sp.csr_matrix, n: int, angles_rad: np.ndarray) -> None:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, version=FORMAT_VERSION, n=n, angles=angles_rad,
-                     shape=np.array(m.shape, dtype=np.int64), indptr=m.indptr,
-                     indices=m.indices, data=m.data)
-        os.replace(tmp, path)
-        tmp = None
+        with unbroken():                        # a cancel waits for the file (app runner)
+            fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, version=FORMAT_VERSION, n=n, angles=angles_rad,
+                         shape=np.array(m.shape, dtype=np.int64), indptr=m.indptr,
+                         indices=m.indices, data=m.data)
+            os.replace(tmp, path)
+            tmp = None
         _prune(path.parent, path)
     except OSError:  # read-only or full disk: the cache is an optimisation only
         pass

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from engine.core import unbroken
 from engine.learned.config import LearnedConfig
 from engine.learned.train import TrainResult, load_training, save_training
 
@@ -45,8 +46,9 @@ def fingerprint(cfg: LearnedConfig, mode: str, n_unrolls: int, modules: int) -> 
 def save_checkpoint(folder: Path, run_key: str, mark: dict, result: TrainResult) -> Path:
     """Write ``result`` (weights + resumable state) as ``folder/<run_key>.pt``."""
     path = Path(folder) / f"{run_key}.pt"
-    save_training(path, result, {"fingerprint": dict(mark),
-                                 "summary": f"{run_key} after {len(result.loss)} steps"})
+    with unbroken():                            # a cancel waits for the file (app runner)
+        save_training(path, result, {"fingerprint": dict(mark),
+                                     "summary": f"{run_key} after {len(result.loss)} steps"})
     return path
 
 

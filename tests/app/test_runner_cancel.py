@@ -115,3 +115,31 @@ def test_the_clean_up_of_a_closed_generator_is_never_interrupted(qtbot):
     runner.cancel()
     assert runner.shutdown(10_000)
     assert "saved" in state                            # 4× the grace, yet not interrupted
+
+
+def test_a_cancelled_step_waits_while_its_worker_writes_a_file(qtbot):
+    """``engine.core.unbroken()`` (checkpoints, cache files): the interrupt waits for it."""
+    from engine.core import unbroken
+    state = {}
+
+    def make():
+        def gen():
+            yield Progress(0.1, "start")
+            try:
+                while True:
+                    pass                                         # a step without a yield
+            except BaseException:
+                with unbroken():
+                    deadline = time.perf_counter() + 4 * CANCEL_GRACE_S
+                    while time.perf_counter() < deadline:
+                        pass                                     # writing a checkpoint
+                    state["written"] = True
+                raise
+        return gen()
+
+    runner = Runner()
+    runner.start(make)
+    qtbot.wait(50)
+    runner.cancel()
+    assert runner.shutdown(10_000)
+    assert state.get("written")
