@@ -269,7 +269,12 @@ class _Mp4Writer:
                 codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
                 macro_block_size=1, quality=7.0, ffmpeg_log_level="error")
             self.gen.send(None)
-        self.gen.send(_fit(rgb, *self.shape).tobytes())
+        self._last = _fit(rgb, *self.shape).tobytes()
+        self.gen.send(self._last)
+
+    def hold(self) -> None:
+        """Show the last frame for one more frame time (a video has one rate)."""
+        self.gen.send(self._last)
 
     def close(self) -> None:
         gen, self.gen = self.gen, None
@@ -280,10 +285,13 @@ class _Mp4Writer:
 
 
 class _GifWriter:
-    """Collects palette frames (1 byte per pixel) and writes a looping GIF at close."""
+    """Collects palette frames (1 byte per pixel) and writes a looping GIF at close; a held
+    frame is one GIF frame shown longer (no repeated quantisation and encoding)."""
 
     def __init__(self, path: Path, fps: float):
         self.path, self.fps, self.frames, self.shape = path, fps, [], None
+        self.frame_ms = max(20, round(1000.0 / fps))
+        self.durations: list[int] = []
 
     def add(self, rgb: np.ndarray) -> None:
         from PIL import Image
@@ -292,14 +300,19 @@ class _GifWriter:
             self.shape = rgb.shape[:2]
         img = Image.fromarray(_fit(rgb, *self.shape), "RGB")
         self.frames.append(img.convert("P", palette=Image.Palette.ADAPTIVE, colors=256))
+        self.durations.append(self.frame_ms)
+
+    def hold(self) -> None:
+        """Show the last frame for one more frame time."""
+        self.durations[-1] += self.frame_ms
 
     def close(self) -> None:
         if not self.frames:
             return
         first, *rest = self.frames
         first.save(self.path, format="GIF", save_all=True, append_images=rest, loop=0,
-                   duration=max(20, round(1000.0 / self.fps)), disposal=1)
-        self.frames = []
+                   duration=self.durations, disposal=1)
+        self.frames, self.durations = [], []
 
     def abort(self) -> None:
         self.frames = []
@@ -363,9 +376,16 @@ def export_animation(render_frame: Callable[[int], np.ndarray], n_frames: int,
 
 
 def _write_frames(writer, render_frame, indices, progress) -> bool:
-    """Feed every rendered frame to ``writer``; ``False`` if ``progress`` cancelled."""
+    """Feed every rendered frame to ``writer``; ``False`` if ``progress`` cancelled. A
+    renderer that returns the very same array again (a held frame) makes the writer hold."""
+    last = None
     for k, index in enumerate(indices):
-        writer.add(_rgb(render_frame(int(index)), int(index)))
+        frame = render_frame(int(index))
+        if frame is last:
+            writer.hold()
+        else:
+            writer.add(_rgb(frame, int(index)))
+        last = frame
         if progress is not None and progress((k + 1) / len(indices)) is False:
             return False
     return True

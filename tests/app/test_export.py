@@ -151,3 +151,19 @@ def test_pyqtgraph_own_svg_exporter_works_after_app_configuration(qtbot, tmp_pat
     out = tmp_path / "own.svg"
     SVGExporter(plot.getPlotItem()).export(fileName=str(out))
     assert "<svg" in out.read_text()
+
+
+def test_a_held_frame_is_one_gif_frame_shown_longer(tmp_path):
+    """A renderer returning the same array again holds the frame: the GIF keeps one frame
+    with the summed duration (not a re-encoded copy), so the length is unchanged."""
+    from PIL import Image
+    frames = [np.full((8, 10, 3), v, np.uint8) for v in (0, 120, 250)]
+    plan = [0, 0, 0, 1, 2, 2]
+    path = tmp_path / "held.gif"
+    assert export_animation(lambda k: frames[plan[k]], len(plan), path, fps=10)
+    with Image.open(path) as gif:
+        durations = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            durations.append(gif.info["duration"])
+    assert durations == [300, 100, 200]
