@@ -14,6 +14,10 @@ def _one_torch_thread():
     threads stall whenever anything else holds a core (the app itself uses cores − 1)."""
     old = torch.get_num_threads()
     torch.set_num_threads(1)
+    # What is alive now (torch, Qt, pyqtgraph, the app's modules) lives to the end: freeze it,
+    # so each test's full collection scans only newer objects (it cost 3–6 s per teardown).
+    gc.collect()
+    gc.freeze()
     yield
     torch.set_num_threads(old)
 
@@ -48,13 +52,5 @@ def lab_window(qtbot, tmp_path):
     for win in windows:
         win.shutdown()
         win.close()
-    collect_on_gui_thread()
-
-
-def collect_on_gui_thread():
-    """Collect closed windows here, on the GUI thread, never in a later test's worker thread;
-    then freeze the survivors (modules, caches, long-lived objects), so the next collection
-    scans only what later tests create — a full collection over the whole heap cost 3–6 s
-    per test late in the suite."""
+    # Collect closed windows here, on the GUI thread, never in a later test's worker thread.
     gc.collect()
-    gc.freeze()

@@ -36,7 +36,6 @@ def dialog(qtbot, tmp_path, monkeypatch):
     for dlg in made:
         dlg.shutdown()
     gc.collect()
-    gc.freeze()                 # as tests/app/conftest.py: later collections scan new objects
 
 
 def test_defaults_device_and_output_path(dialog, tmp_path):

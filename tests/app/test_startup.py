@@ -47,7 +47,6 @@ def deferred(qtbot, tmp_path):
     win.shutdown()
     win.close()
     gc.collect()
-    gc.freeze()                 # as tests/app/conftest.py: later collections scan new objects
 
 
 def test_a_deferred_window_says_loading_and_is_inert_until_the_labs_load(deferred, qtbot):
