@@ -17,10 +17,10 @@ from PySide6 import QtWidgets
 
 from widgets.color_bar import ColorBar
 from widgets.curve_plot import CurvePlot
+from widgets.duals_objective_plot import draw_seed_objectives
 
 __all__ = ["DualsAttentionView"]
 
-SEED_COLORS = [(30, 110, 230), (40, 160, 60), (190, 60, 190), (200, 150, 0), (120, 120, 120)]
 CONVEX, TRAINED = (230, 110, 0), (30, 110, 230)
 CLUSTER_COLORS = [(230, 80, 60), (40, 150, 220), (60, 170, 80), (200, 150, 0), (150, 80, 200),
                   (90, 90, 90), (0, 170, 170), (220, 100, 170)]
@@ -98,22 +98,7 @@ class DualsAttentionView(QtWidgets.QWidget):
                             a.get("clusters_keysets"))
 
     def _draw_objective(self, o) -> None:
-        plot = self.objective_plot
-        plot.clear_items()
-        steps = np.asarray(o.steps, dtype=float)
-        values = np.asarray(o.gd_objectives, dtype=float)
-        for row, seed in enumerate(np.asarray(o.seeds)):
-            plot.set_curve(f"seed{row}", steps, values[row],
-                           color=SEED_COLORS[row % len(SEED_COLORS)], width=1.5,
-                           name=f"Adam seed {int(seed)}")
-        plot.set_hline("optimum", float(o.convex_objective), color=CONVEX,
-                       name=f"p* = {o.convex_objective:.6g} (convex)")
-        finite = values[np.isfinite(values)]
-        if finite.size:
-            top = float(np.percentile(finite, 90))
-            low = min(float(finite.min()), float(o.convex_objective))
-            pad = 0.05 * (top - low) or 1.0
-            plot.plot_item.setYRange(low - pad, top + pad, padding=0)
+        draw_seed_objectives(self.objective_plot, o, "convex", percentile=90)
 
     def _draw_singular_values(self, sv_convex: np.ndarray, sv_trained) -> None:
         plot = self.sv_plot

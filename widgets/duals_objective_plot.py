@@ -9,7 +9,7 @@ from PySide6 import QtWidgets
 
 from widgets.curve_plot import CurvePlot
 
-__all__ = ["DualsObjectivePlot", "SEED_COLORS"]
+__all__ = ["DualsObjectivePlot", "SEED_COLORS", "draw_seed_objectives", "clip_y"]
 
 SEED_COLORS = [(49, 104, 198), (230, 120, 20), (40, 150, 70), (150, 60, 170), (200, 40, 60),
                (20, 150, 160), (140, 110, 40), (90, 90, 90)]
@@ -90,3 +90,35 @@ class DualsObjectivePlot(QtWidgets.QWidget):
             gap = row - self._optimum
             self.excess.set_curve(f"seed{s}", steps[:len(row)], np.where(gap > 0, gap, np.nan),
                                   color=SEED_COLORS[s % len(SEED_COLORS)], width=2)
+
+
+def clip_y(plot: CurvePlot, values: np.ndarray, low: float, high: float = -np.inf,
+           percentile: float = 97) -> None:
+    """Show the bulk of the paths: early transient spikes (above ``percentile``) run off the
+    top instead of flattening everything else; ``low``/``high`` stay in view."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return
+    top = max(float(np.percentile(finite, percentile)), high)
+    bottom = min(float(finite.min()), low)
+    pad = 0.05 * (top - bottom) or 1.0
+    plot.plot_item.setYRange(bottom - pad, top + pad, padding=0)
+
+
+def draw_seed_objectives(plot: CurvePlot, outcome, optimum_kind: str,
+                         percentile: float = 97) -> None:
+    """Every seed's objective of ``outcome`` (ModelOutcome's attributes, duck typed) as one
+    keyed curve and p* as the optimum line, on a standalone structure view's plot."""
+    plot.clear_items()
+    steps = np.asarray(outcome.steps, dtype=float)
+    values = np.asarray(outcome.gd_objectives, dtype=float)
+    optimizer = getattr(outcome, "optimizer", "Adam")
+    for row, seed in enumerate(np.asarray(outcome.seeds)):
+        plot.set_curve(f"seed{row}", steps, values[row],
+                       color=SEED_COLORS[row % len(SEED_COLORS)], width=1.5,
+                       name=f"{optimizer} seed {int(seed)}")
+    p_star = float(outcome.convex_objective)
+    plot.set_hline("optimum", p_star, color=(0, 0, 0),
+                   name=f"p* = {p_star:.6g} ({optimum_kind})")
+    clip_y(plot, values, p_star, percentile=percentile)
+

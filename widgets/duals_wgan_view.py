@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtWidgets
 
 from widgets.color_bar import ColorBar
 from widgets.curve_plot import CurvePlot
-from widgets.duals_objective_plot import SEED_COLORS
+from widgets.duals_objective_plot import SEED_COLORS, clip_y, draw_seed_objectives
 
 __all__ = ["DualsWganView", "SEED_COLORS"]
 
@@ -154,17 +154,7 @@ class DualsWganView(QtWidgets.QWidget):
         self.samples_item.setTitle("Samples over D(x) = xᵀAx")
 
     def _draw_objective(self, o) -> None:
-        plot = self.objective_plot
-        plot.clear_items()
-        steps = np.asarray(o.steps, dtype=float)
-        values = np.asarray(o.gd_objectives, dtype=float)
-        for row, seed in enumerate(np.asarray(o.seeds)):
-            plot.set_curve(f"seed{row}", steps, values[row],
-                           color=SEED_COLORS[row % len(SEED_COLORS)], width=1.5,
-                           name=f"GDA seed {int(seed)}")
-        plot.set_hline("optimum", float(o.convex_objective), color=CONVEX,
-                       name=f"p* = {o.convex_objective:.6g} (closed form)")
-        _clip_y(plot, values, float(o.convex_objective))
+        draw_seed_objectives(self.objective_plot, o, "closed form")
 
     def _draw_eigs(self, a: dict, seeds=None) -> None:
         """λ₁ (solid) and λ₂ (dashed) of every seed's path, in the objective plot's seed
@@ -186,7 +176,7 @@ class DualsWganView(QtWidgets.QWidget):
             plot.set_hline(f"real{i}", float(value), color=REAL,
                            name="data C_x" if i == 0 else None)
         if path.size:
-            _clip_y(plot, path, 0.0, float(np.max(a["eig_real"])))
+            clip_y(plot, path, 0.0, float(np.max(a["eig_real"])))
 
     def _draw_beta(self, a: dict) -> None:
         plot = self.beta_plot
@@ -200,15 +190,3 @@ class DualsWganView(QtWidgets.QWidget):
         for i, value in enumerate(np.asarray(a["eig_real"])):
             plot.set_vline(f"drop{i}", float(value), color=REAL,
                            name="β = λᵢ(C_x)" if i == 0 else None)
-
-
-def _clip_y(plot: CurvePlot, values: np.ndarray, low: float, high: float = -np.inf) -> None:
-    """Show the bulk of the paths: the early transient spikes of GDA (above the 97th
-    percentile) run off the top instead of flattening everything else."""
-    finite = values[np.isfinite(values)]
-    if not finite.size:
-        return
-    top = max(float(np.percentile(finite, 97)), high)
-    bottom = min(float(finite.min()), low)
-    pad = 0.05 * (top - bottom) or 1.0
-    plot.plot_item.setYRange(bottom - pad, top + pad, padding=0)
