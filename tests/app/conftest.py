@@ -52,5 +52,13 @@ def lab_window(qtbot, tmp_path):
     for win in windows:
         win.shutdown()
         win.close()
-    # Collect closed windows here, on the GUI thread, never in a later test's worker thread.
+    collect_on_gui_thread()
+
+
+def collect_on_gui_thread():
+    """Collect closed windows here, on the GUI thread, never in a later test's worker thread;
+    then freeze the survivors so the next collection scans only what later tests create (a
+    full collection over the whole heap cost 4–8 s per teardown late in the suite; memory
+    grows the same with or without the freeze, 10.8 GB after 270 app tests either way)."""
     gc.collect()
+    gc.freeze()

@@ -36,6 +36,7 @@ def dialog(qtbot, tmp_path, monkeypatch):
     for dlg in made:
         dlg.shutdown()
     gc.collect()
+    gc.freeze()                 # as in tests/app/conftest.py
 
 
 def test_defaults_device_and_output_path(dialog, tmp_path):

@@ -47,6 +47,7 @@ def deferred(qtbot, tmp_path):
     win.shutdown()
     win.close()
     gc.collect()
+    gc.freeze()                 # as in tests/app/conftest.py
 
 
 def test_a_deferred_window_says_loading_and_is_inert_until_the_labs_load(deferred, qtbot):
