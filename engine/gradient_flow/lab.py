@@ -23,7 +23,7 @@ from engine.gradient_flow.compare import compare_step_sizes_iter
 from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.recording import FlowRecording
 from engine.gradient_flow.ode import dopri5_step, next_step_size
-from engine.gradient_flow.reduced import reduced_loss, reduced_rhs
+from engine.gradient_flow.reduced import _bisect_crossing, reduced_loss, reduced_rhs
 from engine.gradient_flow.runner import simulate_iter
 from engine.sweeps import Sweep, run_sweep
 
@@ -188,7 +188,7 @@ def _independent_crossing_times(y, depth, nu, tol=1e-3, t_cap=1e4, rtol=1e-9):
         h[live] = np.minimum(_next_steps(hl, err), 1.0)
     hit = np.flatnonzero(h_cross > 0)          # rows bisected independently: one batch
     if hit.size:
-        times[hit] += _bisect_rows(y_cross[hit], h_cross[hit], depth[hit], nu[hit], tol)
+        times[hit] += _bisect_crossing(y_cross[hit], h_cross[hit], depth[hit], nu[hit], tol)
     return times
 
 
@@ -203,22 +203,6 @@ def _next_steps(h, err) -> np.ndarray:
     """``ode.next_step_size`` per row, in Python floats (NumPy's vectorised ``**`` may
     round differently from the scalar one: the rows must match single-point runs)."""
     return np.array([next_step_size(a, b) for a, b in zip(h.tolist(), err.tolist())])
-
-
-def _bisect_rows(y0, h, L, nu, tol, iters=50) -> np.ndarray:
-    """Sub-step ``τ ∈ (0, h]`` per row where the reduced loss crosses ``tol``
-    (``reduced._bisect_crossing`` with one ``h`` per row)."""
-    lo, hi = np.zeros(len(y0)), np.array(h, dtype=float)
-
-    def f(y):
-        return np.stack(reduced_rhs(y[:, 0], y[:, 1], L, nu), -1)
-
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        y_mid = dopri5_step(f, y0, mid[:, None])[0]
-        below = reduced_loss(y_mid[:, 0], y_mid[:, 1], nu) < tol
-        hi, lo = np.where(below, mid, hi), np.where(below, lo, mid)
-    return hi
 
 
 def convergence_study(nu: float = 1.0, depths=DEPTHS, scales=SCALES):

@@ -180,8 +180,9 @@ def _frozen_rhs(L, nu, live):
 
 
 def _bisect_crossing(y0, h, L, nu, tol, iters=50):
-    """Sub-step ``τ ∈ (0, h]`` where ``reduced_loss`` crosses ``tol`` (per pair, vectorised)."""
-    lo, hi = np.zeros(len(y0)), np.full(len(y0), h)
+    """Sub-step ``τ ∈ (0, h]`` where ``reduced_loss`` crosses ``tol`` (per pair, vectorised;
+    ``h``, ``L`` and ``nu`` may be one value or one per row)."""
+    lo, hi = np.zeros(len(y0)), np.full(len(y0), h, dtype=float)
 
     def f(y):
         return np.stack(reduced_rhs(y[:, 0], y[:, 1], L, nu), -1)

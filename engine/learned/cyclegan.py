@@ -28,7 +28,7 @@ from engine.core.progress import Progress
 from engine.imaging.unrolled import Unrolled, to_channels
 from engine.learned.data import BrainSlices
 from engine.learned.memory import count_saved
-from engine.learned.train import StopTraining, TrainResult, evaluate
+from engine.learned.train import StopTraining, TrainResult, evaluate, validate_if_due
 
 __all__ = ["UnpairedSets", "unpaired_split", "PatchCritic", "gradient_penalty", "cycle_loss",
            "generator_loss", "critic_loss", "train_ot_cyclegan", "GP_WEIGHT"]
@@ -211,13 +211,7 @@ def train_ot_cyclegan(net: Unrolled, data: BrainSlices, steps: int = 200, lr: fl
         st["peak"] = max(st["peak"], peak)
         st["step"] += 1
         st["loss"].append(cyc)
-        val = None
-        if st["step"] % every == 0 or st["step"] == steps:
-            val = evaluate(net, data, "val", device)
-            net.train()
-            st["val_steps"].append(st["step"])
-            st["val_psnr"].append(val[0])
-            st["val_ssim"].append(val[1])
+        val = validate_if_due(st, net, data, every, steps, device)
         st["rng"] = gen.get_state()
         try:
             yield Progress(st["step"] / max(steps, 1),

@@ -67,6 +67,19 @@ class TrainResult:
 
 
 @torch.no_grad()
+def validate_if_due(st: dict, net, data, every: int, steps: int, device) -> Optional[tuple]:
+    """Validation (PSNR, SSIM) every ``every`` steps and at the last one, appended to the
+    run state ``st``; None between evaluations."""
+    if st["step"] % every and st["step"] != steps:
+        return None
+    val = evaluate(net, data, "val", device)
+    net.train()
+    st["val_steps"].append(st["step"])
+    st["val_psnr"].append(val[0])
+    st["val_ssim"].append(val[1])
+    return val
+
+
 def evaluate(net: Unrolled, data: BrainSlices, split: str = "val", device: str = "cpu",
              batch: int = 16) -> tuple[float, float]:
     """Mean PSNR and SSIM of ``net`` on a split (SCIENCE.md §6.1 metrics)."""
@@ -206,13 +219,7 @@ def train_unrolled(net: Unrolled, data: BrainSlices, mode: str = "e2e", modules:
         st["step"] += 1
         st["loss"].append(out.losses[-1])
         st["module_loss"].append(out.losses)
-        val = None
-        if st["step"] % every == 0 or st["step"] == steps:
-            val = evaluate(net, data, "val", device)
-            net.train()
-            st["val_steps"].append(st["step"])
-            st["val_psnr"].append(val[0])
-            st["val_ssim"].append(val[1])
+        val = validate_if_due(st, net, data, every, steps, device)
         st["rng"] = gen.get_state()
         try:
             yield Progress(st["step"] / max(steps, 1),
