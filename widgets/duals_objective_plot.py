@@ -77,10 +77,12 @@ class DualsObjectivePlot(QtWidgets.QWidget):
                               label="convex optimum p*", name="convex optimum p*")
         self._draw_excess(steps, objs)
         tail = objs[:, -1][np.isfinite(objs[:, -1])]
+        claim = (" (a relaxation on sampled patterns: runs using other patterns may go below)"
+                 if "relaxation" in self._cert else
+                 " (never below p* beyond the certificate)")
         if tail.size:
             self.caption.setText(f"{self._cert}; final runs − p*: "
-                                 + ", ".join(f"{v - self._optimum:.1e}" for v in tail)
-                                 + " (never below p* beyond the certificate)")
+                                 + ", ".join(f"{v - self._optimum:.1e}" for v in tail) + claim)
 
     def _draw_excess(self, steps: np.ndarray, objs: np.ndarray) -> None:
         """``objective − p*`` on log axes (a run at or below p* leaves the plot)."""

@@ -1,6 +1,8 @@
 """Structure of the vector-output model's optimum (SCIENCE.md §7.1.8): the arg-max class
-regions of the optimal network over the data with its neurons' directions, or, for whitened
-data, the singular values of Y before and after soft thresholding."""
+regions of the optimal network over the data with its neurons' directions; for whitened
+data, the singular values of Y before and after soft thresholding; for d-dimensional data
+(the relaxation on sampled patterns, §7.1.4) the singular values of Y and of the relaxation's
+fit, with its blocks' ranks in the caption (no 2-D picture: d may be anything)."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,6 +27,8 @@ class VectorOutputView(CaptionedPlot):
             self._show_regions(a)
         elif "sv_before" in a:
             self._show_singular_values(a)
+        elif "sv_relaxation" in a:
+            self._show_relaxation(a)
 
     def _show_regions(self, a) -> None:
         xs, ys, cls = a["grid_x"], a["grid_y"], np.asarray(a["grid_class"], int)
@@ -63,3 +67,23 @@ class VectorOutputView(CaptionedPlot):
         diff = np.abs(np.asarray(a["prediction_convex"]) - a["prediction_closed_form"]).max()
         self.caption.setText(f"Network from the convex program vs the closed form: max "
                              f"|difference| = {diff:.1e}; {len(a['first_layer'])} neurons.")
+
+    def _show_relaxation(self, a) -> None:
+        target, fit = np.asarray(a["sv_target"]), np.asarray(a["sv_relaxation"])
+        x = np.arange(len(target))
+        self.item.addItem(pg.BarGraphItem(x=x - 0.18, height=target, width=0.34,
+                                          brush=(49, 104, 198), name="σ_k of the targets Y"))
+        self.item.addItem(pg.BarGraphItem(x=x + 0.18, height=fit, width=0.34,
+                                          brush=(215, 48, 39),
+                                          name="σ_k of the relaxation's fit Σ D_i X Z_i"))
+        self.item.setLabels(left="singular value", bottom="k",
+                            title=f"Relaxation on sampled patterns (d = {a['X'].shape[1]})")
+        ratio, trace = np.asarray(a["block_rank_ratio"]), np.asarray(a["block_trace"])
+        active = trace > 1e-7 * max(trace.max(), 1e-300)
+        rank1 = "all rank 1" if ratio.max() <= 1e-3 else \
+            f"{int((ratio > 1e-3).sum())} of rank > 1 (λ₂/λ₁ up to {ratio.max():.2f})"
+        self.caption.setText(
+            f"{int(active.sum())} of {len(trace)} sampled blocks active, {rank1}; read-off "
+            f"network ({len(a['first_layer'])} neurons): objective "
+            f"{float(a['network_objective'][0]):.6f}. Shrinkage of every σ_k is the weight "
+            "decay's low-rank bias.")

@@ -16,7 +16,7 @@ import torch
 
 from engine.core import Progress
 
-__all__ = ["GDRuns", "adam_runs", "init_weights"]
+__all__ = ["GDRuns", "adam_runs", "init_weights", "relu_net_objective"]
 
 
 @dataclass
@@ -69,6 +69,20 @@ class _Adam:
             v.mul_(0.999).addcmul_(w.grad, w.grad, value=0.001)
             w.sub_(self.lr * (m / c1) / ((v / c2).sqrt() + 1e-8))
             w.grad = None
+
+
+def relu_net_objective(X: np.ndarray, Y: np.ndarray, beta: float
+                       ) -> Callable[[list], torch.Tensor]:
+    """The per-seed objective ``½‖relu(XU)V − Y‖² + (β/2)(‖U‖² + ‖V‖²)`` of stacked weights
+    ``(U (S, d, m), V (S, m, c))`` (SCIENCE.md §7.1.1)."""
+    Xt, Yt = torch.as_tensor(X), torch.as_tensor(Y)
+
+    def value(ws):
+        U, V = ws
+        fit = torch.relu(Xt @ U) @ V - Yt
+        return 0.5 * (fit ** 2).sum((1, 2)) + 0.5 * beta * ((U ** 2).sum((1, 2))
+                                                             + (V ** 2).sum((1, 2)))
+    return value
 
 
 def _record_points(steps: int, points: int = 200) -> np.ndarray:

@@ -10,6 +10,10 @@ Two cases, both with the convex optimum solved exactly and certified by a dualit
 - ``mode = "whitened"``: ``n ≤ d`` data with orthonormal rows and one-hot labels (§7.1.5): the
   optimum is the soft-thresholded SVD of Y; the closed-form network is certified optimal by the
   §7.0 dual bound with the exact non-negative-PCA oracle, and column generation recovers it.
+- ``mode = "relaxation (any d)"``: data in ``dim`` dimensions (Gaussian mixture or a random
+  ReLU teacher) and §7.1.4's relaxation on ``patterns`` sampled activation patterns, with its
+  duality gap; what its value bounds is stated in the notes
+  (:mod:`engine.convex_duals.cop_sampled`, whose docstring lists that case's arrays).
 
 The non-convex network ``½‖relu(XU)V − Y‖² + (β/2)(‖U‖² + ‖V‖²)`` is trained by Adam from
 several seeds; its objective never goes below p*.
@@ -29,31 +33,41 @@ from dataclasses import dataclass
 from typing import Generator
 
 import numpy as np
-import torch
 
 from engine.convex_duals import data
 from engine.convex_duals.atoms import solve_atomic, dual_lower_bound
 from engine.convex_duals.common import ConvexDualsError, ModelOutcome, forward
-from engine.convex_duals.gd import adam_runs, init_weights
+from engine.convex_duals.cop_sampled import make_data, run_relaxation
+from engine.convex_duals.gd import adam_runs, init_weights, relu_net_objective
 from engine.convex_duals.oracle import best_atom, best_direction, nonneg_atom, \
     best_nonneg_direction
 from engine.convex_duals.patterns import boundary_rays, enumerate_patterns
 from engine.core import Progress, param
 
-__all__ = ["Params", "run", "soft_thresholded_svd", "MODES"]
+__all__ = ["Params", "run", "soft_thresholded_svd", "MODES", "DATASETS_2D", "DATASETS_D"]
 
-MODES = ("exact 2-D", "whitened")
+MODES = ("exact 2-D", "whitened", "relaxation (any d)")
+DATASETS_2D = ("spiral", "blobs")
+DATASETS_D = ("mixture", "teacher")
 
 
 @dataclass(frozen=True)
 class Params:
     """Vector-output two-layer ReLU network against its copositive program (§7.1)."""
     mode: str = param("exact 2-D", label="Case", choices=MODES,
-                      help="2-D data (exact program) or whitened n ≤ d data (SVT closed form)")
-    dataset: str = param("spiral", label="Data", choices=("spiral", "blobs"),
-                         help="2-D point set of the exact case")
+                      help="2-D data (exact program), whitened n ≤ d data (SVT closed form) "
+                           "or d-dimensional data (relaxation on sampled patterns, §7.1.4)")
+    dataset: str = param("spiral", label="Data", choices=DATASETS_2D + DATASETS_D,
+                         help="Exact 2-D case: spiral or blobs; relaxation case: a Gaussian "
+                              "mixture (one-hot) or a random ReLU teacher (c outputs) in d dims")
+    dim: int = param(5, label="Input dim d", min=2, max=12,
+                     help="Relaxation case: dimension of the data")
+    patterns: int = param(24, label="Sampled patterns", min=1, max=400, log=True,
+                          help="Relaxation case: Gaussian gates g whose patterns 1[Xg ≥ 0] "
+                               "give the blocks (duplicates merged)")
     bias: bool = param(False, label="Bias",
-                       help="Exact 2-D case: append a ones column (d = 3, n² − n + 2 patterns)")
+                       help="Append a ones column (exact 2-D: d = 3, n² − n + 2 patterns; "
+                            "relaxation: d + 1)")
     n: int = param(24, label="Samples n", min=3, max=60,
                    help="Data points (whitened case: at most 10, d = n + 2)")
     classes: int = param(3, label="Classes c", min=2, max=5, help="One-hot output columns")
@@ -98,8 +112,12 @@ def _check(p: Params) -> None:
     if p.mode == "whitened" and p.n > 10:
         raise ConvexDualsError(f"whitened case: n = {p.n} > 10 (the exact non-negative PCA "
                                "oracle enumerates 2ⁿ supports)")
-    if p.mode == "exact 2-D" and p.n < p.classes:
+    if p.mode != "whitened" and p.n < p.classes:
         raise ConvexDualsError(f"n = {p.n} samples cannot hold {p.classes} classes")
+    wanted = DATASETS_D if p.mode == MODES[2] else DATASETS_2D
+    if p.mode != "whitened" and p.dataset not in wanted:
+        raise ConvexDualsError(f"data {p.dataset!r} does not fit the case {p.mode!r}: "
+                               f"choose {' or '.join(wanted)}")
 
 
 def _dataset(p: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -112,17 +130,6 @@ def _dataset(p: Params) -> tuple[np.ndarray, np.ndarray]:
     if np.linalg.matrix_rank(X) < 2:
         raise ConvexDualsError("rank-deficient data: the points lie on one line through 0")
     return (np.column_stack([X, np.ones(len(X))]) if p.bias else X), labels
-
-
-def _objective(X, Y, beta):
-    Xt, Yt = torch.as_tensor(X), torch.as_tensor(Y)
-
-    def value(ws):
-        U, V = ws
-        fit = torch.relu(Xt @ U) @ V - Yt
-        return 0.5 * (fit ** 2).sum((1, 2)) + 0.5 * beta * ((U ** 2).sum((1, 2))
-                                                             + (V ** 2).sum((1, 2)))
-    return value
 
 
 def _gap_bounds(X, Y, beta, runs, oracle_value) -> np.ndarray:
@@ -165,6 +172,12 @@ def _closed_form_arrays(X, Y, beta) -> tuple[dict, float, float]:
 def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelOutcome]:
     """Convex optimum, recovered network and Adam runs of the vector-output model (§7.1)."""
     _check(params)
+    if params.mode == MODES[2]:
+        X, Y, labels = make_data(params.dataset, params.n, params.dim, params.classes,
+                                 np.random.default_rng(params.data_seed))
+        if params.bias:
+            X = np.column_stack([X, np.ones(len(X))])
+        return (yield from run_relaxation(X, Y, labels, params))
     X, labels = _dataset(params)
     Y = data.one_hot(labels, params.classes)
     if params.mode == "whitened":
@@ -192,7 +205,7 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
                                             "arrays": arrays})
     seeds = list(range(params.seed, params.seed + params.seeds))
     ws = init_weights(seeds, [(X.shape[1], params.width), (params.width, params.classes)])
-    runs = yield from forward(adam_runs(ws, _objective(X, Y, params.beta), params.steps,
+    runs = yield from forward(adam_runs(ws, relu_net_objective(X, Y, params.beta), params.steps,
                                       params.lr, seeds=seeds), 0.3, 0.98)
     arrays["gd_gap_bounds"] = _gap_bounds(X, Y, params.beta, runs, value)
     if runs.diverged.any():
