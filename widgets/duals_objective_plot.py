@@ -53,8 +53,10 @@ class DualsObjectivePlot(QtWidgets.QWidget):
         self._optimum = float(value)
         self._cert = certificate_text
         self.caption.setText(self._cert)
+        label = ("relaxation value (sampled patterns)" if "relaxation" in self._cert
+                 else "convex optimum p*")
         self.curves.set_hline("optimum", self._optimum, color=OPTIMUM_COLOR,
-                              label="convex optimum p*", name="convex optimum p*")
+                              label=label, name=label)
 
     def set_runs(self, steps, objectives, seeds=None, optimizer: str = "Adam") -> None:
         """Objectives ``(S, T)`` at ``steps`` (``T``); NaN where a run stopped (its path up
@@ -73,13 +75,12 @@ class DualsObjectivePlot(QtWidgets.QWidget):
                                   name=self.run_names[s])
         if self._optimum is None:
             return
-        self.curves.set_hline("optimum", self._optimum, color=OPTIMUM_COLOR,
-                              label="convex optimum p*", name="convex optimum p*")
         self._draw_excess(steps, objs)
         tail = objs[:, -1][np.isfinite(objs[:, -1])]
         claim = (" (a relaxation on sampled patterns: runs using other patterns may go below)"
                  if "relaxation" in self._cert else
                  " (never below p* beyond the certificate)")
+        self.set_optimum(self._optimum, self._cert)
         if tail.size:
             self.caption.setText(f"{self._cert}; final runs − p*: "
                                  + ", ".join(f"{v - self._optimum:.1e}" for v in tail) + claim)

@@ -16,6 +16,9 @@ column generation with the exact oracle (d = rank + 1 ≤ 3, patterns those of `
 ``gd_gap_bounds`` (S,). 2-D only: ``grid_x``, ``grid_y`` (G,) and ``grid_prediction`` (G, G)
 the optimal network on a grid (BN statistics of the training batch; rows = y).
 Over-parameterized only: ``prediction_closed_form`` (n,).
+``optimizer = "GD"`` (§7.2.4, :mod:`engine.convex_duals.bn_gd`): the runs are plain gradient
+descent and ``ladder_k`` / ``ladder_value`` (K,) hold the truncated-whitening optima p*(k)
+("ours"), the last one p* itself.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import torch
 
 from engine.convex_duals import data
 from engine.convex_duals.atoms import dual_lower_bound, solve_atomic
+from engine.convex_duals.bn_gd import truncation_ladder
 from engine.convex_duals.common import ConvexDualsError, ModelOutcome, forward
 from engine.convex_duals.gd import adam_runs, init_weights
 from engine.convex_duals.oracle import best_atom, best_direction, best_nonneg_direction, \
@@ -34,9 +38,10 @@ from engine.convex_duals.oracle import best_atom, best_direction, best_nonneg_di
 from engine.convex_duals.patterns import boundary_rays, enumerate_patterns
 from engine.core import Progress, param
 
-__all__ = ["Params", "run", "whiten", "closed_form", "bn_forward", "REGIMES"]
+__all__ = ["Params", "run", "whiten", "closed_form", "bn_forward", "REGIMES", "OPTIMIZERS"]
 
 REGIMES = ("2-D data", "over-parameterized")
+OPTIMIZERS = ("Adam", "GD")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,12 @@ class Params:
                    help="Data points (over-parameterized: d = n − 1, at most 10)")
     beta: float = param(0.1, label="Weight decay β", min=0.0, max=10.0,
                         help="β on (γ, α, v); the convex model needs β > 0")
+    minor_scale: float = param(0.3, label="Minor axis scale", min=0.01, max=3.0, log=True,
+                               help="2-D data: scale of the second coordinate (the first is 3; "
+                                    "§7.2.5 uses 0.3). Smaller: stronger anisotropy")
+    optimizer: str = param("Adam", label="Optimizer", choices=OPTIMIZERS,
+                           help="Adam, or plain gradient descent, whose implicit bias favours "
+                                "high-variance directions (§7.2.4); GD also shows p*(k)")
     width: int = param(20, label="Width m", min=1, max=200, log=True,
                        help="Hidden neurons of the BN network trained by Adam")
     seeds: int = param(3, label="Seeds", min=1, max=8, help="Adam runs from different seeds")
@@ -101,7 +112,7 @@ def _dataset(p: Params) -> tuple[np.ndarray, np.ndarray]:
     if p.regime == "over-parameterized":
         X = rng.standard_normal((p.n, p.n - 1))
         return X, rng.standard_normal(p.n)
-    X = rng.standard_normal((p.n, 2)) * np.array([3.0, 0.3]) + np.array([1.0, -2.0])
+    X = rng.standard_normal((p.n, 2)) * np.array([3.0, p.minor_scale]) + np.array([1.0, -2.0])
     return X, np.sin(2 * X[:, 0]) + 0.3 * rng.standard_normal(p.n)
 
 
@@ -162,6 +173,12 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
         arrays.update(grid_x=xs, grid_y=ys, grid_prediction=bn_forward(
             pts, neurons["w"].T, neurons["gamma"], neurons["alpha"], neurons["v"],
             batch=X).reshape(len(ys), len(xs)))
+    if params.optimizer == "GD":
+        arrays["ladder_k"], arrays["ladder_value"] = truncation_ladder(Ut, y, params.beta, pstar)
+        notes.append("GD variant (§7.2.4): p*(k) = the convex BN model on the top k whitened "
+                     "directions (ours): " + ", ".join(
+                         f"p*({k}) = {v:.4f}" for k, v in zip(arrays["ladder_k"],
+                                                             arrays["ladder_value"])))
     yield Progress(0.3, "convex optimum", {"stage": "convex", "objective": pstar,
                                             "certificate": cert, "certificate_kind": "duality gap",
                                             "arrays": arrays})
@@ -169,12 +186,13 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     m, d = params.width, X.shape[1]
     ws = init_weights(seeds, [(d, m), (m,), (m,), (m,)], scale=1.0)
     runs = yield from forward(adam_runs(ws, _objective(X, y, params.beta), params.steps,
-                                      params.lr, seeds=seeds), 0.3, 0.98)
+                                      params.lr, seeds=seeds, method=params.optimizer),
+                              0.3, 0.98)
     arrays["gd_gap_bounds"] = _gd_gaps(X, y, Ut, params.beta, runs, value)
     if runs.diverged.any():
         notes.append(f"{int(runs.diverged.sum())} Adam run(s) diverged and were stopped")
     return ModelOutcome("batchnorm", pstar, cert, "duality gap", runs.steps, runs.objectives,
-                        np.array(seeds), arrays, notes)
+                        np.array(seeds), arrays, notes, optimizer=params.optimizer)
 
 
 def _gd_gaps(X, y, Ut, beta, runs, value) -> np.ndarray:

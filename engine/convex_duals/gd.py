@@ -1,4 +1,5 @@
-"""The non-convex networks trained by Adam from several seeds at once (SCIENCE.md §7.1.8).
+"""The non-convex networks trained by Adam (or plain gradient descent) from several seeds at
+once (SCIENCE.md §7.1.8; plain GD for batch norm's implicit bias, §7.2.4).
 
 Each seed's weights live in one slice of a leading seed axis; the summed objective's gradient
 is the per-seed gradient, and Adam is elementwise, so the runs are independent — one batched
@@ -16,7 +17,7 @@ import torch
 
 from engine.core import Progress
 
-__all__ = ["GDRuns", "adam_runs", "init_weights", "relu_net_objective"]
+__all__ = ["GDRuns", "adam_runs", "init_weights", "relu_net_objective", "OPTIMIZERS"]
 
 
 @dataclass
@@ -85,6 +86,23 @@ def relu_net_objective(X: np.ndarray, Y: np.ndarray, beta: float
     return value
 
 
+class _GradientDescent:
+    """Plain gradient descent ``w ← w − η ∇w``: no per-coordinate rescaling, so its implicit
+    bias is the parameterisation's (SCIENCE.md §7.2.4)."""
+
+    def __init__(self, weights: list[torch.Tensor], lr: float):
+        self.weights, self.lr = weights, lr
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for w in self.weights:
+            w.sub_(self.lr * w.grad)
+            w.grad = None
+
+
+OPTIMIZERS = {"Adam": _Adam, "GD": _GradientDescent}
+
+
 def _record_points(steps: int, points: int = 200) -> np.ndarray:
     pts = np.unique(np.round(np.geomspace(1, steps, points)).astype(int))
     return np.concatenate([[0], pts])
@@ -92,15 +110,17 @@ def _record_points(steps: int, points: int = 200) -> np.ndarray:
 
 def adam_runs(weights: list[torch.Tensor], objective: Callable[[list], torch.Tensor],
               steps: int, lr: float, *, stage: str = "gd", every_s: float = 0.25,
-              seeds: Sequence[int] | None = None) -> Generator[Progress, None, GDRuns]:
-    """Adam on ``objective(weights) -> (S,)`` (one value per seed) for ``steps`` steps.
+              seeds: Sequence[int] | None = None, method: str = "Adam"
+              ) -> Generator[Progress, None, GDRuns]:
+    """Adam (``method="GD"``: plain gradient descent) on ``objective(weights) -> (S,)`` (one
+    value per seed) for ``steps`` steps.
 
     Yields Progress whose partial is ``{"stage": stage, "steps", "objectives", "seeds",
-    "optimizer": "Adam"}`` (every run so far; ``seeds`` the rows' seeds, default 0..S−1) at
+    "optimizer": method}`` (every run so far; ``seeds`` the rows' seeds, default 0..S−1) at
     most every ``every_s`` seconds; returns :class:`GDRuns`.
     """
     record = _record_points(int(steps))
-    opt = _Adam(weights, lr)
+    opt = OPTIMIZERS[method](weights, lr)
     S = weights[0].shape[0]
     seed_ids = np.arange(S) if seeds is None else np.asarray(seeds)
     objs = np.full((S, len(record)), np.nan)
@@ -124,8 +144,8 @@ def adam_runs(weights: list[torch.Tensor], objective: Callable[[list], torch.Ten
         opt.step()
         if time.monotonic() - last_yield > every_s:
             last_yield = time.monotonic()
-            yield Progress(step / steps, f"Adam step {step}/{steps}",
+            yield Progress(step / steps, f"{method} step {step}/{steps}",
                            {"stage": stage, "steps": record[:k_rec].copy(),
                             "objectives": objs[:, :k_rec].copy(), "seeds": seed_ids,
-                            "optimizer": "Adam"})
+                            "optimizer": method})
     return GDRuns(record, objs, [b.numpy() for b in best], ~alive.numpy())
