@@ -8,11 +8,11 @@ import numpy as np
 import pyqtgraph as pg
 
 from widgets.captioned_plot import CaptionedPlot
+from widgets.duals_objective_plot import SEED_COLORS
 
 __all__ = ["BatchNormView", "LADDER_COLORS"]
 
 LADDER_COLORS = [(120, 120, 120), (230, 150, 20), (150, 60, 170), (0, 0, 0)]
-SEED_PENS = [(49, 104, 198), (40, 150, 70), (215, 48, 39), (60, 170, 190), (120, 90, 40)]
 
 
 class BatchNormView(CaptionedPlot):
@@ -23,6 +23,7 @@ class BatchNormView(CaptionedPlot):
         self.clear()
         a = outcome.arrays
         self.item.setLogMode(x=False, y=False)
+        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-10, 10))
         if "ladder_value" in a:
             self._show_ladder(a, outcome)
         elif "grid_prediction" in a:
@@ -69,14 +70,16 @@ class BatchNormView(CaptionedPlot):
         steps = np.asarray(getattr(outcome, "steps", [0, 1]), float) + 1.0
         objs = np.atleast_2d(np.asarray(getattr(outcome, "gd_objectives", np.full((0, 2), 0.0))))
         self.item.setLogMode(x=True, y=False)
+        self.legend.anchor(itemPos=(0, 1), parentPos=(0, 1), offset=(10, -10))
         for row, seed in enumerate(np.asarray(getattr(outcome, "seeds", []))[:len(objs)]):
             ok = np.isfinite(objs[row])
-            self.item.plot(steps[ok], objs[row][ok], pen=pg.mkPen(SEED_PENS[row % 5], width=2),
+            self.item.plot(steps[ok], objs[row][ok], pen=pg.mkPen(SEED_COLORS[row % len(SEED_COLORS)], width=2),
                            name=f"{getattr(outcome, 'optimizer', 'GD')} seed {int(seed)}")
         ends = [steps[0], max(steps[-1], steps[0] + 1)]
         for j, (k, v) in enumerate(zip(ks, values)):
             last = j == len(ks) - 1
             label = (f"p* = p*({k}) = {v:.4f}: convex BN optimum" if last else
+                     f"p*(0) = {v:.4f}: the mean only (best constant fit)" if k == 0 else
                      f"p*({k}) = {v:.4f}: top {k} whitened direction(s) only (ours)")
             self.item.plot(ends, [v, v], name=label, pen=pg.mkPen(
                 LADDER_COLORS[min(j, 2) if not last else 3], width=2,

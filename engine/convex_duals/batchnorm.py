@@ -62,8 +62,8 @@ class Params:
     width: int = param(20, label="Width m", min=1, max=200, log=True,
                        help="Hidden neurons of the BN network trained by Adam")
     seeds: int = param(3, label="Seeds", min=1, max=8, help="Adam runs from different seeds")
-    steps: int = param(2000, label="Adam steps", min=10, max=50_000, log=True,
-                       help="Steps of every Adam run")
+    steps: int = param(2000, label="Steps", min=10, max=50_000, log=True,
+                       help="Steps of every Adam or GD run")
     lr: float = param(0.01, label="Learning rate", min=1e-5, max=1.0, log=True,
                       help="Adam learning rate")
     seed: int = param(0, label="First seed", min=0, max=2**31 - 1,

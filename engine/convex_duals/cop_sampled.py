@@ -84,6 +84,9 @@ def network_value(X, Y, U, V, beta) -> float:
 
 def _check(X: np.ndarray, c: int, P: int) -> None:
     n, d = X.shape
+    if P == 0:
+        raise ConvexDualsError("no non-zero activation pattern was sampled; sample more "
+                               "patterns")
     if np.linalg.matrix_rank(X) < min(n, d):
         raise ConvexDualsError("rank-deficient data: the samples span fewer than min(n, d) "
                                "directions; change the data seed or the sizes")

@@ -54,6 +54,7 @@ CAPS = {
                 "modules": (1, 3), "gleam_factor": (1, 2), "size": (16, 24), "n_coils": (1, 4),
                 "steps": (1, 3), "batch": (1, 2), "eval_every": (1, 3)},
     "convex-duals": {"vo_n": (3, 16), "vo_width": (1, 20), "vo_seeds": (1, 2),
+                     "vo_dim": (2, 5), "vo_patterns": (1, 16),
                      "vo_steps": (10, 60), "bn_n": (3, 12), "bn_width": (1, 20),
                      "bn_seeds": (1, 2), "bn_steps": (10, 60), "den_crops": (1, 2),
                      "den_size": (8, 12), "den_patterns": (4, 24), "den_seeds": (1, 2),
