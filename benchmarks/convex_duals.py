@@ -72,6 +72,26 @@ def cases(quick: bool):
     yield ("BN over-param, n=7, d=6",
            lambda: drain(solve_atomic(Uo, yo, 0.6, lambda R: nonneg_atom(Uo, R))),
            lambda: bn.closed_form(yo, 0.6)[1], "closed form")
+    # COP relaxation for any d (§7.1.4, sampled patterns, ADMM on facet rows) against the
+    # literal program with all n² cone rows; BN's truncated-whitening rung p*(1) (§7.2.4)
+    from engine.convex_duals.bn_gd import truncated_whitening
+    from engine.convex_duals.cop_relaxation import RelaxationProblem, solve_relaxation
+    from engine.convex_duals.cop_sampled import make_data
+    from engine.convex_duals.patterns import sample_patterns
+    from tests.engine.duals_reference_cop import literal_relaxation
+    for kind, n, d, gates, seed in (("teacher", 12, 4, 16, 0),) + (
+            () if quick else (("mixture", 16, 5, 24, 1),)):
+        Xr, Yr, _ = make_data(kind, n, d, 3, np.random.default_rng(seed))
+        pats = sample_patterns(Xr, gates, np.random.default_rng(seed + 1))
+        prob = RelaxationProblem.build(Xr, Yr, 0.5, pats)
+        yield (f"COP relax {kind}, n={n}, d={d}, P={pats.shape[1]}",
+               lambda prob=prob: drain(solve_relaxation(prob)),
+               lambda Xr=Xr, Yr=Yr, pats=pats: literal_relaxation(Xr, Yr, 0.5, pats),
+               "literal relaxation, n² rows (Clarabel)")
+    U1 = truncated_whitening(bn.whiten(bn._dataset(bn.Params(n=12, minor_scale=0.05))[0])[0], 1)
+    y1 = bn._dataset(bn.Params(n=12))[1]
+    yield ("BN GD ladder p*(1), n=12", _exact_solver(U1, y1, 0.1),
+           lambda: scalar_cone_program(U1, y1, 0.1), "cone program (Clarabel)")
 
 
 def main(argv=None) -> int:
