@@ -223,8 +223,9 @@ class _Admm:
 def solve_relaxation(prob: RelaxationProblem, *, tol: float = 1e-5, max_iters: int = 4000,
                      check_every: int = 50) -> Generator[Progress, None, RelaxationSolution]:
     """Solve the relaxation by ADMM until the certified gap is below ``tol·max(1, |p|)`` and
-    the cone violation below ``1e-3·tol`` (or ``max_iters``); yields a Progress at every
-    check. Returns :class:`RelaxationSolution` (its lower bound the best one seen)."""
+    the largest ``−F A Fᵀ`` entry below ``tol·max(1, Σ tr M_i)`` (or ``max_iters``); yields a
+    Progress at every check. Returns :class:`RelaxationSolution` (its lower bound the best
+    one seen; the lower bound is valid whatever the iterate, §7.0's scaling argument)."""
     admm = _Admm(prob, rho=2 * max(prob.beta, 1e-3), sigma=4.0)
     low = -np.inf
     for it in range(1, max_iters + 1):
@@ -234,7 +235,8 @@ def solve_relaxation(prob: RelaxationProblem, *, tol: float = 1e-5, max_iters: i
         obj, bound, viol = admm.certificate()
         low = max(low, bound)
         sol = RelaxationSolution(admm.Mt.copy(), obj, low, it, viol)
-        if sol.gap <= tol * max(1.0, abs(obj)) and viol <= 1e-3 * tol:
+        size = max(1.0, float(np.einsum("ijj->", sol.blocks)))
+        if sol.gap <= tol * max(1.0, abs(obj)) and viol <= tol * size:
             break
         admm.rebalance(primal)
         yield Progress(min(it / max_iters, 0.99), f"relaxation: duality gap {sol.gap:.2e}")

@@ -44,7 +44,7 @@ def test_truncation_ladder_known_values():
 
 
 def test_plain_gd_lingers_at_the_top_direction_optimum_adam_does_not():
-    common = dict(n=12, beta=0.1, minor_scale=0.05, steps=700, seeds=2, width=20)
+    common = dict(n=12, beta=0.1, minor_scale=0.05, steps=600, seeds=2, width=20)
     gd = drain(bn.run(bn.Params(optimizer="GD", lr=0.02, **common)))
     p1 = gd.arrays["ladder_value"][1]
     assert gd.optimizer == "GD" and gd.arrays["ladder_k"].tolist() == [0, 1, 2]

@@ -36,10 +36,10 @@ def test_relaxation_in_d4_matches_clarabel_and_its_dual_bound_holds():
     pats = sample_patterns(X, 20, rng)
     prob = RelaxationProblem.build(X, Y, 0.5, pats)
     assert prob.F.shape[1] < 12                          # facet rows only (§7.6 budget)
-    sol = drain(solve_relaxation(prob))
+    sol = drain(solve_relaxation(prob, tol=1e-6, max_iters=10000))
     ref = literal_relaxation(X, Y, 0.5, pats)
     assert sol.objective == pytest.approx(ref, rel=1e-6)
-    assert sol.lower_bound <= ref + 1e-9 and sol.gap <= 1e-5 * ref
+    assert sol.lower_bound <= ref + 1e-9 and sol.gap <= 1e-6 * ref
     U, V, ratio = read_network(prob, sol.blocks)
     if ratio.max() <= 1e-3:                              # rank 1: the network attains it
         assert network_value(X, Y, U, V, 0.5) == pytest.approx(sol.objective, rel=1e-4)
