@@ -22,6 +22,7 @@ class VectorOutputView(CaptionedPlot):
 
     def show_outcome(self, outcome) -> None:
         self.clear()
+        self.item.getAxis("bottom").setTicks(None)
         a = outcome.arrays
         if "grid_class" in a:
             self._show_regions(a)
@@ -78,6 +79,7 @@ class VectorOutputView(CaptionedPlot):
                                           name="σ_k of the relaxation's fit Σ D_i X Z_i"))
         self.item.setLabels(left="singular value", bottom="k",
                             title=f"Relaxation on sampled patterns (d = {a['X'].shape[1]})")
+        self.item.getAxis("bottom").setTicks([[(int(k), str(k + 1)) for k in x]])
         ratio, trace = np.asarray(a["block_rank_ratio"]), np.asarray(a["block_trace"])
         active = trace > 1e-7 * max(trace.max(), 1e-300)
         rank1 = "all rank 1" if ratio.max() <= 1e-3 else \
