@@ -86,8 +86,8 @@ class BatchNormView(CaptionedPlot):
                 style=pg.QtCore.Qt.SolidLine if last else pg.QtCore.Qt.DashLine))
         finite = objs[np.isfinite(objs)]
         top = max(float(np.percentile(finite, 97)) if finite.size else values[0], values[0])
-        pad = 0.05 * (top - values.min())
-        self.item.setYRange(values.min() - pad, top + pad, padding=0)
+        span = top - values.min()                  # room below p* for the key (bottom left)
+        self.item.setYRange(values.min() - 0.4 * span, top + 0.05 * span, padding=0)
         self.item.setLabels(left="objective", bottom="step + 1",
                             title="GD on the BN net against the truncated-whitening ladder")
         self.caption.setText(
