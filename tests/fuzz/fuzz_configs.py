@@ -68,7 +68,7 @@ PRIMARY = {"gradient-flow": r"w|loss|t",
            "diffusion": r"(recording|compare|lab/runs/\d+)/(x|final)",
            "recon": r"truth|runs/\d+/volume",
            "learned": r"truth|runs/\d+/(strip|recon)",
-           "convex-duals": r"outcome/(convex_objective|certificate|arrays/(?!gd_).*)"}
+           "convex-duals": r"outcome/(convex_objective|certificate|arrays/(?!gd_)(?!.*_path$).*)"}
 #: Free-text fields: values a user would type.
 TEXT = {"widths": ("", "4", "4, 8", "2,3"), "also": ("", "fbp", "tv", "cg, fbp"),
         "path": ("",), "prior_path": ("",)}
