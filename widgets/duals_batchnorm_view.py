@@ -67,14 +67,9 @@ class BatchNormView(CaptionedPlot):
 
     def _show_ladder(self, a, outcome) -> None:
         ks, values = np.asarray(a["ladder_k"], int), np.asarray(a["ladder_value"], float)
-        steps = np.asarray(getattr(outcome, "steps", [0, 1]), float) + 1.0
-        objs = np.atleast_2d(np.asarray(getattr(outcome, "gd_objectives", np.full((0, 2), 0.0))))
         self.item.setLogMode(x=True, y=False)
         self.legend.anchor(itemPos=(0, 1), parentPos=(0, 1), offset=(10, -10))
-        for row, seed in enumerate(np.asarray(getattr(outcome, "seeds", []))[:len(objs)]):
-            ok = np.isfinite(objs[row])
-            self.item.plot(steps[ok], objs[row][ok], pen=pg.mkPen(SEED_COLORS[row % len(SEED_COLORS)], width=2),
-                           name=f"{getattr(outcome, 'optimizer', 'GD')} seed {int(seed)}")
+        steps, objs = self._draw_runs(outcome)
         ends = [steps[0], max(steps[-1], steps[0] + 1)]
         for j, (k, v) in enumerate(zip(ks, values)):
             last = j == len(ks) - 1
@@ -94,3 +89,14 @@ class BatchNormView(CaptionedPlot):
             "Plain GD learns whitened direction k at a rate ∝ σ_k² (§7.2.4), so on anisotropic "
             "data it lingers near p*(k) of the high-variance directions before it reaches p*. "
             "p*(k) with k < r is our surrogate for GD's implicit regulariser, not the paper's.")
+
+    def _draw_runs(self, outcome) -> tuple[np.ndarray, np.ndarray]:
+        """Every seed's objective (a partial has none yet); returns ``(steps + 1, rows)``."""
+        steps = np.asarray(getattr(outcome, "steps", [0, 1]), float) + 1.0
+        objs = np.atleast_2d(np.asarray(getattr(outcome, "gd_objectives", np.zeros((0, 2)))))
+        for row, seed in enumerate(np.asarray(getattr(outcome, "seeds", []))[:len(objs)]):
+            ok = np.isfinite(objs[row])
+            pen = pg.mkPen(SEED_COLORS[row % len(SEED_COLORS)], width=2)
+            self.item.plot(steps[ok], objs[row][ok], pen=pen,
+                           name=f"{getattr(outcome, 'optimizer', 'GD')} seed {int(seed)}")
+        return steps, objs
