@@ -1,0 +1,253 @@
+"""The exact ReLU convex program of the convolutional denoiser (SCIENCE.md §7.5, DEN Thm 1
+eq 4), solved by a log-barrier interior-point method with a duality-gap certificate.
+
+Over ``P`` sampled patterns ``D_i`` of the patch matrix ``F = Y'`` (§2.2 sampling)::
+
+    min  ½‖Σ_i D_i F (w_i − z_i) − x‖² + β Σ_i (‖w_i‖ + ‖z_i‖)
+    s.t. (2D_i − I) F w_i ≥ 0,  (2D_i − I) F z_i ≥ 0.
+
+The ``2P`` groups are stacked as ``U`` (2P, d): rows ``0..P−1`` are the ``w_i`` (sign +1),
+rows ``P..2P−1`` the ``z_i`` (sign −1), both with pattern ``i``.
+
+Solver (Boyd & Vandenberghe 2004 §11.3, the barrier method): epigraph variables
+``t_g ≥ ‖u_g‖`` with the second-order-cone barrier ``−log(t_g² − ‖u_g‖²)``; the ``n``
+half-spaces of each cone get the log barrier with weight ``1/n`` (so the central path does not
+drift far into the thin cones while ``τ`` is small); Newton steps with a backtracking line
+search that keeps every iterate strictly inside the cones. The start ``u_i = 0.1 g_i/‖g_i‖``
+uses the gate ``g_i`` that drew pattern ``i``: it lies strictly inside cone ``i``.
+
+Certificate (Lagrange dual, derived in the docstring of :func:`duality_gap`): for any
+``v``, ``dual(v) = vᵀx − ½‖v‖²`` is a lower bound when ``‖Π_{C_g}(A_gᵀ v)‖ ≤ β`` for every
+group (``C_g`` the group's cone, ``A_g = ±D_i F``); the projection is a non-negative least
+squares problem. With ``v`` the scaled residual of the primal iterate the gap
+``(primal − dual)/|primal|`` is an exact bound on the iterate's relative suboptimality.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Generator
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.optimize import nnls
+
+from engine.core import Progress
+
+__all__ = ["sample_gates", "ReluProgram", "solve_relu", "duality_gap", "recover_network",
+           "network_objective"]
+
+
+def sample_gates(F: np.ndarray, count: int, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` gates ``g ~ N(0, I_d)``; their distinct non-zero patterns ``1[F g ≥ 0]``
+    (n, P), in the order of :func:`engine.convex_duals.patterns.sample_patterns` (same draws,
+    same columns), and one gate per pattern (d, P) (§2.2 sampling)."""
+    gates = rng.standard_normal((F.shape[1], int(count)))
+    pats, first = np.unique((F @ gates >= 0).T, axis=0, return_index=True)
+    keep = pats.any(axis=1)
+    return pats[keep].T, gates[:, first[keep]]
+
+
+@dataclass
+class ReluProgram:
+    """Data of the exact program: patches ``F`` (n, d), patterns ``D`` (n, P), clean ``x``
+    (n,), weight decay ``beta``."""
+    F: np.ndarray
+    D: np.ndarray
+    x: np.ndarray
+    beta: float
+
+    @property
+    def groups(self) -> int:
+        return 2 * self.D.shape[1]
+
+    @cached_property
+    def sign(self) -> np.ndarray:
+        """+1 for the w-groups, −1 for the z-groups, shape (2P,)."""
+        P = self.D.shape[1]
+        return np.concatenate([np.ones(P), -np.ones(P)])
+
+    @cached_property
+    def mask(self) -> np.ndarray:
+        """Pattern of every group, (n, 2P) float."""
+        D = np.asarray(self.D, dtype=float)
+        return np.concatenate([D, D], axis=1)
+
+    @cached_property
+    def cone_sign(self) -> np.ndarray:
+        """``2D − 1`` of every group, (n, 2P): cone ``g`` is ``cone_sign[:, g] F u ≥ 0``."""
+        return 2 * self.mask - 1
+
+    @cached_property
+    def design(self) -> np.ndarray:
+        """``[sign_g D_g F]_g``, (n, 2P·d): the prediction is ``design @ U.ravel()``."""
+        n, d = self.F.shape
+        blocks = (self.mask * self.sign).T[:, :, None] * self.F[None]
+        return blocks.transpose(1, 0, 2).reshape(n, self.groups * d)
+
+    def slack(self, U: np.ndarray) -> np.ndarray:
+        """Cone slacks ``(2D_g − I) F u_g``, (n, 2P); all ≥ 0 for a feasible ``U``."""
+        return self.cone_sign * (self.F @ U.T)
+
+    def residual(self, U: np.ndarray) -> np.ndarray:
+        return self.design @ U.ravel() - self.x
+
+    def objective(self, U: np.ndarray) -> float:
+        """The convex objective ``½‖Σ_g sign_g D_g F u_g − x‖² + β Σ‖u_g‖``."""
+        r = self.residual(U)
+        return float(0.5 * r @ r + self.beta * np.linalg.norm(U, axis=1).sum())
+
+
+def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``−H⁻¹g`` by Cholesky of the diagonally scaled ``H`` (a tiny ridge if it breaks down
+    in the last, badly conditioned barrier steps)."""
+    sc = 1.0 / np.sqrt(np.diag(H))
+    Hs = H * sc[:, None] * sc[None, :]
+    ridge = 0.0
+    for _ in range(8):
+        try:
+            c = sla.cho_factor(Hs + ridge * np.eye(len(g)), check_finite=False)
+            return -sc * sla.cho_solve(c, sc * g, check_finite=False)
+        except np.linalg.LinAlgError:
+            ridge = max(ridge * 100, 1e-14)
+    raise np.linalg.LinAlgError("the barrier's Newton system is singular")
+
+
+class _Barrier:
+    """``τ(½‖r‖² + βΣt) − (1/n)Σ log s − Σ log(t² − ‖u‖²)``: value changes, gradient and
+    Hessian in the variables ``(U.ravel(), t)``."""
+
+    def __init__(self, prog: ReluProgram):
+        self.prog = prog
+        n, d = prog.F.shape
+        G = prog.groups
+        self.weight = 1.0 / n
+        self.quad = prog.design.T @ prog.design
+        self.outer = (prog.F[:, :, None] * prog.F[:, None, :]).reshape(n, d * d)
+        block = np.arange(G)[:, None, None] * d + np.arange(d)[None, :, None]
+        self.block_rows = np.broadcast_to(block, (G, d, d)).ravel()
+        self.block_cols = np.broadcast_to(block.transpose(0, 2, 1), (G, d, d)).ravel()
+        self.t_index = G * d + np.arange(G)
+
+    def state(self, U, T):
+        return self.prog.slack(U), T ** 2 - np.sum(U ** 2, axis=1), self.prog.residual(U)
+
+    def change(self, tau, old, new, T_old, T_new) -> float:
+        """``φ(new) − φ(old)`` from the parts' differences (no cancellation at large τ)."""
+        (s0, dl0, r0), (s1, dl1, r1) = old, new
+        fit = 0.5 * (r1 - r0) @ (r1 + r0) + self.prog.beta * (T_new - T_old).sum()
+        return float(tau * fit - self.weight * np.log(s1 / s0).sum() - np.log(dl1 / dl0).sum())
+
+    def newton(self, tau, U, T, state):
+        """Gradient and Hessian of the barrier objective at ``(U, T)``."""
+        s, dl, r = state
+        prog, (G, d) = self.prog, U.shape
+        gu = (tau * (prog.design.T @ r) - self.weight * (prog.F.T @ (prog.cone_sign / s)).T.ravel()
+              + (2 * U / dl[:, None]).ravel())
+        gt = tau * prog.beta - 2 * T / dl
+        H = np.zeros((G * (d + 1), G * (d + 1)))
+        H[:G * d, :G * d] = tau * self.quad
+        blocks = self.weight * ((1.0 / s ** 2).T @ self.outer).reshape(G, d, d)
+        blocks += ((2 / dl)[:, None, None] * np.eye(d)
+                   + (4 / dl ** 2)[:, None, None] * U[:, :, None] * U[:, None, :])
+        H[self.block_rows, self.block_cols] += blocks.ravel()
+        cross = (-4 * U * T[:, None] / dl[:, None] ** 2).ravel()
+        cols = np.repeat(self.t_index, d)
+        H[np.arange(G * d), cols] = cross
+        H[cols, np.arange(G * d)] = cross
+        H[self.t_index, self.t_index] = -2 / dl + 4 * T ** 2 / dl ** 2
+        return np.concatenate([gu, gt]), H
+
+
+def _center(barrier: _Barrier, tau, U, T, max_steps=60):
+    """Newton's method with backtracking (Armijo 0.25, halving) on the barrier objective at
+    ``τ``; every accepted point is strictly feasible. Returns ``U, T, steps``."""
+    state = barrier.state(U, T)
+    G, d = U.shape
+    for step in range(1, max_steps + 1):
+        grad, H = barrier.newton(tau, U, T, state)
+        direction = _newton_direction(H, grad)
+        decrement = max(-grad @ direction, 0.0)
+        if decrement / 2 < 1e-9:
+            return U, T, step
+        dU, dT, a = direction[:G * d].reshape(G, d), direction[G * d:], 1.0
+        while a > 1e-10:
+            Un, Tn = U + a * dU, T + a * dT
+            new = barrier.state(Un, Tn)
+            if ((new[0] > 0).all() and (new[1] > 0).all()
+                    and barrier.change(tau, state, new, T, Tn) <= -0.25 * a * decrement):
+                break
+            a *= 0.5
+        else:
+            return U, T, step                                  # no progress left in float64
+        U, T, state = Un, Tn, new
+    return U, T, max_steps
+
+
+def duality_gap(prog: ReluProgram, U: np.ndarray) -> tuple[float, float, float]:
+    """``(primal, dual, relative gap)`` of a feasible ``U`` (SCIENCE.md §7.5 eq 4).
+
+    The Lagrangian of the program with multipliers ``λ_g ≥ 0`` for the cones, minimised over
+    ``u``, gives the dual ``max_v vᵀx − ½‖v‖²`` s.t. ``min_{λ_g ≥ 0} ‖A_gᵀv + K_gᵀλ_g‖ ≤ β``
+    for every group, ``A_g = sign_g D_g F``, ``K_g = (2D_g − I)F`` [derived here]; the inner
+    minimum is ``‖Π_{C_g}(A_gᵀ v)‖`` (Moreau), a non-negative least-squares problem. With
+    ``v = c (x − A U)`` and the largest feasible ``c ≤ vᵀx/‖v‖²`` weak duality gives the
+    lower bound ``dual``; ``gap = (primal − dual)/|primal|``.
+    """
+    if (prog.slack(U) < 0).any():
+        raise ValueError("the iterate is outside its cones: no duality certificate")
+    r = prog.residual(U)
+    primal = 0.5 * r @ r + prog.beta * np.linalg.norm(U, axis=1).sum()
+    v = -r
+    q = (prog.sign[None, :] * (prog.F.T @ (prog.mask * v[:, None]))).T      # (2P, d)
+    worst = 0.0
+    for g in range(prog.groups):
+        K = prog.cone_sign[:, g:g + 1] * prog.F
+        worst = max(worst, nnls(K.T, -q[g], maxiter=50 * K.shape[0])[1])
+    vv = float(v @ v)
+    c = min(prog.beta / worst if worst > 0 else np.inf, float(v @ prog.x) / vv if vv else 0.0)
+    c = max(c, 0.0)
+    dual = c * float(v @ prog.x) - 0.5 * c * c * vv
+    return float(primal), float(dual), float((primal - dual) / max(abs(primal), 1e-300))
+
+
+def solve_relu(prog: ReluProgram, gates: np.ndarray, *, tol: float = 1e-7, mu: float = 20.0,
+               max_outer: int = 30) -> Generator[Progress, None, tuple[np.ndarray, float]]:
+    """The barrier method on :class:`ReluProgram` until the certified relative duality gap
+    (:func:`duality_gap`) is ``≤ tol``; returns ``U`` (2P, d) — rows ``w_i`` then ``z_i`` —
+    and the gap. ``gates`` (d, P) are the gates that drew the patterns (strict start)."""
+    unit = (gates / np.linalg.norm(gates, axis=0)).T
+    U = 0.1 * np.concatenate([unit, unit])
+    T = np.linalg.norm(U, axis=1) + 1.0
+    barrier, tau, bound = _Barrier(prog), 1.0, 3.0 * prog.groups
+    gap = np.inf
+    for outer in range(max_outer):
+        U, T, _ = _center(barrier, tau, U, T)
+        primal = prog.objective(U)
+        if bound / tau <= 10 * tol * abs(primal):       # the barrier's own gap bound
+            gap = duality_gap(prog, U)[2]
+            if gap <= tol:
+                break
+        yield Progress(min(outer / 8, 0.95), f"exact ReLU program: barrier τ = {tau:.0e}, "
+                                             f"objective {primal:.6f}")
+        tau *= mu
+    if not np.isfinite(gap):
+        gap = duality_gap(prog, U)[2]
+    return U, gap
+
+
+def recover_network(U: np.ndarray, sign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """§7.5 Recovery: ``u_g = w_g/√‖w_g‖``, ``v_g = sign_g √‖w_g‖`` (the minus for the
+    z-groups is required); zero groups give zero filters. Returns ``(U_net (d, 2P), v (2P,))``."""
+    norms = np.linalg.norm(U, axis=1)
+    root = np.sqrt(norms)
+    filters = np.where(norms[:, None] > 0, U / np.where(root > 0, root, 1.0)[:, None], 0.0)
+    return filters.T, sign * root
+
+
+def network_objective(F: np.ndarray, x: np.ndarray, beta: float, filters: np.ndarray,
+                      out: np.ndarray) -> float:
+    """The ReLU conv net's objective ``½‖relu(F U) v − x‖² + (β/2)(‖U‖² + ‖v‖²)`` (§7.5)."""
+    r = np.maximum(F @ filters, 0.0) @ out - x
+    return float(0.5 * r @ r + 0.5 * beta * (np.sum(filters ** 2) + out @ out))
