@@ -34,7 +34,11 @@ from scipy.optimize import nnls
 
 from engine.core import Progress
 
-__all__ = ["sample_gates", "ReluProgram", "solve_relu", "duality_gap", "recover_network",
+CENTERED = 1e-2   # Newton decrement λ²/2 below which a barrier centring stops (the gap is
+                  # certified by the dual, not by the centring)
+
+__all__ = ["sample_gates", "ReluProgram", "solve_relu", "duality_gap",
+           "cone_projection_norms", "interior_gates", "recover_network",
            "network_objective"]
 
 
@@ -47,6 +51,25 @@ def sample_gates(F: np.ndarray, count: int, rng: np.random.Generator
     pats, first = np.unique((F @ gates >= 0).T, axis=0, return_index=True)
     keep = pats.any(axis=1)
     return pats[keep].T, gates[:, first[keep]]
+
+
+def interior_gates(F: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """A gate strictly inside each pattern's cone (d, P): the Chebyshev centre of
+    ``{g : (2D_i − I) F g ≥ r‖F_j‖, ‖g‖_∞ ≤ 1}`` (one small LP per pattern), for patterns
+    that were enumerated rather than sampled (§2.2). Refuses a pattern whose cone has no
+    interior."""
+    from scipy.optimize import linprog
+    n, d = F.shape
+    rows = np.linalg.norm(F, axis=1)
+    out = np.empty((d, D.shape[1]))
+    for i in range(D.shape[1]):
+        K = (2 * np.asarray(D[:, i], dtype=float) - 1)[:, None] * F
+        res = linprog(np.r_[np.zeros(d), -1.0], A_ub=np.c_[-K, rows], b_ub=np.zeros(n),
+                      bounds=[(-1, 1)] * d + [(0, None)], method="highs")
+        if res.status != 0 or res.x[-1] <= 1e-12:
+            raise ValueError(f"pattern {i} has an empty cone interior")
+        out[:, i] = res.x[:d]
+    return out
 
 
 @dataclass
@@ -169,7 +192,7 @@ def _center(barrier: _Barrier, tau, U, T, max_steps=60):
         grad, H = barrier.newton(tau, U, T, state)
         direction = _newton_direction(H, grad)
         decrement = max(-grad @ direction, 0.0)
-        if decrement / 2 < 1e-9:
+        if decrement / 2 < CENTERED:
             return U, T, step
         dU, dT, a = direction[:G * d].reshape(G, d), direction[G * d:], 1.0
         while a > 1e-10:
@@ -185,31 +208,50 @@ def _center(barrier: _Barrier, tau, U, T, max_steps=60):
     return U, T, max_steps
 
 
-def duality_gap(prog: ReluProgram, U: np.ndarray) -> tuple[float, float, float]:
-    """``(primal, dual, relative gap)`` of a feasible ``U`` (SCIENCE.md §7.5 eq 4).
+def cone_projection_norms(prog: ReluProgram, v: np.ndarray) -> np.ndarray:
+    """``‖Π_{C_g}(A_gᵀ v)‖`` for every group (2P,): by Moreau, the distance of ``A_gᵀv`` to
+    the polar cone ``{−K_gᵀλ : λ ≥ 0}``, a non-negative least-squares problem."""
+    q = (prog.sign[None, :] * (prog.F.T @ (prog.mask * v[:, None]))).T      # (2P, d)
+    out = np.empty(prog.groups)
+    for g in range(prog.groups):
+        K = prog.cone_sign[:, g:g + 1] * prog.F
+        out[g] = nnls(K.T, -q[g], maxiter=50 * K.shape[0])[1]
+    return out
+
+
+def duality_gap(prog: ReluProgram, U: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+    """``(primal, dual, relative gap, projection norms)`` of a feasible ``U`` (§7.5 eq 4).
 
     The Lagrangian of the program with multipliers ``λ_g ≥ 0`` for the cones, minimised over
     ``u``, gives the dual ``max_v vᵀx − ½‖v‖²`` s.t. ``min_{λ_g ≥ 0} ‖A_gᵀv + K_gᵀλ_g‖ ≤ β``
     for every group, ``A_g = sign_g D_g F``, ``K_g = (2D_g − I)F`` [derived here]; the inner
-    minimum is ``‖Π_{C_g}(A_gᵀ v)‖`` (Moreau), a non-negative least-squares problem. With
-    ``v = c (x − A U)`` and the largest feasible ``c ≤ vᵀx/‖v‖²`` weak duality gives the
-    lower bound ``dual``; ``gap = (primal − dual)/|primal|``.
+    minimum is :func:`cone_projection_norms`. With ``v = c (x − A U)`` and the largest feasible
+    ``c ≤ vᵀx/‖v‖²`` weak duality gives the lower bound ``dual``; ``gap = (primal −
+    dual)/|primal|``. The norms (of the unscaled residual) are returned too: a group whose norm
+    is below ``β`` is zero at the optimum.
     """
     if (prog.slack(U) < 0).any():
         raise ValueError("the iterate is outside its cones: no duality certificate")
     r = prog.residual(U)
     primal = 0.5 * r @ r + prog.beta * np.linalg.norm(U, axis=1).sum()
     v = -r
-    q = (prog.sign[None, :] * (prog.F.T @ (prog.mask * v[:, None]))).T      # (2P, d)
-    worst = 0.0
-    for g in range(prog.groups):
-        K = prog.cone_sign[:, g:g + 1] * prog.F
-        worst = max(worst, nnls(K.T, -q[g], maxiter=50 * K.shape[0])[1])
-    vv = float(v @ v)
+    norms = cone_projection_norms(prog, v)
+    worst, vv = norms.max(), float(v @ v)
     c = min(prog.beta / worst if worst > 0 else np.inf, float(v @ prog.x) / vv if vv else 0.0)
     c = max(c, 0.0)
     dual = c * float(v @ prog.x) - 0.5 * c * c * vv
-    return float(primal), float(dual), float((primal - dual) / max(abs(primal), 1e-300))
+    return float(primal), float(dual), float((primal - dual) / max(abs(primal), 1e-300)), norms
+
+
+def _pruned(prog: ReluProgram, U: np.ndarray, norms: np.ndarray, gap: float):
+    """Zero the groups the dual shows inactive (``‖Π_C(A_gᵀv)‖ < (1 − 10⁻³)β``; 0 is in every
+    cone, so ``U`` stays feasible) and keep that only if its certified gap is no worse."""
+    idle = norms < (1 - 1e-3) * prog.beta
+    if not idle.any():
+        return U, gap
+    sparse = np.where(idle[:, None], 0.0, U)
+    sparse_gap = duality_gap(prog, sparse)[2]
+    return (sparse, sparse_gap) if sparse_gap <= max(gap, 0.0) * 1.5 + 1e-12 else (U, gap)
 
 
 def solve_relu(prog: ReluProgram, gates: np.ndarray, *, tol: float = 1e-7, mu: float = 20.0,
@@ -226,15 +268,14 @@ def solve_relu(prog: ReluProgram, gates: np.ndarray, *, tol: float = 1e-7, mu: f
         U, T, _ = _center(barrier, tau, U, T)
         primal = prog.objective(U)
         if bound / tau <= 10 * tol * abs(primal):       # the barrier's own gap bound
-            gap = duality_gap(prog, U)[2]
+            _, _, gap, norms = duality_gap(prog, U)
             if gap <= tol:
-                break
+                return _pruned(prog, U, norms, gap)
         yield Progress(min(outer / 8, 0.95), f"exact ReLU program: barrier τ = {tau:.0e}, "
                                              f"objective {primal:.6f}")
         tau *= mu
-    if not np.isfinite(gap):
-        gap = duality_gap(prog, U)[2]
-    return U, gap
+    _, _, gap, norms = duality_gap(prog, U)
+    return _pruned(prog, U, norms, gap)
 
 
 def recover_network(U: np.ndarray, sign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
