@@ -27,6 +27,7 @@ The prediction is piecewise-linear filtering (§7.5 eq 8): pixel p is filtered b
 ``group_norms`` (P,) gated or (2P,) exact (the w-groups, then the z-groups);
 ``pixel_filters`` (s, s, 3, 3) the linear filter applied at every pixel of the first crop;
 ``pixel_cluster`` (s, s) the index of each pixel's set of active gates (first crop);
+``group_sign`` like ``group_norms``: +1 for the w-groups, −1 for the exact program's z-groups;
 ``psnr`` (2,) noisy and denoised PSNR in dB over all crops.
 """
 from __future__ import annotations
@@ -49,6 +50,9 @@ __all__ = ["Params", "run", "patch_matrix", "solve_gated", "brain_slice", "PROGR
 K = 3
 EXACT_MAX_PATTERNS = 64
 PROGRAMS = ("exact ReLU", "gated relaxation")
+# each program's certificate, as the status line, captions and export name it
+CERTIFICATES = {"exact ReLU": "exact ReLU program, duality gap",
+                "gated relaxation": "gated relaxation, KKT residual"}
 
 
 @dataclass(frozen=True)
@@ -258,18 +262,18 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     noisy = clean + params.sigma * rng.standard_normal(clean.shape)
     F, x = patch_matrix(noisy), clean.ravel()
     D, gates = sample_gates(F, params.patterns, rng)
-    D = D.astype(float)
+    D, P = D.astype(float), D.shape[1]
     yield Progress(0.0, "convex program", {"stage": "data", "noisy": noisy, "clean": clean})
     solve = _solve_exact(F, D, gates, x, params.beta) if exact else _solve_gated(F, D, x,
                                                                                   params.beta)
     W, pattern_of, pstar, cert = yield from forward(solve, 0.0, 0.3)
-    kind = "duality gap" if exact else "KKT residual"
+    kind = CERTIFICATES[params.program]
     arrays = _structure(W, pattern_of, D, F, clean, noisy, params.size)
+    arrays["group_sign"] = np.where(np.arange(len(W)) < P, 1.0, -1.0)
     yield Progress(0.3, "convex optimum", {"stage": "convex", "objective": pstar,
                                             "certificate": cert, "certificate_kind": kind,
                                             "arrays": arrays})
     seeds = list(range(params.seed, params.seed + params.seeds))
-    P = D.shape[1]
     if exact:
         ws = init_weights(seeds, [(K * K, 2 * P), (2 * P,)], scale=0.5)
         objective = _relu_objective(F, x, params.beta)

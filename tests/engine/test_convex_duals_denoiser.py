@@ -93,8 +93,10 @@ def test_denoiser_program_choice_certificates_and_refusal():
     exact = drain(dn.run(dn.Params(crops=1, size=8, patterns=8, steps=30, seeds=1)))
     gated = drain(dn.run(dn.Params(crops=1, size=8, patterns=8, steps=30, seeds=1,
                                    program="gated relaxation")))
-    assert exact.certificate_kind == "duality gap" and exact.certificate <= 1e-6
-    assert gated.certificate_kind == "KKT residual"
+    assert exact.certificate_kind == "exact ReLU program, duality gap"
+    assert exact.certificate <= 1e-6
+    assert gated.certificate_kind == "gated relaxation, KKT residual"
+    assert "exact ReLU program, duality gap" in exact.certificate_text()
     assert gated.convex_objective <= exact.convex_objective * (1 + 1e-6)   # a relaxation
     assert exact.arrays["group_norms"].shape == (2 * gated.arrays["group_norms"].size,)
     a = exact.arrays
