@@ -243,39 +243,67 @@ def duality_gap(prog: ReluProgram, U: np.ndarray) -> tuple[float, float, float, 
     return float(primal), float(dual), float((primal - dual) / max(abs(primal), 1e-300)), norms
 
 
-def _pruned(prog: ReluProgram, U: np.ndarray, norms: np.ndarray, gap: float):
+def _pruned(prog: ReluProgram, U: np.ndarray, norms: np.ndarray, gap: float, tol: float):
     """Zero the groups the dual shows inactive (``‖Π_C(A_gᵀv)‖ < (1 − 10⁻³)β``; 0 is in every
-    cone, so ``U`` stays feasible) and keep that only if its certified gap is no worse."""
+    cone, so ``U`` stays feasible) and keep that only if its certified gap is still ≤ ``tol``
+    (or no worse)."""
     idle = norms < (1 - 1e-3) * prog.beta
     if not idle.any():
         return U, gap
     sparse = np.where(idle[:, None], 0.0, U)
     sparse_gap = duality_gap(prog, sparse)[2]
-    return (sparse, sparse_gap) if sparse_gap <= max(gap, 0.0) * 1.5 + 1e-12 else (U, gap)
+    return (sparse, sparse_gap) if sparse_gap <= max(tol, gap) else (U, gap)
+
+
+def _barrier_path(prog: ReluProgram, gates: np.ndarray, tol: float, mu: float,
+                  max_outer: int, label: str):
+    """Barrier steps ``τ ← μτ`` from the gates' strict start until the certified gap is
+    ``≤ tol``; returns ``U``, the gap and the groups' projection norms."""
+    unit = (gates / np.linalg.norm(gates, axis=0)).T
+    U = 0.1 * np.concatenate([unit, unit])
+    T = np.linalg.norm(U, axis=1) + 1.0
+    barrier, tau, bound = _Barrier(prog), 1.0, 3.0 * prog.groups
+    for outer in range(max_outer):
+        U, T, _ = _center(barrier, tau, U, T)
+        primal = prog.objective(U)
+        if bound / tau <= 10 * tol * abs(primal) or outer == max_outer - 1:
+            _, _, gap, norms = duality_gap(prog, U)
+            if gap <= tol or outer == max_outer - 1:
+                return U, gap, norms
+        yield Progress(min(outer / 8, 0.95), f"{label}: barrier τ = {tau:.0e}, "
+                                             f"objective {primal:.6f}")
+        tau *= mu
 
 
 def solve_relu(prog: ReluProgram, gates: np.ndarray, *, tol: float = 1e-7, mu: float = 20.0,
                max_outer: int = 30) -> Generator[Progress, None, tuple[np.ndarray, float]]:
     """The barrier method on :class:`ReluProgram` until the certified relative duality gap
     (:func:`duality_gap`) is ``≤ tol``; returns ``U`` (2P, d) — rows ``w_i`` then ``z_i`` —
-    and the gap. ``gates`` (d, P) are the gates that drew the patterns (strict start)."""
-    unit = (gates / np.linalg.norm(gates, axis=0)).T
-    U = 0.1 * np.concatenate([unit, unit])
-    T = np.linalg.norm(U, axis=1) + 1.0
-    barrier, tau, bound = _Barrier(prog), 1.0, 3.0 * prog.groups
-    gap = np.inf
-    for outer in range(max_outer):
-        U, T, _ = _center(barrier, tau, U, T)
-        primal = prog.objective(U)
-        if bound / tau <= 10 * tol * abs(primal):       # the barrier's own gap bound
-            _, _, gap, norms = duality_gap(prog, U)
-            if gap <= tol:
-                return _pruned(prog, U, norms, gap)
-        yield Progress(min(outer / 8, 0.95), f"exact ReLU program: barrier τ = {tau:.0e}, "
-                                             f"objective {primal:.6f}")
-        tau *= mu
-    _, _, gap, norms = duality_gap(prog, U)
-    return _pruned(prog, U, norms, gap)
+    and the gap. ``gates`` (d, P) are the gates that drew the patterns (strict start).
+
+    Two phases: the whole program to a coarse gap (10⁻⁴), then only the patterns whose
+    groups the dual shows active (``‖Π_C(A_gᵀv)‖ ≥ 0.99β``) to ``tol``, the other groups
+    zero — kept if the whole program's certified gap is ``≤ tol`` (the optimum is sparse);
+    otherwise the whole program is solved to ``tol``."""
+    coarse = max(tol, 1e-4)
+    U, gap, norms = yield from _barrier_path(prog, gates, coarse, mu, max_outer,
+                                             "exact ReLU program")
+    if gap <= tol:
+        return _pruned(prog, U, norms, gap, tol)
+    P = prog.D.shape[1]
+    active = np.flatnonzero((norms.reshape(2, P) >= 0.99 * prog.beta).any(axis=0))
+    if 0 < len(active) < P:
+        small = ReluProgram(prog.F, prog.D[:, active], prog.x, prog.beta)
+        Us, _, _ = yield from _barrier_path(small, gates[:, active], 0.5 * tol, mu, max_outer,
+                                            f"exact ReLU program on {len(active)} patterns")
+        U = np.zeros_like(U)
+        U[active], U[P + active] = Us[:len(active)], Us[len(active):]
+        _, _, gap, norms = duality_gap(prog, U)
+        if gap <= tol:
+            return _pruned(prog, U, norms, gap, tol)
+    U, gap, norms = yield from _barrier_path(prog, gates, tol, mu, max_outer,
+                                             "exact ReLU program")
+    return _pruned(prog, U, norms, gap, tol)
 
 
 def recover_network(U: np.ndarray, sign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

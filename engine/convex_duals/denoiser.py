@@ -183,7 +183,7 @@ def _structure(W, pattern_of, D, F, clean, noisy, s) -> dict:
     ``Σ_g D[:, pattern_of[g]] F w_g`` (z-groups enter as ``−z``)."""
     norms = np.linalg.norm(W, axis=1)
     order = np.argsort(-norms)
-    live = order[norms[order] > 1e-10 * max(norms.max(), 1e-300)]
+    live = order[norms[order] > 1e-6 * max(norms.max(), 1e-300)]   # shown filters
     masks = D[:, pattern_of]
     denoised = ((F @ W.T) * masks).sum(1).reshape(noisy.shape)
     first = masks[:s * s]
