@@ -72,10 +72,10 @@ class DenoiserView(QtWidgets.QWidget):
         psnr = np.asarray(a["psnr"])
         exact = bool((np.asarray(a.get("group_sign", [1.0])) < 0).any())
         self.boxes[4].setTitle("recovered filters w_i, −z_i" if exact else "filters w_i")
-        program = ("Exact ReLU program (cones kept)" if exact
-                   else "Gated-ReLU relaxation (cones dropped)")
         certified = getattr(outcome, "certificate_text", None)
-        head = f"{program}: {certified()}. " if callable(certified) else f"{program}. "
+        program = (certified() if callable(certified) else
+                   "exact ReLU program" if exact else "gated relaxation")
+        head = f"{'Cones kept' if exact else 'Cones dropped'}: {program}. "
         pixel = "Σ_i d_i (w_i − z_i)" if exact else "Σ_i d_i w_i"
         self.caption.setText(f"{head}{len(a['filters'])} filters survive the path penalty; "
                              f"{int(cl.max()) + 1} activation-set clusters; PSNR "

@@ -78,9 +78,11 @@ class DualsObjectivePlot(QtWidgets.QWidget):
         self._draw_excess(steps, objs)
         tail = objs[:, -1][np.isfinite(objs[:, -1])]
         if tail.size:
+            below = bool((tail < self._optimum - 1e-6 * max(1.0, abs(self._optimum))).any())
             self.caption.setText(f"{self._cert}; final runs − p*: "
                                  + ", ".join(f"{v - self._optimum:.1e}" for v in tail)
-                                 + " (never below p* beyond the certificate)")
+                                 + (" (a run ended below p*: see the notes)" if below else
+                                    " (never below p* beyond the certificate)"))
 
     def _draw_excess(self, steps: np.ndarray, objs: np.ndarray) -> None:
         """``objective − p*`` on log axes (a run at or below p* leaves the plot)."""

@@ -23,7 +23,8 @@ The prediction is piecewise-linear filtering (§7.5 eq 8): pixel p is filtered b
 ``Σ_i d_i^{(p)} (w_i − z_i)`` (``z = 0`` for the gated program).
 
 ``ModelOutcome.arrays``: ``noisy``, ``clean``, ``denoised`` (crops, s, s); ``filters``
-(k', 3, 3) the non-zero groups by decreasing norm (``−z_i`` for the exact program's z-groups);
+(k', 3, 3) the groups above 10⁻⁶ of the largest norm, by decreasing norm (``−z_i`` for the
+exact program's z-groups);
 ``group_norms`` (P,) gated or (2P,) exact (the w-groups, then the z-groups);
 ``pixel_filters`` (s, s, 3, 3) the linear filter applied at every pixel of the first crop;
 ``pixel_cluster`` (s, s) the index of each pixel's set of active gates (first crop);

@@ -1,7 +1,6 @@
 """Known answers of the conv denoiser's exact ReLU program (SCIENCE.md §7.5 eq 4): the
 barrier solver against cvxpy + Clarabel, the §7.5 recovery, and Adam never below the program
 when every pattern is in it."""
-import cvxpy as cp
 import numpy as np
 import pytest
 import torch
@@ -12,20 +11,7 @@ from engine.convex_duals.common import ConvexDualsError
 from engine.convex_duals.gd import adam_runs, init_weights
 from engine.convex_duals.patterns import enumerate_patterns, sample_patterns
 from engine.core import drain
-
-
-def relu_program_clarabel(F, D, x, beta):
-    """§7.5 eq 4 over the patterns ``D``, written literally."""
-    P, d = D.shape[1], F.shape[1]
-    W, Z = cp.Variable((P, d)), cp.Variable((P, d))
-    pred, cons = 0, []
-    for i in range(P):
-        S = 2 * D[:, i] - 1
-        pred = pred + cp.multiply(D[:, i], F @ (W[i] - Z[i]))
-        cons += [cp.multiply(S, F @ W[i]) >= 0, cp.multiply(S, F @ Z[i]) >= 0]
-    obj = 0.5 * cp.sum_squares(pred - x) + beta * (cp.sum(cp.norm(W, axis=1))
-                                                   + cp.sum(cp.norm(Z, axis=1)))
-    return cp.Problem(cp.Minimize(obj), cons).solve(solver=cp.CLARABEL)
+from tests.engine.duals_denoiser_reference import relu_program_clarabel
 
 
 def _small_instance(seed=3, patterns=10):
