@@ -59,12 +59,12 @@ CERTIFICATES = {"exact ReLU": "exact ReLU program, duality gap",
 @dataclass(frozen=True)
 class Params:
     """Convolutional ReLU denoiser on brain crops against its gated convex program (§7.5)."""
-    crops: int = param(2, label="Crops", min=1, max=6, help="Training crops of the slice")
+    crops: int = param(1, label="Crops", min=1, max=6, help="Training crops of the slice")
     size: int = param(16, label="Crop size s", unit="px", min=8, max=32,
                       help="Side of every crop (pixels of a 2× downsampled MNI axial slice)")
     sigma: float = param(0.2, label="Noise σ", min=0.0, max=1.0,
                          help="Std of the Gaussian noise added to the [0, 1] image")
-    patterns: int = param(32, label="Sampled patterns P", min=4, max=256, log=True,
+    patterns: int = param(24, label="Sampled patterns P", min=4, max=256, log=True,
                           help="Gaussian gates sampled for the activation patterns")
     program: str = param("exact ReLU", label="Convex program", choices=PROGRAMS,
                          help="exact ReLU: the program with its cone constraints (§7.5 eq 4, "
@@ -226,8 +226,10 @@ def _solve_gated(F, D, x, beta):
 
 
 def _notes(params, n, P, arrays, runs, pstar, exact) -> list[str]:
-    notes = [f"{params.crops} crops of {params.size}² px: n = {n} patches of 3×3, "
-             f"P = {P} sampled patterns; {len(arrays['filters'])} filters (paths) survive β",
+    kept = len(arrays["filters"])
+    notes = [f"{params.crops} crop{'s' * (params.crops > 1)} of {params.size}² px: n = {n} "
+             f"patches of 3×3, P = {P} sampled patterns; {kept} filter{'s' * (kept != 1)} "
+             "(paths) survive β",
              f"PSNR noisy {arrays['psnr'][0]:.1f} dB → convex denoiser {arrays['psnr'][1]:.1f} dB"]
     if exact:
         notes.insert(1, f"exact ReLU program (§7.5 eq 4, cone constraints kept); Adam trains "
