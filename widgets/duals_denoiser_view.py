@@ -78,7 +78,8 @@ class DenoiserView(QtWidgets.QWidget):
         head = f"{'Cones kept' if exact else 'Cones dropped'}: {program}. "
         pixel = "Σ_i d_i (w_i − z_i)" if exact else "Σ_i d_i w_i"
         kept, clusters = len(a["filters"]), int(cl.max()) + 1
-        self.caption.setText(f"{head}{kept} filter{'s' * (kept != 1)} survive the path penalty; "
+        survive = f"{kept} filter{'s' * (kept != 1)} survive{'s' * (kept == 1)}"
+        self.caption.setText(f"{head}{survive} the path penalty; "
                              f"{clusters} activation-set cluster{'s' * (clusters != 1)}; PSNR "
                              f"{psnr[0]:.1f} → {psnr[1]:.1f} dB. Hover the denoised crop: the "
                              f"3×3 filter applied there ({pixel}).")

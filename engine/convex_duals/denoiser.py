@@ -14,8 +14,8 @@ the convex program solved over those patterns:
   decay (β/2)(‖u‖² + v²)) with ``2P`` filters from several seeds. The sampled program's value
   is an upper bound of the full program's (§7.5): Adam may end below it when P is too small,
   and the notes say so.
-* ``"gated relaxation"``: the **gated-ReLU relaxation** (cone constraints dropped, §2.5; §6.6's fast
-  solver) ``min ½‖Σ_i D_i Y' w_i − x‖² + β Σ_i ‖w_i‖`` by FISTA
+* ``"gated relaxation"``: the **gated-ReLU relaxation** (cone constraints dropped, §2.5;
+  §6.6's fast solver) ``min ½‖Σ_i D_i Y' w_i − x‖² + β Σ_i ‖w_i‖`` by FISTA
   (``engine.core.algorithms.fista``) with a KKT (gradient-mapping) residual as certificate;
   Adam trains the gated network with the same gates (``Σ_i D_i Y' u_i a_i``).
 
@@ -229,7 +229,7 @@ def _notes(params, n, P, arrays, runs, pstar, exact) -> list[str]:
     kept = len(arrays["filters"])
     notes = [f"{params.crops} crop{'s' * (params.crops > 1)} of {params.size}² px: n = {n} "
              f"patches of 3×3, P = {P} sampled patterns; {kept} filter{'s' * (kept != 1)} "
-             "(paths) survive β",
+             f"(paths) survive{'s' * (kept == 1)} β",
              f"PSNR noisy {arrays['psnr'][0]:.1f} dB → convex denoiser {arrays['psnr'][1]:.1f} dB"]
     if exact:
         notes.insert(1, f"exact ReLU program (§7.5 eq 4, cone constraints kept); Adam trains "
