@@ -91,3 +91,25 @@ def test_denoiser_program_choice_certificates_and_refusal():
     np.testing.assert_allclose(filtered, a["denoised"][0].ravel(), atol=1e-10)
     with pytest.raises(ConvexDualsError, match="P = 65 > 64"):
         drain(dn.run(dn.Params(patterns=65)))
+
+
+def test_nested_sampled_programs_on_the_square_wave_toy_decrease():
+    """§7.5's toy (3 square waves of length 32, σ = 0.3, k = 3 circular, n = 96, β = 0.05):
+    nested pattern sets P = 8 ⊂ 16 ⊂ 32 give non-increasing certified values (a sampled
+    program restricts the full one, §7.5 'sampled programs give upper bounds')."""
+    t = np.arange(32)
+    clean = np.stack([np.sign(np.sin(2 * np.pi * f * (t + 0.5) / 32)) for f in (1, 2, 4)])
+    rng = np.random.default_rng(0)
+    noisy = clean + 0.3 * rng.standard_normal(clean.shape)
+    F = np.concatenate([np.stack([np.roll(s, 1), s, np.roll(s, -1)], axis=1) for s in noisy])
+    D, gates = dp.sample_gates(F, 64, rng)
+    order = rng.permutation(D.shape[1])
+    values = []
+    for P in (8, 16, 32):
+        keep = order[:P]
+        prog = dp.ReluProgram(F, D[:, keep].astype(float), clean.ravel(), 0.05)
+        U, gap = drain(dp.solve_relu(prog, gates[:, keep]))
+        assert gap <= 1e-6
+        values.append(prog.objective(U))
+    assert values[0] >= values[1] * (1 - 1e-6) and values[1] >= values[2] * (1 - 1e-6)
+    assert values[0] > values[2]
