@@ -98,9 +98,20 @@ class ReluProgram:
         return np.concatenate([D, D], axis=1)
 
     @cached_property
+    def cone_rows(self) -> np.ndarray:
+        """Patches that constrain a cone: the non-zero rows of ``F`` (a zero patch, e.g. of
+        noiseless background, gives ``0 ≥ 0`` for every gate)."""
+        return np.linalg.norm(self.F, axis=1) > 0
+
+    @cached_property
+    def cone_F(self) -> np.ndarray:
+        return self.F[self.cone_rows]
+
+    @cached_property
     def cone_sign(self) -> np.ndarray:
-        """``2D − 1`` of every group, (n, 2P): cone ``g`` is ``cone_sign[:, g] F u ≥ 0``."""
-        return 2 * self.mask - 1
+        """``2D − 1`` of every group on the cone rows, (n', 2P): cone ``g`` is
+        ``cone_sign[:, g] cone_F u ≥ 0``."""
+        return (2 * self.mask - 1)[self.cone_rows]
 
     @cached_property
     def design(self) -> np.ndarray:
@@ -110,8 +121,9 @@ class ReluProgram:
         return blocks.transpose(1, 0, 2).reshape(n, self.groups * d)
 
     def slack(self, U: np.ndarray) -> np.ndarray:
-        """Cone slacks ``(2D_g − I) F u_g``, (n, 2P); all ≥ 0 for a feasible ``U``."""
-        return self.cone_sign * (self.F @ U.T)
+        """Cone slacks ``(2D_g − I) F u_g`` on the cone rows, (n', 2P); all ≥ 0 for a
+        feasible ``U``."""
+        return self.cone_sign * (self.cone_F @ U.T)
 
     def residual(self, U: np.ndarray) -> np.ndarray:
         return self.design @ U.ravel() - self.x
@@ -143,11 +155,11 @@ class _Barrier:
 
     def __init__(self, prog: ReluProgram):
         self.prog = prog
-        n, d = prog.F.shape
+        n, d = prog.cone_F.shape
         G = prog.groups
         self.weight = 1.0 / n
         self.quad = prog.design.T @ prog.design
-        self.outer = (prog.F[:, :, None] * prog.F[:, None, :]).reshape(n, d * d)
+        self.outer = (prog.cone_F[:, :, None] * prog.cone_F[:, None, :]).reshape(n, d * d)
         block = np.arange(G)[:, None, None] * d + np.arange(d)[None, :, None]
         self.block_rows = np.broadcast_to(block, (G, d, d)).ravel()
         self.block_cols = np.broadcast_to(block.transpose(0, 2, 1), (G, d, d)).ravel()
@@ -166,7 +178,8 @@ class _Barrier:
         """Gradient and Hessian of the barrier objective at ``(U, T)``."""
         s, dl, r = state
         prog, (G, d) = self.prog, U.shape
-        gu = (tau * (prog.design.T @ r) - self.weight * (prog.F.T @ (prog.cone_sign / s)).T.ravel()
+        gu = (tau * (prog.design.T @ r)
+              - self.weight * (prog.cone_F.T @ (prog.cone_sign / s)).T.ravel()
               + (2 * U / dl[:, None]).ravel())
         gt = tau * prog.beta - 2 * T / dl
         H = np.zeros((G * (d + 1), G * (d + 1)))
@@ -189,7 +202,10 @@ def _center(barrier: _Barrier, tau, U, T, max_steps=60):
     state = barrier.state(U, T)
     G, d = U.shape
     for step in range(1, max_steps + 1):
-        grad, H = barrier.newton(tau, U, T, state)
+        with np.errstate(over="ignore", invalid="ignore"):
+            grad, H = barrier.newton(tau, U, T, state)
+        if not (np.isfinite(H).all() and np.isfinite(grad).all()):
+            return U, T, step                                  # float64 exhausted near 0
         direction = _newton_direction(H, grad)
         decrement = max(-grad @ direction, 0.0)
         if decrement / 2 < CENTERED:
@@ -198,7 +214,7 @@ def _center(barrier: _Barrier, tau, U, T, max_steps=60):
         while a > 1e-10:
             Un, Tn = U + a * dU, T + a * dT
             new = barrier.state(Un, Tn)
-            if ((new[0] > 0).all() and (new[1] > 0).all()
+            if ((new[0] > 0).all() and (new[1] > 0).all() and (Tn > 0).all()
                     and barrier.change(tau, state, new, T, Tn) <= -0.25 * a * decrement):
                 break
             a *= 0.5
@@ -214,7 +230,7 @@ def cone_projection_norms(prog: ReluProgram, v: np.ndarray) -> np.ndarray:
     q = (prog.sign[None, :] * (prog.F.T @ (prog.mask * v[:, None]))).T      # (2P, d)
     out = np.empty(prog.groups)
     for g in range(prog.groups):
-        K = prog.cone_sign[:, g:g + 1] * prog.F
+        K = prog.cone_sign[:, g:g + 1] * prog.cone_F
         out[g] = nnls(K.T, -q[g], maxiter=50 * K.shape[0])[1]
     return out
 
@@ -285,6 +301,9 @@ def solve_relu(prog: ReluProgram, gates: np.ndarray, *, tol: float = 1e-7, mu: f
     groups the dual shows active (``‖Π_C(A_gᵀv)‖ ≥ 0.99β``) to ``tol``, the other groups
     zero — kept if the whole program's certified gap is ``≤ tol`` (the optimum is sparse);
     otherwise the whole program is solved to ``tol``."""
+    zero = np.zeros((prog.groups, prog.F.shape[1]))
+    if duality_gap(prog, zero)[2] <= tol:          # β above every ‖Π_C(A_gᵀx)‖: U* = 0
+        return zero, duality_gap(prog, zero)[2]
     coarse = max(tol, 1e-4)
     U, gap, norms = yield from _barrier_path(prog, gates, coarse, mu, max_outer,
                                              "exact ReLU program")

@@ -113,3 +113,12 @@ def test_nested_sampled_programs_on_the_square_wave_toy_decrease():
         values.append(prog.objective(U))
     assert values[0] >= values[1] * (1 - 1e-6) and values[1] >= values[2] * (1 - 1e-6)
     assert values[0] > values[2]
+
+
+def test_large_beta_is_certified_and_beyond_every_projection_the_optimum_is_zero():
+    F, D, gates, x = _small_instance()
+    huge = dp.ReluProgram(F, D, x, 1e3)           # β above every ‖Π_C(A_gᵀx)‖: U* = 0
+    U, gap = drain(dp.solve_relu(huge, gates))
+    assert not U.any() and gap <= 1e-12
+    out = drain(dn.run(dn.Params(beta=10.0, size=8, patterns=4, steps=20, seeds=1)))
+    assert out.certificate <= 1e-6 and out.convex_objective < 0.5 * np.sum(out.arrays["clean"] ** 2)
