@@ -150,8 +150,8 @@ def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 
 class _Barrier:
-    """``τ(½‖r‖² + βΣt) − (1/n)Σ log s − Σ log(t² − ‖u‖²)``: value changes, gradient and
-    Hessian in the variables ``(U.ravel(), t)``."""
+    """``τ(½‖r‖² + βΣt) − (1/n)Σ log s − Σ log(t² − ‖u‖²)``: value changes and Newton
+    steps in the variables ``(U, t)``."""
 
     def __init__(self, prog: ReluProgram):
         self.prog = prog
@@ -163,7 +163,6 @@ class _Barrier:
         block = np.arange(G)[:, None, None] * d + np.arange(d)[None, :, None]
         self.block_rows = np.broadcast_to(block, (G, d, d)).ravel()
         self.block_cols = np.broadcast_to(block.transpose(0, 2, 1), (G, d, d)).ravel()
-        self.t_index = G * d + np.arange(G)
 
     def state(self, U, T):
         return self.prog.slack(U), T ** 2 - np.sum(U ** 2, axis=1), self.prog.residual(U)
@@ -175,42 +174,45 @@ class _Barrier:
         return float(tau * fit - self.weight * np.log(s1 / s0).sum() - np.log(dl1 / dl0).sum())
 
     def newton(self, tau, U, T, state):
-        """Gradient and Hessian of the barrier objective at ``(U, T)``."""
+        """The Newton step at ``(U, T)`` with the epigraph variables eliminated: each ``t_g``
+        couples only with its ``u_g``, so the system is reduced to ``U`` by one Schur
+        complement per group. Returns ``(dU, dT, decrement)``; ``dU`` is ``None`` when float64
+        runs out (Hessian not finite)."""
         s, dl, r = state
         prog, (G, d) = self.prog, U.shape
-        gu = (tau * (prog.design.T @ r)
-              - self.weight * (prog.cone_F.T @ (prog.cone_sign / s)).T.ravel()
-              + (2 * U / dl[:, None]).ravel())
-        gt = tau * prog.beta - 2 * T / dl
-        H = np.zeros((G * (d + 1), G * (d + 1)))
-        H[:G * d, :G * d] = tau * self.quad
-        blocks = self.weight * ((1.0 / s ** 2).T @ self.outer).reshape(G, d, d)
-        blocks += ((2 / dl)[:, None, None] * np.eye(d)
-                   + (4 / dl ** 2)[:, None, None] * U[:, :, None] * U[:, None, :])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            gu = (tau * (prog.design.T @ r).reshape(G, d)
+                  - self.weight * (prog.cone_F.T @ (prog.cone_sign / s)).T
+                  + 2 * U / dl[:, None])                               # (G, d)
+            gt = tau * prog.beta - 2 * T / dl
+            hut = -4 * U * T[:, None] / dl[:, None] ** 2               # ∂²/∂u_g∂t_g
+            htt = -2 / dl + 4 * T ** 2 / dl ** 2
+            blocks = self.weight * ((1.0 / s ** 2).T @ self.outer).reshape(G, d, d)
+            blocks += ((2 / dl)[:, None, None] * np.eye(d)
+                       + (4 / dl ** 2)[:, None, None] * U[:, :, None] * U[:, None, :]
+                       - hut[:, :, None] * hut[:, None, :] / htt[:, None, None])
+            g_red = gu - hut * (gt / htt)[:, None]
+        if not all(np.isfinite(a).all() for a in (blocks, g_red, htt, gt)):
+            return None, None, 0.0
+        H = tau * self.quad
         H[self.block_rows, self.block_cols] += blocks.ravel()
-        cross = (-4 * U * T[:, None] / dl[:, None] ** 2).ravel()
-        cols = np.repeat(self.t_index, d)
-        H[np.arange(G * d), cols] = cross
-        H[cols, np.arange(G * d)] = cross
-        H[self.t_index, self.t_index] = -2 / dl + 4 * T ** 2 / dl ** 2
-        return np.concatenate([gu, gt]), H
+        with np.errstate(invalid="ignore"):
+            dU = _newton_direction(H, g_red.ravel()).reshape(G, d)
+        if not np.isfinite(dU).all():
+            return None, None, 0.0
+        dT = (-gt - (hut * dU).sum(axis=1)) / htt
+        return dU, dT, max(-(gu * dU).sum() - gt @ dT, 0.0)
 
 
 def _center(barrier: _Barrier, tau, U, T, max_steps=60):
     """Newton's method with backtracking (Armijo 0.25, halving) on the barrier objective at
     ``τ``; every accepted point is strictly feasible. Returns ``U, T, steps``."""
     state = barrier.state(U, T)
-    G, d = U.shape
     for step in range(1, max_steps + 1):
-        with np.errstate(over="ignore", invalid="ignore"):
-            grad, H = barrier.newton(tau, U, T, state)
-        if not (np.isfinite(H).all() and np.isfinite(grad).all()):
-            return U, T, step                                  # float64 exhausted near 0
-        direction = _newton_direction(H, grad)
-        decrement = max(-grad @ direction, 0.0)
-        if decrement / 2 < CENTERED:
+        dU, dT, decrement = barrier.newton(tau, U, T, state)
+        if dU is None or decrement / 2 < CENTERED:             # centred, or float64 spent
             return U, T, step
-        dU, dT, a = direction[:G * d].reshape(G, d), direction[G * d:], 1.0
+        a = 1.0
         while a > 1e-10:
             Un, Tn = U + a * dU, T + a * dT
             new = barrier.state(Un, Tn)
