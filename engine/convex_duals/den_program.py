@@ -1,5 +1,5 @@
-"""The exact ReLU convex program of the convolutional denoiser (SCIENCE.md §7.5, DEN Thm 1
-eq 4), solved by a log-barrier interior-point method with a duality-gap certificate.
+"""The exact ReLU convex program of the convolutional denoiser (SCIENCE.md §7.5, §7.5.1;
+DEN Thm 1 eq 4), solved by a log-barrier interior-point method with a duality-gap certificate.
 
 Over ``P`` sampled patterns ``D_i`` of the patch matrix ``F = Y'`` (§2.2 sampling)::
 
