@@ -3,9 +3,9 @@ solver (:mod:`engine.convex_duals.den_program`, certified duality gap) against c
 Clarabel on the same instance (cvxpy/clarabel are test-only packages).
 
 Instances: crops of the MNI slice as the lab makes them (σ = 0.2, data seed 0, 3×3 patches,
-zero padding), ``P`` sampled patterns (2P groups), β = 0.5; ``1×10²`` is one 10×10 crop
-(n = 100 patches), ``2×16²`` the ``den-brain`` preset (n = 512). Times: ours best of 2,
-cvxpy build + solve once (it takes tens of seconds at the preset size). Run from the
+zero padding), ``P`` distinct patterns of the sampled gates (2P groups), β = 0.5; ``1×10²``
+is one 10×10 crop (n = 100 patches); ``1×16²`` with 24 gates is the ``den-brain`` preset
+(n = 256, P = 22). Times: ours best of 2, cvxpy build + solve once. Run from the
 repository root::
 
     .venv/bin/python benchmarks/convex_duals_denoiser.py [--quick]
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the small instances only")
     args = parser.parse_args(argv)
-    sizes = [(1, 10, 16), (1, 16, 32)] + ([] if args.quick else [(2, 16, 16), (2, 16, 32)])
+    sizes = [(1, 10, 16), (1, 16, 24)] + ([] if args.quick else [(1, 16, 32), (2, 16, 32)])
     print(f"{'instance':26s} {'ours s':>7s} {'p* ours':>10s} {'gap':>8s} "
           f"{'Clarabel s':>10s} {'p* Clarabel':>11s} {'|Δ|/p*':>8s}")
     for crops, size, patterns in sizes:
