@@ -204,11 +204,14 @@ class _Barrier:
         return dU, dT, max(-(gu * dU).sum() - gt @ dT, 0.0)
 
 
-def _center(barrier: _Barrier, tau, U, T, max_steps=60):
+def _center(barrier: _Barrier, tau, U, T, progress: Progress, max_steps=60):
     """Newton's method with backtracking (Armijo 0.25, halving) on the barrier objective at
-    ``τ``; every accepted point is strictly feasible. Returns ``U, T, steps``."""
+    ``τ``; every accepted point is strictly feasible. Yields ``progress`` after every step
+    (a cancel point); returns ``U, T, steps``."""
     state = barrier.state(U, T)
     for step in range(1, max_steps + 1):
+        if step > 1:
+            yield progress
         dU, dT, decrement = barrier.newton(tau, U, T, state)
         if dU is None or decrement / 2 < CENTERED:             # centred, or float64 spent
             return U, T, step
@@ -282,7 +285,8 @@ def _barrier_path(prog: ReluProgram, gates: np.ndarray, tol: float, mu: float,
     T = np.linalg.norm(U, axis=1) + 1.0
     barrier, tau, bound = _Barrier(prog), 1.0, 3.0 * prog.groups
     for outer in range(max_outer):
-        U, T, _ = _center(barrier, tau, U, T)
+        note = Progress(min(outer / 8, 0.95), f"{label}: barrier τ = {tau:.0e}")
+        U, T, _ = yield from _center(barrier, tau, U, T, note)
         primal = prog.objective(U)
         if bound / tau <= 10 * tol * abs(primal) or outer == max_outer - 1:
             _, _, gap, norms = duality_gap(prog, U)
