@@ -70,10 +70,19 @@ class DenoiserView(QtWidgets.QWidget):
         self._pixel_filters = np.asarray(a["pixel_filters"])
         self._show_pixel(self._pixel_filters.shape[0] // 2, self._pixel_filters.shape[1] // 2)
         psnr = np.asarray(a["psnr"])
-        self.caption.setText(f"{len(a['filters'])} filters survive the path penalty; "
-                             f"{int(cl.max()) + 1} activation-set clusters; PSNR "
+        exact = bool((np.asarray(a.get("group_sign", [1.0])) < 0).any())
+        self.boxes[4].setTitle("recovered filters w_i, −z_i" if exact else "filters w_i")
+        certified = getattr(outcome, "certificate_text", None)
+        program = (certified() if callable(certified) else
+                   "exact ReLU program" if exact else "gated relaxation")
+        head = f"{'Cones kept' if exact else 'Cones dropped'}: {program}. "
+        pixel = "Σ_i d_i (w_i − z_i)" if exact else "Σ_i d_i w_i"
+        kept, clusters = len(a["filters"]), int(cl.max()) + 1
+        survive = f"{kept} filter{'s' * (kept != 1)} survive{'s' * (kept == 1)}"
+        self.caption.setText(f"{head}{survive} the path penalty; "
+                             f"{clusters} activation-set cluster{'s' * (clusters != 1)}; PSNR "
                              f"{psnr[0]:.1f} → {psnr[1]:.1f} dB. Hover the denoised crop: the "
-                             "3×3 filter applied there (Σ_i d_i w_i).")
+                             f"3×3 filter applied there ({pixel}).")
 
     def _show_pixel(self, row: int, col: int) -> None:
         f = self._pixel_filters[row, col]

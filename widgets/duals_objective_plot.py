@@ -53,7 +53,7 @@ class DualsObjectivePlot(QtWidgets.QWidget):
         self._optimum = float(value)
         self._cert = certificate_text
         self.caption.setText(self._cert)
-        label = ("relaxation value (sampled patterns)" if "relaxation" in self._cert
+        label = ("relaxation value (sampled patterns)" if "relaxation duality gap" in self._cert
                  else "convex optimum p*")
         self.curves.set_hline("optimum", self._optimum, color=OPTIMUM_COLOR,
                               label=label, name=label)
@@ -77,13 +77,17 @@ class DualsObjectivePlot(QtWidgets.QWidget):
             return
         self._draw_excess(steps, objs)
         tail = objs[:, -1][np.isfinite(objs[:, -1])]
+        sampled_relaxation = "relaxation duality gap" in self._cert
         claim = (" (a relaxation on sampled patterns: runs using other patterns may go below)"
-                 if "relaxation" in self._cert else
+                 if sampled_relaxation else
                  " (never below p* beyond the certificate)")
         self.set_optimum(self._optimum, self._cert)
         if tail.size:
+            below = bool((tail < self._optimum - 1e-6 * max(1.0, abs(self._optimum))).any())
             self.caption.setText(f"{self._cert}; final runs − p*: "
-                                 + ", ".join(f"{v - self._optimum:.1e}" for v in tail) + claim)
+                                 + ", ".join(f"{v - self._optimum:.1e}" for v in tail)
+                                 + (claim if sampled_relaxation or not below else
+                                    " (a run ended below p*: see the notes)"))
 
     def _draw_excess(self, steps: np.ndarray, objs: np.ndarray) -> None:
         """``objective − p*`` on log axes (a run at or below p* leaves the plot)."""

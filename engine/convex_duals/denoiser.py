@@ -3,20 +3,32 @@
 
 ``f(Y) = Σ_j (Y ∗ u_j)_+ ∗ v_j`` (k × k filters, 1 × 1 output) is a two-layer ReLU network on
 the patch matrix ``Y'`` (one k² patch per pixel, zero padding). Its activation patterns are
-sampled from ``P`` Gaussian gates ``g_i`` (``D_i = 1[Y' g_i ≥ 0]``, §6.6). The engine solves
-the **gated-ReLU** convex program of those patterns (§2.5; §6.6's fast solver):
-``min ½‖Σ_i D_i Y' w_i − x‖² + β Σ_i ‖w_i‖`` — the group-ℓ1 "path sparsity" penalty — by
-FISTA (``engine.core.algorithms.fista``) with a KKT (gradient-mapping) residual as
-certificate. The cone constraints of §7.5 eq 4 are dropped: this is the relaxation, not the
-ReLU program. Beside it Adam trains the non-convex gated network with the same gates
-(``Σ_i D_i Y' u_i a_i``, weight decay (β/2)(‖u‖² + a²)), whose objective is never below the
-convex optimum. The prediction is piecewise-linear filtering (§7.5): pixel p is filtered by
-``Σ_i d_i^{(p)} w_i``.
+sampled from ``P`` Gaussian gates ``g_i`` (``D_i = 1[Y' g_i ≥ 0]``, §6.6). ``program`` picks
+the convex program solved over those patterns:
+
+* ``"exact ReLU"``: the **exact ReLU program** of §7.5 eq 4, ``min ½‖Σ_i D_i Y'(w_i − z_i) − x‖² +
+  β Σ_i (‖w_i‖ + ‖z_i‖)`` over the cones ``(2D_i − I) Y' w_i ≥ 0``, ``(2D_i − I) Y' z_i ≥ 0``,
+  by the barrier method of :mod:`.den_program` with a certified relative **duality gap**.
+  The recovered ReLU net (``u = w/√‖w‖``, ``v = ±√‖w‖``, §7.5 Recovery) has the same
+  objective; Adam trains the non-convex ReLU conv net (k × k conv, ReLU, 1 × 1 conv, weight
+  decay (β/2)(‖u‖² + v²)) with ``2P`` filters from several seeds. The sampled program's value
+  is an upper bound of the full program's (§7.5): Adam may end below it when P is too small,
+  and the notes say so.
+* ``"gated relaxation"``: the **gated-ReLU relaxation** (cone constraints dropped, §2.5;
+  §6.6's fast solver) ``min ½‖Σ_i D_i Y' w_i − x‖² + β Σ_i ‖w_i‖`` by FISTA
+  (``engine.core.algorithms.fista``) with a KKT (gradient-mapping) residual as certificate;
+  Adam trains the gated network with the same gates (``Σ_i D_i Y' u_i a_i``).
+
+The prediction is piecewise-linear filtering (§7.5 eq 8): pixel p is filtered by
+``Σ_i d_i^{(p)} (w_i − z_i)`` (``z = 0`` for the gated program).
 
 ``ModelOutcome.arrays``: ``noisy``, ``clean``, ``denoised`` (crops, s, s); ``filters``
-(k', 3, 3) the non-zero groups ``w_i`` by decreasing norm; ``group_norms`` (P,);
+(k', 3, 3) the groups above 10⁻⁶ of the largest norm, by decreasing norm (``−z_i`` for the
+exact program's z-groups);
+``group_norms`` (P,) gated or (2P,) exact (the w-groups, then the z-groups);
 ``pixel_filters`` (s, s, 3, 3) the linear filter applied at every pixel of the first crop;
 ``pixel_cluster`` (s, s) the index of each pixel's set of active gates (first crop);
+``group_sign`` like ``group_norms``: +1 for the w-groups, −1 for the exact program's z-groups;
 ``psnr`` (2,) noisy and denoised PSNR in dB over all crops.
 """
 from __future__ import annotations
@@ -30,25 +42,33 @@ import torch
 
 from engine.convex_duals.common import ConvexDualsError, ModelOutcome, forward
 from engine.convex_duals.gd import adam_runs, init_weights
-from engine.convex_duals.patterns import sample_patterns
+from engine.convex_duals.den_program import ReluProgram, sample_gates, solve_relu
 from engine.core import Progress, param
 from engine.core.algorithms import fista, group_soft
 
-__all__ = ["Params", "run", "patch_matrix", "solve_gated", "brain_slice"]
+__all__ = ["Params", "run", "patch_matrix", "solve_gated", "brain_slice", "PROGRAMS"]
 
 K = 3
+EXACT_MAX_PATTERNS = 64
+PROGRAMS = ("exact ReLU", "gated relaxation")
+# each program's certificate, as the status line, captions and export name it
+CERTIFICATES = {"exact ReLU": "exact ReLU program, duality gap",
+                "gated relaxation": "gated relaxation, KKT residual"}
 
 
 @dataclass(frozen=True)
 class Params:
     """Convolutional ReLU denoiser on brain crops against its gated convex program (§7.5)."""
-    crops: int = param(2, label="Crops", min=1, max=6, help="Training crops of the slice")
+    crops: int = param(1, label="Crops", min=1, max=6, help="Training crops of the slice")
     size: int = param(16, label="Crop size s", unit="px", min=8, max=32,
                       help="Side of every crop (pixels of a 2× downsampled MNI axial slice)")
     sigma: float = param(0.2, label="Noise σ", min=0.0, max=1.0,
                          help="Std of the Gaussian noise added to the [0, 1] image")
-    patterns: int = param(32, label="Sampled patterns P", min=4, max=256, log=True,
+    patterns: int = param(24, label="Sampled patterns P", min=4, max=256, log=True,
                           help="Gaussian gates sampled for the activation patterns")
+    program: str = param("exact ReLU", label="Convex program", choices=PROGRAMS,
+                         help="exact ReLU: the program with its cone constraints (§7.5 eq 4, "
+                              "duality gap); gated relaxation: cones dropped (KKT residual)")
     beta: float = param(0.5, label="Weight decay β", min=0.0, max=10.0,
                         help="β of the path penalty Σ‖w_i‖ (β/2 on ‖u‖² + a²)")
     seeds: int = param(2, label="Seeds", min=1, max=8, help="Adam runs from different seeds")
@@ -159,13 +179,17 @@ def _psnr(a, b) -> float:
     return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-20)))
 
 
-def _structure(W, D, F, clean, noisy, s) -> dict:
+def _structure(W, pattern_of, D, F, clean, noisy, s) -> dict:
+    """Structure arrays of the optimum: ``W`` (groups, d) signed so that the prediction is
+    ``Σ_g D[:, pattern_of[g]] F w_g`` (z-groups enter as ``−z``)."""
     norms = np.linalg.norm(W, axis=1)
     order = np.argsort(-norms)
-    live = order[norms[order] > 1e-10 * max(norms.max(), 1e-300)]
-    denoised = ((F @ W.T) * D).sum(1).reshape(noisy.shape)
-    first = D[:s * s]
-    _, cluster = np.unique(first[:, live] > 0, axis=0, return_inverse=True)
+    live = order[norms[order] > 1e-6 * max(norms.max(), 1e-300)]   # shown filters
+    masks = D[:, pattern_of]
+    denoised = ((F @ W.T) * masks).sum(1).reshape(noisy.shape)
+    first = masks[:s * s]
+    live_patterns = np.unique(pattern_of[live])
+    _, cluster = np.unique(D[:s * s][:, live_patterns] > 0, axis=0, return_inverse=True)
     return {"noisy": noisy, "clean": clean, "denoised": denoised,
             "filters": W[live].reshape(-1, K, K), "group_norms": norms,
             "pixel_filters": (first @ W).reshape(s, s, K, K),
@@ -173,35 +197,94 @@ def _structure(W, D, F, clean, noisy, s) -> dict:
             "psnr": np.array([_psnr(noisy, clean), _psnr(denoised, clean)])}
 
 
+def _relu_objective(F, x, beta):
+    """The ReLU conv net's objective per seed, ``U`` (S, d, m), ``v`` (S, m) (§7.5)."""
+    Ft, xt = (torch.as_tensor(a, dtype=torch.float64) for a in (F, x))
+
+    def value(ws):
+        U, v = ws
+        pred = (torch.relu(Ft @ U) * v[:, None, :]).sum(-1)
+        return 0.5 * ((pred - xt) ** 2).sum(-1) + 0.5 * beta * ((U ** 2).sum((1, 2))
+                                                                + (v ** 2).sum(-1))
+    return value
+
+
+def _solve_exact(F, D, gates, x, beta):
+    """The exact ReLU program (§7.5 eq 4): signed groups ``[w; −z]``, their patterns, the
+    objective and the relative duality gap."""
+    prog = ReluProgram(F, D, x, beta)
+    U, gap = yield from solve_relu(prog, gates)
+    P = D.shape[1]
+    return U * prog.sign[:, None], np.tile(np.arange(P), 2), prog.objective(U), gap
+
+
+def _solve_gated(F, D, x, beta):
+    W, kkt = yield from solve_gated(F, D, x, beta)
+    pstar = float(0.5 * np.sum((((F @ W.T) * D).sum(1) - x) ** 2)
+                  + beta * np.linalg.norm(W, axis=1).sum())
+    return W, np.arange(D.shape[1]), pstar, kkt
+
+
+def _notes(params, n, P, arrays, runs, pstar, exact) -> list[str]:
+    kept = len(arrays["filters"])
+    notes = [f"{params.crops} crop{'s' * (params.crops > 1)} of {params.size}² px: n = {n} "
+             f"patches of 3×3, P = {P} sampled patterns; {kept} filter{'s' * (kept != 1)} "
+             f"(paths) survive{'s' * (kept == 1)} β",
+             f"PSNR noisy {arrays['psnr'][0]:.1f} dB → convex denoiser {arrays['psnr'][1]:.1f} dB"]
+    if exact:
+        notes.insert(1, f"exact ReLU program (§7.5 eq 4, cone constraints kept); Adam trains "
+                        f"the ReLU conv net with {2 * P} filters")
+        finals = np.array([r[np.isfinite(r)][-1] for r in runs.objectives if np.isfinite(r).any()])
+        if finals.size and finals.min() < pstar - 1e-6 * abs(pstar):
+            notes.append(f"Adam reached {finals.min():.6f} < p*: the program over P = {P} "
+                         "sampled patterns is an upper bound of the full one (§7.5); more "
+                         "patterns lower it")
+    else:
+        notes.insert(1, "gated-ReLU relaxation (cone constraints of §7.5 eq 4 dropped); Adam "
+                        "trains the gated network with the same gates")
+    if runs.diverged.any():
+        notes.append(f"{int(runs.diverged.sum())} Adam run(s) diverged and were stopped")
+    return notes
+
+
 def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelOutcome]:
-    """Gated convex program of the conv denoiser, its filters and Adam on the gated net."""
+    """The conv denoiser's convex program (exact ReLU or gated), its filters, and Adam on the
+    matching non-convex network from several seeds (§7.5)."""
     if params.beta <= 0:
         raise ConvexDualsError("β = 0: the path penalty vanishes and the least-squares "
                                "filters are not unique; set β > 0")
+    if params.program not in PROGRAMS:
+        raise ConvexDualsError(f"unknown program {params.program!r}; one of {PROGRAMS}")
+    exact = params.program == PROGRAMS[0]
+    if exact and params.patterns > EXACT_MAX_PATTERNS:
+        raise ConvexDualsError(f"P = {params.patterns} > {EXACT_MAX_PATTERNS}: the exact "
+                               "program's Newton systems grow as (20P)³; use fewer patterns "
+                               "or the gated relaxation")
     rng = np.random.default_rng(params.data_seed)
     clean = _crops(params, rng)
     noisy = clean + params.sigma * rng.standard_normal(clean.shape)
     F, x = patch_matrix(noisy), clean.ravel()
-    D = sample_patterns(F, params.patterns, rng).astype(float)
+    D, gates = sample_gates(F, params.patterns, rng)
+    D, P = D.astype(float), D.shape[1]
     yield Progress(0.0, "convex program", {"stage": "data", "noisy": noisy, "clean": clean})
-    W, kkt = yield from forward(solve_gated(F, D, x, params.beta), 0.0, 0.3)
-    pstar = float(0.5 * np.sum((((F @ W.T) * D).sum(1) - x) ** 2)
-                  + params.beta * np.linalg.norm(W, axis=1).sum())
-    arrays = _structure(W, D, F, clean, noisy, params.size)
+    solve = _solve_exact(F, D, gates, x, params.beta) if exact else _solve_gated(F, D, x,
+                                                                                  params.beta)
+    W, pattern_of, pstar, cert = yield from forward(solve, 0.0, 0.3)
+    kind = CERTIFICATES[params.program]
+    arrays = _structure(W, pattern_of, D, F, clean, noisy, params.size)
+    arrays["group_sign"] = np.where(np.arange(len(W)) < P, 1.0, -1.0)
     yield Progress(0.3, "convex optimum", {"stage": "convex", "objective": pstar,
-                                            "certificate": kkt, "certificate_kind": "KKT residual",
+                                            "certificate": cert, "certificate_kind": kind,
                                             "arrays": arrays})
     seeds = list(range(params.seed, params.seed + params.seeds))
-    P = D.shape[1]
-    ws = init_weights(seeds, [(K * K, P), (P,)], scale=0.5)
-    runs = yield from forward(adam_runs(ws, _objective(F, D, x, params.beta), params.steps,
-                                        params.lr, seeds=seeds), 0.3, 0.98)
-    notes = [f"{clean.shape[0]} crops of {params.size}² px: n = {len(x)} patches of 3×3, "
-             f"P = {P} sampled gates; {len(arrays['filters'])} filters (paths) survive β",
-             "gated-ReLU program (cone constraints of §7.5 eq 4 dropped); Adam trains the "
-             "gated network with the same gates",
-             f"PSNR noisy {arrays['psnr'][0]:.1f} dB → convex denoiser {arrays['psnr'][1]:.1f} dB"]
-    if runs.diverged.any():
-        notes.append(f"{int(runs.diverged.sum())} Adam run(s) diverged and were stopped")
-    return ModelOutcome("denoiser", pstar, kkt, "KKT residual", runs.steps, runs.objectives,
+    if exact:
+        ws = init_weights(seeds, [(K * K, 2 * P), (2 * P,)], scale=0.5)
+        objective = _relu_objective(F, x, params.beta)
+    else:
+        ws = init_weights(seeds, [(K * K, P), (P,)], scale=0.5)
+        objective = _objective(F, D, x, params.beta)
+    runs = yield from forward(adam_runs(ws, objective, params.steps, params.lr, seeds=seeds),
+                              0.3, 0.98)
+    notes = _notes(params, len(x), P, arrays, runs, pstar, exact)
+    return ModelOutcome("denoiser", pstar, cert, kind, runs.steps, runs.objectives,
                         np.array(seeds), arrays, notes)

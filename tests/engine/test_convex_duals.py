@@ -181,7 +181,8 @@ def test_denoiser_patches_equal_conv2d_and_program_matches_clarabel():
 
 def test_denoiser_filters_pixelwise_and_adam_stays_above():
     from engine.convex_duals import denoiser as dn
-    out = drain(dn.run(dn.Params(crops=1, size=10, patterns=12, steps=200, seeds=2)))
+    out = drain(dn.run(dn.Params(crops=1, size=10, patterns=12, steps=200, seeds=2,
+                                 program="gated relaxation")))
     a = out.arrays
     F = dn.patch_matrix(a["noisy"])                               # piecewise-linear filtering
     filtered = np.einsum("pk,pk->p", F[:100], a["pixel_filters"].reshape(100, 9))
