@@ -31,7 +31,9 @@ The gap ``upper − lower`` is the duality gap the lab reports.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Generator
 
 import numpy as np
 from scipy.optimize import linprog
@@ -42,7 +44,7 @@ from engine.convex_duals.wgan_relu_oracle import (critic_max, critic_values, lif
 
 LP_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 
-__all__ = ["GameSolution", "solve_relu_game", "dual_bound", "penalty_objective"]
+__all__ = ["GameSolution", "solve_relu_game", "solve_relu_game_iter", "dual_bound", "penalty_objective"]
 
 
 @dataclass
@@ -131,13 +133,20 @@ def _feasible(X, S, p, beta, add):
     return support, mass, value, min(kappa, beta) if t > 0 else kappa, cuts
 
 
-def solve_relu_game(X: np.ndarray, beta: float, *, tol: float = 1e-7, max_iter: int = 200,
-                    columns: bool = True, support: np.ndarray | None = None,
-                    add: int = 6) -> GameSolution:
-    """Certified optimum of the game (module docstring). The support starts as the data and
-    ``support`` (default: the origin and the data scaled by ½); ``columns=False`` keeps it
-    fixed, and that restricted program is then the one solved and bounded. Stops at
-    ``gap ≤ tol`` or after ``max_iter`` LPs."""
+def solve_relu_game_iter(X: np.ndarray, beta: float, *, tol: float = 1e-7,
+                         max_iter: int = 200, columns: bool = True,
+                         support: np.ndarray | None = None, add: int = 6,
+                         max_seconds: float | None = None
+                         ) -> Generator[tuple, None, GameSolution]:
+    """Certified optimum of the game (module docstring); yields ``(LP count, upper, lower)``
+    after every LP (stopping iteration cancels) and returns the :class:`GameSolution`.
+
+    The support starts as the data and ``support`` (default: the origin and the data scaled
+    by ½); ``columns=False`` keeps it fixed, and that restricted program is then the one
+    solved and bounded. Stops at ``gap ≤ tol``, after ``max_iter`` LPs, or once
+    ``max_seconds`` have passed (the gap then certifies what was reached).
+    """
+    start = time.perf_counter()
     extra = np.r_[np.zeros((1, 2)), 0.5 * X] if support is None else np.asarray(support)
     S = np.r_[X, extra]
     fixed = None if columns else S
@@ -155,7 +164,9 @@ def solve_relu_game(X: np.ndarray, beta: float, *, tol: float = 1e-7, max_iter: 
         best.iterations = it
         hist_u.append(best.upper)
         hist_l.append(best.lower)
-        if best.upper - best.lower <= tol:
+        yield it, best.upper, best.lower
+        if best.upper - best.lower <= tol or (
+                max_seconds is not None and time.perf_counter() - start > max_seconds):
             break
         cuts = np.r_[cuts, new_cuts]
         if columns:
@@ -166,3 +177,13 @@ def solve_relu_game(X: np.ndarray, beta: float, *, tol: float = 1e-7, max_iter: 
     active = np.abs(best.v) > 1e-12
     best.U, best.v = best.U[active], best.v[active]
     return best
+
+
+def solve_relu_game(X: np.ndarray, beta: float, **options) -> GameSolution:
+    """:func:`solve_relu_game_iter` run to its end (same keyword options)."""
+    gen = solve_relu_game_iter(X, beta, **options)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value

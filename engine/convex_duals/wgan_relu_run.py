@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.convex_duals.attention_stream import stream_seed_runs
 from engine.convex_duals.common import ConvexDualsError, ModelOutcome
-from engine.convex_duals.wgan_relu_game import solve_relu_game
+from engine.convex_duals.wgan_relu_game import solve_relu_game_iter
 from engine.convex_duals.wgan_relu_gda import relu_gda
 from engine.convex_duals.wgan_relu_oracle import discriminator
 from engine.core import Progress
@@ -36,10 +36,12 @@ __all__ = ["run_relu", "whiten", "MAX_SAMPLES"]
 
 CERTIFICATE = "duality gap"
 OPTIMIZER = "GDA"
-MAX_SAMPLES = 60          # the exact critic enumerates O(n²) cells: n³ work per evaluation
+MAX_SAMPLES = 40          # the exact critic enumerates O(n²) cells: n³ work per evaluation
 GRID = 61
 TOL = 1e-7
 MAX_LPS = 60
+MAX_SECONDS = 6.0       # a hard instance (tiny β) stops with its certified gap and a note
+RECORDS = 40            # exact critics per GDA run (each enumerates the arrangement)
 
 
 def whiten(Z: np.ndarray) -> np.ndarray:
@@ -67,12 +69,12 @@ def run_relu(p, X: np.ndarray, Z: np.ndarray) -> Generator[Progress, None, Model
     """Solve the certified game, then run GDA of the linear generator from every seed."""
     check_relu(p, X, Z)
     Z = whiten(Z)
-    sol = solve_relu_game(X, p.beta, tol=TOL, max_iter=MAX_LPS)
+    sol = yield from _solve(X, p.beta)
     convex = _convex_arrays(p, X, sol)
     yield Progress(0.1, "certified ReLU game",
                    {"stage": "convex", "objective": sol.upper, "certificate": sol.gap,
                     "certificate_kind": CERTIFICATE, "arrays": convex})
-    record = max(1, p.steps // 80)
+    record = max(1, p.steps // RECORDS)
     steps = np.arange(p.steps // record + 1) * record
     seeds = np.arange(p.seed, p.seed + p.seeds)
     weight = 2.0 * sol.weight
@@ -81,6 +83,26 @@ def run_relu(p, X: np.ndarray, Z: np.ndarray) -> Generator[Progress, None, Model
     paths = yield from stream_seed_runs(parts, steps, 0.1, 1.0, OPTIMIZER,
                                         lambda path: path.objective, seeds=seeds)
     return _outcome(p, Z, sol, paths, steps, convex, weight)
+
+
+def _solve(X, beta) -> Generator[Progress, None, object]:
+    """The certified game, one progress report per LP (cancel between LPs)."""
+    gen = solve_relu_game_iter(X, beta, tol=TOL, max_iter=MAX_LPS, max_seconds=MAX_SECONDS)
+    while True:
+        try:
+            it, upper, lower = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress(0.1 * it / MAX_LPS, f"certified game: LP {it}, gap {upper - lower:.1e}")
+
+
+def distinct_points(points: np.ndarray, tol: float = 1e-3) -> int:
+    """How many distinct locations ``points`` (K, 2) occupy (closer than ``tol`` = one)."""
+    kept: list = []
+    for q in points:
+        if not any(np.max(np.abs(q - r)) < tol for r in kept):
+            kept.append(q)
+    return len(kept)
 
 
 def _convex_arrays(p, X, sol) -> dict:
@@ -113,14 +135,15 @@ def _outcome(p, Z, sol, paths, steps, convex, weight) -> ModelOutcome:
               "relu_critic_gda": np.array(best.critic[np.isfinite(best.critic)][-1])}
     notes = [f"ReLU discriminator with bias: n = {p.samples} samples, GDA with {p.neurons} "
              f"neurons and a linear generator (d_z = {Z.shape[1]}, whitened latent)",
-             f"certified game: ν* has {int(np.sum(convex['mass_convex'] > 1e-6))} atoms, D* {len(sol.v)} "
+             f"certified game: ν* puts its mass on "
+             f"{distinct_points(convex['generated_convex'][convex['mass_convex'] > 1e-6])} points, D* {len(sol.v)} "
              f"neurons, {sol.iterations} LPs; p* bounds every generator's ½E‖g‖² under "
              f"critic ≤ β (a linear generator is one such; its problem is not convex)",
              f"objective of a GDA path: ½E‖g‖² + {weight:.4g}·(critic − β)_+ with the exact "
              f"critic (exact penalty, ≥ p* − gap)"]
     if sol.gap > 1e-6:
         notes.append(f"the solver stopped after {sol.iterations} LPs with gap {sol.gap:.2g}: "
-                     f"p* is known to within it (raise β or lower n for an exact certificate)")
+                     f"p* is known to within it (raise β or lower n for a tighter certificate)")
     for k, path in enumerate(paths):
         if path.diverged_at is not None:
             notes.append(f"GDA seed {p.seed + k} diverged at step {path.diverged_at}; its path "

@@ -151,7 +151,7 @@ def test_relu_game_partials_carry_the_outcomes_certificate():
 
 @pytest.mark.parametrize("change, words", [
     (dict(beta=0.0), "β = 0"),
-    (dict(samples=200), "n ≤ 60"),
+    (dict(samples=200), "n ≤ 40"),
 ])
 def test_refused_relu_settings(change, words):
     base = Params(discriminator="relu", samples=20)
