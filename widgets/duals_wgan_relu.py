@@ -51,7 +51,7 @@ def draw_relu_samples(item: pg.PlotItem, a: dict, seeds=None) -> None:
     atoms = np.asarray(a["generated_convex"])[keep]
     sizes = 6 + 26 * np.sqrt(mass[keep] / mass[keep].max())
     item.addItem(pg.ScatterPlotItem(atoms[:, 0], atoms[:, 1], size=sizes,
-                                    pen=pg.mkPen(255, 255, 255), brush=pg.mkBrush(*CONVEX, 210),
+                                    pen=pg.mkPen(90, 90, 90), brush=pg.mkBrush(*CONVEX, 210),
                                     name="certified generator ν* (area ∝ mass)"))
     if "generated_gda" in a:
         gen = np.asarray(a["generated_gda"])

@@ -42,6 +42,7 @@ from engine.convex_duals.wgan_relu import sphere_directions
 from engine.convex_duals.wgan_relu_oracle import (critic_max, critic_values, lift,
                                                   penalised_min)
 
+INITIAL_CUTS = 16        # critic directions of the first LP (Fibonacci points of S²)
 LP_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 
 __all__ = ["GameSolution", "solve_relu_game", "solve_relu_game_iter", "dual_bound", "penalty_objective"]
@@ -111,7 +112,7 @@ def _restricted_lp(X, S, cuts, beta):
     A = np.r_[R, -R]
     b = np.r_[m_x + beta, beta - m_x]
     res = linprog(0.5 * np.sum(S * S, axis=1), A_ub=A, b_ub=b, A_eq=np.ones((1, len(S))),
-                  b_eq=[1.0], bounds=(0, None), method="highs", options=LP_OPTIONS)
+                  b_eq=[1.0], bounds=(0, None), method="highs-ds", options=LP_OPTIONS)
     if res.status != 0:
         raise RuntimeError(f"restricted LP failed: {res.message}")
     lam = -res.ineqlin.marginals
@@ -150,7 +151,7 @@ def solve_relu_game_iter(X: np.ndarray, beta: float, *, tol: float = 1e-7,
     extra = np.r_[np.zeros((1, 2)), 0.5 * X] if support is None else np.asarray(support)
     S = np.r_[X, extra]
     fixed = None if columns else S
-    cuts = sphere_directions(64)
+    cuts = sphere_directions(INITIAL_CUTS)
     best = None
     hist_u, hist_l = [], []
     for it in range(1, max_iter + 1):
