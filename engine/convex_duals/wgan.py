@@ -9,6 +9,11 @@ shrinkage, ``C_g* = (C_x − βI)_+`` (§7.4.2). The same game is played by simu
 from several seeds (:mod:`engine.convex_duals.wgan_gda`); each path's objective is the
 exact-penalty value ``f(W) ≥ p*`` (equality only at the optimum).
 
+With ``discriminator = "relu"`` the discriminator is a two-layer ReLU net with bias and the
+run is :func:`engine.convex_duals.wgan_relu_run.run_relu`: the certified convex game over
+generated distributions (§7.4.4) beside GDA of the linear generator (its arrays are listed
+there).
+
 Default size: n = 200, d_z = 2, m = 4 neurons, 3 seeds × 15 000 GDA steps: closed form
 < 1 ms, whole run ≈ 6 s on this CPU. A run whose iterates blow up stops with a note and
 keeps its path (NaN after the stop).
@@ -86,14 +91,15 @@ class Params:
                                     "neurons with bias, the certified convex game (§7.4.4)")
     data: str = param("gaussian", label="Data", choices=DATASETS,
                       help="Real 2-D data: rotated anisotropic Gaussian, two blobs, or a ring")
-    samples: int = param(200, label="Samples n", min=10, max=2000, help="Real and latent samples")
+    samples: int = param(200, label="Samples n", min=10, max=2000,
+                         help="Real and latent samples (the ReLU game takes n ≤ 40)")
     beta: float = param(0.5, label="β", min=0.0, max=20.0,
                         help="Discriminator weight decay: covariances must match within β "
                              "(spectral norm); eigenvalues below β are dropped")
     latent_dim: int = param(2, label="Latent dim d_z", min=1, max=4,
                             help="Generator input dimension (must be ≥ the directions kept)")
     neurons: int = param(4, label="Discriminator neurons m", min=1, max=16,
-                         help="Quadratic neurons of the GDA discriminator")
+                         help="Neurons of the GDA discriminator (quadratic or ReLU)")
     seeds: int = param(3, label="Seeds", min=1, max=5, help="GDA runs from different seeds")
     steps: int = param(15000, label="GDA steps", min=100, max=100000,
                        help="Simultaneous descent–ascent steps per seed")
