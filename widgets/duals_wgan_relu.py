@@ -49,7 +49,7 @@ def draw_relu_samples(item: pg.PlotItem, a: dict, seeds=None) -> None:
     mass = np.asarray(a["mass_convex"])
     keep = mass >= MIN_MASS
     atoms = np.asarray(a["generated_convex"])[keep]
-    sizes = 6 + 26 * np.sqrt(mass[keep] / mass[keep].max())
+    sizes = np.maximum(32 * np.sqrt(mass[keep] / mass[keep].max()), 4)   # area ∝ mass
     item.addItem(pg.ScatterPlotItem(atoms[:, 0], atoms[:, 1], size=sizes,
                                     pen=pg.mkPen(90, 90, 90), brush=pg.mkBrush(*CONVEX, 210),
                                     name="certified generator ν* (area ∝ mass)"))

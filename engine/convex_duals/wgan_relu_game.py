@@ -39,8 +39,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from engine.convex_duals.wgan_relu import sphere_directions
-from engine.convex_duals.wgan_relu_oracle import (critic_max, critic_values, lift,
-                                                  penalised_min)
+from engine.convex_duals.wgan_relu_oracle import critic_max, lift, penalised_min
 
 INITIAL_CUTS = 16        # critic directions of the first LP (Fibonacci points of S²)
 LP_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}

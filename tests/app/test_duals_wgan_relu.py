@@ -2,6 +2,8 @@
 in status line, caption and export, pick the other discriminator, switch to the quadratic
 discriminator mid-run, cancel, switch labs, refused settings. pytest-qt fails the test on
 any exception raised in a Qt slot."""
+from types import SimpleNamespace
+
 import numpy as np
 
 from engine.convex_duals.wgan import Params, run
@@ -72,6 +74,10 @@ def test_relu_view_keys_every_mark_and_redraws_the_quadratic_game(qtbot, tmp_pat
     qtbot.addWidget(view)
     view.resize(1300, 800)
     view.show()
+    partial = {k: v for k, v in relu.arrays.items()           # the convex stage's arrays
+               if k not in ("generated_gda", "critic_gda", "critic_path", "steps")}
+    view.show_outcome(SimpleNamespace(arrays=partial))
+    assert not view.eig_plot.keys() or view.eig_plot.keys() == ["beta"]
     view.show_outcome(relu)
     qtbot.wait(20)
     names = [label.text for _, label in view.legend.items]
