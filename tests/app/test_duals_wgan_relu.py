@@ -15,7 +15,7 @@ from widgets.duals_wgan_relu import RELU_CRITICS
 from widgets.duals_wgan_view import CRITICS, DualsWganView
 
 RELU = {"model": "wgan", "wgan_discriminator": "relu", "wgan_data": "two_blobs",
-        "wgan_samples": 12, "wgan_beta": 0.25, "wgan_steps": 200, "wgan_seeds": 2,
+        "wgan_samples": 10, "wgan_beta": 0.25, "wgan_steps": 100, "wgan_seeds": 2,
         "wgan_neurons": 6, "wgan_lr": 0.02}
 
 
@@ -64,12 +64,12 @@ def test_relu_game_walked_one_certificate_switch_cancel_refuse(lab_window, qtbot
             win.run()
         assert words in win.status_label.text()
         assert lab.result.outcome.certificate_kind == "duality gap"
-        win.edit_config({"wgan_beta": 0.25, "wgan_samples": 12})
+        win.edit_config({"wgan_beta": 0.25, "wgan_samples": 10})
 
 
 def test_relu_view_keys_every_mark_and_redraws_the_quadratic_game(qtbot, tmp_path):
     relu = drain(run(Params(discriminator="relu", data="ring", samples=10, beta=0.25,
-                            steps=80, seeds=2)))
+                            steps=100, seeds=2)))
     view = DualsWganView(standalone=True)
     qtbot.addWidget(view)
     view.resize(1300, 800)

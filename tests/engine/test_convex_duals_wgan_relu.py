@@ -134,7 +134,7 @@ def test_gda_never_beats_the_certified_value_and_is_deterministic():
 
 
 def test_relu_game_partials_carry_the_outcomes_certificate():
-    gen = run(Params(discriminator="relu", data="ring", samples=10, beta=0.25, steps=60,
+    gen = run(Params(discriminator="relu", data="ring", samples=10, beta=0.25, steps=100,
                      seeds=1))
     stages = []
     while True:
