@@ -4,7 +4,10 @@ covariance paths of gradient descent–ascent against the closed-form generator.
 :meth:`DualsWganView.show_outcome` reads a model outcome by duck typing: the ``arrays`` keys
 ``real``, ``generated_convex``, ``generated_gda``, ``grid_x``, ``grid_y``, ``critic_convex``,
 ``critic_gda``, ``ellipse_*``, ``eig_real``, ``eig_convex``, ``eig_path``, ``steps``,
-``beta_grid``, ``eig_vs_beta``, ``beta``, ``relu_critic_*``, ``relu_line_*``, and when
+``beta_grid``, ``eig_vs_beta``, ``beta``, ``relu_critic_*``, ``relu_line_*`` — or, for the
+ReLU-discriminator game (``mass_convex`` present, :mod:`widgets.duals_wgan_relu`),
+``real``, ``generated_*``, ``mass_convex``, ``critic_*``, ``neurons_convex``,
+``critic_path``, ``bound_upper``, ``bound_lower``, ``steps``, ``beta`` — and when
 ``standalone`` also ``convex_objective``,
 ``steps``, ``gd_objectives``, ``seeds``, ``notes``. It never computes the model, only draws it.
 """
@@ -19,6 +22,8 @@ from PySide6 import QtCore, QtWidgets
 from widgets.color_bar import ColorBar
 from widgets.curve_plot import CurvePlot
 from widgets.duals_objective_plot import SEED_COLORS, clip_y, draw_seed_objectives
+from widgets.duals_wgan_relu import (RELU_CRITICS, draw_critic_paths, draw_gap,
+                                     draw_relu_samples, is_relu)
 
 __all__ = ["DualsWganView", "SEED_COLORS"]
 
@@ -50,6 +55,7 @@ class DualsWganView(QtWidgets.QWidget):
         super().__init__(parent)
         self.standalone = standalone
         self._arrays = None
+        self._critic_names = CRITICS
         self.critic_choice = QtWidgets.QComboBox(self)
         self.critic_choice.addItems(list(CRITICS))
         self.critic_choice.currentTextChanged.connect(self._draw_critic)
@@ -95,19 +101,45 @@ class DualsWganView(QtWidgets.QWidget):
     def show_outcome(self, outcome) -> None:
         """Draw a WGAN outcome (see the module docstring for what is read); an object with
         only ``arrays`` (a partial result) draws the arrays alone."""
-        self._arrays = outcome.arrays
-        self._draw_samples(outcome.arrays, getattr(outcome, "seeds", None))
+        self._arrays = a = outcome.arrays
+        seeds = getattr(outcome, "seeds", None)
+        self._set_critic_names(RELU_CRITICS if is_relu(a) else CRITICS)
+        self._draw_samples(a, seeds)
         self._draw_critic()
-        self._draw_eigs(outcome.arrays, getattr(outcome, "seeds", None))
-        self._draw_beta(outcome.arrays)
+        if is_relu(a):
+            draw_critic_paths(self.eig_plot, a, seeds)
+            draw_gap(self.beta_plot, a)
+        else:
+            self._draw_eigs(a, seeds)
+            self._draw_beta(a)
         if self.standalone and hasattr(outcome, "gd_objectives"):
-            self._draw_objective(outcome)
+            self.objective_plot.set_labels(
+                "GDA objective", "step", "½E‖g‖² + λ(critic − β)₊" if is_relu(a)
+                else "½‖W‖² + λ(‖C_x − C_g‖₂ − β)₊")
+            draw_seed_objectives(self.objective_plot, outcome,
+                                 "certified game" if is_relu(a) else "closed form")
             self.notes.setText("\n".join(getattr(outcome, "notes", [])))
+
+    def _set_critic_names(self, names: dict) -> None:
+        """The discriminator choices of this outcome's game (the index is kept)."""
+        if list(names) == [self.critic_choice.itemText(i)
+                           for i in range(self.critic_choice.count())]:
+            return
+        index = self.critic_choice.currentIndex()
+        self.critic_choice.blockSignals(True)
+        self.critic_choice.clear()
+        self.critic_choice.addItems(list(names))
+        self.critic_choice.setCurrentIndex(max(index, 0))
+        self.critic_choice.blockSignals(False)
+        self._critic_names = names
 
     def _draw_samples(self, a: dict, seeds=None) -> None:
         for item in list(self.samples_item.listDataItems()):
             self.samples_item.removeItem(item)
         self.legend.clear()
+        if is_relu(a):
+            draw_relu_samples(self.samples_item, a, seeds)
+            return
         best = int(a.get("gda_best", 0))
         seed = best if seeds is None else int(np.asarray(seeds)[best])
         gda_color = SEED_COLORS[best % len(SEED_COLORS)]
@@ -137,7 +169,7 @@ class DualsWganView(QtWidgets.QWidget):
         if self._arrays is None:
             return
         a = self._arrays
-        key = CRITICS[self.critic_choice.currentText()]
+        key = self._critic_names[self.critic_choice.currentText()]
         values = np.asarray(a[key] if key in a else a["critic_convex"], dtype=float)
         bound = float(np.nanmax(np.abs(values))) or 1.0
         cmap = pg.colormap.get("CET-D1")
@@ -151,16 +183,16 @@ class DualsWganView(QtWidgets.QWidget):
         self.samples_item.setRange(xRange=(x[0], x[-1]), yRange=(y[0], y[-1]), padding=0.02)
         self.color_bar.set_lut(cmap.getLookupTable(nPts=256, alpha=False))
         self.color_bar.set_range(-bound, bound, "D(x)")
-        self.samples_item.setTitle("Samples over D(x) = xᵀAx")
-
-    def _draw_objective(self, o) -> None:
-        draw_seed_objectives(self.objective_plot, o, "closed form")
+        self.samples_item.setTitle("Samples over D*(x) = Σ vⱼ relu(uⱼ·[x, 1])" if is_relu(a)
+                                   else "Samples over D(x) = xᵀAx")
 
     def _draw_eigs(self, a: dict, seeds=None) -> None:
         """λ₁ (solid) and λ₂ (dashed) of every seed's path, in the objective plot's seed
         colours, against the closed form's and the data's eigenvalues."""
         plot = self.eig_plot
         plot.clear_items()
+        plot.set_log(False, False)
+        plot.set_labels("eig(C_g) along GDA (λ₂ dashed)", "step", "eigenvalue")
         path = np.asarray(a.get("eig_path", np.zeros((0, 0, 2))), dtype=float)
         seeds = np.arange(path.shape[0]) if seeds is None else np.asarray(seeds)
         for row in range(path.shape[0]):        # no paths in the convex partial (GDA not run)
@@ -181,6 +213,8 @@ class DualsWganView(QtWidgets.QWidget):
     def _draw_beta(self, a: dict) -> None:
         plot = self.beta_plot
         plot.clear_items()
+        plot.set_log(False, False)
+        plot.set_labels("C_g* = (C_x − βI)₊", "β", "eigenvalue")
         grid, eig = np.asarray(a["beta_grid"]), np.asarray(a["eig_vs_beta"])
         for i, style in enumerate(("solid", "dash")):
             plot.set_curve(f"eig{i}", grid, eig[:, i], color=CONVEX, style=style, width=2,

@@ -9,6 +9,11 @@ shrinkage, ``C_g* = (C_x − βI)_+`` (§7.4.2). The same game is played by simu
 from several seeds (:mod:`engine.convex_duals.wgan_gda`); each path's objective is the
 exact-penalty value ``f(W) ≥ p*`` (equality only at the optimum).
 
+With ``discriminator = "relu"`` the discriminator is a two-layer ReLU net with bias and the
+run is :func:`engine.convex_duals.wgan_relu_run.run_relu`: the certified convex game over
+generated distributions (§7.4.4) beside GDA of the linear generator (its arrays are listed
+there).
+
 Default size: n = 200, d_z = 2, m = 4 neurons, 3 seeds × 15 000 GDA steps: closed form
 < 1 ms, whole run ≈ 6 s on this CPU. A run whose iterates blow up stops with a note and
 keeps its path (NaN after the stop).
@@ -66,11 +71,13 @@ from engine.convex_duals.attention_stream import stream_seed_runs
 from engine.convex_duals.common import ConvexDualsError, ModelOutcome
 from engine.convex_duals.wgan_gda import closed_form, gda
 from engine.convex_duals.wgan_relu import line_in_box, relu_critic
+from engine.convex_duals.wgan_relu_run import run_relu
 from engine.core import Progress, param
 
 __all__ = ["Params", "run", "make_data", "ellipse"]
 
 DATASETS = ("gaussian", "two_blobs", "ring")
+DISCRIMINATORS = ("quadratic", "relu")
 GRID = 61
 CERTIFICATE = "closed form"       # the distance to the closed form's identities (§7.4.3)
 OPTIMIZER = "GDA"                 # simultaneous gradient descent–ascent
@@ -79,16 +86,20 @@ OPTIMIZER = "GDA"                 # simultaneous gradient descent–ascent
 @dataclass(frozen=True)
 class Params:
     """Settings of the WGAN model (§7.4)."""
+    discriminator: str = param("quadratic", label="Discriminator", choices=DISCRIMINATORS,
+                               help="quadratic: closed-form generator (§7.4.2); relu: ReLU "
+                                    "neurons with bias, the certified convex game (§7.4.4)")
     data: str = param("gaussian", label="Data", choices=DATASETS,
                       help="Real 2-D data: rotated anisotropic Gaussian, two blobs, or a ring")
-    samples: int = param(200, label="Samples n", min=10, max=2000, help="Real and latent samples")
+    samples: int = param(200, label="Samples n", min=10, max=2000,
+                         help="Real and latent samples (the ReLU game takes n ≤ 40)")
     beta: float = param(0.5, label="β", min=0.0, max=20.0,
                         help="Discriminator weight decay: covariances must match within β "
                              "(spectral norm); eigenvalues below β are dropped")
     latent_dim: int = param(2, label="Latent dim d_z", min=1, max=4,
                             help="Generator input dimension (must be ≥ the directions kept)")
     neurons: int = param(4, label="Discriminator neurons m", min=1, max=16,
-                         help="Quadratic neurons of the GDA discriminator")
+                         help="Neurons of the GDA discriminator (quadratic or ReLU)")
     seeds: int = param(3, label="Seeds", min=1, max=5, help="GDA runs from different seeds")
     steps: int = param(15000, label="GDA steps", min=100, max=100000,
                        help="Simultaneous descent–ascent steps per seed")
@@ -129,12 +140,19 @@ def ellipse(C: np.ndarray, points: int = 96, radius: float = 2.0) -> np.ndarray:
     return radius * circle * np.sqrt(np.maximum(vals, 0.0)) @ vecs.T
 
 
-def _check(p: Params, X: np.ndarray, Z: np.ndarray) -> int:
+def _check_beta(p: Params) -> None:
     if not p.beta > 0:
-        raise ConvexDualsError("β = 0 demands C_g = C_x exactly: the discriminator is "
-                               "unbounded and the closed form needs β > 0")
+        raise ConvexDualsError("β = 0 demands the generated samples match the data exactly: "
+                               "the discriminator is unbounded; the program needs β > 0")
     if p.data not in DATASETS:
         raise ConvexDualsError(f"unknown data {p.data!r}; choose one of {', '.join(DATASETS)}")
+    if p.discriminator not in DISCRIMINATORS:
+        raise ConvexDualsError(f"unknown discriminator {p.discriminator!r}; choose one of "
+                               f"{', '.join(DISCRIMINATORS)}")
+
+
+def _check(p: Params, X: np.ndarray, Z: np.ndarray) -> int:
+    _check_beta(p)
     if np.linalg.matrix_rank(X) == 0:
         raise ConvexDualsError("the real samples are all equal: rank-deficient data")
     eig = np.linalg.eigvalsh(X.T @ X / X.shape[0])
@@ -159,6 +177,9 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     """
     p = params
     X, Z = make_data(p)
+    if p.discriminator == "relu":
+        _check_beta(p)
+        return (yield from run_relu(p, X, Z))
     _check(p, X, Z)
     n = p.samples
     C_x, C_z = X.T @ X / n, Z.T @ Z / n

@@ -38,7 +38,7 @@ SMALL = {
                 "cg_iters": 2, "n_critic": 1, "steps": 2, "eval_every": 2, "batch": 2},
     "convex-duals": {"vo_steps": 40, "vo_seeds": 2, "bn_steps": 40, "bn_seeds": 2,
                      "den_steps": 40, "den_seeds": 1, "den_patterns": 16, "att_steps": 30,
-                     "att_seeds": 2, "wgan_samples": 60, "wgan_steps": 300, "wgan_seeds": 2},
+                     "att_seeds": 2, "wgan_samples": 12, "wgan_steps": 300, "wgan_seeds": 2},
 }
 
 CASES = [(lab, preset) for lab, spec in LABS.items() for preset in spec.presets()]

@@ -59,7 +59,7 @@ CAPS = {
                      "bn_seeds": (1, 2), "bn_steps": (10, 60), "den_crops": (1, 2),
                      "den_size": (8, 12), "den_patterns": (4, 24), "den_seeds": (1, 2),
                      "den_steps": (10, 60), "att_samples": (8, 20), "att_tokens": (2, 4),
-                     "att_seeds": (1, 2), "att_steps": (10, 60), "wgan_samples": (20, 80),
+                     "att_seeds": (1, 2), "att_steps": (10, 60), "wgan_samples": (10, 40),
                      "wgan_seeds": (1, 2), "wgan_steps": (10, 200)},
 }
 #: Per lab: result paths (``results_io.flatten_result`` keys) that must hold finite numbers.
