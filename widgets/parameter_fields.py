@@ -54,9 +54,11 @@ def field_kind(f: dataclasses.Field, value: Any) -> str:
 
 
 def visible(f: dataclasses.Field, config) -> bool:
-    """``visible_when`` of ``f`` holds for ``config`` (any named field has a listed value)."""
-    when = f.metadata.get("visible_when")
-    return not when or any(getattr(config, k, None) in v for k, v in when.items())
+    """``visible_when`` of ``f`` holds for ``config`` (any named field has a listed value), and
+    so does every condition of ``also_visible_when`` (a tuple of such dicts, all required)."""
+    conditions = (f.metadata.get("visible_when"), *f.metadata.get("also_visible_when", ()))
+    return all(not when or any(getattr(config, k, None) in v for k, v in when.items())
+               for when in conditions)
 
 
 def _range_text(meta) -> str:

@@ -44,8 +44,10 @@ def forward(gen: Generator, start: float, end: float) -> Generator:
 
 def certificate_line(objective: float, certificate: float, kind: str) -> str:
     """``"p* = 1.234567, duality gap 1.2e-09"``: the optimum and its certificate as every
-    view of the lab prints them (§7.0; ``kind`` as :attr:`ModelOutcome.certificate_kind`)."""
-    return f"p* = {float(objective):.6f}, {kind} {float(certificate):.1e}"
+    view of the lab prints them (§7.0; ``kind`` as :attr:`ModelOutcome.certificate_kind`; a
+    sampled relaxation's value is named as such, never p*, §7.9)."""
+    name = "relaxation value" if kind.startswith("relaxation") else "p*"
+    return f"{name} = {float(objective):.6f}, {kind} {float(certificate):.1e}"
 
 
 class ConvexDualsError(ValueError):

@@ -53,6 +53,9 @@ def _flat_fields() -> list:
             if f.name == SHARED_SEED:
                 continue
             meta = {**f.metadata, "visible_when": {"model": (name,)}}
+            if "visible_when" in f.metadata:                # the model's own condition, too
+                meta["also_visible_when"] = ({f"{entry.prefix}_{k}": v for k, v
+                                              in f.metadata["visible_when"].items()},)
             fields.append((f"{entry.prefix}_{f.name}", f.type,
                            dataclasses.field(default=f.default, metadata=meta)))
     return fields

@@ -46,7 +46,8 @@ from engine.core import Progress, param
 
 __all__ = ["Params", "run", "soft_thresholded_svd", "MODES", "DATASETS_2D", "DATASETS_D"]
 
-MODES = ("exact 2-D", "whitened", "relaxation (any d)")
+RELAXATION = "relaxation (any d)"
+MODES = ("exact 2-D", "whitened", RELAXATION)
 DATASETS_2D = ("spiral", "blobs")
 DATASETS_D = ("mixture", "teacher")
 
@@ -61,10 +62,12 @@ class Params:
                          help="Exact 2-D case: spiral or blobs; relaxation case: a Gaussian "
                               "mixture (one-hot) or a random ReLU teacher (c outputs) in d dims")
     dim: int = param(5, label="Input dim d", min=2, max=12,
-                     help="Relaxation case: dimension of the data")
+                     help="Relaxation case: dimension of the data",
+                     visible_when={"mode": (RELAXATION,)})
     patterns: int = param(24, label="Sampled patterns", min=1, max=400, log=True,
                           help="Relaxation case: Gaussian gates g whose patterns 1[Xg ≥ 0] "
-                               "give the blocks (duplicates merged)")
+                               "give the blocks (duplicates merged)",
+                          visible_when={"mode": (RELAXATION,)})
     bias: bool = param(False, label="Bias",
                        help="Append a ones column (exact 2-D: d = 3, n² − n + 2 patterns; "
                             "relaxation: d + 1)")

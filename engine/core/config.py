@@ -41,8 +41,10 @@ class PointRows:
 def param(default: Any, *, help: str, label: Optional[str] = None, unit: str = "",
           min: Optional[float] = None, max: Optional[float] = None,
           choices: Optional[Sequence[str]] = None, log: bool = False,
-          hidden: bool = False, points: Optional[PointRows] = None):
-    """A dataclass field with the metadata the panels, sessions and CLI read."""
+          hidden: bool = False, points: Optional[PointRows] = None,
+          visible_when: Optional[dict] = None):
+    """A dataclass field with the metadata the panels, sessions and CLI read
+    (``visible_when``: show the field only while a named field has a listed value)."""
     meta = {"help": help, "unit": unit, "log": log, "hidden": hidden}
     if label is not None:
         meta["label"] = label
@@ -54,6 +56,8 @@ def param(default: Any, *, help: str, label: Optional[str] = None, unit: str = "
         meta["choices"] = tuple(choices)
     if points is not None:
         meta["points"] = points
+    if visible_when is not None:
+        meta["visible_when"] = visible_when
     return dataclasses.field(default=default, metadata=meta)
 
 

@@ -17,6 +17,7 @@ def test_relaxation_and_bn_gd_walked(lab_window, qtbot):
     tab, outcome = lab.tab_of["vector_output"], lab.result.outcome
     assert outcome.arrays["X"].shape == (10, 4)
     assert "relaxation duality gap" in tab.objective.caption.text()
+    assert win.status_label.text().count("relaxation value = ") == 1   # never called p*
     assert "may go below" in tab.objective.caption.text()
     assert "relaxation value" in tab.objective.curves.line_label("optimum").toPlainText()
     assert "sampled blocks active" in tab.structure.caption.text()
@@ -34,6 +35,9 @@ def test_relaxation_and_bn_gd_walked(lab_window, qtbot):
         win.run()
     assert "does not fit" in win.status_label.text()
     assert lab.result.outcome.arrays["X"].shape == (10, 5)
+    # the relaxation's own knobs hide in the other cases (the model's condition and the case's)
+    win.edit_config({"vo_mode": "exact 2-D", "vo_dataset": "spiral"})
+    assert not win.slot.panel.row_shown("vo_dim") and win.slot.panel.row_shown("vo_n")
     # batch norm trained by plain GD: the key says GD, the view shows the ladder
     win.edit_config({"model": "batchnorm", "bn_optimizer": "GD"})
     run_and_wait(win, qtbot)
