@@ -3,8 +3,8 @@
 Under software GL (llvmpipe) every GL point costs a primitive setup whatever its size: 20 000
 particles cost ~14 ms per canvas and frame. In 2-D the cloud is instead binned on the CPU into
 a texture of the view's pixel size (:func:`splat_alpha`, ~1 ms) and drawn as one textured quad
-over the visible rectangle (:func:`make_splat`): pixel for pixel what the GL points drew —
-square dots of ``size`` px, each blending its colour at alpha ``a``, so ``k`` dots on a pixel
+over the visible rectangle (:func:`make_splat`): pixel for pixel what the round GL points
+drew — discs of ``size`` px, each blending its colour at alpha ``a``, so ``k`` dots on a pixel
 give alpha ``1 − (1 − a)^k``. The texture is rebuilt when the frame or the view changes.
 """
 from __future__ import annotations
@@ -47,8 +47,8 @@ def splat_alpha(pos, xlim, ylim, shape, size, alpha):
     shape : (int, int)
         Image (rows H, columns W): the view's size in pixels.
     size : int
-        Dot width in pixels; a dot covers the pixels whose centres lie within ``size / 2``
-        of the point along each axis (as a GL point of that size does).
+        Dot diameter in pixels; a dot covers the pixels whose centres lie within ``size / 2``
+        of the point (as a round GL point of that size does).
     alpha : float
         Opacity of one dot.
 
@@ -62,13 +62,18 @@ def splat_alpha(pos, xlim, ylim, shape, size, alpha):
     px = (pos[:, 0] - xlim[0]) * (w / (xlim[1] - xlim[0]))
     py = (pos[:, 1] - ylim[0]) * (h / (ylim[1] - ylim[0]))
     ok = np.isfinite(px) & np.isfinite(py)
-    ix = np.floor(px[ok] - s / 2 + 0.5)
-    iy = np.floor(py[ok] - s / 2 + 0.5)
+    px, py = px[ok], py[ok]
+    ix, iy = np.floor(px - s / 2 + 0.5), np.floor(py - s / 2 + 0.5)
     keep = (ix > -s) & (ix < w) & (iy > -s) & (iy < h)
+    px, py, ix, iy = px[keep], py[keep], ix[keep], iy[keep]
+    dy, dx = (a.ravel() for a in np.mgrid[0:s, 0:s])
+    # the pixels of the s × s block whose centres lie in the dot's disc (radius s / 2)
+    inside = ((ix[:, None] + dx + 0.5 - px[:, None]) ** 2
+              + (iy[:, None] + dy + 0.5 - py[:, None]) ** 2) <= (s / 2) ** 2
     wp = w + 2 * s                                  # padded by s on each side: no bounds checks
-    first = (iy[keep].astype(np.int64) + s) * wp + ix[keep].astype(np.int64) + s
-    offsets = (np.arange(s)[:, None] * wp + np.arange(s)[None, :]).ravel()
-    counts = np.bincount((first[:, None] + offsets).ravel(), minlength=(h + 2 * s) * wp)
+    first = (iy.astype(np.int64) + s) * wp + ix.astype(np.int64) + s
+    flat = (first[:, None] + (dy * wp + dx))[inside]
+    counts = np.bincount(flat, minlength=(h + 2 * s) * wp)
     counts = counts.reshape(h + 2 * s, wp)[s:s + h, s:s + w]
     lut = np.round(255 * (1 - (1 - float(alpha)) ** np.arange(256))).astype(np.uint8)
     return lut[np.minimum(counts, 255)]
