@@ -36,7 +36,7 @@ void main() {
 
 
 def splat_alpha(pos, xlim, ylim, shape, size, alpha):
-    """Alpha image of square dots of ``size`` px at ``pos`` in the rectangle ``xlim × ylim``.
+    """Alpha image of round dots of ``size`` px at ``pos`` in the rectangle ``xlim × ylim``.
 
     Parameters
     ----------
@@ -59,24 +59,26 @@ def splat_alpha(pos, xlim, ylim, shape, size, alpha):
     """
     h, w = int(shape[0]), int(shape[1])
     s = max(int(round(size)), 1)
-    px = (pos[:, 0] - xlim[0]) * (w / (xlim[1] - xlim[0]))
-    py = (pos[:, 1] - ylim[0]) * (h / (ylim[1] - ylim[0]))
-    ok = np.isfinite(px) & np.isfinite(py)
-    px, py = px[ok], py[ok]
-    ix, iy = np.floor(px - s / 2 + 0.5), np.floor(py - s / 2 + 0.5)
-    keep = (ix > -s) & (ix < w) & (iy > -s) & (iy < h)
+    px = (pos[:, 0] - xlim[0]) * np.float32(w / (xlim[1] - xlim[0]))
+    py = (pos[:, 1] - ylim[0]) * np.float32(h / (ylim[1] - ylim[0]))
+    ix, iy = np.floor(px - (s / 2 - 0.5)), np.floor(py - (s / 2 - 0.5))
+    keep = (ix > -s) & (ix < w) & (iy > -s) & (iy < h)         # False for NaN too
     px, py, ix, iy = px[keep], py[keep], ix[keep], iy[keep]
-    dy, dx = (a.ravel() for a in np.mgrid[0:s, 0:s])
+    centres = np.arange(s, dtype=px.dtype) + 0.5
+    ax = (centres - (px - ix)[:, None]) ** 2                    # (N, s): column offsets
+    ay = (centres - (py - iy)[:, None]) ** 2                    # (N, s): row offsets
     # the pixels of the s × s block whose centres lie in the dot's disc (radius s / 2)
-    inside = ((ix[:, None] + dx + 0.5 - px[:, None]) ** 2
-              + (iy[:, None] + dy + 0.5 - py[:, None]) ** 2) <= (s / 2) ** 2
+    inside = (ay[:, :, None] + ax[:, None, :]) <= (s / 2) ** 2  # (N, s, s)
     wp = w + 2 * s                                  # padded by s on each side: no bounds checks
     first = (iy.astype(np.int64) + s) * wp + ix.astype(np.int64) + s
-    flat = (first[:, None] + (dy * wp + dx))[inside]
+    block = (np.arange(s)[:, None] * wp + np.arange(s)[None, :])
+    flat = (first[:, None, None] + block)[inside]
     counts = np.bincount(flat, minlength=(h + 2 * s) * wp)
-    counts = counts.reshape(h + 2 * s, wp)[s:s + h, s:s + w]
+    lit = np.flatnonzero(counts)                    # few pixels: no full-image arithmetic
+    out = np.zeros((h + 2 * s) * wp, np.uint8)
     lut = np.round(255 * (1 - (1 - float(alpha)) ** np.arange(256))).astype(np.uint8)
-    return lut[np.minimum(counts, 255)]
+    out[lit] = lut[np.minimum(counts[lit], 255)]
+    return np.ascontiguousarray(out.reshape(h + 2 * s, wp)[s:s + h, s:s + w])
 
 
 _SplatNode = None
