@@ -11,6 +11,11 @@ events, layout, composing the window); the rest of the process CPU is llvmpipe's
 Then it plays at 1× on the bar's own clock for a few seconds (the frames a person sees).
 Target ≥ 30 frames/s at 1× under software GL.
 
+Once a lab with a vispy (QOpenGLWidget) view has been shown, Qt composes the whole window
+with OpenGL on every repaint, for every lab, and never goes back (~10 ms of llvmpipe CPU per
+frame at 1500×950, more wall time in the X server): each row says whether the window was
+GL-composed. Gradient flow runs first, so its rows are those of a window without GL views.
+
 Each lab is measured twice in the same process: ``before`` switches back to the drawing
 paths replaced for issue #16 (GL points for the 2-D cloud, the heat map uploaded every
 frame, antialiased trails stroked whole every frame, heads rebuilt with their brushes, one
@@ -34,8 +39,8 @@ from app.application import configure_torch, create_application  # noqa: E402
 
 TARGET_FPS = 30.0
 SPLIT = ("update", "gl", "plots")
-CASES = {"diffusion": {"n_particles": 20000, "n_steps": 100},
-         "gradient-flow": {"n_init": 1000, "frames": 100}}
+CASES = {"gradient-flow": {"n_init": 1000, "frames": 100},     # first: no GL view yet
+         "diffusion": {"n_particles": 20000, "n_steps": 100}}
 
 
 def shown_result(win, lab: str, changes: dict) -> None:
@@ -164,13 +169,15 @@ def measure(win, lab: str, frames: int, seconds: float) -> dict:
     split["other"] = max(gui - sum(split.values()), 0.0)
     split["threads"] = max(cpu - gui, 0.0)
     fps, play_cpu = play_for(win, seconds)
-    return {"mean": mean, "max": worst, "cpu": cpu, "split": split, "fps": fps,
+    from PySide6.QtOpenGLWidgets import QOpenGLWidget
+    return {"gl_window": bool(win.findChildren(QOpenGLWidget)), "mean": mean, "max": worst, "cpu": cpu, "split": split, "fps": fps,
             "play_cpu": play_cpu}
 
 
 def report(lab: str, mode: str, m: dict) -> None:
     """One benchmark row and its split."""
     split = "  ".join(f"{k} {v:5.1f}" for k, v in m["split"].items())
+    split += f"  (window GL-composed: {'yes' if m['gl_window'] else 'no'})"
     print(f"{lab:<14} {mode:<6} mean {m['mean']:6.1f} ms/frame  max {m['max']:6.1f} ms  "
           f"cpu {m['cpu']:6.1f} ms = {1e3 / m['mean']:5.1f} fps wall, "
           f"{1e3 / max(m['cpu'], 1e-3):5.1f} fps cpu-bound\n{'':<21} cpu split (ms): {split}"
