@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from widgets.playback_bar import BASE_FPS, PlaybackBar
 
@@ -233,3 +233,18 @@ def test_time_label_has_a_fixed_size(bar):
         bar.set_frame(i)
         assert bar.label.size() == size
     assert bar.label.minimumSize() == bar.label.maximumSize()
+
+
+def test_time_label_grows_with_the_font(bar):
+    """Presentation mode enlarges the application font: the fixed-size label follows."""
+    app = QtWidgets.QApplication.instance()
+    font = app.font()
+    width, height = bar.label.width(), bar.label.height()
+    bigger = QtGui.QFont(font)
+    bigger.setPointSizeF((font.pointSizeF() if font.pointSizeF() > 0 else 10.0) * 1.5)
+    try:
+        app.setFont(bigger)
+        QtWidgets.QApplication.processEvents()
+        assert bar.label.width() > width and bar.label.height() > height
+    finally:
+        app.setFont(font)
