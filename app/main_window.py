@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         goes to that lab; a lab without a result runs (auto-run) or shows the Run hint."""
         if name == self.current or name not in self.slots:
             return
+        self.playback.pause()           # the frames shown are another lab's from here on
         self.current = name
         slot = self.slot
         self.views.setCurrentWidget(slot.presenter.view)

@@ -4,10 +4,22 @@ Runs a lab in a shown :class:`app.main_window.MainWindow` (diffusion: N = 20 000
 100 steps; gradient flow: 1 000 trajectories, 100 frames), then plays it the way the playback
 bar's 1× tick does: ``sigFrameChanged`` → the lab draws the frame → the event loop paints
 the window. Prints the wall-clock and process-CPU milliseconds per frame (CPU time counts
-llvmpipe's render threads; it is the steadier figure on a shared machine) and the frame rate,
-then plays at 1× on the bar's own clock for a few seconds (the frames a person sees, with
-the plot cursors following a few times a second); target ≥ 30 frames/s at 1× under
-software GL.
+llvmpipe's render threads; it is the steadier figure on a shared machine), the frame rate
+and the split of the GUI thread's CPU time per frame: ``update`` (the presenter's
+``set_frame``), ``gl`` (vispy scene draws), ``plots`` (pyqtgraph paints), ``other`` (Qt:
+events, layout, composing the window); the rest of the process CPU is llvmpipe's threads.
+Then it plays at 1× on the bar's own clock for a few seconds (the frames a person sees).
+Target ≥ 30 frames/s at 1× under software GL.
+
+Once a lab with a vispy (QOpenGLWidget) view has been shown, Qt composes the whole window
+with OpenGL on every repaint, for every lab, and never goes back (~10 ms of llvmpipe CPU per
+frame at 1500×950, more wall time in the X server): each row says whether the window was
+GL-composed. Gradient flow runs first, so its rows are those of a window without GL views.
+
+Each lab is measured twice in the same process: ``before`` switches back to the drawing
+paths replaced for issue #16 (GL points for the 2-D cloud, the heat map uploaded every
+frame, antialiased trails stroked whole every frame, heads rebuilt with their brushes, one
+tick = one frame), ``after`` is the code as it is.
 
 Run under a display with GL::
 
@@ -26,8 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from app.application import configure_torch, create_application  # noqa: E402
 
 TARGET_FPS = 30.0
-CASES = {"diffusion": {"n_particles": 20000, "n_steps": 100},
-         "gradient_flow": {"n_init": 1000, "frames": 100}}
+SPLIT = ("update", "gl", "plots")
+CASES = {"gradient-flow": {"n_init": 1000, "frames": 100},     # first: no GL view yet
+         "diffusion": {"n_particles": 20000, "n_steps": 100}}
 
 
 def shown_result(win, lab: str, changes: dict) -> None:
@@ -36,7 +49,9 @@ def shown_result(win, lab: str, changes: dict) -> None:
     loop = QEventLoop()
     win.runner.sigFinished.connect(lambda *_: loop.quit())
     win.runner.sigFailed.connect(lambda message, _tag: (print(message), loop.quit()))
-    win.switch_lab(lab)
+    win.switch_lab(lab, run_if_empty=False)
+    if win.current != lab:
+        raise SystemExit(f"no lab {lab!r}: one of {', '.join(win.slots)}")
     win.edit_config(changes)
     win.run()
     loop.exec()
@@ -79,12 +94,106 @@ def play_for(win, seconds: float) -> tuple[float, float]:
     return len(frames) / seconds, cpu_ms
 
 
+def baseline(on: bool) -> None:
+    """Switch the drawing paths replaced for issue #16 back on (``True``) or off."""
+    import app.labs.diffusion as diffusion
+    import widgets.particle_canvas as particle_canvas
+    import widgets.playback_bar as playback_bar
+    import widgets.trajectory_layer as layer
+    saved = SAVED.setdefault("values", {
+        "splat": particle_canvas.SPLAT_N, "smooth": layer.SMOOTH_MAX,
+        "settle": layer.SETTLE_POINTS, "heads": layer.TrailLayer._update_heads,
+        "density": diffusion.DiffusionLab._show_density,
+        "tick": playback_bar.PlaybackBar._tick})
+    particle_canvas.SPLAT_N = 10 ** 12 if on else saved["splat"]
+    layer.SMOOTH_MAX = 10 ** 12 if on else saved["smooth"]
+    layer.SETTLE_POINTS = 10 ** 12 if on else saved["settle"]
+
+    def rebuilt_heads(self, pos):
+        self._heads_stale = True
+        saved["heads"](self, pos)
+
+    def density_every_frame(self, r, k):
+        self._density_shown = None
+        saved["density"](self, r, k)
+
+    def one_frame_per_tick(self):
+        if self._frame >= self._count - 1:
+            return self._go(0) if self.loop() else self.pause()
+        self._move(self._frame + 1)
+
+    layer.TrailLayer._update_heads = rebuilt_heads if on else saved["heads"]
+    diffusion.DiffusionLab._show_density = density_every_frame if on else saved["density"]
+    playback_bar.PlaybackBar._tick = one_frame_per_tick if on else saved["tick"]
+
+
+SAVED: dict = {}
+
+
+ACC = dict.fromkeys(SPLIT, 0.0)
+
+
+def install_timers() -> None:
+    """Wrap vispy's scene draw, pyqtgraph's paint and every lab presenter's ``set_frame``
+    with GUI-thread CPU clocks adding to ``ACC`` (before any widget exists: Qt binds a
+    widget's Python overrides when it is created)."""
+    import pyqtgraph as pg
+    from vispy.scene import SceneCanvas
+    from app.labs.diffusion import DiffusionLab
+    from app.labs.gradient_flow import GradientFlowLab
+    for cls, name, key in ((DiffusionLab, "set_frame", "update"),
+                           (GradientFlowLab, "set_frame", "update"),
+                           (SceneCanvas, "_draw_scene", "gl"),
+                           (pg.GraphicsView, "paintEvent", "plots")):
+        orig = cls.__dict__[name]
+
+        def timed(self, *args, _orig=orig, _key=key):
+            start = time.thread_time()
+            try:
+                return _orig(self, *args)
+            finally:
+                ACC[_key] += time.thread_time() - start
+        setattr(cls, name, timed)
+
+
+def measure(win, lab: str, frames: int, seconds: float) -> dict:
+    """Timed frames (with the CPU split) and real-clock play of the shown result."""
+    win.slot.presenter.show_result(win.slot.presenter.result)    # the switched paths apply
+    create_application().processEvents()
+    time_playback(win, 3)                                # warm-up, not in the split
+    ACC.update(dict.fromkeys(SPLIT, 0.0))
+    gui = time.thread_time()
+    mean, worst, cpu = time_playback(win, frames)
+    gui = 1e3 * (time.thread_time() - gui) / frames
+    split = {k: 1e3 * ACC[k] / frames for k in SPLIT}
+    split["other"] = max(gui - sum(split.values()), 0.0)
+    split["threads"] = max(cpu - gui, 0.0)
+    fps, play_cpu = play_for(win, seconds)
+    from PySide6.QtOpenGLWidgets import QOpenGLWidget
+    return {"gl_window": bool(win.findChildren(QOpenGLWidget)), "mean": mean, "max": worst, "cpu": cpu, "split": split, "fps": fps,
+            "play_cpu": play_cpu}
+
+
+def report(lab: str, mode: str, m: dict) -> None:
+    """One benchmark row and its split."""
+    split = "  ".join(f"{k} {v:5.1f}" for k, v in m["split"].items())
+    split += f"  (window GL-composed: {'yes' if m['gl_window'] else 'no'})"
+    print(f"{lab:<14} {mode:<6} mean {m['mean']:6.1f} ms/frame  max {m['max']:6.1f} ms  "
+          f"cpu {m['cpu']:6.1f} ms = {1e3 / m['mean']:5.1f} fps wall, "
+          f"{1e3 / max(m['cpu'], 1e-3):5.1f} fps cpu-bound\n{'':<21} cpu split (ms): {split}"
+          f"\n{'':<21} played at 1×: {m['fps']:5.1f} frames/s drawn, cpu {m['play_cpu']:6.1f}"
+          " ms per frame", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60, help="timed frames per lab")
     parser.add_argument("--seconds", type=float, default=5.0, help="real-clock play time")
     parser.add_argument("--labs", default=",".join(CASES), help="comma-separated labs")
+    parser.add_argument("--quick", action="store_true", help="30 frames, 2 s of play")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.frames, args.seconds = 30, 2.0
     app = create_application()
     configure_torch()
     from app.main_window import MainWindow
@@ -92,6 +201,7 @@ def main(argv=None) -> int:
     if not opengl_available():
         print(f"no OpenGL on Qt platform {app.platformName()!r}: run under xvfb-run")
         return 1
+    install_timers()
     win = MainWindow(session=None, autosave_path=None, devices=[("cpu", "CPU")],
                      auto_run=False)
     win.resize(1500, 950)
@@ -99,14 +209,12 @@ def main(argv=None) -> int:
     ok = True
     for lab in args.labs.split(","):
         shown_result(win, lab, CASES[lab])
-        mean, worst, cpu = time_playback(win, args.frames)
-        ok &= 1e3 / max(cpu, 1e-3) >= TARGET_FPS
-        print(f"{lab:<14} {CASES[lab]}: mean {mean:6.1f} ms/frame  max {worst:6.1f} ms  "
-              f"cpu {cpu:6.1f} ms  = {1e3 / mean:5.1f} fps wall, "
-              f"{1e3 / max(cpu, 1e-3):5.1f} fps cpu-bound", flush=True)
-        fps, cpu = play_for(win, args.seconds)
-        print(f"{'':<14} played at 1× for {args.seconds:g} s: {fps:5.1f} frames/s drawn, "
-              f"cpu {cpu:6.1f} ms per frame", flush=True)
+        print(f"{lab}: {CASES[lab]}", flush=True)
+        for mode in ("before", "after"):
+            baseline(mode == "before")
+            m = measure(win, lab, args.frames, args.seconds)
+            report(lab, mode, m)
+        ok &= 1e3 / max(m["cpu"], 1e-3) >= TARGET_FPS
     print(f"target ≥ {TARGET_FPS:g} fps at 1×; window 1500×950; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     win.shutdown()

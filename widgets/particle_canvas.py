@@ -31,6 +31,7 @@ from widgets.particle_interaction import ParticleInteraction
 from widgets.particle_layers import (
     ParticleLayers, make_line, make_markers, make_points, set_cloud, to_rgba, xyz,
 )
+from widgets.particle_splat import make_splat, splat_alpha
 
 __all__ = ["ParticleCanvas"]
 
@@ -41,6 +42,7 @@ HEAD_RGBA = (1.0, 0.25, 0.25, 1.0)
 STROKE_RGBA = (1.0, 1.0, 0.3, 1.0)
 HEAD_PX = 8.0
 DENSE_N = 10_000          # particles drawn 3 px wide up to this many, 2 px beyond (unless set)
+SPLAT_N = 5_000           # 2-D clouds of more particles are one texture (widgets.particle_splat)
 NO_GL_TEXT = "The particle view needs OpenGL, which this display does not provide."
 
 
@@ -110,6 +112,7 @@ class ParticleCanvas(QWidget):
         s = self.view.scene
         self.secondary = make_points(s, -2)
         self.particles = make_points(s, 0)
+        self.splat = make_splat(s, 0)
         self.trails = make_line(s, 1, TRAIL_RGBA)
         self.heads = make_markers(s, 2)
         self.stroke = make_line(s, 3, STROKE_RGBA, width=2, connect="strip")
@@ -117,7 +120,13 @@ class ParticleCanvas(QWidget):
             item.visible = False
         self._build_axes(s)
         self.interaction.connect(self.canvas.events)   # 'first': seen before the scene and camera
-        s.events.transform_change.connect(lambda _ev: self.layers.update_constraint())
+        s.events.transform_change.connect(lambda _ev: self._view_changed())
+
+    def _view_changed(self):
+        """Pan, zoom or resize: the constraint line and a splatted cloud follow the view."""
+        self.layers.update_constraint()
+        if self.splat.visible:
+            self._splat_cloud(self._x[self._frame])
 
     def _build_axes(self, s):
         """3-D only: the x₁, x₂, x₃ axes along three edges of the shown box, with the range
@@ -244,17 +253,32 @@ class ParticleCanvas(QWidget):
         n_frames = 0 if self._x is None else len(self._x)
         self._frame = i = int(np.clip(i, 0, max(n_frames - 1, 0)))
         if n_frames == 0:
-            for item in (self.particles, self.secondary, self.trails, self.heads):
+            for item in (self.particles, self.splat, self.secondary, self.trails, self.heads):
                 item.visible = False
             return
         px = self._particle_px or (3.0 if self._x.shape[1] <= DENSE_N else 2.0)
-        set_cloud(self.particles, self._x[i], self._particle_rgba, px, self.dim)
+        self.splat.visible = self.dim == 2 and self._x.shape[1] > SPLAT_N
+        if self.splat.visible:
+            self.particles.visible = False
+            self._splat_cloud(self._x[i])
+        else:
+            set_cloud(self.particles, self._x[i], self._particle_rgba, px, self.dim)
         show_x0 = self._secondary_on and len(self._x0) > i
         if show_x0:
             set_cloud(self.secondary, self._x0[i], self._secondary_rgba, px, self.dim)
         self.secondary.visible &= show_x0
         self._update_trails(i)
         self.canvas.update()
+
+    def _splat_cloud(self, pos):
+        """The 2-D cloud ``pos`` as one alpha texture over the visible rectangle, one texel
+        per physical pixel (pixel for pixel what the GL points draw, far cheaper)."""
+        xlim, ylim = self.layers.visible_rect()
+        w, h = (max(int(round(v * self.canvas.pixel_scale)), 1) for v in self.view.size)
+        px = self._particle_px or (3.0 if len(pos) <= DENSE_N else 2.0)
+        alpha = splat_alpha(pos, xlim, ylim, (h, w), px * self.canvas.pixel_scale,
+                            self._particle_rgba[3])
+        self.splat.set_image(alpha, xlim, ylim, self._particle_rgba)
 
     def _update_trails(self, i):
         """Trails of the highlighted particles from frame 0 to ``i`` and their heads."""

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from widgets.trail_plot import (
-    TEACHER_COLOR, TrailPlot, brushes_for, finite_bounds, run_demo,
+    TEACHER_COLOR, TrailPlot, brushes_for, cache_static, finite_bounds, run_demo,
 )
 
 __all__ = ["PhasePortrait", "arrow_segments"]
@@ -101,6 +101,7 @@ class PhasePortrait(TrailPlot):
                                             self.nullcline_item, self.fixed_item)):
             item.setZValue(z)
             pi.addItem(item)
+        cache_static(self.field_item, self.speed_item, self.nullcline_item, self.fixed_item)
         self._extent_r = [None, None, None]   # trajectories, field, fixed point
         self.set_axis_labels("‖w‖", "θ = ∠(w, v)")
         self._update_range()

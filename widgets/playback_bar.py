@@ -1,8 +1,13 @@
 """Transport controls for a sequence of frames: play/pause, step, scrub, speed and loop.
 
-The bar owns the playback clock (a ``QTimer`` at ~30 fps) and only reports frame indices:
-whoever listens to ``sigFrameChanged`` draws the frame. ``set_frame`` is for programmatic
-moves and emits nothing, so views can follow each other without feedback loops.
+The bar owns the playback clock (a precise ``QTimer`` at ~30 fps) and only reports frame
+indices: whoever listens to ``sigFrameChanged`` draws the frame. ``set_frame`` is for
+programmatic moves and emits nothing, so views can follow each other without feedback loops.
+
+Playback keeps real time: each tick shows the frame the wall clock has reached
+(``speed × 30`` frames per second since play started), so when drawing a frame takes longer
+than a tick the frames in between are dropped instead of queued, and 1× stays 1× however
+slow the views are. The last frame is always shown before playback stops.
 """
 from __future__ import annotations
 
@@ -31,6 +36,9 @@ class PlaybackBar(QtWidgets.QWidget):
     ----------
     parent : QWidget, optional
         Qt parent.
+    clock : callable, optional
+        Seconds as a float, read once when playback starts (or its speed or frame changes)
+        and once per tick (default ``time.monotonic``; tests pass a fake clock).
 
     Signals
     -------
@@ -43,15 +51,18 @@ class PlaybackBar(QtWidgets.QWidget):
     sigFrameChanged = QtCore.Signal(int)
     sigPlayingChanged = QtCore.Signal(bool)
 
-    def __init__(self, parent: Optional[QtWidgets.QWidget] = None):
+    def __init__(self, parent: Optional[QtWidgets.QWidget] = None,
+                 clock: Callable[[], float] = time.monotonic):
         super().__init__(parent)
         self._count = 0
         self._frame = 0
         self._times: Optional[np.ndarray] = None
-        self._accum = 0.0
+        self._clock = clock
+        self._anchor = (0.0, 0)             # (clock reading, frame) playback counts from
         self._updating = False
         self._shortcuts: list[QtGui.QShortcut] = []
         self._timer = QtCore.QTimer(self)
+        self._timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self._timer.setInterval(round(1000.0 / BASE_FPS))
         self._timer.timeout.connect(self._tick)
         self._build_ui()
@@ -82,22 +93,35 @@ class PlaybackBar(QtWidgets.QWidget):
         self.slider.setMinimumWidth(120)
         self.slider.valueChanged.connect(self._on_slider)
         self.speed_combo = QtWidgets.QComboBox(self)
-        self.speed_combo.setToolTip("Playback speed (frames per tick at 30 fps)")
+        self.speed_combo.setToolTip("Playback speed (1× = 30 frames per second; frames a slow "
+                                    "view cannot draw in time are skipped)")
         for s in SPEEDS:
             self.speed_combo.addItem(_speed_text(s), s)
         self.speed_combo.setCurrentIndex(SPEEDS.index(1.0))
-        self.speed_combo.currentIndexChanged.connect(lambda _: self._reset_accum())
+        self.speed_combo.currentIndexChanged.connect(lambda _: self._reset_anchor())
         self.loop_check = QtWidgets.QCheckBox("Loop", self)
         self.loop_check.setToolTip("Restart from the first frame at the end")
         self.label = QtWidgets.QLabel(self)
-        fm = self.label.fontMetrics()
-        self.label.setMinimumWidth(fm.horizontalAdvance("t = -0.0000e+00  (00000/00000)"))
+        self._fix_label_size()
         for w in (self.start_button, self.back_button, self.play_button, self.forward_button):
             lay.addWidget(w)
         lay.addWidget(self.slider, 1)
         lay.addWidget(self.label)
         lay.addWidget(self.speed_combo)
         lay.addWidget(self.loop_check)
+
+    def _fix_label_size(self) -> None:
+        """A fixed-size time label: its text changes every frame, and a label whose size
+        hint may change asks the whole window to lay out again (a fixed size does not)."""
+        fm = self.fontMetrics()                 # the label inherits the bar's font
+        self.label.setFixedSize(fm.horizontalAdvance("t = -0.0000e+00  (00000/00000)"),
+                                fm.height() + 2)
+
+    def changeEvent(self, event: QtCore.QEvent) -> None:  # noqa: N802 (Qt name)
+        """Resize the label with the font (presentation mode enlarges it)."""
+        super().changeEvent(event)
+        if event.type() == QtCore.QEvent.Type.FontChange:
+            self._fix_label_size()
 
     def install_shortcuts(self, window: QtWidgets.QWidget) -> list:
         """Create Space (play/pause), Left/Right (step) and Home (start) shortcuts.
@@ -192,13 +216,21 @@ class PlaybackBar(QtWidgets.QWidget):
             self.label.setText(f"frame {pos}")
 
     def _go(self, i: int) -> None:
-        """User-driven move: update and emit ``sigFrameChanged`` if the frame changed."""
+        """User-driven move: update and emit ``sigFrameChanged`` if the frame changed;
+        playback, if on, goes on from there."""
+        if self._move(i):
+            self._reset_anchor()
+
+    def _move(self, i: int) -> bool:
+        """Show frame ``i`` (clamped) and emit ``sigFrameChanged``; False if unchanged."""
         if self._count == 0:
-            return
+            return False
         i = int(np.clip(i, 0, self._count - 1))
-        if i != self._frame:
-            self._show_frame(i)
-            self.sigFrameChanged.emit(i)
+        if i == self._frame:
+            return False
+        self._show_frame(i)
+        self.sigFrameChanged.emit(i)
+        return True
 
     def _on_slider(self, value: int) -> None:
         if not self._updating:
@@ -218,7 +250,7 @@ class PlaybackBar(QtWidgets.QWidget):
             return
         if self._frame >= self._count - 1:
             self._go(0)
-        self._reset_accum()
+        self._reset_anchor()
         self._timer.start()
         self._set_play_look(True)
         self.sigPlayingChanged.emit(True)
@@ -248,7 +280,9 @@ class PlaybackBar(QtWidgets.QWidget):
         self.play_button.setToolTip("Pause (Space)" if playing else "Play (Space)")
 
     def _tick(self) -> None:
-        """Advance by ``speed`` frames (fractional speeds accumulate over ticks)."""
+        """Show the frame the clock has reached: ``speed × BASE_FPS`` frames per second
+        since the anchor, rounded; frames in between are dropped (a slow draw never queues
+        ticks). Past the end: the last frame, then stop, or frame 0 when looping."""
         last = self._count - 1
         if last < 1:
             self.pause()
@@ -259,16 +293,17 @@ class PlaybackBar(QtWidgets.QWidget):
             else:
                 self.pause()
             return
-        self._accum += self.speed()
-        step = int(self._accum)
-        self._accum -= step
-        if step:
-            self._go(min(self._frame + step, last))
+        since, start = self._anchor
+        reached = start + self.speed() * BASE_FPS * (self._clock() - since)
+        target = min(int(np.floor(reached + 0.5)), last)
+        if target > self._frame:
+            self._move(target)          # keeps the anchor: time counts from where play started
         if self._frame >= last and not self.loop():
             self.pause()
 
-    def _reset_accum(self) -> None:
-        self._accum = 0.0
+    def _reset_anchor(self) -> None:
+        """Count playback time from now and the current frame."""
+        self._anchor = (self._clock(), self._frame)
 
     # ------------------------------------------------------------------ speed / loop
     def set_speed(self, speed: float) -> None:
@@ -343,18 +378,14 @@ def _demo() -> None:  # pragma: no cover - manual demo
     import sys
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv)
-    win = QtWidgets.QWidget()
-    win.setWindowTitle("PlaybackBar demo")
-    lay = QtWidgets.QVBoxLayout(win)
-    view = QtWidgets.QLabel("frame 0")
-    view.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-    view.setMinimumHeight(80)
+    win = QtWidgets.QWidget(windowTitle="PlaybackBar demo")
+    view = QtWidgets.QLabel("frame 0", alignment=QtCore.Qt.AlignmentFlag.AlignCenter)
     bar = PlaybackBar()
     bar.set_frame_count(400)
     bar.set_times(np.linspace(0.0, 8.0, 400))
-    bar.set_frame(56)
     bar.sigFrameChanged.connect(lambda i: view.setText(f"frame {i}"))
     bar.install_shortcuts(win)
+    lay = QtWidgets.QVBoxLayout(win)
     lay.addWidget(view)
     lay.addWidget(bar)
     win.resize(720, 140)

@@ -10,11 +10,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
-__all__ = ["TrailPlot", "TrailLayer", "brushes_for", "cache_axes", "sample_activity",
-           "finite_bounds", "run_demo", "synthetic_trajectories"]
+from widgets.trajectory_layer import (  # noqa: F401 (public names of this module)
+    HEAD_COLOR, TRAIL_COLOR, TrailLayer, cache_static, move_spots,
+)
 
-HEAD_COLOR = "#4c9be8"
-TRAIL_COLOR = (140, 170, 210, 110)
+__all__ = ["TrailPlot", "TrailLayer", "brushes_for", "cache_axes", "cache_static",
+           "move_spots", "sample_activity", "finite_bounds", "run_demo",
+           "synthetic_trajectories"]
+
 HIGHLIGHT_COLOR = "#ff3355"
 TEACHER_COLOR = "#ffc000"
 ACTIVE_COLOR = "#ff8c00"
@@ -133,105 +136,6 @@ def cache_axes(*plot_items):
     for item in plot_items:
         for name in ("left", "bottom", "top", "right"):
             item.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-
-
-class TrailLayer:
-    """Trails and heads of many 2-D trajectories as exactly two pyqtgraph items.
-
-    Trails are one ``PlotDataItem`` whose data is all trajectories' recent points separated by
-    a NaN (``connect`` array, so the path is built vectorised); heads are one
-    ``ScatterPlotItem``. Both are created once and updated in place.
-
-    Parameters
-    ----------
-    plot_item : pyqtgraph.PlotItem
-        Where the items are added.
-    max_drawn : int or None
-        Draw at most this many trajectories (evenly subsampled); all when None.
-    head_size : float
-        Head symbol size in pixels.
-    """
-
-    def __init__(self, plot_item, max_drawn=None, head_size=7):
-        self.max_drawn = max_drawn
-        self.trail_length = 50
-        self.trails = pg.PlotDataItem(pen=pg.mkPen(TRAIL_COLOR, width=1))
-        self.heads = pg.ScatterPlotItem(size=head_size, pen=pg.mkPen(20, 20, 20, 160),
-                                        brush=pg.mkBrush(HEAD_COLOR), pxMode=True, useCache=True)
-        self.trails.setZValue(1)
-        self.heads.setZValue(3)
-        plot_item.addItem(self.trails)
-        plot_item.addItem(self.heads)
-        self._data = np.zeros((2, 0, 0))       # (2, n, T), contiguous per trajectory
-        self._index = np.zeros(0, dtype=int)   # drawn trajectory -> original index
-        self.n_total = 0                       # N, including trajectories not drawn
-        self._brushes = self._all_brushes = None  # QBrush object arrays (drawn / all N)
-        self._buf = np.empty(0)
-        self.head_index = np.zeros(0, dtype=int)  # head spot -> original trajectory index
-
-    @property
-    def n_frames(self):
-        """Number of recorded frames."""
-        return self._data.shape[2]
-
-    def set_data(self, w):
-        """Store trajectories ``w`` of shape (T, N, 2); keep the drawn subset contiguous."""
-        w = np.asarray(w, dtype=float)
-        n = w.shape[1]
-        index = np.arange(n)
-        if self.max_drawn is not None and n > self.max_drawn:
-            index = np.unique(np.linspace(0, n - 1, self.max_drawn).round().astype(int))
-        self._index, self.n_total = index, n
-        self._data = np.ascontiguousarray(w[:, index, :2].transpose(2, 1, 0))
-        keep = self._all_brushes is not None and len(self._all_brushes) == n
-        self.set_brushes(self._all_brushes if keep else None)
-
-    @property
-    def colored(self):
-        """Whether per-trajectory brushes are in use."""
-        return self._brushes is not None
-
-    def set_brushes(self, brushes):
-        """Per-trajectory brushes (object array over all N) or None for one colour."""
-        if brushes is not None and len(brushes) != self.n_total:
-            raise ValueError(f"need {self.n_total} colours (one per run), got {len(brushes)}")
-        self._all_brushes = None if brushes is None else np.asarray(brushes, dtype=object)
-        self._brushes = None if brushes is None else self._all_brushes[self._index]
-
-    def _trail_arrays(self, start, stop):
-        """Fill the preallocated NaN-separated buffer with frames ``start:stop``."""
-        n, length = self._data.shape[1], stop - start
-        size = 2 * n * (length + 1)
-        if self._buf.size < size:
-            self._buf = np.empty(max(size, 2 * self._buf.size))
-        out = self._buf[:size].reshape(2, n, length + 1)
-        out[:, :, :length] = self._data[:, :, start:stop]
-        out[:, :, length] = np.nan
-        x, y = out[0].reshape(-1), out[1].reshape(-1)
-        ok = np.isfinite(x) & np.isfinite(y)
-        connect = ok.copy()
-        connect[:-1] &= ok[1:]
-        return x, y, connect
-
-    def update(self, i):
-        """Show trails ending at frame ``i`` and the heads at frame ``i``."""
-        n_frames = self._data.shape[2]
-        if n_frames == 0:
-            self.trails.setData([], [])
-            self.heads.setData(pos=np.zeros((0, 2)))
-            self.head_index = np.zeros(0, dtype=int)
-            return
-        i = int(np.clip(i, 0, n_frames - 1))
-        start = 0 if self.trail_length <= 0 else max(0, i - self.trail_length)
-        x, y, connect = self._trail_arrays(start, i + 1)
-        # an explicit connect array builds the QPainterPath vectorised (connect="finite"
-        # loops over the N pieces in Python); the finite check back-fills NaNs for Qt
-        self.trails.setData(x, y, connect=connect.astype(np.int32), skipFiniteCheck=False)
-        pos = self._data[:, :, i].T
-        ok = np.isfinite(pos).all(axis=1)
-        self.head_index = self._index[ok]
-        extra = {} if self._brushes is None else {"brush": self._brushes[ok]}
-        self.heads.setData(pos=pos[ok], **extra)
 
 
 class TrailPlot(QWidget):

@@ -17,7 +17,8 @@ from PySide6.QtCore import Qt
 
 from widgets.trail_plot import (
     ACTIVE_COLOR, HIGHLIGHT_COLOR, INACTIVE_COLOR, SUPPORT_COLOR, TEACHER_COLOR,
-    TrailPlot, brushes_for, finite_bounds, run_demo, sample_activity, synthetic_trajectories,
+    TrailPlot, brushes_for, cache_static, finite_bounds, run_demo, sample_activity,
+    synthetic_trajectories,
 )
 
 __all__ = ["TrajectoryCanvas", "synthetic_trajectories", "brushes_for", "finite_bounds"]
@@ -67,6 +68,7 @@ class TrajectoryCanvas(TrailPlot):
             pi.addItem(item)
         for item in z_order[1:7]:
             item.setVisible(item is self.samples_item)
+        cache_static(self.circle_item, self.origin_item, self.teacher_item)
 
     def set_trajectories(self, w, teacher):
         """Store trajectories and teacher; fit the view to data, teacher and origin.

@@ -45,6 +45,7 @@ class DiffusionLab(LabPresenter):
         super().__init__(spec, parent)
         self.result: Optional[DiffusionLabResult] = None
         self._frame = 0
+        self._density_shown: Optional[tuple] = None     # (id of the result, density frame)
         self._pending_y: Optional[float] = None
         self._view_t: Optional[float] = None
         self.opening_frame = 0        # the frame a result opens on (the shell's playback follows)
@@ -191,7 +192,7 @@ class DiffusionLab(LabPresenter):
                 f"{first.get('sliced_w2_floor_sd', nan):.3f}); {r.seconds:.2f} s")
 
     def show_result(self, r: DiffusionLabResult) -> None:
-        self.result = r
+        self.result, self._density_shown = r, None
         self.info.setText(self.result_summary(r))
         self.key.setText(KEY_HTML.format(
             n=TRAILS_SHOWN, target="posterior" if r.posterior is not None else "prior (no contours)"))
@@ -306,14 +307,22 @@ class DiffusionLab(LabPresenter):
         index = int(np.clip(index, 0, len(main.t) - 1))
         self._frame = index
         t = float(main.t[index])
-        density = r.density[int(np.argmin(np.abs(r.density_t - t)))]
+        self._show_density(r, int(np.argmin(np.abs(r.density_t - t))))
+        for canvas, run in zip(self.canvases, r.runs):
+            canvas.set_frame(index if run is main else int(np.argmin(np.abs(run.t - t))))
+        self._cursors.call(self._move_cursors, t)
+
+    def _show_density(self, r: DiffusionLabResult, k: int) -> None:
+        """Heat map of density frame ``k`` (uploaded only when ``k`` changes: several
+        playback frames share one)."""
+        if self._density_shown == (id(r), k):
+            return
+        self._density_shown = (id(r), k)
+        density = r.density[k]
         top = float(np.nanmax(density))
         clim = (top - 12.0, top)  # log-density: 12 nats of dynamic range
-        for canvas, run in zip(self.canvases, r.runs):
-            f = index if run is main else int(np.argmin(np.abs(run.t - t)))
+        for canvas in self.canvases[:len(r.runs)]:
             canvas.set_density(density, r.xlim, r.ylim, log=False, clim=clim)
-            canvas.set_frame(f)
-        self._cursors.call(self._move_cursors, t)
 
     def _move_cursors(self, t: float) -> None:
         for plot in self.plots.values():
