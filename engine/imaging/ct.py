@@ -7,7 +7,7 @@ once per angle set as a sparse CSR matrix ``A`` of shape ``(n_angles * n, n * n)
 is stored as well, so :meth:`Radon.adjoint` is the exact transpose of :meth:`Radon.forward`
 (adjoint test to float precision).  Sinograms are laid out ``(z, n_angles, n_det)``.
 
-Speed: the matrices (``A``, ``A^T`` on first use, FBP's back-projection) are assembled once
+Speed: the matrices (``A``, ``A^T``, FBP's back-projection, each on first use) are assembled once
 per geometry and kept on disk (:mod:`engine.imaging.operator_cache`); the back-projection is
 written straight into CSR arrays (no sort), so a new geometry's first FBP waits mostly for
 ``A`` (issue #16).  Each is split into :data:`COLUMN_BANDS` column bands
@@ -26,7 +26,8 @@ import scipy.sparse as sp
 import torch
 
 from engine.core.linop import LinearOperator
-from engine.imaging.operator_cache import cached_matrix
+from engine.imaging.ct_direct import project_direct
+from engine.imaging.operator_cache import cached_matrix, is_cached
 
 __all__ = ["CHUNK_SLICES", "COLUMN_BANDS", "Radon", "add_noise"]
 
@@ -226,10 +227,9 @@ class Radon(LinearOperator):
         self.device = torch.device(device)
         self.dtype = dtype
         self._rad = np.deg2rad(self.angles_deg.numpy())
-        self._mats: dict = {}  # (kind, dtype) → torch CSR; "At" and "B" are built on first use
+        self._mats: dict = {}  # (kind, dtype) → torch CSR, each built (or loaded) on first use
         self.in_shape, self.out_shape = (self.n, self.n), self.sino_shape
         self.nonnegative = True  # bilinear weights ≥ 0: SIRT's row/column sums apply (§4.3)
-        self._csr("A", dtype)
 
     @property
     def n_angles(self) -> int:
@@ -248,7 +248,7 @@ class Radon(LinearOperator):
         n, na, rad, npt = self.n, self.n_angles, self._rad, _np_dtype(dtype)
         if kind == "A":
             rows, k = na * n, _n_bands(n * n)
-            m = cached_matrix(f"radon{k}", n, rad, (k * rows, n * n), npt,
+            m = cached_matrix(self._a_kind(), n, rad, (k * rows, n * n), npt,
                               lambda: _assemble(n, rad, _rotation_entries, bands=k))
         elif kind == "At":
             per = -(-na // _n_bands(na * n))
@@ -269,6 +269,34 @@ class Radon(LinearOperator):
                                     (rows, m.shape[1]), dtype, self.device))
         self._mats[(kind, dtype)] = blocks
         return blocks
+
+    def _a_kind(self) -> str:
+        """Disk-cache name of the forward matrix (its number of pixel bands included)."""
+        return f"radon{_n_bands(self.n * self.n)}"
+
+    def has_matrix(self, dtype: torch.dtype | None = None) -> bool:
+        """Whether the forward matrix ``A`` is in memory or in the disk cache (cheap to get)."""
+        dtype = dtype or self.dtype
+        return (("A", dtype) in self._mats
+                or is_cached(self._a_kind(), self.n, self._rad, _np_dtype(dtype)))
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """``A x`` for a one-off projection, e.g. simulated data (§4.1; issue #16).
+
+        :meth:`forward` when ``A`` is in memory or on disk (or the operator is not on the
+        CPU); otherwise :func:`~engine.imaging.ct_direct.project_direct`, which computes
+        the same sinogram angle by angle without assembling ``A`` (equal up to float
+        rounding), so the first image of a new geometry does not wait for the matrix.
+        """
+        dt = self._dtype_of(x)
+        if self.device.type != "cpu" or self.has_matrix(dt):
+            return self.forward(x)
+        squeeze = x.dim() == 2
+        xb = x.unsqueeze(0) if squeeze else x
+        if tuple(xb.shape[1:]) != (self.n, self.n):
+            raise ValueError(f"expected (..., {(self.n, self.n)}), got {tuple(x.shape)}")
+        out = project_direct(xb.to(dt), self.n, self._rad)
+        return out[0] if squeeze else out
 
     def matrix(self, dtype: torch.dtype | None = None) -> sp.csr_matrix:
         """The forward matrix ``A`` ``(n_angles · n, n²)`` as a scipy CSR matrix (a copy)."""

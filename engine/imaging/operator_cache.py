@@ -29,7 +29,8 @@ import scipy.sparse as sp
 
 from engine.core.progress import unbroken
 
-__all__ = ["FORMAT_VERSION", "MAX_BYTES", "MIN_CACHED_SAMPLES", "cache_dir", "cached_matrix"]
+__all__ = ["FORMAT_VERSION", "MAX_BYTES", "MIN_CACHED_SAMPLES", "cache_dir", "cached_matrix",
+           "is_cached"]
 
 FORMAT_VERSION = 2  # 2: matrices stacked in column bands (engine.imaging.ct)
 MAX_BYTES = 2 * 2 ** 30
@@ -126,6 +127,21 @@ def _compact(m: sp.csr_matrix, dtype) -> sp.csr_matrix:
                           m.indptr.astype(idx, copy=False)), shape=m.shape, copy=False)
 
 
+def _path(kind: str, n: int, angles_rad: np.ndarray, dtype) -> Path | None:
+    """File of matrix ``kind`` of a geometry, or None when it would not be cached on disk."""
+    folder = cache_dir()
+    if folder is None or n * n * len(angles_rad) < MIN_CACHED_SAMPLES:
+        return None
+    return folder / _key(kind, n, angles_rad, np.dtype(dtype))
+
+
+def is_cached(kind: str, n: int, angles_rad: np.ndarray, dtype) -> bool:
+    """Whether :func:`cached_matrix` would find ``kind`` of this geometry on disk (a file of
+    that name exists; it is validated only when read)."""
+    path = _path(kind, n, np.ascontiguousarray(angles_rad, dtype=np.float64), dtype)
+    return path is not None and path.is_file()
+
+
 def cached_matrix(kind: str, n: int, angles_rad: np.ndarray, shape: tuple[int, int], dtype,
                   build: Callable[[], sp.csr_matrix]) -> sp.csr_matrix:
     """The CSR matrix ``kind`` of a geometry, from the disk cache or from ``build()`` (§4.1).
@@ -152,9 +168,7 @@ def cached_matrix(kind: str, n: int, angles_rad: np.ndarray, shape: tuple[int, i
     """
     angles_rad = np.ascontiguousarray(angles_rad, dtype=np.float64)
     dtype = np.dtype(dtype)
-    folder = cache_dir()
-    use_disk = folder is not None and n * n * len(angles_rad) >= MIN_CACHED_SAMPLES
-    path = folder / _key(kind, n, angles_rad, dtype) if use_disk else None
+    path = _path(kind, n, angles_rad, dtype)
     if path is not None and path.is_file():
         m = _load(path, n, angles_rad, shape, dtype)
         if m is not None:

@@ -244,7 +244,7 @@ def test_operator_disk_cache(tmp_path, monkeypatch):
         assert torch.equal(R2.forward(x), ref_f) and torch.equal(fbp(ref_f, R2), ref_b)
         assert torch.equal(R2.adjoint(ref_f), ref_a)          # A^T too (issue #16)
         with pytest.raises(AssertionError):           # another geometry is not in the cache
-            Radon(20, _angles(13))
+            Radon(20, _angles(13)).forward(x)
     for f in files:                                    # corrupt and truncated files: rebuilt
         f.write_bytes(b"not a zip" if f.name.startswith("radon") else f.read_bytes()[:100])
     assert oc._load(files[0], 20, np.deg2rad(th.numpy()), (1, 1), np.float32) is None
@@ -255,7 +255,7 @@ def test_operator_disk_cache(tmp_path, monkeypatch):
     assert len(list((tmp_path / "radon").glob("radon*-f8-*.npz"))) == 1
     monkeypatch.setenv("FLOWSCOPE_CACHE_DIR", "off")
     assert oc.cache_dir() is None
-    Radon(20, _angles(14))
+    Radon(20, _angles(14)).forward(x)
     assert len(list((tmp_path / "radon").glob("*a14*"))) == 0
 
 
@@ -284,6 +284,7 @@ def test_bands_and_chunks_equal_single_products(monkeypatch):
     from engine.imaging import ct
     th = _angles(10)
     r1 = Radon(24, th, dtype=torch.float64)            # 576 columns: one band
+    r1._csr("A", torch.float64)                         # built now (operators are lazy)
     monkeypatch.setattr(ct, "_BAND_COLUMNS", 50)
     R = Radon(24, th, dtype=torch.float64)             # 12 bands of pixels, 5 of angles
     assert len(R._csr("A", torch.float64)) == 12 and len(r1._csr("A", torch.float64)) == 1
@@ -298,3 +299,37 @@ def test_bands_and_chunks_equal_single_products(monkeypatch):
     assert torch.allclose(R.adjoint(y)[17], R.adjoint(y[17]), atol=1e-12)
     assert torch.allclose(fbp(y, R), fbp(y, r1), atol=1e-12)
     assert torch.allclose(fbp(y, R)[-2], fbp(y[-2], R), atol=1e-12)
+
+
+@pytest.mark.parametrize("n, dtype, tol", [(20, torch.float64, 1e-13), (47, torch.float64, 1e-13),
+                                           (64, torch.float32, 2e-6)])
+def test_direct_projection_equals_the_matrix(n, dtype, tol):
+    """The projection computed without assembling A (fixed-stride rows, duplicates added by
+    the product) equals the assembled matrix applied to the same slices (§4.1; issue #16)."""
+    from engine.imaging.ct_direct import project_direct
+    th = torch.tensor([0.0, 10.0, 33.3, 45.0, 90.0, 120.5, 135.0, 179.0], dtype=torch.float64)
+    x = torch.rand(3, n, n, generator=torch.Generator().manual_seed(n), dtype=dtype)
+    R = Radon(n, th, dtype=dtype)
+    ours = project_direct(x, n, np.deg2rad(th.numpy()))
+    ref = R.forward(x)
+    assert ours.dtype == dtype and ours.shape == ref.shape
+    assert float((ours - ref).norm() / ref.norm()) < tol
+
+
+def test_project_waits_for_no_matrix(tmp_path, monkeypatch):
+    """A new operator assembles nothing; ``project`` of a new geometry leaves A unbuilt and
+    equals ``forward``; with A in memory or on disk ``project`` is ``forward`` (issue #16)."""
+    import engine.imaging.operator_cache as oc
+    monkeypatch.setenv("FLOWSCOPE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(oc, "MIN_CACHED_SAMPLES", 0)
+    x = torch.rand(2, 24, 24, generator=torch.Generator().manual_seed(1))
+    R = Radon(24, _angles(9))
+    assert R.operator_bytes() == 0 and not R.has_matrix()
+    y = R.project(x)
+    assert R.operator_bytes() == 0 and y.shape == (2, 9, 24)
+    assert torch.allclose(y, R.forward(x), rtol=1e-5, atol=1e-5)
+    assert R.has_matrix() and torch.equal(R.project(x[0]), R.forward(x[0]))
+    fresh = Radon(24, _angles(9))                       # A read back from the disk cache
+    assert fresh.has_matrix() and torch.equal(fresh.project(x), R.forward(x))
+    with pytest.raises(ValueError):
+        Radon(24, _angles(10)).project(torch.zeros(2, 23, 24))
