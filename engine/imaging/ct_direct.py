@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-__all__ = ["direct_rows", "project_direct"]
+__all__ = ["direct_rows", "project_direct", "backproject_direct"]
 
 _ENTRIES_PER_CHUNK = 2 ** 20   # weights per block of angles: the block stays in the cache
 
@@ -63,25 +63,64 @@ def direct_rows(n: int, angles_rad: np.ndarray, dtype=np.float32) -> sp.csr_matr
                          copy=False)
 
 
+def _slices(x: torch.Tensor, shape: tuple) -> tuple[torch.Tensor, bool]:
+    """``x`` as a stack ``(z, *shape)`` and whether it was one slice; ValueError otherwise."""
+    squeeze = x.dim() == len(shape)
+    xb = x.unsqueeze(0) if squeeze else x
+    if xb.dim() != len(shape) + 1 or tuple(xb.shape[1:]) != tuple(shape):
+        raise ValueError(f"expected (..., {tuple(shape)}), got {tuple(x.shape)}")
+    return xb, squeeze
+
+
+def _torch_csr(m: sp.csr_matrix) -> torch.Tensor:
+    with warnings.catch_warnings():                 # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int32)),
+                                       torch.from_numpy(m.indices.astype(np.int32)),
+                                       torch.from_numpy(m.data), size=m.shape)
+
+
 def project_direct(x: torch.Tensor, n: int, angles_rad: np.ndarray) -> torch.Tensor:
-    """Sinogram ``A x`` of slices ``x (z, n, n)`` without assembling ``A`` (§4.1).
+    """Sinogram ``A x`` of slices ``x (z, n, n)`` (or one ``(n, n)``) without assembling ``A``.
 
     Computed on the CPU in ``x``'s precision (float32 or float64), a block of angles at a
     time from :func:`direct_rows` (torch's sparse product adds the duplicates); returned
-    on ``x``'s device, laid out ``(z, n_angles, n)``.
+    on ``x``'s device, laid out ``(z, n_angles, n)`` (§4.1).
     """
+    xb, squeeze = _slices(x, (n, n))
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-    z = x.shape[0]
-    cols = x.detach().to(device="cpu", dtype=dtype).reshape(z, n * n).T.contiguous()
-    out = torch.empty((len(angles_rad) * n, z), dtype=dtype)
+    z, na = xb.shape[0], len(angles_rad)
+    cols = xb.detach().to(device="cpu", dtype=dtype).reshape(z, n * n).T.contiguous()
+    out = torch.empty((na * n, z), dtype=dtype)
     per = max(1, _ENTRIES_PER_CHUNK // (4 * n * n))
-    for s in range(0, len(angles_rad), per):
-        m = direct_rows(n, angles_rad[s:s + per], np.float64 if dtype == torch.float64
-                        else np.float32)
-        with warnings.catch_warnings():             # "sparse CSR support is in beta"
-            warnings.simplefilter("ignore", UserWarning)
-            block = torch.sparse_csr_tensor(torch.from_numpy(m.indptr),
-                                            torch.from_numpy(m.indices),
-                                            torch.from_numpy(m.data), size=m.shape)
-        out[s * n:s * n + m.shape[0]] = torch.sparse.mm(block, cols)
-    return out.T.reshape(z, len(angles_rad), n).contiguous().to(x.device)
+    for s in range(0, na, per):
+        m = direct_rows(n, angles_rad[s:s + per],
+                        np.float64 if dtype == torch.float64 else np.float32)
+        out[s * n:s * n + m.shape[0]] = torch.sparse.mm(_torch_csr(m), cols)
+    sino = out.T.reshape(z, na, n).contiguous().to(x.device)
+    return sino[0] if squeeze else sino
+
+
+def backproject_direct(q: torch.Tensor, n: int, angles_rad: np.ndarray, per: int,
+                       build) -> torch.Tensor:
+    """FBP's back-projection of ``q (z, n_angles, n + 1)`` one angle group at a time (§4.2).
+
+    ``build(n, angles, per, dtype)`` is the back-projection assembly of
+    :class:`~engine.imaging.ct.Radon` (``_assemble_backprojection``); each group of ``per``
+    angles is assembled, applied and dropped, so a new geometry's first FBP allocates and
+    writes no matrix (issue #16).  The groups are the bands of the stored matrix, added in
+    the same order: equal to :meth:`Radon.backproject` with the matrix up to rounding.
+    """
+    qb, squeeze = _slices(q, (len(angles_rad), n + 1))
+    dtype = torch.float64 if q.dtype == torch.float64 else torch.float32
+    z, na = qb.shape[0], len(angles_rad)
+    cols = qb.detach().to(device="cpu", dtype=dtype).reshape(z, na * (n + 1)).T.contiguous()
+    out = None
+    for s in range(0, na, per):
+        m = build(n, angles_rad[s:s + per], per,
+                  np.float64 if dtype == torch.float64 else np.float32)
+        part = cols[s * (n + 1):(s + m.shape[1] // (n + 1)) * (n + 1)]
+        out = (torch.sparse.mm(_torch_csr(m), part) if out is None
+               else torch.addmm(out, _torch_csr(m), part))
+    image = out.T.reshape(z, n, n).contiguous().to(q.device)
+    return image[0] if squeeze else image

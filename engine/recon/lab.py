@@ -315,8 +315,8 @@ def _reconstruct(name, cfg, op, data, truth, lo, span, notes: list) -> Generator
         notes.append(_diverged_note(name, total))
         return None
     run.volume = vol.cpu().numpy()
-    if not run.iterates:   # a direct method (FBP): its image is shown before the scores,
-        # whose data residual may first assemble the matrix A (issue #16)
+    if not run.iterates:   # nothing shown yet (FBP): the image before its scores, whose
+        # data residual may first assemble the matrix A (issue #16)
         yield Progress(lo + span, f"{name}: scoring", partial={
             "stage": f"method:{name}", "method": name, "iteration": total,
             "volume": run.volume})
