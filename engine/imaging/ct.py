@@ -296,6 +296,11 @@ class Radon(LinearOperator):
             return self.forward(x)
         return project_direct(x.to(dt), self.n, self._rad)
 
+    def assemble(self) -> None:
+        """Assemble (or load) ``A`` and FBP's back-projection now, both kept on disk (#16)."""
+        for kind in ("A", "B"):
+            self._csr(kind, self.dtype)
+
     def matrix(self, dtype: torch.dtype | None = None) -> sp.csr_matrix:
         """The forward matrix ``A`` ``(n_angles · n, n²)`` as a scipy CSR matrix (a copy)."""
         blocks = self._csr("A", dtype or self.dtype)

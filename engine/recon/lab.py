@@ -320,6 +320,8 @@ def _reconstruct(name, cfg, op, data, truth, lo, span, notes: list) -> Generator
         yield Progress(lo + span, f"{name}: scoring", partial={
             "stage": f"method:{name}", "method": name, "iteration": total,
             "volume": run.volume})
+        if isinstance(op, Radon):
+            op.assemble()        # now, after the image: the next run reads them from disk
     run.psnr = psnr(vol, truth, data_range=1.0)
     run.psnr_curve.append((total, run.psnr))
     run.residual_curve.append((total, _residual(op, data, vol)))

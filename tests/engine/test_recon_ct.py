@@ -336,6 +336,10 @@ def test_project_waits_for_no_matrix(tmp_path, monkeypatch):
     assert fresh.has_matrix() and torch.equal(fresh.project(x), R.forward(x))
     with pytest.raises(ValueError):
         Radon(24, _angles(10)).project(torch.zeros(2, 23, 24))
+    later = Radon(24, _angles(11))
+    later.assemble()                                    # what the lab does after FBP's image
+    assert later.has_matrix() and ("B", torch.float32) in later._mats
+    assert sorted(f.name[:3] for f in (tmp_path / "radon").glob("*a11*")) == ["fbp", "rad"]
 
 
 @pytest.mark.parametrize("n, per, dtype, tol", [(20, 3, torch.float64, 1e-13),
