@@ -1,4 +1,5 @@
-"""Forward projection without assembling the Radon matrix (SCIENCE.md §4.1; issue #16).
+"""Projection and FBP back-projection without assembling their matrices (SCIENCE.md §4.1-4.2;
+issue #16).
 
 :class:`engine.imaging.ct.Radon` stores its projector ``A`` as a sorted, duplicate-free CSR
 matrix: the right form for the iterative methods, which apply it hundreds of times, but
@@ -11,6 +12,8 @@ corners, duplicates left for the product to add, corners outside the image given
 — that need no sort.  The weights are the ones :func:`engine.imaging.ct._rotation_entries`
 computes (same float64 formulas), so the result equals ``A x`` up to the order in which
 float rounding happens (relative ``1e-6`` in float32, ``1e-13`` in float64).
+:func:`backproject_direct` likewise assembles FBP's back-projection one angle group at a
+time, applies it and drops it: a first FBP writes no matrix.
 """
 from __future__ import annotations
 
