@@ -14,7 +14,7 @@ The machine may be shared: the load average is printed with the figures.
 Usage::
 
     .venv/bin/python benchmarks/gradient_flow.py [--device cuda] [--n 100000] [--steps 1000]
-                                                 [--threads 1] [--skip-tuned]
+                                                 [--threads 1|app] [--skip-tuned]
 """
 from __future__ import annotations
 
@@ -124,11 +124,15 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--numpy-subset", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--threads", default="0",
+                        help="torch threads: a number, 0 (torch's default) or 'app' (what the "
+                             "app sets, app/application.py configure_torch: cores - 1)")
     parser.add_argument("--skip-tuned", action="store_true", help="only the defaults table")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads == "app":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+    elif int(args.threads):
+        torch.set_num_threads(int(args.threads))
     device = args.device
     if device.startswith("cuda") and not torch.cuda.is_available():
         print(f"CUDA not available: falling back to the CPU ({torch.get_num_threads()} threads)")

@@ -120,21 +120,23 @@ def make_plane(w0: torch.Tensor, v: torch.Tensor) -> Plane:
     return Plane(v, e1, e2)
 
 
-def _grad_into(P, G, t1, t2, nu: float) -> None:
+def _grad_into(P, G, t1, t2, t3, nu: float) -> None:
     """Planar population gradient ``α w + β v`` of ``w = (x, y) = P (2, m)``, ``v = (ν, 0)``.
 
     ``α = ½ - ν |y| / (2π r²)`` (``= ½ - ν sin θ/(2π r)``, §1.3), ``β ν = -ν φ/(2π)`` with
-    ``φ = π - θ = π/2 + atan(x/|y|)`` (``atan2`` is not vectorised for float64 on the CPU
-    and cost over half of an RK4 step; ``atan`` is, and ``|y|`` floored at ``√tiny`` keeps
-    ``w = 0`` and the teacher's line exact: ``φ = π/2`` and ``0`` or ``π``).  Writes
-    ``G (2, m)``, uses ``t1, t2 (m,)`` as scratch; ``G = α P`` is one operation on both rows.
+    ``φ = π - θ = π/2 + atan(q)``, ``q = x/|y|`` (``atan2`` is not vectorised for float64 on
+    the CPU and cost over half of an RK4 step; ``atan`` is, and ``|y|`` floored at ``√tiny``
+    keeps ``w = 0`` and the teacher's line exact: ``φ = π/2`` and ``0`` or ``π``).  With
+    ``q`` at hand, ``|y|/r² = 1/(|y| + x q)``: a fused multiply-add and a reciprocal (#16:
+    ten vector operations per gradient).  Writes ``G (2, m)``, uses ``t1, t2, t3 (m,)`` as
+    scratch; ``G = α P`` is one operation on both rows.
     """
     k = nu / (2.0 * math.pi)
     x, y = P[0], P[1]
     torch.abs(y, out=t1).clamp_min_(norm_floor(x.dtype))       # |y| (> 0)
-    torch.div(x, t1, out=t2).atan_()                            # φ - π/2
-    r2 = torch.mul(x, x, out=G[1]).addcmul_(t1, t1)             # r² (≥ tiny)
-    alpha = torch.sub(0.5, t1.div_(r2), alpha=k, out=t1)
+    q = torch.div(x, t1, out=t3)                                # q = x/|y|
+    torch.atan(q, out=t2)                                       # φ - π/2
+    alpha = torch.sub(0.5, t1.addcmul_(x, q).reciprocal_(), alpha=k, out=t1)  # |y|/r²
     torch.mul(P, alpha, out=G)                                  # α w
     G[0].add_(t2, alpha=-k).sub_(0.25 * nu)                     # - kφ  (kπ/2 = ν/4)
 
@@ -142,7 +144,7 @@ def _grad_into(P, G, t1, t2, nu: float) -> None:
 def planar_grad_fm(W: torch.Tensor, nu: float) -> torch.Tensor:
     """Population gradient of planar weights ``W (2, M)`` against ``v = (ν, 0)`` (§1.3)."""
     out = torch.empty_like(W)
-    _grad_into(W, out, torch.empty_like(W[0]), torch.empty_like(W[0]), nu)
+    _grad_into(W, out, *(torch.empty_like(W[0]) for _ in range(3)), nu)
     return out
 
 
@@ -155,7 +157,7 @@ class _Chunked:
     """
 
     n_pairs = 0     # (2, chunk) buffers
-    n_buffers = 2   # (chunk,) buffers
+    n_buffers = 3   # (chunk,) buffers
 
     def __init__(self, nu: float):
         self.nu = nu
@@ -177,7 +179,7 @@ class _Chunked:
         chunk, work = self._scratch(S)
         for lo in range(0, S.shape[1], chunk):
             hi = min(S.shape[1], lo + chunk)
-            bufs = [b[..., :hi - lo] for b in work]
+            bufs = work if hi - lo == work[-1].shape[0] else [b[..., :hi - lo] for b in work]
             self._step(S[:, lo:hi], out[:, lo:hi], h, bufs)
         return out
 
@@ -195,8 +197,8 @@ class PlanarEuler(_Chunked):
     n_pairs = 1
 
     def _step(self, S, out, h, bufs) -> None:
-        G, t1, t2 = bufs
-        _grad_into(S, G, t1, t2, self.nu)
+        G, t1, t2, t3 = bufs
+        _grad_into(S, G, t1, t2, t3, self.nu)
         torch.add(S, G, alpha=-h, out=out)
 
 
@@ -207,11 +209,11 @@ class PlanarRK4(_Chunked):
     n_pairs = 3
 
     def _step(self, S, out, h, bufs) -> None:
-        G, A, P, t1, t2 = bufs
-        _grad_into(S, A, t1, t2, self.nu)                               # k1 → accumulator
+        G, A, P, *t = bufs
+        _grad_into(S, A, *t, self.nu)                                   # k1 → accumulator
         torch.add(S, A, alpha=-0.5 * h, out=P)
         for weight, reach in ((2.0, 0.5 * h), (2.0, h), (1.0, None)):  # k2, k3, k4
-            _grad_into(P, G, t1, t2, self.nu)
+            _grad_into(P, G, *t, self.nu)
             A.add_(G, alpha=weight)
             if reach is not None:
                 torch.add(S, G, alpha=-reach, out=P)

@@ -8,6 +8,8 @@ reference integrator) checks every accepted step.
 """
 from __future__ import annotations
 
+import math
+
 import time
 from typing import Generator
 
@@ -82,9 +84,16 @@ def _threshold(cfg: FlowConfig) -> float:
 def _is_bad(S: torch.Tensor, dim: int, thresh: float) -> bool:
     """Any non-finite value, or some effective norm above ``thresh`` (feature-major ``S``).
 
-    One pass: a NaN or infinite entry makes the effective norm NaN or infinite, and ``max``
-    propagates NaN, so the comparison alone catches it.
+    One pass when the state is the weights alone (depth 1; #16): ``‖w‖ ≤ √d max|w_i|``, so
+    ``max|w_i| ≤ thresh/√d`` clears every column; NaN propagates through ``aminmax`` and
+    fails that test.  Otherwise (or when the bound does not clear) the effective norms are
+    computed: a NaN or infinite entry makes one NaN or infinite, ``max`` propagates NaN, and
+    the comparison alone catches it.
     """
+    if S.shape[0] == dim and S.numel():
+        lo, hi = (float(v) * math.sqrt(dim) for v in torch.aminmax(S))
+        if -lo <= thresh and hi <= thresh:          # both False for NaN
+            return False
     return not float(effective_norm_fm(S, dim).max()) <= thresh
 
 

@@ -7,10 +7,11 @@ once per angle set as a sparse CSR matrix ``A`` of shape ``(n_angles * n, n * n)
 is stored as well, so :meth:`Radon.adjoint` is the exact transpose of :meth:`Radon.forward`
 (adjoint test to float precision).  Sinograms are laid out ``(z, n_angles, n_det)``.
 
-Speed: the matrices (``A``, ``A^T`` on first use, FBP's back-projection) are assembled once
-per geometry and kept on disk (:mod:`engine.imaging.operator_cache`); the back-projection is
-written straight into CSR arrays (no sort), so a new geometry's first FBP waits mostly for
-``A`` (issue #16).  Each is split into :data:`COLUMN_BANDS` column bands
+Speed: the matrices (``A``, ``A^T``, FBP's back-projection, each on first use) are assembled
+once per geometry and kept on disk (:mod:`engine.imaging.operator_cache`); the back-projection
+is written straight into CSR arrays (no sort), and :meth:`Radon.project` computes a new
+geometry's simulated sinogram without ``A`` (:mod:`engine.imaging.ct_direct`), so the first
+FBP waits for neither sort (issue #16).  Each is split into :data:`COLUMN_BANDS` column bands
 (pixel rows for ``A``, angle groups for ``A^T`` and FBP's back-projection), and is applied to
 :data:`CHUNK_SLICES` slices at a time, band after band: the part of the input a band reads
 (``n² / 16`` pixels × 32 slices × 4 bytes = 512 KiB at n = 256) stays in the L2 cache.  On a
@@ -26,7 +27,8 @@ import scipy.sparse as sp
 import torch
 
 from engine.core.linop import LinearOperator
-from engine.imaging.operator_cache import cached_matrix
+from engine.imaging.ct_direct import backproject_direct, project_direct
+from engine.imaging.operator_cache import cached_matrix, is_cached
 
 __all__ = ["CHUNK_SLICES", "COLUMN_BANDS", "Radon", "add_noise"]
 
@@ -226,10 +228,10 @@ class Radon(LinearOperator):
         self.device = torch.device(device)
         self.dtype = dtype
         self._rad = np.deg2rad(self.angles_deg.numpy())
-        self._mats: dict = {}  # (kind, dtype) → torch CSR; "At" and "B" are built on first use
+        self._mats: dict = {}  # (kind, dtype) → torch CSR, each built (or loaded) on first use
+        self._b_used = False   # FBP's first back-projection ran without its matrix (#16)
         self.in_shape, self.out_shape = (self.n, self.n), self.sino_shape
         self.nonnegative = True  # bilinear weights ≥ 0: SIRT's row/column sums apply (§4.3)
-        self._csr("A", dtype)
 
     @property
     def n_angles(self) -> int:
@@ -248,7 +250,7 @@ class Radon(LinearOperator):
         n, na, rad, npt = self.n, self.n_angles, self._rad, _np_dtype(dtype)
         if kind == "A":
             rows, k = na * n, _n_bands(n * n)
-            m = cached_matrix(f"radon{k}", n, rad, (k * rows, n * n), npt,
+            m = cached_matrix(self._a_kind(), n, rad, (k * rows, n * n), npt,
                               lambda: _assemble(n, rad, _rotation_entries, bands=k))
         elif kind == "At":
             per = -(-na // _n_bands(na * n))
@@ -257,8 +259,8 @@ class Radon(LinearOperator):
                               lambda: _transpose_bands([_to_scipy(b)
                                                         for b in self._csr("A", dtype)], per * n))
         else:
-            per = -(-na // _n_bands(na * (n + 1)))
-            rows, k = n * n, -(-na // per)            # bands of whole angle groups
+            per, k = self._b_groups()
+            rows = n * n                              # bands of whole angle groups
             m = cached_matrix(f"fbp{k}", n, rad, (k * rows, na * (n + 1)), npt,
                               lambda: _assemble_backprojection(n, rad, per, npt))
         blocks = []
@@ -269,6 +271,35 @@ class Radon(LinearOperator):
                                     (rows, m.shape[1]), dtype, self.device))
         self._mats[(kind, dtype)] = blocks
         return blocks
+
+    def _b_groups(self) -> tuple[int, int]:
+        """Angles per band of FBP's back-projection matrix, and its number of bands."""
+        per = -(-self.n_angles // _n_bands(self.n_angles * (self.n + 1)))
+        return per, -(-self.n_angles // per)
+
+    def _a_kind(self) -> str:
+        """Disk-cache name of the forward matrix (its number of pixel bands included)."""
+        return f"radon{_n_bands(self.n * self.n)}"
+
+    def has_matrix(self, dtype: torch.dtype | None = None) -> bool:
+        """Whether the forward matrix ``A`` is in memory or in the disk cache (cheap to get)."""
+        dtype = dtype or self.dtype
+        return (("A", dtype) in self._mats
+                or is_cached(self._a_kind(), self.n, self._rad, _np_dtype(dtype)))
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """``A x`` for a one-off projection, e.g. simulated data (§4.1; issue #16): :meth:`forward`
+        when ``A`` is in memory or on disk (or off the CPU), else ``project_direct``, the same
+        sinogram angle by angle without assembling ``A`` (equal up to float rounding)."""
+        dt = self._dtype_of(x)
+        if self.device.type != "cpu" or self.has_matrix(dt):
+            return self.forward(x)
+        return project_direct(x.to(dt), self.n, self._rad)
+
+    def assemble(self) -> None:
+        """Assemble (or load) ``A`` and FBP's back-projection now, both kept on disk (#16)."""
+        for kind in ("A", "B"):
+            self._csr(kind, self.dtype)
 
     def matrix(self, dtype: torch.dtype | None = None) -> sp.csr_matrix:
         """The forward matrix ``A`` ``(n_angles · n, n²)`` as a scipy CSR matrix (a copy)."""
@@ -317,10 +348,16 @@ class Radon(LinearOperator):
 
         ``q`` has ``n`` detector bins (zero beyond) or ``n + 1`` (the last one = the first
         sample past the detector, as scikit-image's padded filtered sinogram provides).
-        """
-        dt = self._dtype_of(q)
+        Without the matrix in memory or on disk, the first call on the CPU goes group by group
+        keeping nothing (``backproject_direct``, #16); later calls assemble (and cache) it."""
+        dt, (per, k) = self._dtype_of(q), self._b_groups()
         if q.shape[-1] == self.n:
             q = torch.nn.functional.pad(q, (0, 1))
+        if (self.device.type == "cpu" and ("B", dt) not in self._mats and not self._b_used
+                and not is_cached(f"fbp{k}", self.n, self._rad, _np_dtype(dt))):
+            self._b_used = True
+            return backproject_direct(q.to(dt), self.n, self._rad, per,
+                                      _assemble_backprojection)
         return self._apply(self._csr("B", dt), q.to(dt), (self.n_angles, self.n + 1),
                            (self.n, self.n))
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +30,8 @@ import scipy.sparse as sp
 
 from engine.core.progress import unbroken
 
-__all__ = ["FORMAT_VERSION", "MAX_BYTES", "MIN_CACHED_SAMPLES", "cache_dir", "cached_matrix"]
+__all__ = ["FORMAT_VERSION", "MAX_BYTES", "MIN_CACHED_SAMPLES", "cache_dir", "cached_matrix",
+           "is_cached"]
 
 FORMAT_VERSION = 2  # 2: matrices stacked in column bands (engine.imaging.ct)
 MAX_BYTES = 2 * 2 ** 30
@@ -60,14 +62,49 @@ def _valid(m: sp.csr_matrix, shape: tuple[int, int], dtype: np.dtype) -> bool:
             and (len(ix) == 0 or (int(ix.min()) >= 0 and int(ix.max()) < shape[1])))
 
 
+def _mapped(path: Path, names: tuple) -> dict | None:
+    """The ``.npy`` members ``names`` of an uncompressed ``.npz`` as read-only memory maps.
+
+    No copy and no CRC pass over hundreds of MB (issue #16: reading the arrays was most of
+    a disk-cached set-up); the pages are read when a product touches them.  Files are only
+    ever replaced by a rename, never rewritten in place, so a mapping stays valid.  None
+    when a member is compressed or not a plain ``.npy`` array (then :func:`np.load` reads).
+    """
+    out = {}
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as fh:
+        for name in names:
+            info = zf.getinfo(name + ".npy")
+            if info.compress_type != zipfile.ZIP_STORED:
+                return None
+            fh.seek(info.header_offset)
+            head = fh.read(30)                       # the member's local file header
+            if head[:4] != b"PK\x03\x04":
+                return None
+            skip = int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
+            fh.seek(info.header_offset + 30 + skip)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(
+                               np.lib.format.read_magic(fh))
+            if read_header is None:
+                return None
+            shape, fortran, dtype = read_header(fh)
+            if fortran or dtype.hasobject:
+                return None
+            out[name] = (np.memmap(path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape)
+                         if int(np.prod(shape)) else np.zeros(shape, dtype))
+    return out
+
+
 def _load(path: Path, n: int, angles_rad: np.ndarray, shape, dtype) -> sp.csr_matrix | None:
     try:
         with np.load(path, allow_pickle=False) as f:
             if (int(f["version"]) != FORMAT_VERSION or int(f["n"]) != n
                     or not np.array_equal(f["angles"], angles_rad)):
                 return None
-            m = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]),
-                              copy=False)
+            arrays = _mapped(path, ("data", "indices", "indptr")) or {
+                k: f[k] for k in ("data", "indices", "indptr")}
+            m = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
+                              shape=tuple(f["shape"]), copy=False)
         if not _valid(m, tuple(shape), np.dtype(dtype)):
             return None
         os.utime(path)  # recency for the pruning
@@ -126,6 +163,21 @@ def _compact(m: sp.csr_matrix, dtype) -> sp.csr_matrix:
                           m.indptr.astype(idx, copy=False)), shape=m.shape, copy=False)
 
 
+def _path(kind: str, n: int, angles_rad: np.ndarray, dtype) -> Path | None:
+    """File of matrix ``kind`` of a geometry, or None when it would not be cached on disk."""
+    folder = cache_dir()
+    if folder is None or n * n * len(angles_rad) < MIN_CACHED_SAMPLES:
+        return None
+    return folder / _key(kind, n, angles_rad, np.dtype(dtype))
+
+
+def is_cached(kind: str, n: int, angles_rad: np.ndarray, dtype) -> bool:
+    """Whether :func:`cached_matrix` would find ``kind`` of this geometry on disk (a file of
+    that name exists; it is validated only when read)."""
+    path = _path(kind, n, np.ascontiguousarray(angles_rad, dtype=np.float64), dtype)
+    return path is not None and path.is_file()
+
+
 def cached_matrix(kind: str, n: int, angles_rad: np.ndarray, shape: tuple[int, int], dtype,
                   build: Callable[[], sp.csr_matrix]) -> sp.csr_matrix:
     """The CSR matrix ``kind`` of a geometry, from the disk cache or from ``build()`` (§4.1).
@@ -152,9 +204,7 @@ def cached_matrix(kind: str, n: int, angles_rad: np.ndarray, shape: tuple[int, i
     """
     angles_rad = np.ascontiguousarray(angles_rad, dtype=np.float64)
     dtype = np.dtype(dtype)
-    folder = cache_dir()
-    use_disk = folder is not None and n * n * len(angles_rad) >= MIN_CACHED_SAMPLES
-    path = folder / _key(kind, n, angles_rad, dtype) if use_disk else None
+    path = _path(kind, n, angles_rad, dtype)
     if path is not None and path.is_file():
         m = _load(path, n, angles_rad, shape, dtype)
         if m is not None:

@@ -258,7 +258,7 @@ def cached_radon(n: int, n_views: int, angle_range: float, device: str) -> Radon
 
 def _acquire_ct(cfg, truth):
     R = cached_radon(cfg.size, cfg.n_views, float(cfg.angle_range), str(truth.device))
-    sino = R.forward(truth)
+    sino = R.project(truth)      # a new geometry: no wait for the matrix A (issue #16)
     if cfg.noise != "none":
         sino = add_noise(sino, cfg.noise, cfg.noise_level, cfg.seed)
     return R, sino, sino[len(sino) // 2].cpu().numpy(), None, None
@@ -315,6 +315,13 @@ def _reconstruct(name, cfg, op, data, truth, lo, span, notes: list) -> Generator
         notes.append(_diverged_note(name, total))
         return None
     run.volume = vol.cpu().numpy()
+    if not run.iterates:   # nothing shown yet (FBP): the image before its scores, whose
+        # data residual may first assemble the matrix A (issue #16)
+        yield Progress(lo + span, f"{name}: scoring", partial={
+            "stage": f"method:{name}", "method": name, "iteration": total,
+            "volume": run.volume})
+        if isinstance(op, Radon):
+            op.assemble()        # now, after the image: the next run reads them from disk
     run.psnr = psnr(vol, truth, data_range=1.0)
     run.psnr_curve.append((total, run.psnr))
     run.residual_curve.append((total, _residual(op, data, vol)))

@@ -139,3 +139,21 @@ def test_threaded_slices_find_the_same_divergence_step():
         torch.set_num_threads(threads)
     assert split.diverged_step is not None and split.diverged_step == single.diverged_step
     assert torch.equal(split.t, single.t) and torch.equal(split.w, single.w)
+
+
+def test_divergence_check_one_pass_bound_is_exact():
+    """The one-pass bound max|w_i|·√d ≤ threshold never hides a norm above the threshold,
+    a NaN or an infinity (the exact norms decide whenever the bound does not clear)."""
+    S = torch.zeros(2, 10, dtype=torch.float64)
+    assert not runner._is_bad(S, 2, 1e6)
+    S[:, 2] = 8e5                                  # ‖w‖ = 1.13e6 > 1e6 with max|w_i| < 1e6
+    assert runner._is_bad(S, 2, 1e6)
+    S[:, 2] = 6e5                                  # ‖w‖ = 8.5e5: bound fails, norms clear
+    assert not runner._is_bad(S, 2, 1e6)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        T = torch.zeros(2, 10, dtype=torch.float64)
+        T[1, 7] = bad
+        assert runner._is_bad(T, 2, 1e6)
+    L = torch.ones(3, 4, dtype=torch.float64)       # depth 2: (w1, w2, a2), norms |a2|‖w‖
+    L[2, 1] = 2e6
+    assert runner._is_bad(L, 2, 1e6) and not runner._is_bad(L[:, [0, 2, 3]], 2, 1e6)

@@ -230,7 +230,10 @@ def test_operator_disk_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(oc, "MIN_CACHED_SAMPLES", 0)
     th, x = _angles(12), torch.rand(3, 20, 20, generator=torch.Generator().manual_seed(0))
     R = Radon(20, th)
+    first = fbp(R.forward(x), R)                # no matrix assembled, nothing written (#16)
+    assert not list((tmp_path / "radon").glob("fbp*"))
     ref_f, ref_b, ref_a = R.forward(x), fbp(R.forward(x), R), R.adjoint(R.forward(x))
+    assert torch.allclose(first, ref_b, atol=1e-6)
     files = sorted((tmp_path / "radon").glob("*.npz"))
     assert [f.name.split("-")[0].rstrip("0123456789") for f in files] == ["fbp", "radon",
                                                                           "radonT"]
@@ -244,7 +247,7 @@ def test_operator_disk_cache(tmp_path, monkeypatch):
         assert torch.equal(R2.forward(x), ref_f) and torch.equal(fbp(ref_f, R2), ref_b)
         assert torch.equal(R2.adjoint(ref_f), ref_a)          # A^T too (issue #16)
         with pytest.raises(AssertionError):           # another geometry is not in the cache
-            Radon(20, _angles(13))
+            Radon(20, _angles(13)).forward(x)
     for f in files:                                    # corrupt and truncated files: rebuilt
         f.write_bytes(b"not a zip" if f.name.startswith("radon") else f.read_bytes()[:100])
     assert oc._load(files[0], 20, np.deg2rad(th.numpy()), (1, 1), np.float32) is None
@@ -255,7 +258,7 @@ def test_operator_disk_cache(tmp_path, monkeypatch):
     assert len(list((tmp_path / "radon").glob("radon*-f8-*.npz"))) == 1
     monkeypatch.setenv("FLOWSCOPE_CACHE_DIR", "off")
     assert oc.cache_dir() is None
-    Radon(20, _angles(14))
+    Radon(20, _angles(14)).forward(x)
     assert len(list((tmp_path / "radon").glob("*a14*"))) == 0
 
 
@@ -284,6 +287,7 @@ def test_bands_and_chunks_equal_single_products(monkeypatch):
     from engine.imaging import ct
     th = _angles(10)
     r1 = Radon(24, th, dtype=torch.float64)            # 576 columns: one band
+    r1._csr("A", torch.float64)                         # built now (operators are lazy)
     monkeypatch.setattr(ct, "_BAND_COLUMNS", 50)
     R = Radon(24, th, dtype=torch.float64)             # 12 bands of pixels, 5 of angles
     assert len(R._csr("A", torch.float64)) == 12 and len(r1._csr("A", torch.float64)) == 1
@@ -298,3 +302,65 @@ def test_bands_and_chunks_equal_single_products(monkeypatch):
     assert torch.allclose(R.adjoint(y)[17], R.adjoint(y[17]), atol=1e-12)
     assert torch.allclose(fbp(y, R), fbp(y, r1), atol=1e-12)
     assert torch.allclose(fbp(y, R)[-2], fbp(y[-2], R), atol=1e-12)
+
+
+@pytest.mark.parametrize("n, dtype, tol", [(20, torch.float64, 1e-13), (47, torch.float64, 1e-13),
+                                           (64, torch.float32, 2e-6)])
+def test_direct_projection_equals_the_matrix(n, dtype, tol):
+    """The projection computed without assembling A (fixed-stride rows, duplicates added by
+    the product) equals the assembled matrix applied to the same slices (§4.1; issue #16)."""
+    from engine.imaging.ct_direct import project_direct
+    th = torch.tensor([0.0, 10.0, 33.3, 45.0, 90.0, 120.5, 135.0, 179.0], dtype=torch.float64)
+    x = torch.rand(3, n, n, generator=torch.Generator().manual_seed(n), dtype=dtype)
+    R = Radon(n, th, dtype=dtype)
+    ours = project_direct(x, n, np.deg2rad(th.numpy()))
+    ref = R.forward(x)
+    assert ours.dtype == dtype and ours.shape == ref.shape
+    assert float((ours - ref).norm() / ref.norm()) < tol
+
+
+def test_project_waits_for_no_matrix(tmp_path, monkeypatch):
+    """A new operator assembles nothing; ``project`` of a new geometry leaves A unbuilt and
+    equals ``forward``; with A in memory or on disk ``project`` is ``forward`` (issue #16)."""
+    import engine.imaging.operator_cache as oc
+    monkeypatch.setenv("FLOWSCOPE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(oc, "MIN_CACHED_SAMPLES", 0)
+    x = torch.rand(2, 24, 24, generator=torch.Generator().manual_seed(1))
+    R = Radon(24, _angles(9))
+    assert R.operator_bytes() == 0 and not R.has_matrix()
+    y = R.project(x)
+    assert R.operator_bytes() == 0 and y.shape == (2, 9, 24)
+    assert torch.allclose(y, R.forward(x), rtol=1e-5, atol=1e-5)
+    assert R.has_matrix() and torch.equal(R.project(x[0]), R.forward(x[0]))
+    fresh = Radon(24, _angles(9))                       # A read back from the disk cache
+    assert fresh.has_matrix() and torch.equal(fresh.project(x), R.forward(x))
+    with pytest.raises(ValueError):
+        Radon(24, _angles(10)).project(torch.zeros(2, 23, 24))
+    later = Radon(24, _angles(11))
+    later.assemble()                                    # what the lab does after FBP's image
+    assert later.has_matrix() and ("B", torch.float32) in later._mats
+    assert sorted(f.name[:3] for f in (tmp_path / "radon").glob("*a11*")) == ["fbp", "rad"]
+
+
+@pytest.mark.parametrize("n, per, dtype, tol", [(20, 3, torch.float64, 1e-13),
+                                                (47, 4, torch.float32, 2e-6)])
+def test_direct_backprojection_equals_the_matrix(n, per, dtype, tol):
+    """FBP's back-projection assembled one angle group at a time and dropped equals the
+    stored matrix applied (§4.2), and the FBP of a first call equals later ones (#16)."""
+    from engine.imaging import ct
+    from engine.imaging.ct_direct import backproject_direct
+    th = torch.tensor([0.0, 10.0, 33.3, 45.0, 90.0, 120.5, 135.0, 179.0], dtype=torch.float64)
+    q = torch.randn(3, len(th), n + 1, generator=torch.Generator().manual_seed(n), dtype=dtype)
+    R = Radon(n, th, dtype=dtype)
+    ours = backproject_direct(q, n, np.deg2rad(th.numpy()), per, ct._assemble_backprojection)
+    ref = R._apply(R._csr("B", dtype), q, (len(th), n + 1), (n, n))
+    assert ours.dtype == dtype and ours.shape == (3, n, n)
+    assert float((ours - ref).norm() / ref.norm()) < tol
+    sino = R.forward(torch.rand(2, n, n, generator=torch.Generator().manual_seed(2),
+                                dtype=dtype))
+    fresh = Radon(n, th, dtype=dtype)
+    first, again = fbp(sino, fresh), fbp(sino, fresh)   # without, then with the matrix
+    assert ("B", dtype) in fresh._mats and torch.allclose(first, again, rtol=tol, atol=tol)
+    with pytest.raises(ValueError):
+        backproject_direct(q[:, :, :n], n, np.deg2rad(th.numpy()), per,
+                           ct._assemble_backprojection)
