@@ -98,7 +98,8 @@ def profile_step(cfg: TrainConfig, brain: torch.Tensor, steps: int = 2) -> dict:
     t0 = time.perf_counter()
     for _ in range(steps):
         src.sample(cfg.batch)
-    kinds["data generation (timed alone; inside the rows above)"] = (time.perf_counter() - t0) / steps
+    seconds = (time.perf_counter() - t0) / steps
+    kinds["data generation (timed alone; inside the rows above)"] = seconds
     return kinds
 
 
