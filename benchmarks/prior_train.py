@@ -5,14 +5,21 @@ and with ``precision="auto"`` (bfloat16 autocast on CPUs with native bf16), meas
 same run, interleaved, at the Train-slice-prior dialog's CPU defaults (64² slices, batch 16,
 base 32, mults 1-2-2-2, phantoms + a volume).
 
+``--profile`` adds where a float32 step's time goes (torch.profiler, self CPU time grouped by
+kind): convolutions are about 60 % of it and already run at the CPU's sgemm throughput, so a
+float32 step cannot be 2× the former one without changing the arithmetic (bfloat16 does that).
+The machine's load (``/proc/loadavg``) is printed with the figures.
+
 Run::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/prior_train.py [--threads 1 2] [--steps 4]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/prior_train.py [--threads 1 2] [--steps 4] \
+        [--profile]
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import sys
 import time
@@ -66,12 +73,52 @@ def seconds_per_step(steps, count: int) -> float:
     return statistics.median(times)
 
 
+#: Profiler op-name fragments → kind of work (first match wins; the rest is "other").
+KINDS = (("convolution", ("convolution",)), ("GroupNorm", ("group_norm",)),
+         ("SiLU", ("silu",)), ("up/down-sampling", ("upsample", "pool2d")),
+         ("add/mul/copy/cat", ("aten::add", "aten::mul", "copy", "aten::cat", "aten::fill")),
+         ("optimiser, clipping, EMA", ("foreach", "adamw", "vector_norm", "lerp", "optimizer")))
+
+
+def profile_step(cfg: TrainConfig, brain: torch.Tensor, steps: int = 2) -> dict:
+    """Self CPU seconds per step of :func:`train_prior_iter` (float32) by kind of work, plus
+    the data generation (``SliceSource.sample``) timed on its own."""
+    from torch.profiler import ProfilerActivity, profile
+    it = train_prior_iter(replace(cfg, precision="float32"), "cpu", brain)
+    next(it)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            next(it)
+    kinds: dict = {}
+    for row in prof.key_averages():
+        name = row.key.lower()
+        kind = next((k for k, frags in KINDS if any(f.lower() in name for f in frags)), "other")
+        kinds[kind] = kinds.get(kind, 0.0) + row.self_cpu_time_total / 1e6 / steps
+    src = SliceSource(cfg.size, brain=brain, seed=cfg.seed)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        src.sample(cfg.batch)
+    seconds = (time.perf_counter() - t0) / steps
+    kinds["data generation (timed alone; inside the rows above)"] = seconds
+    return kinds
+
+
+def _load() -> str:
+    try:
+        return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3]) + \
+            f" on {os.cpu_count()} CPUs"
+    except OSError:
+        return "load average unknown"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--steps", type=int, default=4, help="timed steps per round")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--profile", action="store_true", help="where a float32 step's time goes")
     args = ap.parse_args(argv)
+    print(_load(), flush=True)
     brain = torch.rand(96, 128, 128, generator=torch.Generator().manual_seed(0))
     cfg = TrainConfig(steps=10_000, **DIALOG_CPU)
     for threads in args.threads:
@@ -87,6 +134,13 @@ def main(argv=None) -> int:
               f"({o / f:.2f}×); now precision=auto {a:.3f} s ({o / a:.2f}×, bf16 "
               f"{'on' if uses_bf16(cfg, 'cpu') else 'off: no native bf16 on this CPU'})",
               flush=True)
+        if args.profile:
+            kinds = profile_step(cfg, brain)
+            total = sum(v for k, v in kinds.items() if not k.startswith("data"))
+            print(f"  float32 step, {threads} thread(s), profiled {total:.3f} s (self CPU):")
+            for kind, sec in sorted(kinds.items(), key=lambda kv: -kv[1]):
+                print(f"    {kind:32s} {sec:7.3f} s  {100 * sec / total:5.1f} %")
+    print(_load(), flush=True)
     return 0
 
 

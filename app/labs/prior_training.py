@@ -28,7 +28,7 @@ from engine.slice_prior.checkpoint import checkpoint_path, train_to_files_iter
 from engine.slice_prior.train import TrainConfig, describe_data, load_training_volume
 
 __all__ = ["TrainPriorDialog", "open_train_dialog", "priors_dir", "volume_name",
-           "time_left_text"]
+           "time_left_text", "step_rate_text"]
 
 VOLUME_FILTER = ("Volumes (*.nii *.nii.gz *.npy *.npz *.tif *.tiff *.dcm);;All files (*)")
 _SUFFIXES = (".nii.gz", ".nii", ".npy", ".npz", ".tiff", ".tif", ".dcm")
@@ -65,6 +65,15 @@ def time_left_text(elapsed: float, steps_done: int, steps_left: int) -> str:
     if steps_done > 0 and elapsed > 0:
         text += f", about {_clock(steps_left * elapsed / steps_done)} left"
     return text
+
+
+def step_rate_text(elapsed: float, steps_done: int) -> str:
+    """The mean step rate of this run: ``"2.4 steps/s"``, or ``"1.6 s/step"`` when slower than
+    one step a second; "" before the first step."""
+    if steps_done <= 0 or not elapsed > 0:
+        return ""
+    rate = steps_done / elapsed
+    return f"{rate:.1f} steps/s" if rate >= 1.0 else f"{1.0 / rate:.2f} s/step"
 
 
 def _load_job(path: str):
@@ -261,9 +270,11 @@ class TrainPriorDialog(QDialog):
                     xs.append(s)
                     ys.append(v)
         total, first = self._outcome["cfg"].steps, self._outcome.get("resumed_from") or 0
-        eta = time_left_text(time.monotonic() - self._started_at, partial["step"] - first,
-                             total - partial["step"])
-        self.form.progress.setFormat(f"step {partial['step']} of {total}   (%p %)   {eta}")
+        elapsed, done = time.monotonic() - self._started_at, partial["step"] - first
+        eta = time_left_text(elapsed, done, total - partial["step"])
+        rate = step_rate_text(elapsed, done)
+        self.form.progress.setFormat(f"step {partial['step']} of {total}   (%p %)   {eta}"
+                                     + (f"   {rate}" if rate else ""))
         if not xs or partial["step"] > xs[-1]:
             xs.append(partial["step"])
             ys.append(partial["loss"])

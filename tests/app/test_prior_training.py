@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QWidget
 
-from app.labs.prior_training import (TrainPriorDialog, open_train_dialog, time_left_text,
-                                     volume_name)
+from app.labs.prior_training import (TrainPriorDialog, open_train_dialog, step_rate_text,
+                                     time_left_text, volume_name)
 from engine.slice_prior import load_slice_prior
 from engine.slice_prior.checkpoint import load_checkpoint
 from engine.slice_prior.train import TrainConfig, cpu_has_native_bf16
@@ -74,6 +74,8 @@ def test_cancel_saves_weights_and_checkpoint_and_resume_continues(dialog, qtbot)
     dlg = dialog(steps=100_000)
     assert dlg.start()
     qtbot.waitUntil(lambda: len(dlg._curve[0]) >= 2, timeout=60_000)
+    live = dlg.form.progress.format()
+    assert "elapsed, about" in live and ("steps/s" in live or "s/step" in live)
     dlg.cancel()
     qtbot.waitUntil(lambda: "Cancelled at step" in dlg.form.status.text(), timeout=60_000)
     assert dlg.form.start_button.isEnabled() and dlg.form.resume_box.isChecked()
@@ -153,4 +155,12 @@ def test_progress_shows_elapsed_and_time_left_of_a_resumed_run(dialog):
     dlg._outcome = {"cfg": TrainConfig(steps=100), "resumed_from": 20, "curve": []}
     dlg._started_at = time.monotonic() - 30.0          # 30 steps (20 → 50) in 30 s
     dlg._on_partial({"step": 50, "loss": 1.0})
-    assert dlg.form.progress.format().endswith("0:30 elapsed, about 0:50 left")
+    shown = dlg.form.progress.format()
+    assert "0:30 elapsed, about 0:50 left   " in shown
+    assert shown.endswith(("1.0 steps/s", "1.00 s/step"))       # 30 steps in 30 s
+
+
+def test_step_rate_is_steps_per_second_or_seconds_per_step():
+    assert step_rate_text(10.0, 25) == "2.5 steps/s"
+    assert step_rate_text(16.0, 10) == "1.60 s/step"
+    assert step_rate_text(0.0, 0) == "" and step_rate_text(5.0, 0) == ""
