@@ -212,13 +212,6 @@ def grab_frames(widget, set_frame: Callable[[int], None],
         yield grab_array(widget)
 
 
-def frame_renderer(widget, set_frame: Callable[[int], None]) -> Callable[[int], np.ndarray]:
-    """A ``render_frame(i)`` for :func:`export_animation` that screenshots ``widget``."""
-    def render(index: int) -> np.ndarray:
-        return next(grab_frames(widget, set_frame, [index]))
-    return render
-
-
 # -- animations -----------------------------------------------------------------------------
 def _rgb(frame, index: int) -> np.ndarray:
     """Validate a rendered frame and return it as (H, W, 3) uint8."""
