@@ -39,7 +39,8 @@ def pytest_terminal_summary(terminalreporter):
     write(f"RSS: {_rss_rows[0][1]:.0f} MB after the first test, {_rss_rows[-1][1]:.0f} MB "
           f"at the end, {len(_rss_rows)} tests")
     if app:
+        late = app[len(app) // 2:]     # after the one-time costs (imports, first runs, caches)
         write(f"RSS growth per app test (after the first): {sum(app) / len(app):.1f} MB "
-              f"mean over {len(app)}")
+              f"mean over {len(app)}, {sum(late) / len(late):.1f} MB over the last {len(late)}")
     for grew, node in sorted(steps, reverse=True)[:5]:
         write(f"  {grew:+7.1f} MB  {node}")
