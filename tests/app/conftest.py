@@ -26,7 +26,14 @@ def _one_torch_thread():
 
 @pytest.fixture(autouse=True)
 def _release_windows():
-    """After every app test (and after pytest-qt closed its widgets): free its windows."""
+    """Free the windows of an app test after it (pytest-qt has closed its widgets by then).
+
+    Before the test, what only the last test's fixture values still held is freed too; what
+    survives that is long-lived (modules, caches) and is frozen, so that the collections
+    after a test scan only what the test made.
+    """
+    collect_on_gui_thread()
+    gc.freeze()
     yield
     collect_on_gui_thread()
 
@@ -71,8 +78,9 @@ def collect_on_gui_thread(rounds: int = 5) -> None:
     Qt deletes a closed window's widgets only on a ``DeferredDelete`` event, and freeing one
     Python cycle (a window and the lambdas its signals hold) lets PySide delete C++ objects
     that held the next one (pyqtgraph's menus and view boxes), so events and collections
-    alternate until nothing more is freed. Nothing is frozen here: what a test leaves alive
-    would then live to the end of the session (the suite grew 40 MB per app test).
+    alternate until nothing more is freed. Nothing is frozen after a test: what it still holds
+    then (its fixture values) would live to the end of the session (the suite grew ~40–80 MB
+    per app test that way).
     """
     for _ in range(rounds):
         QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
