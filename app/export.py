@@ -14,12 +14,11 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (QApplication, QFileDialog, QGraphicsItem, QGraphicsScene,
-                               QWidget)
+from PySide6.QtWidgets import QFileDialog, QGraphicsItem, QGraphicsScene, QWidget
 
 PathLike = Union[str, os.PathLike]
 
@@ -195,28 +194,6 @@ def qimage_to_array(image: QImage) -> np.ndarray:
 def grab_array(widget) -> np.ndarray:
     """Screenshot of ``widget`` (QWidget or vispy canvas) as (H, W, 4) uint8."""
     return qimage_to_array(_as_widget(widget).grab().toImage())
-
-
-def grab_frames(widget, set_frame: Callable[[int], None],
-                frame_indices: Iterable[int]) -> Iterator[np.ndarray]:
-    """Yield a screenshot per frame: ``set_frame(i)``, process events, grab.
-
-    Yields
-    ------
-    numpy.ndarray
-        (H, W, 4) uint8 RGBA frame.
-    """
-    for index in frame_indices:
-        set_frame(int(index))
-        QApplication.processEvents()
-        yield grab_array(widget)
-
-
-def frame_renderer(widget, set_frame: Callable[[int], None]) -> Callable[[int], np.ndarray]:
-    """A ``render_frame(i)`` for :func:`export_animation` that screenshots ``widget``."""
-    def render(index: int) -> np.ndarray:
-        return next(grab_frames(widget, set_frame, [index]))
-    return render
 
 
 # -- animations -----------------------------------------------------------------------------

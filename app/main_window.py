@@ -81,6 +81,8 @@ class MainWindow(QMainWindow):
         saved = session.labs if session and isinstance(session.labs, dict) else {}
         for name, spec in LABS.items():
             slot = self.slots[name] = LabSlot(spec, saved.get(name, {}))
+            slot.presenter.setParent(self)   # deleted with the window: its signals' lambdas
+                                             # hold the window (a cycle gc cannot see)
             self._warnings += [slot.warning] if slot.warning else []
             self.views.addWidget(slot.presenter.view)
             self.panels.addWidget(slot.panel)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import html
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QApplication
 
 from app import export, file_open, movie
@@ -242,6 +242,3 @@ def show_about(win) -> None:
                       "paths and CT/MRI reconstruction.\nEngine: torch; GUI: PySide6, pyqtgraph, "
                       "vispy.")
 
-
-def open_url(url: str) -> None:
-    QDesktopServices.openUrl(QUrl(url))

@@ -222,6 +222,3 @@ LABS: dict[str, LabSpec] = {
         )),
 }
 
-
-def lab_names() -> list[str]:
-    return list(LABS)

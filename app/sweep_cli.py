@@ -12,7 +12,6 @@ Dask LocalCluster of ``--workers`` processes (``--workers 0`` runs in this proce
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -154,9 +153,3 @@ def _follow(gen, total: int):
             shown += "dashboard"
         print(line.ljust(79), end="", file=sys.stderr, flush=True)
 
-
-def sweep_main(argv) -> int:
-    """``sweep`` on its own (tests): parse ``argv`` and run."""
-    parser = argparse.ArgumentParser(prog="flowscope")
-    add_sweep_parser(parser.add_subparsers(dest="command"))
-    return run_sweep_command(parser.parse_args(["sweep", *argv]))

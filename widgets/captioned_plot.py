@@ -1,5 +1,5 @@
 """A white pyqtgraph plot with a grid, a key and a wrapped caption below it: the frame the
-convex-duals structure views draw into."""
+convex-duals structure views draw into; :func:`fill_with_plot`, the frame of the plain ones."""
 from __future__ import annotations
 
 from typing import Optional
@@ -7,7 +7,17 @@ from typing import Optional
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-__all__ = ["CaptionedPlot"]
+__all__ = ["CaptionedPlot", "fill_with_plot"]
+
+
+def fill_with_plot(widget: QtWidgets.QWidget) -> tuple[pg.PlotWidget, pg.PlotItem]:
+    """Lay a pyqtgraph ``PlotWidget`` over all of ``widget`` (a vertical layout without
+    margins, so more can be added below); returns the plot widget and its ``PlotItem``."""
+    lay = QtWidgets.QVBoxLayout(widget)
+    lay.setContentsMargins(0, 0, 0, 0)
+    plot_widget = pg.PlotWidget(widget)
+    lay.addWidget(plot_widget)
+    return plot_widget, plot_widget.getPlotItem()
 
 
 class CaptionedPlot(QtWidgets.QWidget):

@@ -12,6 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from widgets.captioned_plot import fill_with_plot
 from widgets.curve_data import (STYLES as _STYLES, clean_xy, color as _color, pack_lines,
                                 subsample_columns, to_view)
 from widgets.plot_overlays import LegendProxy, OverlayPlacer
@@ -48,11 +49,7 @@ class CurvePlot(QtWidgets.QWidget):
                  log_x: bool = False, log_y: bool = False,
                  parent: Optional[QtWidgets.QWidget] = None):
         super().__init__(parent)
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.plot_widget = pg.PlotWidget(self)
-        self.plot_item = self.plot_widget.getPlotItem()
-        lay.addWidget(self.plot_widget)
+        self.plot_widget, self.plot_item = fill_with_plot(self)
         self.plot_item.showGrid(x=True, y=True, alpha=0.2)
         for side in ("left", "bottom"):
             self.plot_item.getAxis(side).enableAutoSIPrefix(False)

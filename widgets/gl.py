@@ -14,7 +14,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QGuiApplication, QOffscreenSurface, QOpenGLContext
 from PySide6.QtWidgets import QLabel
 
-__all__ = ["VispyHost", "opengl_available", "reset_opengl_cache"]
+__all__ = ["VispyHost", "opengl_available"]
 
 _CACHE: bool | None = None
 
@@ -74,12 +74,6 @@ def opengl_available() -> bool:
     except Exception:  # any failure in the GL stack means "no GL"
         _CACHE = False
     return _CACHE
-
-
-def reset_opengl_cache() -> None:
-    """Forget the cached answer of :func:`opengl_available` (for tests)."""
-    global _CACHE
-    _CACHE = None
 
 
 class VispyHost(QObject):

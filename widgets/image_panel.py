@@ -7,6 +7,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
+from widgets.captioned_plot import fill_with_plot
+
 
 class ImagePanel(QtWidgets.QWidget):
     """One image in a plot with axes; ``image[row, col]`` is drawn with rows going up the y axis.
@@ -18,11 +20,7 @@ class ImagePanel(QtWidgets.QWidget):
 
     def __init__(self, title: str = "", x_label: str = "", y_label: str = "", parent=None):
         super().__init__(parent)
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.plot_widget = pg.PlotWidget(self)
-        self.plot_item = self.plot_widget.getPlotItem()
-        lay.addWidget(self.plot_widget)
+        self.plot_widget, self.plot_item = fill_with_plot(self)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot_item.addItem(self.image)
         self.overlay = pg.ImageItem(axisOrder="row-major")

@@ -8,6 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
+from widgets.captioned_plot import fill_with_plot
+
 MAX_SHOWN = 13
 GAP = 2
 
@@ -27,11 +29,7 @@ class ImageStrip(QtWidgets.QWidget):
 
     def __init__(self, title: str = "", parent=None):
         super().__init__(parent)
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.plot_widget = pg.PlotWidget(self)
-        self.plot_item = self.plot_widget.getPlotItem()
-        lay.addWidget(self.plot_widget)
+        self.plot_widget, self.plot_item = fill_with_plot(self)
         self.plot_item.setTitle(title or None)
         self.plot_item.hideAxis("left")
         self.plot_item.hideAxis("bottom")

@@ -7,6 +7,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
+from widgets.captioned_plot import fill_with_plot
+
 
 class MemoryBars(QtWidgets.QWidget):
     """One bar per run: its peak memory (MB), a text above it with seconds per step.
@@ -19,11 +21,7 @@ class MemoryBars(QtWidgets.QWidget):
 
     def __init__(self, title: str = "Peak training memory", parent=None):
         super().__init__(parent)
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.plot_widget = pg.PlotWidget(self)
-        self.plot_item = self.plot_widget.getPlotItem()
-        lay.addWidget(self.plot_widget)
+        self.plot_widget, self.plot_item = fill_with_plot(self)
         self.plot_item.setTitle(title)
         self.plot_item.setLabel("left", "peak memory (MB)")
         self.plot_item.getAxis("left").enableAutoSIPrefix(False)

@@ -60,7 +60,6 @@ class ParameterPanel(QtWidgets.QWidget):
         self._editors: dict[str, QtWidgets.QWidget] = {}
         self._rows: dict[str, QtWidgets.QWidget] = {}
         self._errors: dict[str, str] = {}
-        self._read_only = False
         self._build_ui()
         self._load_editors()
 
@@ -86,16 +85,6 @@ class ParameterPanel(QtWidgets.QWidget):
     def error_text(self) -> str:
         """The current validation message ('' when every editor is valid)."""
         return "\n".join(self._errors.values())
-
-    def set_read_only(self, read_only: bool) -> None:
-        """Forbid (True) or allow (False) edits."""
-        self._read_only = bool(read_only)
-        for editor in self._editors.values():
-            if isinstance(editor, QtWidgets.QLineEdit):
-                editor.setReadOnly(self._read_only)
-            else:
-                editor.setEnabled(not self._read_only)
-        self._defaults_btn.setEnabled(not self._read_only and self._defaults() is not None)
 
     def editor(self, name: str) -> QtWidgets.QWidget:
         """The editor widget of field ``name`` (for tests and focus handling)."""
@@ -216,8 +205,6 @@ class ParameterPanel(QtWidgets.QWidget):
 
     def _commit(self, name: str) -> None:
         """Parse the editor of ``name``; accept (emit the new config) or refuse it."""
-        if self._read_only:
-            return
         raw = self._editor_text(name)
         if self._kinds[name] == "bool":
             value, err = raw, None
@@ -254,7 +241,7 @@ class ParameterPanel(QtWidgets.QWidget):
 
     def _on_defaults(self) -> None:
         cfg = self._defaults()
-        if cfg is None or self._read_only:
+        if cfg is None:
             return
         self.sigResetRequested.emit()
         self.set_config(cfg)

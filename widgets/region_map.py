@@ -90,8 +90,10 @@ class RegionMap(QtWidgets.QWidget):
         vb.sigResized.connect(self._place_hover)
         scene = self.plot_widget.scene()
         scene.sigMouseClicked.connect(self._on_scene_click)
+        # A bound method, not a lambda: the proxy (no Qt parent) would keep a lambda, and
+        # through it this map, alive after its window is deleted.
         self._hover_proxy = pg.SignalProxy(scene.sigMouseMoved, rateLimit=30,
-                                           slot=lambda args: self.handle_scene_move(args[0]))
+                                           slot=self._proxied_scene_move)
 
     def _make_items(self) -> None:
         """Create every item once (z: output 0, regions 1, boundaries 2, isolines 3, ...)."""
@@ -363,6 +365,9 @@ class RegionMap(QtWidgets.QWidget):
                                              (box.width(), box.height())))
 
     # ------------------------------------------------------------------ mouse
+    def _proxied_scene_move(self, args) -> None:
+        self.handle_scene_move(args[0])
+
     def handle_scene_move(self, scene_pos: QtCore.QPointF) -> None:
         """Emit ``sigHover`` for a scene position inside the view box (else hide the text)."""
         vb = self.plot_item.vb

@@ -87,9 +87,6 @@ def new_state(cfg: TrainConfig, device) -> dict:
             "rng": None}
 
 
-_make_state = new_state
-
-
 def _check_config(cfg: TrainConfig) -> None:
     """Refuse what cannot train: a non-finite learning rate is a FloatingPointError (as a
     diverging one is later), an unknown mixture a ValueError."""

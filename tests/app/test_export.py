@@ -6,9 +6,9 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QColor, QImage
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QApplication, QLabel
 
-from app.export import (export_animation, frame_renderer, grab_frames, qimage_to_array,
+from app.export import (export_animation, grab_array, qimage_to_array,
                         save_plot_svg, save_widget_png)
 
 
@@ -127,14 +127,19 @@ def test_qimage_to_array_handles_stride():
     assert tuple(arr[4, 12]) == (200, 100, 50, 255)
 
 
-def test_grab_frames_and_renderer(plot, tmp_path):
+def test_grabbed_frames_differ_and_make_an_animation(plot, tmp_path):
     curve = plot.getPlotItem().listDataItems()[0]
-    set_frame = lambda i: curve.setData(np.arange(10), np.arange(10) * i)  # noqa: E731
-    frames = list(grab_frames(plot, set_frame, [0, 5]))
-    assert len(frames) == 2 and frames[0].ndim == 3 and frames[0].shape[2] == 4
+
+    def render(i):
+        curve.setData(np.arange(10), np.arange(10) * i)
+        QApplication.processEvents()
+        return grab_array(plot)
+
+    frames = [render(0), render(5)]
+    assert frames[0].ndim == 3 and frames[0].shape[2] == 4
     assert not np.array_equal(frames[0], frames[1])
     path = tmp_path / "plot.gif"
-    assert export_animation(frame_renderer(plot, set_frame), 3, path)
+    assert export_animation(render, 3, path)
     assert iio.imread(path, index=None).shape[0] == 3
 
 

@@ -1,7 +1,6 @@
 """The slice-prior training dialog (issue #6): trains a tiny prior with live progress, cancel
 leaves weights and a checkpoint, resume continues from the saved step, bad volumes are
 reported and the dialog stays usable."""
-import gc
 import time
 
 import numpy as np
@@ -35,8 +34,7 @@ def dialog(qtbot, tmp_path, monkeypatch):
     yield make
     for dlg in made:
         dlg.shutdown()
-    gc.collect()
-    gc.freeze()                 # as in tests/app/conftest.py
+    made.clear()                # tests/app/conftest.py frees the dialogs after the test
 
 
 def test_defaults_device_and_output_path(dialog, tmp_path):

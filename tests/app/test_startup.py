@@ -1,6 +1,5 @@
 """Start-up (issue #16): the window shows before torch, pyqtgraph and the labs are imported,
 then loads them; a deferred window is inert until then."""
-import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -45,9 +44,7 @@ def deferred(qtbot, tmp_path):
     qtbot.addWidget(win)
     yield win
     win.shutdown()
-    win.close()
-    gc.collect()
-    gc.freeze()                 # as in tests/app/conftest.py
+    win.close()                 # tests/app/conftest.py frees it after the test
 
 
 def test_a_deferred_window_says_loading_and_is_inert_until_the_labs_load(deferred, qtbot):

@@ -122,14 +122,6 @@ def test_defaults_button(qtbot, panel):
     assert panel.editor("dim").text() == "8"
 
 
-def test_read_only_blocks_edits(qtbot, panel):
-    panel.set_read_only(True)
-    assert panel.editor("dim").isReadOnly()
-    assert not panel.editor("bias").isEnabled()
-    panel.set_read_only(False)
-    assert panel.editor("bias").isEnabled()
-
-
 def test_format_number():
     assert format_number(1e-5) == "1e-05"
     assert format_number(100.0) == "100"

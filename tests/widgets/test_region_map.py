@@ -329,3 +329,18 @@ def test_hover_readout_box_stays_inside_the_view():
     assert hover_anchor(350, 250, 400, 300, (100, 30)) == (238, 210)        # above-left
     left, top = hover_anchor(300, 40, 400, 300, (360, 30))                  # too wide to flip
     assert 0 <= left and left + 360 <= 400 and top == 54
+
+
+def test_a_deleted_map_is_freed(qtbot):
+    """Its hover proxy (no Qt parent) must not keep the map alive through its slot."""
+    import gc
+    import weakref
+
+    from PySide6.QtWidgets import QApplication, QWidget
+    parent = QWidget()
+    region_map = weakref.ref(RegionMap(parent))
+    parent.deleteLater()
+    del parent
+    QApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+    gc.collect()
+    assert region_map() is None
