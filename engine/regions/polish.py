@@ -24,6 +24,7 @@ import copy
 import numpy as np
 from scipy.linalg.lapack import dgesv
 
+from engine.regions.polish_features import FaceFeatures
 from engine.regions.faces import TIGHT, Geometry as _Geometry, face_bases, row_norms as _rn
 
 __all__ = ["polish", "reduce_support", "face_bases"]
@@ -32,6 +33,8 @@ _DONE = 1e-24       # Newton decrement / |φ| below which φ is optimal to round
 EARLY = 1e-8        # ... at which a polish may stop because the support will change
 ROUNDOFF = 1e-9     # ‖∇φ‖_∞/λ below which decrease tests give way to the gradient test
 DROP_CANDIDATES = 12  # breakpoints tried per drop step
+FEATURES_P = 3      # ReLU programs with p = d + 1 above this polish through the features
+                    # (:mod:`engine.regions.polish_features`), not the padded Gram
 
 
 class _Raw:
@@ -39,14 +42,31 @@ class _Raw:
     ``F_g = σ_g D_g X̃`` of the groups that are nonzero when the polish starts."""
 
     def __init__(self, A, y, DS, groups):
-        g, p, n = len(groups), A.shape[1], len(y)
-        Ft = (DS[groups][:, None, :] * A.T[None]).reshape(g * p, n)     # g = 0: λ ≥ λ_max
-        self.R = Ft @ Ft.T / n                             # (g·p, g·p)
-        self.b, self.c = Ft @ y / n, 0.5 * float(y @ y) / n
+        self.A, self.y, self.DS, self.groups = A, y, DS, groups
+        self.c = 0.5 * float(y @ y) / len(y)
         self.pos = np.full(len(DS), -1)
-        self.pos[groups] = np.arange(g)
+        self.pos[groups] = np.arange(len(groups))
         self.geo = _Geometry(A)                            # row geometry (cone tests)
         self.an = self.geo.an
+        self._R = self._b = None
+
+    def _gram(self) -> None:
+        """``R`` and ``b``, on first use (d > 2 ReLU polishes never need them)."""
+        g, (n, p) = len(self.groups), self.A.shape                      # g = 0: λ ≥ λ_max
+        Ft = (self.DS[self.groups][:, None, :] * self.A.T[None]).reshape(g * p, n)
+        self._R, self._b = Ft @ Ft.T / n, Ft @ self.y / n              # (g·p, g·p), (g·p,)
+
+    @property
+    def R(self) -> np.ndarray:
+        if self._R is None:
+            self._gram()
+        return self._R
+
+    @property
+    def b(self) -> np.ndarray:
+        if self._b is None:
+            self._gram()
+        return self._b
 
 
 def _blocks(g: int, p: int) -> np.ndarray:
@@ -171,6 +191,11 @@ class _Reduced:
         d[free] = _newton_solve(H[np.ix_(free, free)], -g[free])
         return g, d
 
+    def directional(self, z, d) -> tuple[float, float]:
+        """``(∇f(z)·d, dᵀ∇²f d)`` of the quadratic part ``f`` (the line search's model)."""
+        df = d.ravel()
+        return float((self.gram @ z.ravel() - self.b) @ df), float(df @ (self.gram @ df))
+
     def unpack(self, z):
         """``u_g = B_g z_g`` (gated: the identity)."""
         return z if self.identity else np.einsum("gpk,gk->gp", self.bases, z)
@@ -235,8 +260,7 @@ def _line_search(red, A, S_act, z, d, f, slope):
             return Z[k], f + float(dz[k]), True, "drop" if same else True
     alpha, floor = amax, 1e-14 * max(float(np.abs(z).max()), 1e-300) / float(np.abs(d).max())
     # φ(z + αd) − φ(z) as a difference (see _Reduced.deltas), its quadratic part once per d
-    df = d.ravel()
-    rd, dgd = float((red.gram @ z.ravel() - red.b) @ df), float(df @ (red.gram @ df))
+    rd, dgd = red.directional(z, d)
     n0, zd, dd = _rn(z), np.einsum("gk,gk->g", z, d), np.einsum("gk,gk->g", d, d)
     while alpha > floor:
         zn = z + alpha * d
@@ -283,7 +307,9 @@ def _setup(raw, A, S, U, lam, prev=None):
         changed = np.flatnonzero((old.bases != bases).any(axis=(1, 2)))
         if len(changed) <= len(active) // 4:
             red = old.refresh(raw, active, changed, bases, dims)
-    if red is None:
+    if red is None and S is not None and A.shape[1] > FEATURES_P:   # through the features
+        red = FaceFeatures(A, raw.y, raw.DS[active], bases, dims, lam, raw.an)
+    elif red is None:
         red = _Reduced(raw, active, bases, dims, lam, S is None)
     return active, red, (U[active] if S is None else np.einsum("gpk,gp->gk", bases, U[active]))
 
