@@ -74,14 +74,18 @@ class FaceFeatures:
         return (DS[:, :, None] * self.A[None]) @ bases
 
     def _set(self, bases, dims, F) -> None:
-        """Bases, masks and the flat features ``M`` (n, g·p) from per-group ``F`` (g, n, p)."""
+        """Bases, masks and the features ``M`` over the free coordinates (n, K) from the
+        per-group ``F`` (g, n, p); ``grp``/``off``: each free column's group, each group's
+        first free column."""
         self.bases, self.g = bases, len(bases)
         self.mask = np.arange(self.p)[None, :] < dims[:, None]
         self.F = F
-        self.M = np.ascontiguousarray(F.transpose(1, 0, 2).reshape(self.n, -1))
         self.free = np.flatnonzero(self.mask.ravel())
         self.frozen = ~self.mask.ravel()
         self.any_frozen = bool(self.frozen.any())
+        self.grp = np.repeat(np.arange(self.g), dims)
+        self.off = np.concatenate([[0], np.cumsum(dims)[:-1]])
+        self.M = F[self.grp, :, self.free - self.grp * self.p].T      # (n, K), a view
         # positions (in the free coordinates) of the entries of each group's diagonal block
         pos = np.full(self.g * self.p, -1)
         pos[self.free] = np.arange(len(self.free))
@@ -93,9 +97,8 @@ class FaceFeatures:
 
     def refresh(self, raw, active, changed, bases, dims) -> "FaceFeatures":
         """In place: new faces for the groups ``changed`` (their features recomputed)."""
-        F = self.F.copy()
-        F[changed] = self._features(self.DS[changed], bases[changed])
-        self._set(bases, dims, F)
+        self.F[changed] = self._features(self.DS[changed], bases[changed])
+        self._set(bases, dims, self.F)
         return self
 
     def subset(self, keep: np.ndarray) -> "FaceFeatures":
@@ -106,7 +109,7 @@ class FaceFeatures:
         return new
 
     def _residual(self, z) -> np.ndarray:
-        return self.M @ z.ravel() - self.y
+        return self.M @ z.ravel()[self.free] - self.y
 
     def value(self, z) -> float:
         r = self._residual(z)
@@ -115,7 +118,7 @@ class FaceFeatures:
 
     def values(self, Z) -> np.ndarray:
         """``φ`` at a stack of points ``Z`` (k, g, p)."""
-        R = Z.reshape(len(Z), -1) @ self.M.T - self.y[None]
+        R = Z.reshape(len(Z), -1)[:, self.free] @ self.M.T - self.y[None]
         quad = 0.5 * np.einsum("kn,kn->k", R, R) / self.n
         return quad + self.lam * np.sqrt(np.einsum("kgp,kgp->kg", Z, Z)).sum(axis=1)
 
@@ -124,7 +127,7 @@ class FaceFeatures:
         ``Σ(‖z+Δ‖² − ‖z‖²)/(‖z+Δ‖ + ‖z‖)``): accurate relative to the change
         (:meth:`engine.regions.polish._Reduced.deltas`)."""
         r = self._residual(z)
-        MD = Dz.reshape(len(Dz), -1) @ self.M.T
+        MD = Dz.reshape(len(Dz), -1)[:, self.free] @ self.M.T
         quad = (MD @ r + 0.5 * np.einsum("kn,kn->k", MD, MD)) / self.n
         n0 = np.sqrt(np.einsum("gk,gk->g", z, z))
         Zn = z[None] + Dz
@@ -136,14 +139,15 @@ class FaceFeatures:
 
     def directional(self, z, d) -> tuple[float, float]:
         """``(∇f(z)·d, dᵀ∇²f d)`` of the quadratic part ``f`` (the line search's model)."""
-        Md = self.M @ d.ravel()
+        Md = self.M @ d.ravel()[self.free]
         return float(self._residual(z) @ Md) / self.n, float(Md @ Md) / self.n
 
     def step(self, z, direction: bool = True):
         """Gradient (flat) and Newton direction (flat) at ``z`` (all groups nonzero)."""
         nrm = np.sqrt(np.einsum("gk,gk->g", z, z))
         zh = z / nrm[:, None]
-        grad = self.M.T @ self._residual(z) / self.n + self.lam * zh.ravel()
+        grad = self.lam * zh.ravel()
+        grad[self.free] += self.M.T @ self._residual(z) / self.n
         if self.any_frozen:
             grad[self.frozen] = 0.0
         if not direction:
@@ -158,8 +162,7 @@ class FaceFeatures:
 
     def newton_dense(self, zh, nrm, grad) -> np.ndarray:
         """Newton direction from ``MᵀM/n + blockdiag(β_gΠ_g)`` over the free coordinates."""
-        Mf = self.M[:, self.free]
-        H = Mf.T @ Mf / self.n
+        H = self.M.T @ self.M / self.n
         P = (np.eye(self.p)[None] - zh[:, :, None] * zh[:, None, :]) \
             * (self.lam / nrm)[:, None, None]
         sel, rows, cols = self._blk
@@ -170,33 +173,31 @@ class FaceFeatures:
         return d
 
     def newton_schur(self, zh, nrm, grad) -> np.ndarray:
-        """The same direction through the ``n × n`` residual-space system (module docstring)."""
-        n, g, p = self.n, self.g, self.p
-        G = grad.reshape(g, p)
+        """The same direction through the ``n × n`` residual-space system (module docstring),
+        on the free coordinates (per-group sums by ``np.add.reduceat``)."""
+        n, grp, off = self.n, self.grp, self.off
+        zf, gf = zh.ravel()[self.free], grad[self.free]
         inv_beta = nrm / self.lam
-        Mg = self.M.reshape(n, g, p)
-        m = np.einsum("ngp,gp->ng", Mg, zh)                               # radial features
-        T = Mg - m[:, :, None] * zh[None]                                 # tangential
-        L = (T * np.sqrt(inv_beta)[None, :, None]).reshape(n, -1)[:, self.free]
+        m = np.add.reduceat(self.M * zf, off, axis=1)                    # radial (n, g)
+        T = self.M - m[:, grp] * zf                                       # tangential (n, K)
+        L = T * np.sqrt(inv_beta)[grp]
         Kmat = L @ L.T
         Kmat.reshape(-1)[::n + 1] += n
-        h = np.einsum("ngp,gp->n", T, G * inv_beta[:, None])
-        gamma = np.einsum("gp,gp->g", zh, G)
+        h = T @ (gf * inv_beta[grp])
+        gamma = np.add.reduceat(zf * gf, off)
         try:
             fac = cho_factor(Kmat, check_finite=False)
         except LinAlgError:                   # not SPD in floating point: dense fallback
             return self.newton_dense(zh, nrm, grad)
         sol = cho_solve(fac, np.column_stack([m, h]), check_finite=False)
-        Km, Kh = sol[:, :g], sol[:, g]
+        Km, Kh = sol[:, :-1], sol[:, -1]
         S = m.T @ Km
         _ridge(S)
         r = _solve(S, m.T @ Kh - gamma)
-        w = Km @ r - Kh
-        V = G + np.einsum("ngp,n->gp", Mg, w)
-        t = -(V - zh * np.einsum("gp,gp->g", zh, V)[:, None]) * inv_beta[:, None]
-        d = (r[:, None] * zh + t).ravel()
-        if self.any_frozen:
-            d[self.frozen] = 0.0
+        V = gf + self.M.T @ (Km @ r - Kh)
+        t = -(V - zf * np.add.reduceat(zf * V, off)[grp]) * inv_beta[grp]
+        d = np.zeros_like(grad)
+        d[self.free] = r[grp] * zf + t
         return d
 
     def unpack(self, z):
