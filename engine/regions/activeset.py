@@ -120,20 +120,47 @@ def _entering(gd: GroupData, lam: float, project: Callable | None,
     return entering
 
 
+def _limit(zero: np.ndarray, grow: float) -> int:
+    """How many groups may enter at one PG step (:func:`_limit_new`)."""
+    return max(4, int(min(grow * (~zero).sum(), len(zero))))
+
+
+def _entering_groups(project: Callable, zero: np.ndarray, C: np.ndarray, lam: float,
+                     k: int) -> np.ndarray:
+    """``shrink_λ(Π_K(c_g))`` of the first ``k`` zero groups (largest ``‖c_g‖`` first) where
+    it is nonzero, 0 elsewhere — :func:`_limit_new`'s choice, found without projecting
+    the groups it would discard (chunks doubling in size; ``‖Π_K(c)‖ ≤ ‖c‖`` screens)."""
+    norms = _rn(C)
+    cand = np.flatnonzero(zero & (norms > lam))
+    cand = cand[np.argsort(-norms[cand], kind="stable")]
+    out = np.zeros_like(C)
+    for lo, hi in _chunks(len(cand), first=max(k, 8)):
+        rows = np.zeros(len(C), dtype=bool)
+        rows[cand[lo:hi]] = True
+        S = group_soft_threshold(project(np.where(rows[:, None], C, 0.0), lam), lam)
+        on = cand[lo:hi][(S[cand[lo:hi]] != 0).any(axis=1)][:k]
+        out[on] = S[on]
+        k -= len(on)
+        if k <= 0:
+            break
+    return out
+
+
 def _zero_groups_once(prox: Callable, project: Callable | None, U: np.ndarray,
-                      G: np.ndarray, lam: float) -> Callable:
+                      G: np.ndarray, lam: float, grow: float) -> Callable:
     """The PG step's prox with its zero groups done once for every trial step ``η``.
 
     From ``U`` a zero group's prox input is ``−η∇_g f``, and cone projection and group
     shrinkage commute with positive scaling: ``shrink_{ηλ}(Π_K(−η∇_g f)) =
     η·shrink_λ(Π_K(−∇_g f))`` (SCIENCE.md §2.3). So the zero groups — most of a working
-    set — are projected once per PG step, not once per backtracking trial; the nonzero
-    groups go through ``prox`` as before. Without cones (``project`` None) ``prox`` is
-    cheap and returned unchanged."""
+    set — are projected once per PG step, not once per backtracking trial, and only the
+    ``grow``-limited entering groups (:func:`_entering_groups`); the nonzero groups go
+    through ``prox`` as before. Without cones (``project`` None) ``prox`` is cheap and
+    returned unchanged."""
     zero = ~(U != 0).any(axis=1)
     if project is None or not zero.any():
         return prox
-    fixed = group_soft_threshold(project(np.where(zero[:, None], -G, 0.0), lam), lam)
+    fixed = _entering_groups(project, zero, -G, lam, _limit(zero, grow))
 
     def split(Z: np.ndarray, t: float) -> np.ndarray:
         out = prox(np.where(zero[:, None], 0.0, Z), t)
@@ -163,7 +190,7 @@ def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, t
     f, G = gd.fit_smooth(U)
     eta, k, best, stale = step, 0, (np.inf, U), 0
     for k in range(1, max_iter + 1):
-        step_prox = _zero_groups_once(prox, project, U, G, lam)
+        step_prox = _zero_groups_once(prox, project, U, G, lam, grow)
         U0, _, _, eta_used, curv = _backtrack(gd.fit_smooth, step_prox, lam, U, f, G, eta)
         eta = eta_used * (1.25 if curv * eta_used * 5.0 < 1.0 else 1.0)
         U1 = _limit_new(U, U0, G, grow)
