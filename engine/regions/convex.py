@@ -253,7 +253,9 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int,
         ws = np.arange(len(prob.pat))
         U = _barrier_start(prob, ws)
     else:
-        ws = _initial_ws(prob.values(prob.y / n), len(prob.pat) if small else batch)
+        k = len(prob.pat) if small else batch
+        ws = (np.arange(len(prob.pat)) if k >= len(prob.pat)    # all: no ranking needed
+              else _initial_ws(prob.values(prob.y / n), k))
         U = np.zeros((len(ws), prob.A.shape[1]))
     state = initial_state(len(ws), n, prob.A, method)
     inner, n_iter, history, ok = 1e-2, 0, [], False
