@@ -9,7 +9,10 @@ containing ``u_g`` (``B_g = I`` for interior groups and all gated groups) — th
 ``φ(z) = (1/(2n))‖Mz − y‖² + λ Σ_g ‖z_g‖``, ``M = [σ_g D_g X̃ B_g]``,
 
 with ``∇φ = Mᵀ(Mz − y)/n + λ z_g/‖z_g‖`` and ``∇²φ = MᵀM/n + λ (I − ẑ_gẑ_gᵀ)/‖z_g‖``. All
-evaluations go through the Gram matrix ``MᵀM/n`` (cost independent of ``n``). Damped Newton
+evaluations go through the Gram matrix ``MᵀM/n`` (cost independent of ``n``) — for 2-D and
+gated programs; d > 2 ReLU programs (``p > FEATURES_P``: hundreds of groups of up to 21
+coordinates, most on low-dimensional faces, small ``n``) go through the features ``M``
+themselves (:mod:`engine.regions.polish_features`, SCIENCE.md §2.10). Damped Newton
 steps with a line search that keeps every group in its cone converge quadratically when the
 identification is right. A step is capped where a group's *radial* coordinate
 ``ẑ_g·(z_g + αd_g)`` reaches zero (the linearised norm says the group wants to vanish: it is

@@ -1,4 +1,5 @@
-"""The face-restricted program of the Newton polish through its features (SCIENCE.md §2.3).
+"""The face-restricted program of the Newton polish through its features (SCIENCE.md §2.3,
+§2.10).
 
 :mod:`engine.regions.polish` minimises, on the identified faces ``u_g = B_g z_g``,
 
@@ -12,7 +13,7 @@ while most coordinates sit on low-dimensional faces and ``n`` is small). This cl
 the features ``M`` (n, g·p) instead: values and differences cost ``O(n·g·p)``, and the Newton
 system ``H d = −∇φ`` on the ``K`` free coordinates is solved either densely (``MᵀM`` over
 the free columns, ``O(nK² + K³)``) or — when ``n`` is the smaller size — through the
-``n``-dimensional residual space [derived here, SCIENCE.md §2.3 notation]:
+``n``-dimensional residual space (SCIENCE.md §2.10, derived here):
 
 with ``d_g = r_g ẑ_g + t_g`` (``t_g ⟂ ẑ_g``), ``m_g = M_g ẑ_g`` (radial features),
 ``T_g = M_g Π_g`` (tangential features), ``w = M d/n`` and ``γ_g = ẑ_g·∇_gφ``, the tangential
