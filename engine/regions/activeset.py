@@ -33,6 +33,7 @@ import numpy as np
 
 from engine.core import Progress
 from engine.regions.fista import Clock, _backtrack, group_soft_threshold
+from engine.regions.faces import Geometry
 from engine.regions.polish import polish
 from engine.regions.programs import GroupData
 
@@ -187,6 +188,7 @@ def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, t
     """
     prox = prox or group_soft_threshold
     entering = _entering(gd, lam, project)
+    geo = Geometry(gd.A)                    # face bases cached across the polishes
     f, G = gd.fit_smooth(U)
     eta, k, best, stale = step, 0, (np.inf, U), 0
     for k in range(1, max_iter + 1):
@@ -195,7 +197,7 @@ def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, t
         eta = eta_used * (1.25 if curv * eta_used * 5.0 < 1.0 else 1.0)
         U1 = _limit_new(U, U0, G, grow)
         entering.hit = False
-        Up = polish(gd.A, gd.y, gd.DS, gd.S, U1, lam, entering=entering)
+        Up = polish(gd.A, gd.y, gd.DS, gd.S, U1, lam, entering=entering, geo=geo)
         if project is not None:
             Up = project(Up)
         better = _dF(gd, U1, Up, lam) < 0

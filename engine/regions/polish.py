@@ -44,12 +44,12 @@ class _Raw:
     """Gram matrix ``R = F Fᵀ/n`` (g·p, g·p) and ``b = F y/n`` of the features
     ``F_g = σ_g D_g X̃`` of the groups that are nonzero when the polish starts."""
 
-    def __init__(self, A, y, DS, groups):
+    def __init__(self, A, y, DS, groups, geo=None):
         self.A, self.y, self.DS, self.groups = A, y, DS, groups
         self.c = 0.5 * float(y @ y) / len(y)
         self.pos = np.full(len(DS), -1)
         self.pos[groups] = np.arange(len(groups))
-        self.geo = _Geometry(A)                            # row geometry (cone tests)
+        self.geo = geo if geo is not None else _Geometry(A)   # row geometry (cone tests)
         self.an = self.geo.an
         self._R = self._b = None
 
@@ -317,7 +317,7 @@ def _setup(raw, A, S, U, lam, prev=None):
     return active, red, (U[active] if S is None else np.einsum("gpk,gp->gk", bases, U[active]))
 
 
-def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None):
+def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None, geo=None):
     """Newton-polished copy of ``U`` (g, p) on its faces (module docstring).
 
     Parameters
@@ -328,11 +328,13 @@ def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None):
         (relative Newton decrement): True (a zero group clearly violates its dual constraint,
         SCIENCE.md §2.3, so the support will change anyway) ends the polish there instead of
         refining a point the caller's next proximal step moves (active-set early exit).
+    geo : optional :class:`engine.regions.faces.Geometry` of ``A``, shared across calls (its
+        cache of face bases then carries over).
     """
     U = U.copy()
     if lam <= 0:
         return U
-    raw = _Raw(A, y, DS, np.flatnonzero(_rn(U) > 0))
+    raw = _Raw(A, y, DS, np.flatnonzero(_rn(U) > 0), geo)
     setup = _setup(raw, A, S, U, lam)
     for _ in range(max_iter):
         if setup is None:
