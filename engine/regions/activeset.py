@@ -92,7 +92,7 @@ def _chunks(k: int, first: int = 8):
 
 
 def _entering(gd: GroupData, lam: float, project: Callable | None,
-              margin: float = 1e-3) -> Callable:
+              margin: float = 1e-3, chunked: bool = False) -> Callable:
     """``V ↦`` whether a zero group of ``V`` violates its dual constraint
     ``‖Π_K(−∇_g f(V))‖ ≤ λ`` (SCIENCE.md §2.3; ``‖∇_g f‖`` gated) by more than ``margin``;
     a True answer is remembered in ``entering.hit`` (the restricted certificate of that
@@ -107,7 +107,7 @@ def _entering(gd: GroupData, lam: float, project: Callable | None,
         cand = np.flatnonzero(zero & (norms2 > bound))               # ‖Π_K(z)‖ ≤ ‖z‖
         if project is not None:       # largest first, a few at a time: stop at a violator
             cand = cand[np.argsort(-norms2[cand], kind="stable")]
-            for lo, hi in _chunks(len(cand)):
+            for lo, hi in _chunks(len(cand)) if chunked else [(0, len(cand))]:
                 rows = np.zeros(len(Z), dtype=bool)
                 rows[cand[lo:hi]] = True
                 P = project(np.where(rows[:, None], Z, 0.0), lam * (1.0 + margin))[rows]
@@ -172,7 +172,8 @@ def _zero_groups_once(prox: Callable, project: Callable | None, U: np.ndarray,
 
 def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, tol: float,
                      max_iter: int, clock: Clock, gap: Callable, prox: Callable | None = None,
-                     project: Callable | None = None, grow: float = 0.5) -> Generator:
+                     project: Callable | None = None, grow: float = 0.5,
+                     costly_projection: bool = False) -> Generator:
     """PG + Newton iterations on the working set ``gd`` (module docstring).
 
     Parameters
@@ -181,18 +182,23 @@ def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, t
     step : first PG step. tol : stop when ``gap(U) ≤ tol`` (restricted relative gap).
     prox : ``(Z, t) ↦ prox`` of ``t Σ‖u‖ + I_K`` (default group soft-threshold, gated).
     project : exact projection of the polished iterate on the cones (ReLU) or None.
+    costly_projection : projections are NNLS solves (d > 2), not vectorised corner-ray
+        projections: the zero groups' prox is computed once per PG step for the entering
+        groups only (:func:`_zero_groups_once`) and the entering check stops at the first
+        violator (chunks); cheap projections stay one vectorised call.
 
     Returns
     -------
     ``(U, step, iterations, converged)``
     """
     prox = prox or group_soft_threshold
-    entering = _entering(gd, lam, project)
+    entering = _entering(gd, lam, project, chunked=costly_projection)
     geo = Geometry(gd.A)                    # face bases cached across the polishes
     f, G = gd.fit_smooth(U)
     eta, k, best, stale = step, 0, (np.inf, U), 0
     for k in range(1, max_iter + 1):
-        step_prox = _zero_groups_once(prox, project, U, G, lam, grow)
+        step_prox = (_zero_groups_once(prox, project, U, G, lam, grow) if costly_projection
+                     else prox)
         U0, _, _, eta_used, curv = _backtrack(gd.fit_smooth, step_prox, lam, U, f, G, eta)
         eta = eta_used * (1.25 if curv * eta_used * 5.0 < 1.0 else 1.0)
         U1 = _limit_new(U, U0, G, grow)

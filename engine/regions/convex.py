@@ -231,7 +231,7 @@ def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> 
         return cert.relative_gap
     U, state.step, used, _ = yield from solve_active_set(
         gd, U, lam, step=state.step, tol=tol, max_iter=max_iter, clock=clock, gap=gap,
-        prox=prox, project=project)
+        prox=prox, project=project, costly_projection=prob.relu and prob.cones is None)
     return U, U, used
 
 
