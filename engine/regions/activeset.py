@@ -33,6 +33,7 @@ import numpy as np
 
 from engine.core import Progress
 from engine.regions.fista import Clock, _backtrack, group_soft_threshold
+from engine.regions.faces import Geometry
 from engine.regions.polish import polish
 from engine.regions.programs import GroupData
 
@@ -82,8 +83,16 @@ def _limit_new(U, U1, G, grow: float) -> np.ndarray:
     return U1
 
 
+def _chunks(k: int, first: int = 8):
+    """``(lo, hi)`` slices of ``range(k)`` doubling in size from ``first``."""
+    lo, size = 0, first
+    while lo < k:
+        yield lo, min(k, lo + size)
+        lo, size = lo + size, 2 * size
+
+
 def _entering(gd: GroupData, lam: float, project: Callable | None,
-              margin: float = 1e-3) -> Callable:
+              margin: float = 1e-3, chunked: bool = False) -> Callable:
     """``V ↦`` whether a zero group of ``V`` violates its dual constraint
     ``‖Π_K(−∇_g f(V))‖ ≤ λ`` (SCIENCE.md §2.3; ``‖∇_g f‖`` gated) by more than ``margin``;
     a True answer is remembered in ``entering.hit`` (the restricted certificate of that
@@ -94,20 +103,77 @@ def _entering(gd: GroupData, lam: float, project: Callable | None,
             return False
         Z = -gd.fit_smooth(V)[1]
         bound = (lam * (1.0 + margin)) ** 2
-        if not np.einsum("gp,gp->g", Z, Z)[zero].max() > bound:     # ‖Π_K(z)‖ ≤ ‖z‖
+        norms2 = np.einsum("gp,gp->g", Z, Z)
+        cand = np.flatnonzero(zero & (norms2 > bound))               # ‖Π_K(z)‖ ≤ ‖z‖
+        if project is not None:       # largest first, a few at a time: stop at a violator
+            cand = cand[np.argsort(-norms2[cand], kind="stable")]
+            for lo, hi in _chunks(len(cand)) if chunked else [(0, len(cand))]:
+                rows = np.zeros(len(Z), dtype=bool)
+                rows[cand[lo:hi]] = True
+                P = project(np.where(rows[:, None], Z, 0.0), lam * (1.0 + margin))[rows]
+                if np.einsum("gp,gp->g", P, P).max() > bound:
+                    entering.hit = True
+                    return True
             return False
-        if project is not None:                                      # zero groups only
-            Z = project(np.where(zero[:, None], Z, 0.0), lam * (1.0 + margin))
-        Z = Z[zero]
-        entering.hit = bool(np.einsum("gp,gp->g", Z, Z).max() > bound)
+        entering.hit = len(cand) > 0
         return entering.hit
     entering.hit = False
     return entering
 
 
+def _limit(zero: np.ndarray, grow: float) -> int:
+    """How many groups may enter at one PG step (:func:`_limit_new`)."""
+    return max(4, int(min(grow * (~zero).sum(), len(zero))))
+
+
+def _entering_groups(project: Callable, zero: np.ndarray, C: np.ndarray, lam: float,
+                     k: int) -> np.ndarray:
+    """``shrink_λ(Π_K(c_g))`` of the first ``k`` zero groups (largest ``‖c_g‖`` first) where
+    it is nonzero, 0 elsewhere — :func:`_limit_new`'s choice, found without projecting
+    the groups it would discard (chunks doubling in size; ``‖Π_K(c)‖ ≤ ‖c‖`` screens)."""
+    norms = _rn(C)
+    cand = np.flatnonzero(zero & (norms > lam))
+    cand = cand[np.argsort(-norms[cand], kind="stable")]
+    out = np.zeros_like(C)
+    for lo, hi in _chunks(len(cand), first=max(k, 8)):
+        rows = np.zeros(len(C), dtype=bool)
+        rows[cand[lo:hi]] = True
+        S = group_soft_threshold(project(np.where(rows[:, None], C, 0.0), lam), lam)
+        on = cand[lo:hi][(S[cand[lo:hi]] != 0).any(axis=1)][:k]
+        out[on] = S[on]
+        k -= len(on)
+        if k <= 0:
+            break
+    return out
+
+
+def _zero_groups_once(prox: Callable, project: Callable | None, U: np.ndarray,
+                      G: np.ndarray, lam: float, grow: float) -> Callable:
+    """The PG step's prox with its zero groups done once for every trial step ``η``.
+
+    From ``U`` a zero group's prox input is ``−η∇_g f``, and cone projection and group
+    shrinkage commute with positive scaling: ``shrink_{ηλ}(Π_K(−η∇_g f)) =
+    η·shrink_λ(Π_K(−∇_g f))`` (SCIENCE.md §2.3). So the zero groups — most of a working
+    set — are projected once per PG step, not once per backtracking trial, and only the
+    ``grow``-limited entering groups (:func:`_entering_groups`); the nonzero groups go
+    through ``prox`` as before. Without cones (``project`` None) ``prox`` is cheap and
+    returned unchanged."""
+    zero = ~(U != 0).any(axis=1)
+    if project is None or not zero.any():
+        return prox
+    fixed = _entering_groups(project, zero, -G, lam, _limit(zero, grow))
+
+    def split(Z: np.ndarray, t: float) -> np.ndarray:
+        out = prox(np.where(zero[:, None], 0.0, Z), t)
+        out[zero] = (t / lam) * fixed[zero]
+        return out
+    return split
+
+
 def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, tol: float,
                      max_iter: int, clock: Clock, gap: Callable, prox: Callable | None = None,
-                     project: Callable | None = None, grow: float = 0.5) -> Generator:
+                     project: Callable | None = None, grow: float = 0.5,
+                     costly_projection: bool = False) -> Generator:
     """PG + Newton iterations on the working set ``gd`` (module docstring).
 
     Parameters
@@ -116,21 +182,28 @@ def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, t
     step : first PG step. tol : stop when ``gap(U) ≤ tol`` (restricted relative gap).
     prox : ``(Z, t) ↦ prox`` of ``t Σ‖u‖ + I_K`` (default group soft-threshold, gated).
     project : exact projection of the polished iterate on the cones (ReLU) or None.
+    costly_projection : projections are NNLS solves (d > 2), not vectorised corner-ray
+        projections: the zero groups' prox is computed once per PG step for the entering
+        groups only (:func:`_zero_groups_once`) and the entering check stops at the first
+        violator (chunks); cheap projections stay one vectorised call.
 
     Returns
     -------
     ``(U, step, iterations, converged)``
     """
     prox = prox or group_soft_threshold
-    entering = _entering(gd, lam, project)
+    entering = _entering(gd, lam, project, chunked=costly_projection)
+    geo = Geometry(gd.A)                    # face bases cached across the polishes
     f, G = gd.fit_smooth(U)
     eta, k, best, stale = step, 0, (np.inf, U), 0
     for k in range(1, max_iter + 1):
-        U0, _, _, eta_used, curv = _backtrack(gd.fit_smooth, prox, lam, U, f, G, eta)
+        step_prox = (_zero_groups_once(prox, project, U, G, lam, grow) if costly_projection
+                     else prox)
+        U0, _, _, eta_used, curv = _backtrack(gd.fit_smooth, step_prox, lam, U, f, G, eta)
         eta = eta_used * (1.25 if curv * eta_used * 5.0 < 1.0 else 1.0)
         U1 = _limit_new(U, U0, G, grow)
         entering.hit = False
-        Up = polish(gd.A, gd.y, gd.DS, gd.S, U1, lam, entering=entering)
+        Up = polish(gd.A, gd.y, gd.DS, gd.S, U1, lam, entering=entering, geo=geo)
         if project is not None:
             Up = project(Up)
         better = _dF(gd, U1, Up, lam) < 0

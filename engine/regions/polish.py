@@ -9,7 +9,10 @@ containing ``u_g`` (``B_g = I`` for interior groups and all gated groups) — th
 ``φ(z) = (1/(2n))‖Mz − y‖² + λ Σ_g ‖z_g‖``, ``M = [σ_g D_g X̃ B_g]``,
 
 with ``∇φ = Mᵀ(Mz − y)/n + λ z_g/‖z_g‖`` and ``∇²φ = MᵀM/n + λ (I − ẑ_gẑ_gᵀ)/‖z_g‖``. All
-evaluations go through the Gram matrix ``MᵀM/n`` (cost independent of ``n``). Damped Newton
+evaluations go through the Gram matrix ``MᵀM/n`` (cost independent of ``n``) — for 2-D and
+gated programs; d > 2 ReLU programs (``p > FEATURES_P``: hundreds of groups of up to 21
+coordinates, most on low-dimensional faces, small ``n``) go through the features ``M``
+themselves (:mod:`engine.regions.polish_features`, SCIENCE.md §2.10). Damped Newton
 steps with a line search that keeps every group in its cone converge quadratically when the
 identification is right. A step is capped where a group's *radial* coordinate
 ``ẑ_g·(z_g + αd_g)`` reaches zero (the linearised norm says the group wants to vanish: it is
@@ -24,6 +27,7 @@ import copy
 import numpy as np
 from scipy.linalg.lapack import dgesv
 
+from engine.regions.polish_features import FaceFeatures
 from engine.regions.faces import TIGHT, Geometry as _Geometry, face_bases, row_norms as _rn
 
 __all__ = ["polish", "reduce_support", "face_bases"]
@@ -32,21 +36,40 @@ _DONE = 1e-24       # Newton decrement / |φ| below which φ is optimal to round
 EARLY = 1e-8        # ... at which a polish may stop because the support will change
 ROUNDOFF = 1e-9     # ‖∇φ‖_∞/λ below which decrease tests give way to the gradient test
 DROP_CANDIDATES = 12  # breakpoints tried per drop step
+FEATURES_P = 3      # ReLU programs with p = d + 1 above this polish through the features
+                    # (:mod:`engine.regions.polish_features`), not the padded Gram
 
 
 class _Raw:
     """Gram matrix ``R = F Fᵀ/n`` (g·p, g·p) and ``b = F y/n`` of the features
     ``F_g = σ_g D_g X̃`` of the groups that are nonzero when the polish starts."""
 
-    def __init__(self, A, y, DS, groups):
-        g, p, n = len(groups), A.shape[1], len(y)
-        Ft = (DS[groups][:, None, :] * A.T[None]).reshape(g * p, n)     # g = 0: λ ≥ λ_max
-        self.R = Ft @ Ft.T / n                             # (g·p, g·p)
-        self.b, self.c = Ft @ y / n, 0.5 * float(y @ y) / n
+    def __init__(self, A, y, DS, groups, geo=None):
+        self.A, self.y, self.DS, self.groups = A, y, DS, groups
+        self.c = 0.5 * float(y @ y) / len(y)
         self.pos = np.full(len(DS), -1)
-        self.pos[groups] = np.arange(g)
-        self.geo = _Geometry(A)                            # row geometry (cone tests)
+        self.pos[groups] = np.arange(len(groups))
+        self.geo = geo if geo is not None else _Geometry(A)   # row geometry (cone tests)
         self.an = self.geo.an
+        self._R = self._b = None
+
+    def _gram(self) -> None:
+        """``R`` and ``b``, on first use (d > 2 ReLU polishes never need them)."""
+        g, (n, p) = len(self.groups), self.A.shape                      # g = 0: λ ≥ λ_max
+        Ft = (self.DS[self.groups][:, None, :] * self.A.T[None]).reshape(g * p, n)
+        self._R, self._b = Ft @ Ft.T / n, Ft @ self.y / n              # (g·p, g·p), (g·p,)
+
+    @property
+    def R(self) -> np.ndarray:
+        if self._R is None:
+            self._gram()
+        return self._R
+
+    @property
+    def b(self) -> np.ndarray:
+        if self._b is None:
+            self._gram()
+        return self._b
 
 
 def _blocks(g: int, p: int) -> np.ndarray:
@@ -171,6 +194,11 @@ class _Reduced:
         d[free] = _newton_solve(H[np.ix_(free, free)], -g[free])
         return g, d
 
+    def directional(self, z, d) -> tuple[float, float]:
+        """``(∇f(z)·d, dᵀ∇²f d)`` of the quadratic part ``f`` (the line search's model)."""
+        df = d.ravel()
+        return float((self.gram @ z.ravel() - self.b) @ df), float(df @ (self.gram @ df))
+
     def unpack(self, z):
         """``u_g = B_g z_g`` (gated: the identity)."""
         return z if self.identity else np.einsum("gpk,gk->gp", self.bases, z)
@@ -235,8 +263,7 @@ def _line_search(red, A, S_act, z, d, f, slope):
             return Z[k], f + float(dz[k]), True, "drop" if same else True
     alpha, floor = amax, 1e-14 * max(float(np.abs(z).max()), 1e-300) / float(np.abs(d).max())
     # φ(z + αd) − φ(z) as a difference (see _Reduced.deltas), its quadratic part once per d
-    df = d.ravel()
-    rd, dgd = float((red.gram @ z.ravel() - red.b) @ df), float(df @ (red.gram @ df))
+    rd, dgd = red.directional(z, d)
     n0, zd, dd = _rn(z), np.einsum("gk,gk->g", z, d), np.einsum("gk,gk->g", d, d)
     while alpha > floor:
         zn = z + alpha * d
@@ -283,12 +310,14 @@ def _setup(raw, A, S, U, lam, prev=None):
         changed = np.flatnonzero((old.bases != bases).any(axis=(1, 2)))
         if len(changed) <= len(active) // 4:
             red = old.refresh(raw, active, changed, bases, dims)
-    if red is None:
+    if red is None and S is not None and A.shape[1] > FEATURES_P:   # through the features
+        red = FaceFeatures(A, raw.y, raw.DS[active], bases, dims, lam, raw.an)
+    elif red is None:
         red = _Reduced(raw, active, bases, dims, lam, S is None)
     return active, red, (U[active] if S is None else np.einsum("gpk,gp->gk", bases, U[active]))
 
 
-def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None):
+def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None, geo=None):
     """Newton-polished copy of ``U`` (g, p) on its faces (module docstring).
 
     Parameters
@@ -299,11 +328,13 @@ def polish(A, y, DS, S, U, lam, max_iter: int = 40, entering=None):
         (relative Newton decrement): True (a zero group clearly violates its dual constraint,
         SCIENCE.md §2.3, so the support will change anyway) ends the polish there instead of
         refining a point the caller's next proximal step moves (active-set early exit).
+    geo : optional :class:`engine.regions.faces.Geometry` of ``A``, shared across calls (its
+        cache of face bases then carries over).
     """
     U = U.copy()
     if lam <= 0:
         return U
-    raw = _Raw(A, y, DS, np.flatnonzero(_rn(U) > 0))
+    raw = _Raw(A, y, DS, np.flatnonzero(_rn(U) > 0), geo)
     setup = _setup(raw, A, S, U, lam)
     for _ in range(max_iter):
         if setup is None:
