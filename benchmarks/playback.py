@@ -147,10 +147,10 @@ def install_timers() -> None:
                            (pg.GraphicsView, "paintEvent", "plots")):
         orig = cls.__dict__[name]
 
-        def timed(self, *args, _orig=orig, _key=key):
+        def timed(self, *args, _orig=orig, _key=key, **kwargs):
             start = time.thread_time()
             try:
-                return _orig(self, *args)
+                return _orig(self, *args, **kwargs)
             finally:
                 ACC[_key] += time.thread_time() - start
         setattr(cls, name, timed)

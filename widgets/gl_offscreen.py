@@ -44,7 +44,8 @@ class OffscreenCanvasView(QWidget):
         self._context, self._surface = _offscreen_context()
         backend._vispy_set_current = self.make_current      # vispy's GL calls use our context
         backend._vispy_update = self.update                 # a scene change repaints us
-        self._image, self._dirty = None, True
+        backend._vispy_swap_buffers = _no_swap              # we draw into a framebuffer object
+        self._image, self._dirty, self._fbo = None, True, None
         self.setMouseTracking(True)
         self.setFocusPolicy(backend.focusPolicy())
         self.setAttribute(self.attribute_opaque(), True)
@@ -62,10 +63,28 @@ class OffscreenCanvasView(QWidget):
             self._context.makeCurrent(self._surface)
 
     def render(self) -> np.ndarray:
-        """Draw the scene now: (H, W, 4) uint8 RGBA at the canvas' physical size."""
+        """Draw the scene now: (H, W, 4) uint8 RGBA at the canvas' physical size.
+
+        The draw goes through the canvas' ``draw`` event, as a shown canvas' repaint does
+        (so vispy schedules the next ``update`` again), into a framebuffer object kept
+        while the size does not change.
+        """
+        from vispy import gloo
         self.make_current()
+        canvas = self.canvas
+        shape = tuple(int(v) for v in canvas.physical_size[::-1])      # (h, w)
+        if self._fbo is None or self._fbo[0] != shape:
+            self._fbo = (shape, gloo.FrameBuffer(color=gloo.RenderBuffer(shape),
+                                                 depth=gloo.RenderBuffer(shape)))
+        fbo = self._fbo[1]
+        canvas.push_fbo(fbo, (0, 0), canvas.size)
+        try:
+            canvas.events.draw(region=None)
+            image = fbo.read()
+        finally:
+            canvas.pop_fbo()
         self.renders += 1
-        return np.asarray(self.canvas.render())
+        return image
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
         """Render the scene if it changed since the last paint, then paint the image."""
@@ -125,6 +144,10 @@ class OffscreenCanvasView(QWidget):
 
     def keyReleaseEvent(self, event) -> None:  # noqa: N802 (Qt name)
         self._backend.keyReleaseEvent(event)
+
+
+def _no_swap() -> None:
+    """Nothing to swap: an off-screen canvas draws into a framebuffer object."""
 
 
 def _offscreen_context():
