@@ -1,0 +1,105 @@
+"""widgets.gl in ``offscreen`` mode (issue #16): the vispy scene is drawn into a framebuffer
+object and shown by a raster widget, so no QOpenGLWidget ever joins the window; Qt input on
+that widget drives the canvas (camera, vispy mouse events); only a scene change renders."""
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QSurface
+from PySide6.QtOpenGLWidgets import QOpenGLWidget
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from widgets.gl import VispyHost, gl_mode, opengl_available
+from widgets.gl_offscreen import OffscreenCanvasView
+
+
+def _shown_host(qtbot, camera="turntable"):
+    """A window: a plain page, then a page with an off-screen vispy host, shown."""
+    if not opengl_available():
+        pytest.skip("no OpenGL on this display")
+    stack = QStackedWidget()
+    qtbot.addWidget(stack)
+    stack.addWidget(QLabel("a lab without 3-D views"))
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    host = VispyHost(page, layout, True, "needs GL", bgcolor="white", mode="offscreen")
+    host.view.camera = camera
+    stack.addWidget(page)
+    stack.resize(240, 180)
+    stack.show()
+    stack.setCurrentIndex(1)
+    qtbot.waitExposed(stack)
+    qtbot.waitUntil(lambda: host.widget.renders > 0)
+    return stack, host
+
+
+def test_the_mode_switch_reads_flowscope_gl(monkeypatch):
+    monkeypatch.delenv("FLOWSCOPE_GL", raising=False)
+    assert gl_mode() == "offscreen"
+    monkeypatch.setenv("FLOWSCOPE_GL", " Window ")
+    assert gl_mode() == "window"
+    monkeypatch.setenv("FLOWSCOPE_GL", "egl")
+    with pytest.raises(ValueError, match="FLOWSCOPE_GL must be one of offscreen, window"):
+        gl_mode()
+
+
+def test_the_window_keeps_raster_painting_and_shows_the_scene(qtbot):
+    stack, host = _shown_host(qtbot)
+    assert isinstance(host.widget, OffscreenCanvasView)
+    assert not stack.findChildren(QOpenGLWidget) and host.canvas.native.parent() is None
+    assert stack.windowHandle().surfaceType() == QSurface.SurfaceType.RasterSurface
+    shown = host.widget.grab().toImage()
+    assert (shown.width(), shown.height()) == (host.widget.width(), host.widget.height())
+    assert shown.pixelColor(10, 10).name() == "#ffffff"                 # the white background
+    assert tuple(host.canvas.size) == (host.widget.width(), host.widget.height())
+
+
+def test_only_a_change_renders_and_changes_are_coalesced(qtbot):
+    from vispy import scene
+    _stack, host = _shown_host(qtbot)
+    marker = scene.visuals.Markers(parent=host.view.scene)
+    qtbot.wait(50)
+    before = host.widget.renders
+    host.widget.repaint()                                             # nothing changed
+    assert host.widget.renders == before
+    for k in range(5):                                                # five changes, one draw
+        marker.set_data(np.array([[0.1 * k, 0.0, 0.0]], np.float32), face_color="red")
+    qtbot.waitUntil(lambda: host.widget.renders == before + 1)
+    qtbot.wait(50)
+    assert host.widget.renders == before + 1
+
+
+def test_wheel_and_drag_on_the_raster_widget_move_the_camera(qtbot):
+    _stack, host = _shown_host(qtbot)
+    cam, widget = host.view.camera, host.widget
+    scale, azimuth = cam.scale_factor, cam.azimuth
+    pressed = []
+    host.canvas.events.mouse_press.connect(lambda ev: pressed.append(tuple(ev.pos[:2])))
+    centre = widget.rect().center()
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=centre)
+    for dx in (10, 20, 40):
+        qtbot.mouseMove(widget, centre + QPoint(dx, 0))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=centre + QPoint(40, 0))
+    assert pressed == [(centre.x(), centre.y())]                      # widget pixels
+    assert cam.azimuth != pytest.approx(azimuth)                      # orbited
+    renders = widget.renders
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+    wheel = QWheelEvent(QPointF(centre), QPointF(widget.mapToGlobal(centre)), QPoint(0, 0),
+                        QPoint(0, 120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, wheel)
+    assert cam.scale_factor < scale                                   # zoomed in
+    qtbot.waitUntil(lambda: widget.renders > renders)                 # and drawn again
+
+
+def test_resizing_resizes_the_canvas_and_closing_releases_it(qtbot):
+    stack, host = _shown_host(qtbot)
+    stack.resize(320, 260)
+    qtbot.waitUntil(lambda: tuple(host.canvas.size) == (host.widget.width(),
+                                                         host.widget.height()))
+    image = host.render()
+    assert image.shape == (host.canvas.physical_size[1], host.canvas.physical_size[0], 4)
+    stack.widget(1).close()
+    assert host.canvas._closed
+    host.widget.repaint()                                             # released: no draw
