@@ -70,8 +70,8 @@ class OffscreenCanvasView(QWidget):
         while the size does not change.
         """
         from vispy import gloo
-        self.make_current()
         canvas = self.canvas
+        canvas.set_current()             # our context, and vispy's current canvas (its queue)
         shape = tuple(int(v) for v in canvas.physical_size[::-1])      # (h, w)
         if self._fbo is None or self._fbo[0] != shape:
             self._fbo = (shape, gloo.FrameBuffer(color=gloo.RenderBuffer(shape),
@@ -117,7 +117,7 @@ class OffscreenCanvasView(QWidget):
         """Release the canvas' GL objects in this view's context, then the context (once)."""
         if self._context is None:
             return
-        self.make_current()
+        self.canvas.set_current()
         self.canvas.close()
         self._context.doneCurrent()
         self._surface.destroy()

@@ -103,3 +103,26 @@ def test_resizing_resizes_the_canvas_and_closing_releases_it(qtbot):
     stack.widget(1).close()
     assert host.canvas._closed
     host.widget.repaint()                                             # released: no draw
+
+
+def test_two_views_in_one_window_each_draw_their_own_scene(qtbot):
+    """Each view draws with its own context and vispy's current canvas set to it."""
+    from vispy import scene
+    if not opengl_available():
+        pytest.skip("no OpenGL on this display")
+    page = QWidget()
+    qtbot.addWidget(page)
+    layout = QVBoxLayout(page)
+    hosts = [VispyHost(page, layout, True, "needs GL", bgcolor=c, mode="offscreen")
+             for c in ("white", "blue")]
+    dot = scene.visuals.Markers(parent=hosts[0].view.scene)
+    dot.set_data(np.zeros((1, 2), np.float32), face_color="red", size=30, edge_width=0)
+    hosts[0].view.camera = scene.PanZoomCamera(rect=(-1, -1, 2, 2))
+    page.resize(200, 300)
+    page.show()
+    qtbot.waitExposed(page)
+    first, second = (h.render() for h in hosts)
+    h, w = first.shape[:2]
+    assert tuple(first[2, 2, :3]) == (255, 255, 255)
+    assert tuple(first[h // 2, w // 2, :3]) == (255, 0, 0)              # the dot, centred
+    assert tuple(second[2, 2, :3]) == (0, 0, 255) and (second[..., 2] == 255).all()
