@@ -126,3 +126,30 @@ def test_two_views_in_one_window_each_draw_their_own_scene(qtbot):
     assert tuple(first[2, 2, :3]) == (255, 255, 255)
     assert tuple(first[h // 2, w // 2, :3]) == (255, 0, 0)              # the dot, centred
     assert tuple(second[2, 2, :3]) == (0, 0, 255) and (second[..., 2] == 255).all()
+
+
+def test_a_particle_frame_change_shows_the_new_frame_not_a_stale_one(qtbot, monkeypatch):
+    """What the window shows (a grab) is the scene of the frame set last, rendered once."""
+    from widgets.particle_canvas import ParticleCanvas
+    if not opengl_available():
+        pytest.skip("no OpenGL on this display")
+    monkeypatch.setenv("FLOWSCOPE_GL", "offscreen")
+    view = ParticleCanvas(dim=2)
+    qtbot.addWidget(view)
+    view.resize(160, 140)
+    view.show()
+    qtbot.waitExposed(view)
+    x = np.zeros((2, 30, 2), np.float32)
+    x[0, :, 0], x[1, :, 0] = -0.5, 0.5                      # all left, then all right
+    view.set_range((-1, 1), (-1, 1))
+    view.set_particles(x)
+    shown = []
+    for i in (0, 1):
+        view.set_frame(i)
+        renders = view.host.widget.renders
+        image = view.host.widget.grab().toImage()
+        assert view.host.widget.renders == renders + 1        # drawn for this frame
+        w = image.width()
+        bright = [x_ for x_ in range(w) if image.pixelColor(x_, image.height() // 2).value() > 128]
+        shown.append(np.mean(bright) / w)
+    assert shown[0] < 0.4 < 0.6 < shown[1]                  # the cloud moved left → right
