@@ -41,7 +41,7 @@ class OffscreenCanvasView(QWidget):
         super().__init__(parent)
         self.canvas, self.renders = canvas, 0
         self._backend = backend = canvas.native
-        self._context, self._surface = _offscreen_context()
+        self._context, self._surface = _offscreen_context(self)
         backend._vispy_set_current = self.make_current      # vispy's GL calls use our context
         backend._vispy_update = self.update                 # a scene change repaints us
         backend._vispy_swap_buffers = _no_swap              # we draw into a framebuffer object
@@ -150,14 +150,15 @@ def _no_swap() -> None:
     """Nothing to swap: an off-screen canvas draws into a framebuffer object."""
 
 
-def _offscreen_context():
-    """A ``QOpenGLContext`` and the ``QOffscreenSurface`` it draws on (vispy renders into its
-    own framebuffer object, so the surface's format does not matter)."""
-    context = QOpenGLContext()
+def _offscreen_context(owner):
+    """A ``QOpenGLContext`` and the ``QOffscreenSurface`` it draws on, both deleted with
+    ``owner`` (vispy renders into its own framebuffer object, so the surface's format does
+    not matter)."""
+    context = QOpenGLContext(owner)
     context.setFormat(QSurfaceFormat.defaultFormat())
     if not context.create():
         raise RuntimeError("could not create an OpenGL context for an off-screen canvas")
-    surface = QOffscreenSurface()
+    surface = QOffscreenSurface(None, owner)
     surface.setFormat(context.format())
     surface.create()
     if not context.makeCurrent(surface):
