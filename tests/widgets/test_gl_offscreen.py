@@ -153,3 +153,31 @@ def test_a_particle_frame_change_shows_the_new_frame_not_a_stale_one(qtbot, monk
         bright = [x_ for x_ in range(w) if image.pixelColor(x_, image.height() // 2).value() > 128]
         shown.append(np.mean(bright) / w)
     assert shown[0] < 0.4 < 0.6 < shown[1]                  # the cloud moved left → right
+
+
+def test_a_real_qt_drag_in_draw_mode_draws_a_stroke(qtbot, monkeypatch):
+    """The particle view's draw mode works through the raster widget (Qt mouse events)."""
+    from widgets.particle_canvas import ParticleCanvas
+    if not opengl_available():
+        pytest.skip("no OpenGL on this display")
+    monkeypatch.setenv("FLOWSCOPE_GL", "offscreen")
+    view = ParticleCanvas(dim=2)
+    qtbot.addWidget(view)
+    view.resize(200, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_range((-1, 1), (-1, 1))
+    view.set_draw_mode(True)
+    assert view.host.widget.cursor().shape() == Qt.CursorShape.CrossCursor
+    strokes, rect = [], tuple(view.view.camera.rect.pos) + tuple(view.view.camera.rect.size)
+    view.sigPointsDrawn.connect(strokes.append)
+    widget = view.host.widget
+    start = widget.rect().center()
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=start)
+    for dx in (5, 15, 30):
+        qtbot.mouseMove(widget, start + QPoint(dx, 0))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=start + QPoint(30, 0))
+    assert len(strokes) == 1 and strokes[0].shape[1] == 2 and len(strokes[0]) >= 2
+    assert strokes[0][-1, 0] > strokes[0][0, 0] and abs(strokes[0][0, 0]) < 0.1
+    cam = view.view.camera.rect
+    assert tuple(cam.pos) + tuple(cam.size) == pytest.approx(rect)  # no pan while drawing
