@@ -47,7 +47,7 @@ class ParticleInteraction:
         self.draw_mode = bool(on)
         if self.owner.available:
             cursor = Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor
-            self.owner.canvas.native.setCursor(cursor)
+            self.owner.host.widget.setCursor(cursor)
 
     def to_data(self, pos):
         """Canvas pixel position → 2-D data coordinates."""

@@ -119,7 +119,7 @@ class SurfaceView3D(QWidget):
         from vispy import scene
 
         ignored = QSizePolicy.Policy.Ignored          # no 600 × 500 size hint: the layout
-        self.canvas.native.setSizePolicy(ignored, ignored)   # sizes it like a 2-D map
+        self.host.widget.setSizePolicy(ignored, ignored)     # sizes it like a 2-D map
         self.view.camera = scene.TurntableCamera(fov=35, elevation=28, azimuth=-35)
         s, vis = self.view.scene, scene.visuals
         self.surface = vis.SurfacePlot(z=np.zeros((2, 2), np.float32), shading="flat",
@@ -140,12 +140,12 @@ class SurfaceView3D(QWidget):
         self.legend.setStyleSheet("padding: 2px 6px;")
         self.legend.setWordWrap(True)
         layout.addWidget(self.legend)
-        self.hover_label = QLabel(self.canvas.native)
+        self.hover_label = QLabel(self.host.widget)
         self.hover_label.setStyleSheet(_HOVER_STYLE)
         self.hover_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.hover_label.hide()
         self.canvas.events.mouse_move.connect(self._on_mouse_move)
-        self.canvas.native.installEventFilter(self)
+        self.host.widget.installEventFilter(self)
 
     # ------------------------------------------------------------------ data in
     def set_zlim(self, zlim) -> None:
@@ -280,7 +280,7 @@ class SurfaceView3D(QWidget):
             self.canvas.update()
         if text:
             self.hover_label.adjustSize()
-            native, size = self.canvas.native, self.hover_label.size()
+            native, size = self.host.widget, self.hover_label.size()
             left, top = hover_anchor(*self._mouse, native.width(), native.height(),
                                      (size.width(), size.height()))
             self.hover_label.move(int(left), int(top))

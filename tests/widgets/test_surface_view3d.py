@@ -146,7 +146,7 @@ def test_hover_picks_the_surface_point_under_the_mouse(view, qtbot):
         assert seen[-1] == pytest.approx((x1, x2), abs=2e-3)
         view.set_hover_text(f"pattern {int(x1 > 0)}")
         assert view.hover_marker.visible and view.hover_label.isVisible()
-        assert view.canvas.native.rect().contains(view.hover_label.geometry())
+        assert view.host.widget.rect().contains(view.hover_label.geometry())
     assert view.hover_text() == "pattern 0"
     n = len(seen)
     view.handle_mouse_move(1.0, 1.0)                     # the corner: background only
@@ -174,7 +174,7 @@ def test_qt_mouse_move_and_leave_drive_the_readout(view, qtbot):
     qtbot.wait(20)
     view.sigHover.connect(lambda a, b: view.set_hover_text(f"at {a:.2f}, {b:.2f}"))
     px, py = _canvas_point(view, 1.0, 0.5, 1.0 * view.scale())
-    native = view.canvas.native
+    native = view.host.widget
     pos = QPointF(round(px), round(py))
     move = QMouseEvent(QEvent.Type.MouseMove, pos, native.mapToGlobal(pos.toPoint()).toPointF(),
                        Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,

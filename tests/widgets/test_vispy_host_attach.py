@@ -1,4 +1,5 @@
-"""widgets.gl.VispyHost keeps its GL canvas out of the window until the widget is shown.
+"""widgets.gl.VispyHost in ``window`` mode keeps its GL canvas out of the window until the
+widget is shown.
 
 Issue #16: a window holding a GL widget composites every repaint through OpenGL (under
 software GL each progress-bar or label update costs ~10-30 ms); a window whose 3-D views
@@ -18,7 +19,7 @@ def _window_with_hidden_gl_page(qtbot):
     page = QWidget()
     layout = QVBoxLayout(page)
     layout.addWidget(QLabel("title"))
-    host = VispyHost(page, layout, True, "needs GL")
+    host = VispyHost(page, layout, True, "needs GL", mode="window")
     layout.addWidget(QLabel("legend"))                  # added after the canvas' place
     stack.addWidget(page)
     stack.resize(200, 150)
