@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import mmap
 from dataclasses import dataclass
 from typing import Optional
 
@@ -159,7 +160,17 @@ def _one_layer_extras(magnitude: torch.Tensor) -> dict:
     """The fields a one-layer run has trivially: no layers ``(T, N, 0)`` and zero balance
     residuals (§1.5: there is no ``a_l`` to balance)."""
     T, N = magnitude.shape
-    return dict(layers=magnitude.new_empty((T, N, 0)), conservation=torch.zeros_like(magnitude))
+    return dict(layers=magnitude.new_empty((T, N, 0)), conservation=_untouched_zeros(magnitude))
+
+
+def _untouched_zeros(like: torch.Tensor) -> torch.Tensor:
+    """Zeros shaped like ``like``, on the CPU in fresh anonymous memory: the kernel maps its
+    pages (zero) on first use, so nothing is written up front (a (T, N) field the one-layer
+    lab never draws costs no first-touch time, #16); elsewhere ``zeros_like``."""
+    if like.device.type != "cpu" or like.numel() == 0:
+        return torch.zeros_like(like)
+    memory = mmap.mmap(-1, like.numel() * like.element_size())
+    return torch.frombuffer(memory, dtype=like.dtype).view(like.shape)
 
 
 def _state_fields(cfg: FlowConfig, prob: Problem, states: torch.Tensor,
