@@ -18,7 +18,7 @@ import torch
 from engine.gradient_flow.kernels import norm_floor
 from engine.gradient_flow.planar import CHUNK, Plane
 
-__all__ = ["PlanarFields", "frame_block", "lift_block"]
+__all__ = ["PlanarFields", "frame_block", "lift_block", "lift_terms"]
 
 
 def frame_block(x, y, ay, t, out: dict, nu: float) -> None:
@@ -39,11 +39,24 @@ def frame_block(x, y, ay, t, out: dict, nu: float) -> None:
     r2.add_(t.add_(0.5 * math.pi).mul_(x).add_(ay), alpha=-k)     # - k(φ x + |y|)
 
 
-def lift_block(x, y, e1: list, e2t: torch.Tensor, w: torch.Tensor) -> None:
+def lift_terms(plane: Plane) -> list:
+    """Per output column ``j``: ``(e1_j, e2 has a non-zero entry in column j)``, so
+    :func:`lift_block` skips the terms that are exactly zero (the teacher along an axis,
+    the default: ``e1 = (1, 0, …)`` and ``e2``'s first column zero)."""
+    return [(e1j, bool(col.any())) for e1j, col in zip(plane.e1.tolist(), plane.e2.T)]
+
+
+def lift_block(x, y, terms: list, e2t: torch.Tensor, w: torch.Tensor) -> None:
     """Weights ``x e1 + y e2`` into ``w (m, d)``, one column at a time (``e2t (d, m)``;
-    :meth:`Plane.lift <engine.gradient_flow.planar.Plane.lift>`)."""
-    for j, e1j in enumerate(e1):
-        torch.mul(y, e2t[j], out=w[:, j]).add_(x, alpha=e1j)
+    :meth:`Plane.lift <engine.gradient_flow.planar.Plane.lift>`); ``terms`` from
+    :func:`lift_terms` (a dropped term is an exact zero: the same finite weights)."""
+    for j, (e1j, with_y) in enumerate(terms):
+        if not with_y:
+            torch.mul(x, e1j, out=w[:, j])
+        elif e1j == 0.0:
+            torch.mul(y, e2t[j], out=w[:, j])
+        else:
+            torch.mul(y, e2t[j], out=w[:, j]).add_(x, alpha=e1j)
 
 
 class PlanarFields:
@@ -69,7 +82,7 @@ class PlanarFields:
         T, N, d = capacity + 1, S0.shape[1], plane.e1.shape[0]
         self.w = S0.new_empty((T, N, d))
         self.scalars = {name: S0.new_empty((T, N)) for name in ("magnitude", "angle", "loss")}
-        self.e1, self.e2t, self.nu = plane.e1.tolist(), plane.e2.T.contiguous(), nu
+        self.terms, self.e2t, self.nu = lift_terms(plane), plane.e2.T.contiguous(), nu
         self.chunk = N if S0.device.type != "cpu" else CHUNK
         self.keys: list = []
         self.add(key0, S0)
@@ -93,7 +106,7 @@ class PlanarFields:
             x, y, dst = S[0, lo:hi], S[1, lo:hi], slice(start + lo, start + hi)
             frame_block(x, y, ay[:hi - lo], t[:hi - lo],
                         {name: a[index, dst] for name, a in self.scalars.items()}, self.nu)
-            lift_block(x, y, self.e1, self.e2t[:, dst], self.w[index, dst])
+            lift_block(x, y, self.terms, self.e2t[:, dst], self.w[index, dst])
 
     def truncate(self, key) -> None:
         """Forget frames recorded after ``key`` (divergence replay)."""

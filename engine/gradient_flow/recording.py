@@ -12,7 +12,7 @@ from engine.gradient_flow.closed_form import angle_to
 from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.model import Problem, conservation, effective_weight, split
 from engine.gradient_flow.planar import CHUNK, Plane, run_parts
-from engine.gradient_flow.planar_frames import frame_block, lift_block
+from engine.gradient_flow.planar_frames import frame_block, lift_block, lift_terms
 from engine.gradient_flow.reduced import magnitude_bounds
 
 __all__ = ["FlowRecording", "build_recording", "recording_from_fields", "ACTIVE_BUDGET",
@@ -139,7 +139,7 @@ def _planar_fields(fm: torch.Tensor, nu: float, plane: Plane) -> dict:
     out = dict(w=fm.new_empty((T, N, d)), magnitude=fm.new_empty((T, N)),
                angle=fm.new_empty((T, N)), loss=fm.new_empty((T, N)))
     e2t = plane.e2.T.contiguous()
-    e1 = plane.e1.tolist()
+    terms = lift_terms(plane)
     chunk = N if fm.device.type != "cpu" else CHUNK
 
     def frames(lo: int, hi: int) -> None:
@@ -150,7 +150,8 @@ def _planar_fields(fm: torch.Tensor, nu: float, plane: Plane) -> dict:
                 cols = slice(c0, c1)
                 frame_block(fm[i, 0, cols], fm[i, 1, cols], ay[:c1 - c0], t[:c1 - c0],
                             {name: out[name][i, cols] for name in SCALARS}, nu)
-                lift_block(fm[i, 0, cols], fm[i, 1, cols], e1, e2t[:, cols], out["w"][i, cols])
+                lift_block(fm[i, 0, cols], fm[i, 1, cols], terms, e2t[:, cols],
+                           out["w"][i, cols])
 
     run_parts(frames, T, parallel=fm.device.type == "cpu")
     return dict(out, **_one_layer_extras(out["magnitude"]))

@@ -75,3 +75,13 @@ def test_threaded_slices_record_the_same_fields():
         torch.set_num_threads(threads)
     for name in FIELDS:
         assert torch.equal(getattr(fields, name), getattr(states, name)), name
+
+
+def test_teacher_on_an_axis_lifts_to_the_full_run():
+    """Default teacher angle: ``e1 = (1, 0, 0)`` and e2's first column is zero, so the lift
+    drops exact-zero terms; the weights are still the d-dimensional run's."""
+    cfg = FlowConfig(dim=3, n_init=25, t_max=5.0, frames=11, seed=6)
+    fast, full = simulate(cfg), simulate(cfg, full_state=True)
+    assert float((fast.w - full.w).abs().max()) <= 1e-12 * float(full.w.abs().max())
+    plane_x = fast.magnitude * torch.cos(fast.angle)           # w·e1 = r cos θ
+    assert torch.allclose(fast.w[..., 0], plane_x, rtol=0, atol=1e-14)
