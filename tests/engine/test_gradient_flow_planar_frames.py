@@ -85,3 +85,15 @@ def test_teacher_on_an_axis_lifts_to_the_full_run():
     assert float((fast.w - full.w).abs().max()) <= 1e-12 * float(full.w.abs().max())
     plane_x = fast.magnitude * torch.cos(fast.angle)           # w·e1 = r cos θ
     assert torch.allclose(fast.w[..., 0], plane_x, rtol=0, atol=1e-14)
+
+
+def test_phase_field_range_ignores_non_finite_norms_without_copying():
+    """ρmax = 1.15 max(ν, largest finite ‖u‖) (the lab's phase portrait), NaN / inf skipped."""
+    import numpy as np
+    from engine.gradient_flow.lab import phase_field
+    magnitude = np.random.default_rng(0).random((6, 50))
+    cfg = FlowConfig(teacher_norm=0.5)
+    assert phase_field(magnitude, cfg).r.max() == pytest.approx(1.15 * magnitude.max())
+    magnitude[2, 3], magnitude[4, 0], magnitude[5, 9] = np.nan, np.inf, 7.0
+    assert phase_field(magnitude, cfg).r.max() == pytest.approx(1.15 * 7.0)
+    assert phase_field(np.full((2, 2), np.nan), cfg).r.max() == pytest.approx(1.15 * 0.5)
