@@ -85,14 +85,25 @@ def phase_field(magnitude: np.ndarray, cfg: FlowConfig) -> PhaseField:
     ``dr`` is NaN so the portrait shows no arrows.
     """
     nu = float(cfg.teacher_norm)
-    finite = magnitude[np.isfinite(magnitude)]
-    rmax = 1.15 * max(nu, float(np.max(finite, initial=nu)))
+    rmax = 1.15 * max(nu, _finite_max(magnitude, nu))
     R, TH = np.meshgrid(np.linspace(rmax / 25, rmax, PHASE_GRID[0]),
                         np.linspace(0.05, np.pi - 0.05, PHASE_GRID[1]))
     dR, dTH = (np.asarray(a, dtype=float) for a in reduced_rhs(R, TH, depth=cfg.depth, nu=nu))
     if cfg.data != "population" or (cfg.depth > 1 and not cfg.balanced):
         dR = np.full_like(R, np.nan)
     return PhaseField(R, TH, dR, dTH)
+
+
+def _finite_max(values: np.ndarray, initial: float) -> float:
+    """Largest finite entry of ``values`` (``initial`` if none is larger), without a copy of
+    the finite entries: one pass when all are finite (``max`` propagates NaN and ``inf``),
+    else one frame at a time (a (T, N) temporary costs seconds of first-touch time, #16)."""
+    top = float(np.max(values, initial=initial))
+    if math.isfinite(top):
+        return top
+    rows = values.reshape(values.shape[0], -1) if values.ndim else values.reshape(1, 1)
+    return max([initial] + [float(np.max(row, initial=initial, where=np.isfinite(row)))
+                            for row in rows])
 
 
 def run_config(cfg: FlowConfig, device: str = "cpu") -> Generator[Progress, None, FlowResult]:

@@ -202,19 +202,50 @@ class PlanarEuler(_Chunked):
         torch.add(S, G, alpha=-h, out=out)
 
 
-class PlanarRK4(_Chunked):
-    """Classical RK4 of ``dw/dt = -∇L(w)`` on planar one-layer states (fused, in place):
-    both coordinates in each operation, about fifty vector operations per step."""
+def _alpha_atan(P, alpha, atan_q, q, nu: float) -> None:
+    """``α`` into ``alpha`` and ``atan(x/|y|) = φ - π/2`` into ``atan_q`` at planar ``P (2, m)``
+    (the parts of :func:`_grad_into`; ``q`` is scratch): ``∇L = α w - (k atan(q) + ν/4) e_x``
+    with ``k = ν/(2π)`` (§1.3)."""
+    k = nu / (2.0 * math.pi)
+    x, y = P[0], P[1]
+    torch.abs(y, out=alpha).clamp_min_(norm_floor(x.dtype))    # |y| (> 0)
+    torch.div(x, alpha, out=q)
+    torch.atan(q, out=atan_q)
+    torch.sub(0.5, alpha.addcmul_(x, q).reciprocal_(), alpha=k, out=alpha)
 
-    n_pairs = 3
+
+class PlanarRK4(_Chunked):
+    """Classical RK4 of ``dw/dt = -∇L(w)`` on planar one-layer states (fused, in place).
+
+    The gradient at a stage point ``P`` is ``α P - (k a + ν/4) e_x`` (``a = atan(x/|y|)``,
+    :func:`_alpha_atan`); it is never formed: the accumulator takes ``α P`` and ``a`` with
+    fused multiply-adds, the next stage point ``S - c h ∇L`` is built from ``α``, ``a`` and
+    the x-row shifted by the constant, ``S_x + c h ν/4``, made once per step (#16: about 52
+    vector passes per step instead of 58; the same discrete map up to rounding).
+    """
+
+    n_pairs = 2
+    n_buffers = 5
 
     def _step(self, S, out, h, bufs) -> None:
-        G, A, P, *t = bufs
-        _grad_into(S, A, *t, self.nu)                                   # k1 → accumulator
-        torch.add(S, A, alpha=-0.5 * h, out=P)
-        for weight, reach in ((2.0, 0.5 * h), (2.0, h), (1.0, None)):  # k2, k3, k4
-            _grad_into(P, G, *t, self.nu)
-            A.add_(G, alpha=weight)
-            if reach is not None:
-                torch.add(S, G, alpha=-reach, out=P)
-        torch.add(S, A, alpha=-h / 6.0, out=out)
+        A, P, shift_half, shift_full, alpha, atan_q, q = bufs
+        k, c = self.nu / (2.0 * math.pi), 0.25 * self.nu
+        torch.add(S[0], 0.5 * h * c, out=shift_half)
+        torch.add(S[0], h * c, out=shift_full)
+        _alpha_atan(S, alpha, atan_q, q, self.nu)                 # k1 (+ ν/4 e_x) → A
+        torch.mul(S, alpha, out=A)
+        A[0].add_(atan_q, alpha=-k)
+        torch.add(S[1], A[1], alpha=-0.5 * h, out=P[1])
+        torch.add(shift_half, A[0], alpha=-0.5 * h, out=P[0])
+        for weight, reach, shift in ((2.0, 0.5 * h, shift_half), (2.0, h, shift_full)):
+            _alpha_atan(P, alpha, atan_q, q, self.nu)             # k2, k3
+            A.addcmul_(P, alpha, value=weight)
+            A[0].add_(atan_q, alpha=-weight * k)
+            torch.addcmul(S[1], P[1], alpha, value=-reach, out=P[1])
+            torch.addcmul(shift, P[0], alpha, value=-reach, out=P[0]).add_(atan_q,
+                                                                          alpha=reach * k)
+        _alpha_atan(P, alpha, atan_q, q, self.nu)                 # k4
+        A.addcmul_(P, alpha)
+        A[0].add_(atan_q, alpha=-k)
+        torch.add(S[1], A[1], alpha=-h / 6.0, out=out[1])         # A holds Σ w_i (k_i + ν/4 e_x)
+        torch.add(shift_full, A[0], alpha=-h / 6.0, out=out[0])

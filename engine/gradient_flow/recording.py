@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import mmap
 from dataclasses import dataclass
 from typing import Optional
 
@@ -10,11 +11,14 @@ import torch
 from engine.gradient_flow.closed_form import angle_to
 from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.model import Problem, conservation, effective_weight, split
-from engine.gradient_flow.kernels import norm_floor
 from engine.gradient_flow.planar import CHUNK, Plane, run_parts
+from engine.gradient_flow.planar_frames import frame_block, lift_block, lift_terms
 from engine.gradient_flow.reduced import magnitude_bounds
 
-__all__ = ["FlowRecording", "build_recording", "ACTIVE_BUDGET", "ACTIVE_MAX_INITS"]
+__all__ = ["FlowRecording", "build_recording", "recording_from_fields", "ACTIVE_BUDGET",
+           "ACTIVE_MAX_INITS"]
+
+SCALARS = ("magnitude", "angle", "loss")
 
 ACTIVE_BUDGET = 50_000_000   # booleans: above this only a few initialisations keep `active`
 ACTIVE_MAX_INITS = 64
@@ -135,7 +139,7 @@ def _planar_fields(fm: torch.Tensor, nu: float, plane: Plane) -> dict:
     out = dict(w=fm.new_empty((T, N, d)), magnitude=fm.new_empty((T, N)),
                angle=fm.new_empty((T, N)), loss=fm.new_empty((T, N)))
     e2t = plane.e2.T.contiguous()
-    e1 = plane.e1.tolist()
+    terms = lift_terms(plane)
     chunk = N if fm.device.type != "cpu" else CHUNK
 
     def frames(lo: int, hi: int) -> None:
@@ -144,27 +148,30 @@ def _planar_fields(fm: torch.Tensor, nu: float, plane: Plane) -> dict:
             for c0 in range(0, N, chunk):
                 c1 = min(N, c0 + chunk)
                 cols = slice(c0, c1)
-                _frame_block(fm[i, 0, cols], fm[i, 1, cols], ay[:c1 - c0], t[:c1 - c0],
-                             {name: a[i, cols] for name, a in out.items()}, nu)
-                for j in range(d):
-                    torch.mul(fm[i, 1, cols], e2t[j, cols], out=out["w"][i, cols, j])
-                    out["w"][i, cols, j].add_(fm[i, 0, cols], alpha=e1[j])
+                frame_block(fm[i, 0, cols], fm[i, 1, cols], ay[:c1 - c0], t[:c1 - c0],
+                            {name: out[name][i, cols] for name in SCALARS}, nu)
+                lift_block(fm[i, 0, cols], fm[i, 1, cols], terms, e2t[:, cols],
+                           out["w"][i, cols])
 
     run_parts(frames, T, parallel=fm.device.type == "cpu")
-    return dict(out, layers=fm.new_empty((T, N, 0)),
-                conservation=torch.zeros_like(out["magnitude"]))
+    return dict(out, **_one_layer_extras(out["magnitude"]))
 
 
-def _frame_block(x, y, ay, t, out: dict, nu: float) -> None:
-    """Norm, angle and loss of the plane points ``(x, y)`` into ``out`` (see above)."""
-    k = nu / (2.0 * math.pi)
-    r2 = torch.mul(x, x, out=out["loss"]).addcmul_(y, y)
-    torch.sqrt(r2, out=out["magnitude"])
-    torch.abs(y, out=ay).clamp_min_(norm_floor(x.dtype))
-    torch.div(x, ay, out=t).atan_()                               # π/2 - θ
-    torch.sub(0.5 * math.pi, t, out=out["angle"])
-    r2.mul_(0.25).add_(0.25 * nu * nu)
-    r2.add_(t.add_(0.5 * math.pi).mul_(x).add_(ay), alpha=-k)     # - k(φ x + |y|)
+def _one_layer_extras(magnitude: torch.Tensor) -> dict:
+    """The fields a one-layer run has trivially: no layers ``(T, N, 0)`` and zero balance
+    residuals (§1.5: there is no ``a_l`` to balance)."""
+    T, N = magnitude.shape
+    return dict(layers=magnitude.new_empty((T, N, 0)), conservation=_untouched_zeros(magnitude))
+
+
+def _untouched_zeros(like: torch.Tensor) -> torch.Tensor:
+    """Zeros shaped like ``like``, on the CPU in fresh anonymous memory: the kernel maps its
+    pages (zero) on first use, so nothing is written up front (a (T, N) field the one-layer
+    lab never draws costs no first-touch time, #16); elsewhere ``zeros_like``."""
+    if like.device.type != "cpu" or like.numel() == 0:
+        return torch.zeros_like(like)
+    memory = mmap.mmap(-1, like.numel() * like.element_size())
+    return torch.frombuffer(memory, dtype=like.dtype).view(like.shape)
 
 
 def _state_fields(cfg: FlowConfig, prob: Problem, states: torch.Tensor,
@@ -204,9 +211,30 @@ def build_recording(cfg: FlowConfig, prob: Problem, t: torch.Tensor, fm: torch.T
     plane : Plane, optional
     """
     if plane is not None and cfg.depth == 1:
-        fields = dict(_planar_fields(fm, prob.nu, plane), **_data_fields(prob, None))
+        fields = _planar_fields(fm, prob.nu, plane)
     else:
         fields = _state_fields(cfg, prob, fm.transpose(1, 2).contiguous(), plane)
+    return _assemble(cfg, prob, t, fields, n_steps, diverged_step, plane)
+
+
+def recording_from_fields(cfg: FlowConfig, prob: Problem, t: torch.Tensor, recorded: dict,
+                          n_steps: int, diverged_step: Optional[int],
+                          plane: Plane) -> FlowRecording:
+    """The recording of a one-layer planar run whose fields were recorded while it ran.
+
+    ``recorded`` holds ``w (T, N, d)``, ``magnitude``, ``angle`` and ``loss (T, N)``
+    (:class:`~engine.gradient_flow.planar_frames.PlanarFields`); the bounds and the
+    trivial one-layer fields are added as :func:`build_recording` adds them.
+    """
+    fields = dict(recorded, **_one_layer_extras(recorded["magnitude"]))
+    return _assemble(cfg, prob, t, fields, n_steps, diverged_step, plane)
+
+
+def _assemble(cfg: FlowConfig, prob: Problem, t: torch.Tensor, fields: dict, n_steps: int,
+              diverged_step: Optional[int], plane: Optional[Plane]) -> FlowRecording:
+    """The recording of the per-frame ``fields``: data fields, §1.4 bounds, status."""
+    if "X" not in fields:
+        fields = dict(fields, **_data_fields(prob, None))
     lower = upper = None
     if cfg.depth == 1 and prob.X is None:
         magnitude = fields["magnitude"]

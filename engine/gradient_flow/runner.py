@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import time
-from typing import Generator
+from typing import Generator, Optional
 
 import numpy as np
 import torch
@@ -21,9 +21,10 @@ from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.kernels import effective_norm_fm
 from engine.gradient_flow.model import Problem, initial_state, make_problem, teacher
 from engine.gradient_flow.ode import dopri5_step, error_norm, next_step_size
-from engine.gradient_flow.planar import (CHUNK, PlanarEuler, PlanarRK4, _Chunked, make_plane,
-                                         worker_pool)
-from engine.gradient_flow.recording import FlowRecording, build_recording
+from engine.gradient_flow.planar import (CHUNK, Plane, PlanarEuler, PlanarRK4, _Chunked,
+                                         make_plane, worker_pool)
+from engine.gradient_flow.planar_frames import PlanarFields
+from engine.gradient_flow.recording import FlowRecording, build_recording, recording_from_fields
 
 __all__ = ["simulate_iter", "simulate", "MAX_BYTES"]
 
@@ -43,6 +44,10 @@ class _Frames:
     def add(self, key, S: torch.Tensor) -> None:
         """Store ``S`` as the next frame, labelled ``key``."""
         self.buf[self.reserve(key)].copy_(S)
+
+    def write(self, index: int, S: torch.Tensor, cols: slice) -> None:
+        """Store the column slice ``S`` of frame ``index`` (a worker thread's trajectories)."""
+        self.buf[index][:, cols].copy_(S)
 
     def reserve(self, key) -> int:
         """Index of the next frame, labelled ``key``; the caller fills ``buf[index]``."""
@@ -192,7 +197,7 @@ class _Blocks:
             S = step(self.prob, S, self.h)
             k += 1
             if k in slots:
-                self.frames.buf[slots[k]][:, cols].copy_(S)
+                self.frames.write(slots[k], S, cols)
         if len(self.cols) == 1:
             return S, _is_bad(S, self.prob.dim, thresh)
         return S, any(_is_bad(S[:, lo:lo + CHUNK], self.prob.dim, thresh)
@@ -219,14 +224,25 @@ def _next_block(k: int, n_steps: int, every: int, seconds: float, steps: int) ->
     return min(n_steps - k, every, max(1, size))
 
 
-def _run_fixed(cfg: FlowConfig, prob, S0: torch.Tensor) -> Generator:
-    """Euler / RK4 gradient flow or gradient descent; returns ``(t, states, n, diverged)``.
+def _frame_store(n_frames: int, prob, S0: torch.Tensor, fields_of: Optional[Plane]):
+    """Where the frames go: the shown fields of a one-layer planar run (``fields_of``, its
+    plane; :class:`~engine.gradient_flow.planar_frames.PlanarFields`), else the states."""
+    if fields_of is not None and prob.depth == 1:
+        return PlanarFields(n_frames, S0, fields_of, prob.nu)
+    return _Frames(n_frames, S0)
 
-    Progress after each block of steps (about every 40 ms, at most every 2 % of the run);
-    the divergence check runs there too and replays the block step by step when it fails.
+
+def _run_fixed(cfg: FlowConfig, prob, S0: torch.Tensor,
+               fields_of: Optional[Plane] = None) -> Generator:
+    """Euler / RK4 gradient flow or gradient descent; returns ``(t, frames, n, diverged)``.
+
+    ``frames`` are the recorded states ``(T, P, N)``, or the recorded fields (a dict) of a
+    one-layer planar run given its plane ``fields_of`` (:func:`_frame_store`).  Progress
+    after each block of steps (about every 40 ms, at most every 2 % of the run); the
+    divergence check runs there too and replays the block step by step when it fails.
     """
     h, step, label, n_steps, frame_steps = _fixed_setup(cfg, prob)
-    frames, thresh = _Frames(len(frame_steps), S0), _threshold(cfg)
+    frames, thresh = _frame_store(len(frame_steps), prob, S0, fields_of), _threshold(cfg)
     blocks = _Blocks(step, prob, h, frames, frame_steps, S0)
     every = max(1, int(n_steps * _REPORT_FRACTION))
     parts, S, k, size, diverged = blocks.split(S0), S0, 0, 1, None
@@ -308,8 +324,8 @@ def _setup(cfg: FlowConfig, device: str, dtype: torch.dtype, in_plane: bool):
     return prob, S0.T.to(device=device, dtype=dtype).contiguous(), plane
 
 
-def simulate_iter(cfg: FlowConfig, device: str = "cpu",
-                  full_state: bool = False) -> Generator[Progress, None, FlowRecording]:
+def simulate_iter(cfg: FlowConfig, device: str = "cpu", full_state: bool = False, *,
+                  record_states: bool = False) -> Generator[Progress, None, FlowRecording]:
     """Run ``cfg`` on ``device``, yielding :class:`~engine.core.Progress`; return the recording.
 
     Gradient flow ``dS/dt = -∇L`` of the chain parameters (SCIENCE.md §1.4-1.5; Euler, RK4 or
@@ -318,8 +334,11 @@ def simulate_iter(cfg: FlowConfig, device: str = "cpu",
     integrate in the plane of ``w(0)`` and ``v`` (:mod:`~engine.gradient_flow.planar`, the
     same steps at ``d = 2`` cost) and lift the recorded frames; ``full_state=True`` keeps
     the ``d``-dimensional state (the reference the planar run is tested and benchmarked
-    against). Progress is reported every ~2 % of the steps and at least every ~40 ms; stop
-    iterating to cancel.
+    against). One-layer planar runs compute the shown fields as each frame is recorded
+    (:mod:`~engine.gradient_flow.planar_frames`); ``record_states=True`` records the plane
+    coordinates and derives the fields afterwards instead (the path before, same numbers:
+    the reference of the tests and the benchmark's baseline). Progress is reported every
+    ~2 % of the steps and at least every ~40 ms; stop iterating to cancel.
 
     Raises
     ------
@@ -334,11 +353,16 @@ def simulate_iter(cfg: FlowConfig, device: str = "cpu",
     if cfg.method == "gf" and cfg.integrator == "adaptive":
         t, states, n_steps, diverged = yield from _run_adaptive(cfg, prob, S0)
     else:
-        t, states, n_steps, diverged = yield from _run_fixed(cfg, prob, S0)
+        fields_of = None if record_states else plane
+        t, states, n_steps, diverged = yield from _run_fixed(cfg, prob, S0, fields_of)
     yield Progress(1.0, "recording frames")
+    if isinstance(states, dict):
+        return recording_from_fields(cfg, prob, t, states, n_steps, diverged, plane)
     return build_recording(cfg, prob, t, states, n_steps, diverged, plane)
 
 
-def simulate(cfg: FlowConfig, device: str = "cpu", full_state: bool = False) -> FlowRecording:
+def simulate(cfg: FlowConfig, device: str = "cpu", full_state: bool = False, *,
+             record_states: bool = False) -> FlowRecording:
     """Blocking :func:`simulate_iter` (``engine.core.drain``)."""
-    return drain(simulate_iter(cfg, device=device, full_state=full_state))
+    return drain(simulate_iter(cfg, device=device, full_state=full_state,
+                               record_states=record_states))
