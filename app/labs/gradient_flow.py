@@ -180,9 +180,10 @@ class GradientFlowLab(LabPresenter):
             self.magnitude.remove("bound_note")
         self.magnitude.set_hline("nu", float(np.linalg.norm(r.teacher)), color=(90, 90, 90),
                                  label="ν = ‖v‖")
-        set_theta_lines(self.phi, r.t, np.pi - r.angle, theta0)
+        set_theta_lines(self.phi, r.t, r.angle, theta0, transform=lambda a: np.pi - a)
         self.phi.set_hline("pi", float(np.pi), color=(90, 90, 90), label="π (aligned)")
-        set_theta_lines(self.loss, r.t, np.maximum(r.loss, LOSS_FLOOR), theta0)
+        set_theta_lines(self.loss, r.t, r.loss, theta0,
+                        transform=lambda loss: np.maximum(loss, LOSS_FLOOR))
 
     def _show_phase(self, r: "FlowResult") -> None:
         f = r.phase                                  # NaN arrows where the field is not exact

@@ -11,6 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
+from widgets.curve_data import subsample_columns
 from widgets.trail_plot import TRAIL_COLOR
 
 THETA_BINS = 8  # θ(0) colour bands of the curve plots (viridis over [0, π], as the colour bar)
@@ -28,15 +29,18 @@ def theta_bands(theta0, bins: int = THETA_BINS) -> list[tuple[int, np.ndarray, t
             for k in range(bins) if (band == k).any()]
 
 
-def set_theta_lines(plot, t, Y, theta0, alpha: int = THETA_ALPHA) -> None:
-    """Curves ``Y[:, i]`` of a CurvePlot coloured by θ(0) of run ``i`` (one item per band,
-    keys ``theta<band>``; at most ~300 curves drawn in all)."""
-    Y = np.asarray(Y, dtype=float)
-    keys = []
+def set_theta_lines(plot, t, Y, theta0, alpha: int = THETA_ALPHA, transform=None) -> None:
+    """Curves ``transform(Y[:, i])`` of a CurvePlot coloured by θ(0) of run ``i`` (one item per
+    band, keys ``theta<band>``; at most ~300 curves drawn in all). The drawn columns are picked
+    first and only they are converted and transformed: a (frames, 100 000) array is never
+    copied on the GUI thread."""
+    keys, n = [], max(Y.shape[1], 1)
     for band, cols, rgb in theta_bands(theta0):
         key = f"theta{band}"
-        plot.set_lines(key, t, Y[:, cols], color=rgb, alpha=alpha,
-                       max_lines=max(1, 300 * len(cols) // max(Y.shape[1], 1)))
+        max_lines = max(1, 300 * len(cols) // n)
+        lines = np.asarray(Y[:, cols[subsample_columns(len(cols), max_lines)]], dtype=float)
+        plot.set_lines(key, t, lines if transform is None else transform(lines), color=rgb,
+                       alpha=alpha, max_lines=max_lines)
         keys.append(key)
     for key in plot.keys():
         if (key.startswith("theta") or key == "all") and key not in keys:
