@@ -7,8 +7,9 @@ Two parts, per lab of ``app.registry.LABS``:
   ``run_config(cfg, "cpu")``;
 * **hostile** — hostile values (±inf, NaN, 10⁴⁰⁰, digit bombs, wrong types, deep nesting,
   ragged / huge / string point sets …) put into random fields through every entry path:
-  ``config_from_dict`` (panel edits, view edits and presets go through it), a session file
-  (``Session.from_json`` + ``restore_config``) and the CLI (``--set FIELD=VALUE`` text).
+  ``config_from_dict`` of one field (panel edits, presets), a view edit merged into the whole
+  config (``MainWindow.edit_config``), a session file (``Session.from_json`` +
+  ``restore_config``) and the CLI (``--set FIELD=VALUE`` text).
 
 Each case ends as ``ok`` (accepted and valid, or the run returned finite results), ``clear``
 (a ``ValueError``/``FileNotFoundError`` with a message, i.e. a clear error), ``crash`` (any
@@ -17,16 +18,15 @@ be finite, without an error or a note) or ``hung`` (a run past :data:`RUN_SECOND
 crash, no nan, no hung. The table also gives, per lab, the longest step a run took without a
 progress report (the app's runner interrupts such a step on cancel, ``app.runner``).
 
-    python -m tests.fuzz.fuzz_configs --count 1000 --runs 50 [--labs regions,recon] [--seed 0]
+    python -m tests.fuzz.full_run --runs 1000 --count 1000 [--labs regions,recon] [--seed 0]
 
-prints the table; ``tests/fuzz/test_fuzz_small.py`` runs a small count in CI.
+runs the full count over at most two processes, resumably, and prints the table
+(:mod:`tests.fuzz.full_run`); ``tests/fuzz/test_fuzz_small.py`` runs a small count in CI.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import logging
 import math
 import re
 import time
@@ -94,6 +94,8 @@ def random_config(cls, lab: str, rng: np.random.Generator):
     recon, three times in four the methods are drawn among those of the drawn modality (else
     most runs would only test the mismatch message)."""
     kw = {f.name: _draw(f, lab, rng) for f in dataclasses.fields(cls)}
+    if lab == "diffusion" and kw["prior"] != "mcgdiff":
+        kw["dim"] = int(rng.integers(2, 4))        # the other priors exist in 2-D and 3-D
     if lab == "recon" and rng.random() < 0.75:
         from engine.recon.methods import methods_for
         valid = methods_for(kw["modality"])
@@ -168,7 +170,14 @@ def run_case(run: Callable, cfg, lab: str = "", gaps: list | None = None) -> tup
 
 def _noted_nonfinite(lab: str, result) -> set:
     """Result paths whose NaN is explained to the user: the objective of a regions run after
-    its noted divergence (``NonconvexRun.note``; finite up to the diverged step)."""
+    its noted divergence (``NonconvexRun.note``; finite up to the diverged step); a
+    convex-duals model's GDA/GD paths (``*_path``, NaN after the stop) when a note says a
+    seed diverged."""
+    if lab == "convex-duals":
+        notes = " ".join(getattr(getattr(result, "outcome", None), "notes", ()) or ())
+        arrays = getattr(getattr(result, "outcome", None), "arrays", {}) or {}
+        return ({f"outcome/arrays/{k}" for k in arrays if k.endswith("_path")}
+                if "diverged" in notes else set())
     if lab != "regions":
         return set()
     noted = set()
@@ -188,18 +197,28 @@ def _silently_nonfinite(lab: str, key: str, array: np.ndarray) -> bool:
 
 
 # -- hostile values through every entry path ------------------------------------------------
-def hostile_cases(cls, rng: np.random.Generator, count: int) -> Iterator[tuple[str, Any]]:
-    """``count`` (field, value) pairs: every hostile value on random fields."""
+def hostile_cases(cls, rng: np.random.Generator, count: int,
+                  start: int = 0) -> Iterator[tuple[str, Any]]:
+    """``count`` (field, value) pairs: every hostile value (from the ``start``-th of the
+    catalogue on, cyclically) on random fields."""
     fields = [f.name for f in dataclasses.fields(cls)]
     values = hostile_values()
-    for i in range(count):
+    for i in range(start, start + count):
         yield fields[rng.integers(len(fields))], values[i % len(values)]
 
 
 def through_dict(cls, name: str, value: Any) -> tuple[str, str]:
-    """``config_from_dict`` — panel edits, view edits (``sigConfigEdit``) and presets."""
+    """``config_from_dict`` of one field — a panel edit and a preset's config."""
     from engine.core import config_from_dict, validate
     return _judge(lambda: validate(config_from_dict(cls, {name: value})))
+
+
+def through_view(cls, name: str, value: Any) -> tuple[str, str]:
+    """A view's edit (``sigConfigEdit``) as ``MainWindow.edit_config`` applies it: the value
+    merged into the whole current config (here the defaults), then ``config_from_dict``."""
+    from engine.core import config_from_dict, config_to_dict, validate
+    return _judge(lambda: validate(config_from_dict(cls, {**config_to_dict(cls()),
+                                                          name: value})))
 
 
 def through_session(cls, name: str, value: Any) -> tuple[str, str]:
@@ -245,7 +264,8 @@ def _judge(action: Callable, restore: bool = False) -> tuple[str, str]:
     return "ok", ""
 
 
-PATHS = {"dict": through_dict, "session": through_session, "cli": through_cli}
+PATHS = {"dict": through_dict, "view": through_view, "session": through_session,
+         "cli": through_cli}
 
 
 # -- driver ---------------------------------------------------------------------------------
@@ -302,34 +322,9 @@ def table(results: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from app.registry import LABS
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--count", type=int, default=1000, help="hostile cases per lab (×3 paths)")
-    p.add_argument("--runs", type=int, default=1000, help="random valid runs per lab")
-    p.add_argument("--labs", default=",".join(LABS), help="comma-separated lab names")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--examples", type=int, default=5, help="details printed per outcome")
-    args = p.parse_args(argv)
-    logging.disable(logging.WARNING)        # restore_config logs every reset field
-    import torch
-    torch.set_num_threads(1)
-    results = {}
-    for lab in [s.strip() for s in args.labs.split(",") if s.strip()]:
-        t0 = time.perf_counter()
-        results[lab] = fuzz_lab(lab, args.count, args.runs, args.seed)
-        print(f"{lab}: {time.perf_counter() - t0:.0f} s", flush=True)
-    print(table(results))
-    for lab, out in results.items():
-        if out["gap"][1]:
-            print(f"{lab} longest step without a report: {out['gap'][0]:.1f} s "
-                  f"{out['gap'][1]}")
-    for lab, out in results.items():
-        for outcome, details in out["examples"].items():
-            for detail in details[:args.examples]:
-                print(f"{lab} {outcome}: {detail}")
-    bad = sum(out[part][o] for out in results.values() for part in ("runs", "hostile")
-              for o in ("crash", "nan", "hung"))
-    return 1 if bad else 0
+    """The full-count command line (:func:`tests.fuzz.full_run.main`)."""
+    from tests.fuzz.full_run import main as full_main
+    return full_main(argv)
 
 
 if __name__ == "__main__":
