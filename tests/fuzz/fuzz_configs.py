@@ -39,28 +39,35 @@ import numpy as np
 OUTCOMES = ("ok", "clear", "crash", "nan", "hung")
 RUN_SECONDS = 60.0
 
-#: Per lab: fields drawn from a smaller range than theirs, so a run takes about a second.
+#: Per lab: fields drawn from a smaller range than theirs, so a run takes about a second on
+#: one core (gradient flow: t_max / lr ≤ 500 GD steps; learned: the scale-equivariant CNN
+#: width, which sets the cost of its training and of the scale-shift study).
 CAPS = {
     "gradient-flow": {"dim": (1, 4), "depth": (1, 3), "n_init": (1, 16), "n_samples": (2, 20),
                       "frames": (2, 40), "t_max": (0.01, 5.0), "dt": (0.01, 1.0),
-                      "rtol": (1e-6, 1e-2)},
+                      "lr": (1e-2, 100.0), "rtol": (1e-6, 1e-2)},
     "regions": {"n_points": (2, 16), "width": (1, 8), "steps": (1, 60), "n_seeds": (1, 2),
                 "depth": (1, 2), "grid": (32, 48), "snapshots": (2, 4)},
-    "diffusion": {"n_particles": (10, 100), "n_steps": (1, 10), "n_trails": (0, 4),
-                  "record_every": (1, 3), "fit_components": (1, 4), "cg_iters": (1, 5)},
+    "diffusion": {"dim": (2, 16), "n_particles": (10, 100), "n_steps": (1, 10),
+                  "n_trails": (0, 4), "record_every": (1, 3), "fit_components": (1, 4),
+                  "cg_iters": (1, 5)},
     "recon": {"size": (16, 32), "slices": (1, 2), "n_views": (1, 12), "iters": (1, 6),
               "every": (1, 3), "diffusion_steps": (1, 3), "n_coils": (1, 4)},
     "learned": {"n_unrolls": (1, 3), "width": (2, 4), "depth": (2, 3), "cg_iters": (1, 3),
                 "modules": (1, 3), "gleam_factor": (1, 2), "size": (16, 24), "n_coils": (1, 4),
-                "steps": (1, 3), "batch": (1, 2), "eval_every": (1, 3)},
+                "steps": (1, 3), "batch": (1, 2), "eval_every": (1, 3), "se_width": (2, 6),
+                "n_critic": (1, 3)},
     "convex-duals": {"vo_n": (3, 16), "vo_width": (1, 20), "vo_seeds": (1, 2),
                      "vo_steps": (10, 60), "bn_n": (3, 12), "bn_width": (1, 20),
                      "bn_seeds": (1, 2), "bn_steps": (10, 60), "den_crops": (1, 2),
                      "den_size": (8, 12), "den_patterns": (4, 24), "den_seeds": (1, 2),
                      "den_steps": (10, 60), "att_samples": (8, 20), "att_tokens": (2, 4),
-                     "att_seeds": (1, 2), "att_steps": (10, 60), "wgan_samples": (20, 80),
-                     "wgan_seeds": (1, 2), "wgan_steps": (10, 200)},
+                     "att_heads": (1, 6), "att_seeds": (1, 2), "att_steps": (10, 60),
+                     "wgan_samples": (20, 80), "wgan_seeds": (1, 2), "wgan_steps": (10, 200)},
 }
+#: Per lab: the chance a run draws its optional study (the diffusion step-budget study runs
+#: six more solver runs of up to 200 steps: drawn in one run in ten).
+STUDY_CHANCE = {"diffusion": ("budget_study", 0.1)}
 #: Per lab: result paths (``results_io.flatten_result`` keys) that must hold finite numbers.
 PRIMARY = {"gradient-flow": r"w|loss|t",
            "regions": r"outputs|convex_output|runs/\d+/(objective|w_out|layers/\d+)",
@@ -72,7 +79,7 @@ PRIMARY = {"gradient-flow": r"w|loss|t",
 TEXT = {"widths": ("", "4", "4, 8", "2,3"), "also": ("", "fbp", "tv", "cg, fbp"),
         "path": ("",), "prior_path": ("",)}
 #: Choices left out of random runs (they need a file the fuzzer does not have).
-SKIP_CHOICES = {"source": ("file",)}
+SKIP_CHOICES = {"source": ("file",), "data_source": ("opened volume",)}
 
 
 def hostile_values() -> list:
@@ -94,8 +101,13 @@ def random_config(cls, lab: str, rng: np.random.Generator):
     recon, three times in four the methods are drawn among those of the drawn modality (else
     most runs would only test the mismatch message)."""
     kw = {f.name: _draw(f, lab, rng) for f in dataclasses.fields(cls)}
+    if lab in STUDY_CHANCE:
+        name, chance = STUDY_CHANCE[lab]
+        kw[name] = bool(rng.random() < chance)
     if lab == "diffusion" and kw["prior"] != "mcgdiff":
         kw["dim"] = int(rng.integers(2, 4))        # the other priors exist in 2-D and 3-D
+    if lab == "learned":
+        _learned_valid(kw, rng)
     if lab == "recon" and rng.random() < 0.75:
         from engine.recon.methods import methods_for
         valid = methods_for(kw["modality"])
@@ -103,6 +115,15 @@ def random_config(cls, lab: str, rng: np.random.Generator):
         kw["method_b"] = (("none",) + valid)[rng.integers(len(valid) + 1)]
         kw["also"] = ""
     return cls(**kw)
+
+
+def _learned_valid(kw: dict, rng: np.random.Generator) -> None:
+    """Learned configs that run: nothing to resume (no checkpoint in the fuzzer's folder)
+    and GLEAM modules that divide its K = n_unrolls × gleam_factor unrolls."""
+    kw["resume"] = False
+    k = kw["n_unrolls"] * kw["gleam_factor"]
+    divisors = [m for m in range(1, k + 1) if k % m == 0]
+    kw["modules"] = divisors[rng.integers(len(divisors))]
 
 
 def _draw(f: dataclasses.Field, lab: str, rng: np.random.Generator) -> Any:
