@@ -7,7 +7,8 @@ Two parts, per lab of ``app.registry.LABS``:
   ``run_config(cfg, "cpu")``;
 * **hostile** — hostile values (±inf, NaN, 10⁴⁰⁰, digit bombs, wrong types, deep nesting,
   ragged / huge / string point sets …) put into random fields through every entry path:
-  ``config_from_dict`` of one field (panel edits, presets), a view edit merged into the whole
+  ``config_from_dict`` of one field (presets), the panel's own parser of typed text
+  (``parse_value``, then the run's validation), a view edit merged into the whole
   config (``MainWindow.edit_config``), a session file (``Session.from_json`` +
   ``restore_config``) and the CLI (``--set FIELD=VALUE`` text).
 
@@ -234,6 +235,35 @@ def through_dict(cls, name: str, value: Any) -> tuple[str, str]:
     return _judge(lambda: validate(config_from_dict(cls, {name: value})))
 
 
+def through_panel(cls, name: str, value: Any) -> tuple[str, str]:
+    """The value typed into the field's editor of the parameter panel (its text), parsed
+    by the panel (``widgets.parameter_fields.parse_value``); what the panel accepts must
+    be a config the run takes or refuses with a clear message. Hidden fields have no
+    editor (``ok``)."""
+    from widgets.parameter_fields import field_kind, parse_value
+    from engine.core import validate
+    field = {f.name: f for f in dataclasses.fields(cls)}[name]
+    if field.metadata.get("hidden"):
+        return "ok", "no editor"
+    kind = field_kind(field, getattr(cls(), name))
+    text = value if isinstance(value, str) else _typed(value)
+    try:
+        parsed, error = parse_value(field, kind, text)
+    except Exception as err:  # noqa: BLE001
+        return "crash", f"panel: {type(err).__name__}: {str(err)[:150]}"
+    if error is not None:
+        return ("clear", error) if error and len(error) < 500 else ("crash", "unclear")
+    return _judge(lambda: validate(dataclasses.replace(cls(), **{name: parsed})))
+
+
+def _typed(value: Any) -> str:
+    """What a user would type for ``value``."""
+    try:
+        return json.dumps(value)
+    except (ValueError, RecursionError):
+        return repr(value)[:20_000]
+
+
 def through_view(cls, name: str, value: Any) -> tuple[str, str]:
     """A view's edit (``sigConfigEdit``) as ``MainWindow.edit_config`` applies it: the value
     merged into the whole current config (here the defaults), then ``config_from_dict``."""
@@ -285,8 +315,8 @@ def _judge(action: Callable, restore: bool = False) -> tuple[str, str]:
     return "ok", ""
 
 
-PATHS = {"dict": through_dict, "view": through_view, "session": through_session,
-         "cli": through_cli}
+PATHS = {"dict": through_dict, "panel": through_panel, "view": through_view,
+         "session": through_session, "cli": through_cli}
 
 
 # -- driver ---------------------------------------------------------------------------------
