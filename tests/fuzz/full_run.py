@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import os
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -132,10 +132,12 @@ def execute(chunks: list, report: Path, jobs: int, log=print) -> None:
             for chunk in chunks:
                 _write(out, run_chunk(chunk), log)
             return
-        with ProcessPoolExecutor(jobs, initializer=_init_worker,
-                                 max_tasks_per_child=20) as pool:
-            for future in as_completed([pool.submit(run_chunk, c) for c in chunks]):
-                _write(out, future.result(), log)
+        # multiprocessing.Pool: fresh workers every 20 chunks (memory), which
+        # ProcessPoolExecutor(max_tasks_per_child=…) deadlocks on in Python 3.11
+        with multiprocessing.get_context("spawn").Pool(
+                jobs, initializer=_init_worker, maxtasksperchild=20) as pool:
+            for record in pool.imap_unordered(run_chunk, chunks):
+                _write(out, record, log)
 
 
 def _write(out, record: dict, log) -> None:

@@ -1,7 +1,8 @@
-"""A user's walk through the EM fit of drawn points (issue #17): draw points, fit, cancel
-mid-fit, fit again, switch labs and back. The fit reports every iteration in the progress
-bar and stops within the cancel budget; pytest-qt fails the test on any exception raised in
-a Qt slot."""
+"""A user's walk through drawn and loaded points (issue #17): in the diffusion lab draw
+points, fit, cancel mid-fit, fit again, switch labs and back (the EM fit reports every
+iteration in the progress bar and stops within the cancel budget); a points file of a
+million rows, in the diffusion and the regions lab, is refused at once with the limit said.
+pytest-qt fails each test on any exception raised in a Qt slot."""
 from __future__ import annotations
 
 import time
@@ -70,3 +71,20 @@ def test_a_huge_points_file_is_refused_at_once_with_the_limit(window, tmp_path):
         assert "at most 10000" in window.status_label.text() and name in \
             window.status_label.text()
     assert window.slot.panel.config() == before
+
+
+def test_a_huge_regions_csv_is_refused_at_once_with_the_limit(lab_window, tmp_path):
+    win = lab_window("regions")
+    before = win.slot.panel.config()
+    big = tmp_path / "big.csv"
+    big.write_text("x1,x2,y\n" + "0.1,0.2,1\n" * 1_000_000)
+    t0 = time.perf_counter()
+    assert not win.slot.presenter.load_csv(str(big))
+    assert time.perf_counter() - t0 < 1.0                  # not parsed on the GUI thread
+    assert "at most 300" in win.status_label.text() and "big.csv" in win.status_label.text()
+    assert win.slot.panel.config() == before
+    ok = tmp_path / "ok.csv"
+    ok.write_text("x1,x2,y\n" + "".join(f"{i / 300},{(i % 7) / 7},{1 - 2 * (i % 2)}\n"
+                                         for i in range(300)))
+    assert win.slot.presenter.load_csv(str(ok))
+    assert len(win.slot.panel.config().custom_points) == 300
