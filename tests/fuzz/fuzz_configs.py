@@ -137,6 +137,8 @@ def _draw(f: dataclasses.Field, lab: str, rng: np.random.Generator) -> Any:
         cols = spec.cols[rng.integers(len(spec.cols))]
         rows = int(rng.integers(0, min(spec.max_rows, 20) + 1))     # small sizes
         pts = rng.normal(size=(rows, cols))
+        if rng.random() < 0.25:                     # extremes: up to the accepted bound
+            pts *= 10 ** rng.uniform(-3, math.log10(spec.bound) - 0.5)
         if lab == "regions":
             pts[:, 2] = np.sign(pts[:, 2]) + (pts[:, 2] == 0)
         return tuple(tuple(round(float(v), 4) for v in row) for row in pts)
