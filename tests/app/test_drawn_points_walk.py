@@ -21,6 +21,21 @@ def window(lab_window):
     return lab_window("diffusion", **SMALL)
 
 
+def _refuses_huge_points_files(window, presenter, tmp_path) -> None:
+    """A million-row CSV and a 200 000-row .npy: refused at once, the limit said."""
+    before = window.slot.panel.config()
+    big = tmp_path / "big.csv"
+    big.write_text("x,y\n" + "0.1,0.2\n" * 1_000_000)
+    np.save(tmp_path / "big.npy", np.zeros((200_000, 2)))
+    for name in ("big.csv", "big.npy"):
+        t0 = time.perf_counter()
+        assert not presenter.load_points(str(tmp_path / name))
+        assert time.perf_counter() - t0 < 1.0              # not parsed on the GUI thread
+        assert "at most 10000" in window.status_label.text() and name in \
+            window.status_label.text()
+    assert window.slot.panel.config() == before
+
+
 def _draw(presenter, n: int, seed: int = 0) -> None:
     """Strokes on the canvas: a noisy ring of ``n`` points (what ``ParticleCanvas`` emits)."""
     rng = np.random.default_rng(seed)
@@ -29,8 +44,9 @@ def _draw(presenter, n: int, seed: int = 0) -> None:
     presenter._points_drawn(pts)
 
 
-def test_draw_fit_cancel_mid_fit_fit_again_and_switch_labs(window, qtbot):
+def test_draw_fit_cancel_mid_fit_fit_again_and_switch_labs(window, qtbot, tmp_path):
     presenter = window.slot.presenter
+    _refuses_huge_points_files(window, presenter, tmp_path)
     _draw(presenter, 3000)
     set_config(window, fit_components=32)
     cfg = window.slot.panel.config()
@@ -56,21 +72,6 @@ def test_draw_fit_cancel_mid_fit_fit_again_and_switch_labs(window, qtbot):
     window.switch_lab("diffusion", run_if_empty=False)
     assert window.slot.panel.config().custom_points == cfg.custom_points
     assert window.slot.presenter.result is not None
-
-
-def test_a_huge_points_file_is_refused_at_once_with_the_limit(window, tmp_path):
-    presenter = window.slot.presenter
-    before = window.slot.panel.config()
-    big = tmp_path / "big.csv"
-    big.write_text("x,y\n" + "0.1,0.2\n" * 1_000_000)
-    np.save(tmp_path / "big.npy", np.zeros((200_000, 2)))
-    for name in ("big.csv", "big.npy"):
-        t0 = time.perf_counter()
-        assert not presenter.load_points(str(tmp_path / name))
-        assert time.perf_counter() - t0 < 1.0              # not parsed on the GUI thread
-        assert "at most 10000" in window.status_label.text() and name in \
-            window.status_label.text()
-    assert window.slot.panel.config() == before
 
 
 def test_a_huge_regions_csv_is_refused_at_once_with_the_limit(lab_window, tmp_path):
