@@ -191,6 +191,8 @@ def main(argv=None) -> int:
     p.add_argument("--report", type=Path, default=Path("out/fuzz-report.jsonl"))
     p.add_argument("--fresh", action="store_true", help="forget the report's chunks")
     p.add_argument("--examples", type=int, default=5, help="details printed per outcome")
+    p.add_argument("--table-only", action="store_true",
+                   help="print the report's table without running the missing chunks")
     args = p.parse_args(argv)
     labs = [s.strip() for s in args.labs.split(",") if s.strip()]
     unknown = [lab for lab in labs if lab not in LABS]
@@ -201,9 +203,11 @@ def main(argv=None) -> int:
     chunks = plan(labs, args.runs, args.count, args.seed)
     done = {chunk_key(r) for r in read_report(args.report)}
     todo = [c for c in chunks if chunk_key(c) not in done]
-    print(f"{len(chunks) - len(todo)} of {len(chunks)} chunks already in {args.report}; "
-          f"running {len(todo)} over {min(args.jobs, MAX_JOBS)} process(es)", flush=True)
-    execute(todo, args.report, args.jobs, lambda m: print(m, flush=True))
+    print(f"{len(chunks) - len(todo)} of {len(chunks)} chunks already in {args.report}"
+          + ("" if args.table_only else f"; running {len(todo)} over "
+             f"{min(args.jobs, MAX_JOBS)} process(es)"), flush=True)
+    if not args.table_only:
+        execute(todo, args.report, args.jobs, lambda m: print(m, flush=True))
     wanted = {chunk_key(c) for c in chunks}
     records = {chunk_key(r): r for r in read_report(args.report) if chunk_key(r) in wanted}
     return 1 if print_summary(summarise(list(records.values())), args.examples) else 0
