@@ -50,6 +50,15 @@ def _fresh_radon() -> None:
     cached_radon.cache_clear()
 
 
+def _drawn_points(n: int = 10_000) -> list:
+    """A noisy ring of ``n`` drawn points (the most the diffusion lab accepts)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 2 * np.pi, n)
+    pts = np.stack([2 * np.cos(a), np.sin(a)], 1) + 0.05 * rng.normal(size=(n, 2))
+    return pts.round(4).tolist()
+
+
 def cases(quick: bool) -> list[Case]:
     """The measured phases (``quick``: smaller sizes, same phases)."""
     n, slices = (64, 8) if quick else (128, 16)
@@ -61,6 +70,9 @@ def cases(quick: bool) -> list[Case]:
         Case("regions", "training", {}, lambda f, m: "training" in m, 0.3),
         Case("regions", "region maps", {}, lambda f, m: "map" in m, 0.05),
         Case("diffusion", "sampling", {}, lambda f, m: f > 0.0, 0.3),
+        Case("diffusion", "EM fit of 10 000 drawn points, 32 components",
+             {"prior": "custom", "fit_components": 32, "custom_points": _drawn_points()},
+             lambda f, m: "EM fit: iteration" in m, 0.3),
         Case("recon", "set-up (new CT geometry)",
              {"size": 2 * n, "slices": slices, "n_views": 97, "method_a": "fbp",
               "method_b": "none"}, lambda f, m: True, 0.0, _fresh_radon),

@@ -112,22 +112,28 @@ def parse_value(f: dataclasses.Field, kind: str, text: str):
     if kind == "literal":
         try:
             return ast.literal_eval(text), None
-        except (ValueError, SyntaxError):
-            return None, f"{name}: {text!r} is not a valid value"
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return None, f"{name}: {_shown(text)} is not a valid value"
     try:
         value = float(text)
     except ValueError:
-        return None, f"{name}: {text!r} is not a number"
+        return None, f"{name}: {_shown(text)} is not a number"
     if math.isnan(value):
         return None, f"{name} must be a number, not NaN"
     if kind == "int":
         if not value.is_integer():
-            return None, f"{name}: {text!r} is not an integer"
+            return None, f"{name}: {_shown(text)} is not an integer"
         value = int(value)
     if math.isinf(value):
-        return None, f"{name} must be a finite number, not {text}"
+        return None, f"{name} must be a finite number, not {_shown(text)}"
     lo, hi = meta.get("min"), meta.get("max")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         return None, (f"{name} = {format_number(value)} is outside the valid range "
                       f"{_range_text(meta)}")
     return value, None
+
+
+def _shown(text: str, most: int = 40) -> str:
+    """``repr`` of what was typed, cut to ``most`` characters (a pasted megabyte must not
+    become the error line)."""
+    return repr(text) if len(text) <= most else repr(text[:most]) + f"… ({len(text)} characters)"

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QVBoxLayout)
 
 from app.labs.base import LabPresenter, views_only
+from app.labs.diffusion_points import read_points
 from engine.diffusion import DiffusionLabResult, run_lab
 from engine.diffusion.metrics import SW_PROJECTIONS
 from engine.sampling.contract import START_EXACT
@@ -334,41 +335,10 @@ class DiffusionLab(LabPresenter):
         return out
 
 
-def read_points(path: str) -> np.ndarray:
-    """(n, 2|3) finite points from ``.npy`` or comma/space-separated text (header allowed)."""
-    if str(path).endswith(".npy"):
-        pts = np.load(path, allow_pickle=False)
-    else:
-        text = open(path, encoding="utf-8-sig").read().replace(",", " ").splitlines()
-        rows = [line.split() for line in text if line.strip()]
-        if rows and not _is_number(rows[0][0]):
-            rows = rows[1:]
-        try:
-            pts = np.array([[float(v) for v in row] for row in rows])
-        except ValueError:
-            raise ValueError(f"{path}: non-numeric or ragged rows") from None
-    pts = np.asarray(pts, dtype=float)
-    if pts.ndim != 2 or pts.shape[1] not in (2, 3):
-        raise ValueError(f"{path}: expected rows of 2 or 3 coordinates, got shape {pts.shape}")
-    if not np.isfinite(pts).all():
-        raise ValueError(f"{path}: contains NaN or infinite values")
-    if len(pts) < 4:
-        raise ValueError(f"{path}: need at least 4 points, got {len(pts)}")
-    return pts
-
-
 def _as_points(rows) -> np.ndarray:
     """Config tuple of points → (n, k) float array."""
     pts = np.asarray(rows, dtype=float)
     return pts.reshape(len(pts), -1)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _contour_levels(logp: Optional[np.ndarray]) -> list:

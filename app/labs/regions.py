@@ -152,7 +152,7 @@ class RegionsLab(LabPresenter):
             if not path:
                 return False
         try:
-            X, y = load_csv(path)
+            X, y = load_csv(path, max_rows=_points_limit())
         except (ValueError, OSError) as err:
             self.sigMessage.emit(f"CSV not loaded: {err}")
             return False
@@ -290,3 +290,12 @@ def _editable_points(cfg) -> tuple:
 
 
 _kind = views.data_kind
+
+
+def _points_limit() -> int:
+    """Most rows the regions config's ``custom_points`` accepts (its ``PointRows``)."""
+    import dataclasses
+
+    from engine.regions import RegionsConfig
+    field = {f.name: f for f in dataclasses.fields(RegionsConfig)}["custom_points"]
+    return int(field.metadata["points"].max_rows)

@@ -57,10 +57,10 @@ from engine.convex_duals.attention_heads import (heads_from_optimum, keyset_clus
                                                  network_objective, token_clusters, token_maps,
                                                  train_heads)
 from engine.convex_duals.attention_ops import (AttentionOperator, gate_masks, lifted_matrix,
-                                               singular_value_path, solve_block_nuclear)
+                                               singular_value_path_iter, solve_block_nuclear)
 from engine.convex_duals.attention_stream import stream_seed_runs
 from engine.convex_duals.common import ConvexDualsError, ModelOutcome
-from engine.core import Progress, param
+from engine.core import Progress, param, relay
 
 __all__ = ["Params", "run", "make_data", "build_operator", "MAX_LIFTED"]
 
@@ -163,7 +163,8 @@ def run(params: Params, device: str = "cpu") -> Generator[Progress, None, ModelO
     solve_s = time.perf_counter() - t0
     W1c, W2c, sigma = heads_from_optimum(op, sol.Z)
     yield Progress(0.1, "singular values of Z* against β")
-    sv_path = singular_value_path(op, Y, p.beta * BETA_PATH)
+    sv_path = yield from relay(singular_value_path_iter(op, Y, p.beta * BETA_PATH), 0.1, 0.2,
+                               "singular values of Z* against β: ")
     convex = _convex_arrays(op, sol.Z, (W1c, W2c))
     convex.update(beta_path=p.beta * BETA_PATH, sv_path=sv_path)
     yield Progress(0.2, "convex optimum", {"stage": "convex", "objective": sol.value,

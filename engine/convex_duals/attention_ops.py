@@ -23,12 +23,15 @@ Block layouts (§7.3.2, pitfall "column-major vec(W₁), row-major W₂"):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Generator
 
 import numpy as np
 
+from engine.core import Progress, drain
+
 __all__ = ["AttentionOperator", "BlockSolution", "fourier_basis", "gate_masks",
            "solve_block_nuclear", "duality_gap", "lifted_matrix", "objective",
-           "singular_value_path"]
+           "singular_value_path", "singular_value_path_iter"]
 
 
 def fourier_basis(s: int) -> np.ndarray:
@@ -221,12 +224,21 @@ def singular_value_path(op: AttentionOperator, Y: np.ndarray, betas, *, A=None,
                         tol: float = 1e-6) -> np.ndarray:
     """Singular values of every block of ``Z*(β)`` for each β, shape ``(K, B, r)``: the
     number of heads needed against β (§7.3.5 toy). Solved from the largest β down, each
-    solve warm-started at the previous optimum."""
+    solve warm-started at the previous optimum (:func:`singular_value_path_iter` run to the
+    end)."""
+    return drain(singular_value_path_iter(op, Y, betas, A=A, tol=tol))
+
+
+def singular_value_path_iter(op: AttentionOperator, Y: np.ndarray, betas, *, A=None,
+                             tol: float = 1e-6) -> Generator[Progress, None, np.ndarray]:
+    """:func:`singular_value_path` as a progress generator: one report per solved β
+    (§7.3.5)."""
     A = lifted_matrix(op) if A is None else A
     order = np.argsort(betas)[::-1]
     out = np.zeros((len(betas), op.blocks, min(op.block_shape)))
     Z = None
-    for k in order:
+    for i, k in enumerate(order, 1):
         Z = solve_block_nuclear(op, Y, float(betas[k]), tol=tol, Z0=Z, A=A).Z
         out[k] = np.linalg.svd(Z, compute_uv=False)
+        yield Progress(i / len(order), f"β = {float(betas[k]):.3g} ({i}/{len(order)})")
     return out

@@ -38,10 +38,11 @@ from engine.diffusion.metrics import (
 from engine.diffusion.protocol import (mcgdiff_measurement, mcgdiff_mixture, start_kl_bound,
                                        start_kl_mc)
 from engine.diffusion.shared_cov import SharedMixture, SharedScore
-from engine.diffusion.priors import BUILTIN_PRIORS, fit_gmm
+from engine.diffusion.priors import BUILTIN_PRIORS, fit_gmm, fit_gmm_iter
 from engine.diffusion.recording import MAX_RECORD_BYTES, DiffusionRecording
 from engine.diffusion.run import solve, solve_iter
-from engine.diffusion.study import BUDGETS, DiffusionLabResult, RunView, fit_custom_points
+from engine.diffusion.study import (BUDGETS, DiffusionLabResult, RunView, fit_custom_points,
+                                    fit_custom_points_iter)
 from engine.sampling.samplers import hb_stability_interval
 from engine.sampling.schedule import Schedule
 from engine.diffusion.table import CONDITIONAL, SOLVERS, solver_defaults
@@ -50,7 +51,8 @@ __all__ = ["GaussianMixture", "solve", "solve_iter", "SOLVERS", "CONDITIONAL",
            "solver_defaults", "solver_params", "DiffusionConfig", "DiffusionRecording",
            "DiffusionResult", "run_config", "run_config_blocking", "run_lab",
            "DiffusionLabResult", "RunView", "BUDGETS", "fit_custom_points", "build_measurement",
-           "build_prior", "BUILTIN_PRIORS", "fit_gmm", "energy_distance", "sliced_w2",
+           "build_prior", "BUILTIN_PRIORS", "fit_gmm", "fit_gmm_iter", "fit_custom_points_iter",
+           "energy_distance", "sliced_w2",
            "distance_floor", "DISTANCE_POINTS", "sliced_w2_floor", "mcgdiff_mixture",
            "mcgdiff_measurement", "start_kl_bound", "start_kl_mc", "SharedMixture", "SharedScore",
            "density_grid", "METRIC_KEYS", "MAX_RECORD_BYTES", "Schedule",

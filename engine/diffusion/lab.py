@@ -21,11 +21,14 @@ from engine.diffusion.priors import BUILTIN_PRIORS
 from engine.diffusion.protocol import mcgdiff_measurement
 from engine.diffusion.recording import DiffusionRecording
 from engine.diffusion.run import solve_iter
-from engine.diffusion.study import (DiffusionLabResult, budget_study, fit_custom_points,
+from engine.diffusion.study import (DiffusionLabResult, budget_study, fit_custom_points_iter,
                                     lab_views)
 
 __all__ = ["DiffusionResult", "run_config", "run_config_blocking", "run_lab",
            "build_measurement", "build_prior"]
+
+#: Share of the progress bar the EM fit of drawn points takes (its iterations are reported).
+FIT_SHARE = 0.3
 
 
 @dataclass
@@ -113,7 +116,9 @@ def run_config(cfg: DiffusionConfig, device: str = "cpu",
 
     Validation and the first state of each run happen before this returns (bad input raises
     ``ValueError`` here); iterating yields :class:`engine.core.Progress` and returns a
-    :class:`DiffusionResult`.
+    :class:`DiffusionResult`. A ``"custom"`` prior without ``prior``: its points are checked
+    here; their EM fit (one report per iteration, :data:`FIT_SHARE` of the bar) and then the
+    runs' first states happen when iterating.
 
     Parameters
     ----------
@@ -130,7 +135,20 @@ def run_config(cfg: DiffusionConfig, device: str = "cpu",
         raise ValueError(f"prior {cfg.prior!r} exists in 2 or 3 dimensions; d = {cfg.dim} needs "
                          "the 'mcgdiff' prior (the MCGdiff protocol's grid mixture)")
     if cfg.prior == "custom" and prior is None:
-        prior = fit_custom_points(cfg)
+        return _fit_then_run(cfg, device, fit_custom_points_iter(cfg), views)
+    return _start_runs(cfg, device, prior, views)
+
+
+def _fit_then_run(cfg: DiffusionConfig, device, fit: Generator, views: bool) -> Generator:
+    """The EM fit of the drawn points (its iterations reported, cancellable), then the runs."""
+    prior = yield from relay(fit, 0.0, FIT_SHARE, "custom prior: ")
+    return (yield from relay(_start_runs(cfg, device, prior, views), FIT_SHARE, 1.0,
+                             partials=True))
+
+
+def _start_runs(cfg: DiffusionConfig, device, prior: Optional[GaussianMixture],
+                views: bool) -> Generator:
+    """Prior, measurement, posterior and the first state of each run; their generator."""
     gmm = build_prior(cfg, prior)
     A, y = build_measurement(cfg, gmm)
     post = gmm.posterior(A, y, cfg.sigma_y) if A is not None else None

@@ -15,14 +15,17 @@ spiral climbs in ``x₃``), the clusters get a third axis of spread.
 from __future__ import annotations
 
 import math
+import time
+from typing import Generator
 
 import numpy as np
 import torch
 
+from engine.core import Progress, drain
 from engine.diffusion.gmm import GaussianMixture
 from engine.diffusion.protocol import mcgdiff_mixture
 
-__all__ = ["BUILTIN_PRIORS", "fit_gmm", "clusters", "ring", "spiral", "mcgdiff"]
+__all__ = ["BUILTIN_PRIORS", "fit_gmm", "fit_gmm_iter", "clusters", "ring", "spiral", "mcgdiff"]
 
 
 def _rot(angle: float) -> np.ndarray:
@@ -110,9 +113,9 @@ def _kmeans_pp(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def _e_step(x, w, mu, cov):
-    """Responsibilities (n, k) and mean log-likelihood."""
-    lp = torch.stack([torch.distributions.MultivariateNormal(m, c).log_prob(x)
-                      for m, c in zip(mu, cov, strict=True)], 1) + torch.log(w)
+    """Responsibilities (n, k) and mean log-likelihood (all components in one batched
+    Cholesky log-density)."""
+    lp = torch.distributions.MultivariateNormal(mu, cov).log_prob(x[:, None, :]) + torch.log(w)
     ll = torch.logsumexp(lp, 1)
     return torch.exp(lp - ll[:, None]), float(ll.mean())
 
@@ -130,7 +133,8 @@ def _m_step(x, r, reg):
 
 def fit_gmm(points, k: int, seed: int = 0, max_iter: int = 200,
             tol: float = 1e-6) -> GaussianMixture:
-    """EM fit of a ``k``-component mixture to ``points`` (n, d) (k-means++ start, float64).
+    """EM fit of a ``k``-component mixture to ``points`` (n, d) (k-means++ start, float64):
+    :func:`fit_gmm_iter` run to the end (SCIENCE.md §3.2).
 
     Covariances are regularised by ``1e-3 ×`` the mean coordinate variance (plus 1e-9), so
     drawn strokes (collinear points) and duplicated points still give positive-definite
@@ -142,6 +146,23 @@ def fit_gmm(points, k: int, seed: int = 0, max_iter: int = 200,
         Points not (n, d), NaN/infinite values, ``k < 1``, fewer than ``max(2, k)`` points, or
         all points identical.
     """
+    return drain(fit_gmm_iter(points, k, seed, max_iter, tol))
+
+
+def fit_gmm_iter(points, k: int, seed: int = 0, max_iter: int = 200,
+                 tol: float = 1e-6) -> Generator[Progress, None, GaussianMixture]:
+    """:func:`fit_gmm` as a progress generator (SCIENCE.md §3.2): the points are checked
+    before this returns (``ValueError`` as in :func:`fit_gmm`); iterating yields one
+    :class:`~engine.core.Progress` per EM iteration (iteration, mean log-likelihood, time
+    left at most) and returns the :class:`GaussianMixture`. Stops when the mean
+    log-likelihood changes by less than ``tol × (1 + |ll|)`` or after ``max_iter``
+    iterations; closing it cancels the fit."""
+    x = _checked_points(points, k)
+    return _em(x, k, int(seed), int(max_iter), float(tol))
+
+
+def _checked_points(points, k) -> torch.Tensor:
+    """``points`` as a float64 (n, d) tensor, or a ``ValueError`` saying what is wrong."""
     x = torch.as_tensor(np.asarray(points, dtype=np.float64))
     if x.ndim != 2 or x.shape[1] < 1:
         raise ValueError(f"points must have shape (n, d), got {tuple(x.shape)}")
@@ -151,18 +172,26 @@ def fit_gmm(points, k: int, seed: int = 0, max_iter: int = 200,
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if len(x) < max(2, k):
         raise ValueError(f"need at least {max(2, k)} points to fit {k} components, got {len(x)}")
-    var = float(x.var(0).mean())
-    if var <= 0:
+    if float(x.var(0).mean()) <= 0:
         raise ValueError("all points are identical: cannot fit a mixture")
-    gen = torch.Generator().manual_seed(int(seed))
-    reg = 1e-3 * var + 1e-9
+    return x
+
+
+def _em(x: torch.Tensor, k: int, seed: int, max_iter: int, tol: float) -> Generator:
+    """The EM iterations of :func:`fit_gmm_iter` (one ``Progress`` after each)."""
+    gen = torch.Generator().manual_seed(seed)
+    reg = 1e-3 * float(x.var(0).mean()) + 1e-9
+    yield Progress(0.0, f"EM fit of {len(x)} points, {k} components: k-means++ start")
     mu = _kmeans_pp(x, k, gen)
     r = torch.nn.functional.one_hot(torch.cdist(x, mu).argmin(1), k).to(x.dtype)
     w, mu, cov = _m_step(x, r + 1e-6, reg)
-    prev = -math.inf
-    for _ in range(int(max_iter)):
+    prev, t0 = -math.inf, time.perf_counter()
+    for i in range(1, max_iter + 1):
         r, ll = _e_step(x, w, mu, cov)
         w, mu, cov = _m_step(x, r, reg)
+        left = (time.perf_counter() - t0) / i * (max_iter - i)
+        yield Progress(i / max_iter, f"EM fit: iteration {i}/{max_iter}, log-likelihood "
+                                     f"{ll:.4f}, at most {left:.0f} s left")
         if abs(ll - prev) < tol * (1.0 + abs(ll)):
             break
         prev = ll

@@ -16,13 +16,13 @@ from typing import Callable, Generator, Optional
 import numpy as np
 import torch
 
-from engine.core import Progress, relay
+from engine.core import Progress, drain, relay
 from engine.diffusion.metrics import DISTANCE_POINTS, density_grid
-from engine.diffusion.priors import fit_gmm
+from engine.diffusion.priors import fit_gmm_iter
 from engine.sweeps import Sweep, SweepTarget, run_sweep
 
 __all__ = ["RunView", "DiffusionLabResult", "BUDGETS", "STUDY_PARTICLES", "lab_views",
-           "budget_study", "fit_custom_points"]
+           "budget_study", "fit_custom_points", "fit_custom_points_iter"]
 
 GRID = 128            # density grid resolution
 MAX_DENSITY_FRAMES = 120
@@ -98,6 +98,13 @@ def lab_views(result, seconds: float, budgets: dict) -> DiffusionLabResult:
 def fit_custom_points(config):
     """EM fit (:func:`~engine.diffusion.priors.fit_gmm`) of the drawn points of a ``custom``
     config: ``min(fit_components, N/2)`` components, seeded with ``config.seed`` (§3.2)."""
+    return drain(fit_custom_points_iter(config))
+
+
+def fit_custom_points_iter(config) -> Generator[Progress, None, object]:
+    """:func:`fit_custom_points` as a progress generator (one report per EM iteration,
+    :func:`~engine.diffusion.priors.fit_gmm_iter`; SCIENCE.md §3.2). The points are checked
+    before this returns: no points, or points EM cannot fit, raise ``ValueError`` here."""
     pts = np.asarray(config.custom_points, dtype=float)
     if pts.size == 0:
         raise ValueError("the 'custom' prior needs points: switch on drawing and drag on the "
@@ -105,7 +112,7 @@ def fit_custom_points(config):
     pts = pts.reshape(len(pts), -1)
     if pts.shape[1] != config.dim:
         pts = np.pad(pts, ((0, 0), (0, max(0, config.dim - pts.shape[1]))))[:, :config.dim]
-    return fit_gmm(pts, min(config.fit_components, len(pts) // 2 or 1), seed=config.seed)
+    return fit_gmm_iter(pts, min(config.fit_components, len(pts) // 2 or 1), seed=config.seed)
 
 
 def _shown(x):

@@ -296,7 +296,7 @@ def _run_adaptive(cfg: FlowConfig, prob, S0: torch.Tensor) -> Generator:
                 frames.add(float(t), S)
                 fi += 1
         h = max(next_step_size(dt, err) if (err > 1.0 or dt == h) else max(h, dt), h_min)
-        if h < 1e-12 * cfg.t_max:
+        if h < 1e-12 * cfg.t_max or (dt <= h_min and not np.isfinite(err)):  # blown up
             diverged = k + 1
             break
         if clock.due(int(1000 * t / cfg.t_max)):

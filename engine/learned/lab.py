@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import resources
-from engine.core import Progress, validate
+from engine.core import Progress, relay, validate
 from engine.imaging.unrolled import Unrolled, unrolled_net
 from engine.imaging.unrolled_io import load_unrolled
 from engine.learned.checkpoints import (checkpoint_folder, fingerprint, load_checkpoints,
@@ -31,7 +31,7 @@ from engine.learned.budget import fit_budget, pick_unrolls, run_bytes, smallest_
 from engine.learned.config import LearnedConfig
 from engine.learned.cyclegan import train_ot_cyclegan
 from engine.learned.data import BrainSlices, brain_slices, mean_psnr, mean_ssim
-from engine.learned.scale_study import ScaleCurve, psnr_vs_scale
+from engine.learned.scale_study import ScaleCurve, psnr_vs_scale_iter
 from engine.learned.train import StopTraining, evaluate, train_unrolled
 
 __all__ = ["LearnedResult", "ModeRun", "run_config", "SHIPPED_FILE", "MODE_TITLES",
@@ -365,8 +365,9 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
     scale = None
     if cfg.scale_study:
         yield Progress(0.99, "testing both nets on zoomed slices (0.6–1.5×)")
-        scale = psnr_vs_scale({MODE_TITLES[m]: nets[m] for m in ("e2e", "scale_eq")}, data,
-                              device=device)
+        scale = yield from relay(psnr_vs_scale_iter(
+            {MODE_TITLES[m]: nets[m] for m in ("e2e", "scale_eq")}, data, device=device),
+            0.99, 1.0, "scale-shift study: ")
         yield Progress(1.0, "scale-shift study done", {"stage": "scale", "scale": scale})
     return LearnedResult(cfg, truth, zf[i].abs().numpy(), cg[i].abs().numpy(), mask, base,
                          runs, shipped, notes, scale)

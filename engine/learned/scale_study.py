@@ -8,15 +8,17 @@ trained at ρ = 1. The zero-filled and CG-SENSE baselines are measured on the sa
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Generator, Sequence
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from engine.core import Progress, drain
 from engine.learned.data import BrainSlices, Split, measure_slices
 
-__all__ = ["ZOOMS", "zoom_images", "zoomed_data", "ScaleCurve", "psnr_vs_scale"]
+__all__ = ["ZOOMS", "zoom_images", "zoomed_data", "ScaleCurve", "psnr_vs_scale",
+           "psnr_vs_scale_iter"]
 
 ZOOMS = (0.6, 0.75, 0.9, 1.0, 1.15, 1.3, 1.5)
 
@@ -62,19 +64,32 @@ class ScaleCurve:
 def psnr_vs_scale(nets: dict, data: BrainSlices, zooms: Sequence[float] = ZOOMS,
                   device: str = "cpu", baselines: Sequence[str] = ("zero_filled", "cg_sense")
                   ) -> ScaleCurve:
-    """PSNR vs zoom of trained nets (title → net) and classical baselines (§6.4.4).
+    """PSNR vs zoom of trained nets (title → net) and classical baselines (§6.4.4):
+    :func:`psnr_vs_scale_iter` run to the end.
 
     Returns
     -------
     ScaleCurve
         ``psnr[title]`` has one mean test PSNR per zoom; baselines are keyed by their names.
     """
+    return drain(psnr_vs_scale_iter(nets, data, zooms, device, baselines))
+
+
+def psnr_vs_scale_iter(nets: dict, data: BrainSlices, zooms: Sequence[float] = ZOOMS,
+                       device: str = "cpu",
+                       baselines: Sequence[str] = ("zero_filled", "cg_sense")) -> Generator:
+    """:func:`psnr_vs_scale` as a progress generator (§6.4.4): one
+    :class:`~engine.core.Progress` after each net or baseline at each zoom; returns the
+    :class:`ScaleCurve`."""
     from engine.learned.train import evaluate
     out = {title: [] for title in [*nets, *baselines]}
+    total, done = len(zooms) * max(1, len(out)), 0
     for zoom in zooms:
         zd = zoomed_data(data, float(zoom))
-        for title, net in nets.items():
-            out[title].append(evaluate(net, zd, "test", device)[0])
-        for name in baselines:
-            out[name].append(zd.baseline_psnr(name))
+        for title in out:
+            value = (evaluate(nets[title], zd, "test", device)[0] if title in nets
+                     else zd.baseline_psnr(title))
+            out[title].append(value)
+            done += 1
+            yield Progress(done / total, f"zoom {float(zoom):.2f}×: {title} {value:.2f} dB")
     return ScaleCurve(np.asarray(zooms, float), {t: np.asarray(v, float) for t, v in out.items()})

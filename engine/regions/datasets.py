@@ -127,18 +127,28 @@ def _parse_row(row, line_no):
     return vals
 
 
-def load_csv(path, min_rows: int = 2):
+def load_csv(path, min_rows: int = 2, max_rows: int | None = None):
     """``(X, y)`` from a CSV file: input columns first, the target in the last column.
 
     A first line that is not numeric is taken as a header; blank lines are skipped. Raises
     ``ValueError`` naming the line and column for ragged rows, non-numeric cells, NaN or
-    infinite values, fewer than 2 columns or fewer than ``min_rows`` rows.
+    infinite values, fewer than 2 columns, fewer than ``min_rows`` rows or more than
+    ``max_rows`` (checked while reading: a huge file is refused at once).
     """
     path = Path(path)
+    most = None if max_rows is None else int(max_rows) + 2       # a header, then one too many
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        rows = [(i, r) for i, r in enumerate(csv.reader(fh), 1) if any(c.strip() for c in r)]
+        rows = []
+        for i, r in enumerate(csv.reader(fh), 1):
+            if any(c.strip() for c in r):
+                rows.append((i, r))
+                if most is not None and len(rows) >= most:
+                    break
     if rows and not _numeric(rows[0][1]):
         rows = rows[1:]
+    if max_rows is not None and len(rows) > max_rows:
+        raise ValueError(f"{path.name}: more than {max_rows} data rows; at most {max_rows} "
+                         "are accepted")
     if len(rows) < min_rows:
         raise ValueError(f"{path.name}: {len(rows)} data rows, need at least {min_rows}")
     width = len(rows[0][1])

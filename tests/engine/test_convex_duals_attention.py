@@ -11,7 +11,8 @@ from engine.convex_duals.attention import Params, build_operator, make_data, run
 from engine.convex_duals.attention_heads import (head_outputs, heads_from_optimum,
                                                  keyset_clusters, lift, network_objective)
 from engine.convex_duals.attention_ops import (AttentionOperator, duality_gap, fourier_basis,
-                                               gate_masks, solve_block_nuclear)
+                                               gate_masks, singular_value_path,
+                                               singular_value_path_iter, solve_block_nuclear)
 from engine.core import drain
 
 KINDS = ("self_attention", "gated_attention", "mlp_mixer", "fno")
@@ -178,3 +179,21 @@ def test_first_seed_is_the_labs_seed_and_partials_name_the_runs():
     convex = next(q for q in partials if q and q.get("stage") == "convex")
     assert convex["certificate_kind"] == second.certificate_kind
     assert convex["certificate"] == second.certificate
+
+
+def test_singular_value_path_reports_each_beta_and_equals_the_blocking_path():
+    """Issue #17: the β path ran up to 30 s without a report; now one report per β."""
+    p = Params(data="gaussian", samples=8, tokens=2, features=2, outputs=2, beta=0.5)
+    X, Y = make_data(p)
+    op = build_operator(p, X)
+    betas = p.beta * np.array([0.5, 1.0, 2.0])
+    gen, reports = singular_value_path_iter(op, Y, betas), []
+    while True:
+        try:
+            reports.append(next(gen))
+        except StopIteration as stop:
+            path = stop.value
+            break
+    assert [r.fraction for r in reports] == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert reports[0].message.startswith("β = 1")               # largest β first
+    np.testing.assert_array_equal(path, singular_value_path(op, Y, betas))

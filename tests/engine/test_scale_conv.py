@@ -14,7 +14,8 @@ from engine.imaging.unrolled import unrolled_net
 from engine.imaging.unrolled_io import load_unrolled, save_unrolled
 from engine.learned import LearnedConfig, brain_slices
 from engine.learned.lab import run_config
-from engine.learned.scale_study import psnr_vs_scale, zoom_images, zoomed_data
+from engine.learned.scale_study import (psnr_vs_scale, psnr_vs_scale_iter, zoom_images,
+                                        zoomed_data)
 
 
 def _smooth(seed=0, n=96, batch=2, channels=1):
@@ -126,6 +127,25 @@ def test_untrained_varnet_equals_zero_filled_at_every_zoom():
     assert (curve.psnr["cg_sense"] > curve.psnr["zero_filled"]).all()
     zd = zoomed_data(data, 1.0)
     assert zd.test.k.shape == data.test.k.shape and zd.train is data.train
+
+
+def test_scale_study_reports_each_net_and_baseline_at_each_zoom():
+    """The study as a generator: one report per (zoom, method), the same curve as the
+    blocking call (issue #17: it ran a minute without a report)."""
+    data = brain_slices(size=16, acceleration=4, n_coils=4, seed=0)
+    nets, zooms = {"net": unrolled_net("varnet", 2, 4, 2)}, (0.75, 1.5)
+    gen, reports = psnr_vs_scale_iter(nets, data, zooms=zooms), []
+    while True:
+        try:
+            reports.append(next(gen))
+        except StopIteration as stop:
+            curve = stop.value
+            break
+    assert [r.message.split(":")[0] for r in reports] == ["zoom 0.75×"] * 3 + ["zoom 1.50×"] * 3
+    assert reports[-1].fraction == 1.0 and "cg_sense" in reports[-1].message
+    blocking = psnr_vs_scale(nets, data, zooms=zooms)
+    for title in ("net", "zero_filled", "cg_sense"):
+        np.testing.assert_allclose(curve.psnr[title], blocking.psnr[title], rtol=1e-6)
 
 
 def test_lab_scale_study_stage_and_refusal():
