@@ -28,7 +28,10 @@ from engine.core.progress import Progress
 from engine.imaging.unrolled import Unrolled, to_channels
 from engine.learned.data import BrainSlices
 from engine.learned.memory import count_saved
-from engine.learned.train import StopTraining, TrainResult, evaluate, validate_if_due
+from engine.learned.guard import (checked_validation, divergence_message, require_finite_grads,
+                                  require_finite_weights)
+from engine.learned.steps import Diverged
+from engine.learned.train import StopTraining, TrainResult, evaluate, record_validation
 
 __all__ = ["UnpairedSets", "unpaired_split", "PatchCritic", "gradient_penalty", "cycle_loss",
            "generator_loss", "critic_loss", "train_ot_cyclegan", "GP_WEIGHT"]
@@ -106,24 +109,43 @@ def critic_loss(critic, real, fake, generator) -> torch.Tensor:
 
 
 def _critic_steps(critic, opt, x, fake, n_critic, gen) -> None:
+    """``n_critic`` WGAN-GP steps; :class:`Diverged` for a NaN/inf loss, gradient or weight."""
     for _ in range(n_critic):
         loss = critic_loss(critic, x, fake.detach(), gen)
+        if not bool(torch.isfinite(loss.detach())):
+            raise Diverged(f"the critic's loss became {float(loss.detach())}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        require_finite_grads(critic.parameters(), "critic's")
         opt.step()
+    require_finite_weights(critic, "critic's")
 
 
 def _generator_step(net, critic, opt, op, x, y, weights, count: bool):
+    """``(ℓ_cyc, saved bytes, G(y))`` of one generator step; :class:`Diverged` for a NaN/inf
+    loss, gradient or weight (no update kept)."""
     with count_saved() as counter:
         loss, cyc, fake = generator_loss(net, critic, op, x, y, *weights)
     saved = counter.bytes if count else 0          # alive until the backward frees them
-    value = float(loss.detach())
-    if not np.isfinite(value) or not np.isfinite(float(cyc.detach())):
-        return None, 0, fake
+    for value in (float(loss.detach()), float(cyc.detach())):
+        if not np.isfinite(value):
+            raise Diverged(f"the generator's loss became {value}")
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    require_finite_grads(net.parameters(), "generator's")
     opt.step()
+    require_finite_weights(net, "generator's")
     return float(cyc.detach()), saved, fake
+
+
+def _step(modules, op, x, y, weights, n_critic, gen, step: int):
+    """One generator step and its critic steps: ``(ℓ_cyc, saved bytes)``; :class:`Diverged`
+    when anything diverged."""
+    net, g_opt, critic, d_opt = modules
+    cyc, peak, fake = _generator_step(net, critic, g_opt, op, x, y, weights, step == 0)
+    if weights[0]:
+        _critic_steps(critic, d_opt, x, fake, n_critic, gen)
+    return cyc, peak
 
 
 def _fresh_state(seed: int) -> dict:
@@ -170,7 +192,9 @@ def train_ot_cyclegan(net: Unrolled, data: BrainSlices, steps: int = 200, lr: fl
 
     Yields Progress with ``partial = {"step", "loss", "module_loss", "val"}`` (loss = ℓ_cyc);
     returns a :class:`~engine.learned.train.TrainResult` (``mode = "otcycle"``). A non-finite
-    loss stops the run with a message and keeps the weights of the last good step.
+    loss, gradient or weight of the generator or the critic, or a non-finite validation
+    reconstruction (:mod:`engine.learned.guard`), stops the run with a message saying when
+    and why, and keeps the weights (net, critic, optimisers) of the last good step.
     """
     if not (lr > 0 and np.isfinite(lr)) or steps < 0 or batch < 1 or gan_weight < 0:
         raise ValueError(f"need lr > 0, steps >= 0, batch >= 1, gan_weight >= 0 "
@@ -191,27 +215,25 @@ def train_ot_cyclegan(net: Unrolled, data: BrainSlices, steps: int = 200, lr: fl
         saved = copy.deepcopy([m.state_dict() for m in modules])
         t0 = time.perf_counter()
         try:
-            cyc, peak, fake = _generator_step(net, critic, g_opt, op, x, y,
-                                              (gan_weight, cycle_weight), step == 0)
-            ok = cyc is not None and all(bool(torch.isfinite(p).all()) for p in net.parameters())
-            if ok and gan_weight:
-                _critic_steps(critic, d_opt, x, fake, n_critic, gen)
+            cyc, peak = _step(modules, op, x, y, (gan_weight, cycle_weight), n_critic, gen,
+                              step)
+            seconds = time.perf_counter() - t0
+            val = checked_validation(net, data, step + 1, every, steps, device)
+        except Diverged as exc:
+            _load(modules, saved)
+            message = divergence_message(str(exc), step, lr)
+            break
         except BaseException as exc:    # interrupted mid-step (cancel): back to the last step
             if not isinstance(exc, Exception):
                 _load(modules, saved)
                 exc.stopped_result = _finish(st, modules, times, f"stopped at step {step}",
                                              (float("nan"),) * 2)
             raise
-        if not ok:
-            _load(modules, saved)
-            message = (f"the loss became NaN/inf at step {step + 1}: stopped, the weights of "
-                       f"step {step} are kept; lower the learning rate (now {lr:g})")
-            break
-        times.append(time.perf_counter() - t0)
+        times.append(seconds)
         st["peak"] = max(st["peak"], peak)
         st["step"] += 1
         st["loss"].append(cyc)
-        val = validate_if_due(st, net, data, every, steps, device)
+        record_validation(st, val)
         st["rng"] = gen.get_state()
         try:
             yield Progress(st["step"] / max(steps, 1),

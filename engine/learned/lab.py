@@ -31,6 +31,7 @@ from engine.learned.budget import fit_budget, pick_unrolls, run_bytes, smallest_
 from engine.learned.config import LearnedConfig
 from engine.learned.cyclegan import train_ot_cyclegan
 from engine.learned.data import BrainSlices, brain_slices, mean_psnr, mean_ssim
+from engine.learned.guard import nonfinite_notes
 from engine.learned.scale_study import ScaleCurve, psnr_vs_scale_iter
 from engine.learned.train import StopTraining, evaluate, train_unrolled
 
@@ -369,5 +370,8 @@ def run_config(cfg: LearnedConfig, device: str = "cpu"
             {MODE_TITLES[m]: nets[m] for m in ("e2e", "scale_eq")}, data, device=device),
             0.99, 1.0, "scale-shift study: ")
         yield Progress(1.0, "scale-shift study done", {"stage": "scale", "scale": scale})
-    return LearnedResult(cfg, truth, zf[i].abs().numpy(), cg[i].abs().numpy(), mask, base,
-                         runs, shipped, notes, scale)
+    result = LearnedResult(cfg, truth, zf[i].abs().numpy(), cg[i].abs().numpy(), mask, base,
+                           runs, shipped, notes, scale)
+    notes += nonfinite_notes([*runs, shipped], {"truth": truth, "zero-filled": result.zero_filled,
+                                                 "CG-SENSE": result.cg_sense})
+    return result

@@ -8,7 +8,7 @@
   own optimiser, stepped right after its backward.
 
 ``ℓ`` is the L1 loss on the complex image, ``mean |x − x_true|`` (GLEAM's ``RECON_LOSS: l1``).
-A step refuses to apply an update whose loss is not finite (:class:`Diverged`).
+A step refuses to apply an update whose loss or gradients are not finite (:class:`Diverged`).
 """
 from __future__ import annotations
 
@@ -33,10 +33,11 @@ class Diverged(RuntimeError):
 @dataclass
 class StepOutcome:
     """Losses of a step (one per module; one for e2e/checkpoint), the saved bytes counted
-    (None when not counted) and the step's wall time (set by the trainer)."""
+    (None when not counted), the step's wall time and its validation (set by the trainer)."""
     losses: list[float]
     saved_bytes: Optional[int]
     seconds: float = 0.0
+    val: Optional[tuple] = None
 
 
 def l1_loss(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -59,6 +60,10 @@ def _update(opt: torch.optim.Optimizer, loss: torch.Tensor) -> float:
         raise Diverged(f"the loss became {value}")
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    for group in opt.param_groups:
+        for p in group["params"]:
+            if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+                raise Diverged("the gradients became NaN/inf")
     opt.step()
     return value
 

@@ -3,9 +3,10 @@
 :func:`train_unrolled` is a generator of :class:`~engine.core.Progress` (cancel = stop
 iterating) that returns a :class:`TrainResult`. Same data, same batches (a seeded
 ``torch.Generator``), same steps in every mode; Adam per module (GLEAM) or one Adam (e2e,
-checkpoint). A NaN/inf loss or weights stop the run with a message and the weights of the last
-good step. ``result.state`` resumes the run: training 2·n steps equals n steps then n resumed
-(the batch generator's and optimisers' states travel in it); :func:`save_training` writes it
+checkpoint). A NaN/inf loss, gradient, weight or validation reconstruction stops the run with
+a message and the weights of the last good step (:mod:`engine.learned.guard`).
+``result.state`` resumes the run: training 2·n steps equals n steps then n resumed (the batch
+generator's and optimisers' states travel in it); :func:`save_training` writes it
 with the weights (plain tensors, ``weights_only=True``). A run stops resumably at a yield
 (``gen.throw(StopTraining())`` returns its result) or mid-step: an interrupt (a
 ``BaseException`` such as the app's cancel) puts the last step back and carries that step's
@@ -25,11 +26,12 @@ from engine.core.progress import Progress
 from engine.imaging.unrolled import Unrolled
 from engine.imaging.unrolled_io import read_unrolled_file, net_from_blob, save_unrolled
 from engine.learned.data import BrainSlices, mean_psnr, mean_ssim
+from engine.learned.guard import checked_validation, divergence_message, require_finite_weights
 from engine.learned.memory import cuda_peak
 from engine.learned.steps import MODES, Diverged, module_ranges, run_step
 
 __all__ = ["TrainResult", "StopTraining", "train_unrolled", "evaluate", "save_training",
-           "load_training"]
+           "load_training", "validate_if_due", "record_validation"]
 
 
 class StopTraining(Exception):
@@ -66,25 +68,29 @@ class TrainResult:
     net: Unrolled = field(repr=False)
 
 
-@torch.no_grad()
 def validate_if_due(st: dict, net, data, every: int, steps: int, device) -> Optional[tuple]:
     """Validation (PSNR, SSIM) every ``every`` steps and at the last one, appended to the
-    run state ``st``; None between evaluations."""
-    if st["step"] % every and st["step"] != steps:
-        return None
-    val = evaluate(net, data, "val", device)
-    net.train()
-    st["val_steps"].append(st["step"])
-    st["val_psnr"].append(val[0])
-    st["val_ssim"].append(val[1])
+    run state ``st``; None between evaluations; :class:`Diverged` for a non-finite
+    validation reconstruction (:func:`engine.learned.guard.checked_validation`)."""
+    val = checked_validation(net, data, st["step"], every, steps, device)
+    record_validation(st, val)
     return val
+
+
+def record_validation(st: dict, val: Optional[tuple]) -> None:
+    """Append a validation ``(PSNR, SSIM)`` at step ``st["step"]`` (None: nothing)."""
+    if val is not None:
+        st["val_steps"].append(st["step"])
+        st["val_psnr"].append(val[0])
+        st["val_ssim"].append(val[1])
 
 
 def evaluate(net: Unrolled, data: BrainSlices, split: str = "val", device: str = "cpu",
              batch: int = 16) -> tuple[float, float]:
     """Mean PSNR and SSIM of ``net`` on a split (SCIENCE.md §6.1 metrics)."""
     part, op = getattr(data, split), data.operator(device)
-    outs = [net(part.k[i:i + batch].to(device), op).cpu() for i in range(0, len(part), batch)]
+    with torch.no_grad():
+        outs = [net(part.k[i:i + batch].to(device), op).cpu() for i in range(0, len(part), batch)]
     pred = torch.cat(outs)
     return mean_psnr(pred, part.target), mean_ssim(pred, part.target)
 
@@ -126,32 +132,30 @@ def _snapshot(net, opts):
     return copy.deepcopy(net.state_dict()), [copy.deepcopy(o.state_dict()) for o in opts]
 
 
-def _finite_weights(net) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in net.parameters())
-
-
 def _restore(net, opts, saved) -> None:
     net.load_state_dict(saved[0])
     for opt, sd in zip(opts, saved[1]):
         opt.load_state_dict(sd)
 
 
-def _guarded_step(net, mode, batch, ranges, opts, step: int, device: str, lr: float):
-    """One step; ``(outcome, "")``, or ``(None, message)`` after a NaN/inf loss or weights, with
-    the net and optimisers put back to the last good step. ``outcome.saved_bytes``: the CUDA
-    peak on a GPU, the saved-activation count of the first step on a CPU (§6.3.2)."""
+def _guarded_step(net, mode, batch, ranges, opts, step: int, device: str, lr: float,
+                  validate):
+    """One step then ``validate(step + 1)`` (its validation, or None); ``(outcome, "")``, or
+    ``(None, message)`` after a NaN/inf loss, gradient, weight or validation reconstruction,
+    with the net and optimisers put back to the last good step. ``outcome.val``: the
+    validation; ``outcome.saved_bytes``: the CUDA peak on a GPU, the saved-activation count
+    of the first step on a CPU (§6.3.2)."""
     saved = _snapshot(net, opts)
     try:
         t0 = time.perf_counter()
         with cuda_peak(device) as cuda:
             out = run_step(net, mode, *batch, ranges, opts, count=step == 0)
         out.seconds = time.perf_counter() - t0
-        if not _finite_weights(net):
-            raise Diverged("the weights became NaN/inf")
+        require_finite_weights(net, "net's")
+        out.val = validate(step + 1)
     except Diverged as exc:
         _restore(net, opts, saved)
-        return None, (f"{exc} at step {step + 1}: stopped, the weights of step {step} are "
-                      f"kept; lower the learning rate (now {lr:g})")
+        return None, divergence_message(str(exc), step, lr)
     except BaseException as exc:       # an interrupt (a cancelled run): back to the last step
         if not isinstance(exc, Exception):
             _restore(net, opts, saved)
@@ -204,8 +208,9 @@ def train_unrolled(net: Unrolled, data: BrainSlices, mode: str = "e2e", modules:
         idx = torch.randint(len(train), (batch,), generator=gen)
         k, target = train.k[idx].to(device), train.target[idx].to(device)
         try:
-            out, message = _guarded_step(net, mode, (k, target, op), ranges, opts, st["step"],
-                                         device, lr)
+            out, message = _guarded_step(
+                net, mode, (k, target, op), ranges, opts, st["step"], device, lr,
+                lambda at: checked_validation(net, data, at, every, steps, device))
         except BaseException as exc:    # interrupted mid-step: the result of the last step
             if not isinstance(exc, Exception):
                 st["opts"] = [copy.deepcopy(o.state_dict()) for o in opts]
@@ -219,7 +224,8 @@ def train_unrolled(net: Unrolled, data: BrainSlices, mode: str = "e2e", modules:
         st["step"] += 1
         st["loss"].append(out.losses[-1])
         st["module_loss"].append(out.losses)
-        val = validate_if_due(st, net, data, every, steps, device)
+        val = out.val
+        record_validation(st, val)
         st["rng"] = gen.get_state()
         try:
             yield Progress(st["step"] / max(steps, 1),
