@@ -73,8 +73,8 @@ def nonfinite_fields(record) -> list[str]:
 def nonfinite_notes(runs: Iterable, arrays: dict) -> list[str]:
     """One note per run (a ``ModeRun``, or None) and per named array of ``arrays`` that holds
     NaN/inf: what the lab shows must be finite or explained."""
-    notes = [f"{run.title}: {', '.join(bad)} hold NaN/inf values (the net's output is not "
-             f"finite; lower the learning rate)"
+    notes = [f"{run.title}: {', '.join(bad)} not finite (NaN/inf): the net's output "
+             f"overflowed; lower the learning rate"
              for run in runs if run is not None and (bad := nonfinite_fields(run))]
     bad = [name for name, a in arrays.items() if not bool(np.isfinite(a).all())]
-    return notes + ([f"{', '.join(bad)} hold NaN/inf values"] if bad else [])
+    return notes + ([f"{', '.join(bad)}: not finite (NaN/inf)"] if bad else [])
