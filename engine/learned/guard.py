@@ -2,7 +2,8 @@
 
 A training step is kept only when its loss, its gradients, the updated weights (net and, for
 OT-cycleGAN, critic) and — at a validation step — the validation reconstructions are all
-finite; otherwise :class:`~engine.learned.steps.Diverged` is raised and the trainer puts the
+finite (at the last step the test reconstructions too); otherwise
+:class:`~engine.learned.steps.Diverged` is raised and the trainer puts the
 weights of the previous step back and stops with :func:`divergence_message`.
 :func:`nonfinite_fields` is the lab's last check: any result array that still holds NaN/inf
 is named in a note, never shown silently.
@@ -39,16 +40,26 @@ def require_finite_weights(module: torch.nn.Module, what: str) -> None:
 def checked_validation(net, data, step: int, every: int, steps: int,
                        device) -> Optional[tuple[float, float]]:
     """Validation (PSNR, SSIM) after ``step`` steps when due (every ``every`` steps and at the
-    last one), else None; :class:`Diverged` when a validation reconstruction is not finite
-    (finite weights whose output overflows, e.g. a huge learning rate)."""
+    last one), else None; :class:`Diverged` when a validation reconstruction — or, at the last
+    step, a test reconstruction (the ones the lab shows) — is not finite (finite weights whose
+    output overflows, e.g. a huge learning rate)."""
     if step % every and step != steps:
         return None
-    part, op = data.val, data.operator(device)
-    pred = torch.cat([net(part.k[i:i + 16].to(device), op).cpu() for i in range(0, len(part), 16)])
+    op = data.operator(device)
+    pred = _finite_prediction(net, data.val, op, device, "validation")
+    if step == steps:
+        _finite_prediction(net, data.test, op, device, "test")
     net.train()
+    return mean_psnr(pred, data.val.target), mean_ssim(pred, data.val.target)
+
+
+def _finite_prediction(net, part, op, device, name: str, batch: int = 16) -> torch.Tensor:
+    pred = torch.cat([net(part.k[i:i + batch].to(device), op).cpu()
+                      for i in range(0, len(part), batch)])
     if not bool(torch.isfinite(torch.view_as_real(pred) if pred.is_complex() else pred).all()):
-        raise Diverged("the validation reconstructions became NaN/inf")
-    return mean_psnr(pred, part.target), mean_ssim(pred, part.target)
+        net.train()
+        raise Diverged(f"the {name} reconstructions became NaN/inf")
+    return pred
 
 
 def divergence_message(reason: str, step: int, lr: float) -> str:

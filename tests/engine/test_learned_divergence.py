@@ -43,6 +43,21 @@ def test_fuzz_config_stops_with_a_note_and_shows_the_last_good_weights(tmp_path)
     np.testing.assert_array_equal(run.recon, one.runs[0].recon)
     assert one.runs[0].message == ""
 
+# Chunk 15, run 11: finite weights and validation, NaN on the test slices only (checkpointing).
+FUZZ_15_11 = dict(net="modl", n_unrolls=2, width=4, depth=2, cg_iters=2, train_e2e=False,
+                  train_checkpoint=True, train_gleam=False, modules=1, gleam_factor=1,
+                  memory_budget=445158.35192560405, budget_picks_k=True, size=19,
+                  acceleration=6.26994023031725, n_coils=4, noise=0.07596425065187605,
+                  steps=2, lr=0.43682849913767785, batch=1, eval_every=2, train_otcycle=False,
+                  gan_weight=6.757553404947681, n_critic=2, shipped=False, seed=670689623)
+
+
+def test_a_net_finite_on_validation_but_not_on_the_test_slices_is_rolled_back(tmp_path):
+    result = drain(run_config(LearnedConfig(**FUZZ_15_11, checkpoint_dir=str(tmp_path)), "cpu"))
+    run = result.runs[0]
+    assert np.isfinite(run.strip).all() and np.isfinite(run.test_psnr)
+    assert "test reconstructions became NaN/inf" in run.message and len(run.loss) == 1
+
 
 def test_a_nan_critic_loss_raises_before_any_update():
     torch.manual_seed(0)
