@@ -59,7 +59,7 @@ from engine.regions.polish import polish, reduce_support
 from engine.regions.patterns import augment, enumerate_patterns_iter, sample_patterns
 from engine.regions.programs import GroupData, fit_value
 from engine.regions.scaling import power_of_two_scale, unscale_solution
-from engine.regions.solution import ConvexSolution, check_data
+from engine.regions.solution import ConvexSolution, check_data, stop_note
 
 __all__ = ["fit_convex", "fit_convex_iter", "DEFAULT_GATES"]
 
@@ -126,7 +126,7 @@ class _Problem:
         self._cache = None                                  # (ws, cones, stacked) of _ws_cones
         self.faces = {}         # group → active set of its last NNLS cone projection
         self.last_cert = None                               # (U, Certificate) last evaluated
-        self.deadline = np.inf                  # wall-clock end of the solve (perf_counter)
+        self.deadline = self.time_limit = np.inf    # wall-clock end of the solve, its budget
 
     def group_data(self, ws) -> GroupData:
         return GroupData.build(self.A, self.y, self.D[self.pat[ws]], self.sigma[ws], self.relu)
@@ -206,7 +206,7 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
     s, t = power_of_two_scale(A), power_of_two_scale(y)     # exact rescaling (scaling.py)
     prob = _Problem(A / s, y / t, D, lam / (s * t), formulation == "relu", cones,
                     dedup=not exact)                # enumerated patterns are distinct
-    prob.deadline = t0 + time_limit
+    prob.deadline, prob.time_limit = t0 + time_limit, time_limit
     if formulation == "gated" and lam == 0.0:
         U, ws = least_squares_gated(prob.A, prob.D, prob.y), np.arange(len(prob.D))
         info = (0, 1, True)
@@ -377,7 +377,9 @@ def _finish(prob, D_all, G_all, exact, ws, U, info, history, wall, tol,
         fitted=fitted, dual=prob.y - fitted, max_dual_constraint=cert.max_value,
         dual_value=cert.dual, dual_gap=cert.gap, certified=cert.relative_gap <= tol,
         cone_violation=viol, history=np.asarray(history, dtype=np.float64),
-        n_iter=info[0], rounds=info[1], converged=info[2], wall_time=wall, solver=method)
+        n_iter=info[0], rounds=info[1], converged=info[2], wall_time=wall, solver=method,
+        note=stop_note(prob.y, fitted, tol, cert.relative_gap,
+                       time.perf_counter() >= prob.deadline, prob.time_limit))
 
 
 def fit_convex(X, y, lam: float, formulation: str = "relu", tol: float = 1e-6,

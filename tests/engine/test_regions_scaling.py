@@ -79,3 +79,18 @@ def test_basic_primal_of_a_failed_barrier_is_zero():
     U = np.array([[np.nan, 0, 0], [1.0, 0, 0]])
     assert not basic_primal(A, np.ones(3), D, np.zeros(3), U).any()
     assert not basic_primal(A, np.ones(3), D, np.zeros(3), np.zeros((2, 3))).any()
+
+
+def test_tiny_lambda_tight_tol_says_why_it_stopped():
+    """λ = 2e-6 with tol = 1e-12 asks for more than double precision gives: the solve stops at
+    its time limit, uncertified, and the summary names both reasons."""
+    rng = np.random.default_rng(100)
+    X, y = rng.normal(size=(13, 2)), np.sign(rng.normal(size=13))
+    t0 = time.perf_counter()
+    sol = fit_convex(X, y, 2e-6, "relu", tol=1e-12, time_limit=1.0)
+    assert time.perf_counter() - t0 < 5.0
+    assert not sol.certified and np.isfinite(sol.objective)
+    assert "time budget of 1 s used up" in sol.summary
+    assert "λ too small for the tolerance" in sol.summary
+    easy = fit_convex(X, y, 2e-6, "relu", tol=1e-6)
+    assert easy.certified and easy.note == ""
