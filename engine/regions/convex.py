@@ -59,7 +59,7 @@ from engine.regions.polish import polish, reduce_support
 from engine.regions.patterns import augment, enumerate_patterns_iter, sample_patterns
 from engine.regions.programs import GroupData, fit_value
 from engine.regions.scaling import power_of_two_scale, unscale_solution
-from engine.regions.solution import ConvexSolution, check_data, stop_note
+from engine.regions.solution import ConvexSolution, check_data, check_lam, stop_note
 
 __all__ = ["fit_convex", "fit_convex_iter", "DEFAULT_GATES"]
 
@@ -193,7 +193,7 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
     """Progress generator of :func:`fit_convex` (yields at least every ~40 ms)."""
     t0 = time.perf_counter()
     X, y = check_data(X, y)
-    lam = _check_lam(lam, formulation)
+    lam = check_lam(lam, formulation)
     yield Progress(0.0, "patterns")
     D, G, exact = yield from relay(_get_patterns(X, bias, patterns, gates, n_gates, seed),
                                    0.0, 0.1)
@@ -214,9 +214,8 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
     else:
         U, ws, info, history = yield from continuation(prob, method, tol, max_iter,
                                                        _working_set)
-    sol = _finish(prob, D, G, exact, ws, U, info, history, time.perf_counter() - t0, tol,
-                  method)
-    return unscale_solution(sol, s, t, lam)
+    return unscale_solution(_finish(prob, D, G, exact, ws, U, info, history,
+                                    time.perf_counter() - t0, tol, method), s, t, lam)
 
 
 def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> Generator:
@@ -344,16 +343,6 @@ def _polished(prob, ws, Uf, U):
 def _extend(ws, U, new):
     """Append groups ``new`` to the working set with zero variables."""
     return np.concatenate([ws, new]), np.vstack([U, np.zeros((len(new), U.shape[1]))])
-
-
-def _check_lam(lam, formulation) -> float:
-    if formulation not in ("relu", "gated"):
-        raise ValueError(f"formulation must be 'relu' or 'gated', got {formulation!r}")
-    lam = float(lam)
-    if not np.isfinite(lam) or lam < 0 or (formulation == "relu" and lam == 0):
-        need = "> 0" if formulation == "relu" else "≥ 0"
-        raise ValueError(f"λ (lam) must be {need} for the {formulation} program, got {lam}")
-    return lam
 
 
 def _finish(prob, D_all, G_all, exact, ws, U, info, history, wall, tol,

@@ -9,7 +9,7 @@ import torch
 
 from engine.regions.objective import gated_predict, relu_predict
 
-__all__ = ["ConvexSolution", "check_data", "stop_note"]
+__all__ = ["ConvexSolution", "check_data", "check_lam", "stop_note"]
 
 GAP_FLOOR_ULPS = 1000.0     # the relative gap reached in double precision, in units of
                             # eps·‖y‖/‖y − ŷ‖ (measured 50-600 at λ = 2e-6 … 1e-5, n = 13)
@@ -49,6 +49,17 @@ def check_data(X, y):
     if not (np.isfinite(X).all() and np.isfinite(y).all()):
         raise ValueError("X or y contains NaN or infinite values")
     return X, y
+
+
+def check_lam(lam, formulation) -> float:
+    """``λ`` as a float (> 0 for ``"relu"``, ≥ 0 for ``"gated"``) or a ``ValueError``."""
+    if formulation not in ("relu", "gated"):
+        raise ValueError(f"formulation must be 'relu' or 'gated', got {formulation!r}")
+    lam = float(lam)
+    if not np.isfinite(lam) or lam < 0 or (formulation == "relu" and lam == 0):
+        need = "> 0" if formulation == "relu" else "≥ 0"
+        raise ValueError(f"λ (lam) must be {need} for the {formulation} program, got {lam}")
+    return lam
 
 
 @dataclass
