@@ -221,4 +221,6 @@ def solve_active_set(gd: GroupData, U: np.ndarray, lam: float, *, step: float, t
         if clock.due():
             yield Progress(0.0, f"active set: iteration {k}, {int((U != 0).any(1).sum())} "
                                 "groups")
+        if clock.expired():                 # the time budget: the best iterate, uncertified
+            break
     return best[1] if np.isfinite(best[0]) else U, eta, k, False   # best certified iterate

@@ -58,7 +58,8 @@ from engine.regions.objective import recover_network
 from engine.regions.polish import polish, reduce_support
 from engine.regions.patterns import augment, enumerate_patterns_iter, sample_patterns
 from engine.regions.programs import GroupData, fit_value
-from engine.regions.solution import ConvexSolution, check_data
+from engine.regions.scaling import power_of_two_scale, unscale_solution
+from engine.regions.solution import ConvexSolution, check_data, check_lam, stop_note
 
 __all__ = ["fit_convex", "fit_convex_iter", "DEFAULT_GATES"]
 
@@ -70,6 +71,7 @@ BARRIER_RELU = 20_000    # ReLU ones with G·n ≤ this), all groups in the work
 ALL_NNLS = 256           # ReLU programs without corner rays (d > 2) with ≤ this many groups
                          # start with all of them (one round instead of a few re-solves;
                          # larger ones keep rounds of 128: measured faster at 1000 groups)
+TIME_LIMIT = 20.0        # seconds of solving before the best point is returned uncertified
 
 
 def _get_patterns(X, bias, patterns, gates, n_gates, seed) -> Generator:
@@ -124,6 +126,7 @@ class _Problem:
         self._cache = None                                  # (ws, cones, stacked) of _ws_cones
         self.faces = {}         # group → active set of its last NNLS cone projection
         self.last_cert = None                               # (U, Certificate) last evaluated
+        self.deadline = self.time_limit = np.inf    # wall-clock end of the solve, its budget
 
     def group_data(self, ws) -> GroupData:
         return GroupData.build(self.A, self.y, self.D[self.pat[ws]], self.sigma[ws], self.relu)
@@ -185,11 +188,12 @@ def _want_cells(formulation, method, n: int, P: int) -> bool:
 
 def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e-6, *,
                     patterns=None, gates=None, bias: bool = True, n_gates: int | None = None,
-                    seed: int = 0, max_iter: int = 50_000, solver: str = "auto") -> Generator:
+                    seed: int = 0, max_iter: int = 50_000, solver: str = "auto",
+                    time_limit: float = TIME_LIMIT) -> Generator:
     """Progress generator of :func:`fit_convex` (yields at least every ~40 ms)."""
     t0 = time.perf_counter()
     X, y = check_data(X, y)
-    lam = _check_lam(lam, formulation)
+    lam = check_lam(lam, formulation)
     yield Progress(0.0, "patterns")
     D, G, exact = yield from relay(_get_patterns(X, bias, patterns, gates, n_gates, seed),
                                    0.0, 0.1)
@@ -198,17 +202,20 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
         cones = yield from relay(cell_cones_iter(X, D, bias), 0.1, 0.15)
     elif formulation == "relu" and method == "projected":
         cones = pattern_cones(augment(X, bias), D, G)
-    prob = _Problem(augment(X, bias), y, D, lam, formulation == "relu", cones,
+    A = augment(X, bias)
+    s, t = power_of_two_scale(A), power_of_two_scale(y)     # exact rescaling (scaling.py)
+    prob = _Problem(A / s, y / t, D, lam / (s * t), formulation == "relu", cones,
                     dedup=not exact)                # enumerated patterns are distinct
+    prob.deadline, prob.time_limit = t0 + time_limit, time_limit
     if formulation == "gated" and lam == 0.0:
-        U, ws = least_squares_gated(prob.A, prob.D, y), np.arange(len(prob.D))
+        U, ws = least_squares_gated(prob.A, prob.D, prob.y), np.arange(len(prob.D))
         info = (0, 1, True)
-        history = [fit_value(prob.A, prob.D, prob.sigma, U, y, 0.0)]
+        history = [fit_value(prob.A, prob.D, prob.sigma, U, prob.y, 0.0)]
     else:
         U, ws, info, history = yield from continuation(prob, method, tol, max_iter,
                                                        _working_set)
-    return _finish(prob, D, G, exact, ws, U, info, history, time.perf_counter() - t0, tol,
-                   method)
+    return unscale_solution(_finish(prob, D, G, exact, ws, U, info, history,
+                                    time.perf_counter() - t0, tol, method), s, t, lam)
 
 
 def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> Generator:
@@ -239,7 +246,7 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int,
                  start=None) -> Generator:
     """Working-set rounds (module docstring); returns ``(U, ws, (iters, rounds, ok), hist)``.
     ``start``: an initial ``(ws, U)`` (continuation)."""
-    n, clock = len(prob.y), Clock()
+    n, clock = len(prob.y), Clock(prob.deadline)
     batch = max(128, n // 4)
     if prob.relu and prob.cones is None and len(prob.pat) <= ALL_NNLS:
         batch = len(prob.pat)
@@ -275,7 +282,7 @@ def _working_set(prob: _Problem, method: str, tol: float, max_iter: int,
         if len(new) == 0 and cert.relative_gap <= tol:
             ok = True
             break
-        if n_iter >= max_iter:
+        if n_iter >= max_iter or clock.expired():
             break
         if len(new) == 0:
             inner = max(inner * 0.1, 1e-3 * tol)
@@ -338,16 +345,6 @@ def _extend(ws, U, new):
     return np.concatenate([ws, new]), np.vstack([U, np.zeros((len(new), U.shape[1]))])
 
 
-def _check_lam(lam, formulation) -> float:
-    if formulation not in ("relu", "gated"):
-        raise ValueError(f"formulation must be 'relu' or 'gated', got {formulation!r}")
-    lam = float(lam)
-    if not np.isfinite(lam) or lam < 0 or (formulation == "relu" and lam == 0):
-        need = "> 0" if formulation == "relu" else "≥ 0"
-        raise ValueError(f"λ (lam) must be {need} for the {formulation} program, got {lam}")
-    return lam
-
-
 def _finish(prob, D_all, G_all, exact, ws, U, info, history, wall, tol,
             method) -> ConvexSolution:
     """Recovery (§2.4), certificate and bookkeeping."""
@@ -369,7 +366,9 @@ def _finish(prob, D_all, G_all, exact, ws, U, info, history, wall, tol,
         fitted=fitted, dual=prob.y - fitted, max_dual_constraint=cert.max_value,
         dual_value=cert.dual, dual_gap=cert.gap, certified=cert.relative_gap <= tol,
         cone_violation=viol, history=np.asarray(history, dtype=np.float64),
-        n_iter=info[0], rounds=info[1], converged=info[2], wall_time=wall, solver=method)
+        n_iter=info[0], rounds=info[1], converged=info[2], wall_time=wall, solver=method,
+        note=stop_note(prob.y, fitted, tol, cert.relative_gap,
+                       time.perf_counter() >= prob.deadline, prob.time_limit))
 
 
 def fit_convex(X, y, lam: float, formulation: str = "relu", tol: float = 1e-6,
@@ -385,6 +384,8 @@ def fit_convex(X, y, lam: float, formulation: str = "relu", tol: float = 1e-6,
     patterns, gates : optional fixed patterns (P, n) and their gates; default all patterns
         (exact, ``d + bias ≤ 3``) or ``n_gates`` sampled gates (``seed``).
     bias : append a column of ones. max_iter : total R-FISTA iterations.
+    time_limit : seconds after which the solve stops with its best point (``certified``
+        False unless the gap is already met), e.g. a tiny λ with a tight ``tol``.
     solver : ``"auto"`` or ``"projected"`` (ReLU: the active set with exact cone projections,
         any dimension) or ``"al"`` (scnn's augmented Lagrangian).
 

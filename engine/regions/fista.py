@@ -28,10 +28,15 @@ REPORT_SECONDS = 0.04
 
 
 class Clock:
-    """True every ``REPORT_SECONDS`` of wall time (progress / cancellation points)."""
+    """True every ``REPORT_SECONDS`` of wall time (progress / cancellation points);
+    :meth:`expired` once the wall-clock ``deadline`` (``time.perf_counter`` value) is past."""
 
-    def __init__(self):
+    def __init__(self, deadline: float = math.inf):
         self.last = time.perf_counter()
+        self.deadline = deadline
+
+    def expired(self) -> bool:
+        return time.perf_counter() >= self.deadline
 
     def due(self) -> bool:
         now = time.perf_counter()

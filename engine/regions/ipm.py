@@ -224,8 +224,10 @@ def basic_primal(A: np.ndarray, y: np.ndarray, D: np.ndarray, rho: np.ndarray, U
     solve — whose radial features are independent, so the Newton polish is non-degenerate.
     """
     nu = np.sqrt(np.einsum("gp,gp->g", U, U))
-    cand = np.flatnonzero(nu >= rel * nu.max(initial=0.0))
-    if len(cand) == 0 or not np.isfinite(nu[cand]).all():
+    if not (np.isfinite(nu).all() and np.isfinite(rho).all()):
+        return np.zeros_like(U)             # a barrier that failed: start from zero instead
+    cand = np.flatnonzero((nu > 0) & (nu >= rel * nu.max(initial=0.0)))
+    if len(cand) == 0:
         return np.zeros_like(U)
     Uh = U[cand] / nu[cand, None]
     M = D[cand] * (Uh @ A.T)                                  # (k, n) radial features
