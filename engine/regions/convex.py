@@ -71,7 +71,7 @@ BARRIER_RELU = 20_000    # ReLU ones with G·n ≤ this), all groups in the work
 ALL_NNLS = 256           # ReLU programs without corner rays (d > 2) with ≤ this many groups
                          # start with all of them (one round instead of a few re-solves;
                          # larger ones keep rounds of 128: measured faster at 1000 groups)
-TIME_LIMIT = 20.0        # seconds of solving before the best point is returned uncertified
+TIME_LIMIT = 40.0        # seconds of solving before the best point is returned uncertified
 
 
 def _get_patterns(X, bias, patterns, gates, n_gates, seed) -> Generator:
