@@ -105,6 +105,8 @@ def _entering(gd: GroupData, lam: float, project: Callable | None,
         bound = (lam * (1.0 + margin)) ** 2
         norms2 = np.einsum("gp,gp->g", Z, Z)
         cand = np.flatnonzero(zero & (norms2 > bound))               # ‖Π_K(z)‖ ≤ ‖z‖
+        if not len(cand):
+            return False
         if project is not None:       # largest first, a few at a time: stop at a violator
             cand = cand[np.argsort(-norms2[cand], kind="stable")]
             for lo, hi in _chunks(len(cand)) if chunked else [(0, len(cand))]:

@@ -54,3 +54,19 @@ def test_backtracking_survives_a_step_that_underflows():
     prox = lambda Z, t: Z                                             # noqa: E731
     U, f, g, eta, curv = _backtrack(smooth, prox, 0.0, V, 4.0, 2 * V, 0.0)
     assert eta == 0.0 and np.array_equal(U, V) and f == 4.0
+
+
+def test_the_entering_check_with_no_candidate_after_a_polish():
+    """Fuzz find (issue #17): a 4-point XOR at λ = 3.6e-5 left the entering check with zero
+    groups but no candidate; it raised numpy's "zero-size array" ValueError mid-solve."""
+    from engine.core import config_from_dict, drain
+    from engine.regions.config import RegionsConfig
+    from engine.regions.lab import run_config
+    cfg = config_from_dict(RegionsConfig, {
+        "dataset": "xor", "n_points": 4, "noise": 0.18581516054133806, "width": 7,
+        "widths": "2,3", "lam": 3.63827831391918e-05, "steps": 36, "lr": 0.0013346699949650033,
+        "optimizer": "adam", "formulation": "relu", "n_seeds": 2, "depth": 2, "grid": 34,
+        "snapshots": 2, "init_scale": 0.6316983544092242, "tol": 0.00023575762565956326,
+        "seed": 2135604819})
+    result = drain(run_config(cfg, "cpu"))
+    assert result.convex is not None and np.isfinite(result.convex.objective)
