@@ -27,7 +27,7 @@ import copy
 import numpy as np
 from scipy.linalg.lapack import dgesv
 
-from engine.regions.polish_features import FaceFeatures
+from engine.regions.polish_features import FaceFeatures, penalty_deltas
 from engine.regions.faces import TIGHT, Geometry as _Geometry, face_bases, row_norms as _rn
 
 __all__ = ["polish", "reduce_support", "face_bases"]
@@ -164,13 +164,7 @@ class _Reduced:
         Df = Dz.reshape(len(Dz), -1)
         r = self.gram @ z.ravel() - self.b
         quad = Df @ r + 0.5 * np.einsum("ki,ki->k", Df @ self.gram, Df)
-        n0 = np.sqrt(np.einsum("gk,gk->g", z, z))
-        Zn = z[None] + Dz
-        n1 = np.sqrt(np.einsum("kgp,kgp->kg", Zn, Zn))
-        num = 2.0 * np.einsum("gp,kgp->kg", z, Dz) + np.einsum("kgp,kgp->kg", Dz, Dz)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pen = np.where(n0 + n1 > 0, num / (n0 + n1), 0.0)
-        return quad + self.lam * pen.sum(axis=1)
+        return quad + self.lam * penalty_deltas(z, Dz)
 
     def step(self, z, direction: bool = True):
         """Gradient (flat) and Newton direction (flat) at ``z`` (all groups nonzero)."""

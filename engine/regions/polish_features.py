@@ -34,7 +34,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve, LinAlgError
 from scipy.linalg.lapack import dgesv
 
-__all__ = ["FaceFeatures"]
+__all__ = ["FaceFeatures", "penalty_deltas"]
 
 RIDGE = 1e-13       # relative diagonal shift of singular (tied-support) Newton systems
 
@@ -130,13 +130,7 @@ class FaceFeatures:
         r = self._residual(z)
         MD = Dz.reshape(len(Dz), -1)[:, self.free] @ self.M.T
         quad = (MD @ r + 0.5 * np.einsum("kn,kn->k", MD, MD)) / self.n
-        n0 = np.sqrt(np.einsum("gk,gk->g", z, z))
-        Zn = z[None] + Dz
-        n1 = np.sqrt(np.einsum("kgp,kgp->kg", Zn, Zn))
-        num = 2.0 * np.einsum("gp,kgp->kg", z, Dz) + np.einsum("kgp,kgp->kg", Dz, Dz)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pen = np.where(n0 + n1 > 0, num / (n0 + n1), 0.0)
-        return quad + self.lam * pen.sum(axis=1)
+        return quad + self.lam * penalty_deltas(z, Dz)
 
     def directional(self, z, d) -> tuple[float, float]:
         """``(∇f(z)·d, dᵀ∇²f d)`` of the quadratic part ``f`` (the line search's model)."""
@@ -204,3 +198,15 @@ class FaceFeatures:
     def unpack(self, z):
         """``u_g = B_g z_g``."""
         return np.einsum("gpk,gk->gp", self.bases, z)
+
+
+def penalty_deltas(z: np.ndarray, Dz: np.ndarray) -> np.ndarray:
+    """``Σ_g ‖z_g + Δ_g‖ − ‖z_g‖`` for each candidate change ``Δ = Dz[k]``, written as
+    ``Σ(‖z+Δ‖² − ‖z‖²)/(‖z+Δ‖ + ‖z‖)``: accurate relative to the change, not to ``‖z‖``."""
+    n0 = np.sqrt(np.einsum("gk,gk->g", z, z))
+    Zn = z[None] + Dz
+    n1 = np.sqrt(np.einsum("kgp,kgp->kg", Zn, Zn))
+    num = 2.0 * np.einsum("gp,kgp->kg", z, Dz) + np.einsum("kgp,kgp->kg", Dz, Dz)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pen = np.where(n0 + n1 > 0, num / (n0 + n1), 0.0)
+    return pen.sum(axis=1)
