@@ -27,20 +27,7 @@ from engine.convex_duals import wgan  # noqa: E402
 from engine.convex_duals.wgan_relu_game import solve_relu_game  # noqa: E402
 from engine.convex_duals.wgan_relu_oracle import lift  # noqa: E402
 from engine.core import drain  # noqa: E402
-
-
-def _cells(P: np.ndarray) -> np.ndarray:
-    pats = set()
-    for i in range(len(P)):
-        for j in range(i + 1, len(P)):
-            r = np.cross(P[i], P[j])
-            for ray in (r, -r):
-                s = (P @ ray > 0).astype(int)
-                for a in (0, 1):
-                    for b in (0, 1):
-                        s[i], s[j] = a, b
-                        pats.add(tuple(s))
-    return np.array(sorted(pats))
+from tests.engine.duals_reference_wgan import arrangement_cells as _cells  # noqa: E402
 
 
 def _cvxpy_fixed(cp, X, S, beta) -> float:

@@ -14,6 +14,7 @@ from engine.convex_duals.wgan_relu_oracle import (critic_max, critic_values, dis
                                                   lift, penalised_min)
 from engine.convex_duals.wgan_relu_run import check_relu, whiten
 from engine.core import drain
+from tests.engine.duals_reference_wgan import arrangement_cells as _cells
 
 
 def _weights(n: int, mass: np.ndarray) -> np.ndarray:
@@ -66,21 +67,6 @@ def test_certified_gap_and_its_two_bounds(blobs):
     assert np.all(np.diff(sol.history_upper) <= 1e-15)
     # the data themselves are feasible (critic 0) but cost more
     assert sol.upper < 0.5 * np.mean(np.sum(X ** 2, 1))
-
-
-def _cells(P: np.ndarray) -> np.ndarray:
-    """Sign patterns of every cell of the planes {P_k·u = 0} (four around every ray)."""
-    pats = set()
-    for i in range(len(P)):
-        for j in range(i + 1, len(P)):
-            r = np.cross(P[i], P[j])
-            for ray in (r, -r):
-                s = (P @ ray > 0).astype(int)
-                for a in (0, 1):
-                    for b in (0, 1):
-                        s[i], s[j] = a, b
-                        pats.add(tuple(s))
-    return np.array(sorted(pats))
 
 
 def test_fixed_support_program_matches_cvxpy_clarabel(cvxpy_clarabel):
