@@ -6,9 +6,12 @@ message or fraction), waits ``settle`` seconds more so the cancel lands inside t
 work, then requests the cancel exactly as the Runner does and measures the time from the
 request to the worker thread's end. ``how``: ``yield`` when the generator stopped at its next
 report, ``interrupt`` when the runner had to raise ``RunCancelled`` in the worker (a step
-without a report longer than ``app.runner.CANCEL_GRACE_S``).
+without a report longer than ``app.runner.CANCEL_GRACE_S``). ``cpu ms``: process-CPU time
+spent from the request to the end (the worker's, since the caller only waits): the figure a
+loaded machine does not inflate; the load average is printed on each line.
 
-Run: ``.venv/bin/python benchmarks/cancel.py [--quick] [--repeats 3] [--labs recon,regions]``.
+Run: ``.venv/bin/python benchmarks/cancel.py [--quick] [--repeats 3] [--labs recon,regions]
+[--phases text]``.
 """
 from __future__ import annotations
 
@@ -184,18 +187,19 @@ def _start_phase(case: Case) -> tuple[_Run, float]:
     return run, float("nan")
 
 
-def measure(case: Case) -> tuple[float, str]:
-    """(seconds from the cancel request to the worker's end, how it stopped)."""
+def measure(case: Case) -> tuple[float, float, str]:
+    """(wall seconds from the cancel request to the worker's end, process-CPU seconds spent
+    meanwhile — the figure the machine's load does not inflate —, how it stopped)."""
     run, _ = _start_phase(case)
     if run.outcome is not None:
-        return float("nan"), f"ended before the cancel ({run.outcome[0]})"
-    t0 = time.perf_counter()
+        return float("nan"), float("nan"), f"ended before the cancel ({run.outcome[0]})"
+    t0, c0 = time.perf_counter(), time.process_time()
     run.request_cancel()
     run.thread.join(60.0)
-    latency = time.perf_counter() - t0
+    latency, cpu = time.perf_counter() - t0, time.process_time() - c0
     if run.thread.is_alive():
-        return latency, "STILL RUNNING after 60 s"
-    return latency, "interrupt" if run.interrupts else "yield"
+        return latency, cpu, "STILL RUNNING after 60 s"
+    return latency, cpu, "interrupt" if run.interrupts else "yield"
 
 
 def main(argv=None) -> int:
@@ -209,20 +213,21 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     labs = {s.strip() for s in args.labs.split(",") if s.strip()}
-    print(f"{'lab':14} {'phase':40} {'worst ms':>9} {'median ms':>9}  how")
+    print(f"{'lab':14} {'phase':40} {'worst ms':>9} {'median ms':>9} {'cpu ms':>7}  how")
     worst_all = 0.0
     for case in cases(args.quick):
         if (labs and case.lab not in labs) or args.phases not in case.phase:
             continue
         got = [measure(case) for _ in range(max(1, args.repeats))]
-        times = sorted(t for t, _ in got if t == t)
-        hows = sorted({h for _, h in got})
+        times = sorted(t for t, _, _ in got if t == t)
+        cpu = max((c for _, c, _ in got if c == c), default=float("nan"))
+        hows = sorted({h for _, _, h in got})
         if not times:
-            print(f"{case.lab:14} {case.phase:40} {'-':>9} {'-':>9}  {', '.join(hows)}")
+            print(f"{case.lab:14} {case.phase:40} {'-':>9} {'-':>9} {'-':>7}  {', '.join(hows)}")
             continue
         worst_all = max(worst_all, times[-1])
         print(f"{case.lab:14} {case.phase:40} {1e3 * times[-1]:9.0f} "
-              f"{1e3 * times[len(times) // 2]:9.0f}  {', '.join(hows)} "
+              f"{1e3 * times[len(times) // 2]:9.0f} {1e3 * cpu:7.0f}  {', '.join(hows)} "
               f"(load {os.getloadavg()[0]:.1f})", flush=True)
     verdict = "meets" if worst_all <= GOAL_S else "MISSES"
     print(f"worst {1e3 * worst_all:.0f} ms: {verdict} the {1e3 * GOAL_S:.0f} ms goal")

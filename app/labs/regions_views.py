@@ -41,7 +41,8 @@ def certificate_text(sol) -> str:
     detail = f"max dual constraint = λ(1{eps:+.1e}), dual gap {sol.dual_gap:.1e}"
     if sol.certified:
         return f"certified global optimum ({detail})"
-    return f"NOT certified: the solver stopped short of the optimum ({detail})"
+    return (f"NOT certified: the solver stopped short of the optimum ({detail})"
+            + (f"; {sol.note}" if sol.note else ""))     # why: time budget, scale (#17)
 
 
 def reach_summary(r) -> str:

@@ -58,7 +58,7 @@ from engine.regions.objective import recover_network
 from engine.regions.polish import polish, reduce_support
 from engine.regions.patterns import augment, enumerate_patterns_iter, sample_patterns
 from engine.regions.programs import GroupData, fit_value
-from engine.regions.scaling import power_of_two_scale, unscale_solution
+from engine.regions.scaling import noting_scale, power_of_two_scale, scale_noted, unscale_solution
 from engine.regions.solution import ConvexSolution, check_data, check_lam, stop_note
 
 __all__ = ["fit_convex", "fit_convex_iter", "DEFAULT_GATES"]
@@ -212,10 +212,10 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
         info = (0, 1, True)
         history = [fit_value(prob.A, prob.D, prob.sigma, U, prob.y, 0.0)]
     else:
-        U, ws, info, history = yield from continuation(prob, method, tol, max_iter,
-                                                       _working_set)
-    return unscale_solution(_finish(prob, D, G, exact, ws, U, info, history,
-                                    time.perf_counter() - t0, tol, method), s, t, lam)
+        U, ws, info, history = yield from noting_scale(continuation(
+            prob, method, tol, max_iter, _working_set), X, bias)      # |x| ≫ 1: say so now
+    return scale_noted(unscale_solution(_finish(prob, D, G, exact, ws, U, info, history, time.
+                       perf_counter() - t0, tol, method), s, t, lam), X, bias)
 
 
 def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> Generator:
