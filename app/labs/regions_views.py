@@ -42,7 +42,7 @@ def certificate_text(sol) -> str:
     if sol.certified:
         return f"certified global optimum ({detail})"
     return (f"NOT certified: the solver stopped short of the optimum ({detail})"
-            + (f"; {sol.note}" if sol.note else ""))     # why: time budget, scale (#17)
+            + (f"; {sol.note}" if getattr(sol, "note", "") else ""))    # why (#17)
 
 
 def reach_summary(r) -> str:

@@ -57,3 +57,14 @@ def test_an_uncertified_result_of_far_data_carries_the_remedy():
     near, _ = _spiral(1.0)
     assert scale_noted(_solution("time budget of 40 s used up"), near).note == \
         "time budget of 40 s used up"
+
+
+def test_the_regions_summary_says_why_an_exact_solve_stopped():
+    from types import SimpleNamespace
+    from app.labs.regions_views import certificate_text
+    X, _ = _spiral(1e4)
+    sol = scale_noted(_solution("time budget of 40 s used up"), X)
+    shown = SimpleNamespace(exact_patterns=True, certified=False, max_dual_constraint=2.0,
+                            lam=1.0, dual_gap=0.1, note=sol.note)
+    text = certificate_text(shown)
+    assert text.startswith("NOT certified") and "time budget" in text and "standardise" in text
