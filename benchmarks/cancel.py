@@ -111,7 +111,7 @@ def duals_cases(quick: bool) -> list[Case]:
         Case(lab, "vector output: exact 2-D copositive", _preset(lab, "cop-spiral", **vo_n),
              _says("convex program"), 0.05),
         Case(lab, "vector output: relaxation (any d)",
-             _preset(lab, "cop-relaxation-mixture", **({"vo_patterns": 200} if big else {})),
+             _preset(lab, "cop-relaxation-mixture", **({"vo_patterns": 90} if big else {})),
              _says("relaxation"), 0.05),
         Case(lab, "vector output: whitened SVT", _preset(lab, "cop-whitened-svt"),
              _says("convex program"), 0.0),
