@@ -63,6 +63,8 @@ def unscale_solution(sol, s: float, t: float, lam: float):
 def scale_note(X, bias: bool = True) -> str:
     """A note for data whose coordinates reach ``FAR_SCALE`` or more beside a bias column
     ("" otherwise): the user is told before the solve, not after its budget (issue #17).
+    Only the whole matrix rescales exactly (module docstring, SCIENCE.md §2.3), so the
+    remedy — standardising the points — is the user's choice, never done silently.
 
     Parameters
     ----------
