@@ -140,6 +140,28 @@ def duals_cases(quick: bool) -> list[Case]:
     ]
 
 
+def duals_extremes() -> list[Case]:
+    """The convex-duals programs at the largest sizes their fields accept (not in --quick)."""
+    lab = "convex-duals"
+    return [
+        Case(lab, "WGAN: ReLU game LPs, n = 40, β = 0.05",
+             _preset(lab, "wgan-relu-blobs", wgan_samples=40, wgan_beta=0.05),
+             _says("certified game"), 0.3),
+        Case(lab, "denoiser: exact ReLU, 6 crops × 32², P = 64",
+             _preset(lab, "den-brain", den_crops=6, den_size=32, den_patterns=64),
+             _says("barrier"), 0.3),
+        Case(lab, "denoiser: gated, 6 crops × 32², P = 256",
+             _preset(lab, "den-gated", den_crops=6, den_size=32, den_patterns=256),
+             _says("convex program"), 0.3),
+        Case(lab, "attention: program, largest",
+             _preset(lab, "att-gated", att_samples=60, att_tokens=8, att_features=4,
+                     att_outputs=3, att_gates=4, att_heads=12),
+             _says("singular values"), 0.1),
+        Case(lab, "batch norm: program, n = 24",
+             _preset(lab, "bn-anisotropic", bn_n=24), _says("convex program"), 0.1),
+    ]
+
+
 def cases(quick: bool) -> list[Case]:
     """The measured phases (``quick``: smaller sizes, same phases)."""
     n, slices = (64, 8) if quick else (128, 16)
@@ -163,7 +185,7 @@ def cases(quick: bool) -> list[Case]:
         Case("recon", f"DDS ({slices}×{n}²)",
              {"size": n, "slices": slices, "method_a": "dds", "method_b": "none",
               "diffusion_steps": 200}, lambda f, m: "dds" in m and "step" in m, 0.3),
-    ] + learned_cases(quick) + duals_cases(quick)
+    ] + learned_cases(quick) + duals_cases(quick) + ([] if quick else duals_extremes())
 
 
 def _start_phase(case: Case) -> tuple[_Run, float]:

@@ -76,16 +76,15 @@ def scale_note(X, bias: bool = True) -> str:
     top = float(np.abs(np.asarray(X, dtype=np.float64)).max(initial=0.0))
     if not bias or not np.isfinite(top) or top < FAR_SCALE:
         return ""
-    return (f"coordinates reach {top:.3g}, far from the bias column's 1: the exact convex "
-            "program is badly conditioned and may stop uncertified at its time budget; "
-            "standardise the points (each column to mean 0, standard deviation 1) to get a "
-            "certificate in seconds")
+    return (f"coordinates reach {top:.3g} beside the bias 1: the exact program may stop "
+            "uncertified at its time budget; standardise the points (mean 0, sd 1 per "
+            "column) to certify it in seconds")
 
 
 def noting_scale(gen, X, bias: bool = True):
     """``yield from gen`` with its progress messages led by a short scale warning when
     :func:`scale_note` has one (so it is on screen for the whole solve); returns its result."""
-    lead = "badly scaled data (standardise for a certificate) · " if scale_note(X, bias) else ""
+    lead = "badly scaled (standardise) · " if scale_note(X, bias) else ""
     while True:
         try:
             p = next(gen)

@@ -36,7 +36,7 @@ def test_the_solve_of_far_data_says_so_from_its_first_report():
     messages = [p.message for p in itertools.islice(gen, 12)]
     gen.close()
     solving = [m for m in messages if m not in ("patterns",) and "patterns" not in m]
-    assert solving and all(m.startswith("badly scaled data") for m in solving)
+    assert solving and all(m.startswith("badly scaled (standardise) · ") for m in solving)
     X, y = _spiral(1.0)
     gen = fit_convex_iter(X, y, 1e-3)
     assert not any("badly scaled" in p.message for p in itertools.islice(gen, 12))
