@@ -63,6 +63,11 @@ def _drawn_points(n: int = 10_000) -> list:
     return pts.round(4).tolist()
 
 
+def _far_points(n: int = 40, scale: float = 1e4) -> list:
+    """``n`` (x₁, x₂, ±1) rows at coordinates up to ``scale`` (a solve that runs to its budget)."""
+    return [(scale * (i % 5) / 4, scale * (i % 7) / 6, 1 - 2 * (i % 2)) for i in range(n)]
+
+
 def _preset(lab: str, name: str, **extra) -> dict:
     """The config overrides of preset ``name`` of ``lab`` (``extra`` replaces some)."""
     import json
@@ -172,6 +177,8 @@ def cases(quick: bool) -> list[Case]:
         Case("regions", "convex program", {}, lambda f, m: True, 0.1),
         Case("regions", "training", {}, lambda f, m: "training" in m, 0.3),
         Case("regions", "region maps", {}, lambda f, m: "map" in m, 0.05),
+        Case("regions", "convex program, points at ~1e4 (40 s budget)",
+             {"dataset": "custom", "custom_points": _far_points()}, _says("badly scaled"), 0.5),
         Case("diffusion", "sampling", {}, lambda f, m: f > 0.0, 0.3),
         Case("diffusion", "EM fit of 10 000 drawn points, 32 components",
              {"prior": "custom", "fit_components": 32, "custom_points": _drawn_points()},

@@ -84,13 +84,17 @@ def scale_note(X, bias: bool = True) -> str:
 def noting_scale(gen, X, bias: bool = True):
     """``yield from gen`` with its progress messages led by a short scale warning when
     :func:`scale_note` has one (so it is on screen for the whole solve); returns its result."""
-    lead = "badly scaled (standardise) · " if scale_note(X, bias) else ""
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        yield dataclasses.replace(p, message=lead + p.message) if lead else p
+    if not scale_note(X, bias):
+        return (yield from gen)
+    try:
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            yield dataclasses.replace(p, message="badly scaled (standardise) · " + p.message)
+    finally:
+        gen.close()                     # a cancel closes the solve at once, as yield from does
 
 
 def scale_noted(sol, X, bias: bool = True):

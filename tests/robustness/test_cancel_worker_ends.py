@@ -1,6 +1,7 @@
-"""Cancel of the learned and convex-duals labs (issue #17: ≤ 0.2 s per phase; a cancelled run
-stops using the CPU before the next starts): each case starts the lab's engine run in the
-app's worker (:class:`app.runner._Run`, what the GUI's Runner uses), cancels it inside the
+"""Cancel of the learned and convex-duals labs and of a regions solve of points far from unit
+scale, which runs to its 40 s budget (issue #17: ≤ 0.2 s per phase; a cancelled run stops
+using the CPU before the next starts): each case starts the lab's engine run in the app's
+worker (:class:`app.runner._Run`, what the GUI's Runner uses), cancels it inside the
 phase named, and checks that the worker thread ends within 0.5 s (room for a loaded shared
 machine; ``benchmarks/cancel.py`` prints the per-phase figures) and that no run thread is
 left computing when the next run starts. Small seeded configs."""
@@ -31,6 +32,10 @@ CASES = {
                                                   "wgan_beta": 0.25}, "certified game"),
     "duals Adam seeds": ("convex-duals", {"model": "vector_output", "vo_n": 12,
                                           "vo_steps": 50_000}, "Adam step"),
+    "regions solve of points at 1e4": ("regions", {
+        "dataset": "custom", "steps": 20, "snapshots": 2, "grid": 32,
+        "custom_points": [(1e4 * (i % 5) / 4, 1e4 * (i % 7) / 6, 1 - 2 * (i % 2))
+                          for i in range(40)]}, "badly scaled"),
 }
 
 
