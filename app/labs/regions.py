@@ -163,8 +163,8 @@ class RegionsLab(LabPresenter):
         points = tuple((float(a), float(b), float(t)) for (a, b), t in zip(X, y))
         self.sigConfigEdit.emit({"dataset": "custom", "custom_points": points})
         from engine.regions.scaling import scale_note      # told now, not after the budget
-        if scale_note(X):
-            self.sigMessage.emit(f"Loaded {len(points)} points; {scale_note(X)}")
+        if note := scale_note(X):
+            self.sigMessage.emit(f"Loaded {len(points)} points; {note}")
         return True
 
     # -- runs ------------------------------------------------------------------------------

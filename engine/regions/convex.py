@@ -214,8 +214,8 @@ def fit_convex_iter(X, y, lam: float, formulation: str = "relu", tol: float = 1e
     else:
         U, ws, info, history = yield from noting_scale(continuation(
             prob, method, tol, max_iter, _working_set), X, bias)      # |x| ≫ 1: say so now
-    return scale_noted(unscale_solution(_finish(prob, D, G, exact, ws, U, info, history, time.
-                       perf_counter() - t0, tol, method), s, t, lam), X, bias)
+    sol = _finish(prob, D, G, exact, ws, U, info, history, time.perf_counter() - t0, tol, method)
+    return scale_noted(unscale_solution(sol, s, t, lam), X, bias)
 
 
 def _restricted(prob, method, gd, ws, U, state, inner, max_iter, clock, tol) -> Generator:
