@@ -23,7 +23,12 @@ in each window, so its rows are those of a window before any 3-D view was shown.
 Each lab is measured twice in the same process: ``before`` switches back to the drawing
 paths replaced for issue #16 (GL points for the 2-D cloud, the heat map uploaded every
 frame, antialiased trails stroked whole every frame, heads rebuilt with their brushes, one
-tick = one frame), ``after`` is the code as it is.
+tick = one frame), ``after`` is the code as it is. A ``start`` row first, from a child
+process of the same run: the code as it was at the start of the second #16 playback pass,
+i.e. Qt's GUI thread pool on (``FLOWSCOPE_QT_POOL=1``: every raster fill of ≥ 96 spans,
+each 255-pixel flush of a stroked curve included, is split over pooled threads) and the
+trails' cached history re-stroked whole every ``SETTLE_FRAMES`` frames (``--no-start``
+skips it; the pool can only be chosen before a process paints, hence the child).
 
 Run under a display with GL::
 
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -199,7 +205,26 @@ def repaint_ms(win, n: int = 20) -> float:
     return 1e3 * (time.perf_counter() - start) / n
 
 
-def play_in_new_window(gl: str, args) -> bool:
+def start_rows(args) -> None:
+    """The ``start`` rows: this script in a child process with Qt's GUI thread pool on and
+    this pass's drawing paths off (its output is printed here, before the other rows)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child-start", "--labs", args.labs,
+           "--gl", args.gl, "--frames", str(args.frames), "--seconds", str(args.seconds)]
+    env = dict(os.environ, FLOWSCOPE_QT_POOL="1")
+    env.pop("QT_NO_GUI_THREADPOOL", None)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    rows = [line for line in out.stdout.splitlines() if not line.startswith("target")]
+    print("\n".join(rows) or out.stderr[-2000:], flush=True)
+
+
+def session_start(on: bool) -> None:
+    """Switch the drawing paths of the second #16 playback pass off (``True``) or on."""
+    import widgets.trajectory_layer as layer
+    saved = SAVED.setdefault("start", {"settle": layer.SETTLE_POINTS})
+    layer.SETTLE_POINTS = 20_000 if on else saved["settle"]
+
+
+def play_in_new_window(gl: str, args, modes=("before", "after")) -> bool:
     """Measure every lab of ``args.labs`` in a new main window whose vispy views are shown
     the ``gl`` way (``FLOWSCOPE_GL``: offscreen or window); True when the last lab meets
     the target."""
@@ -214,7 +239,7 @@ def play_in_new_window(gl: str, args) -> bool:
         shown_result(win, lab, CASES[lab])
         print(f"{lab} [FLOWSCOPE_GL={gl}]: {CASES[lab]}; a progress-bar repaint "
               f"{repaint_ms(win):.1f} ms", flush=True)
-        for mode in ("before", "after"):
+        for mode in modes:
             baseline(mode == "before")
             m = measure(win, lab, args.frames, args.seconds)
             report(lab, mode, m)
@@ -233,6 +258,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="30 frames, 2 s of play")
     parser.add_argument("--gl", default="offscreen,window",
                         help="FLOWSCOPE_GL modes, each in a new window (comma-separated)")
+    parser.add_argument("--no-start", action="store_true",
+                        help="skip the child process measuring the session-start code")
+    parser.add_argument("--child-start", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.frames, args.seconds = 30, 2.0
@@ -243,6 +271,13 @@ def main(argv=None) -> int:
         print(f"no OpenGL on Qt platform {app.platformName()!r}: run under xvfb-run")
         return 1
     install_timers()
+    if args.child_start:
+        session_start(True)
+        for gl in args.gl.split(","):
+            play_in_new_window(gl, args, modes=("start",))
+        return 0
+    if not args.no_start:
+        start_rows(args)
     met = [play_in_new_window(gl, args) for gl in args.gl.split(",")]
     print(f"target ≥ {TARGET_FPS:g} fps at 1× (first GL mode); window 1500×950; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
