@@ -27,6 +27,10 @@ def create_application(argv=None, plotting: bool = True) -> QApplication:
             configure_plotting()
         return app
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    # Qt hands every raster fill of ≥ 96 spans (a stroked plot curve flushes 255) to its GUI
+    # thread pool: the hand-offs cost more CPU than the fills (issue #16, benchmarks/playback.py)
+    if os.environ.get("FLOWSCOPE_QT_POOL") != "1":
+        os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
     app = QApplication(list(argv) if argv is not None else sys.argv[:1])
     app.setApplicationName("Flowscope")
     app.setOrganizationName("Flowscope")

@@ -1,7 +1,8 @@
 """Playback frame rate in the main window, as a person sees it (issue #16).
 
 Runs a lab in a shown :class:`app.main_window.MainWindow` (diffusion: N = 20 000 particles,
-100 steps; gradient flow: 1 000 trajectories, 100 frames), then plays it the way the playback
+100 steps; gradient flow: 1 000 trajectories, 100 frames; ``--labs gradient-flow-3d``: the
+same in d = 3, the vispy view), then plays it the way the playback
 bar's 1× tick does: ``sigFrameChanged`` → the lab draws the frame → the event loop paints
 the window. Prints the wall-clock and process-CPU milliseconds per frame (CPU time counts
 llvmpipe's render threads; it is the steadier figure on a shared machine), the frame rate
@@ -23,7 +24,14 @@ in each window, so its rows are those of a window before any 3-D view was shown.
 Each lab is measured twice in the same process: ``before`` switches back to the drawing
 paths replaced for issue #16 (GL points for the 2-D cloud, the heat map uploaded every
 frame, antialiased trails stroked whole every frame, heads rebuilt with their brushes, one
-tick = one frame), ``after`` is the code as it is.
+tick = one frame, and the paths of the second pass below), ``after`` is the code as it is.
+A ``start`` row comes first, from a child process of the same run: the code as it was at
+the start of the second #16 playback pass. That pass turned Qt's GUI thread pool off (with
+it, ``FLOWSCOPE_QT_POOL=1``, every raster fill of ≥ 96 spans — each 255-pixel flush of a
+stroked curve — is split over pooled threads whose hand-offs cost more CPU than the fill;
+Qt decides once per process, hence the child), moved the whole-history trails' cached part
+from 20 000 to 4 000 points, and moves the 3-D activation plane by a transform instead of
+a new mesh (which re-linked its shader every frame). ``--no-start`` skips the child.
 
 Run under a display with GL::
 
@@ -33,18 +41,28 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+import numpy as np  # noqa: E402
+
 from app.application import configure_torch, create_application  # noqa: E402
 
 TARGET_FPS = 30.0
 SPLIT = ("update", "gl", "plots")
 CASES = {"gradient-flow": {"n_init": 1000, "frames": 100},     # first: no GL view yet
-         "diffusion": {"n_particles": 20000, "n_steps": 100}}
+         "diffusion": {"n_particles": 20000, "n_steps": 100},
+         "gradient-flow-3d": {"n_init": 1000, "frames": 100, "dim": 3}}
+DEFAULT_CASES = "gradient-flow,diffusion"
+
+
+def lab_of(case: str) -> str:
+    """The lab a case runs (``gradient-flow-3d``: the gradient-flow lab with d = 3)."""
+    return case.removesuffix("-3d")
 
 
 def shown_result(win, lab: str, changes: dict) -> None:
@@ -53,6 +71,7 @@ def shown_result(win, lab: str, changes: dict) -> None:
     loop = QEventLoop()
     win.runner.sigFinished.connect(lambda *_: loop.quit())
     win.runner.sigFailed.connect(lambda message, _tag: (print(message), loop.quit()))
+    lab = lab_of(lab)
     win.switch_lab(lab, run_if_empty=False)
     if win.current != lab:
         raise SystemExit(f"no lab {lab!r}: one of {', '.join(win.slots)}")
@@ -199,7 +218,41 @@ def repaint_ms(win, n: int = 20) -> float:
     return 1e3 * (time.perf_counter() - start) / n
 
 
-def play_in_new_window(gl: str, args) -> bool:
+def start_rows(args) -> None:
+    """The ``start`` rows: this script in a child process with Qt's GUI thread pool on and
+    this pass's drawing paths off (its output is printed here, before the other rows)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child-start", "--labs", args.labs,
+           "--gl", args.gl, "--frames", str(args.frames), "--seconds", str(args.seconds)]
+    env = dict(os.environ, FLOWSCOPE_QT_POOL="1")
+    env.pop("QT_NO_GUI_THREADPOOL", None)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    rows = [line for line in out.stdout.splitlines() if not line.startswith("target")]
+    print("\n".join(rows) or out.stderr[-2000:], flush=True)
+
+
+def session_start(on: bool) -> None:
+    """Switch the drawing paths of the second #16 playback pass off (``True``) or on: whole
+    trails live up to 20 000 points, and the 3-D activation plane given new vertices every
+    frame (which re-links the Mesh shader: an llvmpipe compile per frame)."""
+    import widgets.trajectory_layer as layer
+    import widgets.trajectory_view3d as view3d
+    saved = SAVED.setdefault("start", {"settle": layer.SETTLE_POINTS,
+                                       "plane": view3d.TrajectoryView3D._update_highlight})
+    layer.SETTLE_POINTS = 20_000 if on else saved["settle"]
+
+    def plane_as_new_mesh(self):
+        saved["plane"](self)
+        w = self._highlight_w()
+        if w is not None:
+            verts, faces = view3d._plane_disc(w, 0.45 * self._extent)
+            self.plane.transform.matrix = np.eye(4)
+            self.plane.set_data(vertices=verts, faces=faces, color=view3d.rgba(
+                view3d.HIGHLIGHT_COLOR, view3d.PLANE_ALPHA))
+
+    view3d.TrajectoryView3D._update_highlight = plane_as_new_mesh if on else saved["plane"]
+
+
+def play_in_new_window(gl: str, args, modes=("before", "after")) -> bool:
     """Measure every lab of ``args.labs`` in a new main window whose vispy views are shown
     the ``gl`` way (``FLOWSCOPE_GL``: offscreen or window); True when the last lab meets
     the target."""
@@ -214,8 +267,9 @@ def play_in_new_window(gl: str, args) -> bool:
         shown_result(win, lab, CASES[lab])
         print(f"{lab} [FLOWSCOPE_GL={gl}]: {CASES[lab]}; a progress-bar repaint "
               f"{repaint_ms(win):.1f} ms", flush=True)
-        for mode in ("before", "after"):
+        for mode in modes:
             baseline(mode == "before")
+            session_start(mode in ("before", "start"))
             m = measure(win, lab, args.frames, args.seconds)
             report(lab, mode, m)
         ok = 1e3 / max(m["cpu"], 1e-3) >= TARGET_FPS
@@ -229,10 +283,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60, help="timed frames per lab")
     parser.add_argument("--seconds", type=float, default=5.0, help="real-clock play time")
-    parser.add_argument("--labs", default=",".join(CASES), help="comma-separated labs")
+    parser.add_argument("--labs", default=DEFAULT_CASES,
+                        help=f"comma-separated cases of {', '.join(CASES)}")
     parser.add_argument("--quick", action="store_true", help="30 frames, 2 s of play")
     parser.add_argument("--gl", default="offscreen,window",
                         help="FLOWSCOPE_GL modes, each in a new window (comma-separated)")
+    parser.add_argument("--no-start", action="store_true",
+                        help="skip the child process measuring the session-start code")
+    parser.add_argument("--child-start", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.frames, args.seconds = 30, 2.0
@@ -243,6 +301,12 @@ def main(argv=None) -> int:
         print(f"no OpenGL on Qt platform {app.platformName()!r}: run under xvfb-run")
         return 1
     install_timers()
+    if args.child_start:
+        for gl in args.gl.split(","):
+            play_in_new_window(gl, args, modes=("start",))
+        return 0
+    if not args.no_start:
+        start_rows(args)
     met = [play_in_new_window(gl, args) for gl in args.gl.split(",")]
     print(f"target ≥ {TARGET_FPS:g} fps at 1× (first GL mode); window 1500×950; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

@@ -73,12 +73,10 @@ def splat_alpha(pos, xlim, ylim, shape, size, alpha):
     first = (iy.astype(np.int64) + s) * wp + ix.astype(np.int64) + s
     block = (np.arange(s)[:, None] * wp + np.arange(s)[None, :])
     flat = (first[:, None, None] + block)[inside]
-    counts = np.bincount(flat, minlength=(h + 2 * s) * wp)
-    lit = np.flatnonzero(counts)                    # few pixels: no full-image arithmetic
-    out = np.zeros((h + 2 * s) * wp, np.uint8)
+    counts = np.bincount(flat, minlength=(h + 2 * s) * wp).reshape(h + 2 * s, wp)
     lut = np.round(255 * (1 - (1 - float(alpha)) ** np.arange(256))).astype(np.uint8)
-    out[lit] = lut[np.minimum(counts[lit], 255)]
-    return np.ascontiguousarray(out.reshape(h + 2 * s, wp)[s:s + h, s:s + w])
+    # one table look-up over the view (a search for the lit pixels first cost 4x more)
+    return lut[np.minimum(counts[s:s + h, s:s + w], 255)]
 
 
 _SplatNode = None

@@ -14,7 +14,7 @@ __all__ = ["TrailLayer", "cache_static", "move_spots", "HEAD_COLOR", "TRAIL_COLO
 HEAD_COLOR = "#4c9be8"
 TRAIL_COLOR = (140, 170, 210, 110)
 SMOOTH_MAX = 100          # trails of more trajectories are drawn without antialiasing
-SETTLE_POINTS = 20_000    # whole-history trails with more points split off a cached part
+SETTLE_POINTS = 4_000     # whole-history trails with more points split off a cached part
 SETTLE_FRAMES = 16        # ... re-stroked once every this many frames
 
 

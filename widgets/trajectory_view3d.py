@@ -52,19 +52,38 @@ def colors_for(values, cmap="viridis", limits=None):
     return out
 
 
-def _plane_disc(normal, radius, n=48):
-    """Vertices (n + 1, 3) and faces (n, 3) of a disc through 0 perpendicular to ``normal``."""
-    normal = normal / np.linalg.norm(normal)
+def _disc_basis(normal):
+    """Unit vectors ``(e1, e2, n̂)``: ``e1, e2`` span the plane through 0 perpendicular to
+    ``normal``."""
+    normal = np.asarray(normal, dtype=float) / np.linalg.norm(normal)
     helper = np.eye(3)[np.argmin(np.abs(normal))]
     e1 = np.cross(normal, helper)
     e1 /= np.linalg.norm(e1)
-    e2 = np.cross(normal, e1)
+    return e1, np.cross(normal, e1), normal
+
+
+def _plane_disc(normal, radius, n=48):
+    """Vertices (n + 1, 3) and faces (n, 3) of a disc through 0 perpendicular to ``normal``."""
+    e1, e2, _ = _disc_basis(normal)
     phi = np.linspace(0, 2 * np.pi, n, endpoint=False)[:, None]
     rim = radius * (np.cos(phi) * e1 + np.sin(phi) * e2)
     verts = np.vstack([np.zeros((1, 3)), rim]).astype(np.float32)
     k = np.arange(1, n + 1)
     faces = np.stack([np.zeros(n, int), k, k % n + 1], axis=1).astype(np.uint32)
     return verts, faces
+
+
+UNIT_DISC = _plane_disc(np.array([0.0, 0.0, 1.0]), 1.0)   # e1 = ŷ, e2 = −x̂
+
+
+def disc_matrix(normal, radius):
+    """4 × 4 vispy ``MatrixTransform`` matrix (row vectors) that maps :data:`UNIT_DISC` onto
+    ``_plane_disc(normal, radius)``: the activation plane moves per frame by this uniform,
+    without new vertices (a new mesh re-links the Mesh shader on every frame, issue #16)."""
+    e1, e2, n = _disc_basis(normal)
+    matrix = np.eye(4)
+    matrix[0, :3], matrix[1, :3], matrix[2, :3] = -radius * e2, radius * e1, n
+    return matrix
 
 
 class TrajectoryView3D(QWidget):
@@ -120,9 +139,10 @@ class TrajectoryView3D(QWidget):
         self.highlight = vis.Line(pos=np.zeros((2, 3)), color=rgba(HIGHLIGHT_COLOR), width=3,
                                   method="gl", parent=s)
         self.highlight_head = vis.Markers(parent=s)
-        verts, faces = _plane_disc(np.array([0.0, 0.0, 1.0]), 1.0)
-        self.plane = vis.Mesh(vertices=verts, faces=faces,
+        from vispy.visuals.transforms import MatrixTransform
+        self.plane = vis.Mesh(vertices=UNIT_DISC[0], faces=UNIT_DISC[1],
                               color=rgba(HIGHLIGHT_COLOR, PLANE_ALPHA), parent=s)
+        self.plane.transform = MatrixTransform()        # kept: frames change its matrix only
         # drawn first and without depth test (so without depth writes): a faint backdrop
         self.plane.set_gl_state("translucent", depth_test=False)
         self.plane.order = -1
@@ -270,9 +290,7 @@ class TrajectoryView3D(QWidget):
         if w is not None:
             self.highlight_head.set_data(pos=w[None].astype(np.float32), size=12,
                                          face_color=rgba(HIGHLIGHT_COLOR), edge_color="white")
-            verts, faces = _plane_disc(w, 0.45 * self._extent)
-            self.plane.set_data(vertices=verts, faces=faces,
-                                color=rgba(HIGHLIGHT_COLOR, PLANE_ALPHA))
+            self.plane.transform.matrix = disc_matrix(w, 0.45 * self._extent)
 
     def _update_samples(self):
         """Recolour the samples: explicit state, else from the highlighted run."""

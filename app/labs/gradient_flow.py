@@ -40,6 +40,7 @@ class GradientFlowLab(LabPresenter):
         super().__init__(spec, parent)
         self.result: Optional["FlowResult"] = None
         self._frame = 0
+        self._plane_key_entries = None        # the legend entries the plane's key shows
         self._build_views()
         # plot cursors follow playback; owned by the view, so a pending call dies with it
         self._cursors = LatestCall(CURSOR_SECONDS, self.view)
@@ -252,11 +253,16 @@ class GradientFlowLab(LabPresenter):
             plot.set_cursor(t)
 
     def _refresh_plane_key(self) -> None:
-        """The weight plane's key below it (the 3-D view draws its own legend)."""
+        """The weight plane's key below it (the 3-D view draws its own legend); its HTML is
+        rebuilt only when the legend's entries change, not on every playback frame."""
         on = self.weights_view is self.plane
-        text = legend_html(self.plane.legend, [trails_entry()]) if on else ""
-        if text != self.plane_key.text():
-            self.plane_key.setText(text)
+        entries = tuple((id(sample.item), label.text) for sample, label in
+                        self.plane.legend.items) if on else None
+        if entries != self._plane_key_entries:
+            self._plane_key_entries = entries
+            text = legend_html(self.plane.legend, [trails_entry()]) if on else ""
+            if text != self.plane_key.text():
+                self.plane_key.setText(text)
         self.plane_key.setVisible(on)
 
     def _show_sample_state(self, view, index: int) -> None:

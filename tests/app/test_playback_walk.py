@@ -52,3 +52,38 @@ def test_play_to_the_end_draws_the_last_frame(lab_window, qtbot):
     assert bar.is_playing() and bar.frame() < last
     win.slot.presenter.show_result(lab.result)       # a new result while playing
     bar.pause()
+
+
+def test_play_3d_flow_scrub_back_and_resize(lab_window, qtbot):
+    """d = 3: the activation plane of the highlighted run follows the frame through its
+    transform (no new mesh per frame) while playing, scrubbing back and resizing; the 2-D
+    whole-history trails (phase portrait) split into the cached part and the live part
+    and start over when scrubbed back to 0."""
+    import numpy as np
+    from widgets.trajectory_view3d import disc_matrix
+    win = lab_window("gradient-flow", **dict(FLOW, dim=3, n_init=200, frames=40))
+    run_and_wait(win, qtbot)
+    bar, lab = win.playback, win.slot.presenter
+    view = lab.view3d
+    if view is None:                                 # no OpenGL: the 2-D plane is shown
+        import pytest
+        pytest.skip("no OpenGL: the lab shows the 2-D plane for d = 3")
+    seen = []
+    bar.sigFrameChanged.connect(seen.append)
+    bar.set_loop(True)
+    bar.set_speed(4.0)
+    bar.play()
+    qtbot.waitUntil(lambda: len(seen) >= 6, timeout=10_000)
+    win.resize(win.width() - 120, win.height() - 60)     # resize mid-play
+    bar.set_speed(1.0)
+    qtbot.waitUntil(lambda: len(seen) >= 9, timeout=10_000)
+    bar.pause()
+    bar._go(35)
+    w = view._highlight_w()
+    assert view.plane.visible == (w is not None)
+    if w is not None:
+        np.testing.assert_allclose(view.plane.transform.matrix,
+                                   disc_matrix(w, 0.45 * view._extent), atol=1e-6)
+    assert lab.phase.layer._settled_to > 0           # 200 runs × 36 frames: cached part
+    bar._go(0)                                       # scrub back: nothing cached any more
+    assert lab.phase.layer._settled_to == -1 and view.frame == lab.phase.frame == 0

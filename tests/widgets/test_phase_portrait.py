@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from widgets.phase_portrait import PhasePortrait, arrow_segments, demo_flow
+from widgets.trajectory_layer import SETTLE_FRAMES
 from tests.widgets.helpers import image_array
 
 
@@ -59,8 +60,11 @@ def test_trajectories_subsampled_trails_and_heads(portrait, flow):
     assert len(x) == n_drawn * (10 + 1 + 1) and np.isnan(x).sum() == n_drawn
     portrait.set_frame(40)
     assert portrait.layer.heads is heads and portrait.layer.trails is trails
-    portrait.set_trail_length(0)
-    assert len(trails.getData()[0]) == n_drawn * (41 + 1)
+    portrait.set_trail_length(0)              # the whole history: cached part + live part
+    settled = portrait.layer._settled_to
+    assert 0 < settled < 40 and settled % SETTLE_FRAMES == 0
+    assert len(portrait.layer.settled.getData()[0]) == n_drawn * (settled + 1 + 1)
+    assert len(trails.getData()[0]) == n_drawn * (40 - settled + 1 + 1)
 
 
 def test_angle_axis_ticks_and_range(portrait, flow):

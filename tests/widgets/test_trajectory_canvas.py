@@ -184,3 +184,38 @@ def test_grab_is_not_blank(canvas):
     canvas.set_frame(10)
     pixels = image_array(canvas.grab().toImage())
     assert pixels.shape[0] > 100 and pixels[..., :3].astype(float).var() > 0
+
+
+def test_cached_history_looks_like_the_whole_trails(qtbot, monkeypatch):
+    """Whole-history trails split into a pixmap-cached part (frames 0…s) and live strokes
+    (s…i) look like the trails stroked whole: pixels differ by more than 2 levels only
+    where the two parts meet (the frame-s points, drawn by both)."""
+    import widgets.trajectory_layer as layer
+    from PySide6.QtCore import QPointF
+    widget = TrajectoryCanvas(trail_length=0)
+    qtbot.addWidget(widget)
+    widget.resize(420, 380)
+    widget.show()
+    w, v = synthetic_trajectories(60, 150, 2, seed=3)
+    widget.set_trajectories(w, v)
+    qtbot.waitExposed(widget)
+
+    def shown(frame):
+        widget.set_frame(frame - 1)
+        widget.set_frame(frame)
+        return image_array(widget.plot_widget.grab().toImage()).astype(int)
+
+    split = shown(40)
+    settled = widget.layer._settled_to
+    assert settled == 32                              # 150 runs × 41 frames: split
+    monkeypatch.setattr(layer, "SETTLE_POINTS", 10 ** 12)
+    whole = shown(40)
+    assert widget.layer._settled_to == -1
+    ys, xs = np.nonzero(np.abs(split - whole).max(axis=2) > 2)
+    view = widget.plot_item.getViewBox()
+    meet = np.array([[p.x(), p.y()] for p in
+                     (view.mapViewToDevice(QPointF(*pt)) for pt in w[settled])])
+    ratio = widget.plot_widget.devicePixelRatioF()
+    gap = np.hypot(xs[:, None] / ratio - meet[None, :, 0], ys[:, None] / ratio - meet[None, :, 1])
+    assert len(xs) < 3 * len(meet)                    # a frame off: ~800 pixels differ
+    assert (gap.min(axis=1) <= 2.5).all()

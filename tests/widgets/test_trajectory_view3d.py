@@ -109,3 +109,42 @@ def test_nonfinite_trajectories_do_not_crash(view):
 def test_bad_shape_rejected(view):
     with pytest.raises(ValueError):
         view.set_trajectories(np.zeros((4, 3, 2)), np.zeros(3))
+
+
+@pytest.mark.parametrize("normal", [(0.3, -1.2, 0.5), (0.0, 0.0, 2.0), (1.0, 1e-3, 0.0)])
+def test_disc_matrix_maps_unit_disc_onto_the_plane_disc(normal):
+    """Known answer: the per-frame uniform puts the fixed unit disc exactly where the
+    direct vertices of the activation plane would be."""
+    verts = np.c_[view3d_module.UNIT_DISC[0], np.ones(len(view3d_module.UNIT_DISC[0]))]
+    mapped = (verts @ view3d_module.disc_matrix(np.array(normal), 0.7))[:, :3]
+    expected, faces = view3d_module._plane_disc(np.array(normal), 0.7)
+    np.testing.assert_allclose(mapped, expected, atol=1e-6)
+    assert np.array_equal(faces, view3d_module.UNIT_DISC[1])
+
+
+def test_frames_rebuild_no_shader_and_the_plane_looks_as_drawn_directly(view, monkeypatch):
+    """Issue #16: a frame used to give the activation plane new vertices, which re-linked the
+    Mesh shader every frame (an llvmpipe compile). Now frames change a uniform only; the
+    picture equals the plane drawn from its direct vertices."""
+    from vispy.visuals.shaders.program import ModularProgram
+    view.set_highlight(1)
+    view.set_frame(8)
+    view.render()                                             # every program built once
+    builds = []
+    original = ModularProgram._build
+    monkeypatch.setattr(ModularProgram, "_build",
+                        lambda self: (builds.append(self), original(self))[1])
+    for frame in (9, 12, 20, 25):
+        view.set_frame(frame)
+        shown = view.render()
+    assert builds == []
+    monkeypatch.setattr(ModularProgram, "_build", original)
+    w = view._highlight_w()
+    verts, faces = view3d_module._plane_disc(w, 0.45 * view._extent)
+    view.plane.transform.matrix = np.eye(4)
+    view.plane.set_data(vertices=verts, faces=faces,
+                        color=view3d_module.rgba(view3d_module.HIGHLIGHT_COLOR,
+                                                 view3d_module.PLANE_ALPHA))
+    direct = view.render()
+    differ = np.abs(shown.astype(int) - direct.astype(int)).max(axis=2) > 2
+    assert differ.mean() < 1e-3, f"{differ.sum()} pixels differ"
