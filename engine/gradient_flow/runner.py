@@ -193,10 +193,18 @@ class _Blocks:
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def _run(self, step, S, k: int, k_end: int, slots: dict, cols: slice, thresh: float):
+        fused = getattr(step, "records_stage", False) and hasattr(self.frames, "stage_writer")
+        pending = None
         while k < k_end:
-            S = step(self.prob, S, self.h)
+            if pending is None:
+                S = step(self.prob, S, self.h)
+            else:                       # this step's first stage also fills the frame of S
+                S = step(self.prob, S, self.h, self.frames.stage_writer(pending, cols.start or 0))
             k += 1
-            if k in slots:
+            pending = None
+            if k in slots and fused and k < k_end:
+                pending = slots[k]
+            elif k in slots:
                 self.frames.write(slots[k], S, cols)
         if len(self.cols) == 1:
             return S, _is_bad(S, self.prob.dim, thresh)
