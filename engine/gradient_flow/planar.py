@@ -18,6 +18,7 @@ import functools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
@@ -182,15 +183,17 @@ class _Chunked:
     def _consts(self, S: torch.Tensor) -> None:
         """Scalar tensors on the state's device and dtype (none by default)."""
 
-    def __call__(self, prob, S: torch.Tensor, h: float, record=None) -> torch.Tensor:
-        """One step of the planar state ``S (2, N)``; returns a new tensor.
+    def __call__(self, prob, S: torch.Tensor, h: float, record=None,
+                 out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """One step of the planar state ``S (2, N)`` into ``out`` (a new tensor by default,
+        never ``S``); returns it.
 
         ``record(lo, hi, x, y, ay, atan_q, scratch)``, for a stepper with
         :attr:`records_stage`, receives each chunk's columns ``lo:hi`` of ``S`` with
         ``|y|`` (floored) and ``atan(x/|y|)`` of its first stage (the frame fields of ``S``,
         :mod:`~engine.gradient_flow.planar_frames`) and a free ``(hi - lo,)`` buffer.
         """
-        out = torch.empty_like(S)
+        out = torch.empty_like(S) if out is None else out
         chunk, work = self._scratch(S)
         n = S.shape[1]
         for lo in range(0, n, chunk):
@@ -238,36 +241,38 @@ class PlanarRK4(_Chunked):
         self._half = S.new_tensor(0.5)
         self._minus_k = S.new_tensor(-self.k)
 
-    def _stage(self, px, py, alpha, a, g, hook=None) -> None:
-        """``α`` into ``alpha`` and ``G = atan(x/|y|) - α x/k`` into ``g`` at ``(px, py)``;
+    def _stage(self, px, py, ay, a, q, g, hook=None):
+        """``α`` and ``G = atan(x/|y|) - α x/k`` (into ``g``) at ``(px, py)``; returns ``α``
+        (in ``q``: ``addcdiv`` writing over one of its inputs runs at half speed, #16).
         ``hook(px, py, |y|, atan, scratch)`` sees ``|y|`` and the arctangent first."""
-        torch.abs(py, out=alpha).clamp_min_(norm_floor(px.dtype))  # |y| (> 0)
-        torch.div(px, alpha, out=g)                                # q = x/|y|
-        torch.atan(g, out=a)                                       # φ - π/2
+        torch.abs(py, out=ay).clamp_min_(norm_floor(px.dtype))    # |y| (> 0)
+        torch.div(px, ay, out=q)                                  # q = x/|y|
+        torch.atan(q, out=a)                                      # φ - π/2
         if hook is not None:
-            hook(px, py, alpha, a, self._spare)
-        alpha.addcmul_(px, g)                                      # |y| + x q = r²/|y|
-        torch.addcdiv(self._half, self._minus_k, alpha, out=alpha)  # α
-        torch.addcmul(a, px, alpha, value=-1.0 / self.k, out=g)     # G
+            hook(px, py, ay, a, self._spare)
+        ay.addcmul_(px, q)                                        # |y| + x q = r²/|y|
+        alpha = torch.addcdiv(self._half, self._minus_k, ay, out=q)
+        torch.addcmul(a, px, alpha, value=-1.0 / self.k, out=g)    # G
+        return alpha
 
     def _step(self, x, y, ox, oy, h, bufs, hook) -> None:
-        alpha, a, g, A0, A1, P0, P1, shift_half, shift_full = bufs
+        t1, a, t2, A0, A1, P0, P1, shift_half, shift_full = bufs
         k, c = self.k, 0.25 * self.nu
         torch.add(x, 0.5 * h * c, out=shift_half)
         torch.add(x, h * c, out=shift_full)
         self._spare = P0                                           # free until stage 1 ends
-        self._stage(x, y, alpha, a, A0, hook)                      # k1: A0 = G1
+        alpha = self._stage(x, y, t1, a, t2, A0, hook)             # k1: A0 = G1
         torch.add(shift_half, A0, alpha=0.5 * h * k, out=P0)
         torch.mul(y, alpha, out=A1)
         torch.addcmul(y, y, alpha, value=-0.5 * h, out=P1)
         for reach, shift in ((0.5 * h, shift_half), (h, shift_full)):   # k2, k3
-            self._stage(P0, P1, alpha, a, g)
-            A0.add_(g, alpha=2.0)
+            alpha = self._stage(P0, P1, t1, a, t2, t1)             # G over |y|'s buffer
+            A0.add_(t1, alpha=2.0)
             A1.addcmul_(P1, alpha, value=2.0)
-            torch.add(shift, g, alpha=reach * k, out=P0)
+            torch.add(shift, t1, alpha=reach * k, out=P0)
             torch.addcmul(y, P1, alpha, value=-reach, out=P1)
-        self._stage(P0, P1, alpha, a, g)                           # k4
-        A0.add_(g)
+        alpha = self._stage(P0, P1, t1, a, t2, t1)                 # k4
+        A0.add_(t1)
         A1.addcmul_(P1, alpha)
         torch.add(shift_full, A0, alpha=h * k / 6.0, out=ox)       # S - h/6 Σ w_i k_i
         torch.add(y, A1, alpha=-h / 6.0, out=oy)
