@@ -240,12 +240,13 @@ class PlanarRK4(_Chunked):
     def _consts(self, S: torch.Tensor) -> None:
         self._half = S.new_tensor(0.5)
         self._minus_k = S.new_tensor(-self.k)
+        self._floor = norm_floor(S.dtype)
 
     def _stage(self, px, py, ay, a, q, g, hook=None):
         """``α`` and ``G = atan(x/|y|) - α x/k`` (into ``g``) at ``(px, py)``; returns ``α``
         (in ``q``: ``addcdiv`` writing over one of its inputs runs at half speed, #16).
         ``hook(px, py, |y|, atan, scratch)`` sees ``|y|`` and the arctangent first."""
-        torch.abs(py, out=ay).clamp_min_(norm_floor(px.dtype))    # |y| (> 0)
+        torch.abs(py, out=ay).clamp_min_(self._floor)             # |y| (> 0)
         torch.div(px, ay, out=q)                                  # q = x/|y|
         torch.atan(q, out=a)                                      # φ - π/2
         if hook is not None:

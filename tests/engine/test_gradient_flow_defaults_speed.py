@@ -78,3 +78,24 @@ def test_frames_filled_by_the_next_steps_first_stage(monkeypatch):
     assert len(set(calls)) > 100
     for name in ("w", "magnitude", "angle", "loss"):
         assert torch.equal(getattr(fused, name), getattr(states, name)), name
+
+
+def test_the_benchmarks_pass_start_baseline_is_the_same_run():
+    """``benchmarks/gradient_flow_before.py`` (the step at the start of #16's third pass, the
+    bounds read eagerly) gives the lab's result to rounding (≤ 1e-12 relative), so its
+    timing is a like-for-like baseline; more than two chunks, a short last one there."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "gradient_flow_before.py"
+    spec = importlib.util.spec_from_file_location("gradient_flow_before", path)
+    before = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(before)
+    cfg = dataclasses.replace(CFG, teacher_norm=1.0, n_init=40_000, t_max=0.3, dt=0.01,
+                              frames=7)
+    now, then = _run(cfg), before.session_start(run_config, cfg, "cpu")
+    assert isinstance(stored(then, "bound_lower"), Deferred) is False   # read eagerly
+    for name in ("w", "magnitude", "angle", "loss", "bound_lower", "bound_upper"):
+        a, b = getattr(now, name), getattr(then, name)
+        assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max(), name
+    for key, (t, loss, *_) in now.step_study.items():
+        np.testing.assert_allclose(loss, then.step_study[key][1], rtol=1e-12, atol=0)
