@@ -173,6 +173,9 @@ class _Blocks:
     thread in chunks below torch's parallel grain: the threads meet once per block, not once
     per vector operation, so a loaded machine no longer stalls every operation on a
     descheduled thread (#16).  The state is a list of column slices (one without threads).
+    A chunked stepper writes into two reused buffers per slice, and fills a frame from the
+    first stage of the step after it (inside a block; the block's last frame is written
+    from the state).
     """
 
     def __init__(self, step, prob, h: float, frames: _Frames, frame_steps: list, S0):
