@@ -170,10 +170,10 @@ class GradientFlowLab(LabPresenter):
         set_theta_lines(self.magnitude, r.t, r.magnitude, theta0)
         self.magnitude.set_curve("init", r.t, r.magnitude[:, HIGHLIGHT], color=(200, 30, 30),
                                  width=2, name=f"init #{HIGHLIGHT}")
-        if r.bound_lower is not None and r.config.method == "gf":
-            self.magnitude.set_band("bounds", r.t, r.bound_lower[:, HIGHLIGHT],
-                                    r.bound_upper[:, HIGHLIGHT], color=(200, 30, 30), alpha=22)
-            self.magnitude.set_curve("bound_note", r.t, r.bound_upper[:, HIGHLIGHT],
+        band = r.bounds_at(HIGHLIGHT) if r.config.method == "gf" else None
+        if band is not None:                         # one column: the (T, N) arrays stay unread
+            self.magnitude.set_band("bounds", r.t, *band, color=(200, 30, 30), alpha=22)
+            self.magnitude.set_curve("bound_note", r.t, band[1],
                                      color=(200, 30, 30), width=1, style="dash",
                                      name="r₀e^(−t/2) ≤ ‖w‖ ≤ ν+(r₀−ν)e^(−t/2)")
         else:

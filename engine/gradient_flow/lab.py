@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from typing import Generator, Optional
 
 import numpy as np
+import torch
 
 from engine.core import Progress, drain, relay
 from engine.gradient_flow.compare import compare_step_sizes_iter
 from engine.gradient_flow.config import FlowConfig
+from engine.gradient_flow.deferred import Deferred, DeferredField, stored
 from engine.gradient_flow.recording import FlowRecording
 from engine.gradient_flow.ode import dopri5_step, next_step_size
-from engine.gradient_flow.reduced import _bisect_crossing, reduced_loss, reduced_rhs
+from engine.gradient_flow.reduced import (_bisect_crossing, magnitude_bound, reduced_loss,
+                                          reduced_rhs)
 from engine.gradient_flow.runner import simulate_iter
 from engine.sweeps import Sweep, run_sweep
 
@@ -61,8 +64,8 @@ class FlowResult:
     loss: np.ndarray         # (T, N)
     teacher: np.ndarray      # (d,)
     conservation: np.ndarray  # (T, N)
-    bound_lower: Optional[np.ndarray]
-    bound_upper: Optional[np.ndarray]
+    bound_lower: Optional[np.ndarray] = DeferredField()   # (T, N), computed on first read
+    bound_upper: Optional[np.ndarray] = DeferredField()
     X: Optional[np.ndarray]
     active: Optional[np.ndarray]       # (T, M, n) for inits active_index
     active_index: Optional[np.ndarray]  # (M,)
@@ -75,6 +78,18 @@ class FlowResult:
     conv_times: np.ndarray              # (D, S)
     step_study: dict                    # label → (t, median loss, diverged_step|None)
     seconds: float
+
+    def bounds_at(self, index: int) -> Optional[tuple]:
+        """``(lower, upper)`` §1.4 bounds ``(T,)`` of initialisation ``index`` (None where the
+        run has none): the column ``index`` of :attr:`bound_lower` / :attr:`bound_upper`
+        without computing those ``(T, N)`` arrays when they have not been read (#16)."""
+        if stored(self, "bound_lower") is None:
+            return None
+        if not isinstance(stored(self, "bound_lower"), Deferred):
+            return self.bound_lower[:, index], self.bound_upper[:, index]
+        t, r0 = torch.from_numpy(self.t), torch.from_numpy(self.magnitude[0, index:index + 1])
+        nu = float(self.config.teacher_norm)
+        return tuple(magnitude_bound(t, r0, nu, upper=side)[:, 0].numpy() for side in (False, True))
 
 
 def phase_field(magnitude: np.ndarray, cfg: FlowConfig) -> PhaseField:
@@ -250,13 +265,23 @@ def _np(x) -> Optional[np.ndarray]:
     return None if x is None else x.detach().cpu().numpy()
 
 
+def _np_field(rec: FlowRecording, name: str):
+    """The recording's deferred field ``name`` as NumPy, still deferred if it is unread."""
+    value = stored(rec, name)
+    return Deferred(_np_of, value) if isinstance(value, Deferred) else _np(value)
+
+
+def _np_of(deferred: Deferred) -> np.ndarray:
+    return _np(deferred())
+
+
 def _to_result(rec: FlowRecording, conv: np.ndarray, study: dict, seconds: float) -> FlowResult:
     magnitude = _np(rec.magnitude)
     return FlowResult(
         config=rec.config, t=_np(rec.t), w=_np(rec.w), magnitude=magnitude,
         angle=_np(rec.angle), loss=_np(rec.loss), teacher=_np(rec.teacher),
-        conservation=_np(rec.conservation), bound_lower=_np(rec.bound_lower),
-        bound_upper=_np(rec.bound_upper), X=_np(rec.X), active=_np(rec.active),
+        conservation=_np(rec.conservation), bound_lower=_np_field(rec, "bound_lower"),
+        bound_upper=_np_field(rec, "bound_upper"), X=_np(rec.X), active=_np(rec.active),
         active_index=_np(rec.active_index), support=_np(rec.support), status=rec.status,
         diverged_step=rec.diverged_step, phase=phase_field(magnitude, rec.config),
         conv_depths=np.asarray(DEPTHS), conv_scales=SCALES.copy(), conv_times=conv,

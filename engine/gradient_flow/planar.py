@@ -10,13 +10,17 @@ discrete map as the ``d``-dimensional one (orthogonal maps commute with every st
 cost of ``d = 2`` whatever ``d`` is. :meth:`Plane.lift` maps the recorded frames back.
 
 :class:`PlanarRK4` and :class:`PlanarEuler` are the fused one-layer steps: the gradient in
-about a dozen in-place vector operations, the batch processed in cache-sized chunks.
+about a dozen in-place vector operations, the batch processed in equal cache-sized chunks;
+the RK4 step hands each chunk's first-stage ``|y|`` and arctangent to a frame hook, so a
+recorded frame costs no arctangent of its own (#16).
 """
 from __future__ import annotations
 
+import functools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
@@ -120,132 +124,159 @@ def make_plane(w0: torch.Tensor, v: torch.Tensor) -> Plane:
     return Plane(v, e1, e2)
 
 
-def _grad_into(P, G, t1, t2, t3, nu: float) -> None:
-    """Planar population gradient ``α w + β v`` of ``w = (x, y) = P (2, m)``, ``v = (ν, 0)``.
+def _grad_rows(x, y, g0, g1, t1, t2, t3, nu: float) -> None:
+    """Planar population gradient ``α w + β v`` of ``w = (x, y)`` (rows of length ``m``),
+    ``v = (ν, 0)``, into the rows ``g0, g1``.
 
     ``α = ½ - ν |y| / (2π r²)`` (``= ½ - ν sin θ/(2π r)``, §1.3), ``β ν = -ν φ/(2π)`` with
     ``φ = π - θ = π/2 + atan(q)``, ``q = x/|y|`` (``atan2`` is not vectorised for float64 on
     the CPU and cost over half of an RK4 step; ``atan`` is, and ``|y|`` floored at ``√tiny``
     keeps ``w = 0`` and the teacher's line exact: ``φ = π/2`` and ``0`` or ``π``).  With
     ``q`` at hand, ``|y|/r² = 1/(|y| + x q)``: a fused multiply-add and a reciprocal (#16:
-    ten vector operations per gradient).  Writes ``G (2, m)``, uses ``t1, t2, t3 (m,)`` as
-    scratch; ``G = α P`` is one operation on both rows.
+    ten vector operations per gradient).  ``t1, t2, t3 (m,)`` are scratch.
     """
     k = nu / (2.0 * math.pi)
-    x, y = P[0], P[1]
     torch.abs(y, out=t1).clamp_min_(norm_floor(x.dtype))       # |y| (> 0)
     q = torch.div(x, t1, out=t3)                                # q = x/|y|
     torch.atan(q, out=t2)                                       # φ - π/2
     alpha = torch.sub(0.5, t1.addcmul_(x, q).reciprocal_(), alpha=k, out=t1)  # |y|/r²
-    torch.mul(P, alpha, out=G)                                  # α w
-    G[0].add_(t2, alpha=-k).sub_(0.25 * nu)                     # - kφ  (kπ/2 = ν/4)
+    torch.mul(x, alpha, out=g0)                                 # α w
+    torch.mul(y, alpha, out=g1)
+    g0.add_(t2, alpha=-k).sub_(0.25 * nu)                       # - kφ  (kπ/2 = ν/4)
 
 
 def planar_grad_fm(W: torch.Tensor, nu: float) -> torch.Tensor:
     """Population gradient of planar weights ``W (2, M)`` against ``v = (ν, 0)`` (§1.3)."""
     out = torch.empty_like(W)
-    _grad_into(W, out, *(torch.empty_like(W[0]) for _ in range(3)), nu)
+    _grad_rows(W[0], W[1], out[0], out[1], *(torch.empty_like(W[0]) for _ in range(3)), nu)
     return out
 
 
 class _Chunked:
     """A fused one-layer step over cache-sized chunks with reused scratch buffers.
 
-    Chunks are at most :data:`CHUNK` long, below torch's parallel grain (32 768): each
-    operation runs on the calling thread, and :func:`advance_parallel` runs one stepper per
-    slice of the batch on its own thread (no fork-join per vector operation).
+    The batch is cut into equal chunks of at most ~1.1 :data:`CHUNK` (below torch's parallel
+    grain, 32 768: each operation runs on the calling thread, and
+    the runner's blocks run one stepper per slice of the batch on its own thread, no
+    fork-join per vector operation); equal chunks, not a short last one, because each chunk
+    costs the same Python dispatch whatever its length (#16).
     """
 
-    n_pairs = 0     # (2, chunk) buffers
     n_buffers = 3   # (chunk,) buffers
+    records_stage = False   # True: ``__call__`` can hand a frame hook the first stage's values
 
     def __init__(self, nu: float):
         self.nu = nu
+        self.k = nu / (2.0 * math.pi)
         self._work: list[torch.Tensor] = []
 
     def _scratch(self, S: torch.Tensor) -> tuple[int, list[torch.Tensor]]:
-        """Chunk length, ``n_pairs`` buffers ``(2, chunk)`` then ``n_buffers`` of ``(chunk,)``
-        (allocated once); the whole batch is one chunk on an accelerator."""
-        chunk = S.shape[1] if S.device.type != "cpu" else min(S.shape[1], CHUNK)
+        """Chunk length and ``n_buffers`` buffers of ``(chunk,)`` (allocated once); the whole
+        batch is one chunk on an accelerator."""
+        n = S.shape[1]
+        parts = 1 if S.device.type != "cpu" else max(1, math.ceil(n / (1.1 * CHUNK)))
+        chunk = max(1, math.ceil(n / parts))
         if (not self._work or self._work[-1].shape[0] < chunk
                 or self._work[0].dtype != S.dtype or self._work[0].device != S.device):
-            self._work = ([S.new_empty((2, chunk)) for _ in range(self.n_pairs)]
-                          + [S.new_empty(chunk) for _ in range(self.n_buffers)])
+            self._work = [S.new_empty(chunk) for _ in range(self.n_buffers)]
+            self._consts(S)
         return chunk, self._work
 
-    def __call__(self, prob, S: torch.Tensor, h: float) -> torch.Tensor:
-        """One step of the planar state ``S (2, N)``; returns a new tensor."""
-        out = torch.empty_like(S)
+    def _consts(self, S: torch.Tensor) -> None:
+        """Scalar tensors on the state's device and dtype (none by default)."""
+
+    def __call__(self, prob, S: torch.Tensor, h: float, record=None,
+                 out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """One step of the planar state ``S (2, N)`` into ``out`` (a new tensor by default,
+        never ``S``); returns it.
+
+        ``record(lo, hi, x, y, ay, atan_q, scratch)``, for a stepper with
+        :attr:`records_stage`, receives each chunk's columns ``lo:hi`` of ``S`` with
+        ``|y|`` (floored) and ``atan(x/|y|)`` of its first stage (the frame fields of ``S``,
+        :mod:`~engine.gradient_flow.planar_frames`) and a free ``(hi - lo,)`` buffer.
+        """
+        out = torch.empty_like(S) if out is None else out
         chunk, work = self._scratch(S)
-        for lo in range(0, S.shape[1], chunk):
-            hi = min(S.shape[1], lo + chunk)
-            bufs = work if hi - lo == work[-1].shape[0] else [b[..., :hi - lo] for b in work]
-            self._step(S[:, lo:hi], out[:, lo:hi], h, bufs)
+        n = S.shape[1]
+        for lo in range(0, n, chunk):
+            hi = min(n, lo + chunk)
+            bufs = work if hi - lo == work[-1].shape[0] else [b[:hi - lo] for b in work]
+            hook = None if record is None else functools.partial(record, lo, hi)
+            self._step(S[0, lo:hi], S[1, lo:hi], out[0, lo:hi], out[1, lo:hi], h, bufs, hook)
         return out
 
     def fresh(self) -> "_Chunked":
         """A stepper of the same kind with its own scratch buffers (one per thread)."""
         return type(self)(self.nu)
 
-    def _step(self, S, out, h, bufs) -> None:
+    def _step(self, x, y, ox, oy, h, bufs, hook) -> None:
         raise NotImplementedError
 
 
 class PlanarEuler(_Chunked):
     """Explicit Euler / gradient descent ``w - h ∇L(w)`` on planar one-layer states."""
 
-    n_pairs = 1
+    n_buffers = 5
 
-    def _step(self, S, out, h, bufs) -> None:
-        G, t1, t2, t3 = bufs
-        _grad_into(S, G, t1, t2, t3, self.nu)
-        torch.add(S, G, alpha=-h, out=out)
-
-
-def _alpha_atan(P, alpha, atan_q, q, nu: float) -> None:
-    """``α`` into ``alpha`` and ``atan(x/|y|) = φ - π/2`` into ``atan_q`` at planar ``P (2, m)``
-    (the parts of :func:`_grad_into`; ``q`` is scratch): ``∇L = α w - (k atan(q) + ν/4) e_x``
-    with ``k = ν/(2π)`` (§1.3)."""
-    k = nu / (2.0 * math.pi)
-    x, y = P[0], P[1]
-    torch.abs(y, out=alpha).clamp_min_(norm_floor(x.dtype))    # |y| (> 0)
-    torch.div(x, alpha, out=q)
-    torch.atan(q, out=atan_q)
-    torch.sub(0.5, alpha.addcmul_(x, q).reciprocal_(), alpha=k, out=alpha)
+    def _step(self, x, y, ox, oy, h, bufs, hook) -> None:
+        g0, g1, t1, t2, t3 = bufs
+        _grad_rows(x, y, g0, g1, t1, t2, t3, self.nu)
+        torch.add(x, g0, alpha=-h, out=ox)
+        torch.add(y, g1, alpha=-h, out=oy)
 
 
 class PlanarRK4(_Chunked):
     """Classical RK4 of ``dw/dt = -∇L(w)`` on planar one-layer states (fused, in place).
 
-    The gradient at a stage point ``P`` is ``α P - (k a + ν/4) e_x`` (``a = atan(x/|y|)``,
-    :func:`_alpha_atan`); it is never formed: the accumulator takes ``α P`` and ``a`` with
-    fused multiply-adds, the next stage point ``S - c h ∇L`` is built from ``α``, ``a`` and
-    the x-row shifted by the constant, ``S_x + c h ν/4``, made once per step (#16: about 52
-    vector passes per step instead of 58; the same discrete map up to rounding).
+    At a stage point ``P = (x, y)`` the gradient is ``(α x - k a - ν/4, α y)`` with
+    ``a = atan(x/|y|)``, ``k = ν/(2π)`` (§1.3, :func:`_grad_rows`).  Its x-row is carried
+    as ``G = a - α x/k`` (``∇_x L = -k G - ν/4``: one fused multiply-add per stage instead
+    of a product and a sum), the constant ``ν/4`` folded into the shifted rows
+    ``S_x + c h ν/4`` made once per step, ``α = ½ - k/(|y| + x q)`` is one ``addcdiv``, and
+    the output accumulates ``- h w_i k_i / 6`` stage by stage (no accumulator buffers): 44
+    vector passes per step over 11 arrays (#16; 53 over 13 before), the same discrete map
+    up to rounding.
     """
 
-    n_pairs = 2
-    n_buffers = 5
+    n_buffers = 7
+    records_stage = True
 
-    def _step(self, S, out, h, bufs) -> None:
-        A, P, shift_half, shift_full, alpha, atan_q, q = bufs
-        k, c = self.nu / (2.0 * math.pi), 0.25 * self.nu
-        torch.add(S[0], 0.5 * h * c, out=shift_half)
-        torch.add(S[0], h * c, out=shift_full)
-        _alpha_atan(S, alpha, atan_q, q, self.nu)                 # k1 (+ ν/4 e_x) → A
-        torch.mul(S, alpha, out=A)
-        A[0].add_(atan_q, alpha=-k)
-        torch.add(S[1], A[1], alpha=-0.5 * h, out=P[1])
-        torch.add(shift_half, A[0], alpha=-0.5 * h, out=P[0])
-        for weight, reach, shift in ((2.0, 0.5 * h, shift_half), (2.0, h, shift_full)):
-            _alpha_atan(P, alpha, atan_q, q, self.nu)             # k2, k3
-            A.addcmul_(P, alpha, value=weight)
-            A[0].add_(atan_q, alpha=-weight * k)
-            torch.addcmul(S[1], P[1], alpha, value=-reach, out=P[1])
-            torch.addcmul(shift, P[0], alpha, value=-reach, out=P[0]).add_(atan_q,
-                                                                          alpha=reach * k)
-        _alpha_atan(P, alpha, atan_q, q, self.nu)                 # k4
-        A.addcmul_(P, alpha)
-        A[0].add_(atan_q, alpha=-k)
-        torch.add(S[1], A[1], alpha=-h / 6.0, out=out[1])         # A holds Σ w_i (k_i + ν/4 e_x)
-        torch.add(shift_full, A[0], alpha=-h / 6.0, out=out[0])
+    def _consts(self, S: torch.Tensor) -> None:
+        self._half = S.new_tensor(0.5)
+        self._minus_k = S.new_tensor(-self.k)
+        self._floor = norm_floor(S.dtype)
+
+    def _stage(self, px, py, ay, a, q, g, hook=None):
+        """``α`` and ``G = atan(x/|y|) - α x/k`` (into ``g``) at ``(px, py)``; returns ``α``
+        (in ``q``: ``addcdiv`` writing over one of its inputs runs at half speed, #16).
+        ``hook(px, py, |y|, atan, scratch)`` sees ``|y|`` and the arctangent first."""
+        torch.abs(py, out=ay).clamp_min_(self._floor)             # |y| (> 0)
+        torch.div(px, ay, out=q)                                  # q = x/|y|
+        torch.atan(q, out=a)                                      # φ - π/2
+        if hook is not None:
+            hook(px, py, ay, a, self._spare)
+        ay.addcmul_(px, q)                                        # |y| + x q = r²/|y|
+        alpha = torch.addcdiv(self._half, self._minus_k, ay, out=q)
+        torch.addcmul(a, px, alpha, value=-1.0 / self.k, out=g)    # G
+        return alpha
+
+    def _step(self, x, y, ox, oy, h, bufs, hook) -> None:
+        t1, a, t2, P0, P1, shift_half, shift_full = bufs
+        k, c = self.k, 0.25 * self.nu
+        torch.add(x, 0.5 * h * c, out=shift_half)
+        torch.add(x, h * c, out=shift_full)
+        self._spare = P0                                           # free until stage 1 ends
+        alpha = self._stage(x, y, t1, a, t2, t1, hook)             # k1: G1 over |y|'s buffer
+        torch.add(shift_full, t1, alpha=h * k / 6.0, out=ox)        # out = S - h/6 Σ w_i k_i,
+        torch.addcmul(y, y, alpha, value=-h / 6.0, out=oy)          # accumulated stage by stage
+        torch.add(shift_half, t1, alpha=0.5 * h * k, out=P0)
+        torch.addcmul(y, y, alpha, value=-0.5 * h, out=P1)
+        for reach, shift in ((0.5 * h, shift_half), (h, shift_full)):   # k2, k3
+            alpha = self._stage(P0, P1, t1, a, t2, t1)
+            ox.add_(t1, alpha=h * k / 3.0)
+            oy.addcmul_(P1, alpha, value=-h / 3.0)
+            torch.add(shift, t1, alpha=reach * k, out=P0)
+            torch.addcmul(y, P1, alpha, value=-reach, out=P1)
+        alpha = self._stage(P0, P1, t1, a, t2, t1)                 # k4
+        ox.add_(t1, alpha=h * k / 6.0)
+        oy.addcmul_(P1, alpha, value=-h / 6.0)

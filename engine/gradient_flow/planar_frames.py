@@ -11,6 +11,7 @@ same numbers.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -18,7 +19,7 @@ import torch
 from engine.gradient_flow.kernels import norm_floor
 from engine.gradient_flow.planar import CHUNK, Plane
 
-__all__ = ["PlanarFields", "frame_block", "lift_block", "lift_terms"]
+__all__ = ["PlanarFields", "frame_block", "frame_fields", "lift_block", "lift_terms"]
 
 
 def frame_block(x, y, ay, t, out: dict, nu: float) -> None:
@@ -29,14 +30,23 @@ def frame_block(x, y, ay, t, out: dict, nu: float) -> None:
     ``r²/4 + ν²/4 - rν g(θ)/(2π)`` with ``r g(θ) = |y| + (π - θ) x``; ``ay`` and ``t`` are
     scratch vectors of the length of ``x``.
     """
+    torch.abs(y, out=ay).clamp_min_(norm_floor(x.dtype))
+    torch.div(x, ay, out=t).atan_()                               # π/2 - θ
+    frame_fields(x, y, ay, t, t, out, nu)
+
+
+def frame_fields(x, y, ay, t, scratch, out: dict, nu: float) -> None:
+    """:func:`frame_block` given ``ay = |y|`` (floored) and ``t = atan(x/ay)``, e.g. from the
+    first stage of the step that leaves the frame (:class:`~engine.gradient_flow.planar.
+    PlanarRK4`; the same operations, so the same numbers); ``t`` is only read unless
+    ``scratch`` is ``t``."""
     k = nu / (2.0 * math.pi)
     r2 = torch.mul(x, x, out=out["loss"]).addcmul_(y, y)
     torch.sqrt(r2, out=out["magnitude"])
-    torch.abs(y, out=ay).clamp_min_(norm_floor(x.dtype))
-    torch.div(x, ay, out=t).atan_()                               # π/2 - θ
     torch.sub(0.5 * math.pi, t, out=out["angle"])
     r2.mul_(0.25).add_(0.25 * nu * nu)
-    r2.add_(t.add_(0.5 * math.pi).mul_(x).add_(ay), alpha=-k)     # - k(φ x + |y|)
+    phi_x = torch.add(t, 0.5 * math.pi, out=scratch).mul_(x).add_(ay)
+    r2.add_(phi_x, alpha=-k)                                      # - k(φ x + |y|)
 
 
 def lift_terms(plane: Plane) -> list:
@@ -107,6 +117,19 @@ class PlanarFields:
             frame_block(x, y, ay[:hi - lo], t[:hi - lo],
                         {name: a[index, dst] for name, a in self.scalars.items()}, self.nu)
             lift_block(x, y, self.terms, self.e2t[:, dst], self.w[index, dst])
+
+    def stage_writer(self, index: int, start: int):
+        """A step's frame hook (:meth:`PlanarRK4.__call__ <engine.gradient_flow.planar.
+        _Chunked.__call__>`) filling frame ``index`` of the trajectories ``start + lo:hi``
+        from the first stage of the step that leaves the state: its ``|y|`` and arctangent
+        are the frame's (#16: no second arctangent, the chunk still in the cache)."""
+        return functools.partial(self._write_stage, index, start)
+
+    def _write_stage(self, index, start, lo, hi, x, y, ay, t, scratch) -> None:
+        dst = slice(start + lo, start + hi)
+        frame_fields(x, y, ay, t, scratch,
+                     {name: a[index, dst] for name, a in self.scalars.items()}, self.nu)
+        lift_block(x, y, self.terms, self.e2t[:, dst], self.w[index, dst])
 
     def truncate(self, key) -> None:
         """Forget frames recorded after ``key`` (divergence replay)."""

@@ -13,7 +13,8 @@ from engine.gradient_flow.config import FlowConfig
 from engine.gradient_flow.model import Problem, conservation, effective_weight, split
 from engine.gradient_flow.planar import CHUNK, Plane, run_parts
 from engine.gradient_flow.planar_frames import frame_block, lift_block, lift_terms
-from engine.gradient_flow.reduced import magnitude_bounds
+from engine.gradient_flow.deferred import Deferred, DeferredField
+from engine.gradient_flow.reduced import magnitude_bound
 
 __all__ = ["FlowRecording", "build_recording", "recording_from_fields", "ACTIVE_BUDGET",
            "ACTIVE_MAX_INITS"]
@@ -50,6 +51,8 @@ class FlowRecording:
     bound_lower, bound_upper : Tensor (T, N) or None
         §1.4 comparison bounds ``r0 e^(-t/2) ≤ r ≤ ν + (r0 - ν) e^(-t/2)`` (depth 1,
         population data; for GD they are the GF bounds at ``t = kη``), else None.
+        Computed on first read (:mod:`~engine.gradient_flow.deferred`; the lab shows one
+        initialisation's band, #16).
     X, y : Tensor (n, d), (n,) or None
         Training set (finite data).
     active : Tensor (T, M, n) bool or None
@@ -75,8 +78,8 @@ class FlowRecording:
     loss: torch.Tensor
     layers: torch.Tensor
     conservation: torch.Tensor
-    bound_lower: Optional[torch.Tensor]
-    bound_upper: Optional[torch.Tensor]
+    bound_lower: Optional[torch.Tensor] = DeferredField()
+    bound_upper: Optional[torch.Tensor] = DeferredField()
     X: Optional[torch.Tensor]
     y: Optional[torch.Tensor]
     active: Optional[torch.Tensor]
@@ -237,11 +240,16 @@ def _assemble(cfg: FlowConfig, prob: Problem, t: torch.Tensor, fields: dict, n_s
         fields = dict(fields, **_data_fields(prob, None))
     lower = upper = None
     if cfg.depth == 1 and prob.X is None:
-        magnitude = fields["magnitude"]
-        lower, upper = magnitude_bounds(t.to(magnitude), magnitude[0], cfg.teacher_norm)
+        r0 = _cpu(fields["magnitude"][0]).clone()
+        t0 = _cpu(t.to(r0.dtype))
+        lower, upper = (Deferred(_bound, t0, r0, cfg.teacher_norm, side) for side in (0, 1))
     status = "completed" if diverged_step is None else f"diverged at step {diverged_step}"
     v = prob.v if plane is None else plane.v
     return FlowRecording(
-        config=cfg, teacher=_cpu(v), t=_cpu(t), bound_lower=_cpu(lower),
-        bound_upper=_cpu(upper), diverged_step=diverged_step, status=status,
+        config=cfg, teacher=_cpu(v), t=_cpu(t), bound_lower=lower, bound_upper=upper, diverged_step=diverged_step, status=status,
         n_steps=int(n_steps), **{name: _cpu(value) for name, value in fields.items()})
+
+
+def _bound(t: torch.Tensor, r0: torch.Tensor, nu: float, upper: int) -> torch.Tensor:
+    """A §1.4 comparison bound ``(T, N)`` of the initial norms ``r0`` (CPU; deferred)."""
+    return magnitude_bound(t, r0, nu, upper=bool(upper)).contiguous()

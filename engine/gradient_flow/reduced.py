@@ -13,7 +13,7 @@ import torch
 
 from engine.gradient_flow.ode import dopri5_step, error_norm, integrate_adaptive, next_step_size
 
-__all__ = ["reduced_rhs", "reduced_loss", "magnitude_bounds", "reduced_trajectory",
+__all__ = ["reduced_rhs", "reduced_loss", "magnitude_bounds", "magnitude_bound", "reduced_trajectory",
            "convergence_times"]
 
 _RHO_FLOOR = 1e-150
@@ -91,11 +91,18 @@ def magnitude_bounds(t, r0, nu):
         t, r0 = np.asarray(t, dtype=float), np.asarray(r0, dtype=float)
         decay = np.exp(-0.5 * t.reshape(t.shape + (1,) * r0.ndim))
         return r0 * decay, nu + (r0 - nu) * decay
+    return magnitude_bound(t, r0, nu, upper=False), magnitude_bound(t, r0, nu, upper=True)
+
+
+def magnitude_bound(t, r0, nu, upper: bool) -> torch.Tensor:
+    """One of the torch :func:`magnitude_bounds` (SCIENCE.md §1.4): the lower
+    ``r0 e^(-t/2)`` or the upper ``ν + (r0 - ν) e^(-t/2)``, shape ``t.shape + r0.shape``;
+    the same numbers as the pair (one ``(T, N)`` pass each)."""
     ref = t if torch.is_tensor(t) else r0
     t = torch.as_tensor(t, dtype=ref.dtype, device=ref.device)
     r0 = torch.as_tensor(r0, dtype=ref.dtype, device=ref.device)
     decay = torch.exp(-0.5 * t).reshape(tuple(t.shape) + (1,) * r0.ndim)
-    return r0 * decay, torch.mul(r0 - nu, decay).add_(nu)   # one (T, N) pass each
+    return torch.mul(r0 - nu, decay).add_(nu) if upper else r0 * decay
 
 
 def reduced_trajectory(rho0, theta0, t, depth=1, nu=1.0, rtol=1e-10):

@@ -173,6 +173,9 @@ class _Blocks:
     thread in chunks below torch's parallel grain: the threads meet once per block, not once
     per vector operation, so a loaded machine no longer stalls every operation on a
     descheduled thread (#16).  The state is a list of column slices (one without threads).
+    A chunked stepper writes into two reused buffers per slice, and fills a frame from the
+    first stage of the step after it (inside a block; the block's last frame is written
+    from the state).
     """
 
     def __init__(self, step, prob, h: float, frames: _Frames, frame_steps: list, S0):
@@ -183,6 +186,7 @@ class _Blocks:
         self.steppers = [step] + ([step.fresh() for _ in range(threads - 1)] if split else [])
         edges = np.linspace(0, S0.shape[1], len(self.steppers) + 1).astype(int)
         self.cols = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+        self.pools: dict = {}
 
     def split(self, S: torch.Tensor) -> list:
         """The state as the list of slices the steppers advance."""
@@ -192,11 +196,32 @@ class _Blocks:
         """The whole state ``(P, N)`` of a list of slices."""
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
+    def _targets(self, step, S: torch.Tensor) -> list:
+        """Two state buffers a chunked stepper writes in turn, neither of them ``S`` (the
+        block's start, kept for a replay): no fresh ``(2, N)`` tensor, and none of its
+        first-touch page faults, per step (#16)."""
+        pool = self.pools.setdefault(id(step), [])
+        if not pool:
+            pool.extend(torch.empty_like(S) for _ in range(3))
+        return [b for b in pool if b.data_ptr() != S.data_ptr()][:2]
+
     def _run(self, step, S, k: int, k_end: int, slots: dict, cols: slice, thresh: float):
+        chunked = isinstance(step, _Chunked)
+        fused = chunked and step.records_stage and hasattr(self.frames, "stage_writer")
+        targets = self._targets(step, S) if chunked else None
+        pending = None
         while k < k_end:
-            S = step(self.prob, S, self.h)
+            if not chunked:
+                S = step(self.prob, S, self.h)
+            else:                       # the first stage also fills a pending frame of S
+                hook = (None if pending is None
+                        else self.frames.stage_writer(pending, cols.start or 0))
+                S = step(self.prob, S, self.h, hook, out=targets[k % 2])
             k += 1
-            if k in slots:
+            pending = None
+            if k in slots and fused and k < k_end:
+                pending = slots[k]
+            elif k in slots:
                 self.frames.write(slots[k], S, cols)
         if len(self.cols) == 1:
             return S, _is_bad(S, self.prob.dim, thresh)
