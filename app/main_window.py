@@ -65,9 +65,8 @@ class MainWindow(QMainWindow):
             window_layout.show_loading(self, True)
 
     def load_labs(self, devices=None, first: Optional[str] = None) -> None:
-        """List every lab and build the one shown first (``first``, else the session's
-        current lab, else the first lab: its presenter, panel and presets, which imports
-        torch and its engine), restore the session's configs and wire the window;
+        """List every lab, build the one shown first (``first``, else the session's current
+        lab, else the first: this imports torch and its engine) and wire the window;
         ``devices`` replaces the device choice first. Nothing runs yet. Idempotent."""
         if self.slots:
             return
@@ -81,9 +80,8 @@ class MainWindow(QMainWindow):
         window_layout.show_loading(self, False)
 
     def start_autosave(self, path) -> None:
-        """Save the session to ``path`` (None: nowhere) from now on, and now if anything
-        changed before. The GUI start-up calls it once the autosave it read is checked
-        (``app.gui``), so a reset field never overwrites the only copy of a saved value."""
+        """Save the session to ``path`` (None: nowhere) from now on, and now if it changed
+        before: ``app.gui`` calls it once the autosave read at start-up is checked."""
         if not self.slots:
             session, _old, auto_run = self._pending
             self._pending = (session, path, auto_run)
@@ -102,18 +100,15 @@ class MainWindow(QMainWindow):
             idx = self.device_box.findData(session.device)
             if idx >= 0:
                 self.device_box.setCurrentIndex(idx)
-        if first not in LABS:
-            first = session.current_lab if session and session.current_lab in LABS \
-                else next(iter(LABS))
-        self.switch_lab(first)
+        shown = first if first in LABS else getattr(session, "current_lab", None)
+        self.switch_lab(shown if shown in LABS else next(iter(LABS)))
 
     def _install(self, name: str, slot: LabSlot) -> None:
         """Put a newly built lab in the window (view, panel, signals); say its warning."""
         window_layout.add_lab(self, name, slot)
-        if slot.warning:
+        if slot.warning:                  # said now too: a lab built later is past start-up
             self._warnings.append(slot.warning)
-            if self.current is not None:     # built after the start-up: say it now
-                self.show_message(slot.warning, name)
+            self.show_message(slot.warning, name)
 
     def _wire(self) -> None:
         self.lab_box.currentIndexChanged.connect(
