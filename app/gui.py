@@ -9,7 +9,6 @@ is checked (every lab's config class) on the loader thread too, before anything 
 from __future__ import annotations
 
 import logging
-import os
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QMessageBox
@@ -17,9 +16,6 @@ from PySide6.QtWidgets import QMessageBox
 from app.application import configure_plotting, configure_torch, create_application
 
 log = logging.getLogger(__name__)
-#: "paint" (default): the loader starts after the window's first paint; "launch": at once,
-#: racing the window for the interpreter (the benchmark compares both).
-LOADER_START_ENV = "FLOWSCOPE_LOADER_START"
 
 
 def device_choices() -> list[tuple[str, str]]:
@@ -95,10 +91,7 @@ def open_window(args):
     loader.sigChecked.connect(lambda warning: autosave_checked(win, auto, warning), queued)
     app.aboutToQuit.connect(lambda: loader.stop(wait=5.0))
     win.show()
-    if os.environ.get(LOADER_START_ENV) == "launch":
-        loader.start()
-    else:
-        after_first_paint(win, loader.start)
+    after_first_paint(win, loader.start)      # Python imports hold the interpreter: not before
     return win
 
 

@@ -8,20 +8,16 @@ A lab never built keeps its session entry as it was read, so saving a session lo
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Callable, Optional
 
+from app.registry import IMPORT_LOCK
 from app.session import restore_config
 from app.window_slots import LabSlot
 from engine.core.config import config_to_dict
 
-__all__ = ["IMPORT_LOCK", "LabSlots"]
+__all__ = ["IMPORT_LOCK", "LabSlots"]     # IMPORT_LOCK: app.registry's
 
-#: Held while a lab's modules are imported, by the GUI thread (building a slot) and by the
-#: background loader: two threads importing crossing chains of modules at once can make
-#: Python's import machinery raise ``_DeadlockError``.
-IMPORT_LOCK = threading.RLock()
 
 
 class LabSlots(Mapping):

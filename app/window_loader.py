@@ -23,7 +23,7 @@ from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, Signal
 
-from app.window_labs import IMPORT_LOCK
+from app.registry import IMPORT_LOCK
 
 __all__ = ["LabLoader", "engine_modules", "preload_torch_libraries"]
 

@@ -64,13 +64,14 @@ class Probe(QObject):
                            cpu=time.process_time())
             QTimer.singleShot(int(SETTLE * 1000), self.switch)
     def switch(self):
-        win, first, times = self.win, self.win.current, []
+        win, first, times = self.win, self.win.current, {}
         for name in [n for n in list(win.slots) if n != first] + [first]:
             t = time.perf_counter()
             win.switch_lab(name)
             win.repaint()
-            times.append(time.perf_counter() - t)
-        self.at.update(switch_max=max(times), switch_median=statistics.median(times))
+            times[name] = time.perf_counter() - t
+        self.at.update(switch_max=max(times.values()), switches=times,
+                       switch_median=statistics.median(times.values()))
         print("PROBE", json.dumps(self.at), flush=True)
         os._exit(0)
 
@@ -114,7 +115,8 @@ def export_tree(ref: str, where: Path) -> Path:
 
 
 def report(case: str, times: dict) -> None:
-    """One line per figure: first launch and warm median, baseline → now (ratio)."""
+    """One line per figure: first launch and warm median, baseline → now (ratio); then the
+    warm median of each lab's switch."""
     print(f"{case} (load average {os.getloadavg()[0]:.1f}):")
     for key, what in (("shown", "window shown"), ("loaded", "first lab loaded"),
                       ("cpu", "CPU s at loaded"), ("stall", "longest GUI stall"),
@@ -126,6 +128,12 @@ def report(case: str, times: dict) -> None:
         print(f"  {what:18s} first launch: {cold['baseline']:.2f} s → {cold['now']:.2f} s "
               f"({ratio[0]}); warm median: {warm['baseline']:.2f} s → {warm['now']:.2f} s "
               f"({ratio[1]})")
+    for name, runs in times.items():
+        labs = runs[0]["switches"]
+        each = {lab: statistics.median(r["switches"][lab] for r in runs[1:] or runs)
+                for lab in labs}
+        print(f"  switch to each lab, warm median, {name}: "
+              + ", ".join(f"{lab} {t:.2f} s" for lab, t in each.items()))
 
 
 def main(argv=None) -> int:
