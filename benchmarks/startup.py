@@ -65,6 +65,8 @@ class Probe(QObject):
             QTimer.singleShot(int(SETTLE * 1000), self.switch)
     def switch(self):
         win, first, times = self.win, self.win.current, {}
+        loader = getattr(win, "loader", None)          # trees with a background loader
+        self.at["loader_busy"] = bool(loader is not None and loader.is_running())
         for name in [n for n in list(win.slots) if n != first] + [first]:
             t = time.perf_counter()
             win.switch_lab(name)
@@ -89,14 +91,14 @@ sys.exit(main())
 FIELDS = ("shown", "loaded", "stall", "cpu", "switch_max", "switch_median")
 
 
-def launch(tree: Path, home: Path, relaunch: bool) -> dict:
+def launch(tree: Path, home: Path, relaunch: bool, settle: float = SETTLE) -> dict:
     """The probe's figures (seconds, see the module doc) of one launch of ``tree``."""
     home.mkdir(parents=True)
     if relaunch:
         (home / "autosave.json").write_text(json.dumps(AUTOSAVE), encoding="utf-8")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FLOWSCOPE_HOME": str(home),
            "PYTHONPATH": str(tree), "FLOWSCOPE_PROBE_T0": repr(time.time()),
-           "FLOWSCOPE_PROBE_SETTLE": str(SETTLE)}
+           "FLOWSCOPE_PROBE_SETTLE": str(settle)}
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=tree, env=env, timeout=300,
                          capture_output=True, text=True)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("PROBE")), None)
@@ -128,6 +130,9 @@ def report(case: str, times: dict) -> None:
         print(f"  {what:18s} first launch: {cold['baseline']:.2f} s → {cold['now']:.2f} s "
               f"({ratio[0]}); warm median: {warm['baseline']:.2f} s → {warm['now']:.2f} s "
               f"({ratio[1]})")
+    busy = sum(r.get("loader_busy", False) for r in times["now"])
+    print(f"  engines still importing in the background at the first switch: {busy} of "
+          f"{len(times['now'])} launches (now)")
     for name, runs in times.items():
         labs = runs[0]["switches"]
         each = {lab: statistics.median(r["switches"][lab] for r in runs[1:] or runs)
@@ -142,6 +147,8 @@ def main(argv=None) -> int:
                     help="commit to compare with (default: main before issue #16)")
     ap.add_argument("--launches", type=int, default=4, help="launches per tree and case")
     ap.add_argument("--quick", action="store_true", help="2 launches per tree and case")
+    ap.add_argument("--settle", type=float, default=SETTLE,
+                    help=f"seconds from the first lab loaded to the switches (default {SETTLE})")
     args = ap.parse_args(argv)
     launches = 2 if args.quick else max(1, args.launches)
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,7 +158,7 @@ def main(argv=None) -> int:
             for i in range(launches):            # interleaved: a busy machine hits both
                 for name, tree in trees.items():
                     home = Path(tmp) / f"home-{name}-{relaunch}-{i}"
-                    times[name].append(launch(tree, home, relaunch))
+                    times[name].append(launch(tree, home, relaunch, args.settle))
             report(case, times)
     return 0
 
