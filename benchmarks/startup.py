@@ -1,6 +1,6 @@
 """Start-up time of the GUI (issue #16): process start → main window shown, → the first lab
 loaded, and the time a switch to each other lab then takes, for this checkout against a
-baseline commit measured in the same run.
+baseline commit (or several) measured in the same run.
 
 Each launch runs ``main.py`` (no arguments: the GUI) in a fresh process under
 ``QT_QPA_PLATFORM=offscreen``, in two cases: a first launch ever (empty user folder) and a
@@ -16,7 +16,8 @@ The first launch of each tree is the cold(er) file cache; the median of the othe
 
 Run::
 
-    .venv/bin/python benchmarks/startup.py [--baseline cd10058] [--launches 4] [--quick]
+    .venv/bin/python benchmarks/startup.py [--baseline REF ...] [--launches 4] [--quick]
+        [--settle 2]
 """
 from __future__ import annotations
 
@@ -109,6 +110,7 @@ def launch(tree: Path, home: Path, relaunch: bool, settle: float = SETTLE) -> di
 
 def export_tree(ref: str, where: Path) -> Path:
     """The files of commit ``ref`` of this repository under ``where``."""
+    where.mkdir(parents=True)
     archive = where / "base.tar"
     subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), ref], check=True)
     with tarfile.open(archive) as tar:
@@ -117,19 +119,19 @@ def export_tree(ref: str, where: Path) -> Path:
 
 
 def report(case: str, times: dict) -> None:
-    """One line per figure: first launch and warm median, baseline → now (ratio); then the
-    warm median of each lab's switch."""
-    print(f"{case} (load average {os.getloadavg()[0]:.1f}):")
+    """One line per figure: each tree's first launch / warm median, the last tree ("now")
+    last, with the ratio of every other tree's warm median to its own; then the warm median
+    of each lab's switch per tree."""
+    print(f"{case} (load average {os.getloadavg()[0]:.1f}; first launch / warm median):")
     for key, what in (("shown", "window shown"), ("loaded", "first lab loaded"),
                       ("cpu", "CPU s at loaded"), ("stall", "longest GUI stall"),
                       ("switch_median", "lab switch median"), ("switch_max", "lab switch max")):
         cold = {n: t[0][key] for n, t in times.items()}
         warm = {n: statistics.median(x[key] for x in t[1:] or t) for n, t in times.items()}
-        ratio = [f"{cold['baseline'] / max(cold['now'], 1e-9):.2f}×",
-                 f"{warm['baseline'] / max(warm['now'], 1e-9):.2f}×"]
-        print(f"  {what:18s} first launch: {cold['baseline']:.2f} s → {cold['now']:.2f} s "
-              f"({ratio[0]}); warm median: {warm['baseline']:.2f} s → {warm['now']:.2f} s "
-              f"({ratio[1]})")
+        cells = [f"{n} {cold[n]:.2f} / {warm[n]:.2f} s"
+                 + ("" if n == "now" else f" ({warm[n] / max(warm['now'], 1e-9):.2f}×)")
+                 for n in times]
+        print(f"  {what:18s} " + " → ".join(cells))
     busy = sum(r.get("loader_busy", False) for r in times["now"])
     print(f"  engines still importing in the background at the first switch: {busy} of "
           f"{len(times['now'])} launches (now)")
@@ -143,8 +145,10 @@ def report(case: str, times: dict) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--baseline", default="cd10058",
-                    help="commit to compare with (default: main before issue #16)")
+    ap.add_argument("--baseline", action="append",
+                    help="commit to compare with, repeatable (default: cd10058, main before "
+                         "issue #16, and cbdbded, the window-first start-up before the lazy "
+                         "labs)")
     ap.add_argument("--launches", type=int, default=4, help="launches per tree and case")
     ap.add_argument("--quick", action="store_true", help="2 launches per tree and case")
     ap.add_argument("--settle", type=float, default=SETTLE,
@@ -152,7 +156,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     launches = 2 if args.quick else max(1, args.launches)
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {"baseline": export_tree(args.baseline, Path(tmp)), "now": ROOT}
+        refs = args.baseline or ["cd10058", "cbdbded"]
+        trees = {ref: export_tree(ref, Path(tmp) / ref) for ref in refs}
+        trees["now"] = ROOT
         for case, relaunch in (("first launch ever", False), ("relaunch with an autosave", True)):
             times = {name: [] for name in trees}
             for i in range(launches):            # interleaved: a busy machine hits both
