@@ -2,8 +2,10 @@
 engines load on a background thread; the real start-up path loads the first lab and runs
 its preset, and checks the autosave before anything overwrites it."""
 import json
+import subprocess
 import sys
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,6 +16,8 @@ from app.main_window import MainWindow
 from app.registry import LABS
 from app.session import Session
 from app.window_loader import LabLoader, engine_modules
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _session(current: str, labs: dict) -> Session:
@@ -143,3 +147,15 @@ def test_start_up_checks_the_autosave_before_saving_over_it(start_up, qtbot, tmp
     win.runner.cancel()
     win.switch_lab("regions")
     assert win.slot.panel.config().n_points != 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux library names")
+def test_torch_libraries_preload_without_importing_torch_and_torch_then_works():
+    code = ("import sys; from app.window_loader import preload_torch_libraries\n"
+            "preload_torch_libraries().join()\n"
+            "maps = open('/proc/self/maps').read()\n"
+            "print('torch' in sys.modules, 'libtorch_cpu.so' in maps)\n"
+            "import torch; print(float(torch.arange(4.0).sum()))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True, timeout=120).stdout.split()
+    assert out == ["False", "True", "6.0"]
