@@ -75,6 +75,7 @@ def open_window(args):
     (:class:`app.window_loader.LabLoader`, then :func:`start_labs`); returns the window,
     whose ``loader`` attribute is the loader. The caller runs the event loop."""
     from app.window_loader import LabLoader, preload_torch_libraries
+    from app.window_prebuild import IdlePrebuild
     preload_torch_libraries()                       # beside the window, lock released
     app = create_application(plotting=False)        # pyqtgraph loads behind the window
     from app.main_window import MainWindow
@@ -86,9 +87,11 @@ def open_window(args):
                      session_path=session_path, settings=app_settings(), defer_labs=True)
     loader = win.loader = LabLoader(LABS, first_lab(session, args),
                                     check=(lambda: autosave_check(auto)) if check else None)
+    win.prebuild = IdlePrebuild(win)       # the other labs' widgets, while the person is idle
     queued = Qt.ConnectionType.QueuedConnection      # emitted on the loader thread
     loader.sigReady.connect(lambda _name: start_labs(win, args, warnings), queued)
     loader.sigChecked.connect(lambda warning: autosave_checked(win, auto, warning), queued)
+    loader.sigDone.connect(lambda _seconds: win.prebuild.start(), queued)
     app.aboutToQuit.connect(lambda: loader.stop(wait=5.0))
     win.show()
     after_first_paint(win, loader.start)      # Python imports hold the interpreter: not before

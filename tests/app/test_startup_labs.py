@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QMessageBox
 
 import app.gui as gui
@@ -127,8 +128,9 @@ def test_start_up_loads_the_first_lab_and_runs_its_preset(start_up, qtbot):
     qtbot.waitUntil(lambda: bool(win.slots) and win.slot.has_result, timeout=90_000)
     assert win.current == "gradient-flow" and win.slot.preset == "support-vectors"
     assert win.slot.panel.config().data == "finite" and win.slot.presenter.frame_count() > 1
-    assert list(win.slots.built()) == ["gradient-flow"] and not shown
+    assert next(iter(win.slots.built())) == "gradient-flow" and not shown
     assert win.autosaver is not None                  # no autosave was read: nothing to check
+    qtbot.waitUntil(lambda: win.prebuild.is_active(), timeout=60_000)   # the others, idle
 
 
 def test_start_up_checks_the_autosave_before_saving_over_it(start_up, qtbot, tmp_path):
@@ -159,3 +161,20 @@ def test_torch_libraries_preload_without_importing_torch_and_torch_then_works():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True, timeout=120).stdout.split()
     assert out == ["False", "True", "6.0"]
+
+
+def test_idle_prebuild_waits_for_a_pause_in_input_then_builds_labs_in_order(window, qtbot):
+    from app.window_prebuild import IdlePrebuild
+    win = window(None)
+    win.show()
+    prebuild = IdlePrebuild(win, idle_s=0.4, tick_ms=20)
+    prebuild.start()
+    for step in range(12):               # a person moving the mouse: nothing is built
+        qtbot.mouseMove(win.views, QPoint(20 + 7 * step, 40 + 3 * step))
+        qtbot.wait(50)
+        assert list(win.slots.built()) == ["gradient-flow"]
+    qtbot.waitUntil(lambda: len(win.slots.built()) >= 2, timeout=60_000)
+    assert list(win.slots.built())[:2] == list(LABS)[:2] and win.current == "gradient-flow"
+    assert win.views.currentWidget() is win.slot.presenter.view      # built, not shown
+    win.close()                                                      # closed: it stops
+    qtbot.waitUntil(lambda: not prebuild.is_active(), timeout=10_000)
