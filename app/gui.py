@@ -74,9 +74,8 @@ def open_window(args):
     """Create the application and the shown window, and start loading the labs behind it
     (:class:`app.window_loader.LabLoader`, then :func:`start_labs`); returns the window,
     whose ``loader`` attribute is the loader. The caller runs the event loop."""
-    from app.window_loader import LabLoader, preload_torch_libraries
+    from app.window_loader import LabLoader
     from app.window_prebuild import IdlePrebuild
-    preload_torch_libraries()                       # beside the window, lock released
     app = create_application(plotting=False)        # pyqtgraph loads behind the window
     from app.main_window import MainWindow
     from app.registry import LABS

@@ -33,22 +33,18 @@ PROCEED_TIMEOUT = 30.0    # seconds the loader waits for proceed() after sigRead
 TORCH_LIBRARIES = ("libc10.so", "libtorch_cpu.so")
 
 
-def preload_torch_libraries() -> threading.Thread:
-    """Start loading torch's shared libraries on a thread; returns the thread.
+def preload_torch_libraries() -> None:
+    """Load torch's largest shared libraries without importing torch (the loader thread
+    calls it before ``import torch``).
 
     Loading ``libtorch_cpu`` (≈ 0.5 s: mapping it and running its static initialisers) is
     most of ``import torch._C``, and an extension-module import holds the interpreter lock
     all that time: the GUI thread would freeze. ``ctypes`` loads a library with the lock
-    released, so this runs beside the window's own start-up; ``import torch`` later finds
-    the libraries loaded (same files, ``RTLD_LOCAL``: no symbol is made global). Any failure
-    only means torch loads them itself.
+    released; ``import torch`` then finds the libraries loaded (same files, ``RTLD_LOCAL``:
+    no symbol is made global). Any failure only means torch loads them itself. Started
+    before the window's first paint it would slow the window down on a busy machine, which
+    is why the loader, not the launch, calls it.
     """
-    thread = threading.Thread(target=_preload, name="flowscope-torch-preload", daemon=True)
-    thread.start()
-    return thread
-
-
-def _preload() -> None:
     if not sys.platform.startswith("linux") or "torch" in sys.modules:
         return
     try:
@@ -121,6 +117,7 @@ class LabLoader(QObject):
 
     def _load(self) -> None:
         start = time.perf_counter()
+        preload_torch_libraries()
         self._import(["torch"] + engine_modules(self._specs[self._first]))
         self._emit(self.sigReady, self._first)
         self._proceed.wait(PROCEED_TIMEOUT)

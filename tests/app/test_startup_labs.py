@@ -154,7 +154,7 @@ def test_start_up_checks_the_autosave_before_saving_over_it(start_up, qtbot, tmp
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux library names")
 def test_torch_libraries_preload_without_importing_torch_and_torch_then_works():
     code = ("import sys; from app.window_loader import preload_torch_libraries\n"
-            "preload_torch_libraries().join()\n"
+            "preload_torch_libraries()\n"
             "maps = open('/proc/self/maps').read()\n"
             "print('torch' in sys.modules, 'libtorch_cpu.so' in maps)\n"
             "import torch; print(float(torch.arange(4.0).sum()))")
