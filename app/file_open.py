@@ -52,7 +52,8 @@ def _lab_with(win, method: str, prefer_current: bool = True) -> Optional[str]:
     if prefer_current and win.current in names:
         names.remove(win.current)
         names.insert(0, win.current)
-    return next((n for n in names if callable(getattr(win.slots[n].presenter, method, None))),
+    from app.registry import LABS       # the presenter classes: no lab is built to ask
+    return next((n for n in names if callable(getattr(LABS[n].load_presenter(), method, None))),
                 None)
 
 

@@ -14,6 +14,7 @@ from app.registry import LABS
 from app.run_progress import RunClock, progress_text
 from app.runner import Runner
 from app.session import Autosaver, Session, restore_config
+from app.window_labs import LabSlots
 from app.window_layout import RUN_HINT
 from app.window_slots import LabSlot
 from engine.core.config import config_from_dict, config_to_dict
@@ -30,6 +31,8 @@ class MainWindow(QMainWindow):
 
     With ``defer_labs`` the window is only the shell ("Loading the labs…"): it can show before
     torch and the engine are imported, and :meth:`load_labs` builds the labs later (issue #16).
+    A lab is built when first shown or asked for (``slots[name]``, see
+    :class:`app.window_labs.LabSlots`); until then its session entry is kept as it was.
     """
 
     def __init__(self, session: Optional[Session] = None, autosave_path=None,
@@ -46,10 +49,11 @@ class MainWindow(QMainWindow):
         self.runner = Runner(self)
         self.clock = RunClock(PROGRESS_SECONDS)
         self.running_tag: Optional[str] = None
-        self.slots: dict[str, LabSlot] = {}
+        self.slots: LabSlots = LabSlots()
         self.current: Optional[str] = None
         self._warnings: list[str] = []
         self.autosaver: Optional[Autosaver] = None
+        self._unsaved = False          # changed before the autosaver started
         self._pending = (session, autosave_path, auto_run)
         window_layout.build(self, devices or [("cpu", "CPU")])
         if not defer_labs:
@@ -60,39 +64,51 @@ class MainWindow(QMainWindow):
         if defer_labs:
             window_layout.show_loading(self, True)
 
-    def load_labs(self, devices=None) -> None:
-        """Build every lab (presenter, panel, presets: this imports torch and the engine),
-        restore the session's configs and wire them; ``devices`` replaces the device choice
-        first. Nothing runs yet. Idempotent."""
+    def load_labs(self, devices=None, first: Optional[str] = None) -> None:
+        """List every lab, build the one shown first (``first``, else the session's current
+        lab, else the first: this imports torch and its engine) and wire the window;
+        ``devices`` replaces the device choice first. Nothing runs yet. Idempotent."""
         if self.slots:
             return
         session, autosave_path, auto_run = self._pending
         if devices:
             window_layout.set_devices(self, devices)
-        self._restore(session)         # auto-run is still off here: nothing runs yet
-        window_layout.fit_dock_width(self)
+        self._restore(session, first)     # auto-run is still off here: nothing runs yet
         self.auto_run.setChecked(auto_run)
-        self.autosaver = Autosaver(self.session, autosave_path) if autosave_path else None
+        self.start_autosave(autosave_path)
         self._wire()
         window_layout.show_loading(self, False)
 
+    def start_autosave(self, path) -> None:
+        """Save the session to ``path`` (None: nowhere) from now on, and now if it changed
+        before: ``app.gui`` calls it once the autosave read at start-up is checked."""
+        if not self.slots:
+            session, _old, auto_run = self._pending
+            self._pending = (session, path, auto_run)
+        elif self.autosaver is None and path is not None:
+            self.autosaver = Autosaver(self.session, path)
+            if self._unsaved:
+                self.autosaver.mark_dirty()
+
     # -- construction ----------------------------------------------------------------------
-    def _restore(self, session: Optional[Session]) -> None:
+    def _restore(self, session: Optional[Session], first: Optional[str]) -> None:
         saved = session.labs if session and isinstance(session.labs, dict) else {}
+        self.slots = LabSlots(LABS, saved, self._install)
         for name, spec in LABS.items():
-            slot = self.slots[name] = LabSlot(spec, saved.get(name, {}))
-            slot.presenter.setParent(self)   # deleted with the window: its signals' lambdas
-                                             # hold the window (a cycle gc cannot see)
-            self._warnings += [slot.warning] if slot.warning else []
-            self.views.addWidget(slot.presenter.view)
-            self.panels.addWidget(slot.panel)
             self.lab_box.addItem(spec.title, name)
         if session and session.device:
             idx = self.device_box.findData(session.device)
             if idx >= 0:
                 self.device_box.setCurrentIndex(idx)
-        first = session.current_lab if session and session.current_lab in LABS else next(iter(LABS))
-        self.switch_lab(first)
+        shown = first if first in LABS else getattr(session, "current_lab", None)
+        self.switch_lab(shown if shown in LABS else next(iter(LABS)))
+
+    def _install(self, name: str, slot: LabSlot) -> None:
+        """Put a newly built lab in the window (view, panel, signals); say its warning."""
+        window_layout.add_lab(self, name, slot)
+        if slot.warning:                  # said now too: a lab built later is past start-up
+            self._warnings.append(slot.warning)
+            self.show_message(slot.warning, name)
 
     def _wire(self) -> None:
         self.lab_box.currentIndexChanged.connect(
@@ -102,12 +118,6 @@ class MainWindow(QMainWindow):
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.runner.cancel)
         self.device_box.currentIndexChanged.connect(self._device_changed)
-        for name, slot in self.slots.items():
-            slot.panel.sigConfigChanged.connect(self._config_changed)
-            slot.panel.sigInvalid.connect(lambda text, n=name: self.show_message(text, n))
-            slot.presenter.sigMessage.connect(lambda text, n=name: self.show_message(text, n))
-            slot.presenter.sigConfigEdit.connect(
-                lambda changes, n=name: self.edit_config(changes, n))
         self.playback.sigFrameChanged.connect(self._frame_changed)
         self.runner.sigStarted.connect(self._run_started)
         self.runner.sigProgress.connect(self._run_progress)
@@ -126,15 +136,15 @@ class MainWindow(QMainWindow):
         return self.device_box.currentData() or "cpu"
 
     def session(self) -> Session:
-        """Every lab's config and preset, the current lab and device (seeds are config fields)."""
-        labs = {name: {"config": config_to_dict(s.panel.config()), "preset": s.preset}
-                for name, s in self.slots.items()}
+        """Every lab's config and preset, the current lab and device (seeds are config fields);
+        a lab not built yet keeps the entry it was restored from."""
+        labs = {name: entry for name in self.slots if (entry := self.slots.entry(name))}
         return Session(current_lab=self.current, device=self.device, labs=labs)
 
     def load_session(self, session: Session) -> list[str]:
         """Put a session's configs in the panels and run; returns the warnings (fields reset
         to defaults), which are also logged and shown in the status bar."""
-        warnings = [slot.load(session.labs.get(name, {})) for name, slot in self.slots.items()]
+        warnings = [self.slots.load(name, session.labs.get(name, {})) for name in self.slots]
         warnings = [w for w in warnings if w]
         self.switch_lab(session.current_lab if session.current_lab in self.slots else self.current,
                         run_if_empty=False)
@@ -151,6 +161,8 @@ class MainWindow(QMainWindow):
     def _mark_dirty(self) -> None:
         if getattr(self, "autosaver", None) is not None:
             self.autosaver.mark_dirty()
+        else:
+            self._unsaved = True
 
     # -- lab switching and presets ---------------------------------------------------------
     def switch_lab(self, name: str, run_if_empty: bool = True) -> None:
@@ -383,5 +395,5 @@ class MainWindow(QMainWindow):
         if getattr(self, "autosaver", None) is not None:
             self.autosaver.mark_dirty()
             self.autosaver.flush()
-        for slot in self.slots.values():
+        for slot in self.slots.built().values():
             slot.presenter.shutdown()

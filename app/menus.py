@@ -212,7 +212,7 @@ def toggle_presentation(win) -> None:
     scale = presentation_scale(screen.geometry().height())
     set_app_font_scale(on, scale)
     win.setFont(QApplication.font())
-    for slot in win.slots.values():
+    for slot in win.slots.built().values():     # a lab built later: window_layout
         scale_plot_fonts(slot.presenter.svg_plots().values(), on, scale)
         slot.presenter.set_presentation(on)
     if on:

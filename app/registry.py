@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
 import resources
 
 PRESET_DIR = resources.path("presets")
+#: Held while a lab's modules are imported: by the GUI thread and by the background loader
+#: (``app.window_loader``); two threads importing crossing chains of modules at once can make
+#: Python's import machinery raise ``_DeadlockError``.
+IMPORT_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ class LabSpec:
 
 def _resolve(path: str):
     module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    with IMPORT_LOCK:
+        return getattr(importlib.import_module(module), attr)
 
 
 LABS: dict[str, LabSpec] = {

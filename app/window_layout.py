@@ -107,7 +107,8 @@ def set_devices(win, devices) -> None:
 
 def show_loading(win, loading: bool) -> None:
     """While the labs load: "Loading the labs…" in the view area and the status bar, the
-    side panel and menus disabled (nothing to run yet)."""
+    side panel and the menu entries that need a lab disabled (nothing to run yet); the
+    menus still open, and Quit, View and Help work."""
     if loading:
         win.loading_label = QLabel(LOADING)
         win.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -120,7 +121,46 @@ def show_loading(win, loading: bool) -> None:
     if loading:
         win.run_hint.hide()
     win.side_dock.widget().setEnabled(not loading)
-    win.menuBar().setEnabled(not loading)
+    for action in lab_actions(win):
+        action.setEnabled(not loading)
+
+
+def lab_actions(win) -> list:
+    """The menu entries that act on a lab: every File and Run entry but Quit."""
+    found = []
+    for top in win.menuBar().actions():
+        menu = top.menu()
+        if menu is not None and menu.title().replace("&", "") in ("File", "Run"):
+            found += [a for a in menu.actions()
+                      if not a.isSeparator() and a.text().replace("&", "") != "Quit"]
+    return found
+
+
+def add_lab(win, name: str, slot) -> None:
+    """Put a newly built lab (``app.window_slots.LabSlot``) in ``win``: its view and panel,
+    its signals wired to the window, presentation mode's fonts when that is on."""
+    slot.presenter.setParent(win)     # deleted with the window: its signals' lambdas
+                                      # hold the window (a cycle gc cannot see)
+    win.views.addWidget(slot.presenter.view)
+    win.panels.addWidget(slot.panel)
+    fit_dock_width(win)
+    slot.panel.sigConfigChanged.connect(win._config_changed)
+    slot.panel.sigInvalid.connect(lambda text: win.show_message(text, name))
+    slot.presenter.sigMessage.connect(lambda text: win.show_message(text, name))
+    slot.presenter.sigConfigEdit.connect(lambda changes: win.edit_config(changes, name))
+    present_new_lab(win, slot)
+
+
+def present_new_lab(win, slot) -> None:
+    """A lab built while presentation mode is on gets its larger fonts too."""
+    action = getattr(win, "presentation_action", None)
+    if action is None or not action.isChecked():
+        return
+    from app.presentation import presentation_scale, scale_plot_fonts
+    screen = win.screen()
+    scale = presentation_scale(screen.geometry().height()) if screen is not None else 1.5
+    scale_plot_fonts(slot.presenter.svg_plots().values(), True, scale)
+    slot.presenter.set_presentation(True)
 
 
 def fit_dock_width(win, most: int = 400) -> None:
