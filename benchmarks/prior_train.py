@@ -62,15 +62,18 @@ def reference_steps(cfg: TrainConfig, brain: torch.Tensor):
         yield
 
 
-def seconds_per_step(steps, count: int) -> float:
-    """Median wall time of ``count`` steps of an iterator after one warm-up step."""
+def seconds_per_step(steps, count: int) -> tuple[float, float]:
+    """Median process-CPU seconds and median wall seconds of ``count`` steps of an iterator
+    after one warm-up step (CPU seconds: all threads of this process together; they hardly
+    move with the machine's load, wall seconds do)."""
     next(steps)
-    times = []
+    cpu, wall = [], []
     for _ in range(count):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         next(steps)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    return statistics.median(cpu), statistics.median(wall)
 
 
 #: Profiler op-name fragments → kind of work (first match wins; the rest is "other").
@@ -129,11 +132,13 @@ def main(argv=None) -> int:
             fp32.append(seconds_per_step(train_prior_iter(replace(cfg, precision="float32"),
                                                           "cpu", brain), args.steps))
             auto.append(seconds_per_step(train_prior_iter(cfg, "cpu", brain), args.steps))
-        o, f, a = min(old), min(fp32), min(auto)
-        print(f"{threads} thread(s): former step {o:.3f} s; now float32 {f:.3f} s "
+        o, f, a = (min(c for c, _ in runs) for runs in (old, fp32, auto))
+        ow, fw, aw = (min(w for _, w in runs) for runs in (old, fp32, auto))
+        print(f"{threads} thread(s), CPU s/step: former step {o:.3f} s; now float32 {f:.3f} s "
               f"({o / f:.2f}×); now precision=auto {a:.3f} s ({o / a:.2f}×, bf16 "
-              f"{'on' if uses_bf16(cfg, 'cpu') else 'off: no native bf16 on this CPU'})",
-              flush=True)
+              f"{'on' if uses_bf16(cfg, 'cpu') else 'off: no native bf16 on this CPU'})\n"
+              f"{'':13s}wall s/step: former {ow:.3f} s; float32 {fw:.3f} s ({ow / fw:.2f}×); "
+              f"auto {aw:.3f} s ({ow / aw:.2f}×)   [{_load()}]", flush=True)
         if args.profile:
             kinds = profile_step(cfg, brain)
             total = sum(v for k, v in kinds.items() if not k.startswith("data"))
