@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from engine.sampling.schedule import Schedule  # noqa: E402
 from engine.slice_prior.data import SliceSource  # noqa: E402
+from engine.slice_prior.evaluate import held_out_slices, validation_loss  # noqa: E402
 from engine.slice_prior.train import (TrainConfig, _loss, train_prior_iter,  # noqa: E402
                                       uses_bf16)
 from engine.slice_prior.unet import SliceUNet, UNetConfig  # noqa: E402
@@ -105,6 +106,68 @@ def profile_step(cfg: TrainConfig, brain: torch.Tensor, steps: int = 2) -> dict:
     kinds["data generation (timed alone; inside the rows above)"] = seconds
     return kinds
 
+#: Largest relative difference of the losses of ``precision="auto"`` from float32's allowed by
+#: :func:`precision_check` (seed-to-seed spread of these losses is larger, ~2–10 %).
+LOSS_TOLERANCE = 0.03
+
+
+def _train(cfg: TrainConfig, brain) -> dict:
+    it = train_prior_iter(cfg, "cpu", brain)
+    while True:
+        try:
+            next(it)
+        except StopIteration as stop:
+            return stop.value
+
+
+def precision_check(steps: int, brain) -> bool:
+    """``steps`` steps at the dialog's defaults from seed 0 in float32 and with the default
+    precision: the training loss (mean of the last quarter) and the held-out validation loss
+    (:func:`~engine.slice_prior.evaluate.validation_loss` of the EMA network, the one saved)
+    agree within :data:`LOSS_TOLERANCE`; the default prior, saved and loaded with
+    ``weights_only=True``, gives a finite DDS reconstruction of a Shepp–Logan volume."""
+    import tempfile
+    from engine.imaging import Radon, psnr, shepp_logan_3d
+    from engine.recon import diffusion_reconstruct
+    from engine.slice_prior import load_slice_prior, save_prior
+    clean = held_out_slices(DIALOG_CPU["size"], brain)
+    losses, states = {}, {}
+    for precision in ("float32", "auto"):
+        cfg = TrainConfig(steps=steps, precision=precision, **DIALOG_CPU)
+        states[precision] = state = _train(cfg, brain)
+        curve = [loss for _, loss in state["curve"]]
+        quarter = curve[-max(1, len(curve) // 4):]
+        losses[precision] = (sum(quarter) / len(quarter), validation_loss(state["ema"], clean))
+    rel = [abs(a - f) / f for a, f in zip(losses["auto"], losses["float32"])]
+    ok = max(rel) <= LOSS_TOLERANCE
+    print(f"precision check, {steps} steps from seed 0 (dialog defaults): train loss float32 "
+          f"{losses['float32'][0]:.4f}, auto {losses['auto'][0]:.4f} ({100 * rel[0]:.2f} %); "
+          f"validation loss float32 {losses['float32'][1]:.4f}, auto {losses['auto'][1]:.4f} "
+          f"({100 * rel[1]:.2f} %); tolerance {100 * LOSS_TOLERANCE:.0f} %: "
+          f"{'PASS' if ok else 'FAIL'}", flush=True)
+    n = DIALOG_CPU["size"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_prior(Path(tmp) / f"check_{n}.pt", states["auto"]["ema"], n, {"steps": steps})
+        torch.load(path, weights_only=True)
+        prior = load_slice_prior(n, path=path)
+    truth = shepp_logan_3d((2, n, n))
+    radon = Radon(n, torch.linspace(0, 180, 31)[:-1])
+    recon = diffusion_reconstruct("dds", prior, radon, radon.forward(truth), n_steps=10, seed=0)
+    finite = bool(torch.isfinite(recon).all())
+    print(f"  default-precision prior saved, loaded with weights_only=True: DDS reconstruction "
+          f"(10 steps, 30 views) finite: {finite}, PSNR {psnr(recon, truth, 1.0):.1f} dB",
+          flush=True)
+    return ok and finite
+
+
+def _demo_brain():
+    """The demo MNI brain scaled to [0, 1] when it is installed, else None (phantoms only)."""
+    try:
+        from engine.imaging.volume_io import demo_volume
+        return demo_volume("brain").data.float()
+    except (FileNotFoundError, ImportError):
+        return None
+
 
 def _load() -> str:
     try:
@@ -120,6 +183,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=4, help="timed steps per round")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--profile", action="store_true", help="where a float32 step's time goes")
+    ap.add_argument("--check-steps", type=int, default=60, help="steps of the precision "
+                    "check (0: skip it)")
     args = ap.parse_args(argv)
     print(_load(), flush=True)
     brain = torch.rand(96, 128, 128, generator=torch.Generator().manual_seed(0))
@@ -145,8 +210,12 @@ def main(argv=None) -> int:
             print(f"  float32 step, {threads} thread(s), profiled {total:.3f} s (self CPU):")
             for kind, sec in sorted(kinds.items(), key=lambda kv: -kv[1]):
                 print(f"    {kind:32s} {sec:7.3f} s  {100 * sec / total:5.1f} %")
+    ok = True
+    if args.check_steps:
+        torch.set_num_threads(max(args.threads))
+        ok = precision_check(args.check_steps, _demo_brain())
     print(_load(), flush=True)
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
