@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import multiprocessing
 import os
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,6 +63,19 @@ def reference_steps(cfg: TrainConfig, brain: torch.Tensor):
                 pe.lerp_(p, 1.0 - (cfg.ema if step > cfg.warmup else 0.0))
         float(loss.detach())
         yield
+
+
+def _timing_inputs() -> tuple[torch.Tensor, TrainConfig]:
+    """The seeded stand-in volume and the dialog's CPU configuration timed."""
+    brain = torch.rand(96, 128, 128, generator=torch.Generator().manual_seed(0))
+    return brain, TrainConfig(steps=10_000, **DIALOG_CPU)
+
+
+def former_seconds_per_step(threads: int, count: int) -> tuple[float, float]:
+    """:func:`seconds_per_step` of :func:`reference_steps` (run in the child process)."""
+    torch.set_num_threads(threads)
+    brain, cfg = _timing_inputs()
+    return seconds_per_step(reference_steps(cfg, brain), count)
 
 
 def seconds_per_step(steps, count: int) -> tuple[float, float]:
@@ -187,13 +202,15 @@ def main(argv=None) -> int:
                     "check (0: skip it)")
     args = ap.parse_args(argv)
     print(_load(), flush=True)
-    brain = torch.rand(96, 128, 128, generator=torch.Generator().manual_seed(0))
-    cfg = TrainConfig(steps=10_000, **DIALOG_CPU)
+    # The former step runs in a child process with glibc's allocator defaults, as before
+    # issue #16: train_prior_iter's keep_freed_memory() is process-wide and cannot be undone.
+    former = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    brain, cfg = _timing_inputs()
     for threads in args.threads:
         torch.set_num_threads(threads)
         old, fp32, auto = [], [], []
         for _ in range(args.rounds):            # interleaved: a busy machine hits all alike
-            old.append(seconds_per_step(reference_steps(cfg, brain), args.steps))
+            old.append(former.submit(former_seconds_per_step, threads, args.steps).result())
             fp32.append(seconds_per_step(train_prior_iter(replace(cfg, precision="float32"),
                                                           "cpu", brain), args.steps))
             auto.append(seconds_per_step(train_prior_iter(cfg, "cpu", brain), args.steps))
@@ -210,6 +227,7 @@ def main(argv=None) -> int:
             print(f"  float32 step, {threads} thread(s), profiled {total:.3f} s (self CPU):")
             for kind, sec in sorted(kinds.items(), key=lambda kv: -kv[1]):
                 print(f"    {kind:32s} {sec:7.3f} s  {100 * sec / total:5.1f} %")
+    former.shutdown()
     ok = True
     if args.check_steps:
         torch.set_num_threads(max(args.threads))
