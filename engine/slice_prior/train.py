@@ -6,8 +6,11 @@ linear warm-up, an exponential moving average (EMA) of the weights (the EMA is w
 bfloat16 autocast on CUDA and on CPUs with native bfloat16 arithmetic (AMX or AVX512-BF16;
 ``precision="float32"`` turns it off, as on other CPUs). On every device the network runs
 channels-last (NHWC: faster oneDNN convolutions) and the optimiser, gradient clipping and EMA
-update use the multi-tensor ``foreach`` kernels; ``benchmarks/prior_train.py`` times the step
-against the former one (issue #16). :func:`train_prior_iter` is a progress generator (cancel by
+update use the multi-tensor ``foreach`` kernels; on the CPU, GroupNorm's backward avoids ATen's
+slow channels-last bfloat16 kernel (:mod:`~engine.slice_prior.group_norm`) and freed memory
+stays in the heap (:func:`keep_freed_memory`). ``benchmarks/prior_train.py`` times the step
+against the former one and checks that the default precision trains as well as float32
+(issue #16). :func:`train_prior_iter` is a progress generator (cancel by
 stopping it; resume from the state it returns or was given — the state carries the data
 stream's generator state, so a resumed run on the CPU repeats an uninterrupted one exactly;
 :mod:`~engine.slice_prior.checkpoint` writes it to disk). :func:`load_training_volume` makes any
@@ -45,7 +48,7 @@ from engine.slice_prior.prior import save_prior
 from engine.slice_prior.unet import SliceUNet, UNetConfig
 
 __all__ = ["TrainConfig", "MIXES", "PRECISIONS", "uses_bf16", "cpu_has_native_bf16",
-           "new_state", "train_prior_iter", "card_for", "load_training_volume", "main"]
+           "keep_freed_memory", "new_state", "train_prior_iter", "card_for", "load_training_volume", "main"]
 
 #: Arithmetic of the network's forward pass (the loss, optimiser and EMA stay float32).
 PRECISIONS = ("auto", "float32")

@@ -83,9 +83,10 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(_normed(self.norm1, x)))
-        h = h + self.emb(e)[:, :, None, None].to(h.dtype)
+        h += self.emb(e)[:, :, None, None].to(h.dtype)      # in place: a convolution's output
         h = self.conv2(F.silu(_normed(self.norm2, h)))
-        return self.skip(x) + h
+        h += self.skip(x)
+        return h
 
 
 class SliceUNet(nn.Module):
