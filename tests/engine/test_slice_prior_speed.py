@@ -88,3 +88,13 @@ def test_default_precision_trains_as_well_as_float32_and_its_prior_reconstructs(
     recon = diffusion_reconstruct("dds", prior, radon, radon.forward(shepp_logan_3d((2, 16, 16))),
                                   n_steps=5, seed=0)
     assert recon.shape == (2, 16, 16) and bool(torch.isfinite(recon).all())
+
+
+def test_keep_freed_memory_applies_on_glibc_only_once():
+    import platform
+    import sys
+
+    from engine.slice_prior.train import keep_freed_memory
+    expected = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert keep_freed_memory() is expected
+    assert keep_freed_memory() is expected and keep_freed_memory.cache_info().hits >= 1
