@@ -48,7 +48,8 @@ from engine.slice_prior.prior import save_prior
 from engine.slice_prior.unet import SliceUNet, UNetConfig
 
 __all__ = ["TrainConfig", "MIXES", "PRECISIONS", "uses_bf16", "cpu_has_native_bf16",
-           "keep_freed_memory", "new_state", "train_prior_iter", "card_for", "load_training_volume", "main"]
+           "keep_freed_memory", "new_state", "train_prior_iter", "card_for",
+           "load_training_volume", "main"]
 
 #: Arithmetic of the network's forward pass (the loss, optimiser and EMA stay float32).
 PRECISIONS = ("auto", "float32")

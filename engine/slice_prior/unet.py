@@ -83,10 +83,9 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(_normed(self.norm1, x)))
-        h += self.emb(e)[:, :, None, None].to(h.dtype)      # in place: a convolution's output
+        h = h + self.emb(e)[:, :, None, None].to(h.dtype)
         h = self.conv2(F.silu(_normed(self.norm2, h)))
-        h += self.skip(x)
-        return h
+        return self.skip(x) + h
 
 
 class SliceUNet(nn.Module):
