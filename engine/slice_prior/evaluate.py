@@ -14,10 +14,12 @@ from typing import Optional, Sequence
 import torch
 from torch.nn import functional as F
 
+from engine.sampling.schedule import Schedule
 from engine.slice_prior.data import HELD_OUT_BRAIN, random_ellipse_slices
 from engine.slice_prior.prior import SlicePrior, to_image, to_net
 
-__all__ = ["held_out_slices", "held_out_brain_indices", "gaussian_blur", "denoising_table", "EVAL_TIMES"]
+__all__ = ["held_out_slices", "held_out_brain_indices", "gaussian_blur", "denoising_table",
+           "validation_loss", "EVAL_TIMES"]
 
 #: VP time indices of the noise levels compared (σ̄ ≈ 0.07 … 6 in network units).
 EVAL_TIMES = (25, 100, 250, 500, 750)
@@ -81,3 +83,31 @@ def denoising_table(prior: SlicePrior, clean: torch.Tensor, times: Sequence[int]
         rows.append({"t": int(t), "sigma": prior.sigma_bar(float(t)), "mse_prior": mse_net,
                      "mse_gaussian": blur[best], "gaussian_width_px": widths[best]})
     return rows
+
+
+def validation_loss(net, clean: torch.Tensor, seed: int = 0, draws: int = 4) -> float:
+    """The training objective on held-out slices: ``mean ‖ε − ε_θ(√ᾱ_t u_0 + √(1−ᾱ_t) ε, t)‖²``
+    (Ho et al. 2020 eq. 14; SCIENCE.md §3.1) in float32, without gradients.
+
+    Parameters
+    ----------
+    net : SliceUNet
+        The network (any device and memory format).
+    clean : torch.Tensor
+        ``(B, n, n)`` slices in [0, 1], e.g. :func:`held_out_slices`.
+    seed : int
+        Seeds the times ``t ~ U{1..T}`` and the noise ``ε``: the same draws for every network,
+        so two networks' losses differ only by the networks.
+    draws : int
+        (t, ε) draws per slice.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    u0 = to_net(clean.float())[:, None].repeat(int(draws), 1, 1, 1)
+    alpha_bar = torch.as_tensor(Schedule.linear().alpha_bar, dtype=torch.float32)
+    t = torch.randint(1, alpha_bar.numel(), (u0.shape[0],), generator=gen)
+    eps = torch.randn(u0.shape, generator=gen)
+    ab = alpha_bar[t].view(-1, 1, 1, 1)
+    device = next(net.parameters()).device
+    with torch.no_grad():
+        pred = net((ab.sqrt() * u0 + (1 - ab).sqrt() * eps).to(device), t.float().to(device))
+    return float(((pred.float().cpu() - eps) ** 2).mean())

@@ -6,8 +6,11 @@ linear warm-up, an exponential moving average (EMA) of the weights (the EMA is w
 bfloat16 autocast on CUDA and on CPUs with native bfloat16 arithmetic (AMX or AVX512-BF16;
 ``precision="float32"`` turns it off, as on other CPUs). On every device the network runs
 channels-last (NHWC: faster oneDNN convolutions) and the optimiser, gradient clipping and EMA
-update use the multi-tensor ``foreach`` kernels; ``benchmarks/prior_train.py`` times the step
-against the former one (issue #16). :func:`train_prior_iter` is a progress generator (cancel by
+update use the multi-tensor ``foreach`` kernels; on the CPU, GroupNorm's backward avoids ATen's
+slow channels-last bfloat16 kernel (:mod:`~engine.slice_prior.group_norm`) and freed memory
+stays in the heap (:func:`keep_freed_memory`). ``benchmarks/prior_train.py`` times the step
+against the former one and checks that the default precision trains as well as float32
+(issue #16). :func:`train_prior_iter` is a progress generator (cancel by
 stopping it; resume from the state it returns or was given — the state carries the data
 stream's generator state, so a resumed run on the CPU repeats an uninterrupted one exactly;
 :mod:`~engine.slice_prior.checkpoint` writes it to disk). :func:`load_training_volume` makes any
@@ -45,7 +48,8 @@ from engine.slice_prior.prior import save_prior
 from engine.slice_prior.unet import SliceUNet, UNetConfig
 
 __all__ = ["TrainConfig", "MIXES", "PRECISIONS", "uses_bf16", "cpu_has_native_bf16",
-           "new_state", "train_prior_iter", "card_for", "load_training_volume", "main"]
+           "keep_freed_memory", "new_state", "train_prior_iter", "card_for",
+           "load_training_volume", "main"]
 
 #: Arithmetic of the network's forward pass (the loss, optimiser and EMA stay float32).
 PRECISIONS = ("auto", "float32")
@@ -154,6 +158,31 @@ def _ema_update(ema, net, decay: float) -> None:
     torch._foreach_lerp_(list(ema.parameters()), list(net.parameters()), 1.0 - decay)
 
 
+#: glibc ``mallopt`` parameters: ``M_TRIM_THRESHOLD`` (-1), ``M_MMAP_THRESHOLD`` (-3).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Let glibc keep freed blocks for reuse instead of handing them back to the kernel.
+
+    A CPU training step allocates and frees the same few hundred activation tensors (up to
+    ~25 MB each) every step; with glibc's defaults the heap is trimmed between steps, so every
+    step page-faults ~10 000 fresh pages back in (~8 % of a bfloat16 step at the dialog's
+    defaults, ``benchmarks/prior_train.py``). This sets, once per process, blocks below
+    32 MiB (glibc's largest dynamic threshold) to come from the heap and up to 256 MiB of free
+    heap to stay in the process. Returns whether it applied (False off glibc).
+    """
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+                    and libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20))
+    except (OSError, AttributeError, TypeError):
+        return False
+
+
 def _fast_layout(state: dict) -> None:
     """Channels-last networks and foreach optimiser steps, also for a state built elsewhere
     (a loaded checkpoint). ``Module.to`` keeps the Parameter objects, so the optimiser still
@@ -179,6 +208,8 @@ def train_prior_iter(cfg: TrainConfig, device="cpu", brain: Optional[torch.Tenso
     ab = torch.as_tensor(Schedule.linear().alpha_bar, dtype=torch.float32, device=device)
     net, ema, opt = state["net"], state["ema"], state["opt"]
     autocast = uses_bf16(cfg, device)
+    if device.type == "cpu" and sys.platform.startswith("linux"):
+        keep_freed_memory()
     start, running = time.perf_counter(), []
     while state["step"] < cfg.steps:
         step = state["step"]
