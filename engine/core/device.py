@@ -30,3 +30,20 @@ def make_generator(seed: int, device: str = "cpu") -> torch.Generator:
     gen = torch.Generator(device=torch.device(device))
     gen.manual_seed(int(seed))
     return gen
+
+
+def adopt_torch_threads() -> int:
+    """Give the calling thread the process's torch thread count; returns it.
+
+    ``torch.set_num_threads`` sets OpenMP's thread count of the thread that calls it only:
+    any other thread (the app's run worker) starts at OpenMP's default of one thread per
+    core, and torch's MKL kernels (the small batched matmuls of the regions training) then
+    run a team of that size even when the process asked for fewer; torch's own parallel loops
+    fix the count only once a tensor is large enough to use them. Issue #16: on 2 busy cores
+    the team's threads spin-wait for each other, and the spiral preset's training in a
+    worker thread beside a busy GUI thread took 126 s of wall time (12 s of CPU) instead of
+    5 s. Call it first thing in a generator that a worker thread drives.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return threads

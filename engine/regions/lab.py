@@ -22,6 +22,7 @@ from typing import Generator, Optional
 import numpy as np
 
 from engine.core import Progress, drain, validate
+from engine.core.device import adopt_torch_threads
 from engine.regions.arrangement import count_regions
 from engine.regions.config import RegionsConfig
 from engine.regions.convex import fit_convex_iter
@@ -236,8 +237,10 @@ def run_config(cfg: RegionsConfig, device: str = "cpu", data=None
     device : torch device of the non-convex training and deep pattern maps.
     data : optional ``(X, y)`` replacing the config's data set (scripts, tests).
 
-    Each stage partial (module docstring) carries its own stage only.
+    Each stage partial (module docstring) carries its own stage only. The thread that drives
+    the generator gets the process's torch thread count (:func:`adopt_torch_threads`).
     """
+    adopt_torch_threads()
     validate(cfg)
     check_size(cfg)
     X, y = lab_data(cfg, data)
