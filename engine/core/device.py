@@ -40,9 +40,9 @@ def adopt_torch_threads() -> int:
     core, and torch's MKL kernels (the small batched matmuls of the regions training) then
     run a team of that size even when the process asked for fewer; torch's own parallel loops
     fix the count only once a tensor is large enough to use them. Issue #16: on 2 busy cores
-    the team's threads spin-wait for each other, and the spiral preset's training in a
-    worker thread beside a busy GUI thread took 126 s of wall time (12 s of CPU) instead of
-    5 s. Call it first thing in a generator that a worker thread drives.
+    the team's threads spin-wait for each other: 1 500 steps of the spiral preset's four
+    nets in a worker thread beside a busy main thread took 126 s of wall time (12 s of CPU)
+    instead of 5 s. Call it first thing in a generator that a worker thread drives.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(threads)
