@@ -58,3 +58,10 @@ def test_a_regions_run_adopts_before_its_first_report(one_torch_thread):
     """At the first report no torch op has run (one could set the count as a side effect)."""
     assert _worker_openmp_threads(lambda: next(run_config(TINY))) == 1
     assert _worker_openmp_threads(lambda: drain(run_config(TINY))) == 1
+
+
+def test_numpy_blas_gets_the_same_count(one_torch_thread):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    adopt_torch_threads()
+    blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas)
