@@ -11,8 +11,10 @@ be shared: a gap is against wall time, which the machine's other work skews).
 
 Where the GUI's extra time went (2026-12, 2-core Xeon, load ≈ 1–9): torch's MKL kernels in
 the app's worker thread ran an OpenMP team of one thread per core (``torch.set_num_threads``
-is per thread in OpenMP) that spin-waited beside the GUI thread; the worker now adopts the
-process's count (``engine.core.device.adopt_torch_threads``). The progress fraction is
+is per thread in OpenMP) that spin-waited beside the GUI thread, and NumPy's OpenBLAS (one
+thread per core) spin-waited in the region maps' small products; the worker now adopts the
+process's torch count for both (``engine.core.device.adopt_torch_threads``; BLAS through
+``threadpoolctl`` where installed). The progress fraction is
 measured (``engine.regions.plan.TimedFraction``) on a per-stage cost model calibrated with
 this machine's per-stage CPU seconds (one thread): training ≈ 0.38 + 0.10·depth ms per
 step + 1.1e-5 ms · seeds·(width + 8)·n·depth; a 256² map of width 32 ≈ 10 ms (ids 2.5 ms,
