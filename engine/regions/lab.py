@@ -22,6 +22,7 @@ from typing import Generator, Optional
 import numpy as np
 
 from engine.core import Progress, drain, validate
+from engine.core.device import adopt_torch_threads
 from engine.regions.arrangement import count_regions
 from engine.regions.config import RegionsConfig
 from engine.regions.convex import fit_convex_iter
@@ -31,7 +32,8 @@ from engine.regions.gate_space import gate_chart
 from engine.regions.nonconvex import NonconvexRun
 from engine.regions.pattern_map import network_output, pattern_ids_iter
 from engine.regions.plan import (MAX_MAP_BYTES, check_size, dataset_points, lab_data,
-                                 progress_edges, run_widths)
+                                 map_seconds, progress_edges, run_widths, stage_costs,
+                                 timed_progress)
 from engine.regions.solution import ConvexSolution
 from engine.regions.widths_study import GAP_METRIC, WidthsStudy, train_batch
 from engine.sweeps import plan_sweep
@@ -126,10 +128,12 @@ def _maps(runs, grid_x, grid_y, box, device, lo, hi, final: bool = True) -> Gene
     outputs = np.zeros(ids.shape, dtype=np.float32)
     keys = [[None] * S for _ in range(T)]
     counts, plane = np.zeros((T, S), dtype=np.int64), np.zeros((T, S), dtype=np.int64)
+    cost = np.array([map_seconds(len(grid_x), run.W1.shape[1], run.depth) for run in runs])
+    share = np.concatenate([[0.0], np.cumsum(cost)]) / cost.sum()   # of one snapshot's maps
     for i, t in enumerate([T - 1, *range(T - 1)]):
         for s, run in enumerate(runs):
             hidden = run.hidden_at(t)
-            done = lo + (hi - lo) * (i * S + s) / (T * S)
+            done = lo + (hi - lo) * (i + share[s]) / T
             m, k = yield from relay(pattern_ids_iter(hidden, grid_x, grid_y, device), done, done)
             ids[t, s], keys[t][s] = m, k
             if run.depth == 1:
@@ -138,7 +142,7 @@ def _maps(runs, grid_x, grid_y, box, device, lo, hi, final: bool = True) -> Gene
                 plane[t, s] = count_regions(*hidden[0])
             else:
                 counts[t, s] = plane[t, s] = len(k)
-            yield Progress(lo + (hi - lo) * (i * S + s + 1) / (T * S),
+            yield Progress(lo + (hi - lo) * (i + share[s + 1]) / T,
                            f"region maps: snapshot {i + 1}/{T}, run {s + 1}/{S}")
         if i == 0 and final:
             yield Progress(lo + (hi - lo) / T, "final region maps", {
@@ -236,15 +240,25 @@ def run_config(cfg: RegionsConfig, device: str = "cpu", data=None
     device : torch device of the non-convex training and deep pattern maps.
     data : optional ``(X, y)`` replacing the config's data set (scripts, tests).
 
-    Each stage partial (module docstring) carries its own stage only.
+    Each stage partial (module docstring) carries its own stage only. The thread that drives
+    the generator gets the process's torch thread count (:func:`adopt_torch_threads`).
     """
+    adopt_torch_threads()
     validate(cfg)
     check_size(cfg)
     X, y = lab_data(cfg, data)
+    costs = stage_costs(cfg, len(X))
+    kinds = [name.split(" ")[0].replace("width", "deep").replace("deep_maps", "maps")
+             for name, _ in costs]                 # convex; training (deep); maps
+    return (yield from timed_progress(_stages(cfg, X, y, device, progress_edges(cfg, len(X))),
+                                      [c for _, c in costs], kinds))
+
+
+def _stages(cfg: RegionsConfig, X, y, device, edges) -> Generator:
+    """The stages of :func:`run_config`, reporting model coordinates (``edges``)."""
     box = data_box(X)
     gx = np.linspace(box[0], box[1], cfg.grid)
     gy = np.linspace(box[2], box[3], cfg.grid)
-    edges = progress_edges(cfg, len(X))
     yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y, "box": box,
                                            "grid_x": gx, "grid_y": gy})
     convex = yield from _convex_stage(cfg, X, y, box, gx, gy, device, edges["convex"])
