@@ -125,6 +125,8 @@ class _Run:
         self.after = ()
         if self.cancel.is_set():
             return ("cancelled", None)
+        from engine.core.device import adopt_torch_threads   # torch is loaded by now
+        adopt_torch_threads()       # this worker thread's OpenMP/BLAS teams: the app's count
         gen = self.make_generator()
         self.make_generator = None  # drop closures early
         while True:

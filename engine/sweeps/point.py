@@ -80,8 +80,8 @@ def pin_worker_threads() -> None:
         get_worker()
     except (ImportError, ValueError):
         return
-    if torch.get_num_threads() != 1:
-        torch.set_num_threads(1)
+    torch.set_num_threads(1)    # always: OpenMP's count is per thread, and a fresh worker
+    #                             thread starts at one per core whatever torch reports
 
 
 def compute_point(lab, config: dict, metrics: list) -> dict:

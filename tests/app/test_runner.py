@@ -191,3 +191,21 @@ def test_merge_partial_starts_afresh_and_passes_plain_partials():
     assert first == {"a": {"stage": "a", "v": 1}} and second["a"]["v"] == 2
     assert isinstance(second, Stages) and second is not first
     assert merge_partial(second, 7) == 7
+
+
+def test_worker_adopts_the_process_thread_count_before_setup(qtbot, runner, monkeypatch):
+    """Issue #16: a worker thread starts at OpenMP's default team (one per core); the runner
+    gives it the app's torch/BLAS thread count before the lab's set-up runs."""
+    import engine.core.device as device
+    calls = []
+    monkeypatch.setattr(device, "adopt_torch_threads",
+                        lambda: calls.append(("adopt", threading.get_ident())) or 1)
+
+    def make():
+        calls.append(("setup", threading.get_ident()))
+        return counting(1)()
+
+    with qtbot.waitSignal(runner.sigFinished, timeout=2000):
+        runner.start(make)
+    assert [c[0] for c in calls] == ["adopt", "setup"]
+    assert calls[0][1] == calls[1][1] != threading.get_ident()
