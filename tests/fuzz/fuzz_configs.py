@@ -13,8 +13,9 @@ Two parts, per lab of ``app.registry.LABS``:
   ``restore_config``) and the CLI (``--set FIELD=VALUE`` text).
 
 Each case ends as ``ok`` (accepted and valid, or the run returned finite results), ``clear``
-(a ``ValueError``/``FileNotFoundError`` with a message, i.e. a clear error), ``crash`` (any
-other exception), ``nan`` (a run that returned non-finite numbers where its result should
+(a ``ValueError``/``FileNotFoundError`` the project raised on purpose with a short readable
+message: the strict rule of :mod:`tests.fuzz.classify`), ``crash`` (any other exception:
+a ValueError from numpy/torch/the standard library included), ``nan`` (a run that returned non-finite numbers where its result should
 be finite, without an error or a note) or ``hung`` (a run past :data:`RUN_SECONDS`). Goal: no
 crash, no nan, no hung. The table also gives, per lab, the longest step a run took without a
 progress report (the app's runner interrupts such a step on cancel, ``app.runner``).
@@ -31,11 +32,12 @@ import json
 import math
 import re
 import time
-import traceback
 from collections import Counter
 from typing import Any, Callable, Iterator
 
 import numpy as np
+
+from tests.fuzz.classify import classify_error, unclear_message
 
 OUTCOMES = ("ok", "clear", "crash", "nan", "hung")
 RUN_SECONDS = 60.0
@@ -182,10 +184,8 @@ def run_case(run: Callable, cfg, lab: str = "", gaps: list | None = None) -> tup
                                 f"{gap:.1f} s {where}")
     except StopIteration as stop:
         result = stop.value
-    except (ValueError, FileNotFoundError) as err:
-        return ("clear", str(err)) if str(err).strip() else ("crash", repr(err))
-    except Exception as err:  # noqa: BLE001 - anything else is a crash to report
-        return "crash", "".join(traceback.format_exception_only(err)).strip()
+    except Exception as err:  # noqa: BLE001 - clear only when raised on purpose (classify)
+        return classify_error(err)
     finally:
         end = time.perf_counter() - last
         if gaps is not None:
@@ -256,9 +256,10 @@ def through_panel(cls, name: str, value: Any) -> tuple[str, str]:
     try:
         parsed, error = parse_value(field, kind, text)
     except Exception as err:  # noqa: BLE001
-        return "crash", f"panel: {type(err).__name__}: {str(err)[:150]}"
+        return "crash", f"panel parser: {classify_error(err)[1]}"
     if error is not None:
-        return ("clear", error) if error and len(error) < 500 else ("crash", "unclear")
+        why = unclear_message(error)
+        return ("clear", error) if why is None else ("crash", f"panel: {error[:200]} [{why}]")
     return _judge(lambda: validate(dataclasses.replace(cls(), **{name: parsed})))
 
 
@@ -280,7 +281,7 @@ def through_view(cls, name: str, value: Any) -> tuple[str, str]:
 
 def through_session(cls, name: str, value: Any) -> tuple[str, str]:
     """A session file holding the value, opened and restored (never raises)."""
-    from app.session import Session, SessionError
+    from app.session import Session
     try:
         text = json.dumps({"format": "flowscope-session", "version": 1, "current_lab": "x",
                            "labs": {"x": {"config": {name: value}, "preset": None}}})
@@ -288,10 +289,8 @@ def through_session(cls, name: str, value: Any) -> tuple[str, str]:
         return "ok", "not writable as JSON"
     try:
         session = Session.from_json(text)
-    except SessionError as err:
-        return "clear", str(err)
-    except Exception as err:  # noqa: BLE001
-        return "crash", repr(err)[:200]
+    except Exception as err:  # noqa: BLE001 - a SessionError raised on purpose is clear
+        return classify_error(err)
     from engine.core import validate
     return _judge(lambda: validate(session.lab_config("x", cls)[0]), restore=True)
 
@@ -311,13 +310,10 @@ def through_cli(cls, name: str, value: Any) -> tuple[str, str]:
 def _judge(action: Callable, restore: bool = False) -> tuple[str, str]:
     try:
         action()
-    except ValueError as err:
-        if restore:
-            return "crash", f"restore gave an invalid config: {err}"
-        text = str(err)
-        return ("clear", text) if text and len(text) < 500 else ("crash", f"unclear: {text[:80]}")
-    except Exception as err:  # noqa: BLE001
-        return "crash", f"{type(err).__name__}: {str(err)[:150]}"
+    except Exception as err:  # noqa: BLE001 - clear only when raised on purpose (classify)
+        if restore and isinstance(err, ValueError):
+            return "crash", f"restore gave an invalid config: {classify_error(err)[1]}"
+        return classify_error(err)
     return "ok", ""
 
 
