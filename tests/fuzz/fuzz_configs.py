@@ -367,7 +367,9 @@ def table(results: dict) -> str:
             + "  longest step without a report")
     rows = [head, "-" * len(head)]
     for lab, out in results.items():
-        for part in ("runs", "hostile"):
+        for part in ("runs", "hostile", "cli"):
+            if part == "cli" and not sum(out.get(part, {}).values()):
+                continue
             gap = f"  {out['gap'][0]:.1f} s" if part == "runs" and "gap" in out else ""
             rows.append(f"{lab:15} {part:8} "
                         + " ".join(f"{out[part][o]:6d}" for o in OUTCOMES) + gap)

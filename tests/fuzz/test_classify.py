@@ -90,3 +90,10 @@ def test_cli_debug_traceback_must_end_in_a_project_raise():
     assert judge_cli_output(2, "", project + "error: n bad\n") == ("clear", "n bad")
     outcome, detail = judge_cli_output(2, "", numpy + "error: zero-size array\n")
     assert outcome == "crash" and "fromnumeric.py" in detail
+
+
+def test_cli_subprocess_refuses_a_hostile_value_in_one_line():
+    """The fuzzer's command-line path end to end: ``main.py results --set seed=1e999``."""
+    from tests.fuzz.cli_path import through_cli_process
+    outcome, detail = through_cli_process("regions", RegionsConfig, "seed", "1e999")
+    assert (outcome, detail.split(" =")[0]) == ("clear", "seed"), detail
