@@ -95,7 +95,8 @@ def check_lab(name: str | None) -> str | None:
     known = ", ".join(LABS)
     pending = [n for n in ALL_LAB_NAMES if n not in LABS]
     extra = f" ({', '.join(pending)} not built yet)" if pending else ""
-    sys.exit(f"error: unknown lab {name!r}; available: {known}{extra}")
+    print(f"error: unknown lab {name!r}; available: {known}{extra}", file=sys.stderr)
+    sys.exit(2)                      # like every other refused argument (argparse, render)
 
 
 def main(argv=None) -> int:

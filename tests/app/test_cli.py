@@ -49,7 +49,7 @@ def test_export_writes_gif(tmp_path):
 ])
 def test_bad_cli_arguments_give_clear_errors(tmp_path, args, text):
     res = _run(args, tmp_path)
-    assert res.returncode != 0 and text in res.stderr
+    assert res.returncode == 2 and text in res.stderr
 
 
 def test_diffusion_screenshot_is_not_blank(tmp_path):

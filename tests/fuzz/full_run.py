@@ -28,15 +28,19 @@ import numpy as np
 
 CHUNK_RUNS = 25
 CHUNK_HOSTILE = 250
+CHUNK_CLI = 10          # hostile values through ``main.py results`` in a subprocess each
+PARTS = ("runs", "hostile", "cli")
 MAX_JOBS = 2            # the machine is shared: never more than two processes
 SLOWEST_KEPT = 3        # slowest runs kept per chunk (and printed per lab)
 
 
-def plan(labs: list, runs: int, count: int, seed: int) -> list[dict]:
-    """The chunks of a full run: ``{"lab", "part", "index", "n", "seed"}`` each."""
+def plan(labs: list, runs: int, count: int, seed: int, cli: int = 0) -> list[dict]:
+    """The chunks of a full run: ``{"lab", "part", "index", "n", "seed"}`` each (``cli``:
+    hostile values through the command line as a subprocess, :mod:`tests.fuzz.cli_path`)."""
     chunks = []
     for lab in labs:
-        for part, total, size in (("runs", runs, CHUNK_RUNS), ("hostile", count, CHUNK_HOSTILE)):
+        for part, total, size in (("runs", runs, CHUNK_RUNS), ("hostile", count, CHUNK_HOSTILE),
+                                  ("cli", cli, CHUNK_CLI)):
             for index in range(-(-total // size)):
                 n = min(size, total - index * size)
                 chunks.append({"lab": lab, "part": part, "index": index, "n": n, "seed": seed})
@@ -51,7 +55,7 @@ def chunk_key(chunk: dict) -> tuple:
 def chunk_rng(chunk: dict) -> np.random.Generator:
     """The chunk's own generator: ``(seed, lab, part, index)``."""
     return np.random.default_rng([chunk["seed"], sum(map(ord, chunk["lab"])),
-                                  ("runs", "hostile").index(chunk["part"]), chunk["index"]])
+                                  PARTS.index(chunk["part"]), chunk["index"]])
 
 
 def run_chunk(chunk: dict) -> dict:
@@ -73,21 +77,38 @@ def run_chunk(chunk: dict) -> dict:
             slowest = sorted(slowest + [[seconds, _whole(cfg)]], reverse=True)[:SLOWEST_KEPT]
             if gaps and gaps[0][0] > gap[0]:
                 gap = [gaps[0][0], f"{gaps[0][1]} ← {brief}"]
-    else:
+    elif chunk["part"] == "hostile":
         start = chunk["index"] * CHUNK_HOSTILE
-        for name, value in fz.hostile_cases(cls, rng, chunk["n"], start):
+        for i, (name, value) in enumerate(fz.hostile_cases(cls, rng, chunk["n"], start)):
             for path, check in fz.PATHS.items():
                 outcome, detail = check(cls, name, value)
                 _tally(counts, examples, outcome,
-                       f"{path} {name}={fz._short(value)}: {detail}", runs=False)
+                       f"{path} {_hostile(name, value, start + i)}: {detail}", runs=False)
+    else:
+        from tests.fuzz.cli_path import through_cli_process
+        start = chunk["index"] * CHUNK_CLI
+        for i, (name, value) in enumerate(fz.hostile_cases(cls, rng, chunk["n"], start)):
+            outcome, detail = through_cli_process(chunk["lab"], cls, name, value)
+            _tally(counts, examples, outcome,
+                   f"main.py results --lab {chunk['lab']} {_hostile(name, value, start + i)}: "
+                   f"{detail}", runs=False)
     return {**chunk, "counts": dict(counts), "examples": examples, "gap": gap,
             "slowest": slowest, "seconds": time.perf_counter() - t0}
 
 
 def _whole(cfg) -> str:
-    """The config's fields (drawn points left out) as text, to rerun a case by hand."""
+    """Every field of the config as text (drawn points included: at most 20 rows), to rerun
+    a case by hand: ``Config(**that)``."""
     import dataclasses
-    return repr({k: v for k, v in dataclasses.asdict(cfg).items() if k != "custom_points"})
+    return f"{type(cfg).__name__}(**{dataclasses.asdict(cfg)!r})"
+
+
+def _hostile(name: str, value, index: int) -> str:
+    """The hostile case as text to rerun by hand: the field (the other fields at their
+    defaults) and the value, with its place in ``hostile_values()``."""
+    from tests.fuzz import fuzz_configs as fz
+    number = index % len(fz.hostile_values())
+    return f"{name}=hostile_values()[{number}] ({fz._short(value)})"
 
 
 def _tally(counts: Counter, examples: dict, outcome: str, detail: str, runs: bool) -> None:
@@ -95,7 +116,7 @@ def _tally(counts: Counter, examples: dict, outcome: str, detail: str, runs: boo
     if outcome in ("crash", "nan", "hung") or (runs and outcome == "clear"):
         kept = examples.setdefault(outcome, [])
         if len(kept) < 5:
-            kept.append(detail[:1500])
+            kept.append(detail[:6000])
 
 
 def _init_worker() -> None:
@@ -152,7 +173,7 @@ def summarise(records: list) -> dict:
     ``seconds`` (the shape :func:`tests.fuzz.fuzz_configs.table` prints)."""
     out: dict = {}
     for r in records:
-        lab = out.setdefault(r["lab"], {"runs": Counter(), "hostile": Counter(), "examples": {},
+        lab = out.setdefault(r["lab"], {**{part: Counter() for part in PARTS}, "examples": {},
                                         "gap": (0.0, ""), "slowest": [], "seconds": 0.0})
         lab[r["part"]].update(r["counts"])
         lab["seconds"] += r["seconds"]
@@ -176,7 +197,7 @@ def print_summary(results: dict, examples: int = 5) -> int:
         for outcome, details in out["examples"].items():
             for detail in details[:examples]:
                 print(f"{lab} {outcome}: {detail}")
-    return sum(out[part][o] for out in results.values() for part in ("runs", "hostile")
+    return sum(out[part][o] for out in results.values() for part in PARTS
                for o in ("crash", "nan", "hung"))
 
 
@@ -186,6 +207,8 @@ def main(argv=None) -> int:
     p.add_argument("--labs", default=",".join(LABS), help="comma-separated lab names")
     p.add_argument("--runs", type=int, default=1000, help="random valid runs per lab")
     p.add_argument("--count", type=int, default=1000, help="hostile values per lab (× paths)")
+    p.add_argument("--cli", type=int, default=0,
+                   help="hostile values per lab through main.py results in a subprocess each")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=MAX_JOBS, help=f"processes (≤ {MAX_JOBS})")
     p.add_argument("--report", type=Path, default=Path("out/fuzz-report.jsonl"))
@@ -200,7 +223,7 @@ def main(argv=None) -> int:
         p.error(f"unknown lab(s) {', '.join(unknown)}; labs: {', '.join(LABS)}")
     if args.fresh and args.report.exists():
         args.report.unlink()
-    chunks = plan(labs, args.runs, args.count, args.seed)
+    chunks = plan(labs, args.runs, args.count, args.seed, args.cli)
     done = {chunk_key(r) for r in read_report(args.report)}
     todo = [c for c in chunks if chunk_key(c) not in done]
     print(f"{len(chunks) - len(todo)} of {len(chunks)} chunks already in {args.report}"
