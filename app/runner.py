@@ -34,6 +34,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import logging
+import sys
 import threading
 import time
 from typing import Any, Callable, Generator, Optional
@@ -79,6 +80,22 @@ def merge_partial(stages: Optional[Stages], partial: Any) -> Any:
     if isinstance(partial, dict) and "stage" in partial:
         return Stages({**(stages or {}), partial["stage"]: partial})
     return partial
+
+
+def _importing(ident: int) -> bool:
+    """Whether thread ``ident`` is importing a module (``importlib``'s frames on its stack).
+
+    An exception raised there asynchronously can land inside the import system's own lock
+    bookkeeping and leave a module lock held for good: every later import of that module,
+    in any thread, then waits for ever (seen: a cancelled gradient-flow study importing
+    pandas through pyarrow; the next run hung). Issue #17.
+    """
+    frame = sys._current_frames().get(ident)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 class _Run:
@@ -165,16 +182,22 @@ class _Run:
         timer.start()
 
     def _interrupt(self, grace_s: float) -> None:
-        """Raise :class:`RunCancelled` in the worker while it lives (checked each period)."""
+        """Raise :class:`RunCancelled` in the worker while it lives (checked each period),
+        except while it waits, cleans up, saves or imports a module (then a period later)."""
         ident = self.thread.ident
         if ident is None or not self.thread.is_alive() or self.outcome is not None:
             return
-        if self.after or self.closing or in_unbroken(ident):  # waiting, cleaning up, saving
-            self._arm_interrupt(grace_s)
-            return
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
-                                                   ctypes.py_object(RunCancelled))
-        self.interrupts += 1
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(1.0)      # no worker bytecode between the check and the raise
+        try:
+            safe = not (self.after or self.closing or in_unbroken(ident)
+                        or _importing(ident))
+            if safe:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
+                                                           ctypes.py_object(RunCancelled))
+        finally:
+            sys.setswitchinterval(switch)
+        self.interrupts += int(safe)
         self._arm_interrupt(grace_s)
 
     # -- GUI thread -------------------------------------------------------------------------

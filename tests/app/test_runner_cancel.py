@@ -143,3 +143,46 @@ def test_a_cancelled_step_waits_while_its_worker_writes_a_file(qtbot):
     runner.cancel()
     assert runner.shutdown(10_000)
     assert state.get("written")
+
+
+def test_a_worker_importing_a_module_is_not_interrupted_inside_the_import(tmp_path,
+                                                                          monkeypatch):
+    """An interrupt raised inside the import system can leave a module lock held for good
+    (every later import of that module hangs). The runner waits until the import is over,
+    then interrupts: the module imports whole, and imports again elsewhere."""
+    import importlib
+    import sys
+    name = "flowscope_slow_import_probe"
+    (tmp_path / f"{name}.py").write_text(
+        "import time\n"
+        "deadline = time.perf_counter() + 0.4\n"
+        "while time.perf_counter() < deadline:\n"
+        "    pass\n"
+        "COMPLETE = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    state = {}
+
+    def gen():
+        yield Progress(0.1, "importing")
+        state["module"] = importlib.import_module(name)
+        deadline = time.perf_counter() + 5.0
+        while time.perf_counter() < deadline:                # no yield: needs the interrupt
+            pass
+        yield Progress(1.0, "never reached")
+
+    run = _Run(gen, "probe")
+    run.thread.start()
+    while run.progress is None:
+        time.sleep(0.005)
+    time.sleep(0.05)                                         # inside the import now
+    run.request_cancel()
+    run.thread.join(3.0)
+    assert not run.thread.is_alive() and run.interrupts >= 1
+    assert state["module"].COMPLETE                          # the import was not cut
+    sys.modules.pop(name, None)
+    done = []
+    loader = threading.Thread(target=lambda: done.append(importlib.import_module(name)))
+    loader.start()
+    loader.join(3.0)
+    assert done and done[0].COMPLETE
+    sys.modules.pop(name, None)
