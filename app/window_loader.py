@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 PROCEED_TIMEOUT = 30.0    # seconds the loader waits for proceed() after sigReady at most
 #: torch's largest shared libraries, in load order (Linux names; elsewhere nothing is preloaded)
 TORCH_LIBRARIES = ("libc10.so", "libtorch_cpu.so")
+#: libraries the engines import inside a run (a lab's first study, sweep table or volume
+#: file), imported last: a first run then neither waits for them nor defers a cancel while
+#: importing (the runner never interrupts an import: ``app.runner._importing``)
+RUN_TIME_IMPORTS = ("pyarrow", "pandas", "nibabel")
 
 
 def preload_torch_libraries() -> None:
@@ -128,6 +132,7 @@ class LabLoader(QObject):
                 self._import(engine_modules(spec))
         if not self._stop.is_set():
             self._emit(self.sigDone, time.perf_counter() - start)
+        self._import(list(RUN_TIME_IMPORTS))
 
     def _emit(self, signal, value) -> None:
         try:
