@@ -32,9 +32,10 @@ PROCEED_TIMEOUT = 30.0    # seconds the loader waits for proceed() after sigRead
 #: torch's largest shared libraries, in load order (Linux names; elsewhere nothing is preloaded)
 TORCH_LIBRARIES = ("libc10.so", "libtorch_cpu.so")
 #: libraries the engines import inside a run (a lab's first study, sweep table or volume
-#: file), imported last: a first run then neither waits for them nor defers a cancel while
-#: importing (the runner never interrupts an import: ``app.runner._importing``)
-RUN_TIME_IMPORTS = ("pyarrow", "pandas", "nibabel")
+#: file; ``torch._dynamo``, ≈ 1 s with sympy: torch imports it at the first optimizer step of
+#: every training), imported last: a first run then neither waits for them nor defers a
+#: cancel while importing (the runner never interrupts an import: ``app.runner._importing``)
+RUN_TIME_IMPORTS = ("pyarrow", "pandas", "nibabel", "torch._dynamo")
 
 
 def preload_torch_libraries() -> None:

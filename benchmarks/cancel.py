@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 import time
+import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from app.window_loader import RUN_TIME_IMPORTS  # noqa: E402
 from engine.core import config_from_dict  # noqa: E402
 
 GOAL_S = 0.2
+DEBUG = bool(os.environ.get("FLOWSCOPE_CANCEL_DEBUG"))   # whole stacks of late workers
 PHASE_TIMEOUT_S = 120.0
 
 
@@ -225,11 +227,22 @@ def measure(case: Case) -> tuple[float, float, str]:
         return float("nan"), float("nan"), f"ended before the cancel ({run.outcome[0]})"
     t0, c0 = time.perf_counter(), time.process_time()
     run.request_cancel()
+    run.thread.join(GOAL_S)
+    late = _where(run.thread.ident) if run.thread.is_alive() else ""
     run.thread.join(60.0)
     latency, cpu = time.perf_counter() - t0, time.process_time() - c0
     if run.thread.is_alive():
-        return latency, cpu, "STILL RUNNING after 60 s"
-    return latency, cpu, "interrupt" if run.interrupts else "yield"
+        return latency, cpu, f"STILL RUNNING after 60 s{late}"
+    return latency, cpu, ("interrupt" if run.interrupts else "yield") + late
+
+
+def _where(ident) -> str:
+    """`` (at <innermost project frames>)``: where a worker still running at the goal is."""
+    frame = sys._current_frames().get(ident)
+    frames = [f for f in traceback.extract_stack(frame)
+              if "/site-packages/" not in f.filename or DEBUG][-2 - 10 * DEBUG:] if frame else []
+    return " (at " + " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                                 for f in reversed(frames)) + ")" if frames else ""
 
 
 def main(argv=None) -> int:

@@ -84,8 +84,10 @@ def clean_voxels(arr: np.ndarray, path) -> tuple[np.ndarray, list, int]:
         arr = np.ldexp(arr, -exponent)
         notes.append(f"{name}: values up to {peak:.3g} exceed the float32 range; scaled by "
                      f"2^-{exponent}")
-    arr = arr.astype(np.float32)
+    given, arr = arr, arr.astype(np.float32, copy=not arr.flags.writeable)  # no copy of float32
     if bad:
+        if np.may_share_memory(arr, given):      # the caller's array stays as it was
+            arr = arr.copy()
         arr[~np.isfinite(arr)] = 0.0
         notes.append(f"{name}: {bad} non-finite voxel(s) (NaN/∞) replaced by 0")
     return arr, notes, bad

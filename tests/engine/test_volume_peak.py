@@ -26,3 +26,16 @@ def test_all_non_finite_is_refused_and_counts_are_reported():
     assert bad == 1 and out.dtype == np.float32 and out[1, 2, 3] == 0.0
     assert np.isnan(a[1, 2, 3])                                  # the input is not changed
     assert "1 non-finite voxel(s)" in notes[0]
+
+
+def test_float32_voxels_are_not_copied_and_the_input_is_never_changed():
+    a = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    out, _, bad = clean_voxels(a, "v.npy")
+    assert bad == 0 and np.shares_memory(out, a)            # no volume-sized copy
+    a[0, 0, 0] = np.nan
+    out, _, bad = clean_voxels(a, "v.npy")
+    assert bad == 1 and out[0, 0, 0] == 0.0 and np.isnan(a[0, 0, 0])
+    frozen = np.arange(8, dtype=np.float32).reshape(2, 2, 2)
+    frozen.flags.writeable = False
+    out, _, _ = clean_voxels(frozen, "v.npy")
+    assert out.flags.writeable                              # a read-only map is copied
