@@ -31,9 +31,9 @@ from engine.regions.dual import relay
 from engine.regions.gate_space import gate_chart
 from engine.regions.nonconvex import NonconvexRun
 from engine.regions.pattern_map import network_output, pattern_ids_iter
-from engine.regions.plan import (MAX_MAP_BYTES, TimedFraction, check_size, dataset_points,
-                                 lab_data, map_seconds, progress_edges, run_widths,
-                                 stage_costs, timed_progress)
+from engine.regions.plan import (MAX_MAP_BYTES, check_size, dataset_points, lab_data,
+                                 map_seconds, progress_edges, run_widths, stage_costs,
+                                 timed_progress)
 from engine.regions.solution import ConvexSolution
 from engine.regions.widths_study import GAP_METRIC, WidthsStudy, train_batch
 from engine.sweeps import plan_sweep
@@ -250,24 +250,18 @@ def run_config(cfg: RegionsConfig, device: str = "cpu", data=None
     costs = stage_costs(cfg, len(X))
     kinds = [name.split(" ")[0].replace("width", "deep").replace("deep_maps", "maps")
              for name, _ in costs]                 # convex; training (deep); maps
-    fraction = TimedFraction([c for _, c in costs], kinds)
-
-    def map_timed(seconds: float, model: float) -> None:
-        fraction.calibrate("maps", seconds, model)
-    stages = _stages(cfg, X, y, device, progress_edges(cfg, len(X)), map_timed)
-    return (yield from timed_progress(stages, fraction=fraction))
+    return (yield from timed_progress(_stages(cfg, X, y, device, progress_edges(cfg, len(X))),
+                                      [c for _, c in costs], kinds))
 
 
-def _stages(cfg: RegionsConfig, X, y, device, edges, map_timed=None) -> Generator:
-    """The stages of :func:`run_config`, reporting model coordinates (``edges``);
-    ``map_timed(seconds, model seconds)`` hears how long the convex optimum's map took."""
+def _stages(cfg: RegionsConfig, X, y, device, edges) -> Generator:
+    """The stages of :func:`run_config`, reporting model coordinates (``edges``)."""
     box = data_box(X)
     gx = np.linspace(box[0], box[1], cfg.grid)
     gy = np.linspace(box[2], box[3], cfg.grid)
     yield Progress(0.0, "convex program", {"stage": "data", "X": X, "y": y, "box": box,
                                            "grid_x": gx, "grid_y": gy})
-    convex = yield from _convex_stage(cfg, X, y, box, gx, gy, device, edges["convex"],
-                                      map_timed)
+    convex = yield from _convex_stage(cfg, X, y, box, gx, gy, device, edges["convex"])
     runs, gaps = yield from _train_widths(cfg, X, y, device, (gx, gy), edges["widths"],
                                           convex["convex"].objective)
     yield Progress(edges["deep"][0], "training done", {"stage": "training", "runs": runs})
@@ -296,23 +290,18 @@ def _stages(cfg: RegionsConfig, X, y, device, edges, map_timed=None) -> Generato
         deep_region_ids=deep_ids, deep_region_counts_lower=deep_counts)
 
 
-def _convex_stage(cfg, X, y, box, gx, gy, device, span, map_timed=None) -> Generator:
+def _convex_stage(cfg, X, y, box, gx, gy, device, span) -> Generator:
     """The certified convex optimum with its region map, output, exact counts and gate-space
-    charts (§2.2-2.3), sent as the ``"convex"`` partial and returned; progress in ``span``.
-    ``map_timed`` hears the thread CPU seconds of the map (ids, output, counts) and their
-    model seconds (:func:`map_seconds`): the same work as one snapshot of a run."""
+    charts (§2.2-2.3), sent as the ``"convex"`` partial and returned; progress in ``span``."""
     sol = yield from relay(fit_convex_iter(X, y, cfg.lam, cfg.formulation, cfg.tol), *span)
     hidden = _convex_hidden(sol)
-    started = time.thread_time()
     cids, ckeys = yield from pattern_ids_iter(hidden, gx, gy, device)
     W, b = hidden[0]
     output = network_output([(sol.W1[:, :2], sol.W1[:, 2])], sol.w2, gx, gy) if len(sol.w2) \
         else np.zeros((len(gy), len(gx)))
-    count, count_plane = count_regions(W, b, box), count_regions(W, b)
-    if map_timed is not None:
-        map_timed(time.thread_time() - started, map_seconds(len(gx), len(W)))
     stage = {"stage": "convex", "convex": sol, "ids": cids.astype(np.int32), "keys": ckeys,
-             "count": count, "count_plane": count_plane, "output": output.astype(np.float32),
+             "count": count_regions(W, b, box), "count_plane": count_regions(W, b),
+             "output": output.astype(np.float32),
              "gate_charts": tuple(gate_chart(X, sol, sign) for sign in (1.0, -1.0))}
     yield Progress(span[1], "convex optimum found", stage)
     return stage

@@ -233,19 +233,6 @@ class TimedFraction:
                    for j in range(k + 1, len(self.costs)))
         return speed * (self.costs[k] - inner) + rest
 
-    def calibrate(self, kind, seconds: float, model: float, weight: float = 1.0) -> None:
-        """Seed the speed of a ``kind`` not run yet from a sample of its work: ``seconds``
-        measured for what the model puts at ``model`` seconds, counted as ``weight`` model
-        seconds of that kind (the stage's own time, once it runs, adds to it).
-
-        Issue #16: region maps and training steps run at speeds whose ratio differs from the
-        model's by up to 2× between machines and presets; one map timed early (the convex
-        optimum's) keeps the fraction from running ahead during training and then stalling.
-        """
-        if kind in self.measured or not (model > 0 and seconds >= 0):
-            return
-        self.measured[kind] = [weight * seconds / model, weight]
-
     def _close(self, k: int, spent: float, model: float) -> None:
         if k == 0:
             self.speed = float(np.sqrt(max(spent, 1e-12) / max(model, 1e-12)))
@@ -262,11 +249,10 @@ class TimedFraction:
                 / (done[1] + model + self.prior))
 
 
-def timed_progress(gen, costs=None, kinds=None, clock=None, fraction=None) -> Generator:
+def timed_progress(gen, costs, kinds=None, clock=None) -> Generator:
     """Relay a run whose fractions are model coordinates (:func:`cost_edges` of ``costs``),
-    reporting the measured fraction (:class:`TimedFraction`, or the given ``fraction``, e.g.
-    one the run calibrates) instead; partials pass on."""
-    fraction = fraction if fraction is not None else TimedFraction(costs, kinds, clock)
+    reporting the measured fraction (:class:`TimedFraction`) instead; partials pass on."""
+    fraction = TimedFraction(costs, kinds, clock)
     while True:
         try:
             p = next(gen)

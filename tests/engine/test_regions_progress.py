@@ -126,21 +126,3 @@ def test_fraction_never_steps_back_and_ends_at_one():
     walk = _walk([1.0, 1.0, 1.0], [0.5, 1.0, 4.0])        # the last stage 4× its model
     assert np.all(np.diff(walk[:, 1]) >= 0.0)
     assert walk[-1, 1] == 1.0 and np.all(walk[:-1, 1] < 1.0)
-
-
-def test_a_calibrated_kind_is_estimated_at_its_sampled_speed():
-    """Maps run 3× their model, training as modelled. Uncalibrated, the fraction runs ahead
-    during training (the maps are estimated at training's speed); one map sampled during the
-    first stage (``calibrate``) makes the training-stage fraction the time fraction."""
-    costs, seconds, kinds = [1.0, 2.0, 2.0], [1.0, 2.0, 6.0], ["convex", "train", "maps"]
-    ahead = _walk(costs, seconds, kinds)
-    clock, edges = FakeClock(), cost_edges(costs)
-    frac = TimedFraction(costs, kinds, clock)
-    frac.calibrate("maps", 0.3, 0.1)
-    clock.now = 1.0
-    frac(edges[1])                                    # the convex stage ends on time
-    clock.now = 2.0                                   # half-way through training
-    calibrated = frac(edges[1] + 0.5 * (edges[2] - edges[1]))
-    assert abs(calibrated - 2.0 / 9.0) < 0.025        # (the prior weight blends a little)
-    mid = ahead[np.argmin(np.abs(ahead[:, 0] - 2.0 / 9.0))]
-    assert mid[1] - 2.0 / 9.0 > 0.1                   # uncalibrated: 2 / 5 = 0.4
