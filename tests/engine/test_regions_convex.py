@@ -155,9 +155,14 @@ def test_duplicate_and_collinear_points():
 
 
 def _cvxpy_relu(X, y, lam, D, cp):
-    A, n = augment(X), len(y)
+    return cvxpy_relu_features(augment(X), y, lam, D, cp)
+
+
+def cvxpy_relu_features(A, y, lam, D, cp):
+    """p* of the ReLU program (§2.1) on features ``A`` (bias column included) in cvxpy."""
+    (n, p) = A.shape
     D = D[D.any(axis=1)].astype(float)
-    V, W = cp.Variable((len(D), 3)), cp.Variable((len(D), 3))
+    V, W = cp.Variable((len(D), p)), cp.Variable((len(D), p))
     ZV, ZW = V @ A.T, W @ A.T
     fit = cp.sum(cp.multiply(D, ZV - ZW), axis=0) - y
     obj = cp.sum_squares(fit) / (2 * n) + lam * (cp.sum(cp.norm(V, 2, axis=1))

@@ -9,6 +9,7 @@ from engine.regions import enumerate_patterns, fit_convex
 from engine.regions.ipm import basic_primal
 from engine.regions.patterns import augment
 from engine.regions.scaling import power_of_two_scale
+from tests.engine.test_regions_convex import cvxpy_relu_features
 
 
 def _data(n, seed):
@@ -35,20 +36,6 @@ def test_scale_equivariance_without_bias(formulation):
     assert big.max_dual_constraint <= big.lam * (1 + 1e-9)
 
 
-def _cvxpy_relu(A, y, lam, D, cp):
-    n, p = A.shape
-    D = D[D.any(axis=1)].astype(float)
-    V, W = cp.Variable((len(D), p)), cp.Variable((len(D), p))
-    ZV, ZW = V @ A.T, W @ A.T
-    fit = cp.sum(cp.multiply(D, ZV - ZW), axis=0) - y
-    obj = cp.sum_squares(fit) / (2 * n) + lam * (cp.sum(cp.norm(V, 2, axis=1))
-                                                 + cp.sum(cp.norm(W, 2, axis=1)))
-    S = 2 * D - 1
-    prob = cp.Problem(cp.Minimize(obj), [cp.multiply(S, ZV) >= 0, cp.multiply(S, ZW) >= 0])
-    prob.solve(solver=cp.CLARABEL)
-    return prob.value
-
-
 def test_large_coordinates_with_bias_match_cvxpy(cvxpy_clarabel):
     """Points at ~1e4 with the bias column: certified, and the objective equals Clarabel's
     on the normalised program (A/s, λ/s: exactly the same program)."""
@@ -56,7 +43,8 @@ def test_large_coordinates_with_bias_match_cvxpy(cvxpy_clarabel):
     s = 2.0 ** 13
     sol = fit_convex(X * s, y, 0.02 * s, "relu", tol=1e-9)
     assert sol.certified and np.isfinite(sol.objective) and sol.cone_violation <= 1e-9
-    ref = _cvxpy_relu(augment(X * s) / s, y, 0.02, enumerate_patterns(X), cvxpy_clarabel)
+    ref = cvxpy_relu_features(augment(X * s) / s, y, 0.02, enumerate_patterns(X),
+                              cvxpy_clarabel)
     assert sol.objective == pytest.approx(ref, rel=1e-6)
 
 
